@@ -1,0 +1,1 @@
+"""The assigner: serves batch requests, reassignment and campaign administration."""

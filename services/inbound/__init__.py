@@ -1,0 +1,1 @@
+"""Inbound: ingests contacts' replies from JetStream and flips conversations to needs-reply."""

@@ -1,0 +1,1 @@
+"""The reaper: releases replies left unhandled past the campaign's timeout."""

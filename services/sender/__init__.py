@@ -1,0 +1,1 @@
+"""The sender: dispatches initial messages and replies, exactly once, through the outbox."""

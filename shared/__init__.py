@@ -1,0 +1,1 @@
+"""Baton common code: settings, logging, metrics, Postgres, NATS, schemas, service runtime."""

@@ -1,0 +1,104 @@
+"""`baton migrate`, `baton service NAME`, `baton status`: operating a running Baton."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+import asyncpg
+
+from shared.cli import exit_codes
+from shared.cli.supervisor import SERVICE_NAMES
+from shared.envelope import unwrap
+from shared.errors import BatonError
+from shared.migrations import migrate
+from shared.nats_connection import connect_nats
+from shared.schemas.system import status_subject
+from shared.settings import CommonSettings, SettingsError, load_settings
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate_parser = commands.add_parser(
+        "migrate", help="apply pending database migrations (safe to run from many places at once)"
+    )
+    migrate_parser.set_defaults(run=run_migrate)
+
+    service = commands.add_parser("service", help="run one service in the foreground")
+    service.add_argument("name", choices=SERVICE_NAMES)
+    service.set_defaults(run=run_service)
+
+    status = commands.add_parser("status", help="ask every running service how it is")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
+    status.set_defaults(run=run_status)
+
+
+def _settings() -> CommonSettings:
+    return load_settings(CommonSettings)
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings()
+    except SettingsError as exc:
+        print(f"baton migrate: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+
+    async def apply() -> list[str]:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
+        finally:
+            await conn.close()
+
+    try:
+        applied = asyncio.run(apply())
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"baton migrate: {exc}", file=sys.stderr)
+        return exit_codes.DEPENDENCY
+    print("applied: " + (", ".join(applied) if applied else "nothing; the schema is current"))
+    return exit_codes.OK
+
+
+def run_service(args: argparse.Namespace) -> int:
+    # Replace this process: signals then reach the service directly.
+    os.execv(sys.executable, [sys.executable, "-m", f"services.{args.name}"])
+
+
+def run_status(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings()
+    except SettingsError as exc:
+        print(f"baton status: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+
+    async def ask() -> dict[str, object]:
+        nc = await connect_nats(settings.nats_url, "baton-cli", max_reconnect_attempts=1)
+        try:
+            answers: dict[str, object] = {}
+            for name in SERVICE_NAMES:
+                try:
+                    reply = await nc.request(status_subject(name), b"{}", timeout=2)
+                    answers[name] = unwrap(reply.data)
+                except BatonError as exc:
+                    answers[name] = {"error": exc.code}
+                except Exception:
+                    answers[name] = {"error": "no answer"}
+            return answers
+        finally:
+            await nc.close()
+
+    try:
+        answers = asyncio.run(ask())
+    except Exception as exc:
+        print(f"baton status: cannot reach NATS at {settings.nats_url}: {exc}", file=sys.stderr)
+        return exit_codes.DEPENDENCY
+    if args.json:
+        print(json.dumps(answers, indent=2))
+    else:
+        for name, answer in answers.items():
+            print(f"{name:<9} {answer}")
+    up = all(isinstance(a, dict) and "error" not in a for a in answers.values())
+    return exit_codes.OK if up else exit_codes.FAILED

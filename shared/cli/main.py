@@ -1,0 +1,34 @@
+"""`baton`: start, operate and administer Baton from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from shared.cli import admin, exit_codes, up
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baton",
+        description="Baton: conversation assignment for peer-to-peer texting.",
+        epilog="Settings come from BATON_* environment variables (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up.add_parser(commands)
+    admin.add_parsers(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) and exit_codes.USAGE
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Runs the four services as separate processes and keeps them running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+SERVICE_NAMES = ("assigner", "sender", "inbound", "reaper")
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    metrics_port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"],
+            env=self.env,
+            # Its own session: Ctrl-C reaches only `baton up`, which stops services in order.
+            start_new_session=True,
+        )
+        self.started_at = time.monotonic()
+
+    def ready(self) -> bool:
+        try:
+            url = f"http://127.0.0.1:{self.metrics_port}/readyz"
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def service_processes(
+    database_url: str, nats_url: str, metrics_base_port: int
+) -> list[ServiceProcess]:
+    processes = []
+    for offset, name in enumerate(SERVICE_NAMES):
+        env = dict(os.environ)
+        env.update(
+            BATON_DATABASE_URL=database_url,
+            BATON_NATS_URL=nats_url,
+            BATON_METRICS_PORT=str(metrics_base_port + offset),
+            BATON_METRICS_HOST="127.0.0.1",
+        )
+        processes.append(ServiceProcess(name, metrics_base_port + offset, env))
+    return processes
+
+
+def wait_ready(processes: list[ServiceProcess], timeout: float) -> list[str]:
+    """Wait until every service answers /readyz; return the names of those that did not."""
+    deadline = time.monotonic() + timeout
+    pending = {p.name: p for p in processes}
+    while pending and time.monotonic() < deadline:
+        for name, proc in list(pending.items()):
+            if proc.ready():
+                del pending[name]
+            elif proc.exited() is not None:
+                return [name]
+        time.sleep(0.1)
+    return sorted(pending)

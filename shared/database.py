@@ -1,0 +1,61 @@
+"""The asyncpg pool every service shares between its handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeAlias
+
+import asyncpg
+import structlog
+from asyncpg.pool import PoolConnectionProxy
+
+from shared.errors import UNAVAILABLE, BatonError
+
+log = structlog.get_logger(__name__)
+
+# A connection of our own or one borrowed from the pool: queries accept either.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+# Errors that say "Postgres is not reachable right now", as opposed to "this request is wrong".
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncio.TimeoutError,
+)
+
+
+def unavailable(exc: BaseException) -> BatonError:
+    return BatonError(
+        UNAVAILABLE, "the database is unavailable, try again", {"cause": type(exc).__name__}
+    )
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    attempts: int = 60,
+    **kwargs: Any,
+) -> asyncpg.Pool:
+    """Connect, retrying while the server starts (a container's Postgres may come up after us)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            pool = await asyncpg.create_pool(
+                dsn, min_size=min_size, max_size=max_size, command_timeout=60, **kwargs
+            )
+            assert pool is not None
+            return pool
+        except TRANSIENT_ERRORS as exc:
+            if attempt == attempts:
+                raise
+            log.warning("postgres_unreachable", attempt=attempt, error=str(exc))
+            await asyncio.sleep(min(0.2 * attempt, 2.0))
+    raise AssertionError("unreachable")

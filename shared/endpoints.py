@@ -1,0 +1,142 @@
+"""Request/reply subjects: decode with msgspec, call the handler, answer in the one envelope.
+
+A malformed request gets `bad_request` saying what was wrong; a handler's refusal gets its own
+code; a database outage gets `unavailable`; nothing a caller sends can crash the service or leave
+it without an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from shared import metrics
+from shared.database import TRANSIENT_ERRORS, unavailable
+from shared.envelope import encode_error, encode_ok
+from shared.errors import INTERNAL, PAYLOAD_TOO_LARGE, BatonError, bad_request
+
+log = structlog.get_logger(__name__)
+
+RequestT = TypeVar("RequestT")
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[RequestT]):
+    subject: str
+    request_type: type[RequestT]
+    handler: Callable[[RequestT], Awaitable[Any]]
+
+    def decode(self, payload: bytes) -> RequestT:
+        try:
+            return msgspec.json.decode(payload, type=self.request_type)
+        except msgspec.ValidationError as exc:
+            raise bad_request(f"invalid request: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise bad_request(f"request is not valid JSON: {exc}") from None
+
+
+async def answer(endpoint: Endpoint[Any], payload: bytes, max_bytes: int) -> tuple[bytes, str]:
+    """Run one request through `endpoint`; return the reply payload and the outcome label."""
+    try:
+        if len(payload) > max_bytes:
+            raise BatonError(
+                PAYLOAD_TOO_LARGE,
+                f"request is {len(payload)} bytes; the limit is {max_bytes}",
+                {"limit": max_bytes},
+            )
+        request = endpoint.decode(payload)
+        return encode_ok(await endpoint.handler(request)), "ok"
+    except BatonError as refusal:
+        return encode_error(refusal), refusal.code
+    except TRANSIENT_ERRORS as exc:
+        outage = unavailable(exc)
+        log.warning("request_unavailable", subject=endpoint.subject, error=str(exc))
+        return encode_error(outage), outage.code
+    except Exception:
+        log.exception("request_failed", subject=endpoint.subject)
+        return encode_error(BatonError(INTERNAL, "internal error; it has been logged")), INTERNAL
+
+
+class RequestServer:
+    """Serves a set of endpoints in a queue group, at most `max_in_flight` requests at once."""
+
+    def __init__(
+        self,
+        nc: NatsClient,
+        service: str,
+        endpoints: list[Endpoint[Any]],
+        *,
+        queue: str,
+        max_in_flight: int,
+        max_request_bytes: int,
+    ) -> None:
+        self._nc = nc
+        self._service = service
+        self._endpoints = endpoints
+        self._queue = queue
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._max_request_bytes = max_request_bytes
+        self._subscriptions: list[Subscription] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        for endpoint in self._endpoints:
+            sub = await self._nc.subscribe(
+                endpoint.subject, queue=self._queue, cb=self._callback(endpoint)
+            )
+            self._subscriptions.append(sub)
+
+    def _callback(self, endpoint: Endpoint[Any]) -> Callable[[Msg], Awaitable[None]]:
+        async def on_message(msg: Msg) -> None:
+            # Waiting here holds back this subscription: excess load waits in NATS.
+            await self._slots.acquire()
+            task = asyncio.create_task(self._serve(endpoint, msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
+
+        return on_message
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _serve(self, endpoint: Endpoint[Any], msg: Msg) -> None:
+        started = time.perf_counter()
+        metrics.IN_FLIGHT.labels(self._service).inc()
+        try:
+            reply, outcome = await answer(endpoint, msg.data, self._max_request_bytes)
+            if msg.reply:
+                await msg.respond(reply)
+        except Exception:
+            outcome = INTERNAL
+            log.exception("reply_failed", subject=endpoint.subject)
+        finally:
+            metrics.IN_FLIGHT.labels(self._service).dec()
+        metrics.REQUESTS.labels(self._service, endpoint.subject, outcome).inc()
+        metrics.REQUEST_SECONDS.labels(self._service, endpoint.subject).observe(
+            time.perf_counter() - started
+        )
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop taking requests, then let the ones in flight finish (up to the grace period)."""
+        for sub in self._subscriptions:
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:  # a closed connection has nothing left to unsubscribe
+                log.debug("unsubscribe_failed", error=str(exc))
+        self._subscriptions.clear()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace_seconds)

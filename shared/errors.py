@@ -1,0 +1,37 @@
+"""The errors a Baton request can end in. Each has a stable code that callers switch on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BatonError(Exception):
+    """A refusal or failure that becomes `{"ok": false, "error": {...}}` in the reply."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+# Codes shared by every subject. Services add their own (`initials_pending`, `opted_out`, ...).
+BAD_REQUEST = "bad_request"
+PAYLOAD_TOO_LARGE = "payload_too_large"
+NOT_FOUND = "not_found"
+FORBIDDEN = "forbidden"
+CONFLICT = "conflict"
+UNAVAILABLE = "unavailable"
+INTERNAL = "internal"
+
+
+def bad_request(message: str, **details: Any) -> BatonError:
+    return BatonError(BAD_REQUEST, message, details)
+
+
+def not_found(what: str, identifier: object) -> BatonError:
+    return BatonError(NOT_FOUND, f"{what} {identifier} does not exist", {"what": what})
+
+
+def forbidden(message: str) -> BatonError:
+    return BatonError(FORBIDDEN, message)

@@ -1,0 +1,146 @@
+"""Every JetStream stream and durable consumer Baton uses, declared explicitly at start.
+
+`pull_subscribe(durable=...)` silently keeps an existing consumer's old configuration, so we
+never rely on it: each service declares what it needs and fails at start with a clear message
+when the server holds something different (configuration drift).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+DAY = 24 * 3600.0
+
+
+class ConfigDriftError(RuntimeError):
+    """The server holds a stream or consumer whose configuration differs from Baton's."""
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    max_age_seconds: float
+    # Nats-Msg-Id deduplication window; exactly-once effects are still enforced in Postgres.
+    duplicate_window_seconds: float = 120.0
+
+    def config(self, replicas: int) -> StreamConfig:
+        return StreamConfig(
+            name=self.name,
+            subjects=list(self.subjects),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=self.max_age_seconds,
+            duplicate_window=self.duplicate_window_seconds,
+            num_replicas=replicas,
+        )
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    stream: str
+    durable: str
+    filter_subject: str
+    ack_wait_seconds: float = 30.0
+    max_deliver: int = -1
+    max_ack_pending: int = 10_000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=self.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait_seconds,
+            max_deliver=self.max_deliver,
+            max_ack_pending=self.max_ack_pending,
+        )
+
+
+EVENTS = StreamSpec("EVENTS", ("baton.events.>",), max_age_seconds=7 * DAY)
+OUTBOUND = StreamSpec("OUTBOUND", ("baton.outbound.>",), max_age_seconds=7 * DAY)
+INBOUND = StreamSpec("INBOUND", ("baton.inbound.>",), max_age_seconds=7 * DAY)
+DEADLETTER = StreamSpec("DEADLETTER", ("baton.deadletter.>",), max_age_seconds=30 * DAY)
+ALL_STREAMS = (EVENTS, OUTBOUND, INBOUND, DEADLETTER)
+
+INBOUND_SMS_CONSUMER = ConsumerSpec("INBOUND", "inbound-sms", "baton.inbound.sms")
+RECEIPTS_CONSUMER = ConsumerSpec("INBOUND", "sender-receipts", "baton.inbound.receipt")
+
+
+def _stream_drift(spec: StreamSpec, actual: StreamConfig, replicas: int) -> list[str]:
+    wanted = spec.config(replicas)
+    drift: list[str] = []
+    if sorted(actual.subjects or []) != sorted(wanted.subjects or []):
+        drift.append(f"subjects {actual.subjects} != {wanted.subjects}")
+    for name in ("retention", "storage", "num_replicas"):
+        if getattr(actual, name) != getattr(wanted, name):
+            drift.append(f"{name} {getattr(actual, name)} != {getattr(wanted, name)}")
+    for name in ("max_age", "duplicate_window"):
+        if abs(float(getattr(actual, name) or 0) - float(getattr(wanted, name) or 0)) > 1e-3:
+            drift.append(f"{name} {getattr(actual, name)} != {getattr(wanted, name)}")
+    return drift
+
+
+def _consumer_drift(spec: ConsumerSpec, actual: ConsumerConfig) -> list[str]:
+    wanted = spec.config()
+    drift: list[str] = []
+    for name in ("filter_subject", "ack_policy", "max_deliver", "max_ack_pending"):
+        if getattr(actual, name) != getattr(wanted, name):
+            drift.append(f"{name} {getattr(actual, name)} != {getattr(wanted, name)}")
+    if abs(float(actual.ack_wait or 0) - float(wanted.ack_wait or 0)) > 1e-3:
+        drift.append(f"ack_wait {actual.ack_wait} != {wanted.ack_wait}")
+    return drift
+
+
+async def declare_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 1) -> None:
+    try:
+        info = await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(spec.config(replicas))
+        return
+    drift = _stream_drift(spec, info.config, replicas)
+    if drift:
+        raise ConfigDriftError(
+            f"JetStream stream {spec.name} differs from Baton's declaration: "
+            + "; ".join(drift)
+            + ". Update or delete it (nats stream edit/rm) and restart."
+        )
+
+
+async def declare_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    try:
+        info = await js.consumer_info(spec.stream, spec.durable)
+    except NotFoundError:
+        await js.add_consumer(spec.stream, spec.config())
+        return
+    drift = _consumer_drift(spec, info.config)
+    if drift:
+        raise ConfigDriftError(
+            f"JetStream consumer {spec.stream}/{spec.durable} differs from Baton's declaration: "
+            + "; ".join(drift)
+            + ". Delete it (nats consumer rm) and restart."
+        )
+
+
+async def declare_all(
+    js: JetStreamContext,
+    streams: tuple[StreamSpec, ...] = ALL_STREAMS,
+    consumers: tuple[ConsumerSpec, ...] = (),
+    replicas: int = 1,
+) -> None:
+    for stream in streams:
+        await declare_stream(js, stream, replicas)
+    for consumer in consumers:
+        await declare_consumer(js, consumer)

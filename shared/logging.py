@@ -1,0 +1,52 @@
+"""structlog set-up: JSON lines in production, a readable console when a person is watching."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_PHONE = re.compile(r"\+?\d[\d\-\s().]{6,}\d")
+
+
+def mask_phone(value: str) -> str:
+    """Keep only the last two digits of anything that looks like a phone number."""
+    return _PHONE.sub(lambda m: "*" * (len(m.group(0)) - 2) + m.group(0)[-2:], value)
+
+
+def _mask_phones(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # Contacts' numbers are personal data: never write them to logs in full.
+    for key in ("phone", "from_number", "to_number", "from", "to"):
+        value = event.get(key)
+        if isinstance(value, str):
+            event[key] = mask_phone(value)
+    return event
+
+
+def configure_logging(service: str, log_format: str = "auto", level: str = "info") -> None:
+    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _mask_phones,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.bind_contextvars(service=service)

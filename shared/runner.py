@@ -1,0 +1,20 @@
+"""`python -m services.NAME`: read settings, run the service, exit with a meaningful code."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from shared.service import ServiceDefinition, run_service
+from shared.settings import CommonSettings, SettingsError, load_settings
+
+EXIT_BAD_SETTINGS = 2
+
+
+def main_for(definition: ServiceDefinition, settings_kind: type[CommonSettings]) -> None:
+    try:
+        settings = load_settings(settings_kind)
+    except SettingsError as exc:
+        print(f"baton {definition.name}: bad setting: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_SETTINGS) from None
+    asyncio.run(run_service(definition, settings))

@@ -1,0 +1,21 @@
+"""The status subject every service answers: `baton.status.<service>`."""
+
+from __future__ import annotations
+
+from shared.schemas.base import Message, Request
+
+
+class StatusRequest(Request):
+    pass
+
+
+class StatusReply(Message):
+    service: str
+    version: str
+    schema_version: int
+    uptime_seconds: float
+    in_flight: int
+
+
+def status_subject(service: str) -> str:
+    return f"baton.status.{service}"

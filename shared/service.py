@@ -1,0 +1,203 @@
+"""The life of a Baton service process: connect, declare, serve, and shut down gracefully.
+
+Each service supplies a `ServiceDefinition` (its endpoints, consumers and background workers);
+this module does everything they have in common, in the same order every time:
+logging -> probes -> Postgres -> NatsClient -> streams/consumers -> serve -> SIGTERM -> stop taking
+work -> finish in-flight work -> drain NATS -> close the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import asyncpg
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from shared import metrics
+from shared.database import create_pool
+from shared.endpoints import Endpoint, RequestServer
+from shared.http_server import ProbeServer
+from shared.jetstream import ALL_STREAMS, ConsumerSpec, declare_all
+from shared.logging import configure_logging
+from shared.migrations import current_version, latest_version
+from shared.nats_connection import connect_nats
+from shared.schemas.system import StatusReply, StatusRequest, status_subject
+from shared.settings import CommonSettings
+
+log = structlog.get_logger(__name__)
+
+Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def baton_version() -> str:
+    try:
+        return version("baton")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass
+class ServiceContext:
+    """What a running service hands to its handlers and workers."""
+
+    name: str
+    settings: CommonSettings
+    pool: asyncpg.Pool
+    nc: NatsClient
+    js: JetStreamContext
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    endpoints: Callable[[ServiceContext], list[Endpoint[Any]]] = lambda _: []
+    consumers: tuple[ConsumerSpec, ...] = ()
+    workers: Callable[[ServiceContext], list[Worker]] = lambda _: []
+
+
+@dataclass
+class _Readiness:
+    pool: asyncpg.Pool | None = None
+    nc: NatsClient | None = None
+    declared: bool = False
+    schema_current: bool = False
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    async def __call__(self) -> dict[str, bool]:
+        postgres = False
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                postgres = await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2) == 1
+        return {
+            "postgres": postgres,
+            "schema": self.schema_current,
+            "nats": self.nc is not None and self.nc.is_connected,
+            "jetstream": self.declared,
+        }
+
+
+async def _connect_nats_retrying(settings: CommonSettings, name: str) -> NatsClient:
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await connect_nats(
+                settings.nats_url, name, user=settings.nats_user, password=settings.nats_password
+            )
+        except Exception as exc:
+            log.warning("nats_unreachable", attempt=attempt, error=str(exc) or type(exc).__name__)
+            await asyncio.sleep(min(0.2 * attempt, 2.0))
+
+
+async def _wait_for_schema(pool: asyncpg.Pool, readiness: _Readiness) -> int:
+    """Services never migrate; they wait for `baton migrate` (or the migration Job) to run."""
+    wanted = latest_version()
+    warned = False
+    while True:
+        async with pool.acquire() as conn:
+            have = await current_version(conn)
+        if have >= wanted:
+            readiness.schema_current = True
+            return have
+        if not warned:
+            log.warning("schema_behind", have=have, wanted=wanted, hint="run `baton migrate`")
+            warned = True
+        await asyncio.sleep(1)
+
+
+async def _watch_pool(name: str, pool: asyncpg.Pool, nc: NatsClient) -> None:
+    while True:
+        size = pool.get_size()
+        metrics.DB_POOL_SIZE.labels(name).set(size)
+        metrics.DB_POOL_IN_USE.labels(name).set(size - pool.get_idle_size())
+        metrics.NATS_CONNECTED.labels(name).set(1 if nc.is_connected else 0)
+        await asyncio.sleep(2)
+
+
+async def run_service(definition: ServiceDefinition, settings: CommonSettings) -> None:
+    name = definition.name
+    configure_logging(name, settings.log_format, settings.log_level)
+    started = time.monotonic()
+    metrics.SERVICE_INFO.labels(name, baton_version()).set(1)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    readiness = _Readiness()
+    probes = ProbeServer(settings.metrics_host, settings.metrics_port, readiness)
+    await probes.start()
+    log.info("probes_listening", port=probes.port)
+
+    pool = await create_pool(
+        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    readiness.pool = pool
+    nc = await _connect_nats_retrying(settings, name)
+    readiness.nc = nc
+    js = nc.jetstream()
+    schema_version = await _wait_for_schema(pool, readiness)
+    await declare_all(js, ALL_STREAMS, definition.consumers, settings.stream_replicas)
+    readiness.declared = True
+
+    context = ServiceContext(name, settings, pool, nc, js)
+    server: RequestServer
+
+    async def status(_: StatusRequest) -> StatusReply:
+        return StatusReply(
+            service=name,
+            version=baton_version(),
+            schema_version=schema_version,
+            uptime_seconds=round(time.monotonic() - started, 3),
+            in_flight=server.in_flight,
+        )
+
+    endpoints: list[Endpoint[Any]] = [
+        Endpoint(status_subject(name), StatusRequest, status),
+        *definition.endpoints(context),
+    ]
+    server = RequestServer(
+        nc,
+        name,
+        endpoints,
+        queue=name,
+        max_in_flight=settings.max_in_flight,
+        max_request_bytes=settings.max_request_bytes,
+    )
+    await server.start()
+    workers = [asyncio.create_task(worker(stop)) for worker in definition.workers(context)]
+    watcher = asyncio.create_task(_watch_pool(name, pool, nc))
+    log.info("service_ready", subjects=[e.subject for e in endpoints], workers=len(workers))
+
+    # A worker that dies takes the process down with it: the orchestrator restarts a clean one,
+    # which is better than a service that looks ready but no longer works.
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopped, *workers], return_when=asyncio.FIRST_COMPLETED)
+    failed = [task for task in done if task is not stopped and task.exception() is not None]
+    for task in failed:
+        log.error("worker_failed", error=repr(task.exception()))
+    stop.set()
+    log.info("service_stopping")
+    await server.stop(settings.shutdown_grace_seconds)
+    if workers:
+        _, late = await asyncio.wait(workers, timeout=settings.shutdown_grace_seconds)
+        for task in late:
+            task.cancel()
+    watcher.cancel()
+    with contextlib.suppress(Exception):
+        await nc.drain()
+    await pool.close()
+    await probes.stop()
+    log.info("service_stopped")
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,147 @@
+"""Service settings: one frozen object per service, read from `BATON_*` environment variables.
+
+Every field has a default that works on a developer machine; a bad value stops the service at
+start with a message naming the variable, instead of failing later in some handler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, get_type_hints
+
+ENV_PREFIX = "BATON_"
+LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """A `BATON_*` variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    """What every Baton service needs."""
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/baton"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Optional NATS credentials (a deployment gives each service its own user).
+    nats_user: str = ""
+    nats_password: str = ""
+    # JetStream stream replicas: 1 for a single server, 3 for a cluster.
+    stream_replicas: int = 1
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 9100
+    log_format: str = "auto"
+    log_level: str = "info"
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    # Requests handled at once per process; more wait in NATS rather than in our memory.
+    max_in_flight: int = 64
+    # Largest request payload accepted, in bytes; larger ones are refused with `payload_too_large`.
+    max_request_bytes: int = 1_048_576
+    shutdown_grace_seconds: float = 20.0
+
+    def validate(self) -> None:
+        _require(self.log_format in LOG_FORMATS, "log_format", f"one of {', '.join(LOG_FORMATS)}")
+        _require(self.log_level in LOG_LEVELS, "log_level", f"one of {', '.join(LOG_LEVELS)}")
+        _require(0 <= self.metrics_port <= 65535, "metrics_port", "a port from 0 to 65535")
+        _require(1 <= self.db_pool_min <= self.db_pool_max, "db_pool_min", "1..db_pool_max")
+        _require(self.db_pool_max <= 500, "db_pool_max", "at most 500")
+        _require(1 <= self.max_in_flight <= 10_000, "max_in_flight", "1..10000")
+        _require(self.max_request_bytes >= 1024, "max_request_bytes", "at least 1024")
+        _require(self.stream_replicas in (1, 3, 5), "stream_replicas", "1, 3 or 5")
+        _require(self.shutdown_grace_seconds > 0, "shutdown_grace_seconds", "greater than 0")
+        _require(
+            self.database_url.startswith(("postgresql://", "postgres://")),
+            "database_url",
+            "a postgresql:// URL",
+        )
+        _require(self.nats_url.startswith(("nats://", "tls://")), "nats_url", "a nats:// URL")
+
+
+@dataclass(frozen=True)
+class AssignerSettings(CommonSettings):
+    metrics_port: int = 9101
+
+
+@dataclass(frozen=True)
+class SenderSettings(CommonSettings):
+    metrics_port: int = 9102
+    # How often the outbox relay looks for rows a crashed publisher left behind.
+    outbox_poll_seconds: float = 1.0
+    outbox_batch: int = 500
+
+    def validate(self) -> None:
+        super().validate()
+        _require(self.outbox_poll_seconds > 0, "outbox_poll_seconds", "greater than 0")
+        _require(1 <= self.outbox_batch <= 10_000, "outbox_batch", "1..10000")
+
+
+@dataclass(frozen=True)
+class InboundSettings(CommonSettings):
+    metrics_port: int = 9103
+    fetch_batch: int = 256
+    fetch_timeout_seconds: float = 1.0
+    # A message that failed on a passing error comes back after this delay.
+    retry_delay_seconds: float = 2.0
+
+    def validate(self) -> None:
+        super().validate()
+        _require(1 <= self.fetch_batch <= 10_000, "fetch_batch", "1..10000")
+        _require(self.fetch_timeout_seconds > 0, "fetch_timeout_seconds", "greater than 0")
+        _require(self.retry_delay_seconds >= 0, "retry_delay_seconds", "0 or more")
+
+
+@dataclass(frozen=True)
+class ReaperSettings(CommonSettings):
+    metrics_port: int = 9104
+    reap_interval_seconds: float = 15.0
+
+    def validate(self) -> None:
+        super().validate()
+        _require(self.reap_interval_seconds > 0, "reap_interval_seconds", "greater than 0")
+
+
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+
+
+def load_settings(kind: type[SettingsT], environ: Mapping[str, str] | None = None) -> SettingsT:
+    """Build `kind` from `BATON_<FIELD>` variables, falling back to each field's default."""
+    env = os.environ if environ is None else environ
+    hints = get_type_hints(kind)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(kind):
+        raw = env.get(ENV_PREFIX + field.name.upper())
+        if raw is None or raw == "":
+            continue
+        values[field.name] = _parse(field.name, raw, hints[field.name])
+    settings = kind(**values)
+    settings.validate()
+    return settings
+
+
+def _parse(name: str, raw: str, kind: type) -> object:
+    variable = ENV_PREFIX + name.upper()
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        return raw
+    except ValueError:
+        raise SettingsError(f"{variable}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def _require(condition: bool, name: str, expected: str) -> None:
+    if not condition:
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be {expected}")

@@ -1,0 +1,1 @@
+"""SQL shipped with Baton: numbered migrations and shared named queries."""
