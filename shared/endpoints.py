@@ -98,6 +98,8 @@ class RequestServer:
                 endpoint.subject, queue=self._queue, cb=self._callback(endpoint)
             )
             self._subscriptions.append(sub)
+        # Make sure the server has every subscription before we call ourselves ready.
+        await self._nc.flush()
 
     def _callback(self, endpoint: Endpoint[Any]) -> Callable[[Msg], Awaitable[None]]:
         async def on_message(msg: Msg) -> None:

@@ -123,16 +123,23 @@ async def _watch_pool(name: str, pool: asyncpg.Pool, nc: NatsClient) -> None:
         await asyncio.sleep(2)
 
 
-async def run_service(definition: ServiceDefinition, settings: CommonSettings) -> None:
+async def run_service(
+    definition: ServiceDefinition,
+    settings: CommonSettings,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT, or until `stop` is set when the caller supplies one (tests)."""
     name = definition.name
     configure_logging(name, settings.log_format, settings.log_level)
     started = time.monotonic()
     metrics.SERVICE_INFO.labels(name, baton_version()).set(1)
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
 
     readiness = _Readiness()
     probes = ProbeServer(settings.metrics_host, settings.metrics_port, readiness)
@@ -178,6 +185,8 @@ async def run_service(definition: ServiceDefinition, settings: CommonSettings) -
     workers = [asyncio.create_task(worker(stop)) for worker in definition.workers(context)]
     watcher = asyncio.create_task(_watch_pool(name, pool, nc))
     log.info("service_ready", subjects=[e.subject for e in endpoints], workers=len(workers))
+    if ready is not None:
+        ready.set()
 
     # A worker that dies takes the process down with it: the orchestrator restarts a clean one,
     # which is better than a service that looks ready but no longer works.

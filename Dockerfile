@@ -1,0 +1,17 @@
+# One image for every Baton service; the service is chosen by argument:
+#   docker run baton assigner | sender | inbound | reaper | migrate
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN python -m venv /opt/baton && /opt/baton/bin/pip install --no-cache-dir .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --no-create-home baton
+COPY --from=build /opt/baton /opt/baton
+ENV PATH=/opt/baton/bin:$PATH PYTHONUNBUFFERED=1 BATON_LOG_FORMAT=json BATON_METRICS_HOST=0.0.0.0
+USER 10001
+EXPOSE 9100
+ENTRYPOINT ["baton-entrypoint"]
+CMD ["assigner"]

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from shared.migrations import current_version, latest_version, migrate
+from tests.support.databases import drop_database, with_database
+from tests.support.servers import ServerSet
+
+pytestmark = pytest.mark.integration
+
+EXPECTED_TABLES = {
+    "organization", "app_user", "organization_member", "team", "team_member", "campaign",
+    "campaign_texter", "invite_link", "contact", "conversation", "message", "opt_out",
+    "unmatched_inbound", "assignment_event", "outbox", "schema_migration",
+}  # fmt: skip
+
+
+async def _fresh_database(servers: ServerSet, name: str) -> str:
+    admin = await asyncpg.connect(servers.postgres_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return with_database(servers.postgres_url, name)
+
+
+async def _schema(conn: asyncpg.Connection) -> list[tuple[str, str, str]]:
+    rows = await conn.fetch(
+        """SELECT table_name, column_name, data_type FROM information_schema.columns
+           WHERE table_schema = 'public' ORDER BY table_name, column_name"""
+    )
+    return [(r["table_name"], r["column_name"], r["data_type"]) for r in rows]
+
+
+async def test_migrating_twice_applies_each_migration_once(servers: ServerSet) -> None:
+    url = await _fresh_database(servers, "baton_migrate_twice")
+    try:
+        conn = await asyncpg.connect(url)
+        try:
+            first = await migrate(conn)
+            schema = await _schema(conn)
+            second = await migrate(conn)
+            assert len(first) == latest_version()
+            assert second == []
+            assert await _schema(conn) == schema
+            assert await current_version(conn) == latest_version()
+            tables = {row["table_name"] for row in await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )}  # fmt: skip
+            assert tables == EXPECTED_TABLES
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(servers.postgres_url, "baton_migrate_twice")
+
+
+async def test_concurrent_migrations_leave_one_correct_schema(servers: ServerSet) -> None:
+    url = await _fresh_database(servers, "baton_migrate_race")
+    try:
+        conns = [await asyncpg.connect(url) for _ in range(4)]
+        try:
+            results = await asyncio.gather(*(migrate(c) for c in conns))
+            # Exactly one process applied each migration; the others found it done.
+            applied = [m.version for result in results for m in result]
+            assert sorted(applied) == list(range(1, latest_version() + 1))
+            count = await conns[0].fetchval("SELECT count(*) FROM schema_migration")
+            assert count == latest_version()
+        finally:
+            for conn in conns:
+                await conn.close()
+    finally:
+        await drop_database(servers.postgres_url, "baton_migrate_race")
+
+
+async def test_assignment_event_log_is_append_only(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        org = await conn.fetchval("INSERT INTO organization (name) VALUES ('o') RETURNING id")
+        campaign = await conn.fetchval(
+            "INSERT INTO campaign (org_id, title, batch_size) VALUES ($1, 'c', 300) RETURNING id",
+            org,
+        )
+        contact = await conn.fetchval(
+            "INSERT INTO contact (campaign_id, phone) VALUES ($1, '+14155550100') RETURNING id",
+            campaign,
+        )
+        conversation = await conn.fetchval(
+            "INSERT INTO conversation (campaign_id, contact_id) VALUES ($1, $2) RETURNING id",
+            campaign,
+            contact,
+        )
+        user = await conn.fetchval("INSERT INTO app_user (name) VALUES ('t') RETURNING id")
+        await conn.execute(
+            """INSERT INTO assignment_event (operation_id, campaign_id, conversation_id,
+                                             to_texter_id, reason)
+               VALUES (gen_random_uuid(), $1, $2, $3, 'self_assign')""",
+            campaign,
+            conversation,
+            user,
+        )
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("UPDATE assignment_event SET reason = 'move'")
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("DELETE FROM assignment_event")

@@ -1,0 +1,63 @@
+"""Each service starts on real Postgres and NATS, answers its subjects, and survives bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from shared.schemas.system import status_subject
+from shared.service import ServiceContext
+from shared.settings import CommonSettings
+from tests.support.services import running
+from tests.support.subjects import DEFINITIONS
+
+pytestmark = pytest.mark.integration
+
+MALFORMED = [b"not json", b"", b"[1, 2]", b'{"unexpected_field": true}', b"\xff\xfe"]
+
+
+def _subjects(definition_name: str, settings: CommonSettings, nc: NatsClient) -> list[str]:
+    definition = next(d for d in DEFINITIONS if d.name == definition_name)
+    # Endpoint lists are built from a context; subjects do not depend on its contents.
+    context = ServiceContext(definition.name, settings, None, nc, nc.jetstream())  # type: ignore[arg-type]
+    return [status_subject(definition.name)] + [e.subject for e in definition.endpoints(context)]
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda d: d.name)
+async def test_service_starts_and_reports_status(
+    definition, settings: CommonSettings, nc: NatsClient
+) -> None:
+    async with running(definition, settings):
+        reply = await nc.request(status_subject(definition.name), b"{}", timeout=5)
+        body = json.loads(reply.data)
+        assert body["ok"] is True
+        assert body["data"]["service"] == definition.name
+        assert body["data"]["schema_version"] >= 1
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda d: d.name)
+async def test_malformed_requests_on_every_subject_get_bad_request(
+    definition, settings: CommonSettings, nc: NatsClient
+) -> None:
+    async with running(definition, settings):
+        subjects = _subjects(definition.name, settings, nc)
+        assert subjects
+        for subject in subjects:
+            for payload in MALFORMED:
+                reply = await nc.request(subject, payload, timeout=5)
+                body = json.loads(reply.data)
+                assert body["ok"] is False, (subject, payload)
+                assert body["error"]["code"] == "bad_request", (subject, payload, body)
+        # ...and it keeps serving.
+        reply = await nc.request(status_subject(definition.name), b"{}", timeout=5)
+        assert json.loads(reply.data)["ok"] is True
+
+
+async def test_oversized_request_is_refused(settings: CommonSettings, nc: NatsClient) -> None:
+    definition = DEFINITIONS[0]
+    async with running(definition, settings):
+        reply = await nc.request(status_subject(definition.name), b" " * 2_000_000, timeout=5)
+        body = json.loads(reply.data)
+        assert body["error"]["code"] == "payload_too_large"

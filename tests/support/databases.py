@@ -1,0 +1,55 @@
+"""Per-test databases cloned from one migrated template (`CREATE DATABASE t TEMPLATE tpl`).
+
+Migrating once and cloning is a file copy: each test starts from a fresh, correct schema in a
+few milliseconds instead of re-running every migration.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from shared.migrations import migrate
+
+_counter = itertools.count(1)
+
+
+def with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+async def create_template(admin_url: str) -> str:
+    name = f"baton_template_{os.getpid()}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    template = await asyncpg.connect(with_database(admin_url, name))
+    try:
+        await migrate(template)
+    finally:
+        await template.close()
+    return name
+
+
+async def clone_database(admin_url: str, template: str) -> str:
+    name = f"baton_test_{os.getpid()}_{next(_counter)}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

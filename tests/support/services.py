@@ -1,0 +1,35 @@
+"""Run Baton services inside the test's event loop, against the test's real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from shared.service import ServiceDefinition, run_service
+from shared.settings import CommonSettings
+
+
+@contextlib.asynccontextmanager
+async def running(
+    definition: ServiceDefinition, settings: CommonSettings
+) -> AsyncIterator[CommonSettings]:
+    # Port 0: the probe server takes any free port, so services never collide in tests.
+    settings = replace(settings, metrics_port=0, metrics_host="127.0.0.1", log_format="json")
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_service(definition, settings, stop, ready))
+    ready_wait = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait({task, ready_wait}, timeout=30, return_when="FIRST_COMPLETED")
+    if task in done:
+        ready_wait.cancel()
+        task.result()  # raise whatever stopped it
+        raise RuntimeError(f"{definition.name} stopped before it was ready")
+    if ready_wait not in done:
+        task.cancel()
+        raise TimeoutError(f"{definition.name} was not ready within 30 s")
+    try:
+        yield settings
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)

@@ -1,0 +1,86 @@
+"""The request envelope logic, with handlers that need no server."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import msgspec
+import pytest
+
+from shared.endpoints import Endpoint, answer
+from shared.errors import BatonError
+from shared.schemas.base import Request
+
+
+class Echo(Request):
+    name: str
+    size: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 300
+
+
+async def echo(request: Echo) -> dict[str, Any]:
+    return {"name": request.name, "size": request.size}
+
+
+def _decoded(payload: bytes) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(payload)
+    return result
+
+
+async def test_valid_request_gets_ok() -> None:
+    reply, outcome = await answer(Endpoint("t", Echo, echo), b'{"name": "x"}', 1024)
+    assert outcome == "ok"
+    assert _decoded(reply) == {"ok": True, "data": {"name": "x", "size": 300}}
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b"[]", "Expected `object`"),
+        (b'{"size": 3}', "missing required field `name`"),
+        (b'{"name": 5}', "Expected `str`"),
+        (b'{"name": "x", "size": 0}', ">= 1"),
+        (b'{"name": "x", "size": 5001}', "<= 5000"),
+        (b'{"name": "x", "colour": "red"}', "unknown field `colour`"),
+    ],
+)
+async def test_malformed_requests_get_bad_request(payload: bytes, fragment: str) -> None:
+    reply, outcome = await answer(Endpoint("t", Echo, echo), payload, 1024)
+    body = _decoded(reply)
+    assert outcome == "bad_request"
+    assert body["ok"] is False
+    assert body["error"]["code"] == "bad_request"
+    assert fragment in body["error"]["message"]
+
+
+async def test_oversized_request_is_refused_before_decoding() -> None:
+    reply, outcome = await answer(
+        Endpoint("t", Echo, echo), b'{"name": "' + b"x" * 2000 + b'"}', 1024
+    )
+    assert outcome == "payload_too_large"
+    assert _decoded(reply)["error"]["details"] == {"limit": 1024}
+
+
+async def test_refusal_keeps_its_code() -> None:
+    async def refuse(_: Echo) -> None:
+        raise BatonError("no_more_conversations", "No more conversations available")
+
+    reply, outcome = await answer(Endpoint("t", Echo, refuse), b'{"name": "x"}', 1024)
+    assert outcome == "no_more_conversations"
+    assert _decoded(reply)["error"]["message"] == "No more conversations available"
+
+
+async def test_database_outage_is_unavailable_and_a_bug_is_internal() -> None:
+    async def outage(_: Echo) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    async def bug(_: Echo) -> None:
+        raise KeyError("oops")
+
+    _, outcome = await answer(Endpoint("t", Echo, outage), b'{"name": "x"}', 1024)
+    assert outcome == "unavailable"
+    reply, outcome = await answer(Endpoint("t", Echo, bug), b'{"name": "x"}', 1024)
+    assert outcome == "internal"
+    assert "oops" not in reply.decode()  # internals stay in the log, not in the reply

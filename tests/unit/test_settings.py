@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from shared.settings import (
+    CommonSettings,
+    InboundSettings,
+    ReaperSettings,
+    SettingsError,
+    load_settings,
+)
+
+
+def test_defaults_work_locally() -> None:
+    settings = load_settings(CommonSettings, {})
+    assert settings.database_url.startswith("postgresql://")
+    assert settings.nats_url == "nats://127.0.0.1:4222"
+
+
+def test_each_service_has_its_own_metrics_port() -> None:
+    assert load_settings(ReaperSettings, {}).metrics_port == 9104
+    assert load_settings(InboundSettings, {}).metrics_port == 9103
+
+
+def test_environment_overrides_and_types() -> None:
+    settings = load_settings(
+        ReaperSettings,
+        {
+            "BATON_REAP_INTERVAL_SECONDS": "2.5",
+            "BATON_METRICS_PORT": "8000",
+            "BATON_LOG_LEVEL": "debug",
+        },
+    )
+    assert settings.reap_interval_seconds == 2.5
+    assert settings.metrics_port == 8000
+    assert settings.log_level == "debug"
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(CommonSettings, {})
+    with pytest.raises(AttributeError):
+        settings.nats_url = "nats://elsewhere:4222"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BATON_METRICS_PORT", "eighty", "BATON_METRICS_PORT='eighty' is not a valid int"),
+        ("BATON_METRICS_PORT", "70000", "BATON_METRICS_PORT must be a port"),
+        ("BATON_LOG_FORMAT", "xml", "BATON_LOG_FORMAT must be one of"),
+        ("BATON_DATABASE_URL", "mysql://x", "BATON_DATABASE_URL must be a postgresql:// URL"),
+        ("BATON_REAP_INTERVAL_SECONDS", "0", "BATON_REAP_INTERVAL_SECONDS must be greater than 0"),
+        ("BATON_STREAM_REPLICAS", "2", "BATON_STREAM_REPLICAS must be 1, 3 or 5"),
+    ],
+)
+def test_bad_values_fail_with_a_clear_message(variable: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
+        load_settings(ReaperSettings, {variable: value})
