@@ -30,6 +30,7 @@ from shared.jetstream import ALL_STREAMS, ConsumerSpec, declare_all
 from shared.logging import configure_logging
 from shared.migrations import current_version, latest_version
 from shared.nats_connection import connect_nats
+from shared.outbox import OutboxPublisher
 from shared.schemas.system import StatusReply, StatusRequest, status_subject
 from shared.settings import CommonSettings
 
@@ -54,6 +55,8 @@ class ServiceContext:
     pool: asyncpg.Pool
     nc: NatsClient
     js: JetStreamContext
+    # Every service publishes events through the same transactional outbox.
+    outbox: OutboxPublisher
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,8 @@ async def run_service(
     await declare_all(js, ALL_STREAMS, definition.consumers, settings.stream_replicas)
     readiness.declared = True
 
-    context = ServiceContext(name, settings, pool, nc, js)
+    publisher = OutboxPublisher(name, pool, js)
+    context = ServiceContext(name, settings, pool, nc, js, publisher)
     server: RequestServer
 
     async def status(_: StatusRequest) -> StatusReply:
@@ -182,7 +186,10 @@ async def run_service(
         max_request_bytes=settings.max_request_bytes,
     )
     await server.start()
-    workers = [asyncio.create_task(worker(stop)) for worker in definition.workers(context)]
+    workers = [
+        asyncio.create_task(worker(stop))
+        for worker in [publisher.run, *definition.workers(context)]
+    ]
     watcher = asyncio.create_task(_watch_pool(name, pool, nc))
     log.info("service_ready", subjects=[e.subject for e in endpoints], workers=len(workers))
     if ready is not None:

@@ -65,6 +65,13 @@ class CommonSettings:
 @dataclass(frozen=True)
 class AssignerSettings(CommonSettings):
     metrics_port: int = 9101
+    # Region assumed for imported phone numbers written without a country code.
+    default_region: str = "US"
+
+    def validate(self) -> None:
+        super().validate()
+        _require(len(self.default_region) == 2 and self.default_region.isupper(),
+                 "default_region", "a two-letter region code such as US")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ MALFORMED = [b"not json", b"", b"[1, 2]", b'{"unexpected_field": true}', b"\xff\
 def _subjects(definition_name: str, settings: CommonSettings, nc: NatsClient) -> list[str]:
     definition = next(d for d in DEFINITIONS if d.name == definition_name)
     # Endpoint lists are built from a context; subjects do not depend on its contents.
-    context = ServiceContext(definition.name, settings, None, nc, nc.jetstream())  # type: ignore[arg-type]
+    context = ServiceContext(definition.name, settings, None, nc, nc.jetstream(), None)  # type: ignore[arg-type]
     return [status_subject(definition.name)] + [e.subject for e in definition.endpoints(context)]
 
 

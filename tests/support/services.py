@@ -7,6 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import nats
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from shared.schemas.system import status_subject
 from shared.service import ServiceDefinition, run_service
 from shared.settings import CommonSettings
 
@@ -28,8 +33,24 @@ async def running(
     if ready_wait not in done:
         task.cancel()
         raise TimeoutError(f"{definition.name} was not ready within 30 s")
+    await _until_answering(settings.nats_url, status_subject(definition.name))
     try:
         yield settings
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
+
+
+async def _until_answering(url: str, subject: str) -> None:
+    """Ready means the service answers from another connection, as a real client would see it."""
+    client = await nats.connect(url)
+    try:
+        for _ in range(100):
+            try:
+                await client.request(subject, b"{}", timeout=1)
+                return
+            except (NoRespondersError, NatsTimeout):
+                await asyncio.sleep(0.05)
+        raise TimeoutError(f"nothing answers {subject}")
+    finally:
+        await client.close()

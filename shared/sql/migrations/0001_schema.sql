@@ -210,6 +210,9 @@ CREATE TABLE outbox (
     msg_id       text NOT NULL UNIQUE,
     payload      bytea NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
+    -- A publisher leases rows so replicas do not publish the same row at once; a lease that
+    -- expires (the publisher died) lets another take over.
+    lease_until  timestamptz,
     published_at timestamptz
 );
 CREATE INDEX outbox_pending ON outbox (id) WHERE published_at IS NULL;

@@ -1,0 +1,209 @@
+"""Campaign administration over NATS: organizations, people, teams, campaigns, invite links."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from services.assigner.permissions import QUERIES, require_role
+from shared.database import Connection
+from shared.errors import BatonError, bad_request, forbidden, not_found
+from shared.schemas import admin as s
+
+PRODUCT_DEFAULT_BATCH_SIZE = 300
+
+
+def campaign_view(row: asyncpg.Record) -> s.Campaign:
+    return s.Campaign(
+        campaign_id=row["id"],
+        org_id=row["org_id"],
+        team_id=row["team_id"],
+        title=row["title"],
+        status=row["status"],
+        self_assign=row["self_assign"],
+        batch_size=row["batch_size"],
+        replies_batch_size=row["replies_batch_size"],
+        require_replies_handled=row["require_replies_handled"],
+        release_unhandled_after_minutes=row["release_unhandled_after_minutes"],
+        texting_hours=s.TexterHours(start=row["texting_hours_start"], end=row["texting_hours_end"]),
+    )
+
+
+async def fetch_campaign(
+    conn: Connection, campaign_id: int, *, lock: bool = False
+) -> asyncpg.Record:
+    row = await conn.fetchrow(QUERIES["campaign_for_update" if lock else "campaign"], campaign_id)
+    if row is None:
+        raise not_found("campaign", campaign_id)
+    return row
+
+
+def _check_hours(hours: s.TexterHours) -> None:
+    if not (0 <= hours.start < hours.end <= 24):
+        raise bad_request("texting_hours: start must be before end, both within 0..24")
+
+
+async def _require_members(conn: Connection, org_id: int, user_ids: list[int]) -> None:
+    strangers = [r["id"] for r in await conn.fetch(QUERIES["non_members"], org_id, user_ids)]
+    if strangers:
+        raise BatonError(
+            "not_a_member",
+            f"users {strangers} are not members of organization {org_id}",
+            {"user_ids": strangers},
+        )
+
+
+class Admin:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create_org(self, request: s.CreateOrg) -> s.OrgCreated:
+        org_id = await self._pool.fetchval(
+            QUERIES["create_org"], request.name, request.default_batch_size
+        )
+        return s.OrgCreated(org_id=org_id)
+
+    async def update_org(self, request: s.UpdateOrg) -> dict[str, Any]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(QUERIES["org_exists"], request.org_id) is None:
+                raise not_found("organization", request.org_id)
+            await require_role(conn, request.org_id, request.actor_id, "admin")
+            await conn.execute(
+                QUERIES["update_org_batch_size"], request.org_id, request.default_batch_size
+            )
+        effective = request.default_batch_size or PRODUCT_DEFAULT_BATCH_SIZE
+        return {"org_id": request.org_id, "default_batch_size": effective}
+
+    async def create_user(self, request: s.CreateUser) -> s.UserCreated:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Locking the organization makes "the first user becomes owner" race-free.
+            if await conn.fetchval(QUERIES["org_exists"], request.org_id) is None:
+                raise not_found("organization", request.org_id)
+            role = request.role
+            if request.actor_id is None:
+                if await conn.fetchval(QUERIES["org_member_count"], request.org_id):
+                    raise forbidden(
+                        "only the first user of an organization may be created without actor_id"
+                    )
+                role = "owner"
+            else:
+                needed = "owner" if role in ("owner", "admin") else "admin"
+                await require_role(conn, request.org_id, request.actor_id, needed)
+            user_id = await conn.fetchval(QUERIES["create_user"], request.name)
+            await conn.execute(QUERIES["add_org_member"], request.org_id, user_id, role)
+        return s.UserCreated(user_id=user_id)
+
+    async def create_team(self, request: s.CreateTeam) -> s.TeamCreated:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(QUERIES["org_exists"], request.org_id) is None:
+                raise not_found("organization", request.org_id)
+            await require_role(conn, request.org_id, request.actor_id, "admin")
+            team_id = await conn.fetchval(QUERIES["create_team"], request.org_id, request.name)
+            if team_id is None:
+                raise BatonError("conflict", f"a team named {request.name!r} already exists")
+        return s.TeamCreated(team_id=team_id)
+
+    async def add_team_members(self, request: s.AddTeamMembers) -> s.TextersChanged:
+        async with self._pool.acquire() as conn, conn.transaction():
+            org_id = await conn.fetchval(QUERIES["team_org"], request.team_id)
+            if org_id is None:
+                raise not_found("team", request.team_id)
+            await require_role(conn, org_id, request.actor_id, "admin")
+            await _require_members(conn, org_id, request.user_ids)
+            result = await conn.execute(
+                QUERIES["add_team_members"], request.team_id, request.user_ids
+            )
+        return s.TextersChanged(changed=int(result.split()[-1]))
+
+    async def create_campaign(self, request: s.CreateCampaign) -> s.CampaignCreated:
+        hours = request.texting_hours or s.TexterHours(start=9, end=21)
+        _check_hours(hours)
+        async with self._pool.acquire() as conn, conn.transaction():
+            batch_size = await conn.fetchval(QUERIES["org_default_batch_size"], request.org_id)
+            if batch_size is None:
+                raise not_found("organization", request.org_id)
+            await require_role(conn, request.org_id, request.actor_id, "admin")
+            team_org = (
+                await conn.fetchval(QUERIES["team_org"], request.team_id)
+                if request.team_id is not None
+                else request.org_id
+            )
+            if team_org != request.org_id:
+                raise not_found("team", request.team_id)
+            campaign_id = await conn.fetchval(
+                QUERIES["create_campaign"], request.org_id, request.team_id, request.title,
+                batch_size, hours.start, hours.end, request.sending_number,
+            )  # fmt: skip
+        return s.CampaignCreated(campaign_id=campaign_id, batch_size=batch_size)
+
+    async def update_campaign(self, request: s.UpdateCampaign) -> s.Campaign:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await fetch_campaign(conn, request.campaign_id, lock=True)
+            changes = {
+                field: value
+                for field in request.__struct_fields__
+                if field not in ("actor_id", "campaign_id")
+                and (value := getattr(request, field)) is not msgspec.UNSET
+            }
+            # Changing a campaign's state is an admin's call; its assignment settings a moderator's.
+            needed = "admin" if "status" in changes else "moderator"
+            await require_role(conn, row["org_id"], request.actor_id, needed)
+            current = dict(row)
+            if "batch_size" in changes and changes["batch_size"] is None:
+                changes["batch_size"] = await conn.fetchval(
+                    QUERIES["org_default_batch_size"], row["org_id"]
+                )
+            if "texting_hours" in changes:
+                hours = changes.pop("texting_hours")
+                _check_hours(hours)
+                changes["texting_hours_start"], changes["texting_hours_end"] = (
+                    hours.start,
+                    hours.end,
+                )
+            current.update(changes)
+            await conn.execute(
+                QUERIES["save_campaign"], row["id"], current["status"], current["self_assign"],
+                current["batch_size"], current["replies_batch_size"],
+                current["require_replies_handled"], current["release_unhandled_after_minutes"],
+                current["texting_hours_start"], current["texting_hours_end"],
+            )  # fmt: skip
+            return campaign_view(await fetch_campaign(conn, row["id"]))
+
+    async def add_texters(self, request: s.CampaignTexters) -> s.TextersChanged:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await fetch_campaign(conn, request.campaign_id)
+            await require_role(conn, row["org_id"], request.actor_id, "moderator")
+            await _require_members(conn, row["org_id"], request.user_ids)
+            result = await conn.execute(
+                QUERIES["add_texters"], row["id"], request.user_ids, "admin"
+            )
+        return s.TextersChanged(changed=int(result.split()[-1]))
+
+    async def remove_texters(self, request: s.CampaignTexters) -> s.TextersChanged:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await fetch_campaign(conn, request.campaign_id)
+            await require_role(conn, row["org_id"], request.actor_id, "moderator")
+            result = await conn.execute(QUERIES["remove_texters"], row["id"], request.user_ids)
+        return s.TextersChanged(changed=int(result.split()[-1]))
+
+    async def create_invite(self, request: s.CreateInvite) -> s.InviteCreated:
+        token = secrets.token_urlsafe(18)
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await fetch_campaign(conn, request.campaign_id)
+            await require_role(conn, row["org_id"], request.actor_id, "moderator")
+            await conn.execute(
+                QUERIES["create_invite"], token, row["id"], request.kind, request.actor_id
+            )
+        return s.InviteCreated(token=token)
+
+    async def revoke_invite(self, request: s.RevokeInvite) -> s.Revoked:
+        async with self._pool.acquire() as conn, conn.transaction():
+            invite = await conn.fetchrow(QUERIES["invite"], request.token)
+            if invite is None:
+                raise not_found("invite link", "with that token")
+            await require_role(conn, invite["org_id"], request.actor_id, "moderator")
+            result = await conn.execute(QUERIES["revoke_invite"], request.token)
+        return s.Revoked(revoked=result.endswith("1"))

@@ -1,0 +1,65 @@
+-- Self-assignment: the hot path. Every claim is one short statement.
+
+-- name: texter_lock --
+-- One request per texter and campaign at a time: "two clicks at once give one batch".
+SELECT pg_advisory_xact_lock(hashtextextended('claim:' || $1::bigint || ':' || $2::bigint, 0));
+
+-- name: texter_pending --
+-- What the texter still holds that blocks a new batch.
+SELECT
+    EXISTS (SELECT 1 FROM conversation
+            WHERE assignee_id = $2 AND campaign_id = $1 AND status = 'not_started') AS initials,
+    EXISTS (SELECT 1 FROM conversation
+            WHERE assignee_id = $2 AND campaign_id = $1 AND status = 'needs_reply') AS replies;
+
+-- name: claim_initials --
+-- Unassigned not_started conversations in id order, from the claim cursor $4 on. SKIP LOCKED
+-- lets concurrent claims take disjoint rows; the assignee guard in the UPDATE makes a row that
+-- changed hands after the SELECT impossible to take twice.
+WITH picked AS (
+    SELECT id FROM conversation
+    WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'not_started' AND id > $4
+    ORDER BY id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE conversation c
+    SET assignee_id = $2, assigned_at = now(), updated_at = now()
+    FROM picked
+    WHERE c.id = picked.id AND c.assignee_id IS NULL AND c.status = 'not_started'
+    RETURNING c.id
+), logged AS (
+    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, to_texter_id,
+                                  reason, actor_id)
+    SELECT $5, $1, id, $2, $6, $2 FROM claimed
+)
+SELECT id FROM claimed ORDER BY id;
+
+-- name: claim_replies --
+-- Unassigned needs_reply conversations, the longest-waiting first.
+WITH picked AS (
+    SELECT id FROM conversation
+    WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'needs_reply'
+    ORDER BY needs_reply_since, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE conversation c
+    SET assignee_id = $2, assigned_at = now(), updated_at = now()
+    FROM picked
+    WHERE c.id = picked.id AND c.assignee_id IS NULL AND c.status = 'needs_reply'
+    RETURNING c.id
+), logged AS (
+    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, to_texter_id,
+                                  reason, actor_id)
+    SELECT $4, $1, id, $2, $5, $2 FROM claimed
+)
+SELECT id FROM claimed ORDER BY id;
+
+-- name: pool_has_initials --
+SELECT EXISTS (SELECT 1 FROM conversation
+               WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'not_started');
+
+-- name: pool_has_replies --
+SELECT EXISTS (SELECT 1 FROM conversation
+               WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'needs_reply');

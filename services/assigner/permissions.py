@@ -1,0 +1,27 @@
+"""Who may do what: organization roles ranked owner > admin > moderator > texter."""
+
+from __future__ import annotations
+
+from shared.database import Connection
+from shared.errors import forbidden
+from shared.queries import load_queries
+
+QUERIES = load_queries("services.assigner")
+RANK = {"texter": 1, "moderator": 2, "admin": 3, "owner": 4}
+
+
+def allows(role: str | None, minimum: str) -> bool:
+    return role is not None and RANK[role] >= RANK[minimum]
+
+
+async def role_in(conn: Connection, org_id: int, user_id: int) -> str | None:
+    role: str | None = await conn.fetchval(QUERIES["member_role"], org_id, user_id)
+    return role
+
+
+async def require_role(conn: Connection, org_id: int, actor_id: int, minimum: str) -> str:
+    role = await role_in(conn, org_id, actor_id)
+    if not allows(role, minimum):
+        raise forbidden(f"this needs the {minimum} role or higher in organization {org_id}")
+    assert role is not None
+    return role

@@ -1,0 +1,134 @@
+-- The assigner's named queries. Time comparisons take an injectable now: coalesce($n, now()).
+
+-- name: member_role --
+SELECT role FROM organization_member WHERE org_id = $1 AND user_id = $2;
+
+-- name: org_exists --
+SELECT id FROM organization WHERE id = $1 FOR UPDATE;
+
+-- name: org_member_count --
+SELECT count(*) FROM organization_member WHERE org_id = $1;
+
+-- name: create_org --
+INSERT INTO organization (name, default_batch_size) VALUES ($1, $2) RETURNING id;
+
+-- name: update_org_batch_size --
+UPDATE organization SET default_batch_size = $2 WHERE id = $1 RETURNING id;
+
+-- name: create_user --
+INSERT INTO app_user (name) VALUES ($1) RETURNING id;
+
+-- name: add_org_member --
+INSERT INTO organization_member (org_id, user_id, role) VALUES ($1, $2, $3);
+
+-- name: create_team --
+INSERT INTO team (org_id, name) VALUES ($1, $2)
+ON CONFLICT (org_id, name) DO NOTHING
+RETURNING id;
+
+-- name: team_org --
+SELECT org_id FROM team WHERE id = $1;
+
+-- name: non_members --
+-- The ids in $2 that are not members of organization $1.
+SELECT u.id FROM unnest($2::bigint[]) AS u(id)
+WHERE NOT EXISTS (SELECT 1 FROM organization_member m WHERE m.org_id = $1 AND m.user_id = u.id)
+ORDER BY u.id;
+
+-- name: add_team_members --
+INSERT INTO team_member (team_id, user_id)
+SELECT $1, u FROM unnest($2::bigint[]) AS u
+ON CONFLICT DO NOTHING;
+
+-- name: org_default_batch_size --
+SELECT coalesce(default_batch_size, 300) FROM organization WHERE id = $1;
+
+-- name: create_campaign --
+INSERT INTO campaign (org_id, team_id, title, batch_size, texting_hours_start, texting_hours_end,
+                      sending_number)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id;
+
+-- name: campaign --
+SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
+       require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
+       texting_hours_end
+FROM campaign WHERE id = $1;
+
+-- name: campaign_for_update --
+SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
+       require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
+       texting_hours_end
+FROM campaign WHERE id = $1 FOR UPDATE;
+
+-- name: save_campaign --
+UPDATE campaign SET status = $2, self_assign = $3, batch_size = $4, replies_batch_size = $5,
+       require_replies_handled = $6, release_unhandled_after_minutes = $7,
+       texting_hours_start = $8, texting_hours_end = $9, updated_at = now()
+WHERE id = $1;
+
+-- name: add_texters --
+INSERT INTO campaign_texter (campaign_id, user_id, joined_via)
+SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u
+ON CONFLICT DO NOTHING;
+
+-- name: remove_texters --
+DELETE FROM campaign_texter WHERE campaign_id = $1 AND user_id = ANY($2::bigint[]);
+
+-- name: is_texter --
+SELECT EXISTS (SELECT 1 FROM campaign_texter WHERE campaign_id = $1 AND user_id = $2);
+
+-- name: create_invite --
+INSERT INTO invite_link (token, campaign_id, kind, created_by) VALUES ($1, $2, $3, $4);
+
+-- name: invite --
+SELECT i.token, i.campaign_id, i.kind, i.revoked_at, c.org_id, c.team_id
+FROM invite_link i JOIN campaign c ON c.id = i.campaign_id
+WHERE i.token = $1;
+
+-- name: revoke_invite --
+UPDATE invite_link SET revoked_at = now() WHERE token = $1 AND revoked_at IS NULL;
+
+-- name: add_team_member --
+INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING;
+
+-- name: opted_out_phones --
+SELECT phone FROM opt_out WHERE org_id = $1 AND phone = ANY($2::text[]);
+
+-- name: import_contacts --
+-- Insert contacts and one Unassigned not_started conversation each; rows whose phone the
+-- campaign already has are skipped and reported by the caller as duplicates.
+WITH incoming AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[])
+        AS t(phone, first_name, last_name, fields, timezone)
+), inserted AS (
+    INSERT INTO contact (campaign_id, phone, first_name, last_name, fields, timezone)
+    SELECT $1, phone, first_name, last_name, fields, timezone FROM incoming
+    ON CONFLICT (campaign_id, phone) DO NOTHING
+    RETURNING id, phone
+), conversations AS (
+    INSERT INTO conversation (campaign_id, contact_id)
+    SELECT $1, id FROM inserted
+)
+SELECT phone FROM inserted;
+
+-- name: stats_by_status --
+SELECT status, assignee_id, count(*) AS n
+FROM conversation WHERE campaign_id = $1
+GROUP BY status, assignee_id;
+
+-- name: failed_initials --
+SELECT count(*) FROM message m JOIN conversation c ON c.id = m.conversation_id
+WHERE c.campaign_id = $1 AND m.kind = 'initial' AND m.delivery_status = 'failed';
+
+-- name: list_conversations --
+SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name
+FROM conversation v JOIN contact k ON k.id = v.contact_id
+WHERE v.campaign_id = $1
+  AND v.id > $2
+  AND ($3::bigint IS NULL OR v.assignee_id = $3)
+  AND (NOT $4::boolean OR v.assignee_id IS NULL)
+  AND ($5::text IS NULL OR v.status = $5)
+  AND (NOT $6::boolean OR v.status <> 'awaiting_reply')
+ORDER BY v.id
+LIMIT $7;

@@ -1,0 +1,69 @@
+"""Read-only views: campaign statistics and pages of conversations."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import asyncpg
+
+from services.assigner.admin import fetch_campaign
+from services.assigner.permissions import QUERIES
+from shared.errors import bad_request
+from shared.schemas import query as s
+
+STATUSES = ("not_started", "awaiting_reply", "needs_reply", "replied", "closed")
+
+
+class Reads:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def campaign_stats(self, request: s.CampaignStatsRequest) -> s.CampaignStats:
+        async with self._pool.acquire() as conn:
+            await fetch_campaign(conn, request.campaign_id)
+            rows = await conn.fetch(QUERIES["stats_by_status"], request.campaign_id)
+            failed = await conn.fetchval(QUERIES["failed_initials"], request.campaign_id)
+        by_status = dict.fromkeys(STATUSES, 0)
+        unassigned = dict.fromkeys(STATUSES, 0)
+        by_assignee: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
+        for row in rows:
+            by_status[row["status"]] += row["n"]
+            if row["assignee_id"] is None:
+                unassigned[row["status"]] += row["n"]
+            else:
+                by_assignee[str(row["assignee_id"])][row["status"]] += row["n"]
+        return s.CampaignStats(
+            campaign_id=request.campaign_id,
+            total=sum(by_status.values()),
+            by_status=by_status,
+            unassigned_by_status=unassigned,
+            by_assignee=dict(by_assignee),
+            failed_initials=failed,
+        )
+
+    async def conversations(self, request: s.ListConversations) -> s.ConversationPage:
+        if request.unassigned and request.assignee_id is not None:
+            raise bad_request("give assignee_id or unassigned, not both")
+        async with self._pool.acquire() as conn:
+            await fetch_campaign(conn, request.campaign_id)
+            rows = await conn.fetch(
+                QUERIES["list_conversations"], request.campaign_id, request.after,
+                request.assignee_id, request.unassigned, request.status, request.inbox,
+                request.limit,
+            )  # fmt: skip
+        page = [
+            s.ConversationRow(
+                conversation_id=r["id"],
+                contact_id=r["contact_id"],
+                status=r["status"],
+                assignee_id=r["assignee_id"],
+                needs_reply_since=r["needs_reply_since"].isoformat()
+                if r["needs_reply_since"]
+                else None,
+                first_name=r["first_name"],
+                last_name=r["last_name"],
+            )
+            for r in rows
+        ]
+        next_after = page[-1].conversation_id if len(page) == request.limit else None
+        return s.ConversationPage(conversations=page, next_after=next_after)

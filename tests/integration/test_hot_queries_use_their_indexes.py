@@ -1,0 +1,110 @@
+"""EXPLAIN each hot query on a realistically sized campaign; fail if it stops using its index."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+
+from services.assigner.self_assign import CLAIMS
+from shared.outbox import QUERIES as OUTBOX
+
+pytestmark = pytest.mark.integration
+
+
+async def _populate(pool: asyncpg.Pool) -> dict[str, int]:
+    """Two campaigns of 30,000 conversations, mostly handed out already (a campaign well under
+    way, when a pool scan is most expensive), in every state; then ANALYZE."""
+    async with pool.acquire() as conn:
+        org = await conn.fetchval("INSERT INTO organization (name) VALUES ('o') RETURNING id")
+        # 200 texters sharing the campaign, as in a real one.
+        texters = [r["id"] for r in await conn.fetch(
+            "INSERT INTO app_user (name) SELECT 't' || g FROM generate_series(1, 200) g RETURNING id"
+        )]  # fmt: skip
+        texter = texters[0]
+        campaigns = []
+        for n in range(2):
+            campaign = await conn.fetchval(
+                "INSERT INTO campaign (org_id, title, batch_size) VALUES ($1, $2, 300) RETURNING id",
+                org, f"c{n}",
+            )  # fmt: skip
+            campaigns.append(campaign)
+            await conn.execute(
+                """INSERT INTO contact (campaign_id, phone)
+                   SELECT $1, '+1415' || lpad(($2 * 100000 + g)::text, 7, '0')
+                   FROM generate_series(1, 30000) g""",
+                campaign, n,
+            )  # fmt: skip
+            await conn.execute(
+                """INSERT INTO conversation (campaign_id, contact_id, status, assignee_id,
+                                             needs_reply_since)
+                   SELECT campaign_id, id,
+                          (ARRAY['not_started','awaiting_reply','needs_reply','replied'])[id % 4 + 1],
+                          CASE WHEN id % 50 = 0 THEN NULL ELSE ($2::bigint[])[id % 200 + 1] END,
+                          CASE WHEN id % 4 + 1 = 3 THEN now() - (id || ' seconds')::interval END
+                   FROM contact WHERE campaign_id = $1""",
+                campaign, texters,
+            )  # fmt: skip
+        await conn.execute("ANALYZE")
+    return {"campaign": campaigns[0], "texter": texter}
+
+
+async def _plan(pool: asyncpg.Pool, sql: str, *args: Any) -> str:
+    async with pool.acquire() as conn, conn.transaction():
+        # Plans must hold even where a sequential scan is not made artificially expensive.
+        plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
+    return json.dumps(json.loads(plan))
+
+
+def _seq_scanned(node: Any) -> set[str]:
+    """Relations read by a sequential scan anywhere in an EXPLAIN (FORMAT JSON) tree."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if node.get("Node Type") == "Seq Scan":
+            found.add(node.get("Relation Name", ""))
+        for value in node.values():
+            found |= _seq_scanned(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _seq_scanned(item)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("claim_initials", "conversation_pool_initials"),
+        ("claim_replies", "conversation_pool_replies"),
+        ("pool_has_initials", "conversation_pool_initials"),
+        ("pool_has_replies", "conversation_pool_replies"),
+        ("texter_pending", "conversation_assignee"),
+    ],
+)
+async def test_assignment_queries_use_their_index(
+    pool: asyncpg.Pool, query: str, index: str
+) -> None:
+    data = await _populate(pool)
+    campaign, texter = data["campaign"], data["texter"]
+    args: dict[str, tuple[Any, ...]] = {
+        "claim_initials": (campaign, texter, 300, 0, uuid.uuid4(), "self_assign"),
+        "claim_replies": (campaign, texter, 300, uuid.uuid4(), "self_assign"),
+        "pool_has_initials": (campaign,),
+        "pool_has_replies": (campaign,),
+        "texter_pending": (campaign, texter),
+    }
+    plan = await _plan(pool, CLAIMS[query], *args[query])
+    assert index in plan, plan
+    assert "conversation" not in _seq_scanned(json.loads(plan))
+
+
+async def test_outbox_lease_uses_the_pending_index(pool: asyncpg.Pool) -> None:
+    await pool.execute(
+        """INSERT INTO outbox (subject, msg_id, payload, published_at)
+           SELECT 'baton.events.x', g::text, '\\x00', now() FROM generate_series(1, 50000) g"""
+    )
+    await pool.execute("ANALYZE outbox")
+    plan = await _plan(pool, OUTBOX["lease_pending"], 500, 30.0)
+    assert "outbox_pending" in plan, plan
