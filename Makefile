@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes; the stamp remembers the last install.
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean bench
+.PHONY: run test lint typecheck unit install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,6 @@ test: lint typecheck
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
-
-bench: install
-	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .baton .mypy_cache .pytest_cache .ruff_cache
