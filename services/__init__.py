@@ -5,5 +5,3 @@
 - inbound: ingests contacts' replies and flips conversations to needs-reply;
 - reaper: releases replies left unhandled past the campaign's timeout.
 """
-
-SERVICE_NAMES = ("assigner", "sender", "inbound", "reaper")

@@ -7,7 +7,7 @@ when the server holds something different (configuration drift).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -55,7 +55,6 @@ class ConsumerSpec:
     ack_wait_seconds: float = 30.0
     max_deliver: int = -1
     max_ack_pending: int = 10_000
-    extra: dict[str, str] = field(default_factory=dict)
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+import asyncpg
+
 from shared.database import Connection
 
 MIGRATIONS_PACKAGE = "shared.sql.migrations"
@@ -65,6 +67,15 @@ async def migrate(conn: Connection) -> list[Migration]:
             )
             applied_now.append(migration)
     return applied_now
+
+
+async def migrate_database(url: str) -> list[str]:
+    """Connect to `url`, apply what is pending, and name what was applied ("0001_schema")."""
+    conn = await asyncpg.connect(url)
+    try:
+        return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
+    finally:
+        await conn.close()
 
 
 async def current_version(conn: Connection) -> int:

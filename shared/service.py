@@ -13,7 +13,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -73,7 +73,6 @@ class _Readiness:
     nc: NatsClient | None = None
     declared: bool = False
     schema_current: bool = False
-    checks: dict[str, bool] = field(default_factory=dict)
 
     async def __call__(self) -> dict[str, bool]:
         postgres = False

@@ -15,6 +15,9 @@ INSERT INTO organization (name, default_batch_size) VALUES ($1, $2) RETURNING id
 -- name: update_org_batch_size --
 UPDATE organization SET default_batch_size = $2 WHERE id = $1 RETURNING id;
 
+-- name: user_exists --
+SELECT EXISTS (SELECT 1 FROM app_user WHERE id = $1);
+
 -- name: create_user --
 INSERT INTO app_user (name) VALUES ($1) RETURNING id;
 

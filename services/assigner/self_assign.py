@@ -32,10 +32,6 @@ ASSIGNED_SUBJECT = "baton.events.conversation.assigned"
 LOCKED_POOL_RETRIES = 5
 
 
-def refusal(code: str, message: str) -> BatonError:
-    return BatonError(code, message)
-
-
 class SelfAssign:
     def __init__(self, pool: asyncpg.Pool, publisher: outbox.OutboxPublisher) -> None:
         self._pool = pool
@@ -52,13 +48,11 @@ class SelfAssign:
         async with self._pool.acquire() as conn, conn.transaction():
             invite = await conn.fetchrow(QUERIES["invite"], request.token)
             if invite is None or invite["revoked_at"] is not None:
-                raise refusal("invalid_invite", "This invite link is not valid any more")
+                raise BatonError("invalid_invite", "This invite link is not valid any more")
             # The texter becomes a member of the organization if they were not already.
             role = await conn.fetchval(QUERIES["member_role"], invite["org_id"], request.texter_id)
             if role is None:
-                if not await conn.fetchval(
-                    "SELECT EXISTS (SELECT 1 FROM app_user WHERE id = $1)", request.texter_id
-                ):
+                if not await conn.fetchval(QUERIES["user_exists"], request.texter_id):
                     raise not_found("user", request.texter_id)
                 await conn.execute(
                     QUERIES["add_org_member"], invite["org_id"], request.texter_id, "texter"
@@ -94,30 +88,30 @@ class SelfAssign:
                 ASSIGNED.labels(kind, reason).inc(len(ids))
                 return ids
             await asyncio.sleep(0.01)  # every free row was locked by other claims: look again
-        raise refusal("busy", "Conversations are being handed out; try again in a moment")
+        raise BatonError("busy", "Conversations are being handed out; try again in a moment")
 
     async def _claim_in_transaction(
         self, conn: Connection, campaign_id: int, texter_id: int, kind: str, reason: str
     ) -> list[int] | None:
         campaign = await fetch_campaign(conn, campaign_id)
         if campaign["status"] != "active":
-            raise refusal("campaign_not_active", "This campaign is not active")
+            raise BatonError("campaign_not_active", "This campaign is not active")
         if not campaign["self_assign"]:
-            raise refusal(
+            raise BatonError(
                 "self_assign_disabled", "Self assignment is not enabled for this campaign"
             )
         if not await conn.fetchval(QUERIES["is_texter"], campaign_id, texter_id):
-            raise refusal("not_a_member", "You are not a texter on this campaign")
+            raise BatonError("not_a_member", "You are not a texter on this campaign")
         await conn.execute(CLAIMS["texter_lock"], campaign_id, texter_id)
         pending = await conn.fetchrow(CLAIMS["texter_pending"], campaign_id, texter_id)
         assert pending is not None
         if kind == "initials":
             if pending["initials"]:
-                raise refusal(
+                raise BatonError(
                     "initials_pending", "Send your initial messages before requesting more"
                 )
             if campaign["require_replies_handled"] and pending["replies"]:
-                raise refusal("replies_pending", "Answer your replies before requesting more")
+                raise BatonError("replies_pending", "Answer your replies before requesting more")
             size, after = campaign["batch_size"], self._cursor.start(campaign_id)
             ids = await self._claim(
                 conn, "claim_initials", campaign_id, size, texter_id, reason, after
@@ -132,7 +126,7 @@ class SelfAssign:
             self._cursor.advance(campaign_id, sorted(ids))
             return sorted(ids)
         if pending["replies"]:
-            raise refusal("replies_pending", "Answer your replies before requesting more")
+            raise BatonError("replies_pending", "Answer your replies before requesting more")
         ids = await self._claim(conn, "claim_replies", campaign_id, campaign["replies_batch_size"],
                                 texter_id, reason, None)  # fmt: skip
         if not ids:
@@ -163,4 +157,4 @@ class SelfAssign:
         """No row came back. SKIP LOCKED returns nothing while rows exist but are locked by
         other claims: that is not an empty pool, and the caller looks again."""
         if not await conn.fetchval(CLAIMS[exists_query], campaign_id):
-            raise refusal("no_more_conversations", "No more conversations available")
+            raise BatonError("no_more_conversations", "No more conversations available")

@@ -14,7 +14,7 @@ from shared.cli import exit_codes
 from shared.cli.supervisor import SERVICE_NAMES
 from shared.envelope import unwrap
 from shared.errors import BatonError
-from shared.migrations import migrate
+from shared.migrations import migrate_database
 from shared.nats_connection import connect_nats
 from shared.schemas.system import status_subject
 from shared.settings import CommonSettings, SettingsError, load_settings
@@ -46,15 +46,8 @@ def run_migrate(args: argparse.Namespace) -> int:
         print(f"baton migrate: {exc}", file=sys.stderr)
         return exit_codes.USAGE
 
-    async def apply() -> list[str]:
-        conn = await asyncpg.connect(settings.database_url)
-        try:
-            return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
-        finally:
-            await conn.close()
-
     try:
-        applied = asyncio.run(apply())
+        applied = asyncio.run(migrate_database(settings.database_url))
     except (OSError, asyncpg.PostgresError) as exc:
         print(f"baton migrate: {exc}", file=sys.stderr)
         return exit_codes.DEPENDENCY

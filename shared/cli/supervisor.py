@@ -20,7 +20,6 @@ class ServiceProcess:
     metrics_port: int
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
     started_at: float = field(default=0.0)
 
     @property

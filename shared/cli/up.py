@@ -16,7 +16,7 @@ from shared.cli import exit_codes
 from shared.cli.local_stack import start_stack
 from shared.cli.supervisor import service_processes, wait_ready
 from shared.devservers.postgres import DevServerError
-from shared.migrations import migrate
+from shared.migrations import migrate_database
 
 # A service that keeps dying is restarted at most this often.
 RESTART_BACKOFF_SECONDS = 2.0
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     processes = []
     try:
-        applied = asyncio.run(_migrate(stack.database_url))
+        applied = asyncio.run(migrate_database(stack.database_url))
         print_line(f"migrations applied: {applied or 'none pending'}")
         processes = service_processes(stack.database_url, stack.nats_url, args.metrics_base_port)
         for proc in processes:
@@ -84,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
                     and time.monotonic() - proc.started_at > RESTART_BACKOFF_SECONDS
                 ):
                     print_line(f"{proc.name} exited with {code}; restarting")
-                    proc.restarts += 1
                     proc.start()
             time.sleep(0.2)
         print_line("stopping")
@@ -98,11 +97,3 @@ def run(args: argparse.Namespace) -> int:
         for proc in processes:
             proc.wait(30)
         stack.stop()
-
-
-async def _migrate(database_url: str) -> list[str]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
-    finally:
-        await conn.close()

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from shared.migrations import migrate
+from shared.migrations import migrate_database
 
 _counter = itertools.count(1)
 
@@ -29,11 +29,7 @@ async def create_template(admin_url: str) -> str:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    template = await asyncpg.connect(with_database(admin_url, name))
-    try:
-        await migrate(template)
-    finally:
-        await template.close()
+    await migrate_database(with_database(admin_url, name))
     return name
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from services.api_docs import catalog, render
 
@@ -15,4 +16,6 @@ def test_every_subject_is_documented_once_with_its_reply_type() -> None:
     subjects = [subject for _, subject, _, _ in catalog()]
     assert len(subjects) == len(set(subjects))
     assert "baton.assign.request" in subjects
-    assert all(reply is not None for *_, reply in catalog())
+    # Every handler declares what it answers with; an unannotated one would document nothing.
+    unannotated = [subject for _, subject, _, reply in catalog() if reply is Any]
+    assert unannotated == []
