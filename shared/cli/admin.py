@@ -68,7 +68,13 @@ def run_status(args: argparse.Namespace) -> int:
         return exit_codes.USAGE
 
     async def ask() -> dict[str, object]:
-        nc = await connect_nats(settings.nats_url, "baton-cli", max_reconnect_attempts=1)
+        async def quiet(*_: object) -> None:
+            """A one-shot command has no use for connection-state logs."""
+
+        nc = await connect_nats(
+            settings.nats_url, "baton-cli", max_reconnect_attempts=1,
+            disconnected_cb=quiet, closed_cb=quiet, error_cb=quiet,
+        )  # fmt: skip
         try:
             answers: dict[str, object] = {}
             for name in SERVICE_NAMES:
