@@ -44,12 +44,16 @@ class OutboxPublisher:
         *,
         poll_seconds: float = 1.0,
         batch: int = 500,
+        gather_seconds: float = 0.05,
     ) -> None:
         self._service = service
         self._pool = pool
         self._js = js
         self._poll_seconds = poll_seconds
         self._batch = batch
+        # After a nudge, wait this long so the rows of many commits go out in one pass: a pass
+        # per commit would add two more commits (lease, mark) to every request.
+        self._gather_seconds = gather_seconds
         self._nudged = asyncio.Event()
 
     def nudge(self) -> None:
@@ -103,5 +107,7 @@ class OutboxPublisher:
                 await asyncio.wait(
                     waiters, timeout=self._poll_seconds, return_when="FIRST_COMPLETED"
                 )
+            if self._nudged.is_set() and not stop.is_set():
+                await asyncio.sleep(self._gather_seconds)
             for waiter in waiters:
                 waiter.cancel()

@@ -16,10 +16,14 @@ SELECT
 -- Unassigned not_started conversations in id order, from the claim cursor $4 on. SKIP LOCKED
 -- lets concurrent claims take disjoint rows; the assignee guard in the UPDATE makes a row that
 -- changed hands after the SELECT impossible to take twice.
+-- The cursor is written as a row comparison on (campaign_id, id) and the order as
+-- (campaign_id, id): only the pool index serves both, so the planner cannot walk the primary
+-- key over every conversation already claimed (with `id > $4 ORDER BY id` it did, 3x slower).
 WITH picked AS (
     SELECT id FROM conversation
-    WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'not_started' AND id > $4
-    ORDER BY id
+    WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'not_started'
+      AND (campaign_id, id) > ($1, $4)
+    ORDER BY campaign_id, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ), claimed AS (

@@ -174,17 +174,20 @@ CREATE TABLE unmatched_inbound (
 );
 
 -- Every move of every conversation: who, from whom, to whom, why, when. Append-only.
+-- No foreign keys: every row is written by the same statement that moves the conversation, from
+-- ids that statement just read, so they cannot dangle; six FK checks per row cost a 300-row claim
+-- about 5 ms, a third of its time.
 CREATE TABLE assignment_event (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     operation_id    uuid NOT NULL,
-    campaign_id     bigint NOT NULL REFERENCES campaign (id),
-    conversation_id bigint NOT NULL REFERENCES conversation (id),
-    from_texter_id  bigint REFERENCES app_user (id),
-    to_texter_id    bigint REFERENCES app_user (id),
+    campaign_id     bigint NOT NULL,
+    conversation_id bigint NOT NULL,
+    from_texter_id  bigint,
+    to_texter_id    bigint,
     reason          text NOT NULL CHECK (reason IN ('self_assign', 'join', 'reassign', 'move',
                                                     'unassign', 'unhandled_timeout', 'release',
                                                     'done_texting', 'stale_initials')),
-    actor_id        bigint REFERENCES app_user (id),
+    actor_id        bigint,
     created_at      timestamptz NOT NULL DEFAULT now(),
     CHECK (from_texter_id IS DISTINCT FROM to_texter_id)
 );

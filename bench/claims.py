@@ -1,0 +1,233 @@
+"""Self-assignment throughput: Baton's `baton.assign.request` against Spoke's plain claim.
+
+For each campaign size the same data is claimed two ways, in the same process, on the same server:
+1. the plain claim Spoke uses (one UPDATE ... IN (SELECT ... LIMIT 300 FOR UPDATE SKIP LOCKED)),
+   from `--baseline-workers` connections for `--baseline-seconds`;
+2. after putting every row back and vacuuming, Baton drains the whole campaign through NATS with
+   `--texters` concurrent requesters (each request from a texter who holds nothing yet, so the
+   rules pass and every request is a claim), measured at the client.
+
+    python -m bench.claims --sizes 100000,1000000,10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import time
+from typing import Any
+
+import asyncpg
+import nats
+
+from bench.support import latency_summary, servers, service, write_results
+from shared.migrations import migrate_database
+
+BATCH = 300
+PLAIN_CLAIM = """
+UPDATE conversation SET assignee_id = $2, assigned_at = now(), updated_at = now()
+WHERE id IN (
+    SELECT id FROM conversation
+    WHERE campaign_id = $1 AND status = 'not_started' AND assignee_id IS NULL
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+
+async def build_campaign(url: str, size: int) -> tuple[int, list[int]]:
+    """An active self-assign campaign of `size` Unassigned conversations and enough texters."""
+    # 200 for the plain claim, one per Baton batch, and one last request per concurrent requester.
+    texters_needed = size // BATCH + 200 + 1000
+    conn = await asyncpg.connect(url)
+    try:
+        org = await conn.fetchval("INSERT INTO organization (name) VALUES ('bench') RETURNING id")
+        campaign = await conn.fetchval(
+            """INSERT INTO campaign (org_id, title, batch_size, status, self_assign)
+               VALUES ($1, $2, $3, 'active', true) RETURNING id""",
+            org, f"bench {size}", BATCH,
+        )  # fmt: skip
+        await conn.execute(
+            """INSERT INTO contact (campaign_id, phone)
+               SELECT $1, '+1' || (2000000000 + $2::bigint * 100000000 + g)::text
+               FROM generate_series(1, $3) g""",
+            campaign, campaign, size,
+        )  # fmt: skip
+        await conn.execute(
+            """INSERT INTO conversation (campaign_id, contact_id)
+               SELECT campaign_id, id FROM contact WHERE campaign_id = $1 ORDER BY id""",
+            campaign,
+        )
+        texters = [r["id"] for r in await conn.fetch(
+            "INSERT INTO app_user (name) SELECT 't' || g FROM generate_series(1, $1) g"
+            " RETURNING id",
+            texters_needed,
+        )]  # fmt: skip
+        await conn.execute(
+            """INSERT INTO organization_member (org_id, user_id, role)
+               SELECT $1, u, 'texter' FROM unnest($2::bigint[]) u""",
+            org, texters,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO campaign_texter (campaign_id, user_id)"
+            " SELECT $1, u FROM unnest($2::bigint[]) u",
+            campaign, texters,
+        )  # fmt: skip
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return campaign, texters
+
+
+async def plain_claims(
+    url: str, campaign: int, texters: list[int], workers: int, seconds: float
+) -> dict[str, Any]:
+    pool = await asyncpg.create_pool(url, min_size=workers, max_size=workers)
+    assert pool is not None
+    latencies: list[float] = []
+    rows = 0
+    texter_ids = iter(texters)
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal rows
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            claimed = await pool.fetch(PLAIN_CLAIM, campaign, next(texter_ids), BATCH)
+            latencies.append(time.perf_counter() - started)
+            rows += len(claimed)
+            if not claimed:
+                return
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    return {"claims": len(latencies), "rows": rows, "seconds": round(elapsed, 2),
+            "claims_per_s": round(len(latencies) / elapsed, 1), "rows_per_s": round(rows / elapsed),
+            **latency_summary(latencies)}  # fmt: skip
+
+
+async def reset(url: str, campaign: int) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            """UPDATE conversation SET assignee_id = NULL, assigned_at = NULL
+               WHERE campaign_id = $1 AND assignee_id IS NOT NULL""",
+            campaign,
+        )
+        await conn.execute("VACUUM ANALYZE conversation")
+    finally:
+        await conn.close()
+
+
+async def baton_drain(
+    nats_url: str, campaign: int, texters: list[int], concurrency: int
+) -> dict[str, Any]:
+    nc = await nats.connect(nats_url)
+    latencies: list[float] = []
+    handed: list[int] = []
+    refusals: dict[str, int] = {}
+    texter_ids = itertools.chain(texters[200:], itertools.repeat(None))
+    done = False
+
+    async def texter() -> None:
+        nonlocal done
+        while not done:
+            texter_id = next(texter_ids)
+            assert texter_id is not None, f"ran out of texters; refusals so far: {refusals}"
+            body = json.dumps({"campaign_id": campaign, "texter_id": texter_id}).encode()
+            started = time.perf_counter()
+            reply = json.loads((await nc.request("baton.assign.request", body, timeout=60)).data)
+            latencies.append(time.perf_counter() - started)
+            if reply["ok"]:
+                handed.extend(reply["data"]["conversation_ids"])
+            else:
+                code = reply["error"]["code"]
+                refusals[code] = refusals.get(code, 0) + 1
+                if code == "no_more_conversations":
+                    done = True
+
+    started = time.perf_counter()
+    await asyncio.gather(*(texter() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await nc.close()
+    claims = len(latencies) - sum(refusals.values())
+    return {"claims": claims, "rows": len(handed), "distinct_rows": len(set(handed)),
+            "refusals": refusals, "seconds": round(elapsed, 2),
+            "claims_per_s": round(claims / elapsed, 1), "rows_per_s": round(len(handed) / elapsed),
+            **latency_summary(latencies)}  # fmt: skip
+
+
+async def run_size(url: str, nats_url: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    setup = time.perf_counter()
+    campaign, texters = await build_campaign(url, size)
+    print(f"  built {size:,} conversations in {time.perf_counter() - setup:.0f} s", flush=True)
+    # The plain claim takes texters from the front of the list, Baton from after the first 200.
+    plain = await plain_claims(url, campaign, texters[:200] * 10_000, args.baseline_workers,
+                               args.baseline_seconds)  # fmt: skip
+    print(f"  plain claim: {plain}", flush=True)
+    await reset(url, campaign)
+    baton = await asyncio.to_thread(_drain_with_service, url, nats_url, campaign, texters, args)
+    print(f"  baton:       {baton}", flush=True)
+    assert baton["rows"] == baton["distinct_rows"] == size, "every conversation exactly once"
+    ratio = round(baton["claims_per_s"] / plain["claims_per_s"], 1)
+    return {"size": size, "plain_claim": plain, "baton": baton, "throughput_ratio": ratio}
+
+
+def _drain_with_service(
+    url: str, nats_url: str, campaign: int, texters: list[int], args: argparse.Namespace
+) -> dict[str, Any]:
+    with service(
+        "assigner", url, nats_url, db_pool_max=str(args.pool), max_in_flight=str(args.texters)
+    ):
+        return asyncio.run(baton_drain(nats_url, campaign, texters, args.texters))
+
+
+async def main(args: argparse.Namespace) -> None:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = []
+    with servers() as found:
+        database_url = found.database_url.rsplit("/", 1)[0] + "/postgres"
+        await migrate_database(database_url)
+        for size in sizes:
+            print(f"campaign of {size:,} conversations", flush=True)
+            results.append(await run_size(database_url, found.nats_url, size, args))
+    print()
+    print(
+        "| conversations | plain claims/s (p50/p99 ms) | Baton claims/s | Baton rows/s"
+        " | Baton p50/p99 ms | ratio |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        p, b = r["plain_claim"], r["baton"]
+        print(
+            f"| {r['size']:,} | {p['claims_per_s']} ({p['p50_ms']}/{p['p99_ms']})"
+            f" | {b['claims_per_s']} "
+            f"| {b['rows_per_s']:,} | {b['p50_ms']}/{b['p99_ms']} | {r['throughput_ratio']}x |"
+        )
+    if len(results) > 1:
+        spread = results[-1]["baton"]["claims_per_s"] / results[0]["baton"]["claims_per_s"]
+        print(f"Baton throughput at {sizes[-1]:,} is {spread:.2f}x that at {sizes[0]:,}")
+    path = write_results("claims", {"runs": results, "settings": vars(args)})
+    print(f"wrote {path}")
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--texters", type=int, default=100, help="concurrent requesters")
+    parser.add_argument("--baseline-workers", type=int, default=16)
+    parser.add_argument("--baseline-seconds", type=float, default=20.0)
+    # Measured here: 4-8 connections beat 20, which spend their time skipping each other's locks.
+    parser.add_argument("--pool", type=int, default=8, help="the assigner's Postgres pool size")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))

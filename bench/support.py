@@ -1,0 +1,105 @@
+"""What every benchmark needs: its own real servers, a service subprocess, figures and JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.devservers.nats import LocalNats
+from shared.devservers.ports import free_port
+from shared.devservers.postgres import LocalPostgres
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Servers:
+    database_url: str
+    nats_url: str
+
+
+@contextlib.contextmanager
+def servers() -> Iterator[Servers]:
+    """Durable Postgres and NATS of our own, as `baton up` runs them (fsync on)."""
+    with tempfile.TemporaryDirectory(
+        prefix="baton-bench-", dir=os.environ.get("BATON_BENCH_DIR")
+    ) as tmp:
+        postgres = LocalPostgres(Path(tmp) / "postgres")
+        nats = LocalNats(Path(tmp) / "nats")
+        postgres.start()
+        try:
+            nats.start()
+            try:
+                yield Servers(postgres.url, nats.url)
+            finally:
+                nats.stop()
+        finally:
+            postgres.stop()
+
+
+@contextlib.contextmanager
+def service(name: str, database_url: str, nats_url: str, **settings: str) -> Iterator[None]:
+    """One Baton service as a separate process, as in production; waits until it is ready."""
+    port = free_port()
+    env = dict(os.environ, BATON_DATABASE_URL=database_url, BATON_NATS_URL=nats_url,
+               BATON_METRICS_PORT=str(port), BATON_METRICS_HOST="127.0.0.1",
+               BATON_LOG_LEVEL="warning")  # fmt: skip
+    env.update({f"BATON_{k.upper()}": v for k, v in settings.items()})
+    process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            url = f"http://127.0.0.1:{port}/readyz"
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    break
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}")
+            time.sleep(0.2)
+        else:
+            raise TimeoutError(f"{name} was not ready within 60 s")
+        yield
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(fraction * 1000) - 1]
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(seconds, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(seconds, 0.99) * 1000, 2),
+        "max_ms": round(max(seconds) * 1000, 2) if seconds else float("nan"),
+    }
+
+
+def write_results(name: str, figures: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    document = {
+        "benchmark": name,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "figures": figures,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
