@@ -7,6 +7,7 @@ from typing import Any
 from services.assigner.admin import Admin
 from services.assigner.contacts import ContactImport
 from services.assigner.reads import Reads
+from services.assigner.reassign import Reassignment
 from services.assigner.self_assign import SelfAssign
 from shared.endpoints import Endpoint
 from shared.schemas import admin, assign, query
@@ -23,6 +24,7 @@ def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
     contacts = ContactImport(pool, region)
     reads = Reads(pool)
     self_assign = SelfAssign(pool, context.outbox)
+    reassignment = Reassignment(pool, context.outbox)
     return [
         Endpoint("baton.admin.org.create", admin.CreateOrg, administration.create_org),
         Endpoint("baton.admin.org.update", admin.UpdateOrg, administration.update_org),
@@ -54,6 +56,8 @@ def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
         Endpoint("baton.query.conversations", query.ListConversations, reads.conversations),
         Endpoint("baton.assign.request", assign.RequestBatch, self_assign.request),
         Endpoint("baton.assign.join", assign.Join, self_assign.join),
+        Endpoint("baton.assign.reassign", assign.Reassign, reassignment.reassign),
+        Endpoint("baton.assign.move", assign.Move, reassignment.move),
     ]
 
 

@@ -43,3 +43,48 @@ class ConversationsAssigned(Message):
     texter_id: int
     reason: str
     conversation_ids: list[int]
+
+
+ReassignStatus = Literal["any", "needs_reply", "not_started"]
+
+
+class Reassign(Request):
+    """Reassign Some / Reassign All / Unassign All, at campaign or sender level (seed 003)."""
+
+    actor_id: Id
+    campaign_id: Id
+    status: ReassignStatus
+    # Empty: Unassign All, which needs `confirm: true`.
+    to_texter_ids: Annotated[list[Id], msgspec.Meta(max_length=10_000)]
+    # Sender level: only this texter's conversations. Without it, every sender's (bulk).
+    from_texter_id: Id | None = None
+    # Bulk over the Unassigned conversations instead (seed 002's first step).
+    from_unassigned: bool = False
+    # Reassign Some: this many; without it, Reassign All.
+    count: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    confirm: bool = False
+
+
+class Reassigned(Message):
+    operation_id: str
+    moved: int
+    # Texter id (as a string; "unassigned" for Unassigned) -> conversations it received.
+    per_texter: dict[str, int]
+
+
+class Move(Request):
+    """One conversation to one texter, or to Unassigned with `to_texter_id: null` (seed 002)."""
+
+    actor_id: Id
+    conversation_id: Id
+    to_texter_id: Id | None
+
+
+class ConversationsMoved(Message):
+    """Event on `baton.events.conversation.reassigned`, one per receiving texter per operation."""
+
+    operation_id: str
+    campaign_id: int
+    reason: str
+    to_texter_id: int | None
+    conversation_ids: list[int]

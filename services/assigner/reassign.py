@@ -1,0 +1,152 @@
+"""Reassignment, every way ThruText moves conversations (seeds 002 and 003), each in one step.
+
+Reassign Some / Reassign All / Unassign All, at campaign level (every sender's, or the
+Unassigned ones) or sender level, filtered by status; and one conversation to one texter.
+Each operation is one transaction: all of it happens or none, every move is in the event log
+under one operation id, and one event per receiving texter is published through the outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+
+import asyncpg
+import msgspec
+from prometheus_client import Counter as MetricCounter
+
+from services.assigner.admin import fetch_campaign
+from services.assigner.distribution import distribute
+from services.assigner.permissions import require_role
+from shared import outbox
+from shared.database import Connection
+from shared.errors import BatonError, bad_request, not_found
+from shared.queries import load_queries
+from shared.schemas import assign as s
+
+QUERIES = load_queries("services.assigner", "reassign.sql")
+REASSIGNED = MetricCounter(
+    "baton_conversations_reassigned_total", "Conversations moved by an admin.", ["reason"]
+)
+MOVED_SUBJECT = "baton.events.conversation.reassigned"
+# "Any" moves every conversation but the closed ones (opted out or finished): those stay put.
+STATUSES = {
+    "any": ["not_started", "awaiting_reply", "needs_reply", "replied"],
+    "needs_reply": ["needs_reply"],
+    "not_started": ["not_started"],
+}
+UNASSIGNED = "unassigned"
+
+
+class Reassignment:
+    def __init__(self, pool: asyncpg.Pool, publisher: outbox.OutboxPublisher) -> None:
+        self._pool = pool
+        self._publisher = publisher
+
+    async def reassign(self, request: s.Reassign) -> s.Reassigned:
+        targets = list(dict.fromkeys(request.to_texter_ids))
+        if request.from_unassigned and request.from_texter_id is not None:
+            raise bad_request("give from_texter_id or from_unassigned, not both")
+        if request.from_unassigned and not targets:
+            raise bad_request("Unassigned conversations can only be reassigned to texters")
+        if targets and request.from_texter_id is not None and targets == [request.from_texter_id]:
+            raise bad_request("a texter's conversations cannot be reassigned to that same texter")
+        if not targets and not request.confirm:
+            raise BatonError(
+                "confirmation_required",
+                "Unassigning empties these conversations into Unassigned; send confirm: true",
+            )
+        # Emptying every sender's inbox at once is an admin's call; the rest a moderator's.
+        needed = "admin" if not targets and request.from_texter_id is None else "moderator"
+        reason = "reassign" if targets else "unassign"
+        operation = uuid.uuid4()
+        async with self._pool.acquire() as conn, conn.transaction():
+            campaign = await fetch_campaign(conn, request.campaign_id)
+            await require_role(conn, campaign["org_id"], request.actor_id, needed)
+            await _require_texters(conn, campaign["id"], targets)
+            rows = await self._source(conn, request, targets)
+            holders = [r["assignee_id"] for r in rows]
+            new_holders: list[int | None] = (
+                list(distribute(holders, targets)) if targets else [None] * len(rows)
+            )
+            moved = await self._apply(conn, campaign["id"], operation, reason, request.actor_id,
+                                      [r["id"] for r in rows], holders, new_holders)  # fmt: skip
+        return self._reply(operation, reason, moved)
+
+    async def move(self, request: s.Move) -> s.Reassigned:
+        operation = uuid.uuid4()
+        reason = "move" if request.to_texter_id is not None else "unassign"
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(QUERIES["conversation_for_update"], request.conversation_id)
+            if row is None:
+                raise not_found("conversation", request.conversation_id)
+            campaign = await fetch_campaign(conn, row["campaign_id"])
+            await require_role(conn, campaign["org_id"], request.actor_id, "moderator")
+            if request.to_texter_id is not None:
+                await _require_texters(conn, campaign["id"], [request.to_texter_id])
+            if row["assignee_id"] == request.to_texter_id:
+                return s.Reassigned(operation_id=str(operation), moved=0, per_texter={})
+            moved = await self._apply(
+                conn, campaign["id"], operation, reason, request.actor_id,
+                [row["id"]], [row["assignee_id"]], [request.to_texter_id],
+            )  # fmt: skip
+        return self._reply(operation, reason, moved)
+
+    async def _source(
+        self, conn: Connection, request: s.Reassign, targets: list[int]
+    ) -> list[asyncpg.Record]:
+        statuses = STATUSES[request.status]
+        if request.from_texter_id is not None:
+            return await conn.fetch(QUERIES["source_of_texter"], request.campaign_id,
+                                    request.from_texter_id, statuses, request.count)  # fmt: skip
+        if request.from_unassigned:
+            return await conn.fetch(
+                QUERIES["source_unassigned"], request.campaign_id, statuses, request.count
+            )
+        # A lone target keeps what it already holds; with several, theirs go to the others.
+        keeps = targets[0] if len(targets) == 1 else None
+        return await conn.fetch(QUERIES["source_every_sender"], request.campaign_id, statuses,
+                                request.count, keeps)  # fmt: skip
+
+    async def _apply(
+        self, conn: Connection, campaign_id: int, operation: uuid.UUID, reason: str, actor_id: int,
+        ids: list[int], holders: list[int | None], new_holders: list[int | None],
+    ) -> list[asyncpg.Record]:  # fmt: skip
+        moved = await conn.fetch(QUERIES["apply_moves"], campaign_id, ids, holders, new_holders,
+                                 operation, reason, actor_id)  # fmt: skip
+        by_target: dict[int | None, list[int]] = defaultdict(list)
+        for row in moved:
+            by_target[row["to_id"]].append(row["id"])
+        for target, conversation_ids in by_target.items():
+            event = s.ConversationsMoved(
+                operation_id=str(operation), campaign_id=campaign_id, reason=reason,
+                to_texter_id=target, conversation_ids=conversation_ids,
+            )  # fmt: skip
+            await outbox.enqueue(conn, MOVED_SUBJECT, f"{operation}:{target or UNASSIGNED}",
+                                 msgspec.json.encode(event))  # fmt: skip
+        return moved
+
+    def _reply(
+        self, operation: uuid.UUID, reason: str, moved: list[asyncpg.Record]
+    ) -> s.Reassigned:
+        if moved:
+            self._publisher.nudge()
+            REASSIGNED.labels(reason).inc(len(moved))
+        per_texter = Counter(
+            str(r["to_id"]) if r["to_id"] is not None else UNASSIGNED for r in moved
+        )
+        return s.Reassigned(
+            operation_id=str(operation), moved=len(moved), per_texter=dict(per_texter)
+        )
+
+
+async def _require_texters(conn: Connection, campaign_id: int, user_ids: list[int]) -> None:
+    if not user_ids:
+        return
+    strangers = [r["id"] for r in await conn.fetch(QUERIES["non_texters"], campaign_id, user_ids)]
+    if strangers:
+        raise BatonError(
+            "not_a_member",
+            f"users {strangers} are not texters of this campaign",
+            {"user_ids": strangers},
+        )
