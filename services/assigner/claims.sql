@@ -16,13 +16,16 @@ SELECT
 -- Unassigned not_started conversations in id order, from the claim cursor $4 on. SKIP LOCKED
 -- lets concurrent claims take disjoint rows; the assignee guard in the UPDATE makes a row that
 -- changed hands after the SELECT impossible to take twice.
--- The cursor is written as a row comparison on (campaign_id, id) and the order as
--- (campaign_id, id): only the pool index serves both, so the planner cannot walk the primary
--- key over every conversation already claimed (with `id > $4 ORDER BY id` it did, 3x slower).
+-- The cursor is a row comparison on (campaign_id, id), ordered the same way: only the pool
+-- index serves that, so the planner cannot walk the primary key over every conversation already
+-- claimed (with `id > $4 ORDER BY id` it did, 3x slower). And `campaign_id <= $1` rather than
+-- `= $1`: with an equality Postgres starts the index scan at the campaign's first entry and
+-- reads every dead entry up to the cursor (487 ms per claim 8.8M rows into a 10M campaign,
+-- 57 ms with this form, under the same load).
 WITH picked AS (
     SELECT id FROM conversation
-    WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'not_started'
-      AND (campaign_id, id) > ($1, $4)
+    WHERE campaign_id <= $1 AND (campaign_id, id) > ($1, $4)
+      AND assignee_id IS NULL AND status = 'not_started'
     ORDER BY campaign_id, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED

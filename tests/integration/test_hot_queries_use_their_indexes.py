@@ -108,3 +108,58 @@ async def test_outbox_lease_uses_the_pending_index(pool: asyncpg.Pool) -> None:
     await pool.execute("ANALYZE outbox")
     plan = await _plan(pool, OUTBOX["lease_pending"], 500, 30.0)
     assert "outbox_pending" in plan, plan
+
+
+async def test_claim_scan_starts_at_the_cursor_not_at_the_campaign_start(
+    pool: asyncpg.Pool,
+) -> None:
+    """Regression: with `campaign_id = $1` beside the row comparison, Postgres began the index
+    scan at the campaign's first entry and read every claimed row's dead entry up to the cursor
+    (487 ms per claim 8.8M rows into a 10M campaign). Buffers, not time, are what we pin."""
+    async with pool.acquire() as conn:
+        org = await conn.fetchval("INSERT INTO organization (name) VALUES ('o') RETURNING id")
+        texter = await conn.fetchval("INSERT INTO app_user (name) VALUES ('t') RETURNING id")
+        campaign = await conn.fetchval(
+            "INSERT INTO campaign (org_id, title, batch_size) VALUES ($1, 'c', 300) RETURNING id",
+            org,
+        )
+        await conn.execute(
+            """INSERT INTO contact (campaign_id, phone)
+               SELECT $1, '+1415' || lpad(g::text, 7, '0') FROM generate_series(1, 60000) g""",
+            campaign,
+        )
+        await conn.execute(
+            "INSERT INTO conversation (campaign_id, contact_id) SELECT campaign_id, id FROM contact"
+        )
+        # A campaign well drained: everything but the last 1,000 handed out, dead entries left.
+        cursor = await conn.fetchval(
+            """WITH claimed AS (UPDATE conversation SET assignee_id = $1
+                                WHERE id <= (SELECT max(id) - 1000 FROM conversation) RETURNING id)
+               SELECT max(id) FROM claimed""",
+            texter,
+        )
+        await conn.execute("ANALYZE conversation")
+        async with conn.transaction():
+            plan = json.loads(await conn.fetchval(
+                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["claim_initials"],
+                campaign, texter, 300, cursor, uuid.uuid4(), "self_assign",
+            ))  # fmt: skip
+    scans = _index_scans(plan, "conversation_pool_initials")
+    assert scans, plan
+    # 300 live entries after the cursor fit in a handful of pages; 59,000 dead ones do not.
+    assert all(scan["Shared Hit Blocks"] + scan["Shared Read Blocks"] < 100 for scan in scans), (
+        scans
+    )
+
+
+def _index_scans(node: Any, index: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("Index Name") == index:
+            found.append(node)
+        for value in node.values():
+            found += _index_scans(value, index)
+    elif isinstance(node, list):
+        for item in node:
+            found += _index_scans(item, index)
+    return found
