@@ -49,3 +49,21 @@ def test_targets_holding_conversations_never_receive_them(
     moved = distribute(holders, targets)
     assert all(new != old for new, old in zip(moved, holders, strict=True))
     assert set(moved) <= set(targets)
+
+
+@given(
+    holders=st.lists(st.one_of(st.none(), st.integers(1, 6)), max_size=300),
+    targets=st.lists(st.integers(1, 6), min_size=2, max_size=6, unique=True),
+)
+def test_balance_matches_a_one_at_a_time_greedy(
+    holders: list[int | None], targets: list[int]
+) -> None:
+    """The fast fill ends exactly as balanced as handing out one conversation at a time."""
+    received = dict.fromkeys(targets, 0)
+    order = sorted(range(len(holders)), key=lambda i: holders[i] not in set(targets))
+    for i in order:
+        pick = min((t for t in targets if t != holders[i]), key=received.__getitem__)
+        received[pick] += 1
+    counts = Counter(distribute(holders, targets))
+    spread = max(counts.get(t, 0) for t in targets) - min(counts.get(t, 0) for t in targets)
+    assert spread <= max(received.values()) - min(received.values())
