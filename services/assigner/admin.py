@@ -8,9 +8,10 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from services.assigner.permissions import QUERIES, require_role
+from services.assigner.named_queries import QUERIES
 from shared.database import Connection
 from shared.errors import BatonError, bad_request, forbidden, not_found
+from shared.permissions import require_role
 from shared.schemas import admin as s
 
 PRODUCT_DEFAULT_BATCH_SIZE = 300

@@ -12,7 +12,8 @@ import asyncpg
 import msgspec
 
 from services.assigner.admin import fetch_campaign
-from services.assigner.permissions import QUERIES, require_role
+from services.assigner.named_queries import QUERIES
+from shared.permissions import require_role
 from shared.phones import InvalidPhoneError, to_e164
 from shared.schemas import admin as s
 

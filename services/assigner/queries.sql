@@ -1,8 +1,5 @@
 -- The assigner's named queries. Time comparisons take an injectable now: coalesce($n, now()).
 
--- name: member_role --
-SELECT role FROM organization_member WHERE org_id = $1 AND user_id = $2;
-
 -- name: org_exists --
 SELECT id FROM organization WHERE id = $1 FOR UPDATE;
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 import asyncpg
 
 from services.assigner.admin import fetch_campaign
-from services.assigner.permissions import QUERIES
+from services.assigner.named_queries import QUERIES
 from shared.errors import bad_request
 from shared.schemas import query as s
 

@@ -17,10 +17,10 @@ from prometheus_client import Counter as MetricCounter
 
 from services.assigner.admin import fetch_campaign
 from services.assigner.distribution import distribute
-from services.assigner.permissions import require_role
 from shared import outbox
 from shared.database import Connection
 from shared.errors import BatonError, bad_request, not_found
+from shared.permissions import require_role
 from shared.queries import load_queries
 from shared.schemas import assign as s
 
@@ -91,6 +91,19 @@ class Reassignment:
                 [row["id"]], [row["assignee_id"]], [request.to_texter_id],
             )  # fmt: skip
         return self._reply(operation, reason, moved)
+
+    async def release(self, request: s.Release) -> s.Reassigned:
+        """Done Texting: no role needed, a texter may only let go of their own replies."""
+        operation = uuid.uuid4()
+        async with self._pool.acquire() as conn, conn.transaction():
+            campaign = await fetch_campaign(conn, request.campaign_id)
+            rows = await conn.fetch(QUERIES["source_of_texter"], campaign["id"], request.texter_id,
+                                    STATUSES["needs_reply"], None)  # fmt: skip
+            moved = await self._apply(
+                conn, campaign["id"], operation, "done_texting", request.texter_id,
+                [r["id"] for r in rows], [request.texter_id] * len(rows), [None] * len(rows),
+            )  # fmt: skip
+        return self._reply(operation, "done_texting", moved)
 
     async def _source(
         self, conn: Connection, request: s.Reassign, targets: list[int]

@@ -16,10 +16,11 @@ from prometheus_client import Counter
 
 from services.assigner.admin import fetch_campaign
 from services.assigner.claim_cursor import ClaimCursor
-from services.assigner.permissions import QUERIES
+from services.assigner.named_queries import QUERIES
 from shared import outbox
 from shared.database import Connection
 from shared.errors import BatonError, not_found
+from shared.permissions import role_in
 from shared.queries import load_queries
 from shared.schemas import assign as s
 
@@ -50,7 +51,7 @@ class SelfAssign:
             if invite is None or invite["revoked_at"] is not None:
                 raise BatonError("invalid_invite", "This invite link is not valid any more")
             # The texter becomes a member of the organization if they were not already.
-            role = await conn.fetchval(QUERIES["member_role"], invite["org_id"], request.texter_id)
+            role = await role_in(conn, invite["org_id"], request.texter_id)
             if role is None:
                 if not await conn.fetchval(QUERIES["user_exists"], request.texter_id):
                     raise not_found("user", request.texter_id)

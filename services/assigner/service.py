@@ -58,6 +58,7 @@ def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
         Endpoint("baton.assign.join", assign.Join, self_assign.join),
         Endpoint("baton.assign.reassign", assign.Reassign, reassignment.reassign),
         Endpoint("baton.assign.move", assign.Move, reassignment.move),
+        Endpoint("baton.assign.release", assign.Release, reassignment.release),
     ]
 
 

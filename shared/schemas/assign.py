@@ -88,3 +88,11 @@ class ConversationsMoved(Message):
     reason: str
     to_texter_id: int | None
     conversation_ids: list[int]
+
+
+class Release(Request):
+    """`baton.assign.release`, the texter's "Done Texting" (seed 004): their unanswered replies
+    go back to Unassigned for others to claim."""
+
+    texter_id: Id
+    campaign_id: Id

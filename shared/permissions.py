@@ -1,12 +1,15 @@
-"""Who may do what: organization roles ranked owner > admin > moderator > texter."""
+"""Who may do what: organization roles ranked owner > admin > moderator > texter.
+
+Every service that changes something on someone's behalf checks here, with the same ranks.
+"""
 
 from __future__ import annotations
 
 from shared.database import Connection
-from shared.errors import forbidden
+from shared.errors import forbidden, not_found
 from shared.queries import load_queries
 
-QUERIES = load_queries("services.assigner")
+QUERIES = load_queries("shared", "permissions.sql")
 RANK = {"texter": 1, "moderator": 2, "admin": 3, "owner": 4}
 
 
@@ -25,3 +28,14 @@ async def require_role(conn: Connection, org_id: int, actor_id: int, minimum: st
         raise forbidden(f"this needs the {minimum} role or higher in organization {org_id}")
     assert role is not None
     return role
+
+
+async def require_campaign_role(
+    conn: Connection, campaign_id: int, actor_id: int, minimum: str
+) -> int:
+    """Check the actor's role in the campaign's organization; return that organization."""
+    org_id: int | None = await conn.fetchval(QUERIES["campaign_org"], campaign_id)
+    if org_id is None:
+        raise not_found("campaign", campaign_id)
+    await require_role(conn, org_id, actor_id, minimum)
+    return org_id
