@@ -159,7 +159,9 @@ async def run_service(
     await declare_all(js, ALL_STREAMS, definition.consumers, settings.stream_replicas)
     readiness.declared = True
 
-    publisher = OutboxPublisher(name, pool, js)
+    publisher = OutboxPublisher(
+        name, pool, js, poll_seconds=settings.outbox_poll_seconds, batch=settings.outbox_batch
+    )
     context = ServiceContext(name, settings, pool, nc, js, publisher)
     server: RequestServer
 

@@ -43,6 +43,10 @@ class CommonSettings:
     # Largest request payload accepted, in bytes; larger ones are refused with `payload_too_large`.
     max_request_bytes: int = 1_048_576
     shutdown_grace_seconds: float = 20.0
+    # How often the outbox publisher looks for rows a crashed publisher left behind, and how
+    # many rows it publishes per pass.
+    outbox_poll_seconds: float = 1.0
+    outbox_batch: int = 500
 
     def validate(self) -> None:
         _require(self.log_format in LOG_FORMATS, "log_format", f"one of {', '.join(LOG_FORMATS)}")
@@ -53,6 +57,8 @@ class CommonSettings:
         _require(1 <= self.max_in_flight <= 10_000, "max_in_flight", "1..10000")
         _require(self.max_request_bytes >= 1024, "max_request_bytes", "at least 1024")
         _require(self.stream_replicas in (1, 3, 5), "stream_replicas", "1, 3 or 5")
+        _require(self.outbox_poll_seconds > 0, "outbox_poll_seconds", "greater than 0")
+        _require(1 <= self.outbox_batch <= 10_000, "outbox_batch", "1..10000")
         _require(self.shutdown_grace_seconds > 0, "shutdown_grace_seconds", "greater than 0")
         _require(
             self.database_url.startswith(("postgresql://", "postgres://")),
@@ -77,14 +83,6 @@ class AssignerSettings(CommonSettings):
 @dataclass(frozen=True)
 class SenderSettings(CommonSettings):
     metrics_port: int = 9102
-    # How often the outbox relay looks for rows a crashed publisher left behind.
-    outbox_poll_seconds: float = 1.0
-    outbox_batch: int = 500
-
-    def validate(self) -> None:
-        super().validate()
-        _require(self.outbox_poll_seconds > 0, "outbox_poll_seconds", "greater than 0")
-        _require(1 <= self.outbox_batch <= 10_000, "outbox_batch", "1..10000")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+from services.inbound.replies import Replies
 from shared.jetstream import INBOUND_SMS_CONSUMER
-from shared.service import ServiceDefinition
+from shared.pull_worker import PullWorker
+from shared.schemas.messaging import InboundSms
+from shared.service import ServiceContext, ServiceDefinition, Worker
+from shared.settings import InboundSettings
 
-DEFINITION = ServiceDefinition(name="inbound", consumers=(INBOUND_SMS_CONSUMER,))
+
+def workers(context: ServiceContext) -> list[Worker]:
+    settings = context.settings
+    if not isinstance(settings, InboundSettings):
+        settings = InboundSettings()
+    worker = PullWorker(
+        context.js,
+        INBOUND_SMS_CONSUMER,
+        InboundSms,
+        Replies(context.pool).ingest,
+        source="inbound",
+        batch=settings.fetch_batch,
+        fetch_timeout=settings.fetch_timeout_seconds,
+        retry_delay=settings.retry_delay_seconds,
+    )
+    return [worker.run]
+
+
+DEFINITION = ServiceDefinition(name="inbound", consumers=(INBOUND_SMS_CONSUMER,), workers=workers)

@@ -1,0 +1,45 @@
+-- Inbound's named queries.
+
+-- name: match_conversation --
+-- The contact's conversation: in the campaign whose number it texted, else one we started,
+-- else the most recently active. Locked, so a reply and a send in it are serialised.
+SELECT v.id, v.campaign_id, v.status, c.org_id
+FROM contact k
+JOIN conversation v ON v.contact_id = k.id
+JOIN campaign c ON c.id = k.campaign_id
+WHERE k.phone = $1
+ORDER BY (c.sending_number IS NOT DISTINCT FROM $2) DESC, (v.status <> 'not_started') DESC,
+         v.updated_at DESC, v.id DESC
+LIMIT 1
+FOR UPDATE OF v;
+
+-- name: insert_inbound --
+-- Exactly once: a redelivered provider message finds its row and returns nothing.
+INSERT INTO message (conversation_id, direction, kind, body, provider_message_id,
+                     delivery_status, created_at)
+VALUES ($1, 'inbound', 'contact', $2, $3, 'received', $4)
+ON CONFLICT (direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+RETURNING id;
+
+-- name: flip_needs_reply --
+-- Starts the release clock; a second message while we have not answered keeps the first time.
+UPDATE conversation
+SET status = 'needs_reply', needs_reply_since = coalesce(needs_reply_since, $2), updated_at = now()
+WHERE id = $1 AND status <> 'closed';
+
+-- name: add_opt_out --
+INSERT INTO opt_out (org_id, phone, source) VALUES ($1, $2, 'reply') ON CONFLICT DO NOTHING;
+
+-- name: close_for_phone --
+-- Every conversation the organization has with this number closes: nothing is sent to it again
+-- and none of them is handed out.
+UPDATE conversation v
+SET status = 'closed', needs_reply_since = NULL, updated_at = now()
+FROM contact k, campaign c
+WHERE v.contact_id = k.id AND k.phone = $2 AND c.id = k.campaign_id AND c.org_id = $1
+  AND v.status <> 'closed';
+
+-- name: insert_unmatched --
+INSERT INTO unmatched_inbound (provider_message_id, from_phone, to_phone, body, received_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (provider_message_id) DO NOTHING;

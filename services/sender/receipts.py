@@ -1,0 +1,33 @@
+"""Delivery receipts from the provider bridge update the delivery status of messages we sent."""
+
+from __future__ import annotations
+
+import asyncpg
+from nats.aio.msg import Msg
+from prometheus_client import Counter
+
+from services.sender.sending import QUERIES
+from shared.errors import bad_request
+from shared.schemas.messaging import Receipt
+
+RECEIPTS = Counter("baton_receipts_total", "Delivery receipts applied, by status.", ["status"])
+
+
+class Receipts:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def apply(self, receipt: Receipt, _: Msg) -> None:
+        if receipt.message_id is None and receipt.provider_message_id is None:
+            raise bad_request("a receipt names message_id or provider_message_id")
+        # An unknown or already-final message changes nothing; redelivery is harmless.
+        updated = await self._pool.fetchval(
+            QUERIES["apply_receipt"],
+            receipt.message_id,
+            receipt.provider_message_id,
+            receipt.status,
+            receipt.error_code,
+            receipt.provider_message_id,
+        )
+        if updated is not None:
+            RECEIPTS.labels(receipt.status).inc()

@@ -1,0 +1,133 @@
+"""`baton.send.initial` and `baton.send.reply`: every check and the send in one transaction.
+
+The last guard before a text goes out (Spoke's "your assignment has changed"): the conversation
+must still be this texter's, the contact must not have opted out, the status must allow it and
+the contact's local time must be within texting hours. The message and its outbox row commit
+together; the outbox publisher sends it to OUTBOUND with Nats-Msg-Id = message id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import msgspec
+from prometheus_client import Counter
+
+from services.sender.texting_hours import contact_zone, within_hours
+from shared import outbox
+from shared.errors import BatonError, not_found
+from shared.queries import load_queries
+from shared.schemas import messaging as s
+
+QUERIES = load_queries("services.sender")
+OUTBOUND_SUBJECT = "baton.outbound.sms"
+SENT = Counter("baton_messages_sent_total", "Messages accepted for sending.", ["kind"])
+REPLYABLE = ("needs_reply", "replied", "awaiting_reply")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Sending:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: outbox.OutboxPublisher,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._pool = pool
+        self._publisher = publisher
+        self._clock = clock
+
+    async def initial(self, request: s.Send) -> s.Sent:
+        return await self._send(request, "initial")
+
+    async def reply(self, request: s.Send) -> s.Sent:
+        return await self._send(request, "reply")
+
+    async def _send(self, request: s.Send, kind: str) -> s.Sent:
+        previous = await self._previous(request)
+        if previous is not None:
+            return previous
+        try:
+            sent = await self._send_once(request, kind)
+        except asyncpg.UniqueViolationError:
+            # The same key raced us and won: answer with its result.
+            previous = await self._previous(request)
+            assert previous is not None
+            return previous
+        self._publisher.nudge()
+        SENT.labels(kind).inc()
+        return sent
+
+    async def _previous(self, request: s.Send) -> s.Sent | None:
+        row = await self._pool.fetchrow(
+            QUERIES["previous_send"], request.texter_id, request.idempotency_key
+        )
+        if row is None:
+            return None
+        if row["conversation_id"] != request.conversation_id:
+            raise BatonError(
+                "idempotency_key_reused",
+                "This idempotency key was already used for another conversation",
+            )
+        return s.Sent(
+            message_id=row["id"],
+            conversation_id=row["conversation_id"],
+            status=row["delivery_status"],
+            duplicate=True,
+        )
+
+    async def _send_once(self, request: s.Send, kind: str) -> s.Sent:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(QUERIES["conversation_for_send"], request.conversation_id)
+            if row is None:
+                raise not_found("conversation", request.conversation_id)
+            if row["assignee_id"] != request.texter_id:
+                raise BatonError(
+                    "assignment_changed",
+                    "Your assignment has changed: this conversation is no longer yours",
+                )
+            if row["campaign_status"] != "active":
+                raise BatonError("campaign_not_active", "This campaign is not active")
+            if row["opted_out"] or row["status"] == "closed":
+                raise BatonError("opted_out", "This contact has opted out; nothing can be sent")
+            if kind == "initial" and row["status"] != "not_started":
+                raise BatonError("already_sent", "The initial message was already sent")
+            if kind == "reply" and row["status"] not in REPLYABLE:
+                raise BatonError("initial_not_sent", "Send the initial message first")
+            zone = contact_zone(row["phone"], row["timezone"])
+            if not within_hours(
+                self._clock(), zone, row["texting_hours_start"], row["texting_hours_end"]
+            ):
+                raise BatonError(
+                    "outside_texting_hours",
+                    f"It is outside texting hours ({row['texting_hours_start']}:00-"
+                    f"{row['texting_hours_end']}:00) where this contact is ({zone.key})",
+                )
+            message_id = await conn.fetchval(
+                QUERIES["insert_outbound"],
+                row["id"],
+                kind,
+                request.texter_id,
+                request.body,
+                request.idempotency_key,
+            )
+            await conn.execute(
+                QUERIES["mark_initial_sent" if kind == "initial" else "mark_replied"], row["id"]
+            )
+            payload = s.OutboundSms(
+                message_id=message_id,
+                conversation_id=row["id"],
+                campaign_id=row["campaign_id"],
+                to=row["phone"],
+                from_number=row["sending_number"],
+                body=request.body,
+            )
+            await outbox.enqueue(
+                conn, OUTBOUND_SUBJECT, str(message_id), msgspec.json.encode(payload)
+            )
+        return s.Sent(message_id=message_id, conversation_id=row["id"], status="queued")

@@ -1,0 +1,171 @@
+"""A JetStream pull consumer loop: short fetches in batches, ack after commit, never lose a message.
+
+- A message that decodes and is handled: ack (after the handler's transaction committed).
+- A payload that cannot be parsed, or that the handler rejects as bad data: published to
+  `baton.deadletter.<source>` with the reason, then terminated. Poison never loops.
+- A passing error (Postgres or NATS unavailable, a deadlock): nak with a delay; it comes back.
+- Any other failure: nak with a delay too, and after `max_attempts` deliveries dead-lettered.
+- An empty fetch is normal (TimeoutError); repeated fetch errors re-bind the subscription, since
+  pull subscriptions can stall after a server restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import msgspec
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from prometheus_client import Counter, Gauge
+
+from shared.database import TRANSIENT_ERRORS
+from shared.errors import BatonError
+from shared.jetstream import ConsumerSpec
+from shared.schemas.messaging import DeadLetter
+
+log = structlog.get_logger(__name__)
+PayloadT = TypeVar("PayloadT")
+
+PROCESSED = Counter(
+    "baton_consumer_messages_total",
+    "JetStream messages handled, by consumer and outcome.",
+    ["consumer", "outcome"],
+)
+REDELIVERED = Counter(
+    "baton_consumer_redeliveries_total", "Messages delivered more than once.", ["consumer"]
+)
+LAG = Gauge(
+    "baton_consumer_pending",
+    "Messages in the stream not yet delivered to the consumer.",
+    ["consumer"],
+)
+ACK_PENDING = Gauge(
+    "baton_consumer_ack_pending", "Messages delivered but not yet acknowledged.", ["consumer"]
+)
+REBIND_AFTER_ERRORS = 5
+
+
+class PullWorker(Generic[PayloadT]):
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        payload_type: type[PayloadT],
+        handle: Callable[[PayloadT, Msg], Awaitable[None]],
+        *,
+        source: str,
+        batch: int = 256,
+        fetch_timeout: float = 1.0,
+        retry_delay: float = 2.0,
+        max_attempts: int = 20,
+        concurrency: int = 16,
+    ) -> None:
+        self._js = js
+        self._spec = spec
+        self._type = payload_type
+        self._handle = handle
+        self._source = source
+        self._batch = batch
+        self._fetch_timeout = fetch_timeout
+        self._retry_delay = retry_delay
+        self._max_attempts = max_attempts
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self._bind()
+        errors = 0
+        fetches = 0
+        while not stop.is_set():
+            try:
+                messages = await sub.fetch(self._batch, timeout=self._fetch_timeout)
+            except TimeoutError:  # nats' TimeoutError is one too: nothing to fetch right now
+                messages = []
+            except Exception as exc:
+                errors += 1
+                log.warning(
+                    "fetch_failed",
+                    consumer=self._spec.durable,
+                    error=str(exc) or type(exc).__name__,
+                )
+                if errors >= REBIND_AFTER_ERRORS:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                    with contextlib.suppress(Exception):
+                        sub = await self._bind()
+                    errors = 0
+                await asyncio.sleep(min(0.1 * errors + 0.1, 2.0))
+                continue
+            errors = 0
+            if messages:
+                await asyncio.gather(*(self._process(m) for m in messages))
+            fetches += 1
+            if fetches % 20 == 0 or not messages:
+                await self._report_lag()
+        # Let go of the pull subscription ourselves: left to nc.drain(), it holds shutdown for
+        # the whole drain timeout (30 s) waiting on fetch requests that will never complete.
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+    async def _bind(self) -> JetStreamContext.PullSubscription:
+        return await self._js.pull_subscribe_bind(
+            durable=self._spec.durable, stream=self._spec.stream
+        )
+
+    async def _report_lag(self) -> None:
+        with contextlib.suppress(Exception):
+            info = await self._js.consumer_info(self._spec.stream, self._spec.durable)
+            LAG.labels(self._spec.durable).set(info.num_pending or 0)
+            ACK_PENDING.labels(self._spec.durable).set(info.num_ack_pending or 0)
+
+    async def _process(self, msg: Msg) -> None:
+        async with self._slots:
+            outcome = await self._settle(msg)
+        PROCESSED.labels(self._spec.durable, outcome).inc()
+
+    async def _settle(self, msg: Msg) -> str:
+        attempts = msg.metadata.num_delivered or 1
+        if attempts > 1:
+            REDELIVERED.labels(self._spec.durable).inc()
+        try:
+            payload = msgspec.json.decode(msg.data, type=self._type)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return await self._dead_letter(msg, f"unparseable: {exc}")
+        try:
+            await self._handle(payload, msg)
+        except BatonError as exc:
+            return await self._dead_letter(msg, f"{exc.code}: {exc.message}")
+        except TRANSIENT_ERRORS as exc:
+            log.warning("consumer_retry", consumer=self._spec.durable, error=str(exc))
+            await msg.nak(delay=self._retry_delay)
+            return "retried"
+        except Exception as exc:
+            log.exception("consumer_failed", consumer=self._spec.durable, attempts=attempts)
+            if attempts >= self._max_attempts:
+                return await self._dead_letter(msg, f"failed {attempts} times: {exc!r}")
+            await msg.nak(delay=self._retry_delay)
+            return "retried"
+        await msg.ack()
+        return "ok"
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> str:
+        letter = DeadLetter(
+            source=self._source,
+            reason=reason,
+            subject=msg.subject,
+            payload=msg.data.decode("utf-8", errors="replace"),
+        )
+        # Dead-lettered first, terminated second: a crash between the two redelivers the message
+        # (and dead-letters it again), never loses it. The Nats-Msg-Id dedupes the copy.
+        stream_seq = msg.metadata.sequence.stream
+        await self._js.publish(
+            f"baton.deadletter.{self._source}",
+            msgspec.json.encode(letter),
+            headers={"Nats-Msg-Id": f"{self._spec.stream}:{stream_seq}"},
+        )
+        await msg.term()
+        log.warning("dead_lettered", consumer=self._spec.durable, reason=reason[:200])
+        return "dead_lettered"

@@ -1,0 +1,70 @@
+"""Messages out and in: send requests, the OUTBOUND/INBOUND stream payloads, receipts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from shared.schemas.base import Id, Message, Request
+
+Body = Annotated[str, msgspec.Meta(min_length=1, max_length=1600)]
+IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class Send(Request):
+    """`baton.send.initial` and `baton.send.reply`: one text from a texter in a conversation."""
+
+    texter_id: Id
+    conversation_id: Id
+    body: Body
+    # A retried request with the same key returns the first result and sends nothing new.
+    idempotency_key: IdempotencyKey
+
+
+class Sent(Message):
+    message_id: int
+    conversation_id: int
+    status: str
+    # True when this answers a retry of a request already carried out.
+    duplicate: bool = False
+
+
+class OutboundSms(Message):
+    """On JetStream `baton.outbound.sms`, with Nats-Msg-Id = message_id, for the provider bridge."""
+
+    message_id: int
+    conversation_id: int
+    campaign_id: int
+    to: str
+    from_number: str | None
+    body: str
+
+
+class InboundSms(Request):
+    """On JetStream `baton.inbound.sms`, from the provider bridge."""
+
+    provider_message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    from_: Annotated[str, msgspec.Meta(max_length=64)] = msgspec.field(name="from")
+    to: Annotated[str, msgspec.Meta(max_length=64)]
+    body: Annotated[str, msgspec.Meta(max_length=10_000)]
+    received_at: datetime
+
+
+class Receipt(Request):
+    """On JetStream `baton.inbound.receipt`: the provider's word on a message we sent."""
+
+    status: Literal["sent", "delivered", "failed"]
+    message_id: Id | None = None
+    provider_message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    error_code: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+
+
+class DeadLetter(Message):
+    """On `baton.deadletter.<source>`: a message that could not be processed, and why."""
+
+    source: str
+    reason: str
+    subject: str
+    payload: str
