@@ -2,6 +2,37 @@
 
 from __future__ import annotations
 
-from shared.service import ServiceDefinition
+import asyncio
+from typing import Any
 
-DEFINITION = ServiceDefinition(name="reaper")
+from services.reaper.releasing import Releaser
+from shared.endpoints import Endpoint
+from shared.schemas.release import ReleaseStaleInitials, ReleaseUnhandled
+from shared.service import ServiceContext, ServiceDefinition, Worker
+from shared.settings import ReaperSettings
+
+
+def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
+    releaser = Releaser(context.pool, context.outbox)
+    return [
+        Endpoint("baton.admin.release.unhandled", ReleaseUnhandled, releaser.release_unhandled),
+        Endpoint(
+            "baton.admin.release.stale_initials",
+            ReleaseStaleInitials,
+            releaser.release_stale_initials,
+        ),
+    ]
+
+
+def workers(context: ServiceContext) -> list[Worker]:
+    settings = context.settings
+    interval = settings.reap_interval_seconds if isinstance(settings, ReaperSettings) else 15.0
+    releaser = Releaser(context.pool, context.outbox)
+
+    async def reap(stop: asyncio.Event) -> None:
+        await releaser.run(stop, interval)
+
+    return [reap]
+
+
+DEFINITION = ServiceDefinition(name="reaper", endpoints=endpoints, workers=workers)

@@ -1,0 +1,80 @@
+-- The reaper's named queries. Every time comparison takes the injectable clock: coalesce($1, now()).
+
+-- name: pass_lock --
+-- One reaper works at a time; the others find the lock taken and skip this pass.
+SELECT pg_try_advisory_xact_lock(hashtextextended('baton:reaper', 0));
+
+-- name: release_unhandled --
+-- Assigned replies waiting longer than their campaign's timeout, timed from needs_reply_since
+-- (never from updated_at, which any edit bumps). Up to $2 per campaign per pass; SKIP LOCKED
+-- leaves rows a send is busy with to the next pass.
+WITH due AS (
+    SELECT v.id, v.campaign_id, v.assignee_id
+    FROM campaign c
+    CROSS JOIN LATERAL (
+        SELECT id, campaign_id, assignee_id FROM conversation
+        WHERE campaign_id = c.id AND assignee_id IS NOT NULL AND status = 'needs_reply'
+          AND needs_reply_since
+              <= coalesce($1, now()) - make_interval(mins => c.release_unhandled_after_minutes)
+        ORDER BY needs_reply_since
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    ) v
+    WHERE c.release_unhandled_after_minutes IS NOT NULL AND c.status = 'active'
+), released AS (
+    UPDATE conversation v
+    SET assignee_id = NULL, assigned_at = NULL, updated_at = now()
+    FROM due
+    WHERE v.id = due.id AND v.status = 'needs_reply' AND v.assignee_id = due.assignee_id
+    RETURNING v.id, v.campaign_id, due.assignee_id AS from_id
+), logged AS (
+    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, from_texter_id,
+                                  to_texter_id, reason, actor_id)
+    SELECT $3, campaign_id, id, from_id, NULL, 'unhandled_timeout', NULL FROM released
+)
+SELECT id, campaign_id, from_id FROM released ORDER BY id;
+
+-- name: release_all_unhandled --
+-- The admin's "release all unhandled replies of this campaign now".
+WITH released AS (
+    UPDATE conversation v SET assignee_id = NULL, assigned_at = NULL, updated_at = now()
+    FROM (SELECT id, assignee_id FROM conversation
+          WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = 'needs_reply'
+          ORDER BY id FOR UPDATE) due
+    WHERE v.id = due.id
+    RETURNING v.id, v.campaign_id, due.assignee_id AS from_id
+), logged AS (
+    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, from_texter_id,
+                                  to_texter_id, reason, actor_id)
+    SELECT $2, campaign_id, id, from_id, NULL, 'release', $3 FROM released
+)
+SELECT id, campaign_id, from_id FROM released ORDER BY id;
+
+-- name: release_stale_initials --
+-- Not-started conversations held longer than $2 hours by texters who stopped.
+WITH released AS (
+    UPDATE conversation v SET assignee_id = NULL, assigned_at = NULL, updated_at = now()
+    FROM (SELECT id, assignee_id FROM conversation
+          WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = 'not_started'
+            AND assigned_at <= coalesce($5, now()) - make_interval(hours => $2)
+          ORDER BY id FOR UPDATE) due
+    WHERE v.id = due.id
+    RETURNING v.id, v.campaign_id, due.assignee_id AS from_id
+), logged AS (
+    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, from_texter_id,
+                                  to_texter_id, reason, actor_id)
+    SELECT $3, campaign_id, id, from_id, NULL, 'stale_initials', $4 FROM released
+)
+SELECT id, campaign_id, from_id FROM released ORDER BY id;
+
+-- name: oldest_unhandled --
+-- Per campaign with release on, how long its oldest assigned reply has waited (seconds).
+SELECT c.id AS campaign_id,
+       extract(epoch FROM coalesce($1, now()) - o.since)::float8 AS age_seconds
+FROM campaign c
+CROSS JOIN LATERAL (
+    SELECT needs_reply_since AS since FROM conversation
+    WHERE campaign_id = c.id AND assignee_id IS NOT NULL AND status = 'needs_reply'
+    ORDER BY needs_reply_since LIMIT 1
+) o
+WHERE c.release_unhandled_after_minutes IS NOT NULL AND c.status = 'active';

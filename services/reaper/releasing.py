@@ -1,0 +1,154 @@
+"""Release Unhandled Replies (seed 004) on a timer, and the admin's release operations.
+
+A pass releases, per campaign with the setting on, every assigned reply that has waited longer
+than the campaign's timeout. Passes are safe with any number of replicas: a transaction-scoped
+advisory lock lets one reaper work at a time, and SKIP LOCKED plus the holder guard would keep
+two from releasing the same conversation even without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+import msgspec
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+from shared import outbox
+from shared.database import TRANSIENT_ERRORS, Connection
+from shared.permissions import require_campaign_role
+from shared.queries import load_queries
+from shared.schemas import release as s
+
+log = structlog.get_logger(__name__)
+QUERIES = load_queries("services.reaper")
+RELEASED_SUBJECT = "baton.events.conversation.released"
+RELEASED = Counter("baton_conversations_released_total", "Conversations released.", ["reason"])
+PASS_SECONDS = Histogram(
+    "baton_reaper_pass_duration_seconds",
+    "Time one reaper pass took.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OLDEST_UNHANDLED = Gauge(
+    "baton_oldest_unhandled_reply_seconds",
+    "How long the oldest assigned reply has waited, per campaign with release on.",
+    ["campaign_id"],
+)
+# Released per campaign per pass at most; a backlog larger than that drains over a few passes.
+RELEASE_LIMIT = 200_000
+
+
+def no_clock() -> datetime | None:
+    return None  # Postgres's now()
+
+
+class Releaser:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: outbox.OutboxPublisher,
+        clock: Callable[[], datetime | None] = no_clock,
+    ) -> None:
+        self._pool = pool
+        self._publisher = publisher
+        self._clock = clock
+
+    async def pass_once(self) -> int:
+        """One pass; returns how many conversations it released (0 if another reaper holds it)."""
+        started = time.perf_counter()
+        now = self._clock()
+        operation = uuid.uuid4()
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = []
+            if await conn.fetchval(QUERIES["pass_lock"]):
+                rows = await conn.fetch(QUERIES["release_unhandled"], now, RELEASE_LIMIT, operation)
+                await _announce(conn, operation, "unhandled_timeout", rows)
+        # Every replica reports the ages, lock or no lock, so none shows a stale figure.
+        self._report_ages(await self._pool.fetch(QUERIES["oldest_unhandled"], now))
+        if rows:
+            self._publisher.nudge()
+            RELEASED.labels("unhandled_timeout").inc(len(rows))
+        PASS_SECONDS.observe(time.perf_counter() - started)
+        return len(rows)
+
+    def _report_ages(self, ages: list[asyncpg.Record]) -> None:
+        # One reaper per process: its latest pass is the whole truth, older labels go.
+        OLDEST_UNHANDLED.clear()
+        for row in ages:
+            OLDEST_UNHANDLED.labels(str(row["campaign_id"])).set(max(row["age_seconds"], 0.0))
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        while not stop.is_set():
+            try:
+                released = await self.pass_once()
+                if released:
+                    log.info("released_unhandled", released=released)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("reaper_unavailable", error=str(exc))
+            except Exception:
+                log.exception("reaper_pass_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def release_unhandled(self, request: s.ReleaseUnhandled) -> s.ReleaseResult:
+        operation = uuid.uuid4()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await require_campaign_role(conn, request.campaign_id, request.actor_id, "moderator")
+            rows = await conn.fetch(
+                QUERIES["release_all_unhandled"], request.campaign_id, operation, request.actor_id
+            )
+            await _announce(conn, operation, "release", rows)
+        return self._result(operation, "release", rows)
+
+    async def release_stale_initials(self, request: s.ReleaseStaleInitials) -> s.ReleaseResult:
+        operation = uuid.uuid4()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await require_campaign_role(conn, request.campaign_id, request.actor_id, "moderator")
+            rows = await conn.fetch(
+                QUERIES["release_stale_initials"],
+                request.campaign_id,
+                request.held_longer_than_hours,
+                operation,
+                request.actor_id,
+                self._clock(),
+            )
+            await _announce(conn, operation, "stale_initials", rows)
+        return self._result(operation, "stale_initials", rows)
+
+    def _result(
+        self, operation: uuid.UUID, reason: str, rows: list[asyncpg.Record]
+    ) -> s.ReleaseResult:
+        if rows:
+            self._publisher.nudge()
+            RELEASED.labels(reason).inc(len(rows))
+        return s.ReleaseResult(operation_id=str(operation), released=len(rows))
+
+
+async def _announce(
+    conn: Connection, operation: uuid.UUID, reason: str, rows: list[asyncpg.Record]
+) -> None:
+    """One event per campaign and texter, so each texter's app can tell them what went."""
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for row in rows:
+        groups[(row["campaign_id"], row["from_id"])].append(row["id"])
+    for (campaign_id, texter), ids in groups.items():
+        event = s.ConversationsReleased(
+            operation_id=str(operation),
+            campaign_id=campaign_id,
+            from_texter_id=texter,
+            reason=reason,
+            conversation_ids=ids,
+        )
+        await outbox.enqueue(
+            conn,
+            RELEASED_SUBJECT,
+            f"{operation}:{campaign_id}:{texter}",
+            msgspec.json.encode(event),
+        )

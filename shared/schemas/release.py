@@ -1,0 +1,39 @@
+"""Releases back to Unassigned: the reaper's timed release and the admin's release operations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from shared.schemas.base import Id, Message, Request
+
+
+class ReleaseUnhandled(Request):
+    """`baton.admin.release.unhandled`: every assigned reply of the campaign, now."""
+
+    actor_id: Id
+    campaign_id: Id
+
+
+class ReleaseStaleInitials(Request):
+    """`baton.admin.release.stale_initials`: not-started conversations held too long."""
+
+    actor_id: Id
+    campaign_id: Id
+    held_longer_than_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 365)]
+
+
+class ReleaseResult(Message):
+    operation_id: str
+    released: int
+
+
+class ConversationsReleased(Message):
+    """Event on `baton.events.conversation.released`, one per texter who lost conversations."""
+
+    operation_id: str
+    campaign_id: int
+    from_texter_id: int
+    reason: str
+    conversation_ids: list[int]
