@@ -1,0 +1,162 @@
+"""Messages end to end: initials dispatched per second (request -> PubAck on OUTBOUND) with 200
+concurrent texters, and replies ingested per second (publish -> needs_reply in Postgres) with the
+p99 lag. Spoke's database started failing near 233 messages/s.
+
+    python -m bench.messaging --messages 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import nats
+
+from bench.support import latency_summary, servers, service, write_results
+from shared.migrations import migrate_database
+
+SENDING_NUMBER = "+14155550000"
+
+
+async def build(
+    url: str, messages: int, texters: int
+) -> tuple[int, dict[int, list[int]], list[str]]:
+    """An active campaign whose `messages` conversations are split among `texters`."""
+    conn = await asyncpg.connect(url)
+    try:
+        org = await conn.fetchval("INSERT INTO organization (name) VALUES ('bench') RETURNING id")
+        campaign = await conn.fetchval(
+            """INSERT INTO campaign (org_id, title, batch_size, status, texting_hours_start,
+                                     texting_hours_end, sending_number)
+               VALUES ($1, 'messaging', 300, 'active', 0, 24, $2) RETURNING id""",
+            org,
+            SENDING_NUMBER,
+        )
+        ids = [r["id"] for r in await conn.fetch(
+            "INSERT INTO app_user (name) SELECT 't' || g FROM generate_series(1, $1) g RETURNING id",
+            texters,
+        )]  # fmt: skip
+        await conn.execute(
+            """INSERT INTO contact (campaign_id, phone)
+               SELECT $1, '+1' || (6505550000 + g)::text FROM generate_series(1, $2) g""",
+            campaign,
+            messages,
+        )
+        rows = await conn.fetch(
+            """INSERT INTO conversation (campaign_id, contact_id, assignee_id)
+               SELECT campaign_id, id, ($2::bigint[])[(row_number() OVER (ORDER BY id) - 1) % $3 + 1]
+               FROM contact WHERE campaign_id = $1
+               RETURNING id, assignee_id""",
+            campaign,
+            ids,
+            texters,
+        )
+        phones = [r["phone"] for r in await conn.fetch(
+            "SELECT phone FROM contact WHERE campaign_id = $1 ORDER BY id", campaign)]  # fmt: skip
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    held: dict[int, list[int]] = {}
+    for row in rows:
+        held.setdefault(row["assignee_id"], []).append(row["id"])
+    return campaign, held, phones
+
+
+async def send_initials(nats_url: str, held: dict[int, list[int]], expected: int) -> dict[str, Any]:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    latencies: list[float] = []
+    refused: list[str] = []
+
+    async def texter(texter_id: int, conversations: list[int]) -> None:
+        for conversation in conversations:
+            body = json.dumps({"texter_id": texter_id, "conversation_id": conversation,
+                               "body": "Hi! Can we count on your vote?",
+                               "idempotency_key": str(uuid.uuid4())}).encode()  # fmt: skip
+            started = time.perf_counter()
+            reply = json.loads((await nc.request("baton.send.initial", body, timeout=60)).data)
+            latencies.append(time.perf_counter() - started)
+            if not reply["ok"]:
+                refused.append(reply["error"]["code"])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(texter(t, c) for t, c in held.items()))
+    requests_done = time.perf_counter() - started
+    while (await js.stream_info("OUTBOUND")).state.messages < expected:
+        await asyncio.sleep(0.02)
+    end_to_end = time.perf_counter() - started
+    await nc.close()
+    assert not refused, refused[:5]
+    return {"messages": expected, "requests_seconds": round(requests_done, 2),
+            "end_to_end_seconds": round(end_to_end, 2),
+            "messages_per_s": round(expected / end_to_end),
+            "request": latency_summary(latencies)}  # fmt: skip
+
+
+async def ingest_replies(url: str, nats_url: str, phones: list[str]) -> dict[str, Any]:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    assert pool is not None
+    started = time.perf_counter()
+    for start in range(0, len(phones), 500):
+        await asyncio.gather(*(
+            js.publish("baton.inbound.sms", json.dumps({
+                "provider_message_id": f"bench-{i}", "from": phone, "to": SENDING_NUMBER,
+                "body": "Yes!", "received_at": datetime.now(UTC).isoformat()}).encode(),
+                headers={"Nats-Msg-Id": f"bench-{i}"})
+            for i, phone in enumerate(phones[start:start + 500], start)
+        ))  # fmt: skip
+    published = time.perf_counter() - started
+    while await pool.fetchval(
+        "SELECT count(*) FROM conversation WHERE status = 'needs_reply'"
+    ) < len(phones):
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    lags = await pool.fetchrow(
+        """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) * 1000 AS p50_ms,
+                  percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) * 1000 AS p99_ms
+           FROM (SELECT extract(epoch FROM updated_at - needs_reply_since) AS lag
+                 FROM conversation WHERE status = 'needs_reply') x"""
+    )
+    await pool.close()
+    await nc.close()
+    return {"replies": len(phones), "publish_seconds": round(published, 2),
+            "seconds": round(elapsed, 2), "replies_per_s": round(len(phones) / elapsed),
+            "lag_p50_ms": round(lags["p50_ms"], 1), "lag_p99_ms": round(lags["p99_ms"], 1)}  # fmt: skip
+
+
+async def main(args: argparse.Namespace) -> None:
+    with servers() as found:
+        url = found.database_url.rsplit("/", 1)[0] + "/postgres"
+        await migrate_database(url)
+        _, held, phones = await build(url, args.messages, args.texters)
+        with service("sender", url, found.nats_url, db_pool_max=str(args.pool)):
+            sending = await send_initials(found.nats_url, held, args.messages)
+        print(f"initials: {sending}", flush=True)
+        with service("inbound", url, found.nats_url, db_pool_max=str(args.pool)):
+            receiving = await ingest_replies(url, found.nats_url, phones)
+        print(f"replies:  {receiving}", flush=True)
+    print(
+        f"wrote {write_results('messaging', {'initials': sending, 'replies': receiving, 'settings': vars(args)})}"
+    )
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--texters", type=int, default=200)
+    parser.add_argument("--pool", type=int, default=8)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
