@@ -78,3 +78,21 @@ CROSS JOIN LATERAL (
     ORDER BY needs_reply_since LIMIT 1
 ) o
 WHERE c.release_unhandled_after_minutes IS NOT NULL AND c.status = 'active';
+
+-- name: campaign_gauges --
+-- What an organizer watches per active campaign; each count reads one partial index.
+SELECT c.id AS campaign_id,
+       c.release_unhandled_after_minutes,
+       (SELECT count(*) FROM conversation
+        WHERE campaign_id = c.id AND assignee_id IS NULL AND status = 'not_started')
+           AS unassigned_not_started,
+       (SELECT count(*) FROM conversation
+        WHERE campaign_id = c.id AND assignee_id IS NULL AND status = 'needs_reply')
+           AS unassigned_needs_reply,
+       (SELECT count(*) FROM conversation
+        WHERE campaign_id = c.id AND assignee_id IS NOT NULL AND status = 'needs_reply')
+           AS assigned_needs_reply,
+       (SELECT count(*) FROM conversation WHERE campaign_id = c.id AND status = 'not_started')
+           AS not_started
+FROM campaign c
+WHERE c.status = 'active';

@@ -13,7 +13,7 @@ import contextlib
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import asyncpg
@@ -84,12 +84,21 @@ class Releaser:
         for row in ages:
             OLDEST_UNHANDLED.labels(str(row["campaign_id"])).set(max(row["age_seconds"], 0.0))
 
-    async def run(self, stop: asyncio.Event, interval: float) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        interval: float,
+        every_minute: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        last_minute = 0.0
         while not stop.is_set():
             try:
                 released = await self.pass_once()
                 if released:
                     log.info("released_unhandled", released=released)
+                if every_minute is not None and time.monotonic() - last_minute >= 60:
+                    last_minute = time.monotonic()
+                    await every_minute()
             except TRANSIENT_ERRORS as exc:
                 log.warning("reaper_unavailable", error=str(exc))
             except Exception:

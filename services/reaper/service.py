@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from services.reaper.campaign_gauges import report_campaign_gauges
 from services.reaper.releasing import Releaser
 from shared.endpoints import Endpoint
 from shared.schemas.release import ReleaseStaleInitials, ReleaseUnhandled
@@ -29,8 +30,11 @@ def workers(context: ServiceContext) -> list[Worker]:
     interval = settings.reap_interval_seconds if isinstance(settings, ReaperSettings) else 15.0
     releaser = Releaser(context.pool, context.outbox)
 
+    async def gauges() -> None:
+        await report_campaign_gauges(context.pool)
+
     async def reap(stop: asyncio.Event) -> None:
-        await releaser.run(stop, interval)
+        await releaser.run(stop, interval, every_minute=gauges)
 
     return [reap]
 

@@ -186,6 +186,21 @@ async def test_admin_releases(
     )
     async with running(REAPER, reaper_settings):
         reaper = Baton(nc)
+
+        async def organizer_gauge(state: str) -> float | None:
+            return REGISTRY.get_sample_value(
+                "baton_campaign_conversations", {"campaign_id": str(c["campaign"]), "state": state}
+            )
+
+        # The organizer's gauges: four replies wait on a texter, none in Unassigned.
+        assert await eventually(lambda: organizer_gauge("assigned_needs_reply")) == 4
+        assert await organizer_gauge("unassigned_needs_reply") == 0
+        assert (
+            REGISTRY.get_sample_value(
+                "baton_campaign_release_after_seconds", {"campaign_id": str(c["campaign"])}
+            )
+            == 600 * 60
+        )
         refusal = await reaper.error(
             "baton.admin.release.unhandled", actor_id=c["texters"][1], campaign_id=c["campaign"]
         )
