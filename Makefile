@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes; the stamp remembers the last install.
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean
+.PHONY: run test lint typecheck unit install clean tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+# The deployment checks need docker-compose and promtool (Debian packages); kubectl is expected.
+tools:
+	@command -v docker-compose >/dev/null && command -v promtool >/dev/null || \
+	  { echo "installing docker-compose and prometheus (for promtool)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose prometheus >/dev/null; }
+
+test: lint typecheck tools
 	$(BIN)/python -m pytest
 
 unit: install

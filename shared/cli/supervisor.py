@@ -40,7 +40,10 @@ class ServiceProcess:
             url = f"http://127.0.0.1:{self.metrics_port}/readyz"
             with urllib.request.urlopen(url, timeout=1) as response:
                 return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
+        except urllib.error.HTTPError as refused:  # 503 while it starts: close what it holds
+            refused.close()
+            return False
+        except OSError:
             return False
 
     def exited(self) -> int | None:

@@ -18,10 +18,16 @@ from shared.settings import CommonSettings
 
 @contextlib.asynccontextmanager
 async def running(
-    definition: ServiceDefinition, settings: CommonSettings
+    definition: ServiceDefinition,
+    settings: CommonSettings,
+    metrics_port: int = 0,
+    client: dict[str, str] | None = None,
 ) -> AsyncIterator[CommonSettings]:
-    # Port 0: the probe server takes any free port, so services never collide in tests.
-    settings = replace(settings, metrics_port=0, metrics_host="127.0.0.1", log_format="json")
+    """`client`: NATS credentials for the readiness check, where the server requires them."""
+    # Port 0 by default: the probe server takes any free port, so services never collide.
+    settings = replace(
+        settings, metrics_port=metrics_port, metrics_host="127.0.0.1", log_format="json"
+    )
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(run_service(definition, settings, stop, ready))
     ready_wait = asyncio.create_task(ready.wait())
@@ -33,7 +39,7 @@ async def running(
     if ready_wait not in done:
         task.cancel()
         raise TimeoutError(f"{definition.name} was not ready within 30 s")
-    await _until_answering(settings.nats_url, status_subject(definition.name))
+    await _until_answering(settings.nats_url, status_subject(definition.name), client or {})
     try:
         yield settings
     finally:
@@ -41,9 +47,9 @@ async def running(
         await asyncio.wait_for(task, timeout=30)
 
 
-async def _until_answering(url: str, subject: str) -> None:
+async def _until_answering(url: str, subject: str, credentials: dict[str, str]) -> None:
     """Ready means the service answers from another connection, as a real client would see it."""
-    client = await nats.connect(url)
+    client = await nats.connect(url, **credentials)
     try:
         for _ in range(100):
             try:

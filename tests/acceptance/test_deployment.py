@@ -1,0 +1,115 @@
+"""The deployment files, checked statically with the real tools, and against running services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.api_docs import DEFINITIONS
+from shared.devservers.ports import free_port
+from shared.settings import CommonSettings
+from tests.support.services import running
+
+pytestmark = pytest.mark.acceptance
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: `make tools` installs it (Debian package)"
+    return path
+
+
+def _run(*command: str) -> str:
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, check=False, timeout=120
+    )
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def test_compose_file_is_valid() -> None:
+    _run(_tool("docker-compose"), "-f", "docker-compose.yml", "config", "-q")
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in (
+        "postgres",
+        "nats",
+        "migrate",
+        "assigner",
+        "sender",
+        "inbound",
+        "reaper",
+        "prometheus",
+        "grafana",
+    ):
+        assert name in services
+    for name in ("assigner", "sender", "inbound", "reaper"):
+        assert services[name]["restart"] == "unless-stopped"
+        assert "healthcheck" in services[name]
+    assert "sync_interval: always" in (DEPLOY / "nats" / "nats.conf").read_text()
+
+
+def test_prometheus_config_and_rules_are_valid() -> None:
+    promtool = _tool("promtool")
+    _run(promtool, "check", "config", str(DEPLOY / "prometheus" / "prometheus.yml"))
+    out = _run(promtool, "check", "rules", str(DEPLOY / "prometheus" / "alerts.yml"))
+    assert "SUCCESS: 6 rules found" in out
+
+
+@pytest.mark.parametrize("target", ["deploy/k8s/base", "deploy/k8s/overlays/production"])
+def test_kustomize_renders(target: str) -> None:
+    documents = list(yaml.safe_load_all(_run(_tool("kubectl"), "kustomize", target)))
+    kinds = sorted({d["kind"] for d in documents})
+    assert kinds == [
+        "ConfigMap",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Job",
+        "PodDisruptionBudget",
+        "PodMonitor",
+        "Secret",
+    ]
+    deployments = [d for d in documents if d["kind"] == "Deployment"]
+    assert len(deployments) == 4
+    for deployment in deployments:
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["resources"]["requests"]
+
+
+def _fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def _metric_names_used() -> set[str]:
+    """Every baton_* series the alert rules and the dashboard query."""
+    texts = [(DEPLOY / "prometheus" / "alerts.yml").read_text()]
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "baton.json").read_text())
+    texts += [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    return {name for text in texts for name in re.findall(r"\bbaton_[a-z_]+", text)}
+
+
+async def test_every_metric_in_alerts_and_dashboard_is_exported(settings: CommonSettings) -> None:
+    exported: set[str] = set()
+    for definition in DEFINITIONS:
+        port = free_port()
+        async with running(definition, settings, metrics_port=port):
+            # The probe server shares this event loop: fetch from another thread.
+            text = await asyncio.to_thread(_fetch, f"http://127.0.0.1:{port}/metrics")
+        exported |= set(re.findall(r"^# TYPE (baton_[a-z_]+) ", text, re.MULTILINE))
+    used = _metric_names_used()
+    assert used, "found no metrics in the alert rules and dashboard"
+    # Histograms are exported as _bucket/_sum/_count series of their base name.
+    missing = {name for name in used if re.sub(r"_(bucket|sum|count)$", "", name) not in exported}
+    assert missing == set()
