@@ -19,5 +19,10 @@ WHERE id = ANY($1::bigint[]) AND published_at IS NULL;
 INSERT INTO outbox (subject, msg_id, payload) VALUES ($1, $2, $3)
 ON CONFLICT (msg_id) DO NOTHING;
 
+-- name: insert_many --
+INSERT INTO outbox (subject, msg_id, payload)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+ON CONFLICT (msg_id) DO NOTHING;
+
 -- name: pending_count --
 SELECT count(*) FROM outbox WHERE published_at IS NULL;

@@ -130,13 +130,12 @@ class Reassignment:
         by_target: dict[int | None, list[int]] = defaultdict(list)
         for row in moved:
             by_target[row["to_id"]].append(row["id"])
-        for target, conversation_ids in by_target.items():
-            event = s.ConversationsMoved(
-                operation_id=str(operation), campaign_id=campaign_id, reason=reason,
-                to_texter_id=target, conversation_ids=conversation_ids,
-            )  # fmt: skip
-            await outbox.enqueue(conn, MOVED_SUBJECT, f"{operation}:{target or UNASSIGNED}",
-                                 msgspec.json.encode(event))  # fmt: skip
+        await outbox.enqueue_many(conn, [
+            (MOVED_SUBJECT, f"{operation}:{target or UNASSIGNED}", msgspec.json.encode(
+                s.ConversationsMoved(operation_id=str(operation), campaign_id=campaign_id,
+                                     reason=reason, to_texter_id=target, conversation_ids=ids)))
+            for target, ids in by_target.items()
+        ])  # fmt: skip
         return moved
 
     def _reply(

@@ -147,17 +147,9 @@ async def _announce(
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for row in rows:
         groups[(row["campaign_id"], row["from_id"])].append(row["id"])
-    for (campaign_id, texter), ids in groups.items():
-        event = s.ConversationsReleased(
-            operation_id=str(operation),
-            campaign_id=campaign_id,
-            from_texter_id=texter,
-            reason=reason,
-            conversation_ids=ids,
-        )
-        await outbox.enqueue(
-            conn,
-            RELEASED_SUBJECT,
-            f"{operation}:{campaign_id}:{texter}",
-            msgspec.json.encode(event),
-        )
+    await outbox.enqueue_many(conn, [
+        (RELEASED_SUBJECT, f"{operation}:{campaign_id}:{texter}", msgspec.json.encode(
+            s.ConversationsReleased(operation_id=str(operation), campaign_id=campaign_id,
+                                    from_texter_id=texter, reason=reason, conversation_ids=ids)))
+        for (campaign_id, texter), ids in groups.items()
+    ])  # fmt: skip
