@@ -1,0 +1,43 @@
+"""The outbox: published after commit, marked only after the PubAck, republished after a crash,
+and deduplicated by the stream so the far side sees each message id once."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from shared import outbox
+from shared.jetstream import ALL_STREAMS, declare_all
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_crash_between_puback_and_marking_republishes_and_the_stream_dedupes(
+    pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    js = nc.jetstream()
+    await declare_all(js, ALL_STREAMS)
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue(conn, "baton.outbound.sms", "message-1", b'{"message_id": 1}')
+    publisher = outbox.OutboxPublisher("test", pool, js)
+    assert await publisher.publish_once() == 1
+    assert await pool.fetchval("SELECT published_at IS NOT NULL FROM outbox") is True
+    # A publisher that died after the PubAck but before marking: the row is still pending and
+    # its lease has run out.
+    await pool.execute(
+        "UPDATE outbox SET published_at = NULL, lease_until = now() - interval '1 s'"
+    )
+    assert await publisher.publish_once() == 1
+    assert (await js.stream_info("OUTBOUND")).state.messages == 1
+    # A row another publisher holds a live lease on is left alone.
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue(conn, "baton.outbound.sms", "message-2", b'{"message_id": 2}')
+    await pool.execute(
+        "UPDATE outbox SET lease_until = now() + interval '1 minute' WHERE msg_id = 'message-2'"
+    )
+    assert await publisher.publish_once() == 0
+    # And writing the same message id twice keeps one row.
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue_many(conn, [("baton.outbound.sms", "message-2", b"{}")] * 2)
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 2
