@@ -61,16 +61,22 @@ class ContactImport:
             for phone in sorted(opted, key=lambda p: rows[p][0]):
                 rejected.append(s.Rejected(row=rows.pop(phone)[0], reason="opted_out"))
             phones = list(rows)
-            contacts = [rows[p][1] for p in phones]
-            inserted = await conn.fetch(
-                QUERIES["import_contacts"],
-                campaign["id"],
-                phones,
-                [c.first_name for c in contacts],
-                [c.last_name for c in contacts],
-                [msgspec.json.encode(c.fields).decode() for c in contacts],
-                [c.timezone for c in contacts],
+            await conn.execute(QUERIES["create_import_staging"])
+            await conn.copy_records_to_table(
+                "contact_import",
+                records=[
+                    (
+                        p,
+                        c.first_name,
+                        c.last_name,
+                        msgspec.json.encode(c.fields).decode(),
+                        c.timezone,
+                    )
+                    for p in phones
+                    for c in (rows[p][1],)
+                ],
             )
+            inserted = await conn.fetch(QUERIES["import_contacts"], campaign["id"])
         new = {r["phone"] for r in inserted}
         for phone in phones:
             if phone not in new:

@@ -95,15 +95,22 @@ INSERT INTO team_member (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHIN
 -- name: opted_out_phones --
 SELECT phone FROM opt_out WHERE org_id = $1 AND phone = ANY($2::text[]);
 
+-- name: create_import_staging --
+-- Rows arrive by COPY into this per-transaction table, then go in with one INSERT ... SELECT.
+CREATE TEMP TABLE contact_import (
+    phone      text NOT NULL,
+    first_name text NOT NULL,
+    last_name  text NOT NULL,
+    fields     jsonb NOT NULL,
+    timezone   text
+) ON COMMIT DROP;
+
 -- name: import_contacts --
--- Insert contacts and one Unassigned not_started conversation each; rows whose phone the
--- campaign already has are skipped and reported by the caller as duplicates.
-WITH incoming AS (
-    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[])
-        AS t(phone, first_name, last_name, fields, timezone)
-), inserted AS (
+-- Insert the staged contacts and one Unassigned not_started conversation each; rows whose phone
+-- the campaign already has are skipped and reported by the caller as duplicates.
+WITH inserted AS (
     INSERT INTO contact (campaign_id, phone, first_name, last_name, fields, timezone)
-    SELECT $1, phone, first_name, last_name, fields, timezone FROM incoming
+    SELECT $1, phone, first_name, last_name, fields, timezone FROM contact_import
     ON CONFLICT (campaign_id, phone) DO NOTHING
     RETURNING id, phone
 ), conversations AS (
