@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.cli import admin, exit_codes, up
+from shared.cli import admin, admin_commands, contacts_import, exit_codes, up
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parser(commands)
     admin.add_parsers(commands)
+    admin_commands.add_parsers(commands)
+    contacts_import.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,217 @@
+"""`baton org|user|team|campaign|stats ...`: campaign administration over the NATS subjects.
+
+Every command sends one request on the subject of the same name (docs/api.md) and prints the
+reply: readable lines, or the reply's data with --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TypeAlias
+
+from shared.cli.client import OMIT, Client, run_command
+
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _size(value: str) -> int | None:
+    """A batch size, or `default` for the organization's (or product's) default."""
+    return None if value == "default" else int(value)
+
+
+def _switch(value: str) -> bool:
+    if value not in ("on", "off"):
+        raise argparse.ArgumentTypeError("on or off")
+    return value == "on"
+
+
+def _minutes(value: str) -> int | None:
+    return None if value == "off" else int(value)
+
+
+def _hours(value: str) -> dict[str, int]:
+    start, _, end = value.partition("-")
+    try:
+        return {"start": int(start), "end": int(end)}
+    except ValueError:
+        raise argparse.ArgumentTypeError("hours as START-END, e.g. 9-21") from None
+
+
+def _given(value: Any) -> Any:
+    return OMIT if value is None else value
+
+
+def add_parsers(commands: SubParsers) -> None:
+    org = commands.add_parser("org", help="organizations").add_subparsers(
+        dest="action", required=True
+    )
+    p = org.add_parser("create", help="create an organization")
+    p.add_argument("name")
+    p.add_argument("--batch-size", type=int, help="self-assign default for new campaigns (1-5000)")
+    p.set_defaults(
+        subject="baton.admin.org.create",
+        build=lambda a: {"name": a.name, "default_batch_size": _given(a.batch_size)},
+    )
+    p = org.add_parser(
+        "update", help="set the default batch size for campaigns created from now on"
+    )
+    p.add_argument("org_id", type=int)
+    p.add_argument("--actor", type=int, required=True)
+    p.add_argument("--batch-size", type=_size, required=True, help="1-5000, or `default` (300)")
+    p.set_defaults(
+        subject="baton.admin.org.update",
+        build=lambda a: {
+            "actor_id": a.actor,
+            "org_id": a.org_id,
+            "default_batch_size": a.batch_size,
+        },
+    )
+
+    user = commands.add_parser("user", help="people").add_subparsers(dest="action", required=True)
+    p = user.add_parser("create", help="create a user in an organization")
+    p.add_argument("--org", type=int, required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", choices=["owner", "admin", "moderator", "texter"], required=True)
+    p.add_argument(
+        "--actor", type=int, help="who creates them (not needed for an org's first user)"
+    )
+    p.set_defaults(
+        subject="baton.admin.user.create",
+        build=lambda a: {
+            "org_id": a.org,
+            "name": a.name,
+            "role": a.role,
+            "actor_id": _given(a.actor),
+        },
+    )
+
+    team = commands.add_parser("team", help="teams").add_subparsers(dest="action", required=True)
+    p = team.add_parser("create", help="create a team")
+    p.add_argument("--org", type=int, required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--actor", type=int, required=True)
+    p.set_defaults(
+        subject="baton.admin.team.create",
+        build=lambda a: {"actor_id": a.actor, "org_id": a.org, "name": a.name},
+    )
+    p = team.add_parser("add-members", help="add users to a team")
+    p.add_argument("team_id", type=int)
+    p.add_argument("user_ids", type=int, nargs="+")
+    p.add_argument("--actor", type=int, required=True)
+    p.set_defaults(
+        subject="baton.admin.team.add_members",
+        build=lambda a: {"actor_id": a.actor, "team_id": a.team_id, "user_ids": a.user_ids},
+    )
+
+    campaign = commands.add_parser("campaign", help="campaigns").add_subparsers(
+        dest="action", required=True
+    )
+    p = campaign.add_parser("create", help="create a campaign (in draft)")
+    p.add_argument("--org", type=int, required=True)
+    p.add_argument("--title", required=True)
+    p.add_argument("--actor", type=int, required=True)
+    p.add_argument("--team", type=int)
+    p.add_argument("--hours", type=_hours, help="texting hours in the contact's time, e.g. 9-21")
+    p.set_defaults(
+        subject="baton.admin.campaign.create",
+        build=lambda a: {
+            "actor_id": a.actor,
+            "org_id": a.org,
+            "title": a.title,
+            "team_id": _given(a.team),
+            "texting_hours": _given(a.hours),
+        },
+    )
+    p = campaign.add_parser("update", help="change a campaign's status or assignment settings")
+    p.add_argument("campaign_id", type=int)
+    p.add_argument("--actor", type=int, required=True)
+    # Options left out are not sent (OMIT); `default` and `off` are sent as null on purpose.
+    p.add_argument("--status", choices=["draft", "active", "archived"], default=OMIT)
+    p.add_argument("--self-assign", type=_switch, metavar="on|off", default=OMIT)
+    p.add_argument("--batch-size", type=_size, metavar="N|default", default=OMIT)
+    p.add_argument("--replies-batch-size", type=int, default=OMIT)
+    p.add_argument("--require-replies-handled", type=_switch, metavar="on|off", default=OMIT)
+    p.add_argument(
+        "--release-after",
+        type=_minutes,
+        metavar="MINUTES|off",
+        default=OMIT,
+        help="Release Unhandled Replies after this many minutes",
+    )
+    p.add_argument("--hours", type=_hours, default=OMIT)
+    p.set_defaults(subject="baton.admin.campaign.update", build=_campaign_update)
+    for action, subject in (
+        ("add", "baton.admin.campaign.texters.add"),
+        ("remove", "baton.admin.campaign.texters.remove"),
+    ):
+        p = campaign.add_parser(f"texters-{action}", help=f"{action} texters")
+        p.add_argument("campaign_id", type=int)
+        p.add_argument("user_ids", type=int, nargs="+")
+        p.add_argument("--actor", type=int, required=True)
+        p.set_defaults(
+            subject=subject,
+            build=lambda a: {
+                "actor_id": a.actor,
+                "campaign_id": a.campaign_id,
+                "user_ids": a.user_ids,
+            },
+        )
+    p = campaign.add_parser("invite", help="an invite link token for texters to join")
+    p.add_argument("campaign_id", type=int)
+    p.add_argument("--actor", type=int, required=True)
+    p.add_argument("--kind", choices=["initials", "replies"], default="initials")
+    p.set_defaults(
+        subject="baton.admin.campaign.invite",
+        build=lambda a: {"actor_id": a.actor, "campaign_id": a.campaign_id, "kind": a.kind},
+    )
+    p = campaign.add_parser("revoke", help="revoke an invite link")
+    p.add_argument("token")
+    p.add_argument("--actor", type=int, required=True)
+    p.set_defaults(
+        subject="baton.admin.campaign.invite.revoke",
+        build=lambda a: {"actor_id": a.actor, "token": a.token},
+    )
+
+    p = commands.add_parser("stats", help="a campaign's conversations by status and assignee")
+    p.add_argument("campaign_id", type=int)
+    p.set_defaults(
+        subject="baton.query.campaign.stats", build=lambda a: {"campaign_id": a.campaign_id}
+    )
+
+    for parser in _leaves(commands):
+        parser.add_argument("--json", action="store_true", help="print the reply's data as JSON")
+        parser.set_defaults(run=_run)
+
+
+def _campaign_update(a: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "actor_id": a.actor,
+        "campaign_id": a.campaign_id,
+        "status": a.status,
+        "self_assign": a.self_assign,
+        "batch_size": a.batch_size,
+        "replies_batch_size": a.replies_batch_size,
+        "require_replies_handled": a.require_replies_handled,
+        "release_unhandled_after_minutes": a.release_after,
+        "texting_hours": a.hours,
+    }
+
+
+def _leaves(commands: SubParsers) -> list[argparse.ArgumentParser]:
+    leaves = []
+    for parser in dict.fromkeys(commands.choices.values()):
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            leaves += list(dict.fromkeys(nested[0].choices.values()))
+        elif parser.get_default("subject"):
+            leaves.append(parser)
+    return leaves
+
+
+def _run(args: argparse.Namespace) -> int:
+    request = args.build(args)
+
+    async def send(client: Client) -> Any:
+        return await client.call(args.subject, **request)
+
+    return run_command(args.command, args.json, send)
