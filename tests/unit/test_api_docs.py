@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from services.api_docs import catalog, render
 
@@ -19,3 +22,30 @@ def test_every_subject_is_documented_once_with_its_reply_type() -> None:
     # Every handler declares what it answers with; an unannotated one would document nothing.
     unannotated = [subject for _, subject, _, reply in catalog() if reply is Any]
     assert unannotated == []
+
+
+ASYNCAPI = API_MD.parent / "asyncapi.yaml"
+
+
+def test_docs_asyncapi_yaml_is_up_to_date_and_complete() -> None:
+    from services.api_docs import render_asyncapi
+
+    assert ASYNCAPI.read_text() == render_asyncapi(), (
+        "run: python -m services.api_docs --asyncapi > docs/asyncapi.yaml"
+    )
+    document = yaml.safe_load(ASYNCAPI.read_text())
+    assert document["asyncapi"] == "3.0.0"
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert {subject for _, subject, _, _ in catalog()} <= addresses
+    assert {
+        "baton.inbound.sms",
+        "baton.outbound.sms",
+        "baton.events.conversation.assigned",
+    } <= addresses
+    # Every reference points at something the document defines.
+    text = ASYNCAPI.read_text()
+    for ref in set(re.findall(r'"\$ref": "#/([^"]+)"', text)):
+        node: Any = document
+        for part in ref.split("/"):
+            node = node[part]
+        assert node, ref
