@@ -21,12 +21,14 @@ FULL = {
     "reassign": ["--size", "1000000"],
     "messaging": ["--messages", "20000"],
     "reaper": ["--small", "100000", "--large", "10000000", "--stale", "100000"],
+    "contacts_import": ["--rows", "1000000"],
 }
 QUICK = {
     "claims": ["--sizes", "20000,100000", "--baseline-seconds", "3"],
     "reassign": ["--size", "50000"],
     "messaging": ["--messages", "2000"],
     "reaper": ["--small", "10000", "--large", "100000", "--stale", "1000"],
+    "contacts_import": ["--rows", "50000"],
 }
 
 
@@ -66,6 +68,11 @@ def table(results: dict[str, Any]) -> str:
         )
         rows.append(
             f"| reaper | idle pass ms, small vs large | {r['idle_pass_ms_at_small']} vs {r['idle_pass_ms_at_large']} |"
+        )
+    if "contacts_import" in results:
+        c = results["contacts_import"]
+        rows.append(
+            f"| contacts import, {c['rows']:,}-row CSV | rows/s (seconds) | {c['rows_per_s']:,} ({c['seconds']}) |"
         )
     return "\n".join(rows)
 
