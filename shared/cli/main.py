@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.cli import admin, admin_commands, contacts_import, exit_codes, up
+from shared.cli import admin, admin_commands, contacts_import, exit_codes, simulate, up
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_parsers(commands)
     admin_commands.add_parsers(commands)
     contacts_import.add_parser(commands)
+    simulate.add_parsers(commands)
     return parser
 
 

@@ -27,3 +27,21 @@ def wait_for_port(port: int, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"{what} did not accept connections on port {port} within {timeout:.0f}s")
+
+
+def free_port_run(length: int) -> int:
+    """A base port with `length` free ports after it (for services numbered from a base)."""
+    for _ in range(50):
+        base = free_port()
+        if base + length < 65535 and all(_is_free(base + i) for i in range(length)):
+            return base
+    raise RuntimeError(f"no run of {length} free ports found")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.devservers.ports import free_port
+from shared.devservers.ports import free_port, free_port_run
 
 SERVICES = ("assigner", "sender", "inbound", "reaper")
 
@@ -31,24 +30,6 @@ class BatonUp:
 
     def metrics_port(self, service: str) -> int:
         return self.metrics_base + SERVICES.index(service)
-
-
-def free_port_run(length: int) -> int:
-    """A base port with `length` free ports after it."""
-    for _ in range(50):
-        base = free_port()
-        if base + length < 65535 and all(_is_free(base + i) for i in range(length)):
-            return base
-    raise RuntimeError("no run of free ports")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 @contextlib.contextmanager

@@ -1,0 +1,95 @@
+"""The SMS provider bridge: takes texts from OUTBOUND, acknowledges them with receipts, and
+delivers contacts' replies (some of them STOP) to INBOUND."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import uuid
+from datetime import UTC, datetime
+
+from nats.aio.client import Client as NatsClient
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from shared.jetstream import OUTBOUND, declare_stream
+
+CONSUMER = "simulated-bridge"
+
+
+class Bridge:
+    def __init__(self, nc: NatsClient, reply_rate: float, stop_rate: float, seed: int = 7) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._reply_rate = reply_rate
+        self._stop_rate = stop_rate
+        self._random = random.Random(seed)
+        self.delivered: dict[int, str] = {}  # message id -> phone
+        self.redelivered = 0
+        self.replies = 0
+        self.stops: dict[str, int] = {}  # phone -> conversation id
+        self.conversation_of: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await declare_stream(self._js, OUTBOUND)
+        with contextlib.suppress(Exception):
+            await self._js.add_consumer(
+                "OUTBOUND",
+                ConsumerConfig(
+                    durable_name=CONSUMER,
+                    filter_subject="baton.outbound.sms",
+                    ack_policy=AckPolicy.EXPLICIT,
+                ),
+            )
+        sub = await self._js.pull_subscribe_bind(durable=CONSUMER, stream="OUTBOUND")
+        while not stop.is_set():
+            try:
+                messages = await sub.fetch(100, timeout=0.5)
+            except TimeoutError:
+                continue
+            for msg in messages:
+                await self._deliver(json.loads(msg.data))
+                if (msg.metadata.num_delivered or 1) > 1:
+                    self.redelivered += 1
+                await msg.ack()
+        await sub.unsubscribe()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _deliver(self, text: dict[str, object]) -> None:
+        message_id, phone = int(str(text["message_id"])), str(text["to"])
+        self.delivered[message_id] = phone
+        self.conversation_of[phone] = int(str(text["conversation_id"]))
+        receipt = {
+            "message_id": message_id,
+            "status": "delivered",
+            "provider_message_id": f"prov-{message_id}",
+        }
+        await self._js.publish("baton.inbound.receipt", json.dumps(receipt).encode())
+        if phone not in self.stops and self._random.random() < self._reply_rate:
+            body = "STOP" if self._random.random() < self._stop_rate else "Yes, count me in!"
+            task = asyncio.create_task(
+                self._reply_later(phone, str(text["from_number"] or ""), body)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _reply_later(self, phone: str, to: str, body: str) -> None:
+        await asyncio.sleep(self._random.uniform(0.2, 1.5))
+        reply = {
+            "provider_message_id": str(uuid.uuid4()),
+            "from": phone,
+            "to": to or "+14155550000",
+            "body": body,
+            "received_at": datetime.now(UTC).isoformat(),
+        }
+        await self._js.publish(
+            "baton.inbound.sms",
+            json.dumps(reply).encode(),
+            headers={"Nats-Msg-Id": reply["provider_message_id"]},
+        )
+        self.replies += 1
+        if body == "STOP":
+            self.stops[phone] = self.conversation_of[phone]

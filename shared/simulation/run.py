@@ -1,0 +1,242 @@
+"""Set up a campaign over the admin subjects, run texters and the bridge until every contact got
+an initial and every reply an answer (or the time limit), then check the invariants."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+
+from shared.cli.client import Client
+from shared.errors import BatonError
+from shared.simulation.bridge import Bridge
+from shared.simulation.scenario import Scenario
+from shared.simulation.texter import Texter
+
+
+@dataclass
+class Report:
+    seconds: float = 0.0
+    finished: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
+    messages: dict[str, int] = field(default_factory=dict)
+    send_latency_ms: dict[str, float] = field(default_factory=dict)
+    refusals: dict[str, int] = field(default_factory=dict)
+    released: int = 0
+    reassigned: int = 0
+    invariants: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.finished and all(self.invariants.values())
+
+
+async def set_up(client: Client, scenario: Scenario) -> dict[str, Any]:
+    org = (await client.call("baton.admin.org.create", name="Simulated org"))["org_id"]
+    owner = (
+        await client.call("baton.admin.user.create", org_id=org, name="Organizer", role="owner")
+    )["user_id"]
+    texters = [
+        (
+            await client.call(
+                "baton.admin.user.create",
+                actor_id=owner,
+                org_id=org,
+                name=f"Texter {i}",
+                role="texter",
+            )
+        )["user_id"]
+        for i in range(scenario.texters)
+    ]
+    campaign = (
+        await client.call(
+            "baton.admin.campaign.create",
+            actor_id=owner,
+            org_id=org,
+            title="Simulated campaign",
+            texting_hours={"start": 0, "end": 24},
+        )
+    )["campaign_id"]
+    await client.call(
+        "baton.admin.campaign.update",
+        actor_id=owner,
+        campaign_id=campaign,
+        status="active",
+        self_assign=True,
+        batch_size=scenario.batch_size,
+        replies_batch_size=50,
+        release_unhandled_after_minutes=scenario.release_after_minutes,
+    )
+    for start in range(0, scenario.contacts, 5000):
+        rows = [
+            {"phone": f"+1{2022000000 + n}", "first_name": f"Contact {n}"}
+            for n in range(start, min(start + 5000, scenario.contacts))
+        ]
+        await client.call(
+            "baton.admin.contacts.import", actor_id=owner, campaign_id=campaign, contacts=rows
+        )
+    token = (
+        await client.call(
+            "baton.admin.campaign.invite", actor_id=owner, campaign_id=campaign, kind="initials"
+        )
+    )["token"]
+    return {"org": org, "owner": owner, "texters": texters, "campaign": campaign, "token": token}
+
+
+async def simulate(nc: NatsClient, client: Client, scenario: Scenario) -> Report:
+    report = Report()
+    setup = await set_up(client, scenario)
+    campaign = setup["campaign"]
+    unresponsive = round(scenario.texters * scenario.unresponsive)
+    texters = [
+        Texter(client, campaign, t, scenario.send_rate, responsive=i >= unresponsive)
+        for i, t in enumerate(setup["texters"])
+    ]
+    bridge = Bridge(nc, scenario.reply_rate, scenario.stop_rate)
+    released: list[int] = []
+
+    async def on_release(msg: Any) -> None:
+        released.extend(json.loads(msg.data)["conversation_ids"])
+
+    events = await nc.subscribe("baton.events.conversation.released", cb=on_release)
+    stop = asyncio.Event()
+    started = time.monotonic()
+    tasks = [asyncio.create_task(bridge.run(stop))]
+    tasks += [asyncio.create_task(t.run(setup["token"], stop)) for t in texters]
+    reassigned = False
+    while time.monotonic() - started < scenario.time_limit_seconds:
+        await asyncio.sleep(1)
+        failed = [t for t in tasks if t.done() and t.exception() is not None]
+        if failed:
+            stop.set()
+            raise RuntimeError("a simulated party failed") from failed[0].exception()
+        if (
+            not reassigned
+            and time.monotonic() - started >= scenario.reassign_after_seconds
+            and len(texters) > 1
+        ):
+            report.reassigned = await _reassign_once(client, setup)
+            reassigned = True
+        stats = await client.call("baton.query.campaign.stats", campaign_id=campaign)
+        if (
+            stats["by_status"]["not_started"] == 0
+            and stats["by_status"]["needs_reply"] == 0
+            and all(t.idle for t in texters)
+        ):
+            report.finished = True
+            break
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await events.unsubscribe()
+    report.seconds = round(time.monotonic() - started, 1)
+    report.released = len(released)
+    await _conclude(report, client, nc, setup, texters, bridge)
+    return report
+
+
+async def _reassign_once(client: Client, setup: dict[str, Any]) -> int:
+    """An organizer moves the first texter's conversations to the second (Reassign All)."""
+    result = await client.call(
+        "baton.assign.reassign",
+        actor_id=setup["owner"],
+        campaign_id=setup["campaign"],
+        from_texter_id=setup["texters"][0],
+        status="any",
+        to_texter_ids=[setup["texters"][1]],
+    )
+    return int(result["moved"])
+
+
+async def _conclude(
+    report: Report,
+    client: Client,
+    nc: NatsClient,
+    setup: dict[str, Any],
+    texters: list[Texter],
+    bridge: Bridge,
+) -> None:
+    campaign = setup["campaign"]
+    report.stats = await client.call("baton.query.campaign.stats", campaign_id=campaign)
+    accepted = [m for t in texters for m in t.sent]
+    outbound = (await nc.jetstream().stream_info("OUTBOUND")).state.messages
+    report.messages = {
+        "sent": len(accepted),
+        "on_outbound": int(outbound or 0),
+        "delivered_to_bridge": len(bridge.delivered),
+        "replies": bridge.replies,
+        "stops": len(bridge.stops),
+    }
+    latencies = sorted(x for t in texters for x in t.latencies)
+    if latencies:
+        report.send_latency_ms = {
+            "p50": round(statistics.median(latencies) * 1000, 1),
+            "p99": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+        }
+    refusals: Counter[str] = Counter()
+    for t in texters:
+        refusals.update(t.refusals)
+    report.refusals = dict(refusals)
+    held: Counter[int] = Counter()
+    for texter in setup["texters"]:
+        after = 0
+        while True:
+            page = await client.call(
+                "baton.query.conversations",
+                campaign_id=campaign,
+                assignee_id=texter,
+                limit=1000,
+                after=after,
+            )
+            held.update(row["conversation_id"] for row in page["conversations"])
+            if page["next_after"] is None:
+                break
+            after = page["next_after"]
+    still_reachable = 0
+    for conversation in bridge.stops.values():
+        page = await client.call(
+            "baton.query.conversations", campaign_id=campaign, after=conversation - 1, limit=1
+        )
+        row = page["conversations"][0]
+        if row["status"] != "closed" or row["assignee_id"] is None:
+            still_reachable += row["status"] != "closed"
+            continue
+        try:
+            await client.call(
+                "baton.send.reply",
+                texter_id=row["assignee_id"],
+                conversation_id=conversation,
+                body="one more?",
+                idempotency_key=f"check-{conversation}",
+            )
+            still_reachable += 1
+        except BatonError as refusal:
+            still_reachable += refusal.code != "opted_out"
+    distinct = set(accepted)
+    report.invariants = {
+        "no conversation held by two texters": all(n == 1 for n in held.values()),
+        "every accepted text reached OUTBOUND exactly once": (
+            len(distinct) == len(accepted) == outbound and set(bridge.delivered) == distinct
+        ),
+        "no opted-out contact can be texted again": still_reachable == 0,
+        "every contact got an initial": report.stats["by_status"]["not_started"] == 0,
+    }
+
+
+def render(report: Report) -> str:
+    lines = [
+        f"finished: {report.finished} in {report.seconds} s",
+        f"conversations by status: {report.stats.get('by_status')}",
+        f"messages: {report.messages}",
+        f"send latency (ms): {report.send_latency_ms}",
+        f"released by the reaper: {report.released}; reassigned: {report.reassigned}",
+        f"refusals texters saw: {report.refusals}",
+        "invariants:",
+        *(f"  [{'ok' if good else 'FAILED'}] {name}" for name, good in report.invariants.items()),
+    ]
+    return "\n".join(lines)

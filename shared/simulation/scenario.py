@@ -1,0 +1,23 @@
+"""What a simulated campaign looks like."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    contacts: int = 10_000
+    texters: int = 20
+    batch_size: int = 300
+    # Messages per second per texter, at most (ThruText's QuickSend guidance is about 10).
+    send_rate: float = 10.0
+    # Share of contacts who answer an initial, and of those answers that are STOP.
+    reply_rate: float = 0.07
+    stop_rate: float = 0.1
+    # Share of texters who send one batch and stop: their replies are released by the reaper.
+    unresponsive: float = 0.2
+    release_after_minutes: int | None = 1
+    # When to reassign one texter's waiting replies to another (seconds into the run).
+    reassign_after_seconds: float = 20.0
+    time_limit_seconds: float = 600.0

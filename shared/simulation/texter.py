@@ -1,0 +1,91 @@
+"""A texter: joins by the invite link, sends initials at human speed, answers replies, and asks
+for more conversations when done (the Request Conversations button). An unresponsive texter sends
+the first batch and then stops: their replies wait until the reaper releases them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from shared.cli.client import Client
+from shared.errors import BatonError
+
+
+class Texter:
+    def __init__(
+        self, client: Client, campaign: int, texter_id: int, rate: float, responsive: bool
+    ) -> None:
+        self._client = client
+        self._campaign = campaign
+        self.texter_id = texter_id
+        self._interval = 1.0 / rate
+        self.responsive = responsive
+        self.sent: list[int] = []  # message ids Baton accepted
+        self.latencies: list[float] = []
+        self.refusals: Counter[str] = Counter()
+        self.batches = 0
+        self.idle = False
+
+    async def run(self, token: str, stop: asyncio.Event) -> None:
+        joined = await self._client.call("baton.assign.join", token=token, texter_id=self.texter_id)
+        self.batches += 1 if joined["conversation_ids"] else 0
+        while not stop.is_set():
+            worked = await self._send_all("not_started", "baton.send.initial", stop)
+            if self.responsive:
+                worked += await self._send_all("needs_reply", "baton.send.reply", stop)
+            # An unresponsive texter is one who stopped: after the first batch, no more requests.
+            got = self.responsive and (
+                await self._request("initials") or await self._request("replies")
+            )
+            self.idle = not worked and not got
+            if self.idle:
+                await asyncio.sleep(0.5)
+
+    async def _held(self, status: str) -> list[int]:
+        page = await self._client.call(
+            "baton.query.conversations",
+            campaign_id=self._campaign,
+            assignee_id=self.texter_id,
+            status=status,
+            limit=1000,
+        )
+        return [row["conversation_id"] for row in page["conversations"]]
+
+    async def _send_all(self, status: str, subject: str, stop: asyncio.Event) -> int:
+        done = 0
+        for conversation in await self._held(status):
+            if stop.is_set():
+                break
+            started = time.perf_counter()
+            try:
+                sent: Any = await self._client.call(
+                    subject,
+                    texter_id=self.texter_id,
+                    conversation_id=conversation,
+                    body="Hi, it's a volunteer with the campaign. Can we count on your vote?",
+                    idempotency_key=str(uuid.uuid4()),
+                )
+                self.sent.append(sent["message_id"])
+                done += 1
+            except BatonError as refusal:  # moved away, opted out meanwhile, ...
+                self.refusals[refusal.code] += 1
+            self.latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(max(0.0, self._interval - (time.perf_counter() - started)))
+        return done
+
+    async def _request(self, kind: str) -> bool:
+        try:
+            batch = await self._client.call(
+                "baton.assign.request",
+                campaign_id=self._campaign,
+                texter_id=self.texter_id,
+                kind=kind,
+            )
+        except BatonError as refusal:
+            self.refusals[refusal.code] += 1
+            return False
+        self.batches += 1
+        return bool(batch["conversation_ids"])

@@ -1,0 +1,39 @@
+"""A whole small campaign driven over NATS only, with every invariant checked at the end."""
+
+from __future__ import annotations
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from services.reaper.service import DEFINITION as REAPER
+from shared.cli.client import Client
+from shared.settings import CommonSettings, ReaperSettings
+from shared.simulation.run import render, simulate
+from shared.simulation.scenario import Scenario
+from tests.support.baton_client import Baton
+from tests.support.services import running
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_small_campaign_runs_to_the_end_with_every_invariant_true(
+    assigner: Baton, sender: Baton, inbound: Baton, settings: CommonSettings, nc: NatsClient
+) -> None:
+    reaper_settings = ReaperSettings(database_url=settings.database_url, nats_url=settings.nats_url,
+                                     db_pool_min=1, reap_interval_seconds=0.5)  # fmt: skip
+    scenario = Scenario(contacts=300, texters=4, batch_size=40, send_rate=200, reply_rate=0.3, stop_rate=0.2,
+                        unresponsive=0, release_after_minutes=None, reassign_after_seconds=1,
+                        time_limit_seconds=100)  # fmt: skip
+    async with running(REAPER, reaper_settings):
+        client_nc = await nats.connect(settings.nats_url)
+        try:
+            report = await simulate(client_nc, Client(client_nc), scenario)
+        finally:
+            await client_nc.close()
+    print(render(report))
+    assert report.finished, render(report)
+    assert report.invariants and all(report.invariants.values()), render(report)
+    assert report.messages["sent"] >= 300  # every initial, plus answers to replies
+    assert report.messages["stops"] >= 1 and report.messages["replies"] > report.messages["stops"]
+    assert report.stats["by_status"]["closed"] == report.messages["stops"]
