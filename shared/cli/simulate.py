@@ -18,9 +18,9 @@ from pathlib import Path
 import nats
 
 from shared.cli import exit_codes
-from shared.cli.client import Client
 from shared.devservers.ports import free_port, free_port_run
 from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.simulation.patient_client import PatientClient
 from shared.simulation.run import Report, render, simulate
 from shared.simulation.scenario import Scenario
 
@@ -55,7 +55,7 @@ def _scenario(args: argparse.Namespace) -> Scenario:
 async def _simulate(nats_url: str, scenario: Scenario) -> Report:
     nc = await nats.connect(nats_url, max_reconnect_attempts=3)
     try:
-        return await simulate(nc, Client(nc), scenario)
+        return await simulate(nc, PatientClient(nc, timeout=10), scenario)
     finally:
         await nc.close()
 

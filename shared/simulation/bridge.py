@@ -31,6 +31,8 @@ class Bridge:
         self.stops: dict[str, int] = {}  # phone -> conversation id
         self.conversation_of: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Set on every delivery, for whoever waits for the last texts to arrive.
+        self.delivery = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         await declare_stream(self._js, OUTBOUND)
@@ -61,6 +63,7 @@ class Bridge:
     async def _deliver(self, text: dict[str, object]) -> None:
         message_id, phone = int(str(text["message_id"])), str(text["to"])
         self.delivered[message_id] = phone
+        self.delivery.set()
         self.conversation_of[phone] = int(str(text["conversation_id"]))
         receipt = {
             "message_id": message_id,

@@ -4,6 +4,7 @@ an initial and every reply an answer (or the time limit), then check the invaria
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import time
@@ -107,8 +108,9 @@ async def simulate(nc: NatsClient, client: Client, scenario: Scenario) -> Report
     events = await nc.subscribe("baton.events.conversation.released", cb=on_release)
     stop = asyncio.Event()
     started = time.monotonic()
-    tasks = [asyncio.create_task(bridge.run(stop))]
-    tasks += [asyncio.create_task(t.run(setup["token"], stop)) for t in texters]
+    bridge_stop = asyncio.Event()  # the bridge outlives the texters: it takes the last texts
+    bridge_task = asyncio.create_task(bridge.run(bridge_stop))
+    tasks = [bridge_task] + [asyncio.create_task(t.run(setup["token"], stop)) for t in texters]
     reassigned = False
     while time.monotonic() - started < scenario.time_limit_seconds:
         await asyncio.sleep(1)
@@ -132,12 +134,28 @@ async def simulate(nc: NatsClient, client: Client, scenario: Scenario) -> Report
             report.finished = True
             break
     stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*tasks[1:], return_exceptions=True)
+    await _all_delivered(nc, bridge, [m for t in texters for m in t.sent])
+    bridge_stop.set()
+    await asyncio.gather(bridge_task, return_exceptions=True)
     await events.unsubscribe()
     report.seconds = round(time.monotonic() - started, 1)
     report.released = len(released)
     await _conclude(report, client, nc, setup, texters, bridge)
     return report
+
+
+async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) -> None:
+    """All work completes before it is judged: a sender killed between commit and publish leaves
+    its outbox rows leased for 30 s, after which the restarted one sends them."""
+    deadline = time.monotonic() + 60
+    while not set(accepted) <= set(bridge.delivered):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        bridge.delivery.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(bridge.delivery.wait(), remaining)
 
 
 async def _reassign_once(client: Client, setup: dict[str, Any]) -> int:
