@@ -26,7 +26,7 @@ from shared import metrics
 from shared.database import create_pool
 from shared.endpoints import Endpoint, RequestServer
 from shared.http_server import ProbeServer
-from shared.jetstream import ALL_STREAMS, ConsumerSpec, declare_all
+from shared.jetstream import ALL_STREAMS, ConfigDriftError, ConsumerSpec, declare_all
 from shared.logging import configure_logging
 from shared.migrations import current_version, latest_version
 from shared.nats_connection import connect_nats
@@ -116,6 +116,28 @@ async def _wait_for_schema(pool: asyncpg.Pool, readiness: _Readiness) -> int:
         await asyncio.sleep(1)
 
 
+async def _declare_retrying(
+    js: JetStreamContext, consumers: tuple[ConsumerSpec, ...], replicas: int
+) -> None:
+    """Declare streams and consumers, waiting out a JetStream that is not ready yet (a cluster
+    still electing its meta leader answers "temporarily unavailable"). Drift is not waited out."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await declare_all(js, ALL_STREAMS, consumers, replicas)
+            return
+        except ConfigDriftError:
+            raise
+        except Exception as exc:
+            if attempt >= 60:
+                raise
+            log.warning(
+                "jetstream_not_ready", attempt=attempt, error=str(exc) or type(exc).__name__
+            )
+            await asyncio.sleep(min(0.2 * attempt, 2.0))
+
+
 async def _watch_pool(name: str, pool: asyncpg.Pool, nc: NatsClient) -> None:
     while True:
         size = pool.get_size()
@@ -156,7 +178,7 @@ async def run_service(
     readiness.nc = nc
     js = nc.jetstream()
     schema_version = await _wait_for_schema(pool, readiness)
-    await declare_all(js, ALL_STREAMS, definition.consumers, settings.stream_replicas)
+    await _declare_retrying(js, definition.consumers, settings.stream_replicas)
     readiness.declared = True
 
     publisher = OutboxPublisher(

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from shared.jetstream import OUTBOUND, declare_stream
-
 CONSUMER = "simulated-bridge"
 
 
@@ -35,7 +33,7 @@ class Bridge:
         self.delivery = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await declare_stream(self._js, OUTBOUND)
+        # OUTBOUND is Baton's to declare (with its replicas); the bridge only adds its consumer.
         with contextlib.suppress(Exception):
             await self._js.add_consumer(
                 "OUTBOUND",
