@@ -10,6 +10,7 @@ import random
 import uuid
 from datetime import UTC, datetime
 
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig
 
@@ -49,6 +50,9 @@ class Bridge:
                 messages = await sub.fetch(100, timeout=0.5)
             except TimeoutError:
                 continue
+            except nats.errors.Error:  # a cluster electing a new stream leader: wait and go on
+                await asyncio.sleep(0.5)
+                continue
             for msg in messages:
                 await self._deliver(json.loads(msg.data))
                 if (msg.metadata.num_delivered or 1) > 1:
@@ -68,7 +72,9 @@ class Bridge:
             "status": "delivered",
             "provider_message_id": f"prov-{message_id}",
         }
-        await self._js.publish("baton.inbound.receipt", json.dumps(receipt).encode())
+        await self._publish(
+            "baton.inbound.receipt", json.dumps(receipt).encode(), f"receipt-{message_id}"
+        )
         if phone not in self.stops and self._random.random() < self._reply_rate:
             body = "STOP" if self._random.random() < self._stop_rate else "Yes, count me in!"
             task = asyncio.create_task(
@@ -76,6 +82,18 @@ class Bridge:
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _publish(self, subject: str, payload: bytes, msg_id: str) -> None:
+        """Publish until JetStream acknowledges, as a real bridge must: a stream whose leader is
+        being re-elected answers 503 for a moment. The message id makes a retry harmless."""
+        for attempt in range(60):
+            try:
+                await self._js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+                return
+            except (nats.errors.Error, TimeoutError):
+                if attempt == 59:
+                    raise
+                await asyncio.sleep(0.5)
 
     async def _reply_later(self, phone: str, to: str, body: str) -> None:
         await asyncio.sleep(self._random.uniform(0.2, 1.5))
@@ -86,10 +104,8 @@ class Bridge:
             "body": body,
             "received_at": datetime.now(UTC).isoformat(),
         }
-        await self._js.publish(
-            "baton.inbound.sms",
-            json.dumps(reply).encode(),
-            headers={"Nats-Msg-Id": reply["provider_message_id"]},
+        await self._publish(
+            "baton.inbound.sms", json.dumps(reply).encode(), reply["provider_message_id"]
         )
         self.replies += 1
         if body == "STOP":
