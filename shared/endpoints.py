@@ -19,7 +19,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from shared import metrics
+from shared import failpoints, metrics
 from shared.database import TRANSIENT_ERRORS, unavailable
 from shared.envelope import encode_error, encode_ok
 from shared.errors import INTERNAL, PAYLOAD_TOO_LARGE, BatonError, bad_request
@@ -120,6 +120,8 @@ class RequestServer:
         metrics.IN_FLIGHT.labels(self._service).inc()
         try:
             reply, outcome = await answer(endpoint, msg.data, self._max_request_bytes)
+            if outcome == "ok":
+                failpoints.reached(f"{endpoint.subject}:before_reply")
             if msg.reply:
                 await msg.respond(reply)
         except Exception:

@@ -15,6 +15,7 @@ import structlog
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge
 
+from shared import failpoints
 from shared.database import TRANSIENT_ERRORS, Connection
 from shared.queries import load_queries
 
@@ -25,7 +26,6 @@ PUBLISHED = Counter(
     "baton_outbox_published_total", "Outbox rows published to JetStream.", ["service"]
 )
 BACKLOG = Gauge("baton_outbox_backlog", "Outbox rows not yet published.", ["service"])
-LEASE_SECONDS = 30.0
 
 
 async def enqueue(conn: Connection, subject: str, msg_id: str, payload: bytes) -> None:
@@ -53,6 +53,7 @@ class OutboxPublisher:
         poll_seconds: float = 1.0,
         batch: int = 500,
         gather_seconds: float = 0.05,
+        lease_seconds: float = 30.0,
     ) -> None:
         self._service = service
         self._pool = pool
@@ -62,6 +63,7 @@ class OutboxPublisher:
         # After a nudge, wait this long so the rows of many commits go out in one pass: a pass
         # per commit would add two more commits (lease, mark) to every request.
         self._gather_seconds = gather_seconds
+        self._lease_seconds = lease_seconds
         self._nudged = asyncio.Event()
 
     def nudge(self) -> None:
@@ -69,9 +71,10 @@ class OutboxPublisher:
 
     async def publish_once(self) -> int:
         """Lease, publish and mark one batch; return how many rows were published."""
-        rows = await self._pool.fetch(QUERIES["lease_pending"], self._batch, LEASE_SECONDS)
+        rows = await self._pool.fetch(QUERIES["lease_pending"], self._batch, self._lease_seconds)
         if not rows:
             return 0
+        failpoints.reached("outbox:after_lease")
         results = await asyncio.gather(
             *(
                 self._js.publish(
@@ -90,6 +93,7 @@ class OutboxPublisher:
         if failures:
             log.warning("outbox_publish_failed", failed=failures)
         if acked:
+            failpoints.reached("outbox:before_mark_published")
             await self._pool.execute(QUERIES["mark_published"], acked)
             PUBLISHED.labels(self._service).inc(len(acked))
         return len(acked)

@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge
 
+from shared import failpoints
 from shared.database import TRANSIENT_ERRORS
 from shared.errors import BatonError
 from shared.jetstream import ConsumerSpec
@@ -148,6 +149,7 @@ class PullWorker(Generic[PayloadT]):
                 return await self._dead_letter(msg, f"failed {attempts} times: {exc!r}")
             await msg.nak(delay=self._retry_delay)
             return "retried"
+        failpoints.reached(f"{self._spec.durable}:before_ack")
         await msg.ack()
         return "ok"
 

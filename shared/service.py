@@ -22,7 +22,7 @@ import structlog
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from shared import metrics
+from shared import failpoints, metrics
 from shared.database import create_pool
 from shared.endpoints import Endpoint, RequestServer
 from shared.http_server import ProbeServer
@@ -156,6 +156,7 @@ async def run_service(
     """Run until SIGTERM/SIGINT, or until `stop` is set when the caller supplies one (tests)."""
     name = definition.name
     configure_logging(name, settings.log_format, settings.log_level)
+    failpoints.arm(name, settings.crash_points, settings.crash_once_dir)
     started = time.monotonic()
     metrics.SERVICE_INFO.labels(name, baton_version()).set(1)
 
@@ -182,7 +183,12 @@ async def run_service(
     readiness.declared = True
 
     publisher = OutboxPublisher(
-        name, pool, js, poll_seconds=settings.outbox_poll_seconds, batch=settings.outbox_batch
+        name,
+        pool,
+        js,
+        poll_seconds=settings.outbox_poll_seconds,
+        batch=settings.outbox_batch,
+        lease_seconds=settings.outbox_lease_seconds,
     )
     context = ServiceContext(name, settings, pool, nc, js, publisher)
     server: RequestServer

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
 
+from shared.failpoints import parse_points
+
 ENV_PREFIX = "BATON_"
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -47,6 +49,13 @@ class CommonSettings:
     # many rows it publishes per pass.
     outbox_poll_seconds: float = 1.0
     outbox_batch: int = 500
+    # How long a publisher's claim on outbox rows lasts: rows a crashed publisher leased are sent
+    # again by another once it runs out.
+    outbox_lease_seconds: float = 30.0
+    # Fault tests only (see shared/failpoints.py): points where the process kills itself, and
+    # the directory that makes each fire once. Empty in any real deployment.
+    crash_points: str = ""
+    crash_once_dir: str = ""
 
     def validate(self) -> None:
         _require(self.log_format in LOG_FORMATS, "log_format", f"one of {', '.join(LOG_FORMATS)}")
@@ -59,6 +68,11 @@ class CommonSettings:
         _require(self.stream_replicas in (1, 3, 5), "stream_replicas", "1, 3 or 5")
         _require(self.outbox_poll_seconds > 0, "outbox_poll_seconds", "greater than 0")
         _require(1 <= self.outbox_batch <= 10_000, "outbox_batch", "1..10000")
+        _require(self.outbox_lease_seconds > 0, "outbox_lease_seconds", "greater than 0")
+        try:
+            parse_points(self.crash_points)
+        except ValueError as exc:
+            raise SettingsError(f"{ENV_PREFIX}CRASH_POINTS: {exc}") from None
         _require(self.shutdown_grace_seconds > 0, "shutdown_grace_seconds", "greater than 0")
         _require(
             self.database_url.startswith(("postgresql://", "postgres://")),

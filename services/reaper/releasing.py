@@ -21,7 +21,7 @@ import msgspec
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared import outbox
+from shared import failpoints, outbox
 from shared.database import TRANSIENT_ERRORS, Connection
 from shared.permissions import require_campaign_role
 from shared.queries import load_queries
@@ -70,6 +70,8 @@ class Releaser:
             if await conn.fetchval(QUERIES["pass_lock"]):
                 rows = await conn.fetch(QUERIES["release_unhandled"], now, RELEASE_LIMIT, operation)
                 await _announce(conn, operation, "unhandled_timeout", rows)
+        if rows:
+            failpoints.reached("reaper:after_commit")
         # Every replica reports the ages, lock or no lock, so none shows a stale figure.
         self._report_ages(await self._pool.fetch(QUERIES["oldest_unhandled"], now))
         if rows:
