@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shared.devservers.ports import free_port, free_port_run
 
@@ -33,9 +36,13 @@ class BatonUp:
 
 
 @contextlib.contextmanager
-def baton_up(data_dir: Path, log: Path, timeout: float = 90) -> Iterator[BatonUp]:
-    """Start `baton up` with no BATON_* variables, wait for "Baton is up", Ctrl-C it after."""
+def baton_up(
+    data_dir: Path, log: Path, timeout: float = 90, env_extra: dict[str, str] | None = None
+) -> Iterator[BatonUp]:
+    """Start `baton up` with no BATON_* variables but `env_extra`, wait for "Baton is up",
+    Ctrl-C it after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    env.update(env_extra or {})
     up = BatonUp(process=None, log=log, metrics_base=free_port_run(4),  # type: ignore[arg-type]
                  pg_port=free_port(), nats_port=free_port())  # fmt: skip
     command = [
@@ -55,3 +62,35 @@ def baton_up(data_dir: Path, log: Path, timeout: float = 90) -> Iterator[BatonUp
     finally:
         up.process.send_signal(signal.SIGINT)
         up.process.wait(60)
+
+
+def nats_url(up: BatonUp) -> str:
+    found = re.search(r"(nats://127\.0\.0\.1:\d+)", up.output())
+    assert found is not None, up.output()
+    return found.group(1)
+
+
+def database_url(up: BatonUp) -> str:
+    found = re.search(r"(postgresql://\S+)", up.output())
+    assert found is not None, up.output()
+    return found.group(1)
+
+
+def start_simulation(up: BatonUp, *args: str) -> subprocess.Popen[str]:
+    """`baton simulate --json ARGS` against this `baton up`, as an outside harness runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    env["BATON_NATS_URL"] = nats_url(up)
+    command = [sys.executable, "-m", "shared.cli.main", "simulate", *args, "--json"]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finished_report(simulation: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    """Wait for the simulation; its report, after checking it finished with every invariant."""
+    out, err = simulation.communicate(timeout=timeout)
+    assert simulation.returncode == 0, out[-3000:] + err[-3000:]
+    report: dict[str, Any] = json.loads(out)
+    assert report["finished"] is True, report
+    assert report["invariants"] and all(report["invariants"].values()), report["invariants"]
+    return report
