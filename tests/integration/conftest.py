@@ -8,9 +8,16 @@ from nats.aio.client import Client as NatsClient
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.inbound.service import DEFINITION as INBOUND
+from services.reaper.service import DEFINITION as REAPER
 from services.sender.service import DEFINITION as SENDER
 from shared.service import ServiceDefinition
-from shared.settings import AssignerSettings, CommonSettings, InboundSettings, SenderSettings
+from shared.settings import (
+    AssignerSettings,
+    CommonSettings,
+    InboundSettings,
+    ReaperSettings,
+    SenderSettings,
+)
 from tests.support.baton_client import Baton
 from tests.support.services import running
 
@@ -43,4 +50,10 @@ async def sender(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Bato
 async def inbound(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Baton]:
     async for baton in _serve(INBOUND, InboundSettings, settings, nc,
                               fetch_timeout_seconds=0.2, retry_delay_seconds=0.2):  # fmt: skip
+        yield baton
+
+
+@pytest.fixture
+async def reaper(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Baton]:
+    async for baton in _serve(REAPER, ReaperSettings, settings, nc):
         yield baton

@@ -1,30 +1,43 @@
-"""Hypothesis-generated payloads on every subject: always a structured reply, never a crash or an
-internal error, the service keeps serving, and a refused request changes nothing in Postgres."""
+"""Hypothesis-generated payloads on every subject of every service: always a structured reply,
+never a crash or an internal error, the service keeps serving, and a refused request changes
+nothing in Postgres. The JetStream subjects the bridge publishes to get the same treatment: each
+message is handled or dead-lettered on its first delivery, never retried as a failure, and a
+dead-lettered one changes nothing."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from services.api_docs import catalog
+from shared.jetstream import INBOUND
 from tests.support.baton_client import Baton, campaign_with_texters
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-SUBJECTS = sorted(subject for service, subject, _, _ in catalog() if service == "assigner")
+SUBJECTS = sorted(subject for _, subject, _, _ in catalog())
+# JetStream subject -> the durable consumer that takes it.
+STREAM_SUBJECTS = {"baton.inbound.sms": "inbound-sms", "baton.inbound.receipt": "sender-receipts"}
 FIELDS = ["name", "org_id", "actor_id", "campaign_id", "texter_id", "user_ids", "role", "kind", "status",
           "title", "token", "contacts", "count", "to_texter_ids", "from_texter_id", "confirm",
           "default_batch_size", "batch_size", "conversation_id", "to_texter_id", "limit", "after",
-          "texting_hours", "phone", "unassigned", "inbox", "self_assign", "from_unassigned"]  # fmt: skip
+          "texting_hours", "phone", "unassigned", "inbox", "self_assign", "from_unassigned", "body",
+          "idempotency_key", "held_longer_than_hours", "from", "to", "provider_message_id",
+          "received_at", "message_id", "error_code"]  # fmt: skip
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=50),
     st.text(alphabet="0123456789+-() ", max_size=16), st.sampled_from(["owner", "texter", "initials", "any", "active"]),
+    st.sampled_from(["+12022000001", "STOP", "delivered", "failed", "2026-11-22T10:00:00Z"]),
 )  # fmt: skip
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
     st.sampled_from([*FIELDS, "start", "end", "x"]), inner, max_size=4), max_leaves=10)  # fmt: skip
@@ -38,14 +51,31 @@ payloads = st.one_of(
 EXPECTED = {
     "bad_request", "not_found", "forbidden", "conflict", "not_a_member", "self_assign_disabled",
     "campaign_not_active", "initials_pending", "replies_pending", "no_more_conversations",
-    "invalid_invite", "confirmation_required", "busy", "payload_too_large",
+    "invalid_invite", "confirmation_required", "busy", "payload_too_large", "assignment_changed",
+    "opted_out", "already_sent", "initial_not_sent", "outside_texting_hours", "idempotency_key_reused",
 }  # fmt: skip
-TABLES = ["organization", "app_user", "organization_member", "team", "team_member", "campaign",
-          "campaign_texter", "invite_link", "contact", "conversation", "assignment_event", "outbox"]  # fmt: skip
+TABLES = """SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
+            AND tablename <> 'schema_migrations' ORDER BY 1"""
 
 
 async def _counts(pool: asyncpg.Pool) -> dict[str, Any]:
-    return {t: await pool.fetchval(f"SELECT count(*) FROM {t}") for t in TABLES}
+    """Every table's row count and, for the tables that change in place, a digest of the rows."""
+    counts = {t: await pool.fetchval(f"SELECT count(*) FROM {t}") for t in await _tables(pool)}
+    for table in ("conversation", "message", "campaign"):
+        counts[f"{table} digest"] = await pool.fetchval(
+            f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM {table} t"
+        )
+    return counts
+
+
+async def _tables(pool: asyncpg.Pool) -> list[str]:
+    return [row["tablename"] for row in await pool.fetch(TABLES)]
+
+
+async def _seed(assigner: Baton, pool: asyncpg.Pool) -> None:
+    if not await pool.fetchval("SELECT count(*) FROM campaign"):
+        # Something real to aim at: small ids name an org, people, a live campaign, conversations.
+        await campaign_with_texters(assigner, texters=3, contacts=50, batch_size=5)
 
 
 @settings(
@@ -53,11 +83,10 @@ async def _counts(pool: asyncpg.Pool) -> dict[str, Any]:
 )
 @given(subject=st.sampled_from(SUBJECTS), payload=payloads)
 async def test_any_payload_gets_a_structured_answer_and_refusals_change_nothing(
-    assigner: Baton, pool: asyncpg.Pool, subject: str, payload: bytes
-) -> None:
-    if not await pool.fetchval("SELECT count(*) FROM campaign"):
-        # Something real to aim at: small ids name an org, people, a live campaign, conversations.
-        await campaign_with_texters(assigner, texters=3, contacts=50, batch_size=5)
+    assigner: Baton, sender: Baton, inbound: Baton, reaper: Baton, pool: asyncpg.Pool,
+    subject: str, payload: bytes,
+) -> None:  # fmt: skip
+    await _seed(assigner, pool)
     before = await _counts(pool)
     reply = await assigner.nc.request(subject, payload, timeout=10)
     body = json.loads(reply.data)
@@ -67,3 +96,47 @@ async def test_any_payload_gets_a_structured_answer_and_refusals_change_nothing(
     assert body["error"]["code"] in EXPECTED, (subject, payload, body)
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     assert await _counts(pool) == before, (subject, payload, body)
+
+
+def _handled(consumer: str) -> dict[str, float]:
+    outcomes = ("ok", "dead_lettered", "retried")
+    return {
+        outcome: REGISTRY.get_sample_value(
+            "baton_consumer_messages_total", {"consumer": consumer, "outcome": outcome}
+        )
+        or 0.0
+        for outcome in outcomes
+    }
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(subject=st.sampled_from(sorted(STREAM_SUBJECTS)), payload=payloads)
+async def test_any_message_from_the_bridge_is_handled_or_dead_lettered_at_once(
+    assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, subject: str,
+    payload: bytes,
+) -> None:  # fmt: skip
+    await _seed(assigner, pool)
+    consumer = STREAM_SUBJECTS[subject]
+    before, handled = await _counts(pool), _handled(consumer)
+    await assigner.nc.jetstream().publish(subject, payload, headers={"Nats-Msg-Id": uuid4().hex})
+
+    async def settled() -> dict[str, float] | None:
+        now = _handled(consumer)
+        return now if sum(now.values()) > sum(handled.values()) else None
+
+    after = await eventually(settled, within=15)
+    assert after["retried"] == handled["retried"], (subject, payload)  # never a failure loop
+    if after["dead_lettered"] > handled["dead_lettered"]:
+        assert await _counts(pool) == before, (subject, payload)
+    # Settled for good: nothing left waiting for a redelivery or an ack.
+    assert await eventually(_consumer_idle(assigner, consumer), within=15)
+
+
+def _consumer_idle(client: Baton, consumer: str) -> Callable[[], Awaitable[bool]]:
+    async def idle() -> bool:
+        info = await client.nc.jetstream().consumer_info(INBOUND.name, consumer)
+        return not info.num_pending and not info.num_ack_pending
+
+    return idle
