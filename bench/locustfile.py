@@ -1,0 +1,150 @@
+"""Drive Baton with Locust: every Locust user is a texter speaking NATS, as Baton's clients do.
+
+    pip install -e '.[load]'
+    BATON_NATS_URL=nats://127.0.0.1:4222 locust -f bench/locustfile.py --headless -u 50 -r 10 -t 2m
+
+When the test starts, each process that runs users sets up its own campaign over the admin
+subjects (BATON_LOCUST_CONTACTS contacts, batches of BATON_LOCUST_BATCH_SIZE) and, unless
+BATON_LOCUST_BRIDGE=0, a simulated SMS provider bridge that acknowledges texts on OUTBOUND and has
+BATON_LOCUST_REPLY_RATE of the contacts reply. Each user is a new texter who joins by the invite
+link, sends the initials they hold at up to BATON_LOCUST_SEND_RATE texts per second, answers
+replies, and asks for another batch when done (Request Conversations). Every request is one row
+of Locust's statistics, named by subject. A refusal is a failure named by its code, except those a
+texter meets in normal work (no more conversations yet, a contact who opted out meanwhile).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+import uuid
+from typing import Any
+
+from locust import User, between, events, task
+from locust.env import Environment
+from locust.runners import MasterRunner
+
+from bench.blocking_nats import BlockingNats
+from shared.errors import BatonError
+from shared.simulation.bridge import Bridge
+from shared.simulation.run import set_up
+from shared.simulation.scenario import Scenario
+
+NATS_URL = os.environ.get("BATON_NATS_URL", "nats://127.0.0.1:4222")
+CONTACTS = int(os.environ.get("BATON_LOCUST_CONTACTS", "20000"))
+BATCH_SIZE = int(os.environ.get("BATON_LOCUST_BATCH_SIZE", "100"))
+SEND_RATE = float(os.environ.get("BATON_LOCUST_SEND_RATE", "10"))
+REPLY_RATE = float(os.environ.get("BATON_LOCUST_REPLY_RATE", "0.07"))
+RUN_BRIDGE = os.environ.get("BATON_LOCUST_BRIDGE", "1") != "0"
+# Refusals that are part of a texter's normal day, not failures of Baton.
+NORMAL_REFUSALS = frozenset(
+    {"no_more_conversations", "initials_pending", "replies_pending", "opted_out",
+     "assignment_changed", "already_sent"}
+)  # fmt: skip
+
+
+class Campaign:
+    """What the users of this process share: one connection, the campaign, the bridge."""
+
+    nats: BlockingNats | None = None
+    setup: dict[str, Any] = {}
+    bridge_stop: Any = None
+    texter_numbers = itertools.count(1)
+
+
+@events.test_start.add_listener
+def set_up_campaign(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        return  # the workers run the users; each sets up its own campaign
+    Campaign.nats = connection = BlockingNats(NATS_URL)
+    scenario = Scenario(contacts=CONTACTS, texters=0, batch_size=BATCH_SIZE)
+    Campaign.setup = connection.run(set_up(connection.client, scenario))
+    if RUN_BRIDGE:
+
+        async def start_bridge() -> Any:
+            import asyncio
+
+            stop = asyncio.Event()
+            bridge = Bridge(connection.nc, REPLY_RATE, stop_rate=0.05)
+            asyncio.get_running_loop().create_task(bridge.run(stop))
+            return stop
+
+        Campaign.bridge_stop = connection.run(start_bridge())
+
+
+@events.test_stop.add_listener
+def tear_down(environment: Environment, **_: Any) -> None:
+    connection = Campaign.nats
+    if connection is None:
+        return
+    if Campaign.bridge_stop is not None:
+        stop = Campaign.bridge_stop
+
+        async def stop_bridge() -> None:
+            stop.set()
+
+        connection.run(stop_bridge())
+    connection.close()
+    Campaign.nats = None
+
+
+class Texter(User):
+    """A volunteer with the texting app open: send what they hold, then ask for more."""
+
+    wait_time = between(0.5, 2.0)
+
+    def on_start(self) -> None:
+        setup = Campaign.setup
+        number = next(Campaign.texter_numbers)
+        user = self._call("baton.admin.user.create", actor_id=setup["owner"], org_id=setup["org"],
+                          name=f"Locust texter {number}", role="texter")  # fmt: skip
+        self.texter_id = int(user["user_id"]) if user else 0
+        self._call("baton.assign.join", token=setup["token"], texter_id=self.texter_id)
+
+    @task(10)
+    def send_initials(self) -> None:
+        self._send_held("not_started", "baton.send.initial")
+
+    @task(5)
+    def answer_replies(self) -> None:
+        self._send_held("needs_reply", "baton.send.reply")
+
+    @task(2)
+    def request_conversations(self) -> None:
+        if self._call("baton.assign.request", campaign_id=Campaign.setup["campaign"],
+                      texter_id=self.texter_id, kind="initials") is None:  # fmt: skip
+            self._call("baton.assign.request", campaign_id=Campaign.setup["campaign"],
+                       texter_id=self.texter_id, kind="replies")  # fmt: skip
+
+    def _send_held(self, status: str, subject: str) -> None:
+        page = self._call("baton.query.conversations", campaign_id=Campaign.setup["campaign"],
+                          assignee_id=self.texter_id, status=status, limit=50)  # fmt: skip
+        for row in (page or {}).get("conversations", []):
+            started = time.perf_counter()
+            self._call(subject, texter_id=self.texter_id, conversation_id=row["conversation_id"],
+                       body="Hi, it's a volunteer with the campaign. Can we count on your vote?",
+                       idempotency_key=str(uuid.uuid4()))  # fmt: skip
+            time.sleep(max(0.0, 1.0 / SEND_RATE - (time.perf_counter() - started)))
+
+    def _call(self, subject: str, **payload: Any) -> Any:
+        """One request, reported to Locust; its data, or None when it was refused."""
+        assert Campaign.nats is not None
+        started = time.perf_counter()
+        data: Any = None
+        failure: Exception | None = None
+        try:
+            data = Campaign.nats.call(subject, **payload)
+        except BatonError as refusal:
+            failure = None if refusal.code in NORMAL_REFUSALS else refusal
+        except Exception as exc:  # a timeout, no responders: Locust counts it as a failure
+            failure = exc
+        self.environment.events.request.fire(
+            request_type="nats",
+            name=subject,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=0,
+            exception=failure,
+            context={"texter_id": getattr(self, "texter_id", None)},
+        )
+        return data
