@@ -21,6 +21,7 @@ from shared.cli import exit_codes
 from shared.devservers.ports import free_port, free_port_run
 from shared.settings import CommonSettings, SettingsError, load_settings
 from shared.simulation.patient_client import PatientClient
+from shared.simulation.progress import ProgressLine
 from shared.simulation.run import Report, render, simulate
 from shared.simulation.scenario import Scenario
 
@@ -36,12 +37,14 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         kind = float if field.type in ("float", "float | None") else int
         sim.add_argument(flag, type=kind, default=field.default)
     sim.add_argument("--json", action="store_true")
+    sim.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     sim.set_defaults(run=run_simulate)
     demo = commands.add_parser(
         "demo",
         help="start Baton on its own fresh servers and run a small campaign through it (~2 min)",
     )
     demo.add_argument("--json", action="store_true")
+    demo.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     demo.set_defaults(run=run_demo)
 
 
@@ -52,11 +55,15 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     return Scenario(**values)
 
 
-async def _simulate(nats_url: str, scenario: Scenario) -> Report:
+async def _simulate(nats_url: str, scenario: Scenario, quiet: bool) -> Report:
     nc = await nats.connect(nats_url, max_reconnect_attempts=3)
+    # Progress goes to stderr: stdout carries the report (or the JSON) alone.
+    progress = None if quiet else ProgressLine(sys.stderr)
     try:
-        return await simulate(nc, PatientClient(nc, timeout=10), scenario)
+        return await simulate(nc, PatientClient(nc, timeout=10), scenario, progress)
     finally:
+        if progress is not None:
+            progress.close()
         await nc.close()
 
 
@@ -71,7 +78,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"baton simulate: {exc}", file=sys.stderr)
         return exit_codes.USAGE
-    return _print(asyncio.run(_simulate(settings.nats_url, _scenario(args))), args.json)
+    return _print(asyncio.run(_simulate(settings.nats_url, _scenario(args), args.quiet)), args.json)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -102,7 +109,7 @@ def run_demo(args: argparse.Namespace) -> int:
             )
             assert found is not None
             print(f"running {DEMO.contacts:,} contacts with {DEMO.texters} texters...", flush=True)
-            return _print(asyncio.run(_simulate(found.group(1), DEMO)), args.json)
+            return _print(asyncio.run(_simulate(found.group(1), DEMO, args.quiet)), args.json)
         finally:
             up.send_signal(signal.SIGINT)
             up.wait(60)

@@ -9,6 +9,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from nats.aio.client import Client as NatsClient
 from shared.cli.client import Client
 from shared.errors import BatonError
 from shared.simulation.bridge import Bridge
+from shared.simulation.progress import Progress
 from shared.simulation.scenario import Scenario
 from shared.simulation.texter import Texter
 
@@ -90,7 +92,12 @@ async def set_up(client: Client, scenario: Scenario) -> dict[str, Any]:
     return {"org": org, "owner": owner, "texters": texters, "campaign": campaign, "token": token}
 
 
-async def simulate(nc: NatsClient, client: Client, scenario: Scenario) -> Report:
+async def simulate(
+    nc: NatsClient,
+    client: Client,
+    scenario: Scenario,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Report:
     report = Report()
     setup = await set_up(client, scenario)
     campaign = setup["campaign"]
@@ -126,6 +133,17 @@ async def simulate(nc: NatsClient, client: Client, scenario: Scenario) -> Report
             report.reassigned = await _reassign_once(client, setup)
             reassigned = True
         stats = await client.call("baton.query.campaign.stats", campaign_id=campaign)
+        if on_progress is not None:
+            on_progress(
+                Progress(
+                    seconds=round(time.monotonic() - started, 1),
+                    contacts=scenario.contacts,
+                    by_status=dict(stats["by_status"]),
+                    texts_sent=sum(len(t.sent) for t in texters),
+                    replies=bridge.replies,
+                    released=len(released),
+                )
+            )
         if (
             stats["by_status"]["not_started"] == 0
             and stats["by_status"]["needs_reply"] == 0
