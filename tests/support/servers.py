@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from shared.devservers.nats import LocalNats
 from shared.devservers.postgres import LocalPostgres
@@ -45,44 +46,47 @@ def _docker_answers() -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _postgres(stack: contextlib.ExitStack, workdir: Path) -> Iterator[tuple[str, str, int | None]]:
-    env_url = os.environ.get("BATON_TEST_DATABASE_URL")
-    if env_url:
-        yield env_url, "env", None
-        return
-    if _docker_answers():
-        from testcontainers.postgres import PostgresContainer
+class _LocalServer(Protocol):
+    @property
+    def url(self) -> str: ...
+    @property
+    def pid(self) -> int | None: ...
 
-        container = stack.enter_context(PostgresContainer("postgres:16-alpine", driver=None))
-        yield container.get_connection_url(), "testcontainers", None
-        return
-    server = LocalPostgres(workdir / "postgres", durable=False)
-    server.start()
-    try:
-        yield server.url, "pip", server.pid
-    finally:
-        server.stop()
+    def start(self, timeout: float = ...) -> str: ...
+    def stop(self) -> None: ...
 
 
 @contextlib.contextmanager
-def _nats(stack: contextlib.ExitStack, workdir: Path) -> Iterator[tuple[str, str, int | None]]:
-    env_url = os.environ.get("BATON_TEST_NATS_URL")
+def _server(
+    env_var: str, container: Callable[[], str], local: Callable[[], _LocalServer]
+) -> Iterator[tuple[str, str, int | None]]:
+    """(url, source, pid) of one server, from the first source that has one."""
+    env_url = os.environ.get(env_var)
     if env_url:
         yield env_url, "env", None
-        return
-    if _docker_answers():
-        from testcontainers.nats import NatsContainer
+    elif _docker_answers():
+        yield container(), "testcontainers", None
+    else:
+        server = local()
+        server.start()
+        try:
+            yield server.url, "pip", server.pid
+        finally:
+            server.stop()
 
-        container = stack.enter_context(NatsContainer("nats:2.10", jetstream=True))
-        yield container.nats_uri(), "testcontainers", None
-        return
-    server = LocalNats(workdir / "nats", durable=False)
-    server.start()
-    try:
-        yield server.url, "pip", server.pid
-    finally:
-        server.stop()
+
+def _postgres_container(stack: contextlib.ExitStack) -> str:
+    from testcontainers.postgres import PostgresContainer
+
+    container = stack.enter_context(PostgresContainer("postgres:16-alpine", driver=None))
+    return str(container.get_connection_url())
+
+
+def _nats_container(stack: contextlib.ExitStack) -> str:
+    from testcontainers.nats import NatsContainer
+
+    container = stack.enter_context(NatsContainer("nats:2.10", jetstream=True))
+    return str(container.nats_uri())
 
 
 @contextlib.contextmanager
@@ -92,6 +96,18 @@ def start_test_servers() -> Iterator[ServerSet]:
         contextlib.ExitStack() as stack,
     ):
         workdir = Path(tmp)
-        pg_url, pg_source, pg_pid = stack.enter_context(_postgres(stack, workdir))
-        nats_url, nats_source, nats_pid = stack.enter_context(_nats(stack, workdir))
+        pg_url, pg_source, pg_pid = stack.enter_context(
+            _server(
+                "BATON_TEST_DATABASE_URL",
+                lambda: _postgres_container(stack),
+                lambda: LocalPostgres(workdir / "postgres", durable=False),
+            )
+        )
+        nats_url, nats_source, nats_pid = stack.enter_context(
+            _server(
+                "BATON_TEST_NATS_URL",
+                lambda: _nats_container(stack),
+                lambda: LocalNats(workdir / "nats", durable=False),
+            )
+        )
         yield ServerSet(pg_url, nats_url, pg_source, nats_source, pg_pid, nats_pid)
