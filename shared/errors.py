@@ -35,3 +35,8 @@ def not_found(what: str, identifier: object) -> BatonError:
 
 def forbidden(message: str) -> BatonError:
     return BatonError(FORBIDDEN, message)
+
+
+def not_a_member(user_ids: list[int], of_what: str) -> BatonError:
+    """Some of the users named are not where the request needs them (an org, a campaign)."""
+    return BatonError("not_a_member", f"users {user_ids} are not {of_what}", {"user_ids": user_ids})

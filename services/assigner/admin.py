@@ -10,7 +10,7 @@ import msgspec
 
 from services.assigner.named_queries import QUERIES
 from shared.database import Connection
-from shared.errors import BatonError, bad_request, forbidden, not_found
+from shared.errors import BatonError, bad_request, forbidden, not_a_member, not_found
 from shared.permissions import require_role
 from shared.schemas import admin as s
 
@@ -50,11 +50,7 @@ def _check_hours(hours: s.TexterHours) -> None:
 async def _require_members(conn: Connection, org_id: int, user_ids: list[int]) -> None:
     strangers = [r["id"] for r in await conn.fetch(QUERIES["non_members"], org_id, user_ids)]
     if strangers:
-        raise BatonError(
-            "not_a_member",
-            f"users {strangers} are not members of organization {org_id}",
-            {"user_ids": strangers},
-        )
+        raise not_a_member(strangers, f"members of organization {org_id}")
 
 
 class Admin:

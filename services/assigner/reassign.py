@@ -19,7 +19,7 @@ from services.assigner.admin import fetch_campaign
 from services.assigner.distribution import distribute
 from shared import outbox
 from shared.database import Connection
-from shared.errors import BatonError, bad_request, not_found
+from shared.errors import BatonError, bad_request, not_a_member, not_found
 from shared.permissions import require_role
 from shared.queries import load_queries
 from shared.schemas import assign as s
@@ -157,8 +157,4 @@ async def _require_texters(conn: Connection, campaign_id: int, user_ids: list[in
         return
     strangers = [r["id"] for r in await conn.fetch(QUERIES["non_texters"], campaign_id, user_ids)]
     if strangers:
-        raise BatonError(
-            "not_a_member",
-            f"users {strangers} are not texters of this campaign",
-            {"user_ids": strangers},
-        )
+        raise not_a_member(strangers, "texters of this campaign")
