@@ -13,7 +13,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -57,6 +57,9 @@ class ServiceContext:
     js: JetStreamContext
     # Every service publishes events through the same transactional outbox.
     outbox: OutboxPublisher
+    # Loops that objects behind the endpoints need running beside them (the assigner's pool
+    # floor keeper); run with the definition's workers, and like them stopped with the service.
+    background: list[Worker] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,7 @@ async def run_service(
     await server.start()
     workers = [
         asyncio.create_task(worker(stop))
-        for worker in [publisher.run, *definition.workers(context)]
+        for worker in [publisher.run, *definition.workers(context), *context.background]
     ]
     watcher = asyncio.create_task(_watch_pool(name, pool, nc))
     log.info("service_ready", subjects=[e.subject for e in endpoints], workers=len(workers))

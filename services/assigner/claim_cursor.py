@@ -4,8 +4,9 @@ Claimed rows leave dead entries at the front of the pool index until vacuum, so 
 always scans from the lowest id slows down as a campaign drains (Spoke's claims went from 30 ms
 to 65 ms). Conversations are handed out in id order, so this process remembers the highest id
 it handed out per campaign and starts the next scan there. It is only a hint: when a scan from
-the cursor finds nothing, the caller rescans from zero, which picks up conversations that were
-returned to the pool below the cursor (unassigned, released, or another replica's leftovers).
+the cursor comes back short, the caller rescans from the campaign's pool floor (pool_floor.py),
+which picks up conversations that were returned to the pool below the cursor (unassigned,
+released, or another replica's leftovers).
 """
 
 from __future__ import annotations

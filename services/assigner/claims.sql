@@ -64,9 +64,19 @@ WITH picked AS (
 SELECT id FROM claimed ORDER BY id;
 
 -- name: pool_has_initials --
-SELECT EXISTS (SELECT 1 FROM conversation
-               WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'not_started');
+-- From the pool floor $2 (migration 0002), in the same row-comparison form as claim_initials.
+-- A scalar subquery with ORDER BY ... LIMIT 1, not EXISTS: Postgres drops the ORDER BY inside
+-- EXISTS, and with statistics from the campaign's start (a drain outruns autovacuum's ANALYZE)
+-- it then expects a row at once from a sequential scan and reads the whole table.
+SELECT (SELECT id FROM conversation
+        WHERE campaign_id <= $1 AND (campaign_id, id) >= ($1, $2)
+          AND assignee_id IS NULL AND status = 'not_started'
+        ORDER BY campaign_id, id
+        LIMIT 1) IS NOT NULL;
 
 -- name: pool_has_replies --
-SELECT EXISTS (SELECT 1 FROM conversation
-               WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'needs_reply');
+-- In the pool index's order, for the reason above.
+SELECT (SELECT id FROM conversation
+        WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'needs_reply'
+        ORDER BY needs_reply_since, id
+        LIMIT 1) IS NOT NULL;

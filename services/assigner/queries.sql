@@ -52,7 +52,7 @@ RETURNING id;
 -- name: campaign --
 SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
-       texting_hours_end
+       texting_hours_end, pool_floor_id
 FROM campaign WHERE id = $1;
 
 -- name: campaign_for_update --

@@ -17,6 +17,7 @@ from prometheus_client import Counter
 from services.assigner.admin import fetch_campaign
 from services.assigner.claim_cursor import ClaimCursor
 from services.assigner.named_queries import QUERIES
+from services.assigner.pool_floor import PoolFloorKeeper
 from shared import outbox
 from shared.database import Connection
 from shared.errors import BatonError, not_found
@@ -34,10 +35,13 @@ LOCKED_POOL_RETRIES = 5
 
 
 class SelfAssign:
-    def __init__(self, pool: asyncpg.Pool, publisher: outbox.OutboxPublisher) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, publisher: outbox.OutboxPublisher, floors: PoolFloorKeeper
+    ) -> None:
         self._pool = pool
         self._publisher = publisher
         self._cursor = ClaimCursor()
+        self._floors = floors
 
     async def request(self, request: s.RequestBatch) -> s.Batch:
         ids = await self._assign(
@@ -113,16 +117,19 @@ class SelfAssign:
                 )
             if campaign["require_replies_handled"] and pending["replies"]:
                 raise BatonError("replies_pending", "Answer your replies before requesting more")
-            size, after = campaign["batch_size"], self._cursor.start(campaign_id)
+            self._floors.claimed_from(campaign_id)
+            # Nothing is in the pool below its floor; the cursor is this process's hint above it.
+            floor = campaign["pool_floor_id"]
+            size, after = campaign["batch_size"], max(self._cursor.start(campaign_id), floor - 1)
             ids = await self._claim(
                 conn, "claim_initials", campaign_id, size, texter_id, reason, after
             )
-            if len(ids) < size and after > 0:
+            if len(ids) < size and after > floor - 1:
                 # Below the cursor may be conversations returned to the pool: fill from there.
                 ids += await self._claim(conn, "claim_initials", campaign_id, size - len(ids),
-                                         texter_id, reason, 0)  # fmt: skip
+                                         texter_id, reason, floor - 1)  # fmt: skip
             if not ids:
-                await self._refuse_if_empty(conn, "pool_has_initials", campaign_id)
+                await self._refuse_if_empty(conn, "pool_has_initials", campaign_id, floor)
                 return None
             self._cursor.advance(campaign_id, sorted(ids))
             return sorted(ids)
@@ -154,8 +161,10 @@ class SelfAssign:
             await outbox.enqueue(conn, ASSIGNED_SUBJECT, str(operation), msgspec.json.encode(event))
         return ids
 
-    async def _refuse_if_empty(self, conn: Connection, exists_query: str, campaign_id: int) -> None:
+    async def _refuse_if_empty(
+        self, conn: Connection, exists_query: str, campaign_id: int, *floor: int
+    ) -> None:
         """No row came back. SKIP LOCKED returns nothing while rows exist but are locked by
         other claims: that is not an empty pool, and the caller looks again."""
-        if not await conn.fetchval(CLAIMS[exists_query], campaign_id):
+        if not await conn.fetchval(CLAIMS[exists_query], campaign_id, *floor):
             raise BatonError("no_more_conversations", "No more conversations available")

@@ -6,6 +6,7 @@ from typing import Any
 
 from services.assigner.admin import Admin
 from services.assigner.contacts import ContactImport
+from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.reads import Reads
 from services.assigner.reassign import Reassignment
 from services.assigner.self_assign import SelfAssign
@@ -17,13 +18,17 @@ from shared.settings import AssignerSettings
 
 def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
     pool = context.pool
-    region = (
-        context.settings.default_region if isinstance(context.settings, AssignerSettings) else "US"
-    )
+    settings = context.settings
+    if not isinstance(settings, AssignerSettings):
+        settings = AssignerSettings()
+    region = settings.default_region
     administration = Admin(pool)
     contacts = ContactImport(pool, region)
     reads = Reads(pool)
-    self_assign = SelfAssign(pool, context.outbox)
+    floors = PoolFloorKeeper(pool, settings.pool_floor_interval_seconds)
+    if settings.pool_floor_interval_seconds > 0:
+        context.background.append(floors.run)
+    self_assign = SelfAssign(pool, context.outbox, floors)
     reassignment = Reassignment(pool, context.outbox)
     return [
         Endpoint("baton.admin.org.create", admin.CreateOrg, administration.create_org),

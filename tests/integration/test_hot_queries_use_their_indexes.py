@@ -91,7 +91,7 @@ async def test_assignment_queries_use_their_index(
     args: dict[str, tuple[Any, ...]] = {
         "claim_initials": (campaign, texter, 300, 0, uuid.uuid4(), "self_assign"),
         "claim_replies": (campaign, texter, 300, uuid.uuid4(), "self_assign"),
-        "pool_has_initials": (campaign,),
+        "pool_has_initials": (campaign, 0),
         "pool_has_replies": (campaign,),
         "texter_pending": (campaign, texter),
     }

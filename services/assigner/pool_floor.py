@@ -1,0 +1,70 @@
+"""Keeps each busy campaign's pool floor (migration 0002) close to the first row still in the pool.
+
+The database lowers a floor whenever a row enters the pool; only this raises it. Every second it
+visits the campaigns this process claimed from lately, one short transaction each: take the
+campaign's pool-floor lock exclusively (or skip the campaign this round: rows are entering its
+pool right now, or another replica is raising it), find the first row in the pool from the
+current floor, and move the floor up to it. The lock is what makes raising safe: rows that
+entered the pool before we held it are committed and seen by the scan, and a statement adding
+rows after waits for us to commit and then lowers the floor again (migration 0002).
+
+Rows locked by a claim in flight still count as in the pool (the scan sees the last committed
+version), so a claim that rolls back never leaves rows below the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import asyncpg
+import structlog
+
+from shared.database import TRANSIENT_ERRORS
+from shared.queries import load_queries
+
+log = structlog.get_logger(__name__)
+QUERIES = load_queries("services.assigner", "pool_floor.sql")
+# The floor of an empty pool: the next row to enter it lowers the floor to itself.
+EMPTY_POOL_FLOOR = 2**63 - 1
+# A campaign nobody claimed from for this long is no longer visited.
+IDLE_AFTER_SECONDS = 60.0
+
+
+class PoolFloorKeeper:
+    def __init__(self, pool: asyncpg.Pool, interval_seconds: float = 1.0) -> None:
+        self._pool = pool
+        self._interval = interval_seconds
+        self._claimed_at: dict[int, float] = {}
+
+    def claimed_from(self, campaign_id: int) -> None:
+        self._claimed_at[campaign_id] = time.monotonic()
+
+    async def raise_floor(self, campaign_id: int) -> int | None:
+        """One raise; the new floor, or None when the campaign was busy (or is gone)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(QUERIES["try_lock_pool_floor"], campaign_id):
+                return None
+            floor = await conn.fetchval(QUERIES["pool_floor"], campaign_id)
+            if floor is None:
+                return None  # the campaign is gone
+            first = await conn.fetchval(QUERIES["first_in_pool"], campaign_id, floor)
+            new_floor = EMPTY_POOL_FLOOR if first is None else int(first)
+            if new_floor != floor:
+                await conn.execute(QUERIES["set_pool_floor"], campaign_id, new_floor)
+            return new_floor
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            idle_since = time.monotonic() - IDLE_AFTER_SECONDS
+            for campaign_id, claimed_at in list(self._claimed_at.items()):
+                if claimed_at < idle_since:
+                    del self._claimed_at[campaign_id]
+                    continue
+                try:
+                    await self.raise_floor(campaign_id)
+                except TRANSIENT_ERRORS as exc:
+                    log.warning("pool_floor_unavailable", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
