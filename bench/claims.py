@@ -5,7 +5,12 @@ For each campaign size the same data is claimed two ways, in the same process, o
    from `--baseline-workers` connections for `--baseline-seconds`;
 2. after putting every row back and vacuuming, Baton drains the whole campaign through NATS with
    `--texters` concurrent requesters (each request from a texter who holds nothing yet, so the
-   rules pass and every request is a claim), measured at the client.
+   rules pass and every request is a claim), measured at the client. The end of a drain is
+   reported apart ("tail": the last 2% of requests, and the `no_more_conversations` answers):
+   that is where short batches refill from below the cursor and the pool is checked for empty.
+3. with `--floor-baseline`, the same drain first with the pool floor never raised
+   (BATON_POOL_FLOOR_INTERVAL_SECONDS=0, every end-of-pool scan from the campaign's start), so
+   the floor's effect is a ratio from one process.
 
     python -m bench.claims --sizes 100000,1000000,10000000
 """
@@ -128,7 +133,8 @@ async def baton_drain(
     nats_url: str, campaign: int, texters: list[int], concurrency: int
 ) -> dict[str, Any]:
     nc = await nats.connect(nats_url)
-    latencies: list[float] = []
+    latencies: list[float] = []  # in the order requests finished
+    empty_answers: list[float] = []
     handed: list[int] = []
     refusals: dict[str, int] = {}
     texter_ids = itertools.chain(texters[200:], itertools.repeat(None))
@@ -149,6 +155,7 @@ async def baton_drain(
                 code = reply["error"]["code"]
                 refusals[code] = refusals.get(code, 0) + 1
                 if code == "no_more_conversations":
+                    empty_answers.append(latencies[-1])
                     done = True
 
     started = time.perf_counter()
@@ -159,7 +166,9 @@ async def baton_drain(
     return {"claims": claims, "rows": len(handed), "distinct_rows": len(set(handed)),
             "refusals": refusals, "seconds": round(elapsed, 2),
             "claims_per_s": round(claims / elapsed, 1), "rows_per_s": round(len(handed) / elapsed),
-            **latency_summary(latencies)}  # fmt: skip
+            **latency_summary(latencies),
+            "tail": latency_summary(latencies[-max(1, len(latencies) // 50):]),
+            "empty_pool_answers": latency_summary(empty_answers)}  # fmt: skip
 
 
 async def run_size(url: str, nats_url: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -170,20 +179,34 @@ async def run_size(url: str, nats_url: str, size: int, args: argparse.Namespace)
     plain = await plain_claims(url, campaign, texters[:200] * 10_000, args.baseline_workers,
                                args.baseline_seconds)  # fmt: skip
     print(f"  plain claim: {plain}", flush=True)
+    result: dict[str, Any] = {"size": size, "plain_claim": plain}
+    if args.floor_baseline:
+        await reset(url, campaign)
+        unfloored = await asyncio.to_thread(
+            _drain_with_service, url, nats_url, campaign, texters, args, "0"
+        )
+        print(f"  no floor:    {unfloored}", flush=True)
+        result["baton_without_pool_floor"] = unfloored
     await reset(url, campaign)
     baton = await asyncio.to_thread(_drain_with_service, url, nats_url, campaign, texters, args)
     print(f"  baton:       {baton}", flush=True)
     assert baton["rows"] == baton["distinct_rows"] == size, "every conversation exactly once"
-    ratio = round(baton["claims_per_s"] / plain["claims_per_s"], 1)
-    return {"size": size, "plain_claim": plain, "baton": baton, "throughput_ratio": ratio}
+    result["baton"] = baton
+    result["throughput_ratio"] = round(baton["claims_per_s"] / plain["claims_per_s"], 1)
+    if args.floor_baseline:
+        before, after = result["baton_without_pool_floor"]["tail"], baton["tail"]
+        result["tail_max_ratio_without_floor"] = round(before["max_ms"] / after["max_ms"], 1)
+    return result
 
 
 def _drain_with_service(
-    url: str, nats_url: str, campaign: int, texters: list[int], args: argparse.Namespace
-) -> dict[str, Any]:
+    url: str, nats_url: str, campaign: int, texters: list[int], args: argparse.Namespace,
+    floor_interval: str = "1",
+) -> dict[str, Any]:  # fmt: skip
     with service(
-        "assigner", url, nats_url, db_pool_max=str(args.pool), max_in_flight=str(args.texters)
-    ):
+        "assigner", url, nats_url, db_pool_max=str(args.pool), max_in_flight=str(args.texters),
+        pool_floor_interval_seconds=floor_interval,
+    ):  # fmt: skip
         return asyncio.run(baton_drain(nats_url, campaign, texters, args.texters))
 
 
@@ -199,16 +222,20 @@ async def main(args: argparse.Namespace) -> None:
     print()
     print(
         "| conversations | plain claims/s (p50/p99 ms) | Baton claims/s | Baton rows/s"
-        " | Baton p50/p99 ms | ratio |"
+        " | Baton p50/p99 ms | ratio | end of drain p50/max ms |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         p, b = r["plain_claim"], r["baton"]
         print(
             f"| {r['size']:,} | {p['claims_per_s']} ({p['p50_ms']}/{p['p99_ms']})"
-            f" | {b['claims_per_s']} "
-            f"| {b['rows_per_s']:,} | {b['p50_ms']}/{b['p99_ms']} | {r['throughput_ratio']}x |"
+            f" | {b['claims_per_s']} | {b['rows_per_s']:,} | {b['p50_ms']}/{b['p99_ms']}"
+            f" | {r['throughput_ratio']}x | {b['tail']['p50_ms']}/{b['tail']['max_ms']} |"
         )
+        if "baton_without_pool_floor" in r:
+            t = r["baton_without_pool_floor"]["tail"]
+            print(f"  without the pool floor, end of drain p50/max ms {t['p50_ms']}/{t['max_ms']}"
+                  f" ({r['tail_max_ratio_without_floor']}x the max with it)")  # fmt: skip
     if len(results) > 1:
         spread = results[-1]["baton"]["claims_per_s"] / results[0]["baton"]["claims_per_s"]
         print(f"Baton throughput at {sizes[-1]:,} is {spread:.2f}x that at {sizes[0]:,}")
@@ -226,6 +253,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--baseline-seconds", type=float, default=20.0)
     # Measured here: 4-8 connections beat 20, which spend their time skipping each other's locks.
     parser.add_argument("--pool", type=int, default=8, help="the assigner's Postgres pool size")
+    parser.add_argument("--floor-baseline", action="store_true",
+                        help="drain once more first with the pool floor never raised")  # fmt: skip
     return parser.parse_args()
 
 
