@@ -17,7 +17,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 FULL = {
-    "claims": ["--sizes", "100000,1000000,10000000"],
+    "claims": ["--sizes", "100000,1000000,10000000", "--floor-baseline"],
     "reassign": ["--size", "1000000"],
     "messaging": ["--messages", "20000"],
     "reaper": ["--small", "100000", "--large", "10000000", "--stale", "100000"],
@@ -44,6 +44,17 @@ def table(results: dict[str, Any]) -> str:
             f"{baton['rows_per_s']:,} ({baton['p50_ms']}/{baton['p99_ms']}) |"
         )
         rows.append(f"| claims {size:,} | Baton / plain throughput | {run['throughput_ratio']}x |")
+        if "tail" in baton:
+            tail = baton["tail"]
+            rows.append(
+                f"| claims {size:,} | end of drain (last 2%) p50/max ms | {tail['p50_ms']}/{tail['max_ms']} |"
+            )
+        if "baton_without_pool_floor" in run:
+            tail = run["baton_without_pool_floor"]["tail"]
+            rows.append(
+                f"| claims {size:,} | the same without the pool floor | {tail['p50_ms']}/{tail['max_ms']}"
+                f" ({run['tail_max_ratio_without_floor']}x) |"
+            )
     if "reassign" in results:
         r = results["reassign"]
         rows.append(
