@@ -20,6 +20,11 @@ CREATE FUNCTION pool_floor_lock_key(campaign_id bigint) RETURNS bigint
 
 CREATE FUNCTION lower_pool_floor() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- The common case (a claim, a send, a reply flipping a status) puts nothing into the pool.
+    IF NOT EXISTS (SELECT 1 FROM entered_rows
+                   WHERE assignee_id IS NULL AND status = 'not_started') THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_advisory_xact_lock_shared(pool_floor_lock_key(pooled.campaign_id))
     FROM (SELECT DISTINCT campaign_id FROM entered_rows
           WHERE assignee_id IS NULL AND status = 'not_started'
