@@ -30,6 +30,7 @@ class Report:
     stats: dict[str, Any] = field(default_factory=dict)
     messages: dict[str, int] = field(default_factory=dict)
     send_latency_ms: dict[str, float] = field(default_factory=dict)
+    request_latency_ms: dict[str, float] = field(default_factory=dict)
     refusals: dict[str, int] = field(default_factory=dict)
     released: int = 0
     reassigned: int = 0
@@ -208,12 +209,8 @@ async def _conclude(
         "replies": bridge.replies,
         "stops": len(bridge.stops),
     }
-    latencies = sorted(x for t in texters for x in t.latencies)
-    if latencies:
-        report.send_latency_ms = {
-            "p50": round(statistics.median(latencies) * 1000, 1),
-            "p99": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
-        }
+    report.send_latency_ms = _percentiles_ms([x for t in texters for x in t.latencies])
+    report.request_latency_ms = _percentiles_ms([x for t in texters for x in t.request_latencies])
     refusals: Counter[str] = Counter()
     for t in texters:
         refusals.update(t.refusals)
@@ -264,12 +261,23 @@ async def _conclude(
     }
 
 
+def _percentiles_ms(seconds: list[float]) -> dict[str, float]:
+    if not seconds:
+        return {}
+    ordered = sorted(seconds)
+    return {
+        "p50": round(statistics.median(ordered) * 1000, 1),
+        "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1),
+    }
+
+
 def render(report: Report) -> str:
     lines = [
         f"finished: {report.finished} in {report.seconds} s",
         f"conversations by status: {report.stats.get('by_status')}",
         f"messages: {report.messages}",
         f"send latency (ms): {report.send_latency_ms}",
+        f"batch request latency (ms): {report.request_latency_ms}",
         f"released by the reaper: {report.released}; reassigned: {report.reassigned}",
         f"refusals texters saw: {report.refusals}",
         "invariants:",

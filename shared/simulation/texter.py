@@ -24,7 +24,8 @@ class Texter:
         self._interval = 1.0 / rate
         self.responsive = responsive
         self.sent: list[int] = []  # message ids Baton accepted
-        self.latencies: list[float] = []
+        self.latencies: list[float] = []  # of sends, seconds
+        self.request_latencies: list[float] = []  # of batch requests (Request Conversations)
         self.refusals: Counter[str] = Counter()
         self.batches = 0
         self.idle = False
@@ -77,6 +78,7 @@ class Texter:
         return done
 
     async def _request(self, kind: str) -> bool:
+        started = time.perf_counter()
         try:
             batch = await self._client.call(
                 "baton.assign.request",
@@ -87,5 +89,7 @@ class Texter:
         except BatonError as refusal:
             self.refusals[refusal.code] += 1
             return False
+        finally:
+            self.request_latencies.append(time.perf_counter() - started)
         self.batches += 1
         return bool(batch["conversation_ids"])

@@ -9,6 +9,7 @@ from nats.aio.client import Client as NatsClient
 from services.reaper.service import DEFINITION as REAPER
 from shared.cli.client import Client
 from shared.settings import CommonSettings, ReaperSettings
+from shared.simulation.progress import Progress
 from shared.simulation.run import render, simulate
 from shared.simulation.scenario import Scenario
 from tests.support.baton_client import Baton
@@ -28,7 +29,8 @@ async def test_a_small_campaign_runs_to_the_end_with_every_invariant_true(
     async with running(REAPER, reaper_settings):
         client_nc = await nats.connect(settings.nats_url)
         try:
-            report = await simulate(client_nc, Client(client_nc), scenario)
+            progress: list[Progress] = []
+            report = await simulate(client_nc, Client(client_nc), scenario, progress.append)
         finally:
             await client_nc.close()
     print(render(report))
@@ -37,3 +39,8 @@ async def test_a_small_campaign_runs_to_the_end_with_every_invariant_true(
     assert report.messages["sent"] >= 300  # every initial, plus answers to replies
     assert report.messages["stops"] >= 1 and report.messages["replies"] > report.messages["stops"]
     assert report.stats["by_status"]["closed"] == report.messages["stops"]
+    assert 0 < report.request_latency_ms["p50"] <= report.request_latency_ms["p99"]
+    # Live progress saw the campaign move, and its last line agrees with the report.
+    assert len(progress) >= 2 and progress[0].texts_sent <= progress[-1].texts_sent
+    assert progress[-1].by_status["not_started"] == 0 and progress[-1].contacts == 300
+    assert progress[-1].texts_sent <= report.messages["sent"]
