@@ -13,6 +13,37 @@ ORDER BY (c.sending_number IS NOT DISTINCT FROM $2) DESC, (v.status <> 'not_star
 LIMIT 1
 FOR UPDATE OF v;
 
+-- name: ingest_reply --
+-- A reply that is not an opt-out, in one statement (one round trip, atomic on its own): match
+-- and lock the conversation as match_conversation does, record the message exactly once, and
+-- flip the conversation to needs_reply only when the message is new. Returns the conversation
+-- (NULL when the number matches none) and whether the message was new.
+WITH matched AS (
+    SELECT v.id
+    FROM contact k
+    JOIN conversation v ON v.contact_id = k.id
+    JOIN campaign c ON c.id = k.campaign_id
+    WHERE k.phone = $1
+    ORDER BY (c.sending_number IS NOT DISTINCT FROM $2) DESC, (v.status <> 'not_started') DESC,
+             v.updated_at DESC, v.id DESC
+    LIMIT 1
+    FOR UPDATE OF v
+), inserted AS (
+    INSERT INTO message (conversation_id, direction, kind, body, provider_message_id,
+                         delivery_status, created_at)
+    SELECT id, 'inbound', 'contact', $3, $4, 'received', $5 FROM matched
+    ON CONFLICT (direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+    RETURNING conversation_id
+), flipped AS (
+    -- Starts the release clock; a second message while unanswered keeps the first time.
+    UPDATE conversation v
+    SET status = 'needs_reply', needs_reply_since = coalesce(needs_reply_since, $5),
+        updated_at = now()
+    FROM inserted
+    WHERE v.id = inserted.conversation_id AND v.status <> 'closed'
+)
+SELECT (SELECT id FROM matched) AS conversation_id, EXISTS (SELECT 1 FROM inserted) AS new;
+
 -- name: insert_inbound --
 -- Exactly once: a redelivered provider message finds its row and returns nothing.
 INSERT INTO message (conversation_id, direction, kind, body, provider_message_id,
@@ -20,12 +51,6 @@ INSERT INTO message (conversation_id, direction, kind, body, provider_message_id
 VALUES ($1, 'inbound', 'contact', $2, $3, 'received', $4)
 ON CONFLICT (direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
 RETURNING id;
-
--- name: flip_needs_reply --
--- Starts the release clock; a second message while we have not answered keeps the first time.
-UPDATE conversation
-SET status = 'needs_reply', needs_reply_since = coalesce(needs_reply_since, $2), updated_at = now()
-WHERE id = $1 AND status <> 'closed';
 
 -- name: add_opt_out --
 INSERT INTO opt_out (org_id, phone, source) VALUES ($1, $2, 'reply') ON CONFLICT DO NOTHING;

@@ -30,6 +30,29 @@ class Replies:
         except InvalidPhoneError as exc:
             raise bad_request(f"sender number: {exc}") from None
         to = _normalise_or_raw(sms.to, self._region)
+        if not is_opt_out(sms.body):
+            outcome = await self._ingest_reply(sms, phone, to)
+        else:
+            outcome = await self._ingest_opt_out(sms, phone, to)
+        RECEIVED.labels(outcome).inc()
+
+    async def _ingest_reply(self, sms: InboundSms, phone: str, to: str) -> str:
+        """The common case in one statement; an unknown number is kept apart."""
+        row = await self._pool.fetchrow(
+            QUERIES["ingest_reply"], phone, to, sms.body, sms.provider_message_id, sms.received_at
+        )
+        assert row is not None
+        if row["conversation_id"] is None:
+            await self._pool.execute(
+                QUERIES["insert_unmatched"], sms.provider_message_id, phone, to, sms.body,
+                sms.received_at,
+            )  # fmt: skip
+            return "unmatched"
+        return "needs_reply" if row["new"] else "duplicate"
+
+    async def _ingest_opt_out(self, sms: InboundSms, phone: str, to: str) -> str:
+        """STOP and friends: the message, the opt-out and closing every conversation of the
+        number in the organization, in one transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
             conversation = await conn.fetchrow(QUERIES["match_conversation"], phone, to)
             if conversation is None:
@@ -53,14 +76,11 @@ class Replies:
                 is None
             ):
                 outcome = "duplicate"
-            elif is_opt_out(sms.body):
+            else:
                 await conn.execute(QUERIES["add_opt_out"], conversation["org_id"], phone)
                 await conn.execute(QUERIES["close_for_phone"], conversation["org_id"], phone)
                 outcome = "opt_out"
-            else:
-                await conn.execute(QUERIES["flip_needs_reply"], conversation["id"], sms.received_at)
-                outcome = "needs_reply"
-        RECEIVED.labels(outcome).inc()
+        return outcome
 
 
 def _normalise_or_raw(number: str, region: str) -> str:
