@@ -15,6 +15,7 @@ texter meets in normal work (no more conversations yet, a contact who opted out 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import time
@@ -49,7 +50,8 @@ class Campaign:
 
     nats: BlockingNats | None = None
     setup: dict[str, Any] = {}
-    bridge_stop: Any = None
+    bridge_stop: asyncio.Event | None = None
+    bridge_task: asyncio.Task[None] | None = None
     texter_numbers = itertools.count(1)
 
 
@@ -62,12 +64,11 @@ def set_up_campaign(environment: Environment, **_: Any) -> None:
     Campaign.setup = connection.run(set_up(connection.client, scenario))
     if RUN_BRIDGE:
 
-        async def start_bridge() -> Any:
-            import asyncio
-
+        async def start_bridge() -> asyncio.Event:
             stop = asyncio.Event()
             bridge = Bridge(connection.nc, REPLY_RATE, stop_rate=0.05)
-            asyncio.get_running_loop().create_task(bridge.run(stop))
+            # Kept on the connection's loop; it ends when `stop` is set at test stop.
+            Campaign.bridge_task = asyncio.get_running_loop().create_task(bridge.run(stop))
             return stop
 
         Campaign.bridge_stop = connection.run(start_bridge())
@@ -78,11 +79,12 @@ def tear_down(environment: Environment, **_: Any) -> None:
     connection = Campaign.nats
     if connection is None:
         return
-    if Campaign.bridge_stop is not None:
-        stop = Campaign.bridge_stop
+    stop, task = Campaign.bridge_stop, Campaign.bridge_task
+    if stop is not None and task is not None:
 
         async def stop_bridge() -> None:
-            stop.set()
+            stop.set()  # the bridge finishes its fetch and lets go of its subscription
+            await asyncio.wait_for(task, 10)
 
         connection.run(stop_bridge())
     connection.close()
