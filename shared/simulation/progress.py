@@ -4,6 +4,7 @@ few seconds when the output is a log or a pipe (so a CI log is not a wall of red
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -39,8 +40,14 @@ def render(now: Progress, before: Progress | None) -> str:
 class ProgressLine:
     """Writes progress to `out` (stderr: stdout stays the report, or the JSON, alone)."""
 
-    def __init__(self, out: TextIO, every_seconds_when_not_a_tty: float = 10.0) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        every_seconds_when_not_a_tty: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._out = out
+        self._clock = clock
         self._tty = bool(getattr(out, "isatty", lambda: False)())
         self._every = every_seconds_when_not_a_tty
         self._last: Progress | None = None
@@ -48,15 +55,19 @@ class ProgressLine:
         self._width = 0
 
     def __call__(self, now: Progress) -> None:
+        # The rate is over the interval since the line shown before: a second on a terminal,
+        # ten seconds in a log.
         line = render(now, self._last)
-        self._last = now
         if self._tty:
             # Pad over the previous line's leftovers; \r returns to the start of the line.
             self._out.write("\r" + line.ljust(self._width))
             self._width = len(line)
-        elif time.monotonic() - self._printed_at >= self._every:
-            self._printed_at = time.monotonic()
+        elif self._clock() - self._printed_at >= self._every:
+            self._printed_at = self._clock()
             self._out.write(line + "\n")
+        else:
+            return
+        self._last = now
         self._out.flush()
 
     def close(self) -> None:

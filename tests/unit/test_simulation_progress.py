@@ -46,3 +46,15 @@ def test_a_log_gets_whole_lines_and_not_every_second() -> None:
     line.close()
     assert "\r" not in out.getvalue()
     assert out.getvalue().count("\n") == 1  # the first; the rest fall inside the hour
+
+
+def test_a_logged_rate_covers_the_time_since_the_line_before() -> None:
+    now = [0.0]
+    out = io.StringIO()
+    line = ProgressLine(out, every_seconds_when_not_a_tty=10, clock=lambda: now[0])
+    for second, texts in ((0, 0), (1, 400), (10, 500)):  # the middle one is not printed
+        now[0] = second
+        line(_progress(second, 1000 - texts, texts))
+    printed = out.getvalue().splitlines()
+    assert len(printed) == 2
+    assert "texts 500 (50/s)" in printed[-1]  # 500 texts over the 10 s since the first line
