@@ -1,25 +1,16 @@
 -- Inbound's named queries.
 
--- name: match_conversation --
--- The contact's conversation: in the campaign whose number it texted, else one we started,
--- else the most recently active. Locked, so a reply and a send in it are serialised.
-SELECT v.id, v.campaign_id, v.status, c.org_id
-FROM contact k
-JOIN conversation v ON v.contact_id = k.id
-JOIN campaign c ON c.id = k.campaign_id
-WHERE k.phone = $1
-ORDER BY (c.sending_number IS NOT DISTINCT FROM $2) DESC, (v.status <> 'not_started') DESC,
-         v.updated_at DESC, v.id DESC
-LIMIT 1
-FOR UPDATE OF v;
-
--- name: ingest_reply --
--- A reply that is not an opt-out, in one statement (one round trip, atomic on its own): match
--- and lock the conversation as match_conversation does, record the message exactly once, and
--- flip the conversation to needs_reply only when the message is new. Returns the conversation
--- (NULL when the number matches none) and whether the message was new.
+-- name: ingest --
+-- A contact's message in one statement (one round trip, atomic on its own). The conversation:
+-- in the campaign whose number it texted, else one we started, else the most recently active;
+-- locked, so a reply and a send in it are serialised. The message is recorded exactly once (a
+-- redelivered provider message finds its row), and only a new one flips the conversation to
+-- needs_reply, which starts the release clock (a second message while unanswered keeps the first
+-- time). Returns the conversation and its organization (NULL when the number matches none) and
+-- whether the message was new. An opt-out runs this in the transaction that also closes the
+-- number's conversations, so its flip is overwritten before anyone sees it.
 WITH matched AS (
-    SELECT v.id
+    SELECT v.id, c.org_id
     FROM contact k
     JOIN conversation v ON v.contact_id = k.id
     JOIN campaign c ON c.id = k.campaign_id
@@ -35,22 +26,14 @@ WITH matched AS (
     ON CONFLICT (direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
     RETURNING conversation_id
 ), flipped AS (
-    -- Starts the release clock; a second message while unanswered keeps the first time.
     UPDATE conversation v
     SET status = 'needs_reply', needs_reply_since = coalesce(needs_reply_since, $5),
         updated_at = now()
     FROM inserted
     WHERE v.id = inserted.conversation_id AND v.status <> 'closed'
 )
-SELECT (SELECT id FROM matched) AS conversation_id, EXISTS (SELECT 1 FROM inserted) AS new;
-
--- name: insert_inbound --
--- Exactly once: a redelivered provider message finds its row and returns nothing.
-INSERT INTO message (conversation_id, direction, kind, body, provider_message_id,
-                     delivery_status, created_at)
-VALUES ($1, 'inbound', 'contact', $2, $3, 'received', $4)
-ON CONFLICT (direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
-RETURNING id;
+SELECT (SELECT id FROM matched) AS conversation_id, (SELECT org_id FROM matched) AS org_id,
+       EXISTS (SELECT 1 FROM inserted) AS new;
 
 -- name: add_opt_out --
 INSERT INTO opt_out (org_id, phone, source) VALUES ($1, $2, 'reply') ON CONFLICT DO NOTHING;

@@ -8,6 +8,7 @@ from nats.aio.msg import Msg
 from prometheus_client import Counter
 
 from services.inbound.opt_out import is_opt_out
+from shared.database import Connection
 from shared.errors import bad_request
 from shared.phones import InvalidPhoneError, to_e164
 from shared.queries import load_queries
@@ -30,57 +31,37 @@ class Replies:
         except InvalidPhoneError as exc:
             raise bad_request(f"sender number: {exc}") from None
         to = _normalise_or_raw(sms.to, self._region)
-        if not is_opt_out(sms.body):
-            outcome = await self._ingest_reply(sms, phone, to)
+        if is_opt_out(sms.body):
+            # The message, the opt-out and closing every conversation of the number in the
+            # organization commit together.
+            async with self._pool.acquire() as conn, conn.transaction():
+                outcome = await self._record(conn, sms, phone, to, opt_out=True)
         else:
-            outcome = await self._ingest_opt_out(sms, phone, to)
+            # A reply is one statement: no transaction round trips around it.
+            async with self._pool.acquire() as conn:
+                outcome = await self._record(conn, sms, phone, to, opt_out=False)
         RECEIVED.labels(outcome).inc()
 
-    async def _ingest_reply(self, sms: InboundSms, phone: str, to: str) -> str:
-        """The common case in one statement; an unknown number is kept apart."""
-        row = await self._pool.fetchrow(
-            QUERIES["ingest_reply"], phone, to, sms.body, sms.provider_message_id, sms.received_at
+    async def _record(
+        self, conn: Connection, sms: InboundSms, phone: str, to: str, *, opt_out: bool
+    ) -> str:
+        row = await conn.fetchrow(
+            QUERIES["ingest"], phone, to, sms.body, sms.provider_message_id, sms.received_at
         )
         assert row is not None
         if row["conversation_id"] is None:
-            await self._pool.execute(
+            await conn.execute(
                 QUERIES["insert_unmatched"], sms.provider_message_id, phone, to, sms.body,
                 sms.received_at,
             )  # fmt: skip
             return "unmatched"
-        return "needs_reply" if row["new"] else "duplicate"
-
-    async def _ingest_opt_out(self, sms: InboundSms, phone: str, to: str) -> str:
-        """STOP and friends: the message, the opt-out and closing every conversation of the
-        number in the organization, in one transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            conversation = await conn.fetchrow(QUERIES["match_conversation"], phone, to)
-            if conversation is None:
-                await conn.execute(
-                    QUERIES["insert_unmatched"],
-                    sms.provider_message_id,
-                    phone,
-                    to,
-                    sms.body,
-                    sms.received_at,
-                )
-                outcome = "unmatched"
-            elif (
-                await conn.fetchval(
-                    QUERIES["insert_inbound"],
-                    conversation["id"],
-                    sms.body,
-                    sms.provider_message_id,
-                    sms.received_at,
-                )
-                is None
-            ):
-                outcome = "duplicate"
-            else:
-                await conn.execute(QUERIES["add_opt_out"], conversation["org_id"], phone)
-                await conn.execute(QUERIES["close_for_phone"], conversation["org_id"], phone)
-                outcome = "opt_out"
-        return outcome
+        if not row["new"]:
+            return "duplicate"
+        if not opt_out:
+            return "needs_reply"
+        await conn.execute(QUERIES["add_opt_out"], row["org_id"], phone)
+        await conn.execute(QUERIES["close_for_phone"], row["org_id"], phone)
+        return "opt_out"
 
 
 def _normalise_or_raw(number: str, region: str) -> str:
