@@ -22,6 +22,7 @@ FULL = {
     "messaging": ["--messages", "20000"],
     "reaper": ["--small", "100000", "--large", "10000000", "--stale", "100000"],
     "contacts_import": ["--rows", "1000000"],
+    "pool_floor_trigger": ["--rounds", "10"],
 }
 QUICK = {
     "claims": ["--sizes", "20000,100000", "--baseline-seconds", "3"],
@@ -29,6 +30,7 @@ QUICK = {
     "messaging": ["--messages", "2000"],
     "reaper": ["--small", "10000", "--large", "100000", "--stale", "1000"],
     "contacts_import": ["--rows", "50000"],
+    "pool_floor_trigger": ["--rounds", "2"],
 }
 
 
@@ -84,6 +86,11 @@ def table(results: dict[str, Any]) -> str:
         c = results["contacts_import"]
         rows.append(
             f"| contacts import, {c['rows']:,}-row CSV | rows/s (seconds) | {c['rows_per_s']:,} ({c['seconds']}) |"
+        )
+    for shape, f in results.get("pool_floor_trigger", {}).items():
+        rows.append(
+            f"| pool-floor trigger, {shape} | ms with / without (ratio) | "
+            f"{f['ms_with_trigger']} / {f['ms_without']} ({f['ratio']}x) |"
         )
     return "\n".join(rows)
 
