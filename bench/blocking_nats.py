@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -24,7 +25,10 @@ from shared.cli.client import Client
 T = TypeVar("T")
 
 
+@functools.cache
 def _gevent_patched() -> bool:
+    """Asked on every wait; the answer is fixed once a connection exists (Locust patches at its
+    import, before any user starts)."""
     if "gevent" not in sys.modules:
         return False
     from gevent import monkey

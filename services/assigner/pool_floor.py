@@ -39,7 +39,8 @@ class PoolFloorKeeper:
         self._claimed_at: dict[int, float] = {}
 
     def claimed_from(self, campaign_id: int) -> None:
-        self._claimed_at[campaign_id] = time.monotonic()
+        if self._interval > 0:  # with raising off nothing would ever prune what is noted here
+            self._claimed_at[campaign_id] = time.monotonic()
 
     async def raise_floor(self, campaign_id: int) -> int | None:
         """One raise; the new floor, or None when the campaign was busy (or is gone)."""
