@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import typing
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -16,6 +16,7 @@ from services.assigner.service import DEFINITION as ASSIGNER
 from services.inbound.service import DEFINITION as INBOUND
 from services.reaper.service import DEFINITION as REAPER
 from services.sender.service import DEFINITION as SENDER
+from shared.access import PUBLIC, Access
 from shared.envelope import encode_ok
 from shared.schemas.system import StatusReply, StatusRequest, status_subject
 from shared.service import ServiceContext
@@ -24,16 +25,27 @@ from shared.settings import AssignerSettings
 DEFINITIONS = (ASSIGNER, SENDER, INBOUND, REAPER)
 
 
-def catalog() -> list[tuple[str, str, Any, Any]]:
-    """(service, subject, request type, reply type) for every request/reply subject."""
-    rows: list[tuple[str, str, Any, Any]] = []
+class Entry(NamedTuple):
+    service: str
+    subject: str
+    request: Any
+    reply: Any
+    access: Access
+
+
+def catalog() -> list[Entry]:
+    """Every request/reply subject: its service, request and reply types, and who may call it,
+    read from the same endpoint declarations the services serve and enforce."""
+    rows: list[Entry] = []
     for definition in DEFINITIONS:
-        rows.append((definition.name, status_subject(definition.name), StatusRequest, StatusReply))
+        rows.append(Entry(definition.name, status_subject(definition.name), StatusRequest,
+                          StatusReply, PUBLIC))  # fmt: skip
         # Endpoint lists only keep references to the context; nothing is connected here.
         context = ServiceContext(definition.name, AssignerSettings(), None, None, None, None)  # type: ignore[arg-type]
         for endpoint in definition.endpoints(context):
             reply = typing.get_type_hints(endpoint.handler).get("return", Any)
-            rows.append((definition.name, endpoint.subject, endpoint.request_type, reply))
+            rows.append(Entry(definition.name, endpoint.subject, endpoint.request_type, reply,
+                              endpoint.access))  # fmt: skip
     return rows
 
 
@@ -52,14 +64,30 @@ def render() -> str:
         '`{"ok": false, "error": {"code": "...", "message": "...", "details": {}}}`.',
         "Unknown fields are refused (`bad_request`), as are wrong types and out-of-range values.",
         "",
-        "| subject | service |",
-        "| --- | --- |",
+        "## Who is calling",
+        "",
+        "Every subject but `baton.status.*` needs the NATS header",
+        "`Authorization: Bearer <JWT>`. The token's `sub` is the caller's Baton user id in",
+        'decimal; a token with `"operator": true` is the deployment\'s operator, who may create',
+        "organizations and their first owners and nothing else. Payloads never name the caller.",
+        "",
+        "- No token, or one that is malformed, forged, expired or not yet valid: `unauthenticated`.",
+        "- A caller whose role in the organization is too low: `forbidden`.",
+        "- An id (campaign, conversation, team, organization, invite) of an organization the",
+        "  caller is not a member of: `not_found`, exactly as for an id that does not exist.",
+        "",
+        "Roles rank owner > admin > moderator > texter. The column below is generated from the",
+        "declarations the services enforce.",
+        "",
+        "| subject | service | who may call |",
+        "| --- | --- | --- |",
     ]
     entries = catalog()
-    lines += [f"| `{subject}` | {service} |" for service, subject, _, _ in entries]
-    for service, subject, request, reply in entries:
+    lines += [f"| `{e.subject}` | {e.service} | {e.access.describe()} |" for e in entries]
+    for service, subject, request, reply, access in entries:
         lines += [
             "", f"## `{subject}`", "", f"Served by the {service} (queue group `{service}`).", "",
+            f"Who may call: {access.describe()}.", "",
             "Request:", "", "```json", _schema(request), "```", "",
             "Reply `data`:", "", "```json", _schema(reply), "```",
         ]  # fmt: skip
@@ -111,7 +139,7 @@ def asyncapi() -> dict[str, Any]:
     """An AsyncAPI 3 document of every subject, from the same msgspec types."""
     entries = catalog()
     streams = _stream_channels()
-    types = {t for _, _, req, rep in entries for t in (req, rep)} | {t for _, _, t, _ in streams}
+    types = {t for e in entries for t in (e.request, e.reply)} | {t for _, _, t, _ in streams}
     named = sorted((t for t in types if isinstance(t, type)), key=lambda t: t.__name__)
     (_, components) = msgspec.json.schema_components(
         named, ref_template="#/components/schemas/{name}"
@@ -127,13 +155,14 @@ def asyncapi() -> dict[str, Any]:
                                    if isinstance(kind, type) else {}})  # fmt: skip
         return {"$ref": f"#/components/messages/{name}"}
 
-    for service, subject, request, reply in entries:
+    for service, subject, request, reply, access in entries:
         key = subject.replace(".", "_")
         channels[key] = {"address": subject, "messages": {"request": message(request)}}
         operations[key] = {
             "action": "receive", "channel": {"$ref": f"#/channels/{key}"},
             "summary": f"Request/reply served by the {service} (queue group {service}); the reply"
-                       " is the envelope {ok, data | error} with data as below.",
+                       " is the envelope {ok, data | error} with data as below. Who may call: "
+                       f"{access.describe()}.",
             "reply": {"messages": [message(reply)]},
         }  # fmt: skip
     for subject, action, kind, summary in streams:

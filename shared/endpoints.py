@@ -1,8 +1,11 @@
-"""Request/reply subjects: decode with msgspec, call the handler, answer in the one envelope.
+"""Request/reply subjects: verify the caller, decode with msgspec, call the handler, answer in the
+one envelope.
 
-A malformed request gets `bad_request` saying what was wrong; a handler's refusal gets its own
-code; a database outage gets `unavailable`; nothing a caller sends can crash the service or leave
-it without an answer.
+The caller comes only from the `Authorization: Bearer <JWT>` header, verified before the payload
+is read (shared/tokens.py); a request without a valid token gets `unauthenticated` and reaches no
+handler. A malformed request gets `bad_request` saying what was wrong; a handler's refusal gets
+its own code; a database outage gets `unavailable`; nothing a caller sends can crash the service
+or leave it without an answer.
 """
 
 from __future__ import annotations
@@ -20,20 +23,39 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from shared import failpoints, metrics
+from shared.access import NOT_FOR_OPERATOR, Access, Caller
 from shared.database import TRANSIENT_ERRORS, unavailable
 from shared.envelope import encode_error, encode_ok
-from shared.errors import INTERNAL, PAYLOAD_TOO_LARGE, BatonError, bad_request
+from shared.errors import INTERNAL, PAYLOAD_TOO_LARGE, BatonError, bad_request, forbidden
+from shared.tokens import AUTHORIZATION_HEADER, Identity, TokenVerifier
 
 log = structlog.get_logger(__name__)
 
 RequestT = TypeVar("RequestT")
 
 
+ANONYMOUS = Identity(subject="", user_id=None)
+
+
 @dataclass(frozen=True)
 class Endpoint(Generic[RequestT]):
     subject: str
     request_type: type[RequestT]
-    handler: Callable[[RequestT], Awaitable[Any]]
+    handler: Callable[[RequestT, Caller], Awaitable[Any]]
+    access: Access
+
+    def caller(self, headers: dict[str, str] | None, verifier: TokenVerifier | None) -> Caller:
+        """Who is calling, verified before anything of the payload is read."""
+        if self.access.public:
+            return Caller(ANONYMOUS, self.access)
+        if verifier is None:  # a service always has one; this keeps a misconfiguration closed
+            raise BatonError(INTERNAL, "no token verifier is configured")
+        identity = verifier.verify(_authorization(headers))
+        if identity.operator and not self.access.operator:
+            raise forbidden(NOT_FOR_OPERATOR)
+        if not identity.operator and self.access.role is None:
+            raise forbidden("only the deployment's operator may do this")
+        return Caller(identity, self.access)
 
     def decode(self, payload: bytes) -> RequestT:
         try:
@@ -44,9 +66,27 @@ class Endpoint(Generic[RequestT]):
             raise bad_request(f"request is not valid JSON: {exc}") from None
 
 
-async def answer(endpoint: Endpoint[Any], payload: bytes, max_bytes: int) -> tuple[bytes, str]:
+def _authorization(headers: dict[str, str] | None) -> str | None:
+    """The Authorization header, its name matched without regard to case as in HTTP."""
+    if not headers:
+        return None
+    value = headers.get(AUTHORIZATION_HEADER)
+    if value is not None:
+        return value
+    wanted = AUTHORIZATION_HEADER.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+async def answer(
+    endpoint: Endpoint[Any],
+    payload: bytes,
+    max_bytes: int,
+    headers: dict[str, str] | None = None,
+    verifier: TokenVerifier | None = None,
+) -> tuple[bytes, str]:
     """Run one request through `endpoint`; return the reply payload and the outcome label."""
     try:
+        caller = endpoint.caller(headers, verifier)
         if len(payload) > max_bytes:
             raise BatonError(
                 PAYLOAD_TOO_LARGE,
@@ -54,7 +94,7 @@ async def answer(endpoint: Endpoint[Any], payload: bytes, max_bytes: int) -> tup
                 {"limit": max_bytes},
             )
         request = endpoint.decode(payload)
-        return encode_ok(await endpoint.handler(request)), "ok"
+        return encode_ok(await endpoint.handler(request, caller)), "ok"
     except BatonError as refusal:
         return encode_error(refusal), refusal.code
     except TRANSIENT_ERRORS as exc:
@@ -78,6 +118,7 @@ class RequestServer:
         queue: str,
         max_in_flight: int,
         max_request_bytes: int,
+        verifier: TokenVerifier | None,
     ) -> None:
         self._nc = nc
         self._service = service
@@ -85,6 +126,7 @@ class RequestServer:
         self._queue = queue
         self._slots = asyncio.Semaphore(max_in_flight)
         self._max_request_bytes = max_request_bytes
+        self._verifier = verifier
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -119,7 +161,9 @@ class RequestServer:
         started = time.perf_counter()
         metrics.IN_FLIGHT.labels(self._service).inc()
         try:
-            reply, outcome = await answer(endpoint, msg.data, self._max_request_bytes)
+            reply, outcome = await answer(
+                endpoint, msg.data, self._max_request_bytes, msg.headers, self._verifier
+            )
             if outcome == "ok":
                 failpoints.reached(f"{endpoint.subject}:before_reply")
             if msg.reply:

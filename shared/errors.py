@@ -17,6 +17,8 @@ class BatonError(Exception):
 
 # Codes shared by every subject. Services add their own (`initials_pending`, `opted_out`, ...).
 BAD_REQUEST = "bad_request"
+# No token, or one that does not verify: the same code whatever was wrong with it.
+UNAUTHENTICATED = "unauthenticated"
 PAYLOAD_TOO_LARGE = "payload_too_large"
 NOT_FOUND = "not_found"
 FORBIDDEN = "forbidden"

@@ -7,6 +7,7 @@ import sys
 
 from shared.service import ServiceDefinition, run_service
 from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.tokens import KeyConfigError, verifier_from_settings
 
 EXIT_BAD_SETTINGS = 2
 
@@ -14,7 +15,8 @@ EXIT_BAD_SETTINGS = 2
 def main_for(definition: ServiceDefinition, settings_kind: type[CommonSettings]) -> None:
     try:
         settings = load_settings(settings_kind)
-    except SettingsError as exc:
+        verifier_from_settings(settings)
+    except (SettingsError, KeyConfigError) as exc:
         print(f"baton {definition.name}: bad setting: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_SETTINGS) from None
     asyncio.run(run_service(definition, settings))

@@ -23,6 +23,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from shared import failpoints, metrics
+from shared.access import PUBLIC, Caller
 from shared.database import create_pool
 from shared.endpoints import Endpoint, RequestServer
 from shared.http_server import ProbeServer
@@ -33,6 +34,7 @@ from shared.nats_connection import connect_nats
 from shared.outbox import OutboxPublisher
 from shared.schemas.system import StatusReply, StatusRequest, status_subject
 from shared.settings import CommonSettings
+from shared.tokens import verifier_from_settings
 
 log = structlog.get_logger(__name__)
 
@@ -159,6 +161,8 @@ async def run_service(
     """Run until SIGTERM/SIGINT, or until `stop` is set when the caller supplies one (tests)."""
     name = definition.name
     configure_logging(name, settings.log_format, settings.log_level)
+    # Before anything else: a service that could not tell callers apart must not start.
+    verifier = verifier_from_settings(settings)
     failpoints.arm(name, settings.crash_points, settings.crash_once_dir)
     started = time.monotonic()
     metrics.SERVICE_INFO.labels(name, baton_version()).set(1)
@@ -196,7 +200,7 @@ async def run_service(
     context = ServiceContext(name, settings, pool, nc, js, publisher)
     server: RequestServer
 
-    async def status(_: StatusRequest) -> StatusReply:
+    async def status(_: StatusRequest, __: Caller) -> StatusReply:
         return StatusReply(
             service=name,
             version=baton_version(),
@@ -206,7 +210,7 @@ async def run_service(
         )
 
     endpoints: list[Endpoint[Any]] = [
-        Endpoint(status_subject(name), StatusRequest, status),
+        Endpoint(status_subject(name), StatusRequest, status, PUBLIC),
         *definition.endpoints(context),
     ]
     server = RequestServer(
@@ -216,6 +220,7 @@ async def run_service(
         queue=name,
         max_in_flight=settings.max_in_flight,
         max_request_bytes=settings.max_request_bytes,
+        verifier=verifier,
     )
     await server.start()
     workers = [

@@ -52,6 +52,17 @@ class CommonSettings:
     # How long a publisher's claim on outbox rows lasts: rows a crashed publisher leased are sent
     # again by another once it runs out.
     outbox_lease_seconds: float = 30.0
+    # Who is calling (shared/tokens.py). Services need one of: an HS256 secret (local use and
+    # tests; at least 32 bytes), directly or in a file, or public keys (production: comma-separated
+    # PEM or JWKS files, Ed25519 or RSA; several at once while a signing key is rotated).
+    auth_secret: str = ""
+    auth_secret_file: str = ""
+    auth_public_keys: str = ""
+    # Checked when set: tokens must carry this `iss` and this `aud`.
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    # Minting only (`baton token`, `--as USER`): an Ed25519 private key instead of the secret.
+    auth_signing_key_file: str = ""
     # Fault tests only (see shared/failpoints.py): points where the process kills itself, and
     # the directory that makes each fire once. Empty in any real deployment.
     crash_points: str = ""

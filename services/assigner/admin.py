@@ -9,9 +9,9 @@ import asyncpg
 import msgspec
 
 from services.assigner.named_queries import QUERIES
+from shared.access import Caller, Role
 from shared.database import Connection
-from shared.errors import BatonError, bad_request, forbidden, not_a_member, not_found
-from shared.permissions import require_role
+from shared.errors import CONFLICT, BatonError, bad_request, forbidden, not_a_member, not_found
 from shared.schemas import admin as s
 
 PRODUCT_DEFAULT_BATCH_SIZE = 300
@@ -42,6 +42,16 @@ async def fetch_campaign(
     return row
 
 
+async def fetch_campaign_as(
+    conn: Connection, caller: Caller, campaign_id: int, *, lock: bool = False
+) -> asyncpg.Record:
+    """The campaign, if the caller has the subject's role in its organization; to anyone else
+    it does not exist."""
+    row = await fetch_campaign(conn, campaign_id, lock=lock)
+    await caller.role_in(conn, row["org_id"], not_found("campaign", campaign_id))
+    return row
+
+
 def _check_hours(hours: s.TexterHours) -> None:
     if not (0 <= hours.start < hours.end <= 24):
         raise bad_request("texting_hours: start must be before end, both within 0..24")
@@ -57,72 +67,66 @@ class Admin:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create_org(self, request: s.CreateOrg) -> s.OrgCreated:
+    async def create_org(self, request: s.CreateOrg, caller: Caller) -> s.OrgCreated:
         org_id = await self._pool.fetchval(
             QUERIES["create_org"], request.name, request.default_batch_size
         )
         return s.OrgCreated(org_id=org_id)
 
-    async def update_org(self, request: s.UpdateOrg) -> dict[str, Any]:
+    async def update_org(self, request: s.UpdateOrg, caller: Caller) -> dict[str, Any]:
         async with self._pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(QUERIES["org_exists"], request.org_id) is None:
-                raise not_found("organization", request.org_id)
-            await require_role(conn, request.org_id, request.actor_id, "admin")
+            await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
             await conn.execute(
                 QUERIES["update_org_batch_size"], request.org_id, request.default_batch_size
             )
         effective = request.default_batch_size or PRODUCT_DEFAULT_BATCH_SIZE
         return {"org_id": request.org_id, "default_batch_size": effective}
 
-    async def create_user(self, request: s.CreateUser) -> s.UserCreated:
+    async def create_user(self, request: s.CreateUser, caller: Caller) -> s.UserCreated:
+        hidden = not_found("organization", request.org_id)
         async with self._pool.acquire() as conn, conn.transaction():
             # Locking the organization makes "the first user becomes owner" race-free.
             if await conn.fetchval(QUERIES["org_exists"], request.org_id) is None:
-                raise not_found("organization", request.org_id)
+                raise hidden
             role = request.role
-            if request.actor_id is None:
+            if caller.is_operator:
                 if await conn.fetchval(QUERIES["org_member_count"], request.org_id):
-                    raise forbidden(
-                        "only the first user of an organization may be created without actor_id"
-                    )
+                    raise forbidden("the operator creates only an organization's first user")
                 role = "owner"
             else:
-                needed = "owner" if role in ("owner", "admin") else "admin"
-                await require_role(conn, request.org_id, request.actor_id, needed)
+                needed: Role = "owner" if role in ("owner", "admin") else "admin"
+                await caller.role_in(conn, request.org_id, hidden, needed)
             user_id = await conn.fetchval(QUERIES["create_user"], request.name)
             await conn.execute(QUERIES["add_org_member"], request.org_id, user_id, role)
         return s.UserCreated(user_id=user_id)
 
-    async def create_team(self, request: s.CreateTeam) -> s.TeamCreated:
+    async def create_team(self, request: s.CreateTeam, caller: Caller) -> s.TeamCreated:
         async with self._pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(QUERIES["org_exists"], request.org_id) is None:
-                raise not_found("organization", request.org_id)
-            await require_role(conn, request.org_id, request.actor_id, "admin")
+            await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
             team_id = await conn.fetchval(QUERIES["create_team"], request.org_id, request.name)
             if team_id is None:
-                raise BatonError("conflict", f"a team named {request.name!r} already exists")
+                raise BatonError(CONFLICT, f"a team named {request.name!r} already exists")
         return s.TeamCreated(team_id=team_id)
 
-    async def add_team_members(self, request: s.AddTeamMembers) -> s.TextersChanged:
+    async def add_team_members(self, request: s.AddTeamMembers, caller: Caller) -> s.TextersChanged:
+        hidden = not_found("team", request.team_id)
         async with self._pool.acquire() as conn, conn.transaction():
             org_id = await conn.fetchval(QUERIES["team_org"], request.team_id)
             if org_id is None:
-                raise not_found("team", request.team_id)
-            await require_role(conn, org_id, request.actor_id, "admin")
+                raise hidden
+            await caller.role_in(conn, org_id, hidden)
             await _require_members(conn, org_id, request.user_ids)
             result = await conn.execute(
                 QUERIES["add_team_members"], request.team_id, request.user_ids
             )
         return s.TextersChanged(changed=int(result.split()[-1]))
 
-    async def create_campaign(self, request: s.CreateCampaign) -> s.CampaignCreated:
+    async def create_campaign(self, request: s.CreateCampaign, caller: Caller) -> s.CampaignCreated:
         hours = request.texting_hours or s.TexterHours(start=9, end=21)
         _check_hours(hours)
         async with self._pool.acquire() as conn, conn.transaction():
+            await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
             batch_size = await conn.fetchval(QUERIES["org_default_batch_size"], request.org_id)
-            if batch_size is None:
-                raise not_found("organization", request.org_id)
-            await require_role(conn, request.org_id, request.actor_id, "admin")
             team_org = (
                 await conn.fetchval(QUERIES["team_org"], request.team_id)
                 if request.team_id is not None
@@ -136,18 +140,18 @@ class Admin:
             )  # fmt: skip
         return s.CampaignCreated(campaign_id=campaign_id, batch_size=batch_size)
 
-    async def update_campaign(self, request: s.UpdateCampaign) -> s.Campaign:
+    async def update_campaign(self, request: s.UpdateCampaign, caller: Caller) -> s.Campaign:
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await fetch_campaign(conn, request.campaign_id, lock=True)
+            row = await fetch_campaign_as(conn, caller, request.campaign_id, lock=True)
             changes = {
                 field: value
                 for field in request.__struct_fields__
-                if field not in ("actor_id", "campaign_id")
+                if field != "campaign_id"
                 and (value := getattr(request, field)) is not msgspec.UNSET
             }
             # Changing a campaign's state is an admin's call; its assignment settings a moderator's.
-            needed = "admin" if "status" in changes else "moderator"
-            await require_role(conn, row["org_id"], request.actor_id, needed)
+            if "status" in changes:
+                await caller.role_in(conn, row["org_id"], not_found("campaign", row["id"]), "admin")
             current = dict(row)
             if "batch_size" in changes and changes["batch_size"] is None:
                 changes["batch_size"] = await conn.fetchval(
@@ -169,38 +173,36 @@ class Admin:
             )  # fmt: skip
             return campaign_view(await fetch_campaign(conn, row["id"]))
 
-    async def add_texters(self, request: s.CampaignTexters) -> s.TextersChanged:
+    async def add_texters(self, request: s.CampaignTexters, caller: Caller) -> s.TextersChanged:
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await fetch_campaign(conn, request.campaign_id)
-            await require_role(conn, row["org_id"], request.actor_id, "moderator")
+            row = await fetch_campaign_as(conn, caller, request.campaign_id)
             await _require_members(conn, row["org_id"], request.user_ids)
             result = await conn.execute(
                 QUERIES["add_texters"], row["id"], request.user_ids, "admin"
             )
         return s.TextersChanged(changed=int(result.split()[-1]))
 
-    async def remove_texters(self, request: s.CampaignTexters) -> s.TextersChanged:
+    async def remove_texters(self, request: s.CampaignTexters, caller: Caller) -> s.TextersChanged:
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await fetch_campaign(conn, request.campaign_id)
-            await require_role(conn, row["org_id"], request.actor_id, "moderator")
+            row = await fetch_campaign_as(conn, caller, request.campaign_id)
             result = await conn.execute(QUERIES["remove_texters"], row["id"], request.user_ids)
         return s.TextersChanged(changed=int(result.split()[-1]))
 
-    async def create_invite(self, request: s.CreateInvite) -> s.InviteCreated:
+    async def create_invite(self, request: s.CreateInvite, caller: Caller) -> s.InviteCreated:
         token = secrets.token_urlsafe(18)
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await fetch_campaign(conn, request.campaign_id)
-            await require_role(conn, row["org_id"], request.actor_id, "moderator")
+            row = await fetch_campaign_as(conn, caller, request.campaign_id)
             await conn.execute(
-                QUERIES["create_invite"], token, row["id"], request.kind, request.actor_id
+                QUERIES["create_invite"], token, row["id"], request.kind, caller.user_id
             )
         return s.InviteCreated(token=token)
 
-    async def revoke_invite(self, request: s.RevokeInvite) -> s.Revoked:
+    async def revoke_invite(self, request: s.RevokeInvite, caller: Caller) -> s.Revoked:
+        hidden = not_found("invite link", "with that token")
         async with self._pool.acquire() as conn, conn.transaction():
             invite = await conn.fetchrow(QUERIES["invite"], request.token)
             if invite is None:
-                raise not_found("invite link", "with that token")
-            await require_role(conn, invite["org_id"], request.actor_id, "moderator")
+                raise hidden
+            await caller.role_in(conn, invite["org_id"], hidden)
             result = await conn.execute(QUERIES["revoke_invite"], request.token)
         return s.Revoked(revoked=result.endswith("1"))

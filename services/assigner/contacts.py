@@ -11,9 +11,9 @@ import zoneinfo
 import asyncpg
 import msgspec
 
-from services.assigner.admin import fetch_campaign
+from services.assigner.admin import fetch_campaign_as
 from services.assigner.named_queries import QUERIES
-from shared.permissions import require_role
+from shared.access import Caller
 from shared.phones import InvalidPhoneError, to_e164
 from shared.schemas import admin as s
 
@@ -31,7 +31,7 @@ class ContactImport:
         self._pool = pool
         self._region = default_region
 
-    async def import_contacts(self, request: s.ImportContacts) -> s.ImportResult:
+    async def import_contacts(self, request: s.ImportContacts, caller: Caller) -> s.ImportResult:
         rejected: list[s.Rejected] = []
         rows: dict[str, tuple[int, s.ContactRow]] = {}
         duplicates = 0
@@ -53,8 +53,7 @@ class ContactImport:
             rows[phone] = (index, contact)
 
         async with self._pool.acquire() as conn, conn.transaction():
-            campaign = await fetch_campaign(conn, request.campaign_id)
-            await require_role(conn, campaign["org_id"], request.actor_id, "moderator")
+            campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
             opted = {r["phone"] for r in await conn.fetch(
                 QUERIES["opted_out_phones"], campaign["org_id"], list(rows)
             )}  # fmt: skip

@@ -6,9 +6,10 @@ from collections import defaultdict
 
 import asyncpg
 
-from services.assigner.admin import fetch_campaign
+from services.assigner.admin import fetch_campaign, fetch_campaign_as
 from services.assigner.named_queries import QUERIES
-from shared.errors import bad_request
+from shared.access import Caller, allows
+from shared.errors import BatonError, bad_request, forbidden, not_found
 from shared.schemas import query as s
 
 STATUSES = ("not_started", "awaiting_reply", "needs_reply", "replied", "closed")
@@ -18,9 +19,11 @@ class Reads:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def campaign_stats(self, request: s.CampaignStatsRequest) -> s.CampaignStats:
+    async def campaign_stats(
+        self, request: s.CampaignStatsRequest, caller: Caller
+    ) -> s.CampaignStats:
         async with self._pool.acquire() as conn:
-            await fetch_campaign(conn, request.campaign_id)
+            await fetch_campaign_as(conn, caller, request.campaign_id)
             rows = await conn.fetch(QUERIES["stats_by_status"], request.campaign_id)
             failed = await conn.fetchval(QUERIES["failed_initials"], request.campaign_id)
         by_status = dict.fromkeys(STATUSES, 0)
@@ -41,15 +44,26 @@ class Reads:
             failed_initials=failed,
         )
 
-    async def conversations(self, request: s.ListConversations) -> s.ConversationPage:
+    async def conversations(
+        self, request: s.ListConversations, caller: Caller
+    ) -> s.ConversationPage:
         if request.unassigned and request.assignee_id is not None:
             raise bad_request("give assignee_id or unassigned, not both")
+        assignee = request.assignee_id
         async with self._pool.acquire() as conn:
-            await fetch_campaign(conn, request.campaign_id)
+            campaign = await fetch_campaign(conn, request.campaign_id)
+            hidden = not_found("campaign", request.campaign_id)
+            role = await caller.role_in(conn, campaign["org_id"], hidden)
+            if not allows(role, "moderator"):
+                # A texter sees their own conversations, in campaigns they text on: their inbox.
+                if request.unassigned or assignee not in (None, caller.user_id):
+                    raise forbidden("a texter sees only their own conversations")
+                if not await conn.fetchval(QUERIES["is_texter"], campaign["id"], caller.user_id):
+                    raise BatonError("not_a_member", "You are not a texter on this campaign")
+                assignee = caller.user_id
             rows = await conn.fetch(
                 QUERIES["list_conversations"], request.campaign_id, request.after,
-                request.assignee_id, request.unassigned, request.status, request.inbox,
-                request.limit,
+                assignee, request.unassigned, request.status, request.inbox, request.limit,
             )  # fmt: skip
         page = [
             s.ConversationRow(

@@ -18,9 +18,9 @@ from prometheus_client import Counter as MetricCounter
 from services.assigner.admin import fetch_campaign
 from services.assigner.distribution import distribute
 from shared import outbox
+from shared.access import Caller, Role
 from shared.database import Connection
 from shared.errors import BatonError, bad_request, not_a_member, not_found
-from shared.permissions import require_role
 from shared.queries import load_queries
 from shared.schemas import assign as s
 
@@ -43,7 +43,7 @@ class Reassignment:
         self._pool = pool
         self._publisher = publisher
 
-    async def reassign(self, request: s.Reassign) -> s.Reassigned:
+    async def reassign(self, request: s.Reassign, caller: Caller) -> s.Reassigned:
         targets = list(dict.fromkeys(request.to_texter_ids))
         if request.from_unassigned and request.from_texter_id is not None:
             raise bad_request("give from_texter_id or from_unassigned, not both")
@@ -57,51 +57,55 @@ class Reassignment:
                 "Unassigning empties these conversations into Unassigned; send confirm: true",
             )
         # Emptying every sender's inbox at once is an admin's call; the rest a moderator's.
-        needed = "admin" if not targets and request.from_texter_id is None else "moderator"
+        needed: Role | None = "admin" if not targets and request.from_texter_id is None else None
         reason = "reassign" if targets else "unassign"
         operation = uuid.uuid4()
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await fetch_campaign(conn, request.campaign_id)
-            await require_role(conn, campaign["org_id"], request.actor_id, needed)
+            hidden = not_found("campaign", request.campaign_id)
+            await caller.role_in(conn, campaign["org_id"], hidden, needed)
             await _require_texters(conn, campaign["id"], targets)
             rows = await self._source(conn, request, targets)
             holders = [r["assignee_id"] for r in rows]
             new_holders: list[int | None] = (
                 list(distribute(holders, targets)) if targets else [None] * len(rows)
             )
-            moved = await self._apply(conn, campaign["id"], operation, reason, request.actor_id,
+            moved = await self._apply(conn, campaign["id"], operation, reason, caller.user_id,
                                       [r["id"] for r in rows], holders, new_holders)  # fmt: skip
         return self._reply(operation, reason, moved)
 
-    async def move(self, request: s.Move) -> s.Reassigned:
+    async def move(self, request: s.Move, caller: Caller) -> s.Reassigned:
         operation = uuid.uuid4()
         reason = "move" if request.to_texter_id is not None else "unassign"
         async with self._pool.acquire() as conn, conn.transaction():
+            hidden = not_found("conversation", request.conversation_id)
             row = await conn.fetchrow(QUERIES["conversation_for_update"], request.conversation_id)
             if row is None:
-                raise not_found("conversation", request.conversation_id)
+                raise hidden
             campaign = await fetch_campaign(conn, row["campaign_id"])
-            await require_role(conn, campaign["org_id"], request.actor_id, "moderator")
+            await caller.role_in(conn, campaign["org_id"], hidden)
             if request.to_texter_id is not None:
                 await _require_texters(conn, campaign["id"], [request.to_texter_id])
             if row["assignee_id"] == request.to_texter_id:
                 return s.Reassigned(operation_id=str(operation), moved=0, per_texter={})
             moved = await self._apply(
-                conn, campaign["id"], operation, reason, request.actor_id,
+                conn, campaign["id"], operation, reason, caller.user_id,
                 [row["id"]], [row["assignee_id"]], [request.to_texter_id],
             )  # fmt: skip
         return self._reply(operation, reason, moved)
 
-    async def release(self, request: s.Release) -> s.Reassigned:
-        """Done Texting: no role needed, a texter may only let go of their own replies."""
+    async def release(self, request: s.Release, caller: Caller) -> s.Reassigned:
+        """Done Texting: any member, and only of the caller's own replies."""
         operation = uuid.uuid4()
+        texter_id = caller.user_id
         async with self._pool.acquire() as conn, conn.transaction():
-            campaign = await fetch_campaign(conn, request.campaign_id)
-            rows = await conn.fetch(QUERIES["source_of_texter"], campaign["id"], request.texter_id,
+            campaign_id = request.campaign_id
+            await caller.campaign_role(conn, campaign_id)
+            rows = await conn.fetch(QUERIES["source_of_texter"], campaign_id, texter_id,
                                     STATUSES["needs_reply"], None)  # fmt: skip
             moved = await self._apply(
-                conn, campaign["id"], operation, "done_texting", request.texter_id,
-                [r["id"] for r in rows], [request.texter_id] * len(rows), [None] * len(rows),
+                conn, campaign_id, operation, "done_texting", texter_id,
+                [r["id"] for r in rows], [texter_id] * len(rows), [None] * len(rows),
             )  # fmt: skip
         return self._reply(operation, "done_texting", moved)
 

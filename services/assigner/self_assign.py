@@ -19,9 +19,10 @@ from services.assigner.claim_cursor import ClaimCursor
 from services.assigner.named_queries import QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
 from shared import outbox
+from shared.access import QUERIES as ACCESS_QUERIES
+from shared.access import Caller
 from shared.database import Connection
 from shared.errors import BatonError, not_found
-from shared.permissions import role_in
 from shared.queries import load_queries
 from shared.schemas import assign as s
 
@@ -43,35 +44,31 @@ class SelfAssign:
         self._cursor = ClaimCursor()
         self._floors = floors
 
-    async def request(self, request: s.RequestBatch) -> s.Batch:
-        ids = await self._assign(
-            request.campaign_id, request.texter_id, request.kind, "self_assign"
-        )
+    async def request(self, request: s.RequestBatch, caller: Caller) -> s.Batch:
+        async with self._pool.acquire() as conn:
+            # A stranger to the campaign's organization learns nothing of it.
+            await caller.campaign_role(conn, request.campaign_id)
+        ids = await self._assign(request.campaign_id, caller.user_id, request.kind, "self_assign")
         return s.Batch(conversation_ids=ids, count=len(ids))
 
-    async def join(self, request: s.Join) -> s.Joined:
+    async def join(self, request: s.Join, caller: Caller) -> s.Joined:
+        texter_id = caller.user_id
         async with self._pool.acquire() as conn, conn.transaction():
             invite = await conn.fetchrow(QUERIES["invite"], request.token)
             if invite is None or invite["revoked_at"] is not None:
                 raise BatonError("invalid_invite", "This invite link is not valid any more")
-            # The texter becomes a member of the organization if they were not already.
-            role = await role_in(conn, invite["org_id"], request.texter_id)
+            # The caller becomes a member of the organization if they were not already.
+            role = await conn.fetchval(ACCESS_QUERIES["member_role"], invite["org_id"], texter_id)
             if role is None:
-                if not await conn.fetchval(QUERIES["user_exists"], request.texter_id):
-                    raise not_found("user", request.texter_id)
-                await conn.execute(
-                    QUERIES["add_org_member"], invite["org_id"], request.texter_id, "texter"
-                )
+                if not await conn.fetchval(QUERIES["user_exists"], texter_id):
+                    raise not_found("user", texter_id)
+                await conn.execute(QUERIES["add_org_member"], invite["org_id"], texter_id, "texter")
             if invite["team_id"] is not None:
-                await conn.execute(QUERIES["add_team_member"], invite["team_id"], request.texter_id)
-            await conn.execute(
-                QUERIES["add_texters"], invite["campaign_id"], [request.texter_id], "invite"
-            )
+                await conn.execute(QUERIES["add_team_member"], invite["team_id"], texter_id)
+            await conn.execute(QUERIES["add_texters"], invite["campaign_id"], [texter_id], "invite")
         # The first batch is requested for them (seed 000), in its own transaction.
         try:
-            ids = await self._assign(
-                invite["campaign_id"], request.texter_id, invite["kind"], "join"
-            )
+            ids = await self._assign(invite["campaign_id"], texter_id, invite["kind"], "join")
             error = None
         except BatonError as exc:
             if exc.code not in ("no_more_conversations", "initials_pending", "replies_pending",

@@ -10,6 +10,7 @@ from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.reads import Reads
 from services.assigner.reassign import Reassignment
 from services.assigner.self_assign import SelfAssign
+from shared.access import OPERATOR_ONLY, Access, member
 from shared.endpoints import Endpoint
 from shared.schemas import admin, assign, query
 from shared.service import ServiceContext, ServiceDefinition
@@ -30,41 +31,50 @@ def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
         context.background.append(floors.run)
     self_assign = SelfAssign(pool, context.outbox, floors)
     reassignment = Reassignment(pool, context.outbox)
+    # Who may call each subject is declared here, beside its handler (shared/access.py).
     return [
-        Endpoint("baton.admin.org.create", admin.CreateOrg, administration.create_org),
-        Endpoint("baton.admin.org.update", admin.UpdateOrg, administration.update_org),
-        Endpoint("baton.admin.user.create", admin.CreateUser, administration.create_user),
-        Endpoint("baton.admin.team.create", admin.CreateTeam, administration.create_team),
-        Endpoint(
-            "baton.admin.team.add_members", admin.AddTeamMembers, administration.add_team_members
-        ),
-        Endpoint(
-            "baton.admin.campaign.create", admin.CreateCampaign, administration.create_campaign
-        ),
-        Endpoint(
-            "baton.admin.campaign.update", admin.UpdateCampaign, administration.update_campaign
-        ),
-        Endpoint(
-            "baton.admin.campaign.texters.add", admin.CampaignTexters, administration.add_texters
-        ),
-        Endpoint(
-            "baton.admin.campaign.texters.remove",
-            admin.CampaignTexters,
-            administration.remove_texters,
-        ),
-        Endpoint("baton.admin.campaign.invite", admin.CreateInvite, administration.create_invite),
-        Endpoint(
-            "baton.admin.campaign.invite.revoke", admin.RevokeInvite, administration.revoke_invite
-        ),
-        Endpoint("baton.admin.contacts.import", admin.ImportContacts, contacts.import_contacts),
-        Endpoint("baton.query.campaign.stats", query.CampaignStatsRequest, reads.campaign_stats),
-        Endpoint("baton.query.conversations", query.ListConversations, reads.conversations),
-        Endpoint("baton.assign.request", assign.RequestBatch, self_assign.request),
-        Endpoint("baton.assign.join", assign.Join, self_assign.join),
-        Endpoint("baton.assign.reassign", assign.Reassign, reassignment.reassign),
-        Endpoint("baton.assign.move", assign.Move, reassignment.move),
-        Endpoint("baton.assign.release", assign.Release, reassignment.release),
-    ]
+        Endpoint("baton.admin.org.create", admin.CreateOrg, administration.create_org,
+                 OPERATOR_ONLY),
+        Endpoint("baton.admin.org.update", admin.UpdateOrg, administration.update_org,
+                 member("admin")),
+        Endpoint("baton.admin.user.create", admin.CreateUser, administration.create_user,
+                 member("admin", "the operator only an organization's first user (made owner); "
+                        "owners and admins need the owner role", operator=True)),
+        Endpoint("baton.admin.team.create", admin.CreateTeam, administration.create_team,
+                 member("admin")),
+        Endpoint("baton.admin.team.add_members", admin.AddTeamMembers,
+                 administration.add_team_members, member("admin")),
+        Endpoint("baton.admin.campaign.create", admin.CreateCampaign,
+                 administration.create_campaign, member("admin")),
+        Endpoint("baton.admin.campaign.update", admin.UpdateCampaign,
+                 administration.update_campaign,
+                 member("moderator", "changing `status` needs admin")),
+        Endpoint("baton.admin.campaign.texters.add", admin.CampaignTexters,
+                 administration.add_texters, member("moderator")),
+        Endpoint("baton.admin.campaign.texters.remove", admin.CampaignTexters,
+                 administration.remove_texters, member("moderator")),
+        Endpoint("baton.admin.campaign.invite", admin.CreateInvite, administration.create_invite,
+                 member("moderator")),
+        Endpoint("baton.admin.campaign.invite.revoke", admin.RevokeInvite,
+                 administration.revoke_invite, member("moderator")),
+        Endpoint("baton.admin.contacts.import", admin.ImportContacts, contacts.import_contacts,
+                 member("moderator")),
+        Endpoint("baton.query.campaign.stats", query.CampaignStatsRequest, reads.campaign_stats,
+                 member("moderator")),
+        Endpoint("baton.query.conversations", query.ListConversations, reads.conversations,
+                 member("texter", "a texter sees only their own conversations, in campaigns "
+                        "they text on")),
+        Endpoint("baton.assign.request", assign.RequestBatch, self_assign.request,
+                 member("texter", "for the caller, a texter on the campaign")),
+        Endpoint("baton.assign.join", assign.Join, self_assign.join,
+                 Access(role="texter", any_user=True, rule="with a valid invite token; enrolls "
+                        "the caller as a texter")),
+        Endpoint("baton.assign.reassign", assign.Reassign, reassignment.reassign,
+                 member("moderator", "Unassign All across every sender needs admin")),
+        Endpoint("baton.assign.move", assign.Move, reassignment.move, member("moderator")),
+        Endpoint("baton.assign.release", assign.Release, reassignment.release,
+                 member("texter", "the caller's own replies only")),
+    ]  # fmt: skip
 
 
 DEFINITION = ServiceDefinition(name="assigner", endpoints=endpoints)

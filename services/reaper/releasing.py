@@ -22,8 +22,8 @@ import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared import failpoints, outbox
+from shared.access import Caller
 from shared.database import TRANSIENT_ERRORS, Connection
-from shared.permissions import require_campaign_role
 from shared.queries import load_queries
 from shared.schemas import release as s
 
@@ -108,26 +108,30 @@ class Releaser:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
-    async def release_unhandled(self, request: s.ReleaseUnhandled) -> s.ReleaseResult:
+    async def release_unhandled(
+        self, request: s.ReleaseUnhandled, caller: Caller
+    ) -> s.ReleaseResult:
         operation = uuid.uuid4()
         async with self._pool.acquire() as conn, conn.transaction():
-            await require_campaign_role(conn, request.campaign_id, request.actor_id, "moderator")
+            await caller.campaign_role(conn, request.campaign_id)
             rows = await conn.fetch(
-                QUERIES["release_all_unhandled"], request.campaign_id, operation, request.actor_id
+                QUERIES["release_all_unhandled"], request.campaign_id, operation, caller.user_id
             )
             await _announce(conn, operation, "release", rows)
         return self._result(operation, "release", rows)
 
-    async def release_stale_initials(self, request: s.ReleaseStaleInitials) -> s.ReleaseResult:
+    async def release_stale_initials(
+        self, request: s.ReleaseStaleInitials, caller: Caller
+    ) -> s.ReleaseResult:
         operation = uuid.uuid4()
         async with self._pool.acquire() as conn, conn.transaction():
-            await require_campaign_role(conn, request.campaign_id, request.actor_id, "moderator")
+            await caller.campaign_role(conn, request.campaign_id)
             rows = await conn.fetch(
                 QUERIES["release_stale_initials"],
                 request.campaign_id,
                 request.held_longer_than_hours,
                 operation,
-                request.actor_id,
+                caller.user_id,
                 self._clock(),
             )
             await _announce(conn, operation, "stale_initials", rows)

@@ -7,6 +7,7 @@ from typing import Any
 
 from services.reaper.campaign_gauges import report_campaign_gauges
 from services.reaper.releasing import Releaser
+from shared.access import member
 from shared.endpoints import Endpoint
 from shared.schemas.release import ReleaseStaleInitials, ReleaseUnhandled
 from shared.service import ServiceContext, ServiceDefinition, Worker
@@ -16,11 +17,17 @@ from shared.settings import ReaperSettings
 def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
     releaser = Releaser(context.pool, context.outbox)
     return [
-        Endpoint("baton.admin.release.unhandled", ReleaseUnhandled, releaser.release_unhandled),
+        Endpoint(
+            "baton.admin.release.unhandled",
+            ReleaseUnhandled,
+            releaser.release_unhandled,
+            member("moderator"),
+        ),
         Endpoint(
             "baton.admin.release.stale_initials",
             ReleaseStaleInitials,
             releaser.release_stale_initials,
+            member("moderator"),
         ),
     ]
 

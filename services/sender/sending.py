@@ -17,6 +17,7 @@ from prometheus_client import Counter
 
 from services.sender.texting_hours import contact_zone, within_hours
 from shared import outbox
+from shared.access import Caller
 from shared.errors import BatonError, not_found
 from shared.queries import load_queries
 from shared.schemas import messaging as s
@@ -42,30 +43,30 @@ class Sending:
         self._publisher = publisher
         self._clock = clock
 
-    async def initial(self, request: s.Send) -> s.Sent:
-        return await self._send(request, "initial")
+    async def initial(self, request: s.Send, caller: Caller) -> s.Sent:
+        return await self._send(request, caller.user_id, "initial")
 
-    async def reply(self, request: s.Send) -> s.Sent:
-        return await self._send(request, "reply")
+    async def reply(self, request: s.Send, caller: Caller) -> s.Sent:
+        return await self._send(request, caller.user_id, "reply")
 
-    async def _send(self, request: s.Send, kind: str) -> s.Sent:
-        previous = await self._previous(request)
+    async def _send(self, request: s.Send, texter_id: int, kind: str) -> s.Sent:
+        previous = await self._previous(request, texter_id)
         if previous is not None:
             return previous
         try:
-            sent = await self._send_once(request, kind)
+            sent = await self._send_once(request, texter_id, kind)
         except asyncpg.UniqueViolationError:
             # The same key raced us and won: answer with its result.
-            previous = await self._previous(request)
+            previous = await self._previous(request, texter_id)
             assert previous is not None
             return previous
         self._publisher.nudge()
         SENT.labels(kind).inc()
         return sent
 
-    async def _previous(self, request: s.Send) -> s.Sent | None:
+    async def _previous(self, request: s.Send, texter_id: int) -> s.Sent | None:
         row = await self._pool.fetchrow(
-            QUERIES["previous_send"], request.texter_id, request.idempotency_key
+            QUERIES["previous_send"], texter_id, request.idempotency_key
         )
         if row is None:
             return None
@@ -81,12 +82,15 @@ class Sending:
             duplicate=True,
         )
 
-    async def _send_once(self, request: s.Send, kind: str) -> s.Sent:
+    async def _send_once(self, request: s.Send, texter_id: int, kind: str) -> s.Sent:
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(QUERIES["conversation_for_send"], request.conversation_id)
-            if row is None:
+            row = await conn.fetchrow(
+                QUERIES["conversation_for_send"], request.conversation_id, texter_id
+            )
+            # Another organization's conversation is, to this caller, no conversation at all.
+            if row is None or not row["caller_is_member"]:
                 raise not_found("conversation", request.conversation_id)
-            if row["assignee_id"] != request.texter_id:
+            if row["assignee_id"] != texter_id:
                 raise BatonError(
                     "assignment_changed",
                     "Your assignment has changed: this conversation is no longer yours",
@@ -112,7 +116,7 @@ class Sending:
                 QUERIES["insert_outbound"],
                 row["id"],
                 kind,
-                request.texter_id,
+                texter_id,
                 request.body,
                 request.idempotency_key,
             )

@@ -6,18 +6,22 @@ from typing import Any
 
 from services.sender.receipts import Receipts
 from services.sender.sending import Sending
+from shared.access import member
 from shared.endpoints import Endpoint
 from shared.jetstream import RECEIPTS_CONSUMER
 from shared.pull_worker import PullWorker
 from shared.schemas.messaging import Receipt, Send
 from shared.service import ServiceContext, ServiceDefinition, Worker
 
+# Only the texter who holds the conversation may text in it.
+HOLDER = member("texter", "the caller must hold the conversation")
+
 
 def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
     sending = Sending(context.pool, context.outbox)
     return [
-        Endpoint("baton.send.initial", Send, sending.initial),
-        Endpoint("baton.send.reply", Send, sending.reply),
+        Endpoint("baton.send.initial", Send, sending.initial, HOLDER),
+        Endpoint("baton.send.reply", Send, sending.reply, HOLDER),
     ]
 
 

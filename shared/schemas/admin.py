@@ -28,7 +28,6 @@ class OrgCreated(Message):
 
 
 class UpdateOrg(Request):
-    actor_id: Id
     org_id: Id
     # null returns to the product default of 300.
     default_batch_size: BatchSize | None
@@ -38,7 +37,6 @@ class CreateUser(Request):
     org_id: Id
     name: Name
     role: Role
-    actor_id: Id | None = None
 
 
 class UserCreated(Message):
@@ -46,7 +44,6 @@ class UserCreated(Message):
 
 
 class CreateTeam(Request):
-    actor_id: Id
     org_id: Id
     name: Name
 
@@ -56,7 +53,6 @@ class TeamCreated(Message):
 
 
 class AddTeamMembers(Request):
-    actor_id: Id
     team_id: Id
     user_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=10_000)]
 
@@ -67,7 +63,6 @@ class TexterHours(Message):
 
 
 class CreateCampaign(Request):
-    actor_id: Id
     org_id: Id
     title: Name
     team_id: Id | None = None
@@ -81,7 +76,6 @@ class CampaignCreated(Message):
 
 
 class UpdateCampaign(Request):
-    actor_id: Id
     campaign_id: Id
     status: CampaignStatus | msgspec.UnsetType = msgspec.UNSET
     self_assign: bool | msgspec.UnsetType = msgspec.UNSET
@@ -109,7 +103,6 @@ class Campaign(Message):
 
 
 class CampaignTexters(Request):
-    actor_id: Id
     campaign_id: Id
     user_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=10_000)]
 
@@ -119,7 +112,6 @@ class TextersChanged(Message):
 
 
 class CreateInvite(Request):
-    actor_id: Id
     campaign_id: Id
     kind: InviteKind
 
@@ -129,7 +121,6 @@ class InviteCreated(Message):
 
 
 class RevokeInvite(Request):
-    actor_id: Id
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
@@ -146,7 +137,6 @@ class ContactRow(Request):
 
 
 class ImportContacts(Request):
-    actor_id: Id
     campaign_id: Id
     contacts: Annotated[list[ContactRow], msgspec.Meta(max_length=MAX_CONTACTS_PER_REQUEST)]
 

@@ -12,8 +12,9 @@ BatchKind = Literal["initials", "replies"]
 
 
 class RequestBatch(Request):
+    """`baton.assign.request`: a batch for the caller."""
+
     campaign_id: Id
-    texter_id: Id
     kind: BatchKind = "initials"
 
 
@@ -23,8 +24,9 @@ class Batch(Message):
 
 
 class Join(Request):
+    """`baton.assign.join`: enrolls the caller, and only the caller."""
+
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    texter_id: Id
 
 
 class Joined(Message):
@@ -51,7 +53,6 @@ ReassignStatus = Literal["any", "needs_reply", "not_started"]
 class Reassign(Request):
     """Reassign Some / Reassign All / Unassign All, at campaign or sender level (seed 003)."""
 
-    actor_id: Id
     campaign_id: Id
     status: ReassignStatus
     # Empty: Unassign All, which needs `confirm: true`.
@@ -75,7 +76,6 @@ class Reassigned(Message):
 class Move(Request):
     """One conversation to one texter, or to Unassigned with `to_texter_id: null` (seed 002)."""
 
-    actor_id: Id
     conversation_id: Id
     to_texter_id: Id | None
 
@@ -94,5 +94,4 @@ class Release(Request):
     """`baton.assign.release`, the texter's "Done Texting" (seed 004): their unanswered replies
     go back to Unassigned for others to claim."""
 
-    texter_id: Id
     campaign_id: Id

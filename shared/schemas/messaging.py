@@ -14,9 +14,9 @@ IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class Send(Request):
-    """`baton.send.initial` and `baton.send.reply`: one text from a texter in a conversation."""
+    """`baton.send.initial` and `baton.send.reply`: one text from the caller in a conversation
+    the caller holds."""
 
-    texter_id: Id
     conversation_id: Id
     body: Body
     # A retried request with the same key returns the first result and sends nothing new.

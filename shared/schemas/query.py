@@ -13,7 +13,6 @@ ConversationStatus = Literal["not_started", "awaiting_reply", "needs_reply", "re
 
 class CampaignStatsRequest(Request):
     campaign_id: Id
-    actor_id: Id | None = None
 
 
 class CampaignStats(Message):
@@ -27,7 +26,6 @@ class CampaignStats(Message):
 
 class ListConversations(Request):
     campaign_id: Id
-    actor_id: Id | None = None
     assignee_id: Id | None = None
     unassigned: bool = False
     status: ConversationStatus | None = None

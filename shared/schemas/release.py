@@ -12,14 +12,12 @@ from shared.schemas.base import Id, Message, Request
 class ReleaseUnhandled(Request):
     """`baton.admin.release.unhandled`: every assigned reply of the campaign, now."""
 
-    actor_id: Id
     campaign_id: Id
 
 
 class ReleaseStaleInitials(Request):
     """`baton.admin.release.stale_initials`: not-started conversations held too long."""
 
-    actor_id: Id
     campaign_id: Id
     held_longer_than_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 365)]
 

@@ -15,7 +15,7 @@ from shared.devservers.postgres import LocalPostgres
 from shared.errors import BatonError
 from shared.migrations import migrate_database
 from shared.settings import AssignerSettings
-from tests.support.baton_client import Baton
+from tests.support.baton_client import OPERATOR, Baton
 from tests.support.services import running
 from tests.support.waiting import eventually
 
@@ -33,15 +33,15 @@ async def test_requests_are_unavailable_while_postgres_is_down_and_fine_after(
         async with running(ASSIGNER, settings):
             nc = await nats.connect(nats_url)
             baton = Baton(nc, timeout=20)
-            await baton.call("baton.admin.org.create", name="Before")
+            await baton.call("baton.admin.org.create", as_user=OPERATOR, name="Before")
             await asyncio.to_thread(server.stop)
-            refusal = await baton.error("baton.admin.org.create", name="During")
+            refusal = await baton.error("baton.admin.org.create", as_user=OPERATOR, name="During")
             assert refusal.code == "unavailable"
             await asyncio.to_thread(server.start)
 
             async def works() -> bool:
                 try:
-                    await baton.call("baton.admin.org.create", name="After")
+                    await baton.call("baton.admin.org.create", as_user=OPERATOR, name="After")
                     return True
                 except BatonError as exc:
                     assert exc.code == "unavailable", exc

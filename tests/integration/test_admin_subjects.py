@@ -5,20 +5,20 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from tests.support.baton_client import Baton
+from tests.support.baton_client import OPERATOR, Baton
 
 pytestmark = pytest.mark.integration
 
 
 async def _org_with_people(baton: Baton) -> dict[str, int]:
-    org = (await baton.call("baton.admin.org.create", name="Bartlett 2020"))["org_id"]
+    org = (await baton.call("baton.admin.org.create", as_user=OPERATOR, name="Bartlett 2020"))["org_id"]
     owner = (await baton.call("baton.admin.user.create", org_id=org, name="Olivia", role="texter"))[
         "user_id"
     ]
     people = {"org": org, "owner": owner}
     for role in ("admin", "moderator", "texter"):
         people[role] = (
-            await baton.call("baton.admin.user.create", actor_id=owner, org_id=org,
+            await baton.call("baton.admin.user.create", as_user=owner, org_id=org,
                              name=role.title(), role=role)
         )["user_id"]  # fmt: skip
     return people
@@ -36,7 +36,7 @@ async def test_first_user_becomes_owner_and_later_ones_need_an_actor(
         "baton.admin.user.create", org_id=people["org"], name="X", role="texter"
     )
     assert refusal.code == "forbidden"
-    refusal = await assigner.error("baton.admin.user.create", actor_id=people["moderator"],
+    refusal = await assigner.error("baton.admin.user.create", as_user=people["moderator"],
                                    org_id=people["org"], name="X", role="texter")  # fmt: skip
     assert refusal.code == "forbidden"
     refusal = await assigner.error("baton.admin.user.create", org_id=999, name="X", role="texter")
@@ -48,24 +48,24 @@ async def test_org_default_batch_size_applies_to_campaigns_created_afterwards(
 ) -> None:
     p = await _org_with_people(assigner)
     first = await assigner.call(
-        "baton.admin.campaign.create", actor_id=p["admin"], org_id=p["org"], title="A"
+        "baton.admin.campaign.create", as_user=p["admin"], org_id=p["org"], title="A"
     )
     assert first["batch_size"] == 300  # the product default
     await assigner.call(
-        "baton.admin.org.update", actor_id=p["admin"], org_id=p["org"], default_batch_size=50
+        "baton.admin.org.update", as_user=p["admin"], org_id=p["org"], default_batch_size=50
     )
     second = await assigner.call(
-        "baton.admin.campaign.create", actor_id=p["admin"], org_id=p["org"], title="B"
+        "baton.admin.campaign.create", as_user=p["admin"], org_id=p["org"], title="B"
     )
     assert second["batch_size"] == 50
-    stats_first = await assigner.call("baton.admin.campaign.update", actor_id=p["moderator"],
+    stats_first = await assigner.call("baton.admin.campaign.update", as_user=p["moderator"],
                                       campaign_id=first["campaign_id"], replies_batch_size=20)  # fmt: skip
     assert stats_first["batch_size"] == 300  # unchanged by the new org default (seed 001)
     # null resets the org default to 300; a campaign's null returns to the org's current default.
-    reset = await assigner.call("baton.admin.org.update", actor_id=p["owner"], org_id=p["org"],
+    reset = await assigner.call("baton.admin.org.update", as_user=p["owner"], org_id=p["org"],
                                 default_batch_size=None)  # fmt: skip
     assert reset["default_batch_size"] == 300
-    back = await assigner.call("baton.admin.campaign.update", actor_id=p["moderator"],
+    back = await assigner.call("baton.admin.campaign.update", as_user=p["moderator"],
                                campaign_id=second["campaign_id"], batch_size=None)  # fmt: skip
     assert back["batch_size"] == 300
 
@@ -75,7 +75,7 @@ async def test_out_of_range_batch_sizes_are_bad_requests_saying_the_range(
     assigner: Baton, size: object
 ) -> None:
     p = await _org_with_people(assigner)
-    refusal = await assigner.error("baton.admin.org.update", actor_id=p["admin"], org_id=p["org"],
+    refusal = await assigner.error("baton.admin.org.update", as_user=p["admin"], org_id=p["org"],
                                    default_batch_size=size)  # fmt: skip
     assert refusal.code == "bad_request"
     assert "default_batch_size" in refusal.message
@@ -83,29 +83,29 @@ async def test_out_of_range_batch_sizes_are_bad_requests_saying_the_range(
 
 async def test_roles_are_enforced(assigner: Baton) -> None:
     p = await _org_with_people(assigner)
-    assert (await assigner.error("baton.admin.org.update", actor_id=p["moderator"], org_id=p["org"],
+    assert (await assigner.error("baton.admin.org.update", as_user=p["moderator"], org_id=p["org"],
                                  default_batch_size=10)).code == "forbidden"  # fmt: skip
-    assert (await assigner.error("baton.admin.campaign.create", actor_id=p["texter"], org_id=p["org"],
+    assert (await assigner.error("baton.admin.campaign.create", as_user=p["texter"], org_id=p["org"],
                                  title="T")).code == "forbidden"  # fmt: skip
-    campaign = (await assigner.call("baton.admin.campaign.create", actor_id=p["admin"],
+    campaign = (await assigner.call("baton.admin.campaign.create", as_user=p["admin"],
                                     org_id=p["org"], title="C"))["campaign_id"]  # fmt: skip
-    assert (await assigner.error("baton.admin.campaign.update", actor_id=p["texter"],
+    assert (await assigner.error("baton.admin.campaign.update", as_user=p["texter"],
                                  campaign_id=campaign, batch_size=10)).code == "forbidden"  # fmt: skip
     # A moderator sets batch sizes but does not launch campaigns.
-    await assigner.call("baton.admin.campaign.update", actor_id=p["moderator"], campaign_id=campaign,
+    await assigner.call("baton.admin.campaign.update", as_user=p["moderator"], campaign_id=campaign,
                         batch_size=10, self_assign=True)  # fmt: skip
-    assert (await assigner.error("baton.admin.campaign.update", actor_id=p["moderator"],
+    assert (await assigner.error("baton.admin.campaign.update", as_user=p["moderator"],
                                  campaign_id=campaign, status="active")).code == "forbidden"  # fmt: skip
-    assert (await assigner.error("baton.admin.campaign.update", actor_id=p["admin"],
+    assert (await assigner.error("baton.admin.campaign.update", as_user=p["admin"],
                                  campaign_id=404, status="active")).code == "not_found"  # fmt: skip
     # An outsider from another organization has no role here.
-    other = (await assigner.call("baton.admin.org.create", name="Other"))["org_id"]
+    other = (await assigner.call("baton.admin.org.create", as_user=OPERATOR, name="Other"))["org_id"]
     outsider = (
         await assigner.call("baton.admin.user.create", org_id=other, name="Eve", role="owner")
     )["user_id"]
-    assert (await assigner.error("baton.admin.campaign.texters.add", actor_id=outsider,
+    assert (await assigner.error("baton.admin.campaign.texters.add", as_user=outsider,
                                  campaign_id=campaign, user_ids=[outsider])).code == "forbidden"  # fmt: skip
-    assert (await assigner.error("baton.admin.campaign.texters.add", actor_id=p["admin"],
+    assert (await assigner.error("baton.admin.campaign.texters.add", as_user=p["admin"],
                                  campaign_id=campaign, user_ids=[outsider])).code == "not_a_member"  # fmt: skip
 
 
@@ -113,27 +113,27 @@ async def test_teams_invites_and_texters(assigner: Baton, pool: asyncpg.Pool) ->
     p = await _org_with_people(assigner)
     team = (
         await assigner.call(
-            "baton.admin.team.create", actor_id=p["admin"], org_id=p["org"], name="East"
+            "baton.admin.team.create", as_user=p["admin"], org_id=p["org"], name="East"
         )
     )["team_id"]
-    assert (await assigner.error("baton.admin.team.create", actor_id=p["admin"], org_id=p["org"],
+    assert (await assigner.error("baton.admin.team.create", as_user=p["admin"], org_id=p["org"],
                                  name="East")).code == "conflict"  # fmt: skip
-    added = await assigner.call("baton.admin.team.add_members", actor_id=p["admin"], team_id=team,
+    added = await assigner.call("baton.admin.team.add_members", as_user=p["admin"], team_id=team,
                                 user_ids=[p["texter"], p["moderator"]])  # fmt: skip
     assert added["changed"] == 2
-    campaign = (await assigner.call("baton.admin.campaign.create", actor_id=p["admin"], org_id=p["org"],
+    campaign = (await assigner.call("baton.admin.campaign.create", as_user=p["admin"], org_id=p["org"],
                                     title="C", team_id=team))["campaign_id"]  # fmt: skip
-    changed = await assigner.call("baton.admin.campaign.texters.add", actor_id=p["moderator"],
+    changed = await assigner.call("baton.admin.campaign.texters.add", as_user=p["moderator"],
                                   campaign_id=campaign, user_ids=[p["texter"], p["texter"]])  # fmt: skip
     assert changed["changed"] == 1
-    removed = await assigner.call("baton.admin.campaign.texters.remove", actor_id=p["moderator"],
+    removed = await assigner.call("baton.admin.campaign.texters.remove", as_user=p["moderator"],
                                   campaign_id=campaign, user_ids=[p["texter"]])  # fmt: skip
     assert removed["changed"] == 1
-    token = (await assigner.call("baton.admin.campaign.invite", actor_id=p["moderator"],
+    token = (await assigner.call("baton.admin.campaign.invite", as_user=p["moderator"],
                                  campaign_id=campaign, kind="initials"))["token"]  # fmt: skip
     assert len(token) >= 20
     revoked = await assigner.call(
-        "baton.admin.campaign.invite.revoke", actor_id=p["moderator"], token=token
+        "baton.admin.campaign.invite.revoke", as_user=p["moderator"], token=token
     )
     assert revoked["revoked"] is True
     assert await pool.fetchval(
@@ -143,10 +143,10 @@ async def test_teams_invites_and_texters(assigner: Baton, pool: asyncpg.Pool) ->
 
 async def test_contact_import_reports_every_rejection(assigner: Baton, pool: asyncpg.Pool) -> None:
     p = await _org_with_people(assigner)
-    campaign = (await assigner.call("baton.admin.campaign.create", actor_id=p["admin"], org_id=p["org"],
+    campaign = (await assigner.call("baton.admin.campaign.create", as_user=p["admin"], org_id=p["org"],
                                     title="C"))["campaign_id"]  # fmt: skip
     await pool.execute("INSERT INTO opt_out (org_id, phone) VALUES ($1, '+14155550199')", p["org"])
-    result = await assigner.call("baton.admin.contacts.import", actor_id=p["moderator"], campaign_id=campaign,
+    result = await assigner.call("baton.admin.contacts.import", as_user=p["moderator"], campaign_id=campaign,
         contacts=[
             {"phone": "(415) 555-0101", "first_name": "Chris", "fields": {"ward": 3}},
             {"phone": "+1 415 555 0101"},                 # the same number again
@@ -160,7 +160,7 @@ async def test_contact_import_reports_every_rejection(assigner: Baton, pool: asy
     assert result["duplicates"] == 1
     reasons = {r["row"]: r["reason"].split(":")[0] for r in result["rejected"]}
     assert reasons == {1: "duplicate", 2: "invalid_phone", 3: "opted_out", 4: "invalid_timezone"}
-    again = await assigner.call("baton.admin.contacts.import", actor_id=p["moderator"],
+    again = await assigner.call("baton.admin.contacts.import", as_user=p["moderator"],
                                 campaign_id=campaign, contacts=[{"phone": "+14155550101"}])  # fmt: skip
     assert again == {"imported": 0, "duplicates": 1,
                      "rejected": [{"row": 0, "reason": "duplicate: already in the campaign"}]}  # fmt: skip
@@ -171,15 +171,15 @@ async def test_contact_import_reports_every_rejection(assigner: Baton, pool: asy
     assert [(r["phone"], r["status"], r["assignee_id"]) for r in rows] == [
         ("+14155550101", "not_started", None), ("+14155550103", "not_started", None)
     ]  # fmt: skip
-    assert (await assigner.error("baton.admin.contacts.import", actor_id=p["texter"],
+    assert (await assigner.error("baton.admin.contacts.import", as_user=p["texter"],
                                  campaign_id=campaign, contacts=[])).code == "forbidden"  # fmt: skip
 
 
 async def test_stats_and_conversation_pages(assigner: Baton, pool: asyncpg.Pool) -> None:
     p = await _org_with_people(assigner)
-    campaign = (await assigner.call("baton.admin.campaign.create", actor_id=p["admin"], org_id=p["org"],
+    campaign = (await assigner.call("baton.admin.campaign.create", as_user=p["admin"], org_id=p["org"],
                                     title="C"))["campaign_id"]  # fmt: skip
-    await assigner.call("baton.admin.contacts.import", actor_id=p["admin"], campaign_id=campaign,
+    await assigner.call("baton.admin.contacts.import", as_user=p["admin"], campaign_id=campaign,
                         contacts=[{"phone": f"+1415555{n:04d}"} for n in range(5)])  # fmt: skip
     ids = [r["id"] for r in await pool.fetch("SELECT id FROM conversation ORDER BY id")]
     await pool.execute("UPDATE conversation SET assignee_id = $1, status = 'awaiting_reply' WHERE id = $2",

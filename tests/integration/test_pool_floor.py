@@ -178,17 +178,17 @@ async def test_rows_released_below_a_raised_floor_are_handed_out_again(
     setup = await campaign_with_texters(assigner, texters=3, contacts=40, batch_size=20)
     campaign, (first, second, third) = setup["campaign"], setup["texters"]
     for texter in (first, second):
-        batch = await assigner.call("baton.assign.request", campaign_id=campaign, texter_id=texter)
+        batch = await assigner.call("baton.assign.request", campaign_id=campaign, as_user=texter)
         assert batch["count"] == 20
 
     async def floor_is_empty() -> bool:
         return await _floor(pool, campaign) == EMPTY_POOL_FLOOR
 
     await eventually(floor_is_empty, within=10)  # the assigner's keeper raised it
-    moved = await assigner.call("baton.assign.reassign", actor_id=setup["owner"], campaign_id=campaign,
+    moved = await assigner.call("baton.assign.reassign", as_user=setup["owner"], campaign_id=campaign,
                                 from_texter_id=first, status="not_started", to_texter_ids=[], confirm=True)  # fmt: skip
     assert moved["moved"] == 20
-    batch = await assigner.call("baton.assign.request", campaign_id=campaign, texter_id=third)
+    batch = await assigner.call("baton.assign.request", campaign_id=campaign, as_user=third)
     assert batch["count"] == 20
     assert (
         await pool.fetchval(

@@ -31,12 +31,12 @@ async def _replies_waiting(
     c = await campaign_with_texters(assigner, texters=2, contacts=count, batch_size=count)
     await assigner.call(
         "baton.admin.campaign.update",
-        actor_id=c["owner"],
+        as_user=c["owner"],
         campaign_id=c["campaign"],
         release_unhandled_after_minutes=minutes,
     )
     batch = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], texter_id=c["texters"][0]
+        "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][0]
     )
     await pool.execute(
         "UPDATE conversation SET status = 'needs_reply', needs_reply_since = $2 WHERE id = ANY($1)",
@@ -80,7 +80,7 @@ async def test_released_exactly_at_the_timeout_and_not_a_second_before(
     assert len(events) == 3
     # Released replies are what texters requesting replies claim.
     batch = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], texter_id=c["texters"][1], kind="replies"
+        "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][1], kind="replies"
     )
     assert sorted(batch["conversation_ids"]) == sorted(c["conversations"])
 
@@ -114,7 +114,7 @@ async def test_a_reassigned_conversation_keeps_its_clock(
     first, other = c["texters"]
     await assigner.call(
         "baton.assign.reassign",
-        actor_id=c["owner"],
+        as_user=c["owner"],
         campaign_id=c["campaign"],
         from_texter_id=first,
         status="needs_reply",
@@ -159,7 +159,7 @@ async def test_campaigns_without_the_setting_are_left_alone(
     c = await _replies_waiting(assigner, pool, minutes=10)
     await assigner.call(
         "baton.admin.campaign.update",
-        actor_id=c["owner"],
+        as_user=c["owner"],
         campaign_id=c["campaign"],
         release_unhandled_after_minutes=None,
     )
@@ -202,11 +202,11 @@ async def test_admin_releases(
             == 600 * 60
         )
         refusal = await reaper.error(
-            "baton.admin.release.unhandled", actor_id=c["texters"][1], campaign_id=c["campaign"]
+            "baton.admin.release.unhandled", as_user=c["texters"][1], campaign_id=c["campaign"]
         )
         assert refusal.code == "forbidden"
         result = await reaper.call(
-            "baton.admin.release.unhandled", actor_id=c["owner"], campaign_id=c["campaign"]
+            "baton.admin.release.unhandled", as_user=c["owner"], campaign_id=c["campaign"]
         )
         assert result["released"] == 4
         event = json.loads((await released_events.next_msg(timeout=10)).data)
@@ -215,7 +215,7 @@ async def test_admin_releases(
         # Not-started conversations held too long by a texter who stopped.
         stale = await assigner.call(
             "baton.admin.contacts.import",
-            actor_id=c["owner"],
+            as_user=c["owner"],
             campaign_id=c["campaign"],
             contacts=[{"phone": "+16505550100"}, {"phone": "+16505550101"}],
         )
@@ -225,7 +225,7 @@ async def test_admin_releases(
             c["conversations"],
         )
         batch = await assigner.call(
-            "baton.assign.request", campaign_id=c["campaign"], texter_id=c["texters"][1]
+            "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][1]
         )
         await pool.execute(
             "UPDATE conversation SET assigned_at = now() - interval '5 hours' WHERE id = $1",
@@ -233,7 +233,7 @@ async def test_admin_releases(
         )
         result = await reaper.call(
             "baton.admin.release.stale_initials",
-            actor_id=c["owner"],
+            as_user=c["owner"],
             campaign_id=c["campaign"],
             held_longer_than_hours=4,
         )
@@ -242,7 +242,7 @@ async def test_admin_releases(
         # The timed loop runs in the service too: a reply past a short timeout goes back.
         await assigner.call(
             "baton.admin.campaign.update",
-            actor_id=c["owner"],
+            as_user=c["owner"],
             campaign_id=c["campaign"],
             release_unhandled_after_minutes=1,
         )

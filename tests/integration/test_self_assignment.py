@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from tests.support.baton_client import Baton, campaign_with_texters
+from tests.support.baton_client import OPERATOR, Baton, campaign_with_texters
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ async def test_a_batch_is_the_campaign_batch_size_of_unassigned_initials(
 ) -> None:
     c = await campaign_with_texters(assigner, texters=1, contacts=12, batch_size=5)
     texter = c["texters"][0]
-    batch = await assigner.call("baton.assign.request", campaign_id=c["campaign"], texter_id=texter)
+    batch = await assigner.call("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
     assert batch["count"] == 5 == len(batch["conversation_ids"])
     held = await pool.fetch(
         "SELECT id FROM conversation WHERE assignee_id = $1 ORDER BY id", texter
@@ -36,9 +36,9 @@ async def test_initials_pending_blocks_a_second_batch_until_they_are_sent(
 ) -> None:
     c = await campaign_with_texters(assigner, texters=1, contacts=12, batch_size=5)
     texter = c["texters"][0]
-    first = await assigner.call("baton.assign.request", campaign_id=c["campaign"], texter_id=texter)
+    first = await assigner.call("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
     refusal = await assigner.error(
-        "baton.assign.request", campaign_id=c["campaign"], texter_id=texter
+        "baton.assign.request", campaign_id=c["campaign"], as_user=texter
     )
     assert refusal.code == "initials_pending"
     await pool.execute(
@@ -46,7 +46,7 @@ async def test_initials_pending_blocks_a_second_batch_until_they_are_sent(
         first["conversation_ids"],
     )
     second = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], texter_id=texter
+        "baton.assign.request", campaign_id=c["campaign"], as_user=texter
     )
     assert second["count"] == 5
     assert set(second["conversation_ids"]).isdisjoint(first["conversation_ids"])
@@ -55,14 +55,14 @@ async def test_initials_pending_blocks_a_second_batch_until_they_are_sent(
         second["conversation_ids"],
     )
     # A pool smaller than the batch gives what is left; then the pool is empty.
-    third = await assigner.call("baton.assign.request", campaign_id=c["campaign"], texter_id=texter)
+    third = await assigner.call("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
     assert third["count"] == 2
     await pool.execute(
         "UPDATE conversation SET status = 'awaiting_reply' WHERE id = ANY($1)",
         third["conversation_ids"],
     )
     empty = await assigner.error(
-        "baton.assign.request", campaign_id=c["campaign"], texter_id=texter
+        "baton.assign.request", campaign_id=c["campaign"], as_user=texter
     )
     assert empty.code == "no_more_conversations"
     assert empty.message == "No more conversations available"
@@ -74,15 +74,15 @@ async def test_refusals_each_have_their_own_code(assigner: Baton, pool: asyncpg.
     )
     campaign, texter = c["campaign"], c["texters"][0]
     assert (await assigner.error("baton.assign.request", campaign_id=campaign,
-                                 texter_id=texter)).code == "self_assign_disabled"  # fmt: skip
-    await assigner.call("baton.admin.campaign.update", actor_id=c["owner"], campaign_id=campaign,
+                                 as_user=texter)).code == "self_assign_disabled"  # fmt: skip
+    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=campaign,
                         self_assign=True, require_replies_handled=True)  # fmt: skip
     assert (await assigner.error("baton.assign.request", campaign_id=campaign,
-                                 texter_id=c["owner"])).code == "not_a_member"  # fmt: skip
+                                 as_user=c["owner"])).code == "not_a_member"  # fmt: skip
     assert (await assigner.error("baton.assign.request", campaign_id=999,
-                                 texter_id=texter)).code == "not_found"  # fmt: skip
+                                 as_user=texter)).code == "not_found"  # fmt: skip
     # Unhandled replies block initials when the campaign requires them handled.
-    first = await assigner.call("baton.assign.request", campaign_id=campaign, texter_id=texter)
+    first = await assigner.call("baton.assign.request", campaign_id=campaign, as_user=texter)
     await pool.execute(
         "UPDATE conversation SET status = 'needs_reply', needs_reply_since = now() WHERE id = $1",
         first["conversation_ids"][0],
@@ -92,18 +92,18 @@ async def test_refusals_each_have_their_own_code(assigner: Baton, pool: asyncpg.
         first["conversation_ids"][1:],
     )
     assert (await assigner.error("baton.assign.request", campaign_id=campaign,
-                                 texter_id=texter)).code == "replies_pending"  # fmt: skip
-    await assigner.call("baton.admin.campaign.update", actor_id=c["owner"], campaign_id=campaign,
+                                 as_user=texter)).code == "replies_pending"  # fmt: skip
+    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=campaign,
                         status="archived")  # fmt: skip
     assert (await assigner.error("baton.assign.request", campaign_id=campaign,
-                                 texter_id=c["texters"][1])).code == "campaign_not_active"  # fmt: skip
+                                 as_user=c["texters"][1])).code == "campaign_not_active"  # fmt: skip
 
 
 async def test_replies_batches_take_unassigned_replies_oldest_first(
     assigner: Baton, pool: asyncpg.Pool
 ) -> None:
     c = await campaign_with_texters(assigner, texters=1, contacts=6, batch_size=3)
-    await assigner.call("baton.admin.campaign.update", actor_id=c["owner"], campaign_id=c["campaign"],
+    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=c["campaign"],
                         replies_batch_size=2)  # fmt: skip
     ids = [r["id"] for r in await pool.fetch("SELECT id FROM conversation ORDER BY id")]
     # Three Unassigned replies that arrived at different times; one conversation is closed.
@@ -115,10 +115,10 @@ async def test_replies_batches_take_unassigned_replies_oldest_first(
         )  # fmt: skip
     await pool.execute("UPDATE conversation SET status = 'closed' WHERE id = $1", ids[0])
     batch = await assigner.call("baton.assign.request", campaign_id=c["campaign"],
-                                texter_id=c["texters"][0], kind="replies")  # fmt: skip
+                                as_user=c["texters"][0], kind="replies")  # fmt: skip
     assert batch["conversation_ids"] == sorted([ids[1], ids[4]])
     refusal = await assigner.error("baton.assign.request", campaign_id=c["campaign"],
-                                   texter_id=c["texters"][0], kind="replies")  # fmt: skip
+                                   as_user=c["texters"][0], kind="replies")  # fmt: skip
     assert refusal.code == "replies_pending"
 
 
@@ -126,15 +126,15 @@ async def test_join_by_invite_adds_once_and_requests_the_first_batch(
     assigner: Baton, pool: asyncpg.Pool
 ) -> None:
     c = await campaign_with_texters(assigner, texters=0, contacts=10, batch_size=4)
-    other_org = (await assigner.call("baton.admin.org.create", name="Elsewhere"))["org_id"]
+    other_org = (await assigner.call("baton.admin.org.create", as_user=OPERATOR, name="Elsewhere"))["org_id"]
     newcomer = (await assigner.call("baton.admin.user.create", org_id=other_org, name="Nia",
                                     role="owner"))["user_id"]  # fmt: skip
-    token = (await assigner.call("baton.admin.campaign.invite", actor_id=c["owner"],
+    token = (await assigner.call("baton.admin.campaign.invite", as_user=c["owner"],
                                  campaign_id=c["campaign"], kind="initials"))["token"]  # fmt: skip
-    joined = await assigner.call("baton.assign.join", token=token, texter_id=newcomer)
+    joined = await assigner.call("baton.assign.join", token=token, as_user=newcomer)
     assert joined["campaign_id"] == c["campaign"]
     assert len(joined["conversation_ids"]) == 4
-    again = await assigner.call("baton.assign.join", token=token, texter_id=newcomer)
+    again = await assigner.call("baton.assign.join", token=token, as_user=newcomer)
     assert again["conversation_ids"] == []
     assert again["first_batch_error"] == "initials_pending"
     members = await pool.fetchval(
@@ -142,9 +142,9 @@ async def test_join_by_invite_adds_once_and_requests_the_first_batch(
         c["campaign"], newcomer,
     )  # fmt: skip
     assert members == 1
-    await assigner.call("baton.admin.campaign.invite.revoke", actor_id=c["owner"], token=token)
+    await assigner.call("baton.admin.campaign.invite.revoke", as_user=c["owner"], token=token)
     assert (await assigner.error("baton.assign.join", token=token,
-                                 texter_id=newcomer)).code == "invalid_invite"  # fmt: skip
+                                 as_user=newcomer)).code == "invalid_invite"  # fmt: skip
 
 
 async def test_assignments_are_published_as_events(assigner: Baton, nc: NatsClient) -> None:
@@ -152,7 +152,7 @@ async def test_assignments_are_published_as_events(assigner: Baton, nc: NatsClie
     js = nc.jetstream()
     sub = await js.subscribe("baton.events.conversation.assigned", stream="EVENTS")
     batch = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], texter_id=c["texters"][0]
+        "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][0]
     )
     msg = await sub.next_msg(timeout=10)
     event = json.loads(msg.data)

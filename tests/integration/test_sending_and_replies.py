@@ -22,13 +22,13 @@ SENDING_NUMBER = "+14155550000"
 
 async def _ready_campaign(assigner: Baton, pool: asyncpg.Pool, contacts: int = 5) -> dict[str, Any]:
     c = await campaign_with_texters(assigner, texters=2, contacts=contacts, batch_size=contacts)
-    await assigner.call("baton.admin.campaign.update", actor_id=c["owner"], campaign_id=c["campaign"],
+    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=c["campaign"],
                         texting_hours={"start": 0, "end": 24})  # fmt: skip
     await pool.execute(
         "UPDATE campaign SET sending_number = $1 WHERE id = $2", SENDING_NUMBER, c["campaign"]
     )
     batch = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], texter_id=c["texters"][0]
+        "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][0]
     )
     c["conversations"] = batch["conversation_ids"]
     return c
@@ -96,7 +96,7 @@ async def test_every_send_refusal(assigner: Baton, sender: Baton, pool: asyncpg.
     first, second, third, fourth = c["conversations"][:4]
     # Moved away: the texter is told, nothing is sent (seed 002's Chris, from the other side).
     await assigner.call(
-        "baton.assign.move", actor_id=c["owner"], conversation_id=first, to_texter_id=other
+        "baton.assign.move", as_user=c["owner"], conversation_id=first, to_texter_id=other
     )
     assert (
         await sender.error("baton.send.initial", **_send(texter, first))
@@ -113,13 +113,13 @@ async def test_every_send_refusal(assigner: Baton, sender: Baton, pool: asyncpg.
     # Outside texting hours where the contact is (San Francisco numbers).
     hour = datetime.now(zoneinfo.ZoneInfo("America/Los_Angeles")).hour
     hours = {"start": hour + 1, "end": 24} if hour < 23 else {"start": 0, "end": 23}
-    await assigner.call("baton.admin.campaign.update", actor_id=c["owner"], campaign_id=c["campaign"],
+    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=c["campaign"],
                         texting_hours=hours)  # fmt: skip
     refusal = await sender.error("baton.send.initial", **_send(texter, fourth))
     assert refusal.code == "outside_texting_hours"
     assert "America/Los_Angeles" in refusal.message
     # The same key on another conversation is a mistake, not a retry.
-    await assigner.call("baton.admin.campaign.update", actor_id=c["owner"], campaign_id=c["campaign"],
+    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=c["campaign"],
                         texting_hours={"start": 0, "end": 24})  # fmt: skip
     await sender.call("baton.send.initial", **_send(texter, fourth, key="k"))
     assert (
@@ -187,9 +187,9 @@ async def test_stop_opts_out_across_the_organization_and_wins_races_with_sends(
     texter = c["texters"][0]
     # The same number is also a contact of a second campaign of the organization.
     first_phone = await _phone(pool, c["conversations"][0])
-    other_campaign = (await assigner.call("baton.admin.campaign.create", actor_id=c["owner"], org_id=c["org"],
+    other_campaign = (await assigner.call("baton.admin.campaign.create", as_user=c["owner"], org_id=c["org"],
                                           title="Second"))["campaign_id"]  # fmt: skip
-    await assigner.call("baton.admin.contacts.import", actor_id=c["owner"], campaign_id=other_campaign,
+    await assigner.call("baton.admin.contacts.import", as_user=c["owner"], campaign_id=other_campaign,
                         contacts=[{"phone": first_phone}])  # fmt: skip
     # Half the conversations get their initial, then every contact says STOP while the texter
     # sends to all of them at once.
@@ -215,7 +215,7 @@ async def test_stop_opts_out_across_the_organization_and_wins_races_with_sends(
         assert (await sender.error("baton.send.reply", **_send(texter, cid))).code == "opted_out"
     # And opted-out numbers are never handed out again.
     assert (await assigner.error("baton.assign.request", campaign_id=other_campaign,
-                                 texter_id=texter)).code in ("no_more_conversations", "campaign_not_active")  # fmt: skip
+                                 as_user=texter)).code in ("no_more_conversations", "campaign_not_active")  # fmt: skip
 
 
 async def test_a_redelivery_after_a_crash_between_commit_and_ack_changes_nothing(
@@ -304,7 +304,7 @@ async def test_done_texting_releases_unanswered_replies(
         [first, second],
     )
     released = await assigner.call(
-        "baton.assign.release", texter_id=texter, campaign_id=c["campaign"]
+        "baton.assign.release", as_user=texter, campaign_id=c["campaign"]
     )
     assert released["per_texter"] == {"unassigned": 2}
     reasons = await pool.fetch("SELECT DISTINCT reason FROM assignment_event WHERE conversation_id = ANY($1)",
@@ -312,6 +312,6 @@ async def test_done_texting_releases_unanswered_replies(
     assert {r["reason"] for r in reasons} == {"self_assign", "done_texting"}
     other = c["texters"][1]
     batch = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], texter_id=other, kind="replies"
+        "baton.assign.request", campaign_id=c["campaign"], as_user=other, kind="replies"
     )
     assert sorted(batch["conversation_ids"]) == sorted([first, second])

@@ -14,6 +14,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from shared.schemas.system import status_subject
 from shared.service import ServiceDefinition, run_service
 from shared.settings import CommonSettings
+from tests.support.baton_client import TEST_AUTH_SECRET
 
 
 @contextlib.asynccontextmanager
@@ -28,6 +29,9 @@ async def running(
     settings = replace(
         settings, metrics_port=metrics_port, metrics_host="127.0.0.1", log_format="json"
     )
+    if not (settings.auth_secret or settings.auth_secret_file or settings.auth_public_keys):
+        # The tests' own callers sign with this secret (tests/support/baton_client.py).
+        settings = replace(settings, auth_secret=TEST_AUTH_SECRET)
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(run_service(definition, settings, stop, ready))
     ready_wait = asyncio.create_task(ready.wait())

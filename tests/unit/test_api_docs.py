@@ -16,11 +16,11 @@ def test_docs_api_md_is_up_to_date() -> None:
 
 
 def test_every_subject_is_documented_once_with_its_reply_type() -> None:
-    subjects = [subject for _, subject, _, _ in catalog()]
+    subjects = [e.subject for e in catalog()]
     assert len(subjects) == len(set(subjects))
     assert "baton.assign.request" in subjects
     # Every handler declares what it answers with; an unannotated one would document nothing.
-    unannotated = [subject for _, subject, _, reply in catalog() if reply is Any]
+    unannotated = [e.subject for e in catalog() if e.reply is Any]
     assert unannotated == []
 
 
@@ -36,7 +36,7 @@ def test_docs_asyncapi_yaml_is_up_to_date_and_complete() -> None:
     document = yaml.safe_load(ASYNCAPI.read_text())
     assert document["asyncapi"] == "3.0.0"
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert {subject for _, subject, _, _ in catalog()} <= addresses
+    assert {e.subject for e in catalog()} <= addresses
     assert {
         "baton.inbound.sms",
         "baton.outbound.sms",

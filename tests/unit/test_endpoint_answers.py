@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
+from shared.access import PUBLIC, Caller
 from shared.endpoints import Endpoint, answer
 from shared.errors import BatonError
 from shared.schemas.base import Request
@@ -18,7 +19,7 @@ class Echo(Request):
     size: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 300
 
 
-async def echo(request: Echo) -> dict[str, Any]:
+async def echo(request: Echo, _: Caller) -> dict[str, Any]:
     return {"name": request.name, "size": request.size}
 
 
@@ -28,7 +29,7 @@ def _decoded(payload: bytes) -> dict[str, Any]:
 
 
 async def test_valid_request_gets_ok() -> None:
-    reply, outcome = await answer(Endpoint("t", Echo, echo), b'{"name": "x"}', 1024)
+    reply, outcome = await answer(Endpoint("t", Echo, echo, PUBLIC), b'{"name": "x"}', 1024)
     assert outcome == "ok"
     assert _decoded(reply) == {"ok": True, "data": {"name": "x", "size": 300}}
 
@@ -47,7 +48,7 @@ async def test_valid_request_gets_ok() -> None:
     ],
 )
 async def test_malformed_requests_get_bad_request(payload: bytes, fragment: str) -> None:
-    reply, outcome = await answer(Endpoint("t", Echo, echo), payload, 1024)
+    reply, outcome = await answer(Endpoint("t", Echo, echo, PUBLIC), payload, 1024)
     body = _decoded(reply)
     assert outcome == "bad_request"
     assert body["ok"] is False
@@ -57,30 +58,30 @@ async def test_malformed_requests_get_bad_request(payload: bytes, fragment: str)
 
 async def test_oversized_request_is_refused_before_decoding() -> None:
     reply, outcome = await answer(
-        Endpoint("t", Echo, echo), b'{"name": "' + b"x" * 2000 + b'"}', 1024
+        Endpoint("t", Echo, echo, PUBLIC), b'{"name": "' + b"x" * 2000 + b'"}', 1024
     )
     assert outcome == "payload_too_large"
     assert _decoded(reply)["error"]["details"] == {"limit": 1024}
 
 
 async def test_refusal_keeps_its_code() -> None:
-    async def refuse(_: Echo) -> None:
+    async def refuse(_: Echo, __: Caller) -> None:
         raise BatonError("no_more_conversations", "No more conversations available")
 
-    reply, outcome = await answer(Endpoint("t", Echo, refuse), b'{"name": "x"}', 1024)
+    reply, outcome = await answer(Endpoint("t", Echo, refuse, PUBLIC), b'{"name": "x"}', 1024)
     assert outcome == "no_more_conversations"
     assert _decoded(reply)["error"]["message"] == "No more conversations available"
 
 
 async def test_database_outage_is_unavailable_and_a_bug_is_internal() -> None:
-    async def outage(_: Echo) -> None:
+    async def outage(_: Echo, __: Caller) -> None:
         raise ConnectionRefusedError("connection refused")
 
-    async def bug(_: Echo) -> None:
+    async def bug(_: Echo, __: Caller) -> None:
         raise KeyError("oops")
 
-    _, outcome = await answer(Endpoint("t", Echo, outage), b'{"name": "x"}', 1024)
+    _, outcome = await answer(Endpoint("t", Echo, outage, PUBLIC), b'{"name": "x"}', 1024)
     assert outcome == "unavailable"
-    reply, outcome = await answer(Endpoint("t", Echo, bug), b'{"name": "x"}', 1024)
+    reply, outcome = await answer(Endpoint("t", Echo, bug, PUBLIC), b'{"name": "x"}', 1024)
     assert outcome == "internal"
     assert "oops" not in reply.decode()  # internals stay in the log, not in the reply

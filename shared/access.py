@@ -1,0 +1,116 @@
+"""Who may call what: each subject declares its `Access`; the request layer and handlers enforce it.
+
+Two checks, in two places, from one declaration:
+1. The request layer (shared/endpoints.py) verifies the bearer token and checks the kind of
+   caller: the operator (creates organizations and their first owners, nothing else), or a user.
+2. The handler, once it knows which organization owns what the request names, asks the `Caller`
+   for the caller's role there. Someone who is not a member of that organization gets `not_found`
+   for the thing they named, exactly as if it did not exist; a member whose role is too low gets
+   `forbidden`. Roles rank owner > admin > moderator > texter.
+
+docs/api.md's "who may call" column is generated from the same declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from shared.database import Connection
+from shared.errors import BatonError, forbidden, not_found
+from shared.queries import load_queries
+from shared.tokens import Identity
+
+QUERIES = load_queries("shared", "access.sql")
+Role = Literal["owner", "admin", "moderator", "texter"]
+RANK: dict[str, int] = {"texter": 1, "moderator": 2, "admin": 3, "owner": 4}
+
+
+def allows(role: str | None, minimum: Role) -> bool:
+    return role is not None and RANK[role] >= RANK[minimum]
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call one subject."""
+
+    # The least role in the organization that owns what the request names; None: no user may.
+    role: Role | None
+    # The deployment's operator may call it too (or, with role None, only the operator may).
+    operator: bool = False
+    # Finer rules the handler enforces, in words for the docs.
+    rule: str = ""
+    # No token needed at all (the `baton.status.*` health subjects, which reveal no data).
+    public: bool = False
+    # Any user, member of the organization or not yet (joining by invite link makes them one).
+    any_user: bool = False
+
+    def describe(self) -> str:
+        if self.public:
+            return "anyone (no token)"
+        who = []
+        if self.operator:
+            who.append("operator")
+        if self.any_user:
+            who.append("any user")
+        elif self.role is not None:
+            who.append("any member" if self.role == "texter" else f"{self.role} or higher")
+        text = " or ".join(who)
+        return f"{text}; {self.rule}" if self.rule else text
+
+
+PUBLIC = Access(role=None, public=True)
+OPERATOR_ONLY = Access(role=None, operator=True)
+
+
+def member(role: Role, rule: str = "", *, operator: bool = False) -> Access:
+    return Access(role=role, operator=operator, rule=rule)
+
+
+NOT_FOR_OPERATOR = "the operator may only create organizations and their first owners"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The verified caller of one request and what its subject allows."""
+
+    identity: Identity
+    access: Access
+
+    @property
+    def is_operator(self) -> bool:
+        return self.identity.operator
+
+    @property
+    def user_id(self) -> int:
+        """The caller as a Baton user (the request layer lets the operator reach only subjects
+        that declare it, and those check `is_operator` before asking for this)."""
+        if self.identity.user_id is None:
+            raise forbidden(NOT_FOR_OPERATOR)
+        return self.identity.user_id
+
+    async def role_in(
+        self, conn: Connection, org_id: int, hidden: BatonError, at_least: Role | None = None
+    ) -> Role:
+        """The caller's role in `org_id`, at least `at_least` (default: the subject's role).
+
+        `hidden` is the `not_found` for what the request named: a stranger to the organization
+        learns nothing about it, not even that it exists."""
+        role: Role | None = await conn.fetchval(QUERIES["member_role"], org_id, self.user_id)
+        if role is None:
+            raise hidden
+        needed = at_least or self.access.role or "owner"
+        if not allows(role, needed):
+            raise forbidden(f"this needs the {needed} role or higher in this organization")
+        return role
+
+    async def campaign_role(
+        self, conn: Connection, campaign_id: int, at_least: Role | None = None
+    ) -> int:
+        """Check the caller's role in the campaign's organization; return that organization."""
+        hidden = not_found("campaign", campaign_id)
+        org_id: int | None = await conn.fetchval(QUERIES["campaign_org"], campaign_id)
+        if org_id is None:
+            raise hidden
+        await self.role_in(conn, org_id, hidden, at_least)
+        return org_id

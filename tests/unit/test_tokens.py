@@ -1,0 +1,203 @@
+"""Bearer tokens: what verifies, what does not, and what the request layer does with either."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
+
+from shared.access import OPERATOR_ONLY, Caller, member
+from shared.endpoints import Endpoint, answer
+from shared.errors import BatonError
+from shared.schemas.base import Request
+from shared.settings import CommonSettings
+from shared.tokens import (
+    Identity,
+    KeyConfigError,
+    TokenSigner,
+    TokenVerifier,
+    hmac_key,
+    public_keys_from_file,
+    verifier_from_settings,
+)
+
+SECRET = "unit-test-secret-that-is-long-enough-for-hs512-too-0123456789abcdef"
+SIGNER = TokenSigner.from_secret(SECRET)
+VERIFIER = TokenVerifier([hmac_key(SECRET)])
+
+
+def bearer(token: str) -> str:
+    return f"Bearer {token}"
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _refused(verifier: TokenVerifier, header: str | None) -> BatonError:
+    with pytest.raises(BatonError) as refusal:
+        verifier.verify(header)
+    return refusal.value
+
+
+def _ed25519_pem(tmp_path: Path, name: str) -> tuple[Ed25519PrivateKey, Path]:
+    private = Ed25519PrivateKey.generate()
+    path = tmp_path / f"{name}.pem"
+    path.write_bytes(private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+    return private, path
+
+
+def test_a_user_token_names_the_user() -> None:
+    assert VERIFIER.verify(bearer(SIGNER.mint(42))) == Identity(subject="42", user_id=42)
+
+
+def test_an_operator_token_is_no_user() -> None:
+    identity = VERIFIER.verify(bearer(SIGNER.mint("operator", operator=True)))
+    assert identity.operator and identity.user_id is None and identity.subject == "operator"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer not.a.jwt",
+        "Bearer \x00",
+        bearer(TokenSigner.from_secret("another-secret-of-enough-length-9876543").mint(1)),
+        bearer(SIGNER.mint(1, ttl_seconds=-120)),  # expired beyond the leeway
+        bearer(SIGNER.mint(1, not_before=time.time() + 600)),  # not valid yet
+        bearer(jwt.encode({"sub": "1"}, SECRET, algorithm="HS256")),  # no exp
+        bearer(SIGNER.mint("alice")),  # a user id is a number
+        bearer(SIGNER.mint("0")),
+        bearer(SIGNER.mint("-3")),
+        bearer(SIGNER.mint("99999999999999999999")),
+        bearer(SIGNER.mint("１２")),  # full-width digits are not an id
+        bearer(jwt.encode({"sub": "1", "exp": time.time() + 60}, SECRET, algorithm="HS512")),
+    ],
+    ids=["none", "empty", "bare-scheme", "bare-scheme-space", "basic", "garbage", "nul",
+         "forged", "expired", "not-yet-valid", "no-exp", "sub-not-number", "sub-zero",
+         "sub-negative", "sub-too-big", "sub-fullwidth", "other-hmac-alg"],  # fmt: skip
+)
+def test_every_bad_token_is_unauthenticated_alike(header: str | None) -> None:
+    refusal = _refused(VERIFIER, header)
+    assert (refusal.code, refusal.message) == ("unauthenticated", "a valid bearer token is required")
+
+
+def test_alg_none_is_refused() -> None:
+    header = _b64({"alg": "none", "typ": "JWT"})
+    claims = _b64({"sub": "1", "exp": int(time.time()) + 600})
+    assert _refused(VERIFIER, bearer(f"{header}.{claims}.")).code == "unauthenticated"
+
+
+def test_a_public_key_used_as_an_hmac_secret_is_refused(tmp_path: Path) -> None:
+    """Algorithm confusion: an attacker signs HS256 with the (public) PEM text as the secret."""
+    rsa = generate_private_key(public_exponent=65537, key_size=2048)
+    pem = rsa.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (tmp_path / "rsa.pem").write_bytes(pem)
+    verifier = TokenVerifier(public_keys_from_file(tmp_path / "rsa.pem"))
+    claims = {"sub": "1", "exp": int(time.time()) + 600}
+    forged = ".".join([_b64({"alg": "HS256", "typ": "JWT"}), _b64(claims), ""])
+    import hashlib
+    import hmac
+
+    signature = hmac.new(pem, forged[:-1].encode(), hashlib.sha256).digest()
+    forged += base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+    assert _refused(verifier, bearer(forged)).code == "unauthenticated"
+    # ...while the key's own algorithm verifies.
+    genuine = jwt.encode(claims, rsa, algorithm="RS256")
+    assert verifier.verify(bearer(genuine)).user_id == 1
+
+
+def test_eddsa_keys_rotate_without_refusing_valid_tokens(tmp_path: Path) -> None:
+    old, old_pem = _ed25519_pem(tmp_path, "old")
+    new, new_pem = _ed25519_pem(tmp_path, "new")
+    settings = CommonSettings(auth_public_keys=f"{old_pem}, {new_pem}")
+    verifier = verifier_from_settings(settings)
+    for private in (old, new):
+        assert verifier.verify(bearer(TokenSigner(private, "EdDSA").mint(7))).user_id == 7
+    stranger = Ed25519PrivateKey.generate()
+    assert _refused(verifier, bearer(TokenSigner(stranger, "EdDSA").mint(7))).code == (
+        "unauthenticated"
+    )
+    # The HS256 secret is not configured here, so an HS256 token cannot verify at all.
+    assert _refused(verifier, bearer(SIGNER.mint(7))).code == "unauthenticated"
+
+
+def test_a_jwks_file_with_key_ids(tmp_path: Path) -> None:
+    first, second = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    keys = []
+    for kid, private in (("k1", first), ("k2", second)):
+        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))
+        keys.append({**jwk, "kid": kid})
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": keys}))
+    verifier = TokenVerifier(public_keys_from_file(tmp_path / "jwks.json"))
+    token = TokenSigner(second, "EdDSA", key_id="k2").mint(9)
+    assert verifier.verify(bearer(token)).user_id == 9
+    # A kid that names one key but a signature from another does not verify.
+    lying = TokenSigner(first, "EdDSA", key_id="k2").mint(9)
+    assert _refused(verifier, bearer(lying)).code == "unauthenticated"
+
+
+def test_issuer_and_audience_are_checked_when_configured() -> None:
+    verifier = TokenVerifier([hmac_key(SECRET)], issuer="https://id.example", audience="baton")
+    right = TokenSigner.from_secret(SECRET, issuer="https://id.example", audience="baton")
+    assert verifier.verify(bearer(right.mint(3))).user_id == 3
+    for wrong in (
+        SIGNER,
+        TokenSigner.from_secret(SECRET, issuer="https://evil.example", audience="baton"),
+        TokenSigner.from_secret(SECRET, issuer="https://id.example", audience="other"),
+    ):
+        assert _refused(verifier, bearer(wrong.mint(3))).code == "unauthenticated"
+
+
+def test_keys_that_cannot_be_used_stop_the_service_at_start(tmp_path: Path) -> None:
+    with pytest.raises(KeyConfigError, match="no way to verify callers"):
+        verifier_from_settings(CommonSettings())
+    with pytest.raises(KeyConfigError, match="at least 32 bytes"):
+        verifier_from_settings(CommonSettings(auth_secret="short"))
+    (tmp_path / "junk.pem").write_text("not a key")
+    with pytest.raises(KeyConfigError, match="holds no PEM public key"):
+        public_keys_from_file(tmp_path / "junk.pem")
+    with pytest.raises(KeyConfigError):
+        public_keys_from_file(tmp_path / "missing.pem")
+
+
+class Ping(Request):
+    value: int
+
+
+async def test_the_request_layer_verifies_before_decoding_and_checks_the_kind_of_caller() -> None:
+    seen: list[Caller] = []
+
+    async def handler(_: Ping, caller: Caller) -> dict[str, str]:
+        seen.append(caller)
+        return {"ok": "yes"}
+
+    members, operators = (Endpoint("m", Ping, handler, member("texter")),
+                          Endpoint("o", Ping, handler, OPERATOR_ONLY))  # fmt: skip
+    user, operator = ({"Authorization": bearer(SIGNER.mint(5))},
+                      {"authorization": bearer(SIGNER.mint("operator", operator=True))})  # fmt: skip
+    # Without a token not even a malformed payload is read.
+    assert (await answer(members, b"not json", 1024, None, VERIFIER))[1] == "unauthenticated"
+    assert (await answer(members, b"not json", 1024, user, VERIFIER))[1] == "bad_request"
+    assert (await answer(members, b'{"value": 1}', 1024, operator, VERIFIER))[1] == "forbidden"
+    assert (await answer(operators, b'{"value": 1}', 1024, user, VERIFIER))[1] == "forbidden"
+    assert (await answer(operators, b'{"value": 1}', 1024, operator, VERIFIER))[1] == "ok"
+    assert (await answer(members, b'{"value": 1}', 1024, user, VERIFIER))[1] == "ok"
+    # No verifier configured fails closed.
+    assert (await answer(members, b'{"value": 1}', 1024, user, None))[1] == "internal"
+    assert [c.identity.subject for c in seen] == ["operator", "5"]
