@@ -71,7 +71,7 @@ def render() -> str:
         'decimal; a token with `"operator": true` is the deployment\'s operator, who may create',
         "organizations and their first owners and nothing else. Payloads never name the caller.",
         "",
-        "- No token, or one that is malformed, forged, expired or not yet valid: `unauthenticated`.",
+        "- No token, or a malformed, forged, expired or not yet valid one: `unauthenticated`.",
         "- A caller whose role in the organization is too low: `forbidden`.",
         "- An id (campaign, conversation, team, organization, invite) of an organization the",
         "  caller is not a member of: `not_found`, exactly as for an id that does not exist.",

@@ -11,10 +11,12 @@ pytestmark = pytest.mark.integration
 
 
 async def _org_with_people(baton: Baton) -> dict[str, int]:
-    org = (await baton.call("baton.admin.org.create", as_user=OPERATOR, name="Bartlett 2020"))["org_id"]
-    owner = (await baton.call("baton.admin.user.create", org_id=org, name="Olivia", role="texter"))[
-        "user_id"
+    org = (await baton.call("baton.admin.org.create", as_user=OPERATOR, name="Bartlett 2020"))[
+        "org_id"
     ]
+    # The operator creates the first user, who becomes owner whatever role was asked for.
+    owner = (await baton.call("baton.admin.user.create", as_user=OPERATOR, org_id=org,
+                              name="Olivia", role="texter"))["user_id"]  # fmt: skip
     people = {"org": org, "owner": owner}
     for role in ("admin", "moderator", "texter"):
         people[role] = (
@@ -24,7 +26,7 @@ async def _org_with_people(baton: Baton) -> dict[str, int]:
     return people
 
 
-async def test_first_user_becomes_owner_and_later_ones_need_an_actor(
+async def test_first_user_becomes_owner_and_later_ones_need_an_admin(
     assigner: Baton, pool: asyncpg.Pool
 ) -> None:
     people = await _org_with_people(assigner)
@@ -32,14 +34,19 @@ async def test_first_user_becomes_owner_and_later_ones_need_an_actor(
         "SELECT role FROM organization_member WHERE user_id = $1", people["owner"]
     )
     assert role == "owner"
+    # Nobody without a token; not the operator once the organization has people; not a moderator.
     refusal = await assigner.error(
         "baton.admin.user.create", org_id=people["org"], name="X", role="texter"
     )
+    assert refusal.code == "unauthenticated"
+    refusal = await assigner.error("baton.admin.user.create", as_user=OPERATOR,
+                                   org_id=people["org"], name="X", role="texter")  # fmt: skip
     assert refusal.code == "forbidden"
     refusal = await assigner.error("baton.admin.user.create", as_user=people["moderator"],
                                    org_id=people["org"], name="X", role="texter")  # fmt: skip
     assert refusal.code == "forbidden"
-    refusal = await assigner.error("baton.admin.user.create", org_id=999, name="X", role="texter")
+    refusal = await assigner.error("baton.admin.user.create", as_user=OPERATOR, org_id=999,
+                                   name="X", role="texter")  # fmt: skip
     assert refusal.code == "not_found"
 
 
@@ -98,13 +105,14 @@ async def test_roles_are_enforced(assigner: Baton) -> None:
                                  campaign_id=campaign, status="active")).code == "forbidden"  # fmt: skip
     assert (await assigner.error("baton.admin.campaign.update", as_user=p["admin"],
                                  campaign_id=404, status="active")).code == "not_found"  # fmt: skip
-    # An outsider from another organization has no role here.
-    other = (await assigner.call("baton.admin.org.create", as_user=OPERATOR, name="Other"))["org_id"]
-    outsider = (
-        await assigner.call("baton.admin.user.create", org_id=other, name="Eve", role="owner")
-    )["user_id"]
+    # To an owner of another organization, this campaign does not exist.
+    other = (await assigner.call("baton.admin.org.create", as_user=OPERATOR, name="Other"))[
+        "org_id"
+    ]
+    outsider = (await assigner.call("baton.admin.user.create", as_user=OPERATOR, org_id=other,
+                                    name="Eve", role="owner"))["user_id"]  # fmt: skip
     assert (await assigner.error("baton.admin.campaign.texters.add", as_user=outsider,
-                                 campaign_id=campaign, user_ids=[outsider])).code == "forbidden"  # fmt: skip
+                                 campaign_id=campaign, user_ids=[outsider])).code == "not_found"  # fmt: skip
     assert (await assigner.error("baton.admin.campaign.texters.add", as_user=p["admin"],
                                  campaign_id=campaign, user_ids=[outsider])).code == "not_a_member"  # fmt: skip
 
@@ -187,20 +195,35 @@ async def test_stats_and_conversation_pages(assigner: Baton, pool: asyncpg.Pool)
     await pool.execute(
         "UPDATE conversation SET assignee_id = $1 WHERE id = $2", p["texter"], ids[1]
     )
-    stats = await assigner.call("baton.query.campaign.stats", campaign_id=campaign)
+    stats = await assigner.call("baton.query.campaign.stats", as_user=p["moderator"],
+                                campaign_id=campaign)  # fmt: skip
     assert stats["total"] == 5
     assert stats["unassigned_by_status"]["not_started"] == 3
     assert stats["by_assignee"] == {str(p["texter"]): {
         "not_started": 1, "awaiting_reply": 1, "needs_reply": 0, "replied": 0, "closed": 0}}  # fmt: skip
-    page = await assigner.call("baton.query.conversations", campaign_id=campaign, limit=2)
+    page = await assigner.call("baton.query.conversations", as_user=p["moderator"],
+                               campaign_id=campaign, limit=2)  # fmt: skip
     assert [c["conversation_id"] for c in page["conversations"]] == ids[:2]
-    rest = await assigner.call("baton.query.conversations", campaign_id=campaign, limit=10,
-                               after=page["next_after"])  # fmt: skip
+    rest = await assigner.call("baton.query.conversations", as_user=p["moderator"],
+                               campaign_id=campaign, limit=10, after=page["next_after"])  # fmt: skip
     assert [c["conversation_id"] for c in rest["conversations"]] == ids[2:]
     assert rest["next_after"] is None
-    inbox = await assigner.call("baton.query.conversations", campaign_id=campaign,
-                                assignee_id=p["texter"], inbox=True)  # fmt: skip
+    inbox = await assigner.call("baton.query.conversations", as_user=p["moderator"],
+                                campaign_id=campaign, assignee_id=p["texter"], inbox=True)  # fmt: skip
     assert [c["conversation_id"] for c in inbox["conversations"]] == [
         ids[1]
     ]  # awaiting_reply hidden
-    assert (await assigner.error("baton.query.campaign.stats", campaign_id=77)).code == "not_found"
+    assert (await assigner.error("baton.query.campaign.stats", as_user=p["moderator"],
+                                 campaign_id=77)).code == "not_found"  # fmt: skip
+    # A texter reads their own inbox, only in campaigns they text on, and nothing else.
+    own = {"as_user": p["texter"], "campaign_id": campaign}
+    assert (await assigner.error("baton.query.conversations", **own)).code == "not_a_member"
+    await assigner.call("baton.admin.campaign.texters.add", as_user=p["moderator"],
+                        campaign_id=campaign, user_ids=[p["texter"]])  # fmt: skip
+    mine = await assigner.call("baton.query.conversations", **own)
+    assert [c["conversation_id"] for c in mine["conversations"]] == ids[:2]
+    for wider in ({"unassigned": True}, {"assignee_id": p["moderator"]}):
+        assert (
+            await assigner.error("baton.query.conversations", **own, **wider)
+        ).code == "forbidden"
+    assert (await assigner.error("baton.query.campaign.stats", **own)).code == "forbidden"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -19,15 +18,16 @@ from prometheus_client import REGISTRY
 
 from services.api_docs import catalog
 from shared.jetstream import INBOUND
-from tests.support.baton_client import Baton, campaign_with_texters
+from tests.support.baton_client import OPERATOR, Baton, auth_headers, campaign_with_texters
+from tests.support.snapshots import snapshot
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-SUBJECTS = sorted(subject for _, subject, _, _ in catalog())
+SUBJECTS = sorted(entry.subject for entry in catalog())
 # JetStream subject -> the durable consumer that takes it.
 STREAM_SUBJECTS = {"baton.inbound.sms": "inbound-sms", "baton.inbound.receipt": "sender-receipts"}
-FIELDS = ["name", "org_id", "actor_id", "campaign_id", "texter_id", "user_ids", "role", "kind", "status",
+FIELDS = ["name", "org_id", "campaign_id", "texter_id", "assignee_id", "user_ids", "role", "kind", "status",
           "title", "token", "contacts", "count", "to_texter_ids", "from_texter_id", "confirm",
           "default_batch_size", "batch_size", "conversation_id", "to_texter_id", "limit", "after",
           "texting_hours", "phone", "unassigned", "inbox", "self_assign", "from_unassigned", "body",
@@ -47,29 +47,15 @@ payloads = st.one_of(
     st.binary(max_size=64),
     st.text(max_size=64).map(str.encode),
 )  # fmt: skip
+# Who sends it: nobody, the operator, the seeded owner (user 1) and texters (2-4), a stranger.
+callers = st.sampled_from([None, OPERATOR, 1, 2, 3, 4, 999])
 # Codes a caller may legitimately get back for nonsense; "internal" or "unavailable" never.
 EXPECTED = {
-    "bad_request", "not_found", "forbidden", "conflict", "not_a_member", "self_assign_disabled",
+    "unauthenticated", "bad_request", "not_found", "forbidden", "conflict", "not_a_member", "self_assign_disabled",
     "campaign_not_active", "initials_pending", "replies_pending", "no_more_conversations",
     "invalid_invite", "confirmation_required", "busy", "payload_too_large", "assignment_changed",
     "opted_out", "already_sent", "initial_not_sent", "outside_texting_hours", "idempotency_key_reused",
 }  # fmt: skip
-TABLES = """SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
-            AND tablename <> 'schema_migrations' ORDER BY 1"""
-
-
-async def _counts(pool: asyncpg.Pool) -> dict[str, Any]:
-    """Every table's row count and, for the tables that change in place, a digest of the rows."""
-    counts = {t: await pool.fetchval(f"SELECT count(*) FROM {t}") for t in await _tables(pool)}
-    for table in ("conversation", "message", "campaign"):
-        counts[f"{table} digest"] = await pool.fetchval(
-            f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM {table} t"
-        )
-    return counts
-
-
-async def _tables(pool: asyncpg.Pool) -> list[str]:
-    return [row["tablename"] for row in await pool.fetch(TABLES)]
 
 
 async def _seed(assigner: Baton, pool: asyncpg.Pool) -> None:
@@ -81,21 +67,21 @@ async def _seed(assigner: Baton, pool: asyncpg.Pool) -> None:
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(subject=st.sampled_from(SUBJECTS), payload=payloads)
+@given(subject=st.sampled_from(SUBJECTS), payload=payloads, caller=callers)
 async def test_any_payload_gets_a_structured_answer_and_refusals_change_nothing(
     assigner: Baton, sender: Baton, inbound: Baton, reaper: Baton, pool: asyncpg.Pool,
-    subject: str, payload: bytes,
+    subject: str, payload: bytes, caller: int | str | None,
 ) -> None:  # fmt: skip
     await _seed(assigner, pool)
-    before = await _counts(pool)
-    reply = await assigner.nc.request(subject, payload, timeout=10)
+    before = await snapshot(pool)
+    reply = await assigner.nc.request(subject, payload, timeout=10, headers=auth_headers(caller))
     body = json.loads(reply.data)
     assert set(body) <= {"ok", "data", "error"}
     if body["ok"]:
         return
     assert body["error"]["code"] in EXPECTED, (subject, payload, body)
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert await _counts(pool) == before, (subject, payload, body)
+    assert await snapshot(pool) == before, (subject, payload, body)
 
 
 def _handled(consumer: str) -> dict[str, float]:
@@ -119,7 +105,7 @@ async def test_any_message_from_the_bridge_is_handled_or_dead_lettered_at_once(
 ) -> None:  # fmt: skip
     await _seed(assigner, pool)
     consumer = STREAM_SUBJECTS[subject]
-    before, handled = await _counts(pool), _handled(consumer)
+    before, handled = await snapshot(pool), _handled(consumer)
     await assigner.nc.jetstream().publish(subject, payload, headers={"Nats-Msg-Id": uuid4().hex})
 
     async def settled() -> dict[str, float] | None:
@@ -129,7 +115,7 @@ async def test_any_message_from_the_bridge_is_handled_or_dead_lettered_at_once(
     after = await eventually(settled, within=15)
     assert after["retried"] == handled["retried"], (subject, payload)  # never a failure loop
     if after["dead_lettered"] > handled["dead_lettered"]:
-        assert await _counts(pool) == before, (subject, payload)
+        assert await snapshot(pool) == before, (subject, payload)
     # Settled for good: nothing left waiting for a redelivery or an ack.
     assert await eventually(_consumer_idle(assigner, consumer), within=15)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from typing import Any
 
 import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from tests.support.baton_client import Baton, campaign_with_texters
+from tests.support.baton_client import Baton, campaign_with_texters, request_args
 
 pytestmark = pytest.mark.integration
 
@@ -115,8 +116,8 @@ async def test_every_scope_mode_and_status(
     # Six conversations each for a and b; six stay Unassigned.
     await pool.execute("UPDATE conversation SET assignee_id = $1 WHERE id = ANY($2)", a, ids[0:6])
     await pool.execute("UPDATE conversation SET assignee_id = $1 WHERE id = ANY($2)", b, ids[6:12])
-    request: dict[str, object] = {
-        "actor_id": c["owner"],
+    request: dict[str, Any] = {
+        "as_user": c["owner"],
         "campaign_id": c["campaign"],
         "status": status,
     }
@@ -229,15 +230,14 @@ async def test_reassignment_and_self_assignment_at_once_never_deadlock_or_double
     assert all(b["count"] == 50 for b in first)
     # Ten texters request while every sender's conversations are bulk-moved and one is unassigned.
     outcomes = await asyncio.gather(
-        *(assigner.nc.request("baton.assign.request",
-                              json.dumps({"campaign_id": campaign, "texter_id": t}).encode(), timeout=30)
+        *(assigner.nc.request("baton.assign.request", timeout=30,
+                              **request_args(t, {"campaign_id": campaign}))
           for t in texters[10:20]),
-        assigner.nc.request("baton.assign.reassign", json.dumps({
-            "actor_id": admin, "campaign_id": campaign, "status": "any",
-            "to_texter_ids": texters[20:30]}).encode(), timeout=30),
-        assigner.nc.request("baton.assign.reassign", json.dumps({
-            "actor_id": admin, "campaign_id": campaign, "status": "any", "from_texter_id": texters[0],
-            "to_texter_ids": [], "confirm": True}).encode(), timeout=30),
+        assigner.nc.request("baton.assign.reassign", timeout=30, **request_args(admin, {
+            "campaign_id": campaign, "status": "any", "to_texter_ids": texters[20:30]})),
+        assigner.nc.request("baton.assign.reassign", timeout=30, **request_args(admin, {
+            "campaign_id": campaign, "status": "any", "from_texter_id": texters[0],
+            "to_texter_ids": [], "confirm": True})),
     )  # fmt: skip
     bodies = [json.loads(o.data) for o in outcomes]
     assert all(b["ok"] for b in bodies), [b for b in bodies if not b["ok"]]

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from tests.support.baton_client import OPERATOR, Baton, campaign_with_texters
+from tests.support.baton_client import OPERATOR, Baton, campaign_with_texters, request_args
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +45,7 @@ async def test_initials_pending_blocks_a_second_batch_until_they_are_sent(
         "UPDATE conversation SET status = 'awaiting_reply' WHERE id = ANY($1)",
         first["conversation_ids"],
     )
-    second = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], as_user=texter
-    )
+    second = await assigner.call("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
     assert second["count"] == 5
     assert set(second["conversation_ids"]).isdisjoint(first["conversation_ids"])
     await pool.execute(
@@ -61,9 +59,7 @@ async def test_initials_pending_blocks_a_second_batch_until_they_are_sent(
         "UPDATE conversation SET status = 'awaiting_reply' WHERE id = ANY($1)",
         third["conversation_ids"],
     )
-    empty = await assigner.error(
-        "baton.assign.request", campaign_id=c["campaign"], as_user=texter
-    )
+    empty = await assigner.error("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
     assert empty.code == "no_more_conversations"
     assert empty.message == "No more conversations available"
 
@@ -126,8 +122,10 @@ async def test_join_by_invite_adds_once_and_requests_the_first_batch(
     assigner: Baton, pool: asyncpg.Pool
 ) -> None:
     c = await campaign_with_texters(assigner, texters=0, contacts=10, batch_size=4)
-    other_org = (await assigner.call("baton.admin.org.create", as_user=OPERATOR, name="Elsewhere"))["org_id"]
-    newcomer = (await assigner.call("baton.admin.user.create", org_id=other_org, name="Nia",
+    other_org = (await assigner.call("baton.admin.org.create", as_user=OPERATOR, name="Elsewhere"))[
+        "org_id"
+    ]
+    newcomer = (await assigner.call("baton.admin.user.create", as_user=OPERATOR, org_id=other_org, name="Nia",
                                     role="owner"))["user_id"]  # fmt: skip
     token = (await assigner.call("baton.admin.campaign.invite", as_user=c["owner"],
                                  campaign_id=c["campaign"], kind="initials"))["token"]  # fmt: skip
@@ -168,8 +166,7 @@ async def test_500_concurrent_requests_from_100_texters_never_double_assign(
     requests = [texter for texter in c["texters"] for _ in range(5)]
     replies = await asyncio.gather(*(
         assigner.nc.request(
-            "baton.assign.request",
-            json.dumps({"campaign_id": c["campaign"], "texter_id": t}).encode(), timeout=60,
+            "baton.assign.request", timeout=60, **request_args(t, {"campaign_id": c["campaign"]})
         ) for t in requests
     ))  # fmt: skip
     bodies = [json.loads(r.data) for r in replies]

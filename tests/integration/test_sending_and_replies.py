@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from tests.support.baton_client import Baton, campaign_with_texters
+from tests.support.baton_client import Baton, campaign_with_texters, request_args
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -34,10 +34,16 @@ async def _ready_campaign(assigner: Baton, pool: asyncpg.Pool, contacts: int = 5
     return c
 
 
+def _payload(texter: int, conversation: int) -> dict[str, Any]:
+    request = _send(texter, conversation)
+    del request["as_user"]
+    return request
+
+
 def _send(
     texter: int, conversation: int, key: str | None = None, body: str = "Hi, it's Sam"
 ) -> dict[str, Any]:
-    return {"texter_id": texter, "conversation_id": conversation, "body": body,
+    return {"as_user": texter, "conversation_id": conversation, "body": body,
             "idempotency_key": key or str(uuid.uuid4())}  # fmt: skip
 
 
@@ -197,7 +203,7 @@ async def test_stop_opts_out_across_the_organization_and_wins_races_with_sends(
         await sender.call("baton.send.initial", **_send(texter, conversation))
     phones = [await _phone(pool, cid) for cid in c["conversations"]]
     sends = [sender.nc.request("baton.send.initial" if i >= 10 else "baton.send.reply",
-                               json.dumps(_send(texter, cid)).encode(), timeout=10)
+                               timeout=10, **request_args(texter, _payload(texter, cid)))
              for i, cid in enumerate(c["conversations"])]  # fmt: skip
     stops = [_publish_reply(nc, phone, "  stop ") for phone in phones]
     replies = await asyncio.gather(*sends, *stops)
@@ -279,7 +285,9 @@ async def test_receipts_update_delivery_and_failed_initials_show_in_stats(
         json.dumps({"message_id": ok["message_id"], "status": "sent"}).encode(),
     )
     stats = await eventually(
-        lambda: assigner.call("baton.query.campaign.stats", campaign_id=c["campaign"])
+        lambda: assigner.call(
+            "baton.query.campaign.stats", as_user=c["owner"], campaign_id=c["campaign"]
+        )
     )
     assert stats["failed_initials"] == 1
     assert (

@@ -83,16 +83,35 @@ def test_an_operator_token_is_no_user() -> None:
         bearer(SIGNER.mint("0")),
         bearer(SIGNER.mint("-3")),
         bearer(SIGNER.mint("99999999999999999999")),
-        bearer(SIGNER.mint("１２")),  # full-width digits are not an id
+        bearer(SIGNER.mint("\uff11\uff12")),  # full-width digits are not an id
         bearer(jwt.encode({"sub": "1", "exp": time.time() + 60}, SECRET, algorithm="HS512")),
     ],
-    ids=["none", "empty", "bare-scheme", "bare-scheme-space", "basic", "garbage", "nul",
-         "forged", "expired", "not-yet-valid", "no-exp", "sub-not-number", "sub-zero",
-         "sub-negative", "sub-too-big", "sub-fullwidth", "other-hmac-alg"],  # fmt: skip
+    ids=[
+        "none",
+        "empty",
+        "bare-scheme",
+        "bare-scheme-space",
+        "basic",
+        "garbage",
+        "nul",
+        "forged",
+        "expired",
+        "not-yet-valid",
+        "no-exp",
+        "sub-not-number",
+        "sub-zero",
+        "sub-negative",
+        "sub-too-big",
+        "sub-fullwidth",
+        "other-hmac-alg",
+    ],
 )
 def test_every_bad_token_is_unauthenticated_alike(header: str | None) -> None:
     refusal = _refused(VERIFIER, header)
-    assert (refusal.code, refusal.message) == ("unauthenticated", "a valid bearer token is required")
+    assert (refusal.code, refusal.message) == (
+        "unauthenticated",
+        "a valid bearer token is required",
+    )
 
 
 def test_alg_none_is_refused() -> None:

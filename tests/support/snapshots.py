@@ -1,0 +1,23 @@
+"""What Postgres holds, to show that a refused request changed nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+TABLES = """SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
+            AND tablename <> 'schema_migrations' ORDER BY 1"""
+
+
+async def snapshot(pool: asyncpg.Pool) -> dict[str, Any]:
+    """Every table's row count and, for the tables that change in place, a digest of the rows."""
+    tables = [row["tablename"] for row in await pool.fetch(TABLES)]
+    counts = {t: await pool.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
+    for table in ("conversation", "message", "campaign", "organization", "organization_member"):
+        # The pool floor is upkeep the assigner does in the background, not a request's effect.
+        counts[f"{table} digest"] = await pool.fetchval(
+            f"""SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r::text), ''))
+                FROM (SELECT to_jsonb(t) - 'pool_floor_id' AS r FROM {table} t) rows"""
+        )
+    return counts
