@@ -47,11 +47,6 @@ class Identity:
     user_id: int | None
     operator: bool = False
 
-    @property
-    def actor_id(self) -> int | None:
-        """Who the event log names as having done it."""
-        return self.user_id
-
 
 @dataclass(frozen=True)
 class VerificationKey:
