@@ -21,6 +21,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from shared.cli.client import Client
+from shared.cli.credentials import Credentials
 
 T = TypeVar("T")
 
@@ -74,9 +75,14 @@ def _wait(future: concurrent.futures.Future[T], timeout: float) -> T:
 
 
 class BlockingNats:
-    """One NATS connection on a background asyncio loop; `run` a coroutine there and wait."""
+    """One NATS connection on a background asyncio loop; `run` a coroutine there and wait.
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    `call` sends as `credentials`; other callers share the connection through
+    `client.acting_as(theirs)` and `run`."""
+
+    def __init__(
+        self, url: str, timeout: float = 30.0, credentials: Credentials | None = None
+    ) -> None:
         self.timeout = timeout
         self._loop = _new_loop()
         self._started = concurrent.futures.Future[None]()
@@ -94,7 +100,7 @@ class BlockingNats:
         _start_native_thread(serve)
         _wait(self._started, 10)
         self.nc: NatsClient = self.run(nats.connect(url, name="baton-locust"))
-        self.client = Client(self.nc, timeout=timeout)
+        self.client = Client(self.nc, timeout=timeout, credentials=credentials)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)

@@ -5,7 +5,8 @@ For each campaign size the same data is claimed two ways, in the same process, o
    from `--baseline-workers` connections for `--baseline-seconds`;
 2. after putting every row back and vacuuming, Baton drains the whole campaign through NATS with
    `--texters` concurrent requesters (each request from a texter who holds nothing yet, so the
-   rules pass and every request is a claim), measured at the client. The end of a drain is
+   rules pass and every request is a claim; each carries that texter's token, minted before the
+   clock starts), measured at the client. The end of a drain is
    reported apart ("tail": the last 2% of requests, and the `no_more_conversations` answers):
    that is where short batches refill from below the cursor and the pool is checked for empty.
 3. with `--floor-baseline`, the same drain first with the pool floor never raised
@@ -27,7 +28,7 @@ from typing import Any
 import asyncpg
 import nats
 
-from bench.support import latency_summary, servers, service, write_results
+from bench.support import auth_headers, latency_summary, servers, service, write_results
 from shared.migrations import migrate_database
 
 BATCH = 300
@@ -137,17 +138,20 @@ async def baton_drain(
     empty_answers: list[float] = []
     handed: list[int] = []
     refusals: dict[str, int] = {}
-    texter_ids = itertools.chain(texters[200:], itertools.repeat(None))
+    # The caller is the token's texter: one token per texter, minted before timing starts.
+    callers = itertools.chain([auth_headers(t) for t in texters[200:]], itertools.repeat(None))
+    body = json.dumps({"campaign_id": campaign}).encode()
     done = False
 
     async def texter() -> None:
         nonlocal done
         while not done:
-            texter_id = next(texter_ids)
-            assert texter_id is not None, f"ran out of texters; refusals so far: {refusals}"
-            body = json.dumps({"campaign_id": campaign, "texter_id": texter_id}).encode()
+            headers = next(callers)
+            assert headers is not None, f"ran out of texters; refusals so far: {refusals}"
             started = time.perf_counter()
-            reply = json.loads((await nc.request("baton.assign.request", body, timeout=60)).data)
+            reply = json.loads(
+                (await nc.request("baton.assign.request", body, timeout=60, headers=headers)).data
+            )
             latencies.append(time.perf_counter() - started)
             if reply["ok"]:
                 handed.extend(reply["data"]["conversation_ids"])

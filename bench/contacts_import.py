@@ -13,9 +13,10 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.support import servers, service, write_results
+from bench.support import SIGNER, servers, service, write_results
 from shared.cli.client import connected
 from shared.cli.contacts_import import import_file
+from shared.cli.credentials import SignedAs
 from shared.migrations import migrate_database
 from shared.settings import CommonSettings
 
@@ -51,9 +52,9 @@ async def main(args: argparse.Namespace) -> None:
         write_csv(csv_path, args.rows)
         with service("assigner", url, found.nats_url, db_pool_max="4"):
             settings = CommonSettings(nats_url=found.nats_url)
-            async with connected(settings) as client:
+            async with connected(settings, SignedAs(SIGNER, owner)) as client:
                 started = time.perf_counter()
-                summary = await import_file(client, csv_path, campaign, owner, args.chunk)
+                summary = await import_file(client, csv_path, campaign, args.chunk)
                 elapsed = time.perf_counter() - started
         conn = await asyncpg.connect(url)
         conversations = await conn.fetchval(

@@ -3,11 +3,14 @@
     pip install -e '.[load]'
     BATON_NATS_URL=nats://127.0.0.1:4222 locust -f bench/locustfile.py --headless -u 50 -r 10 -t 2m
 
+Tokens are minted with the key the services verify: BATON_AUTH_SECRET (or _SECRET_FILE, or
+BATON_AUTH_SIGNING_KEY_FILE) when set, else the development secret of `baton up` in ./.baton.
+
 When the test starts, each process that runs users sets up its own campaign over the admin
 subjects (BATON_LOCUST_CONTACTS contacts, batches of BATON_LOCUST_BATCH_SIZE) and, unless
 BATON_LOCUST_BRIDGE=0, a simulated SMS provider bridge that acknowledges texts on OUTBOUND and has
 BATON_LOCUST_REPLY_RATE of the contacts reply. Each user is a new texter who joins by the invite
-link, sends the initials they hold at up to BATON_LOCUST_SEND_RATE texts per second, answers
+link with a token naming them, sends the initials they hold at up to BATON_LOCUST_SEND_RATE texts per second, answers
 replies, and asks for another batch when done (Request Conversations). Every request is one row
 of Locust's statistics, named by subject. A refusal is a failure named by its code, except those a
 texter meets in normal work (no more conversations yet, a contact who opted out meanwhile).
@@ -27,9 +30,12 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from bench.blocking_nats import BlockingNats
+from shared.cli.client import Client
+from shared.cli.credentials import SignedAs, local_signer
 from shared.errors import BatonError
+from shared.settings import CommonSettings, load_settings
 from shared.simulation.bridge import Bridge
-from shared.simulation.run import set_up
+from shared.simulation.run import acting, set_up
 from shared.simulation.scenario import Scenario
 
 NATS_URL = os.environ.get("BATON_NATS_URL", "nats://127.0.0.1:4222")
@@ -38,6 +44,8 @@ BATCH_SIZE = int(os.environ.get("BATON_LOCUST_BATCH_SIZE", "100"))
 SEND_RATE = float(os.environ.get("BATON_LOCUST_SEND_RATE", "10"))
 REPLY_RATE = float(os.environ.get("BATON_LOCUST_REPLY_RATE", "0.07"))
 RUN_BRIDGE = os.environ.get("BATON_LOCUST_BRIDGE", "1") != "0"
+# Without a key Locust stops here, with the message saying how to configure one.
+SIGNER = local_signer(load_settings(CommonSettings))
 # Refusals that are part of a texter's normal day, not failures of Baton.
 NORMAL_REFUSALS = frozenset(
     {"no_more_conversations", "initials_pending", "replies_pending", "opted_out",
@@ -50,6 +58,7 @@ class Campaign:
 
     nats: BlockingNats | None = None
     setup: dict[str, Any] = {}
+    organizer: Client | None = None  # the campaign's owner, who creates the texters
     bridge_stop: asyncio.Event | None = None
     bridge_task: asyncio.Task[None] | None = None
     texter_numbers = itertools.count(1)
@@ -61,7 +70,8 @@ def set_up_campaign(environment: Environment, **_: Any) -> None:
         return  # the workers run the users; each sets up its own campaign
     Campaign.nats = connection = BlockingNats(NATS_URL)
     scenario = Scenario(contacts=CONTACTS, texters=0, batch_size=BATCH_SIZE)
-    Campaign.setup = connection.run(set_up(connection.client, scenario))
+    Campaign.setup = connection.run(set_up(connection.client, SIGNER, scenario))
+    Campaign.organizer = acting(connection.client, SIGNER, Campaign.setup["owner"])
     if RUN_BRIDGE:
 
         async def start_bridge() -> asyncio.Event:
@@ -99,10 +109,13 @@ class Texter(User):
     def on_start(self) -> None:
         setup = Campaign.setup
         number = next(Campaign.texter_numbers)
-        user = self._call("baton.admin.user.create", actor_id=setup["owner"], org_id=setup["org"],
+        # The user exists before it joins: a join enrolls whoever its token names.
+        user = self._call("baton.admin.user.create", as_=Campaign.organizer, org_id=setup["org"],
                           name=f"Locust texter {number}", role="texter")  # fmt: skip
         self.texter_id = int(user["user_id"]) if user else 0
-        self._call("baton.assign.join", token=setup["token"], texter_id=self.texter_id)
+        assert Campaign.nats is not None
+        self.baton = Campaign.nats.client.acting_as(SignedAs(SIGNER, self.texter_id))
+        self._call("baton.assign.join", token=setup["token"])
 
     @task(10)
     def send_initials(self) -> None:
@@ -115,28 +128,30 @@ class Texter(User):
     @task(2)
     def request_conversations(self) -> None:
         if self._call("baton.assign.request", campaign_id=Campaign.setup["campaign"],
-                      texter_id=self.texter_id, kind="initials") is None:  # fmt: skip
+                      kind="initials") is None:  # fmt: skip
             self._call("baton.assign.request", campaign_id=Campaign.setup["campaign"],
-                       texter_id=self.texter_id, kind="replies")  # fmt: skip
+                       kind="replies")  # fmt: skip
 
     def _send_held(self, status: str, subject: str) -> None:
         page = self._call("baton.query.conversations", campaign_id=Campaign.setup["campaign"],
                           assignee_id=self.texter_id, status=status, limit=50)  # fmt: skip
         for row in (page or {}).get("conversations", []):
             started = time.perf_counter()
-            self._call(subject, texter_id=self.texter_id, conversation_id=row["conversation_id"],
+            self._call(subject, conversation_id=row["conversation_id"],
                        body="Hi, it's a volunteer with the campaign. Can we count on your vote?",
                        idempotency_key=str(uuid.uuid4()))  # fmt: skip
             time.sleep(max(0.0, 1.0 / SEND_RATE - (time.perf_counter() - started)))
 
-    def _call(self, subject: str, **payload: Any) -> Any:
-        """One request, reported to Locust; its data, or None when it was refused."""
+    def _call(self, subject: str, as_: Client | None = None, **payload: Any) -> Any:
+        """One request, as this texter unless `as_` says otherwise, reported to Locust; its data,
+        or None when it was refused."""
         assert Campaign.nats is not None
+        caller = as_ if as_ is not None else self.baton
         started = time.perf_counter()
         data: Any = None
         failure: Exception | None = None
         try:
-            data = Campaign.nats.call(subject, **payload)
+            data = Campaign.nats.run(caller.call(subject, **payload))
         except BatonError as refusal:
             failure = None if refusal.code in NORMAL_REFUSALS else refusal
         except Exception as exc:  # a timeout, no responders: Locust counts it as a failure

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import nats
 
-from bench.support import latency_summary, servers, service, write_results
+from bench.support import auth_headers, latency_summary, servers, service, write_results
 from shared.migrations import migrate_database
 
 SENDING_NUMBER = "+14155550000"
@@ -42,6 +42,12 @@ async def build(
             "INSERT INTO app_user (name) SELECT 't' || g FROM generate_series(1, $1) g RETURNING id",
             texters,
         )]  # fmt: skip
+        # Members of the organization, as a texter must be to send in its campaigns.
+        await conn.execute(
+            """INSERT INTO organization_member (org_id, user_id, role)
+               SELECT $1, u, 'texter' FROM unnest($2::bigint[]) u""",
+            org, ids,
+        )  # fmt: skip
         await conn.execute(
             """INSERT INTO contact (campaign_id, phone)
                SELECT $1, '+1' || (6505550000 + g)::text FROM generate_series(1, $2) g""",
@@ -74,19 +80,23 @@ async def send_initials(nats_url: str, held: dict[int, list[int]], expected: int
     latencies: list[float] = []
     refused: list[str] = []
 
-    async def texter(texter_id: int, conversations: list[int]) -> None:
+    async def texter(headers: dict[str, str], conversations: list[int]) -> None:
         for conversation in conversations:
-            body = json.dumps({"texter_id": texter_id, "conversation_id": conversation,
+            body = json.dumps({"conversation_id": conversation,
                                "body": "Hi! Can we count on your vote?",
                                "idempotency_key": str(uuid.uuid4())}).encode()  # fmt: skip
             started = time.perf_counter()
-            reply = json.loads((await nc.request("baton.send.initial", body, timeout=60)).data)
+            reply = json.loads(
+                (await nc.request("baton.send.initial", body, timeout=60, headers=headers)).data
+            )
             latencies.append(time.perf_counter() - started)
             if not reply["ok"]:
                 refused.append(reply["error"]["code"])
 
+    # Each texter sends with its own token (the sender checks the caller holds the conversation).
+    callers = {t: auth_headers(t) for t in held}
     started = time.perf_counter()
-    await asyncio.gather(*(texter(t, c) for t, c in held.items()))
+    await asyncio.gather(*(texter(callers[t], c) for t, c in held.items()))
     requests_done = time.perf_counter() - started
     while (await js.stream_info("OUTBOUND")).state.messages < expected:
         await asyncio.sleep(0.02)

@@ -20,7 +20,7 @@ import asyncpg
 import nats
 
 from bench.claims import build_campaign
-from bench.support import latency_summary, servers, service, write_results
+from bench.support import auth_headers, latency_summary, servers, service, write_results
 from shared.migrations import migrate_database
 
 
@@ -28,25 +28,28 @@ async def measure(nats_url: str, big: int, targets: list[int], actor: int, small
                   requesters: list[int], concurrency: int) -> dict[str, Any]:  # fmt: skip
     nc = await nats.connect(nats_url)
     latencies: list[float] = []
-    texters = iter(requesters)
+    # Each request from a texter of its own (who holds nothing yet), named by the token alone.
+    callers = iter([auth_headers(t) for t in requesters])
+    body = json.dumps({"campaign_id": small}).encode()
     reassign_done = asyncio.Event()
 
     async def requester() -> None:
         while not reassign_done.is_set():
-            body = json.dumps({"campaign_id": small, "texter_id": next(texters)}).encode()
+            headers = next(callers)
             started = time.perf_counter()
-            await nc.request("baton.assign.request", body, timeout=60)
+            await nc.request("baton.assign.request", body, timeout=60, headers=headers)
             latencies.append(time.perf_counter() - started)
 
     background = [asyncio.create_task(requester()) for _ in range(concurrency)]
     await asyncio.sleep(1.0)  # the requesters are in full swing before the reassignment
     before = len(latencies)
-    request = {"actor_id": actor, "campaign_id": big, "status": "any", "from_unassigned": True,
+    request = {"campaign_id": big, "status": "any", "from_unassigned": True,
                "to_texter_ids": targets}  # fmt: skip
     started = time.perf_counter()
     reply = json.loads(
-        (await nc.request("baton.assign.reassign", json.dumps(request).encode(), timeout=600)).data
-    )
+        (await nc.request("baton.assign.reassign", json.dumps(request).encode(), timeout=600,
+                          headers=auth_headers(actor))).data
+    )  # fmt: skip
     elapsed = time.perf_counter() - started
     during = latencies[before:]
     reassign_done.set()

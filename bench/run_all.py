@@ -23,6 +23,7 @@ FULL = {
     "reaper": ["--small", "100000", "--large", "10000000", "--stale", "100000"],
     "contacts_import": ["--rows", "1000000"],
     "pool_floor_trigger": ["--rounds", "10"],
+    "auth_cost": ["--rounds", "10"],
 }
 QUICK = {
     "claims": ["--sizes", "20000,100000", "--baseline-seconds", "3"],
@@ -31,6 +32,7 @@ QUICK = {
     "reaper": ["--small", "10000", "--large", "100000", "--stale", "1000"],
     "contacts_import": ["--rows", "50000"],
     "pool_floor_trigger": ["--rounds", "2"],
+    "auth_cost": ["--rounds", "2", "--claims", "20", "--requests", "50"],
 }
 
 

@@ -1,4 +1,8 @@
-"""What every benchmark needs: its own real servers, a service subprocess, figures and JSON."""
+"""What every benchmark needs: its own real servers, a service subprocess, figures and JSON.
+
+Every service a benchmark starts verifies tokens with this process's own secret; `SIGNER` mints
+them, so each simulated texter's requests carry that texter's token, as in production.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import statistics
 import subprocess
 import sys
@@ -20,8 +25,19 @@ from typing import Any
 from shared.devservers.nats import LocalNats
 from shared.devservers.ports import free_port
 from shared.devservers.postgres import LocalPostgres
+from shared.tokens import TokenSigner
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Fresh for every run: nothing outside this process can call the services it starts.
+AUTH_SECRET = secrets.token_urlsafe(48)
+SIGNER = TokenSigner.from_secret(AUTH_SECRET)
+# Long enough for the longest benchmark, so a token minted before the clock starts never expires.
+TOKEN_TTL_SECONDS = 6 * 3600
+
+
+def auth_headers(user_id: int) -> dict[str, str]:
+    """The NATS headers of a request from `user_id`."""
+    return SIGNER.header(user_id, ttl_seconds=TOKEN_TTL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -53,9 +69,13 @@ def servers() -> Iterator[Servers]:
 def service(name: str, database_url: str, nats_url: str, **settings: str) -> Iterator[None]:
     """One Baton service as a separate process, as in production; waits until it is ready."""
     port = free_port()
-    env = dict(os.environ, BATON_DATABASE_URL=database_url, BATON_NATS_URL=nats_url,
+    # The machine's own BATON_AUTH_* (an issuer, other keys) would refuse the tokens minted here.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("BATON_AUTH_")}
+    env = dict(inherited, BATON_DATABASE_URL=database_url, BATON_NATS_URL=nats_url,
                BATON_METRICS_PORT=str(port), BATON_METRICS_HOST="127.0.0.1",
                BATON_LOG_LEVEL="warning")  # fmt: skip
+    if not any(key.startswith("auth_") for key in settings):
+        env["BATON_AUTH_SECRET"] = AUTH_SECRET  # unless the benchmark chose the keys itself
     env.update({f"BATON_{k.upper()}": v for k, v in settings.items()})
     process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
     try:

@@ -71,8 +71,10 @@ def run_status(args: argparse.Namespace) -> int:
         async def quiet(*_: object) -> None:
             """A one-shot command has no use for connection-state logs."""
 
+        # The status subjects need no token, but a deployment's NATS may still want a password.
         nc = await connect_nats(
-            settings.nats_url, "baton-cli", max_reconnect_attempts=1,
+            settings.nats_url, "baton-cli", user=settings.nats_user,
+            password=settings.nats_password, max_reconnect_attempts=1,
             disconnected_cb=quiet, closed_cb=quiet, error_cb=quiet,
         )  # fmt: skip
         try:

@@ -1,7 +1,9 @@
 """`baton org|user|team|campaign|stats ...`: campaign administration over the NATS subjects.
 
 Every command sends one request on the subject of the same name (docs/api.md) and prints the
-reply: readable lines, or the reply's data with --json.
+reply: readable lines, or the reply's data with --json. The request comes from whoever `--as USER`
+names (a token minted with the local key) or else `BATON_TOKEN`; the services decide from that
+token alone what the caller may do, so no command names its caller in the payload.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 from typing import Any, TypeAlias
 
 from shared.cli.client import OMIT, Client, run_command
+from shared.cli.credentials import add_caller_options
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -45,7 +48,7 @@ def add_parsers(commands: SubParsers) -> None:
     org = commands.add_parser("org", help="organizations").add_subparsers(
         dest="action", required=True
     )
-    p = org.add_parser("create", help="create an organization")
+    p = org.add_parser("create", help="create an organization (the operator: --as operator)")
     p.add_argument("name")
     p.add_argument("--batch-size", type=int, help="self-assign default for new campaigns (1-5000)")
     p.set_defaults(
@@ -56,51 +59,39 @@ def add_parsers(commands: SubParsers) -> None:
         "update", help="set the default batch size for campaigns created from now on"
     )
     p.add_argument("org_id", type=int)
-    p.add_argument("--actor", type=int, required=True)
     p.add_argument("--batch-size", type=_size, required=True, help="1-5000, or `default` (300)")
     p.set_defaults(
         subject="baton.admin.org.update",
-        build=lambda a: {
-            "actor_id": a.actor,
-            "org_id": a.org_id,
-            "default_batch_size": a.batch_size,
-        },
+        build=lambda a: {"org_id": a.org_id, "default_batch_size": a.batch_size},
     )
 
     user = commands.add_parser("user", help="people").add_subparsers(dest="action", required=True)
-    p = user.add_parser("create", help="create a user in an organization")
+    p = user.add_parser(
+        "create",
+        help="create a user in an organization (its first user, an owner: --as operator)",
+    )
     p.add_argument("--org", type=int, required=True)
     p.add_argument("--name", required=True)
     p.add_argument("--role", choices=["owner", "admin", "moderator", "texter"], required=True)
-    p.add_argument(
-        "--actor", type=int, help="who creates them (not needed for an org's first user)"
-    )
     p.set_defaults(
         subject="baton.admin.user.create",
-        build=lambda a: {
-            "org_id": a.org,
-            "name": a.name,
-            "role": a.role,
-            "actor_id": _given(a.actor),
-        },
+        build=lambda a: {"org_id": a.org, "name": a.name, "role": a.role},
     )
 
     team = commands.add_parser("team", help="teams").add_subparsers(dest="action", required=True)
     p = team.add_parser("create", help="create a team")
     p.add_argument("--org", type=int, required=True)
     p.add_argument("--name", required=True)
-    p.add_argument("--actor", type=int, required=True)
     p.set_defaults(
         subject="baton.admin.team.create",
-        build=lambda a: {"actor_id": a.actor, "org_id": a.org, "name": a.name},
+        build=lambda a: {"org_id": a.org, "name": a.name},
     )
     p = team.add_parser("add-members", help="add users to a team")
     p.add_argument("team_id", type=int)
     p.add_argument("user_ids", type=int, nargs="+")
-    p.add_argument("--actor", type=int, required=True)
     p.set_defaults(
         subject="baton.admin.team.add_members",
-        build=lambda a: {"actor_id": a.actor, "team_id": a.team_id, "user_ids": a.user_ids},
+        build=lambda a: {"team_id": a.team_id, "user_ids": a.user_ids},
     )
 
     campaign = commands.add_parser("campaign", help="campaigns").add_subparsers(
@@ -109,13 +100,11 @@ def add_parsers(commands: SubParsers) -> None:
     p = campaign.add_parser("create", help="create a campaign (in draft)")
     p.add_argument("--org", type=int, required=True)
     p.add_argument("--title", required=True)
-    p.add_argument("--actor", type=int, required=True)
     p.add_argument("--team", type=int)
     p.add_argument("--hours", type=_hours, help="texting hours in the contact's time, e.g. 9-21")
     p.set_defaults(
         subject="baton.admin.campaign.create",
         build=lambda a: {
-            "actor_id": a.actor,
             "org_id": a.org,
             "title": a.title,
             "team_id": _given(a.team),
@@ -124,7 +113,6 @@ def add_parsers(commands: SubParsers) -> None:
     )
     p = campaign.add_parser("update", help="change a campaign's status or assignment settings")
     p.add_argument("campaign_id", type=int)
-    p.add_argument("--actor", type=int, required=True)
     # Options left out are not sent (OMIT); `default` and `off` are sent as null on purpose.
     p.add_argument("--status", choices=["draft", "active", "archived"], default=OMIT)
     p.add_argument("--self-assign", type=_switch, metavar="on|off", default=OMIT)
@@ -147,29 +135,22 @@ def add_parsers(commands: SubParsers) -> None:
         p = campaign.add_parser(f"texters-{action}", help=f"{action} texters")
         p.add_argument("campaign_id", type=int)
         p.add_argument("user_ids", type=int, nargs="+")
-        p.add_argument("--actor", type=int, required=True)
         p.set_defaults(
             subject=subject,
-            build=lambda a: {
-                "actor_id": a.actor,
-                "campaign_id": a.campaign_id,
-                "user_ids": a.user_ids,
-            },
+            build=lambda a: {"campaign_id": a.campaign_id, "user_ids": a.user_ids},
         )
     p = campaign.add_parser("invite", help="an invite link token for texters to join")
     p.add_argument("campaign_id", type=int)
-    p.add_argument("--actor", type=int, required=True)
     p.add_argument("--kind", choices=["initials", "replies"], default="initials")
     p.set_defaults(
         subject="baton.admin.campaign.invite",
-        build=lambda a: {"actor_id": a.actor, "campaign_id": a.campaign_id, "kind": a.kind},
+        build=lambda a: {"campaign_id": a.campaign_id, "kind": a.kind},
     )
     p = campaign.add_parser("revoke", help="revoke an invite link")
     p.add_argument("token")
-    p.add_argument("--actor", type=int, required=True)
     p.set_defaults(
         subject="baton.admin.campaign.invite.revoke",
-        build=lambda a: {"actor_id": a.actor, "token": a.token},
+        build=lambda a: {"token": a.token},
     )
 
     p = commands.add_parser("stats", help="a campaign's conversations by status and assignee")
@@ -180,12 +161,12 @@ def add_parsers(commands: SubParsers) -> None:
 
     for parser in _leaves(commands):
         parser.add_argument("--json", action="store_true", help="print the reply's data as JSON")
+        add_caller_options(parser)
         parser.set_defaults(run=_run)
 
 
 def _campaign_update(a: argparse.Namespace) -> dict[str, Any]:
     return {
-        "actor_id": a.actor,
         "campaign_id": a.campaign_id,
         "status": a.status,
         "self_assign": a.self_assign,
@@ -214,4 +195,4 @@ def _run(args: argparse.Namespace) -> int:
     async def send(client: Client) -> Any:
         return await client.call(args.subject, **request)
 
-    return run_command(args.command, args.json, send)
+    return run_command(args.command, args, send)

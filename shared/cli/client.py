@@ -1,33 +1,50 @@
-"""The CLI's side of the NATS API: one request, one envelope, errors as exit codes."""
+"""The CLI's side of the NATS API: one request, one envelope, errors as exit codes.
+
+Every request carries the caller's bearer token (shared/cli/credentials.py); a client made without
+credentials sends none, which only the `baton.status.*` subjects accept.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 import nats.errors
 from nats.aio.client import Client as NatsClient
 
 from shared.cli import exit_codes
+from shared.cli.credentials import Credentials, UsageError, credentials_from_args
 from shared.envelope import unwrap
 from shared.errors import BatonError
 from shared.nats_connection import connect_nats
 from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.tokens import KeyConfigError
 
 
 class Client:
-    def __init__(self, nc: NatsClient, timeout: float = 60.0) -> None:
+    def __init__(
+        self, nc: NatsClient, timeout: float = 60.0, credentials: Credentials | None = None
+    ) -> None:
         self._nc = nc
         self._timeout = timeout
+        self._credentials = credentials
+
+    def acting_as(self, credentials: Credentials | None) -> Self:
+        """A client on the same connection whose requests come from someone else."""
+        return type(self)(self._nc, self._timeout, credentials)
 
     async def call(self, subject: str, **payload: Any) -> Any:
         body = {k: v for k, v in payload.items() if v is not _OMIT}
-        reply = await self._nc.request(subject, msgspec.json.encode(body), timeout=self._timeout)
+        headers = self._credentials.headers() if self._credentials is not None else None
+        reply = await self._nc.request(
+            subject, msgspec.json.encode(body), timeout=self._timeout, headers=headers
+        )
         return unwrap(reply.data)
 
 
@@ -40,7 +57,9 @@ OMIT = _OMIT
 
 
 @contextlib.asynccontextmanager
-async def connected(settings: CommonSettings) -> AsyncIterator[Client]:
+async def connected(
+    settings: CommonSettings, credentials: Credentials | None = None
+) -> AsyncIterator[Client]:
     async def quiet(*_: object) -> None:
         """A one-shot command has no use for connection-state logs."""
 
@@ -49,21 +68,25 @@ async def connected(settings: CommonSettings) -> AsyncIterator[Client]:
         max_reconnect_attempts=1, disconnected_cb=quiet, closed_cb=quiet, error_cb=quiet,
     )  # fmt: skip
     try:
-        yield Client(nc)
+        yield Client(nc, credentials=credentials)
     finally:
         await nc.close()
 
 
-def run_command(name: str, as_json: bool, action: Callable[[Client], Awaitable[Any]]) -> int:
-    """Run `action` against Baton and print its result; map failures to exit codes."""
+def run_command(
+    name: str, args: argparse.Namespace, action: Callable[[Client], Awaitable[Any]]
+) -> int:
+    """Run `action` against Baton as the caller `args` names (`--as`, else BATON_TOKEN) and print
+    its result (`--json`: as JSON); map failures to exit codes."""
     try:
         settings = load_settings(CommonSettings)
-    except SettingsError as exc:
+        credentials = credentials_from_args(args, settings)
+    except (SettingsError, KeyConfigError, UsageError) as exc:
         print(f"baton {name}: {exc}", file=sys.stderr)
         return exit_codes.USAGE
 
     async def go() -> Any:
-        async with connected(settings) as client:
+        async with connected(settings, credentials) as client:
             return await action(client)
 
     try:
@@ -77,7 +100,7 @@ def run_command(name: str, as_json: bool, action: Callable[[Client], Awaitable[A
             file=sys.stderr,
         )
         return exit_codes.DEPENDENCY
-    print_result(result, as_json)
+    print_result(result, args.json)
     return exit_codes.OK
 
 

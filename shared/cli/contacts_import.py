@@ -1,4 +1,4 @@
-"""`baton contacts import FILE.csv --campaign N --actor A`: a CSV of any size, in chunks.
+"""`baton contacts import FILE.csv --campaign N --as USER`: a CSV of any size, in chunks.
 
 The file is streamed, never held whole: each chunk is one `baton.admin.contacts.import` request,
 which the assigner COPYs into a staging table and inserts in one statement. Columns `phone`
@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.cli import exit_codes
 from shared.cli.client import Client, run_command
+from shared.cli.credentials import add_caller_options
 
 KNOWN = ("phone", "first_name", "last_name", "timezone")
 
@@ -29,9 +30,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = contacts.add_parser("import", help="import a CSV of contacts into a campaign")
     p.add_argument("file", type=Path)
     p.add_argument("--campaign", type=int, required=True)
-    p.add_argument("--actor", type=int, required=True)
     p.add_argument("--chunk", type=int, default=5000, help="rows per request (at most 10000)")
     p.add_argument("--json", action="store_true")
+    add_caller_options(p)
     p.set_defaults(run=run)
 
 
@@ -48,9 +49,7 @@ def _row(record: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-async def import_file(
-    client: Client, path: Path, campaign: int, actor: int, chunk: int
-) -> dict[str, Any]:
+async def import_file(client: Client, path: Path, campaign: int, chunk: int) -> dict[str, Any]:
     totals: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
@@ -64,12 +63,12 @@ async def import_file(
         for record in reader:
             batch.append(_row(record))
             if len(batch) == chunk:
-                await _send(client, campaign, actor, batch, first_row, totals, reasons, examples)
+                await _send(client, campaign, batch, first_row, totals, reasons, examples)
                 first_row += len(batch)
                 batch = []
                 _progress(totals, started)
         if batch:
-            await _send(client, campaign, actor, batch, first_row, totals, reasons, examples)
+            await _send(client, campaign, batch, first_row, totals, reasons, examples)
             _progress(totals, started)
     print(f"\r{totals['rows']:,} rows read", file=sys.stderr)
     elapsed = time.monotonic() - started
@@ -88,16 +87,13 @@ async def import_file(
 async def _send(
     client: Client,
     campaign: int,
-    actor: int,
     batch: list[dict[str, Any]],
     first_row: int,
     totals: Counter[str],
     reasons: Counter[str],
     examples: list[dict[str, Any]],
 ) -> None:
-    result = await client.call(
-        "baton.admin.contacts.import", actor_id=actor, campaign_id=campaign, contacts=batch
-    )
+    result = await client.call("baton.admin.contacts.import", campaign_id=campaign, contacts=batch)
     totals["rows"] += len(batch)
     totals["imported"] += result["imported"]
     totals["duplicates"] += result["duplicates"]
@@ -135,6 +131,6 @@ def run(args: argparse.Namespace) -> int:
         return exit_codes.USAGE
 
     async def go(client: Client) -> Any:
-        return await import_file(client, args.file, args.campaign, args.actor, args.chunk)
+        return await import_file(client, args.file, args.campaign, args.chunk)
 
-    return run_command("contacts import", args.json, go)
+    return run_command("contacts import", args, go)

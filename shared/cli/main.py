@@ -5,14 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.cli import admin, admin_commands, contacts_import, exit_codes, simulate, up
+from shared.cli import (
+    admin,
+    admin_commands,
+    contacts_import,
+    exit_codes,
+    simulate,
+    token_command,
+    up,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="baton",
         description="Baton: conversation assignment for peer-to-peer texting.",
-        epilog="Settings come from BATON_* environment variables (see README).",
+        epilog="Settings come from BATON_* environment variables (see README). Administration "
+        "commands act as `--as USER` (a token minted with the local key) or $BATON_TOKEN.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parser(commands)
@@ -20,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_commands.add_parsers(commands)
     contacts_import.add_parser(commands)
     simulate.add_parsers(commands)
+    token_command.add_parser(commands)
     return parser
 
 

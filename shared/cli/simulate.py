@@ -1,4 +1,9 @@
-"""`baton simulate` (against a running Baton) and `baton demo` (Baton started for it)."""
+"""`baton simulate` (against a running Baton) and `baton demo` (Baton started for it).
+
+The simulated parties call with tokens minted here: against a running Baton with the key it
+verifies (BATON_AUTH_* in the environment, else the development secret of a local `baton up`);
+in the demo with a fresh secret handed to the Baton it starts.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import dataclasses
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,12 +24,14 @@ from pathlib import Path
 import nats
 
 from shared.cli import exit_codes
+from shared.cli.credentials import DEFAULT_DATA_DIR, local_signer
 from shared.devservers.ports import free_port, free_port_run
 from shared.settings import CommonSettings, SettingsError, load_settings
 from shared.simulation.patient_client import PatientClient
 from shared.simulation.progress import ProgressLine
 from shared.simulation.run import Report, render, simulate
 from shared.simulation.scenario import Scenario
+from shared.tokens import KeyConfigError, TokenSigner
 
 DEMO = Scenario(contacts=10_000, texters=20, time_limit_seconds=240)
 
@@ -38,6 +46,10 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         sim.add_argument(flag, type=kind, default=field.default)
     sim.add_argument("--json", action="store_true")
     sim.add_argument("--quiet", action="store_true", help="no live progress on stderr")
+    sim.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+        help="where `baton up` keeps its development secret, used when no key is configured",
+    )  # fmt: skip
     sim.set_defaults(run=run_simulate)
     demo = commands.add_parser(
         "demo",
@@ -55,12 +67,12 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     return Scenario(**values)
 
 
-async def _simulate(nats_url: str, scenario: Scenario, quiet: bool) -> Report:
+async def _simulate(nats_url: str, signer: TokenSigner, scenario: Scenario, quiet: bool) -> Report:
     nc = await nats.connect(nats_url, max_reconnect_attempts=3)
     # Progress goes to stderr: stdout carries the report (or the JSON) alone.
     progress = None if quiet else ProgressLine(sys.stderr)
     try:
-        return await simulate(nc, PatientClient(nc, timeout=10), scenario, progress)
+        return await simulate(nc, PatientClient(nc, timeout=10), signer, scenario, progress)
     finally:
         if progress is not None:
             progress.close()
@@ -75,10 +87,12 @@ def _print(report: Report, as_json: bool) -> int:
 def run_simulate(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(CommonSettings)
-    except SettingsError as exc:
+        signer = local_signer(settings, args.data_dir)
+    except (SettingsError, KeyConfigError) as exc:
         print(f"baton simulate: {exc}", file=sys.stderr)
         return exit_codes.USAGE
-    return _print(asyncio.run(_simulate(settings.nats_url, _scenario(args), args.quiet)), args.json)
+    report = asyncio.run(_simulate(settings.nats_url, signer, _scenario(args), args.quiet))
+    return _print(report, args.json)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -86,6 +100,9 @@ def run_demo(args: argparse.Namespace) -> int:
         log = Path(tmp) / "up.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
         env["BATON_REAP_INTERVAL_SECONDS"] = "2"  # releases show up within the demo
+        # A key of this demo's own: its Baton trusts only tokens minted here.
+        secret = secrets.token_urlsafe(48)
+        env["BATON_AUTH_SECRET"] = secret
         command = [
             sys.executable, "-m", "shared.cli.main", "up", "--data-dir", str(Path(tmp) / "data"),
             "--pg-port", str(free_port()), "--nats-port", str(free_port()),
@@ -109,7 +126,9 @@ def run_demo(args: argparse.Namespace) -> int:
             )
             assert found is not None
             print(f"running {DEMO.contacts:,} contacts with {DEMO.texters} texters...", flush=True)
-            return _print(asyncio.run(_simulate(found.group(1), DEMO, args.quiet)), args.json)
+            signer = TokenSigner.from_secret(secret)
+            report = asyncio.run(_simulate(found.group(1), signer, DEMO, args.quiet))
+            return _print(report, args.json)
         finally:
             up.send_signal(signal.SIGINT)
             up.wait(60)

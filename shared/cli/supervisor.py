@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 SERVICE_NAMES = ("assigner", "sender", "inbound", "reaper")
@@ -64,11 +65,17 @@ class ServiceProcess:
 
 
 def service_processes(
-    database_url: str, nats_url: str, metrics_base_port: int
+    database_url: str,
+    nats_url: str,
+    metrics_base_port: int,
+    extra_env: Mapping[str, str] | None = None,
 ) -> list[ServiceProcess]:
+    """The four services, each with this process's environment plus `extra_env` (the key they
+    verify tokens with, when `baton up` made one) and its own server addresses and port."""
     processes = []
     for offset, name in enumerate(SERVICE_NAMES):
         env = dict(os.environ)
+        env.update(extra_env or {})
         env.update(
             BATON_DATABASE_URL=database_url,
             BATON_NATS_URL=nats_url,

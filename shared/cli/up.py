@@ -1,9 +1,15 @@
-"""`baton up`: the whole system on this machine, stopped cleanly by Ctrl-C."""
+"""`baton up`: the whole system on this machine, stopped cleanly by Ctrl-C.
+
+Services refuse to start without a key to verify tokens with. When the environment gives them
+none, `baton up` makes a development secret under --data-dir once and keeps using it, so the
+tokens `baton token` and `--as` mint from the same file stay valid across restarts.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -13,6 +19,7 @@ from types import FrameType
 import asyncpg
 
 from shared.cli import exit_codes
+from shared.cli.credentials import DEFAULT_DATA_DIR, ensure_dev_secret, services_have_a_key
 from shared.cli.local_stack import start_stack
 from shared.cli.supervisor import service_processes, wait_ready
 from shared.devservers.postgres import DevServerError
@@ -30,7 +37,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "BATON_NATS_URL when set, otherwise from the pip-shipped servers, with data kept under "
         "--data-dir. Ctrl-C stops everything.",
     )
-    parser.add_argument("--data-dir", type=Path, default=Path(".baton"))
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--pg-port", type=int, default=55432, help="port of the local Postgres")
     parser.add_argument("--nats-port", type=int, default=54222, help="port of the local NATS")
     parser.add_argument(
@@ -44,6 +51,26 @@ def print_line(text: str) -> None:
     print(text, flush=True)
 
 
+def service_keys(data_dir: Path) -> dict[str, str]:
+    """What the services verify tokens with: the environment's key, else the development secret."""
+    if services_have_a_key(os.environ):
+        print_line("tokens: the services verify with the BATON_AUTH_* key of this environment")
+        return {}
+    path = ensure_dev_secret(data_dir).resolve()
+    print_line(f"tokens: the services verify with the development secret in {path}")
+    return {"BATON_AUTH_SECRET_FILE": str(path)}
+
+
+def token_hints(data_dir: Path, nats_url: str) -> list[str]:
+    """How to call the Baton just started."""
+    where = "" if data_dir == DEFAULT_DATA_DIR else f" --data-dir {data_dir}"
+    return [
+        f"get a token: baton token --operator{where}   (creates organizations, first owners)",
+        f"             baton token --user 1{where}     (acts as user 1)",
+        f"or act directly: BATON_NATS_URL={nats_url} baton org create NAME --as operator{where}",
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     stopping = False
 
@@ -54,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    try:
+        keys = service_keys(args.data_dir)
+    except OSError as exc:
+        print(f"baton up: cannot write the development secret: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
     try:
         stack = start_stack(args.data_dir, args.pg_port, args.nats_port)
     except (DevServerError, OSError, TimeoutError) as exc:
@@ -66,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         applied = asyncio.run(migrate_database(stack.database_url))
         print_line(f"migrations applied: {applied or 'none pending'}")
-        processes = service_processes(stack.database_url, stack.nats_url, args.metrics_base_port)
+        processes = service_processes(
+            stack.database_url, stack.nats_url, args.metrics_base_port, keys
+        )
         for proc in processes:
             proc.start()
         failed = wait_ready(processes, args.ready_timeout)
@@ -75,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
             return exit_codes.FAILED
         for proc in processes:
             print_line(f"{proc.name:<9} ready   {proc.metrics_url}")
+        if keys:
+            for line in token_hints(args.data_dir, stack.nats_url):
+                print_line(line)
         print_line("Baton is up. Ctrl-C stops it.")
         while not stopping:
             for proc in processes:

@@ -1,5 +1,10 @@
 """Set up a campaign over the admin subjects, run texters and the bridge until every contact got
-an initial and every reply an answer (or the time limit), then check the invariants."""
+an initial and every reply an answer (or the time limit), then check the invariants.
+
+Everyone calls as themselves, each with a token minted by `signer` (a key the services verify):
+the operator creates the organization and its owner, the owner (the organizer) sets the campaign
+up, reassigns and reads the statistics, and each texter joins, requests and sends as that texter.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,13 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 
 from shared.cli.client import Client
+from shared.cli.credentials import OPERATOR, SignedAs, User
 from shared.errors import BatonError
 from shared.simulation.bridge import Bridge
 from shared.simulation.progress import Progress
 from shared.simulation.scenario import Scenario
 from shared.simulation.texter import Texter
+from shared.tokens import TokenSigner
 
 
 @dataclass
@@ -41,16 +48,22 @@ class Report:
         return self.finished and all(self.invariants.values())
 
 
-async def set_up(client: Client, scenario: Scenario) -> dict[str, Any]:
-    org = (await client.call("baton.admin.org.create", name="Simulated org"))["org_id"]
+def acting(client: Client, signer: TokenSigner, user: User) -> Client:
+    """`client`'s connection, with requests from `user` (a user id, or the operator)."""
+    return client.acting_as(SignedAs(signer, user))
+
+
+async def set_up(client: Client, signer: TokenSigner, scenario: Scenario) -> dict[str, Any]:
+    operator = acting(client, signer, OPERATOR)
+    org = (await operator.call("baton.admin.org.create", name="Simulated org"))["org_id"]
     owner = (
-        await client.call("baton.admin.user.create", org_id=org, name="Organizer", role="owner")
+        await operator.call("baton.admin.user.create", org_id=org, name="Organizer", role="owner")
     )["user_id"]
+    organizer = acting(client, signer, owner)
     texters = [
         (
-            await client.call(
+            await organizer.call(
                 "baton.admin.user.create",
-                actor_id=owner,
                 org_id=org,
                 name=f"Texter {i}",
                 role="texter",
@@ -59,17 +72,15 @@ async def set_up(client: Client, scenario: Scenario) -> dict[str, Any]:
         for i in range(scenario.texters)
     ]
     campaign = (
-        await client.call(
+        await organizer.call(
             "baton.admin.campaign.create",
-            actor_id=owner,
             org_id=org,
             title="Simulated campaign",
             texting_hours={"start": 0, "end": 24},
         )
     )["campaign_id"]
-    await client.call(
+    await organizer.call(
         "baton.admin.campaign.update",
-        actor_id=owner,
         campaign_id=campaign,
         status="active",
         self_assign=True,
@@ -82,13 +93,9 @@ async def set_up(client: Client, scenario: Scenario) -> dict[str, Any]:
             {"phone": f"+1{2022000000 + n}", "first_name": f"Contact {n}"}
             for n in range(start, min(start + 5000, scenario.contacts))
         ]
-        await client.call(
-            "baton.admin.contacts.import", actor_id=owner, campaign_id=campaign, contacts=rows
-        )
+        await organizer.call("baton.admin.contacts.import", campaign_id=campaign, contacts=rows)
     token = (
-        await client.call(
-            "baton.admin.campaign.invite", actor_id=owner, campaign_id=campaign, kind="initials"
-        )
+        await organizer.call("baton.admin.campaign.invite", campaign_id=campaign, kind="initials")
     )["token"]
     return {"org": org, "owner": owner, "texters": texters, "campaign": campaign, "token": token}
 
@@ -96,17 +103,21 @@ async def set_up(client: Client, scenario: Scenario) -> dict[str, Any]:
 async def simulate(
     nc: NatsClient,
     client: Client,
+    signer: TokenSigner,
     scenario: Scenario,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Report:
+    """`client` is the connection the parties share; `signer` mints each one's tokens."""
     report = Report()
-    setup = await set_up(client, scenario)
+    setup = await set_up(client, signer, scenario)
     campaign = setup["campaign"]
+    organizer = acting(client, signer, setup["owner"])
     unresponsive = round(scenario.texters * scenario.unresponsive)
     texters = [
-        Texter(client, campaign, t, scenario.send_rate, responsive=i >= unresponsive)
+        Texter(acting(client, signer, t), campaign, t, scenario.send_rate,
+               responsive=i >= unresponsive)
         for i, t in enumerate(setup["texters"])
-    ]
+    ]  # fmt: skip
     bridge = Bridge(nc, scenario.reply_rate, scenario.stop_rate)
     released: list[int] = []
 
@@ -131,9 +142,9 @@ async def simulate(
             and time.monotonic() - started >= scenario.reassign_after_seconds
             and len(texters) > 1
         ):
-            report.reassigned = await _reassign_once(client, setup)
+            report.reassigned = await _reassign_once(organizer, setup)
             reassigned = True
-        stats = await client.call("baton.query.campaign.stats", campaign_id=campaign)
+        stats = await organizer.call("baton.query.campaign.stats", campaign_id=campaign)
         if on_progress is not None:
             on_progress(
                 Progress(
@@ -160,7 +171,8 @@ async def simulate(
     await events.unsubscribe()
     report.seconds = round(time.monotonic() - started, 1)
     report.released = len(released)
-    await _conclude(report, client, nc, setup, texters, bridge)
+    await _conclude(report, organizer, lambda user: acting(client, signer, user), nc, setup,
+                    texters, bridge)  # fmt: skip
     return report
 
 
@@ -177,11 +189,10 @@ async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) ->
             await asyncio.wait_for(bridge.delivery.wait(), remaining)
 
 
-async def _reassign_once(client: Client, setup: dict[str, Any]) -> int:
-    """An organizer moves the first texter's conversations to the second (Reassign All)."""
-    result = await client.call(
+async def _reassign_once(organizer: Client, setup: dict[str, Any]) -> int:
+    """The organizer moves the first texter's conversations to the second (Reassign All)."""
+    result = await organizer.call(
         "baton.assign.reassign",
-        actor_id=setup["owner"],
         campaign_id=setup["campaign"],
         from_texter_id=setup["texters"][0],
         status="any",
@@ -193,6 +204,7 @@ async def _reassign_once(client: Client, setup: dict[str, Any]) -> int:
 async def _conclude(
     report: Report,
     client: Client,
+    as_texter: Callable[[int], Client],
     nc: NatsClient,
     setup: dict[str, Any],
     texters: list[Texter],
@@ -240,9 +252,9 @@ async def _conclude(
             still_reachable += row["status"] != "closed"
             continue
         try:
-            await client.call(
+            # As the texter who holds it: only the holder may text a contact.
+            await as_texter(row["assignee_id"]).call(
                 "baton.send.reply",
-                texter_id=row["assignee_id"],
                 conversation_id=conversation,
                 body="one more?",
                 idempotency_key=f"check-{conversation}",

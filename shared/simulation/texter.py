@@ -1,6 +1,9 @@
 """A texter: joins by the invite link, sends initials at human speed, answers replies, and asks
 for more conversations when done (the Request Conversations button). An unresponsive texter sends
-the first batch and then stops: their replies wait until the reaper releases them."""
+the first batch and then stops: their replies wait until the reaper releases them.
+
+Each texter's client carries that texter's own token: Baton knows who is asking from the token,
+so joins, requests and sends name no texter."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ class Texter:
     def __init__(
         self, client: Client, campaign: int, texter_id: int, rate: float, responsive: bool
     ) -> None:
+        """`client` acts as `texter_id`."""
         self._client = client
         self._campaign = campaign
         self.texter_id = texter_id
@@ -31,7 +35,7 @@ class Texter:
         self.idle = False
 
     async def run(self, token: str, stop: asyncio.Event) -> None:
-        joined = await self._client.call("baton.assign.join", token=token, texter_id=self.texter_id)
+        joined = await self._client.call("baton.assign.join", token=token)
         self.batches += 1 if joined["conversation_ids"] else 0
         while not stop.is_set():
             worked = await self._send_all("not_started", "baton.send.initial", stop)
@@ -64,7 +68,6 @@ class Texter:
             try:
                 sent: Any = await self._client.call(
                     subject,
-                    texter_id=self.texter_id,
                     conversation_id=conversation,
                     body="Hi, it's a volunteer with the campaign. Can we count on your vote?",
                     idempotency_key=str(uuid.uuid4()),
@@ -83,7 +86,6 @@ class Texter:
             batch = await self._client.call(
                 "baton.assign.request",
                 campaign_id=self._campaign,
-                texter_id=self.texter_id,
                 kind=kind,
             )
         except BatonError as refusal:

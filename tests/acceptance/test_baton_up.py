@@ -1,7 +1,13 @@
-"""`baton up` on a clean data folder: real servers from pip, four ready services, clean stop."""
+"""`baton up` on a clean data folder: real servers from pip, four ready services, clean stop, and a
+development secret the services verify tokens with, kept across restarts."""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -9,9 +15,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from shared.cli.credentials import dev_secret_path
 from shared.devservers.nats import nats_server_binary
 from shared.devservers.postgres import postgres_bin_dir
-from tests.support.baton_up import SERVICES, baton_up
+from tests.support.baton_up import SERVICES, BatonUp, baton_up, nats_url
 
 pytestmark = pytest.mark.acceptance
 
@@ -61,13 +68,42 @@ def test_baton_up_starts_four_ready_services_on_pip_shipped_servers(tmp_path: Pa
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
 
 
-def test_baton_up_keeps_data_across_restarts(tmp_path: Path) -> None:
-    """A second `baton up` on the same folder finds the schema already migrated."""
-    outputs = []
+def _baton(up: BatonUp, *argv: str, token: str = "") -> subprocess.CompletedProcess[str]:
+    """The `baton` command in another shell, with nothing configured but where NATS is."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    env["BATON_NATS_URL"] = nats_url(up)
+    if token:
+        env["BATON_TOKEN"] = token
+    return subprocess.run([sys.executable, "-m", "shared.cli.main", *argv], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+
+
+def test_baton_up_keeps_data_and_its_development_secret_across_restarts(tmp_path: Path) -> None:
+    """A second `baton up` on the same folder finds the schema already migrated, and the same
+    development secret: a token minted during the first run still works in the second."""
+    data = tmp_path / "data"
+    outputs, secrets = [], []
     for run in range(2):
-        with baton_up(tmp_path / "data", tmp_path / f"up{run}.log") as up:
-            pass
+        with baton_up(data, tmp_path / f"up{run}.log") as up:
+            secrets.append(dev_secret_path(data).read_text())
+            if run == 0:
+                minted = _baton(up, "token", "--operator", "--ttl", "1h", "--data-dir", str(data))
+                assert minted.returncode == 0, minted.stderr
+                created = _baton(up, "org", "create", "First", "--as", "operator",
+                                 "--data-dir", str(data), "--json")  # fmt: skip
+            else:
+                created = _baton(up, "org", "create", "Second", "--json", token=minted.stdout)
+            assert created.returncode == 0, created.stderr
+            assert json.loads(created.stdout)["org_id"] == run + 1
+            # The services really check: a token not signed with the secret is refused.
+            refused = _baton(up, "org", "create", "Nobody", token="not.a.token")
+            assert refused.returncode == 4 and "unauthenticated" in refused.stderr, refused.stderr
         assert up.process.returncode == 0
         outputs.append(up.output())
     assert "migrations applied: ['0001_schema'" in outputs[0]
     assert "migrations applied: none pending" in outputs[1]
+    assert secrets[0] == secrets[1] and len(secrets[0].strip()) >= 32
+    assert stat.S_IMODE(dev_secret_path(data).stat().st_mode) == 0o600
+    for output in outputs:
+        assert f"development secret in {dev_secret_path(data).resolve()}" in output
+        assert f"baton token --operator --data-dir {data}" in output

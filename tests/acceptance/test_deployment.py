@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -55,6 +56,9 @@ def test_compose_file_is_valid() -> None:
     for name in ("assigner", "sender", "inbound", "reaper"):
         assert services[name]["restart"] == "unless-stopped"
         assert "healthcheck" in services[name]
+        # A service without a key to verify tokens with refuses to start.
+        secret = services[name]["environment"]["BATON_AUTH_SECRET"]
+        assert len(secret.encode()) >= 32 and "development" in secret
     assert "sync_interval: always" in (DEPLOY / "nats" / "nats.conf").read_text()
 
 
@@ -80,11 +84,27 @@ def test_kustomize_renders(target: str) -> None:
     ]
     deployments = [d for d in documents if d["kind"] == "Deployment"]
     assert len(deployments) == 4
+    config_maps = {d["metadata"]["name"]: d for d in documents if d["kind"] == "ConfigMap"}
     for deployment in deployments:
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["resources"]["requests"]
+        _verifies_with_mounted_public_keys(deployment, config_maps)
+
+
+def _verifies_with_mounted_public_keys(
+    deployment: dict[str, Any], config_maps: dict[str, dict[str, Any]]
+) -> None:
+    """BATON_AUTH_PUBLIC_KEYS names a file that a ConfigMap of the same render mounts."""
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    path = Path(env["BATON_AUTH_PUBLIC_KEYS"])
+    mount = next(m for m in container["volumeMounts"] if Path(m["mountPath"]) == path.parent)
+    assert mount["readOnly"] is True
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert path.name in config_maps[volume["configMap"]["name"]]["data"]
 
 
 def _fetch(url: str) -> str:

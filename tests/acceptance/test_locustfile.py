@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_locust_drives_baton_over_nats_without_a_failure(tmp_path: Path) -> None:
     with baton_up(tmp_path / "data", tmp_path / "up.log") as up:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-        env.update(BATON_NATS_URL=nats_url(up), BATON_LOCUST_CONTACTS="600",
+        # Locust mints each texter's token with the secret this `baton up` made.
+        env.update(up.auth_env(), BATON_NATS_URL=nats_url(up), BATON_LOCUST_CONTACTS="600",
                    BATON_LOCUST_BATCH_SIZE="20", BATON_LOCUST_REPLY_RATE="0.3")  # fmt: skip
         result = subprocess.run(
             [sys.executable, "-m", "locust", "-f", "bench/locustfile.py", "--headless",

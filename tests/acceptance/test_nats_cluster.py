@@ -21,6 +21,7 @@ from shared.settings import AssignerSettings, InboundSettings, ReaperSettings, S
 from shared.simulation.patient_client import PatientClient
 from shared.simulation.run import render, simulate
 from shared.simulation.scenario import Scenario
+from tests.support.baton_client import SIGNER
 from tests.support.services import running
 
 pytestmark = pytest.mark.acceptance
@@ -67,7 +68,9 @@ async def test_a_node_killed_during_a_campaign(tmp_path: Path, database_url: str
             scenario = Scenario(contacts=1200, texters=4, batch_size=50, send_rate=40, reply_rate=0.2,
                                 unresponsive=0, release_after_minutes=None, reassign_after_seconds=2,
                                 time_limit_seconds=180)  # fmt: skip
-            campaign = asyncio.create_task(simulate(nc, PatientClient(nc, timeout=10), scenario))
+            # The services verify the tests' secret (tests/support/services.py); SIGNER signs with it.
+            client = PatientClient(nc, timeout=10)
+            campaign = asyncio.create_task(simulate(nc, client, SIGNER, scenario))
             await asyncio.sleep(3)
             assert not campaign.done(), "the campaign ended before the node could be killed"
             streams = await nc.jetstream().stream_info("OUTBOUND")

@@ -56,7 +56,7 @@ async def test_services_survive_a_nats_restart(
             server.stop()
             await asyncio.sleep(1)
             server.start()  # same port, same store
-            await eventually(lambda: _answers(baton, c["campaign"]), within=30)
+            await eventually(lambda: _answers(baton, c["campaign"], c["owner"]), within=30)
             await _reply(nc.jetstream(), phones[1])  # the pull consumer resumed
             await eventually(
                 lambda: pool.fetchval(
@@ -69,9 +69,9 @@ async def test_services_survive_a_nats_restart(
         server.stop()
 
 
-async def _answers(baton: Baton, campaign: int) -> bool:
+async def _answers(baton: Baton, campaign: int, owner: int) -> bool:
     try:
-        stats = await baton.call("baton.query.campaign.stats", campaign_id=campaign)
+        stats = await baton.call("baton.query.campaign.stats", as_user=owner, campaign_id=campaign)
     except Exception:
         return False
     return bool(stats["total"] == 4)

@@ -56,7 +56,9 @@ def test_two_replicas_of_everything_with_one_killed(tmp_path: Path) -> None:
         nats_url = re.search(r"(nats://127\.0\.0\.1:\d+)", log)
         assert database and nats_url
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-        env.update(BATON_DATABASE_URL=database.group(1), BATON_NATS_URL=nats_url.group(1))
+        # The second replicas verify, and the simulation signs, with `baton up`'s secret.
+        env.update(up.auth_env(), BATON_DATABASE_URL=database.group(1),
+                   BATON_NATS_URL=nats_url.group(1))  # fmt: skip
         ports = {service: free_port() for service in SERVICES}
         replicas = {service: _replica(service, env, ports[service]) for service in SERVICES}
         try:

@@ -1,9 +1,11 @@
-"""The `baton` administration commands against a running assigner, over real NATS."""
+"""The `baton` administration commands against a running assigner, over real NATS, each as the
+caller `--as` names (a token minted with the key the services verify) or `BATON_TOKEN` says."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import asyncpg
@@ -12,7 +14,8 @@ import pytest
 from shared.cli import exit_codes
 from shared.cli.main import main
 from shared.settings import CommonSettings
-from tests.support.baton_client import Baton
+from shared.tokens import TokenSigner
+from tests.support.baton_client import TEST_AUTH_SECRET, Baton
 
 pytestmark = pytest.mark.integration
 
@@ -23,26 +26,37 @@ async def _baton(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, s
     return code, captured.out, captured.err
 
 
+@pytest.fixture(autouse=True)
+def signing_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI signs with the secret the test services verify, and nothing else is configured."""
+    for name in [n for n in os.environ if n.startswith("BATON_AUTH_")] + ["BATON_TOKEN"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BATON_AUTH_SECRET", TEST_AUTH_SECRET)
+    monkeypatch.chdir(tmp_path)
+
+
 async def test_set_up_a_campaign_and_import_a_csv_from_the_command_line(
     assigner: Baton, settings: CommonSettings, pool: asyncpg.Pool, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     monkeypatch.setenv("BATON_NATS_URL", settings.nats_url)
-    code, out, _ = await _baton(capsys, "org", "create", "Bartlett 2020", "--json")
+    code, out, _ = await _baton(
+        capsys, "org", "create", "Bartlett 2020", "--as", "operator", "--json"
+    )
     assert code == exit_codes.OK
     org = json.loads(out)["org_id"]
     code, out, _ = await _baton(capsys, "user", "create", "--org", str(org), "--name", "Olivia",
-                                "--role", "owner", "--json")  # fmt: skip
+                                "--role", "owner", "--as", "operator", "--json")  # fmt: skip
     owner = json.loads(out)["user_id"]
     code, out, _ = await _baton(capsys, "campaign", "create", "--org", str(org), "--title", "Rally",
-                                "--actor", str(owner), "--hours", "8-20", "--json")  # fmt: skip
+                                "--as", str(owner), "--hours", "8-20", "--json")  # fmt: skip
     campaign = json.loads(out)["campaign_id"]
-    code, out, _ = await _baton(capsys, "campaign", "update", str(campaign), "--actor", str(owner),
+    code, out, _ = await _baton(capsys, "campaign", "update", str(campaign), "--as", str(owner),
                                 "--status", "active", "--self-assign", "on", "--batch-size", "25",
                                 "--release-after", "30")  # fmt: skip
     assert code == exit_codes.OK
     assert "batch_size" in out and "25" in out  # readable lines, not JSON
-    code, out, _ = await _baton(capsys, "campaign", "update", str(campaign), "--actor", str(owner),
+    code, out, _ = await _baton(capsys, "campaign", "update", str(campaign), "--as", str(owner),
                                 "--batch-size", "default", "--release-after", "off", "--json")  # fmt: skip
     updated = json.loads(out)
     assert (updated["batch_size"], updated["release_unhandled_after_minutes"]) == (300, None)
@@ -54,7 +68,7 @@ async def test_set_up_a_campaign_and_import_a_csv_from_the_command_line(
     csv_path = tmp_path / "contacts.csv"
     csv_path.write_text("\n".join(lines) + "\n")
     code, out, err = await _baton(capsys, "contacts", "import", str(csv_path), "--campaign", str(campaign),
-                                  "--actor", str(owner), "--chunk", "1000", "--json")  # fmt: skip
+                                  "--as", str(owner), "--chunk", "1000", "--json")  # fmt: skip
     assert code == exit_codes.OK, err
     summary = json.loads(out)
     assert (summary["rows"], summary["imported"], summary["rejected"]) == (2502, 2500, 2)
@@ -64,22 +78,51 @@ async def test_set_up_a_campaign_and_import_a_csv_from_the_command_line(
     ward = await pool.fetchval("SELECT fields->>'ward' FROM contact WHERE phone = '+14155550010'")
     assert ward == "3"
 
-    code, out, _ = await _baton(capsys, "stats", str(campaign), "--json")
+    code, out, _ = await _baton(capsys, "stats", str(campaign), "--as", str(owner), "--json")
     assert json.loads(out)["unassigned_by_status"]["not_started"] == 2500
     # A refusal is exit code 4 with Baton's message.
     texter = json.loads((await _baton(capsys, "user", "create", "--org", str(org), "--name", "Tex",
-                                      "--role", "texter", "--actor", str(owner), "--json"))[1])["user_id"]  # fmt: skip
+                                      "--role", "texter", "--as", str(owner), "--json"))[1])["user_id"]  # fmt: skip
     code, _, err = await _baton(
-        capsys, "org", "update", str(org), "--actor", str(texter), "--batch-size", "10"
+        capsys, "org", "update", str(org), "--as", str(texter), "--batch-size", "10"
     )
     assert code == exit_codes.REFUSED
     assert "forbidden" in err
+    # Only the operator creates organizations, not even an owner.
+    code, _, err = await _baton(capsys, "org", "create", "Another", "--as", str(owner))
+    assert (code, "forbidden" in err) == (exit_codes.REFUSED, True)
+
+
+async def test_a_token_given_in_baton_token_is_who_calls(
+    assigner: Baton, settings: CommonSettings, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("BATON_NATS_URL", settings.nats_url)
+    code, token, _ = await _baton(capsys, "token", "--operator", "--ttl", "5m")
+    assert code == exit_codes.OK
+    # Someone handed us an operator token; no key of our own is needed to use it.
+    monkeypatch.setenv("BATON_TOKEN", token.strip())
+    monkeypatch.delenv("BATON_AUTH_SECRET")
+    code, out, err = await _baton(capsys, "org", "create", "Given", "--json")
+    assert code == exit_codes.OK, err
+    org = json.loads(out)["org_id"]
+    code, _, err = await _baton(capsys, "stats", "1")  # the operator may do nothing else
+    assert (code, "forbidden" in err) == (exit_codes.REFUSED, True)
+    # A token signed with another key is sent as given, and Baton refuses it.
+    forged = TokenSigner.from_secret("not-the-services-secret-0123456789abcdef")
+    monkeypatch.setenv("BATON_TOKEN", forged.mint("operator", operator=True))
+    code, _, err = await _baton(capsys, "user", "create", "--org", str(org), "--name", "Mallory",
+                                "--role", "owner")  # fmt: skip
+    assert (code, "unauthenticated" in err) == (exit_codes.REFUSED, True)
+    # `--as` wins over BATON_TOKEN, and needs the key.
+    code, _, err = await _baton(capsys, "stats", "1", "--as", "1")
+    assert code == exit_codes.USAGE and "no key to sign tokens with" in err
 
 
 async def test_unreachable_nats_is_a_dependency_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("BATON_NATS_URL", "nats://127.0.0.1:1")
-    code, _, err = await _baton(capsys, "stats", "1")
+    code, _, err = await _baton(capsys, "stats", "1", "--as", "1")
     assert code == exit_codes.DEPENDENCY
     assert "cannot reach Baton" in err

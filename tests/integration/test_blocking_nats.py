@@ -1,5 +1,6 @@
 """bench/blocking_nats.py outside gevent: plain threads share one connection on its loop thread,
-get each reply, and a refusal arrives as the BatonError it is."""
+get each reply, requests carry the connection's token, and a refusal arrives as the BatonError it
+is."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 import pytest
 
 from bench.blocking_nats import BlockingNats
+from shared.cli.credentials import OPERATOR, SignedAs
 from shared.errors import BatonError
 from shared.settings import CommonSettings
-from tests.support.baton_client import Baton
+from tests.support.baton_client import SIGNER, Baton
 
 pytestmark = pytest.mark.integration
 
@@ -20,19 +22,30 @@ pytestmark = pytest.mark.integration
 async def test_plain_threads_call_baton_through_one_connection(
     assigner: Baton, settings: CommonSettings
 ) -> None:
-    def from_threads() -> tuple[list[Any], str]:
-        connection = BlockingNats(settings.nats_url, timeout=10)
+    def from_threads() -> tuple[list[Any], list[Any], list[str]]:
+        operator = SignedAs(SIGNER, OPERATOR)
+        connection = BlockingNats(settings.nats_url, timeout=10, credentials=operator)
         try:
             with ThreadPoolExecutor(4) as threads:
                 replies = list(
                     threads.map(lambda _: connection.call("baton.status.assigner"), range(20))
                 )
+                orgs = list(threads.map(
+                    lambda n: connection.call("baton.admin.org.create", name=f"Org {n}"), range(8)
+                ))  # fmt: skip
+            codes = []
             with pytest.raises(BatonError) as refused:
                 connection.call("baton.admin.org.create", name="")
-            return replies, refused.value.code
+            codes.append(refused.value.code)
+            anonymous = connection.client.acting_as(None)
+            with pytest.raises(BatonError) as refused:
+                connection.run(anonymous.call("baton.admin.org.create", name="No token"))
+            codes.append(refused.value.code)
+            return replies, orgs, codes
         finally:
             connection.close()
 
-    replies, code = await asyncio.to_thread(from_threads)
+    replies, orgs, codes = await asyncio.to_thread(from_threads)
     assert len(replies) == 20 and {reply["service"] for reply in replies} == {"assigner"}
-    assert code == "bad_request"
+    assert len({org["org_id"] for org in orgs}) == 8
+    assert codes == ["bad_request", "unauthenticated"]

@@ -12,7 +12,7 @@ from shared.settings import CommonSettings, ReaperSettings
 from shared.simulation.progress import Progress
 from shared.simulation.run import render, simulate
 from shared.simulation.scenario import Scenario
-from tests.support.baton_client import Baton
+from tests.support.baton_client import SIGNER, Baton
 from tests.support.services import running
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,8 @@ async def test_a_small_campaign_runs_to_the_end_with_every_invariant_true(
         client_nc = await nats.connect(settings.nats_url)
         try:
             progress: list[Progress] = []
-            report = await simulate(client_nc, Client(client_nc), scenario, progress.append)
+            # Each party signs with the services' key: the operator, the owner, every texter.
+            report = await simulate(client_nc, Client(client_nc), SIGNER, scenario, progress.append)
         finally:
             await client_nc.close()
     print(render(report))

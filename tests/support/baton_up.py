@@ -1,4 +1,7 @@
-"""`baton up` as a subprocess on its own data folder and free ports, for acceptance tests."""
+"""`baton up` as a subprocess on its own data folder and free ports, for acceptance tests.
+
+With no BATON_AUTH_* given, `baton up` writes a development secret into the data folder and its
+services verify tokens with it; clients of this `baton up` sign with the same file (`auth_env`)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.cli.credentials import dev_secret_path
 from shared.devservers.ports import free_port, free_port_run
 
 SERVICES = ("assigner", "sender", "inbound", "reaper")
@@ -24,6 +28,7 @@ SERVICES = ("assigner", "sender", "inbound", "reaper")
 class BatonUp:
     process: subprocess.Popen[bytes]
     log: Path
+    data_dir: Path
     metrics_base: int
     pg_port: int
     nats_port: int
@@ -34,6 +39,10 @@ class BatonUp:
     def metrics_port(self, service: str) -> int:
         return self.metrics_base + SERVICES.index(service)
 
+    def auth_env(self) -> dict[str, str]:
+        """What another process needs to call, or serve, this Baton: its development secret."""
+        return {"BATON_AUTH_SECRET_FILE": str(dev_secret_path(self.data_dir).resolve())}
+
 
 @contextlib.contextmanager
 def baton_up(
@@ -43,8 +52,8 @@ def baton_up(
     Ctrl-C it after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     env.update(env_extra or {})
-    up = BatonUp(process=None, log=log, metrics_base=free_port_run(4),  # type: ignore[arg-type]
-                 pg_port=free_port(), nats_port=free_port())  # fmt: skip
+    up = BatonUp(process=None, log=log, data_dir=data_dir,  # type: ignore[arg-type]
+                 metrics_base=free_port_run(4), pg_port=free_port(), nats_port=free_port())  # fmt: skip
     command = [
         sys.executable, "-m", "shared.cli.main", "up", "--data-dir", str(data_dir),
         "--pg-port", str(up.pg_port), "--nats-port", str(up.nats_port),
@@ -79,7 +88,7 @@ def database_url(up: BatonUp) -> str:
 def start_simulation(up: BatonUp, *args: str) -> subprocess.Popen[str]:
     """`baton simulate --json ARGS` against this `baton up`, as an outside harness runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env["BATON_NATS_URL"] = nats_url(up)
+    env.update(up.auth_env(), BATON_NATS_URL=nats_url(up))
     command = [sys.executable, "-m", "shared.cli.main", "simulate", *args, "--json"]
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -9,6 +9,7 @@ from shared.settings import (
     SettingsError,
     load_settings,
 )
+from shared.tokens import KeyConfigError, verifier_from_settings
 
 
 def test_defaults_work_locally() -> None:
@@ -56,3 +57,27 @@ def test_settings_are_frozen() -> None:
 def test_bad_values_fail_with_a_clear_message(variable: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
         load_settings(ReaperSettings, {variable: value})
+
+
+def test_keys_for_tokens_come_from_the_environment() -> None:
+    settings = load_settings(
+        CommonSettings,
+        {
+            "BATON_AUTH_SECRET_FILE": "/run/secrets/baton-auth",
+            "BATON_AUTH_PUBLIC_KEYS": "/etc/baton/auth/old.pem,/etc/baton/auth/new.pem",
+            "BATON_AUTH_ISSUER": "https://id.example.org",
+            "BATON_AUTH_AUDIENCE": "baton",
+        },
+    )
+    assert settings.auth_secret == "" and settings.auth_secret_file == "/run/secrets/baton-auth"
+    assert settings.auth_public_keys.split(",") == [
+        "/etc/baton/auth/old.pem",
+        "/etc/baton/auth/new.pem",
+    ]
+    assert (settings.auth_issuer, settings.auth_audience) == ("https://id.example.org", "baton")
+
+
+def test_the_defaults_configure_no_key_so_a_service_refuses_to_start() -> None:
+    # No default secret that every installation would share: the operator must choose one.
+    with pytest.raises(KeyConfigError, match="BATON_AUTH_PUBLIC_KEYS"):
+        verifier_from_settings(load_settings(CommonSettings, {}))
