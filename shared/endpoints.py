@@ -27,6 +27,7 @@ from shared.access import NOT_FOR_OPERATOR, Access, Caller
 from shared.database import TRANSIENT_ERRORS, unavailable
 from shared.envelope import encode_error, encode_ok
 from shared.errors import INTERNAL, PAYLOAD_TOO_LARGE, BatonError, bad_request, forbidden
+from shared.settings import INBOX_START
 from shared.tokens import AUTHORIZATION_HEADER, Identity, TokenVerifier
 
 log = structlog.get_logger(__name__)
@@ -166,8 +167,14 @@ class RequestServer:
             )
             if outcome == "ok":
                 failpoints.reached(f"{endpoint.subject}:before_reply")
-            if msg.reply:
+            if msg.reply.startswith(INBOX_START):
                 await msg.respond(reply)
+            elif msg.reply:
+                # NATS lets a requester name any reply subject and `allow_responses` lets us
+                # publish there once: answering only inboxes keeps a client from aiming our
+                # answer at a stream (baton.inbound.sms, baton.outbound.sms).
+                outcome = "reply_refused"
+                log.warning("reply_subject_refused", subject=endpoint.subject, reply=msg.reply)
         except Exception:
             outcome = INTERNAL
             log.exception("reply_failed", subject=endpoint.subject)

@@ -12,12 +12,23 @@ import nats
 import structlog
 from nats.aio.client import Client as NatsClient
 
+from shared.settings import CommonSettings
+
 log = structlog.get_logger(__name__)
 
 
 async def connect_nats(
-    url: str, name: str, *, user: str = "", password: str = "", **kwargs: Any
+    url: str,
+    name: str,
+    *,
+    user: str = "",
+    password: str = "",
+    inbox_prefix: str = "",
+    **kwargs: Any,
 ) -> NatsClient:
+    """`inbox_prefix`: where replies and JetStream pull deliveries arrive (settings'
+    `nats_inbox_prefix`); empty keeps nats-py's `_INBOX`."""
+
     async def on_disconnected() -> None:
         log.warning("nats_disconnected", url=url)
 
@@ -45,5 +56,15 @@ async def connect_nats(
     if user:
         options["user"] = user
         options["password"] = password
+    if inbox_prefix:
+        options["inbox_prefix"] = inbox_prefix
     options.update(kwargs)
     return await nats.connect(servers=[url], **options)
+
+
+async def connect_configured(settings: CommonSettings, name: str, **kwargs: Any) -> NatsClient:
+    """A connection as the settings say: server, NATS user and the user's own inbox prefix."""
+    return await connect_nats(
+        settings.nats_url, name, user=settings.nats_user, password=settings.nats_password,
+        inbox_prefix=settings.nats_inbox_prefix, **kwargs,
+    )  # fmt: skip

@@ -30,7 +30,7 @@ from shared.http_server import ProbeServer
 from shared.jetstream import ALL_STREAMS, ConfigDriftError, ConsumerSpec, declare_all
 from shared.logging import configure_logging
 from shared.migrations import current_version, latest_version
-from shared.nats_connection import connect_nats
+from shared.nats_connection import connect_configured
 from shared.outbox import OutboxPublisher
 from shared.schemas.system import StatusReply, StatusRequest, status_subject
 from shared.settings import CommonSettings
@@ -97,9 +97,7 @@ async def _connect_nats_retrying(settings: CommonSettings, name: str) -> NatsCli
     while True:
         attempt += 1
         try:
-            return await connect_nats(
-                settings.nats_url, name, user=settings.nats_user, password=settings.nats_password
-            )
+            return await connect_configured(settings, name)
         except Exception as exc:
             log.warning("nats_unreachable", attempt=attempt, error=str(exc) or type(exc).__name__)
             await asyncio.sleep(min(0.2 * attempt, 2.0))

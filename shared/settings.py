@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
@@ -15,6 +16,10 @@ from typing import Any, TypeVar, get_type_hints
 from shared.failpoints import parse_points
 
 ENV_PREFIX = "BATON_"
+# Every inbox starts so, whatever its prefix: services answer nowhere else (shared/endpoints.py).
+INBOX_START = "_INBOX"
+# Dot-separated subject tokens: none empty, no wildcard characters, no whitespace or controls.
+_INBOX_PREFIX = re.compile(r"[^\s\x00-\x1f\x7f.*>]+(?:\.[^\s\x00-\x1f\x7f.*>]+)*")
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -32,6 +37,10 @@ class CommonSettings:
     # Optional NATS credentials (a deployment gives each service its own user).
     nats_user: str = ""
     nats_password: str = ""
+    # Where this connection's replies arrive (`<prefix>.<nuid>.<token>`); empty: nats-py's
+    # `_INBOX`. A client system sets the prefix its NATS user alone may subscribe to
+    # (deploy/nats/nats-production.conf, docs/trust.md), e.g. `_INBOX_client`.
+    nats_inbox_prefix: str = ""
     # JetStream stream replicas: 1 for a single server, 3 for a cluster.
     stream_replicas: int = 1
     metrics_host: str = "0.0.0.0"
@@ -91,6 +100,14 @@ class CommonSettings:
             "a postgresql:// URL",
         )
         _require(self.nats_url.startswith(("nats://", "tls://")), "nats_url", "a nats:// URL")
+        prefix = self.nats_inbox_prefix
+        _require(
+            not prefix
+            or (prefix.startswith(INBOX_START) and _INBOX_PREFIX.fullmatch(prefix) is not None),
+            "nats_inbox_prefix",
+            f"empty or subject tokens joined by dots starting with {INBOX_START}, without "
+            "wildcards (* >) or spaces",
+        )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from shared.cli.supervisor import SERVICE_NAMES
 from shared.envelope import unwrap
 from shared.errors import BatonError
 from shared.migrations import migrate_database
-from shared.nats_connection import connect_nats
+from shared.nats_connection import connect_configured
 from shared.schemas.system import status_subject
 from shared.settings import CommonSettings, SettingsError, load_settings
 
@@ -71,11 +71,10 @@ def run_status(args: argparse.Namespace) -> int:
         async def quiet(*_: object) -> None:
             """A one-shot command has no use for connection-state logs."""
 
-        # The status subjects need no token, but a deployment's NATS may still want a password.
-        nc = await connect_nats(
-            settings.nats_url, "baton-cli", user=settings.nats_user,
-            password=settings.nats_password, max_reconnect_attempts=1,
-            disconnected_cb=quiet, closed_cb=quiet, error_cb=quiet,
+        # The status subjects need no token, but a deployment's NATS still wants its user.
+        nc = await connect_configured(
+            settings, "baton-cli", max_reconnect_attempts=1, disconnected_cb=quiet,
+            closed_cb=quiet, error_cb=quiet,
         )  # fmt: skip
         try:
             answers: dict[str, object] = {}

@@ -22,7 +22,7 @@ from shared.cli import exit_codes
 from shared.cli.credentials import Credentials, UsageError, credentials_from_args
 from shared.envelope import unwrap
 from shared.errors import BatonError
-from shared.nats_connection import connect_nats
+from shared.nats_connection import connect_configured
 from shared.settings import CommonSettings, SettingsError, load_settings
 from shared.tokens import KeyConfigError
 
@@ -63,9 +63,9 @@ async def connected(
     async def quiet(*_: object) -> None:
         """A one-shot command has no use for connection-state logs."""
 
-    nc = await connect_nats(
-        settings.nats_url, "baton-cli", user=settings.nats_user, password=settings.nats_password,
-        max_reconnect_attempts=1, disconnected_cb=quiet, closed_cb=quiet, error_cb=quiet,
+    nc = await connect_configured(
+        settings, "baton-cli", max_reconnect_attempts=1, disconnected_cb=quiet, closed_cb=quiet,
+        error_cb=quiet,
     )  # fmt: skip
     try:
         yield Client(nc, credentials=credentials)

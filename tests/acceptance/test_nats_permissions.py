@@ -1,5 +1,6 @@
 """deploy/nats/nats-production.conf on a real nats-server: services work under their own users,
-and a user cannot publish or subscribe outside its subjects."""
+a user cannot publish or subscribe outside its subjects, and each client system reads only the
+replies on its own inbox prefix (docs/trust.md)."""
 
 from __future__ import annotations
 
@@ -13,20 +14,29 @@ from pathlib import Path
 import msgspec
 import nats
 import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from services.assigner.service import DEFINITION as ASSIGNER
+from shared.cli.client import connected
+from shared.cli.credentials import GivenToken
 from shared.devservers.nats import nats_server_binary
 from shared.devservers.ports import free_port, wait_for_port
 from shared.envelope import unwrap
+from shared.jetstream import declare_all
 from shared.settings import AssignerSettings, CommonSettings
+from tests.support.baton_client import OPERATOR, SIGNER, Baton, auth_headers, campaign_with_texters
 from tests.support.services import running
 
 pytestmark = pytest.mark.acceptance
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats-production.conf"
-PASSWORDS = {
-    user: f"{user}-secret"
-    for user in ("assigner", "sender", "inbound", "reaper", "bridge", "client")
-}
+SERVICES = ("assigner", "sender", "inbound", "reaper")
+CLIENTS = ("bridge", "client", "webapp", "crm")
+PASSWORDS = {user: f"{user}-secret" for user in SERVICES + CLIENTS}
+# The prefix each client-side user connects with (BATON_NATS_INBOX_PREFIX); services keep _INBOX.
+PREFIX = {user: f"_INBOX_{user}" for user in CLIENTS}
 
 
 @contextlib.contextmanager
@@ -50,45 +60,220 @@ def production_nats(tmp_path: Path) -> Iterator[str]:
         server.wait(20)
 
 
-async def _connect(url: str, user: str, errors: list[str]) -> nats.NATS:
+async def _connect(url: str, user: str, errors: list[str]) -> NatsClient:
+    """`user` connected as a deployment connects it: client-side users with their own prefix."""
+
     async def on_error(exc: Exception) -> None:
         errors.append(str(exc))
 
+    prefix = {"inbox_prefix": PREFIX[user]} if user in PREFIX else {}
     return await nats.connect(url, user=user, password=PASSWORDS[user], error_cb=on_error,
-                              max_reconnect_attempts=1)  # fmt: skip
+                              max_reconnect_attempts=1, **prefix)  # fmt: skip
+
+
+def _violations(errors: list[str]) -> set[str]:
+    """The permission violations the server reported to one connection (nats-py lowercases)."""
+    return {e.lower() for e in errors if "permissions violation" in e.lower()}
+
+
+def _publish(subject: str) -> str:
+    return f'nats: permissions violation for publish to "{subject.lower()}"'
+
+
+def _subscription(subject: str) -> str:
+    return f'nats: permissions violation for subscription to "{subject.lower()}"'
+
+
+async def _settle(*connections: NatsClient) -> None:
+    for connection in connections:
+        await connection.flush()
+    await asyncio.sleep(0.5)  # permission errors arrive asynchronously
+
+
+def _assigner(settings: CommonSettings, url: str) -> AssignerSettings:
+    return AssignerSettings(database_url=settings.database_url, nats_url=url, db_pool_min=1,
+                            nats_user="assigner", nats_password=PASSWORDS["assigner"])  # fmt: skip
+
+
+# The readiness check in `running` asks from the client user's connection, with its prefix.
+READINESS = {"user": "client", "password": PASSWORDS["client"], "inbox_prefix": PREFIX["client"]}
 
 
 async def test_services_run_under_their_users_and_nobody_leaves_their_subjects(
     tmp_path: Path, settings: CommonSettings
 ) -> None:
+    client_errors: list[str] = []
+    inbound_errors: list[str] = []
     with production_nats(tmp_path) as url:
-        assigner_settings = AssignerSettings(database_url=settings.database_url, nats_url=url, db_pool_min=1,
-                                             nats_user="assigner", nats_password=PASSWORDS["assigner"])  # fmt: skip
-        errors: list[str] = []
-        async with running(
-            ASSIGNER, assigner_settings, client={"user": "client", "password": PASSWORDS["client"]}
-        ):
-            client = await _connect(url, "client", errors)
+        async with running(ASSIGNER, _assigner(settings, url), client=READINESS):
+            client = await _connect(url, "client", client_errors)
             reply = await client.request(
-                "baton.admin.org.create", msgspec.json.encode({"name": "Org"}), timeout=5
-            )
+                "baton.admin.org.create", msgspec.json.encode({"name": "Org"}), timeout=5,
+                headers=auth_headers(OPERATOR),
+            )  # fmt: skip
+            assert reply.subject.startswith(PREFIX["client"] + ".")
             assert unwrap(reply.data)["org_id"] >= 1
+            # The CLI connects as its settings say (NATS user and inbox prefix) and is answered.
+            cli_settings = CommonSettings(nats_url=url, nats_user="client",
+                                          nats_password=PASSWORDS["client"],
+                                          nats_inbox_prefix=PREFIX["client"])  # fmt: skip
+            async with connected(
+                cli_settings, GivenToken(SIGNER.mint(OPERATOR, operator=True))
+            ) as cli:
+                assert (await cli.call("baton.admin.org.create", name="From the CLI"))["org_id"] > 1
             # The inbound service's user may not send texts...
-            inbound = await _connect(url, "inbound", errors)
+            inbound = await _connect(url, "inbound", inbound_errors)
             await inbound.publish("baton.outbound.sms", b'{"forged": true}')
             # ...nor may a client read them, or answer on a service's subject.
             await client.subscribe("baton.outbound.>")
             await client.subscribe("baton.assign.request")
-            await inbound.flush()
-            await client.flush()
-            await asyncio.sleep(0.5)  # permission errors arrive asynchronously
-            js = (await _connect(url, "assigner", errors)).jetstream()
+            await _settle(inbound, client)
+            js = (await _connect(url, "assigner", [])).jetstream()
             assert (await js.stream_info("OUTBOUND")).state.messages == 0
             await inbound.close()
             await client.close()
-    violations = {e.lower() for e in errors if "permissions violation" in e.lower()}
-    assert violations == {
-        'nats: permissions violation for publish to "baton.outbound.sms"',
-        'nats: permissions violation for subscription to "baton.outbound.>"',
-        'nats: permissions violation for subscription to "baton.assign.request"',
-    }, errors
+    assert _violations(inbound_errors) == {_publish("baton.outbound.sms")}, inbound_errors
+    assert _violations(client_errors) == {
+        _subscription("baton.outbound.>"),
+        _subscription("baton.assign.request"),
+    }, client_errors
+
+
+async def test_a_client_system_never_sees_another_systems_replies(
+    tmp_path: Path, settings: CommonSettings
+) -> None:
+    client_errors: list[str] = []
+    webapp_errors: list[str] = []
+    seen: list[Msg] = []  # everything the web app's connection received, wherever it listened
+
+    async def overhear(msg: Msg) -> None:
+        seen.append(msg)
+
+    with production_nats(tmp_path) as url:
+        async with running(ASSIGNER, _assigner(settings, url), client=READINESS):
+            webapp = await _connect(url, "webapp", webapp_errors)
+            # Another client system, subscribed everywhere it may and trying where it may not.
+            for subject in ("_INBOX_webapp.>", "_INBOX_client.>", "_INBOX.>", "*.>", ">"):
+                await webapp.subscribe(subject, cb=overhear)
+            await _settle(webapp)
+            # Its own requests work, and their answers come back on its own prefix.
+            own = await webapp.request(
+                "baton.admin.org.create", msgspec.json.encode({"name": "Web"}), timeout=5,
+                headers=auth_headers(OPERATOR),
+            )  # fmt: skip
+            assert unwrap(own.data)["org_id"] >= 1
+            await asyncio.sleep(0.2)
+            assert {m.subject for m in seen} == {own.subject}, [m.subject for m in seen]
+            assert own.subject.startswith(PREFIX["webapp"] + ".")
+            seen.clear()
+
+            # The CLI's user creates an organization, a campaign and an invite token.
+            client = await _connect(url, "client", client_errors)
+            baton = Baton(client)
+            setup = await campaign_with_texters(baton, texters=0, contacts=0)
+            invite = await baton.call("baton.admin.campaign.invite", as_user=setup["owner"],
+                                      campaign_id=setup["campaign"], kind="initials")  # fmt: skip
+            assert invite["token"]
+            await _settle(client, webapp)
+            await client.close()
+            await webapp.close()
+
+    # Nothing reached the web app: not the token, not the organization, not any reply at all.
+    assert seen == [], [(m.subject, m.data) for m in seen]
+    assert _violations(webapp_errors) == {
+        _subscription("_INBOX_client.>"),
+        _subscription("_INBOX.>"),
+        _subscription("*.>"),
+        _subscription(">"),
+    }, webapp_errors
+    assert _violations(client_errors) == set(), client_errors
+
+
+async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) -> None:
+    client_errors: list[str] = []
+    bridge_errors: list[str] = []
+    with production_nats(tmp_path) as url:
+        # The sender declares the streams at start and puts texts on OUTBOUND.
+        sender = await _connect(url, "sender", [])
+        sender_js = sender.jetstream()
+        await declare_all(sender_js)
+        await sender_js.publish("baton.outbound.sms", b'{"message_id": 1}')
+
+        client = await _connect(url, "client", client_errors)
+        client_js = client.jetstream(timeout=1)
+        texts: list[Msg] = []
+
+        async def read(msg: Msg) -> None:
+            texts.append(msg)
+
+        await client.publish("baton.inbound.sms", b'{"forged": true}')
+        await client.publish("baton.inbound.receipt", b'{"forged": true}')
+        await client.subscribe("baton.outbound.>", cb=read)
+        with pytest.raises(NatsTimeout):  # refused: the request never reaches JetStream
+            await client_js.add_consumer(
+                "OUTBOUND", ConsumerConfig(durable_name="stolen", ack_policy=AckPolicy.EXPLICIT)
+            )
+        with pytest.raises(NatsTimeout):
+            await client_js.add_consumer(
+                "OUTBOUND",
+                ConsumerConfig(name="stolen-sms", filter_subject="baton.outbound.sms",
+                               ack_policy=AckPolicy.EXPLICIT),
+            )  # fmt: skip
+
+        # The bridge takes its texts from OUTBOUND and answers with receipts and replies.
+        bridge = await _connect(url, "bridge", bridge_errors)
+        bridge_js = bridge.jetstream(timeout=5)
+        await bridge_js.add_consumer(
+            "OUTBOUND",
+            ConsumerConfig(durable_name="bridge", filter_subject="baton.outbound.sms",
+                           ack_policy=AckPolicy.EXPLICIT),
+        )  # fmt: skip
+        # A client may not pull from the bridge's consumer either.
+        stolen = await client_js.pull_subscribe_bind(durable="bridge", stream="OUTBOUND")
+        with pytest.raises(NatsTimeout):
+            await stolen.fetch(1, timeout=1)
+        pulled = await bridge_js.pull_subscribe_bind(durable="bridge", stream="OUTBOUND")
+        fetched = await pulled.fetch(10, timeout=5)
+        assert [m.data for m in fetched] == [b'{"message_id": 1}']
+        assert fetched[0].reply.startswith("$JS.ACK.OUTBOUND.bridge.")
+        await fetched[0].ack_sync()
+        receipt = await bridge_js.publish("baton.inbound.receipt", b'{"message_id": 1}')
+        reply = await bridge_js.publish("baton.inbound.sms", b'{"body": "Yes"}')
+        assert (receipt.stream, reply.stream) == ("INBOUND", "INBOUND")
+        consumer = await bridge_js.consumer_info("OUTBOUND", "bridge")
+        assert (consumer.num_pending, consumer.num_ack_pending) == (0, 0)
+
+        await _settle(client, bridge)
+        inbound = await sender_js.stream_info("INBOUND")
+        outbound = await sender_js.stream_info("OUTBOUND")
+        for connection in (client, bridge, sender):
+            await connection.close()
+
+    assert texts == []
+    assert inbound.state.messages == 2  # the bridge's two, none of the client's
+    assert (outbound.state.messages, outbound.state.consumer_count) == (1, 1)
+    assert _violations(client_errors) == {
+        _publish("baton.inbound.sms"),
+        _publish("baton.inbound.receipt"),
+        _subscription("baton.outbound.>"),
+        _publish("$JS.API.CONSUMER.DURABLE.CREATE.OUTBOUND.stolen"),
+        _publish("$JS.API.CONSUMER.CREATE.OUTBOUND.stolen-sms.baton.outbound.sms"),
+        _publish("$JS.API.CONSUMER.MSG.NEXT.OUTBOUND.bridge"),
+    }, client_errors
+    assert _violations(bridge_errors) == set(), bridge_errors
+
+
+async def test_a_client_cannot_aim_a_services_answer_at_a_stream(
+    tmp_path: Path, settings: CommonSettings
+) -> None:
+    with production_nats(tmp_path) as url:
+        async with running(ASSIGNER, _assigner(settings, url), client=READINESS):
+            client = await _connect(url, "client", [])
+            for subject in ("baton.inbound.sms", "baton.outbound.sms"):
+                await client.publish("baton.status.assigner", b"{}", reply=subject)
+            await _settle(client)
+            js = (await _connect(url, "assigner", [])).jetstream()
+            inbound = await js.stream_info("INBOUND")
+            outbound = await js.stream_info("OUTBOUND")
+            await client.close()
+    assert (inbound.state.messages, outbound.state.messages) == (0, 0)
