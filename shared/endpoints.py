@@ -27,7 +27,7 @@ from shared.access import NOT_FOR_OPERATOR, Access, Caller
 from shared.database import TRANSIENT_ERRORS, unavailable
 from shared.envelope import encode_error, encode_ok
 from shared.errors import INTERNAL, PAYLOAD_TOO_LARGE, BatonError, bad_request, forbidden
-from shared.settings import INBOX_START
+from shared.settings import INBOX_REPLY
 from shared.tokens import AUTHORIZATION_HEADER, Identity, TokenVerifier
 
 log = structlog.get_logger(__name__)
@@ -68,14 +68,11 @@ class Endpoint(Generic[RequestT]):
 
 
 def _authorization(headers: dict[str, str] | None) -> str | None:
-    """The Authorization header, its name matched without regard to case as in HTTP."""
-    if not headers:
-        return None
-    value = headers.get(AUTHORIZATION_HEADER)
-    if value is not None:
-        return value
+    """The Authorization header, its name matched without regard to case as in HTTP. Two of
+    them (`Authorization` and `authorization`) are ambiguous and count as none."""
     wanted = AUTHORIZATION_HEADER.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+    found = [v for k, v in (headers or {}).items() if k.lower() == wanted]
+    return found[0] if len(found) == 1 else None
 
 
 async def answer(
@@ -162,19 +159,21 @@ class RequestServer:
         started = time.perf_counter()
         metrics.IN_FLIGHT.labels(self._service).inc()
         try:
-            reply, outcome = await answer(
-                endpoint, msg.data, self._max_request_bytes, msg.headers, self._verifier
-            )
-            if outcome == "ok":
-                failpoints.reached(f"{endpoint.subject}:before_reply")
-            if msg.reply.startswith(INBOX_START):
-                await msg.respond(reply)
-            elif msg.reply:
+            if not INBOX_REPLY.match(msg.reply or ""):
                 # NATS lets a requester name any reply subject and `allow_responses` lets us
-                # publish there once: answering only inboxes keeps a client from aiming our
-                # answer at a stream (baton.inbound.sms, baton.outbound.sms).
+                # publish there once: a request that does not come from an inbox is neither
+                # carried out nor answered, so no client can aim our answer at a stream
+                # (baton.inbound.sms, baton.outbound.sms) or act without hearing back.
                 outcome = "reply_refused"
                 log.warning("reply_subject_refused", subject=endpoint.subject, reply=msg.reply)
+            else:
+                reply, outcome = await answer(
+                    endpoint, msg.data, self._max_request_bytes, msg.headers, self._verifier
+                )
+                if outcome == "ok":
+                    failpoints.reached(f"{endpoint.subject}:before_reply")
+                # Not msg.respond(): it sends the request's headers back, bearer token included.
+                await self._nc.publish(msg.reply, reply)
         except Exception:
             outcome = INTERNAL
             log.exception("reply_failed", subject=endpoint.subject)

@@ -16,8 +16,9 @@ from typing import Any, TypeVar, get_type_hints
 from shared.failpoints import parse_points
 
 ENV_PREFIX = "BATON_"
-# Every inbox starts so, whatever its prefix: services answer nowhere else (shared/endpoints.py).
-INBOX_START = "_INBOX"
+# What every reply subject looks like, whatever its connection's prefix: `_INBOX.` or
+# `_INBOX_<user>.`, then more tokens. Services answer nowhere else (shared/endpoints.py).
+INBOX_REPLY = re.compile(r"_INBOX(?:_[^.\s*>]+)?\.[^\s*>]+")
 # Dot-separated subject tokens: none empty, no wildcard characters, no whitespace or controls.
 _INBOX_PREFIX = re.compile(r"[^\s\x00-\x1f\x7f.*>]+(?:\.[^\s\x00-\x1f\x7f.*>]+)*")
 LOG_FORMATS = ("auto", "json", "console")
@@ -103,10 +104,13 @@ class CommonSettings:
         prefix = self.nats_inbox_prefix
         _require(
             not prefix
-            or (prefix.startswith(INBOX_START) and _INBOX_PREFIX.fullmatch(prefix) is not None),
+            or (
+                _INBOX_PREFIX.fullmatch(prefix) is not None
+                and bool(INBOX_REPLY.match(prefix + ".x"))
+            ),
             "nats_inbox_prefix",
-            f"empty or subject tokens joined by dots starting with {INBOX_START}, without "
-            "wildcards (* >) or spaces",
+            "empty, `_INBOX` or `_INBOX_<name>`, optionally followed by more dot-joined tokens, "
+            "without wildcards (* >) or spaces",
         )
 
 

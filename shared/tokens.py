@@ -77,9 +77,11 @@ class TokenVerifier:
 
     def verify(self, authorization: str | None) -> Identity:
         """The caller named by an `Authorization: Bearer <JWT>` header, or `unauthenticated`."""
-        if not authorization or not authorization.startswith(BEARER):
+        scheme, _, token = (authorization or "").partition(" ")
+        # The scheme is case-insensitive, as in HTTP (RFC 9110 11.1).
+        if scheme.lower() != BEARER.strip().lower() or not token.strip():
             raise unauthenticated()
-        token = authorization[len(BEARER) :].strip()
+        token = token.strip()
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -119,7 +121,10 @@ def _identity(claims: dict[str, Any]) -> Identity:
         raise unauthenticated()
     if claims.get(OPERATOR_CLAIM) is True:
         return Identity(subject=subject, user_id=None, operator=True)
-    if not (subject.isascii() and subject.isdigit()) or not 1 <= int(subject) < 2**63:
+    # Canonical decimal only: "01" or "+1" would be a second spelling of the same user.
+    if not (subject.isascii() and subject.isdigit()) or str(int(subject)) != subject:
+        raise unauthenticated()
+    if not 1 <= int(subject) < 2**63:
         raise unauthenticated()
     return Identity(subject=subject, user_id=int(subject))
 

@@ -10,7 +10,9 @@ SELECT v.id, v.campaign_id, v.status, v.assignee_id, k.phone, k.timezone, c.org_
        c.status AS campaign_status, c.texting_hours_start, c.texting_hours_end, c.sending_number,
        EXISTS (SELECT 1 FROM opt_out o WHERE o.org_id = c.org_id AND o.phone = k.phone) AS opted_out,
        EXISTS (SELECT 1 FROM organization_member m
-               WHERE m.org_id = c.org_id AND m.user_id = $2) AS caller_is_member
+               WHERE m.org_id = c.org_id AND m.user_id = $2) AS caller_is_member,
+       EXISTS (SELECT 1 FROM campaign_texter t
+               WHERE t.campaign_id = c.id AND t.user_id = $2) AS caller_is_texter
 FROM conversation v
 JOIN contact k ON k.id = v.contact_id
 JOIN campaign c ON c.id = v.campaign_id

@@ -90,6 +90,9 @@ class Sending:
             # Another organization's conversation is, to this caller, no conversation at all.
             if row is None or not row["caller_is_member"]:
                 raise not_found("conversation", request.conversation_id)
+            if not row["caller_is_texter"]:
+                # Removed from the campaign: what they still hold is no longer theirs to text.
+                raise BatonError("not_a_member", "You are not a texter on this campaign")
             if row["assignee_id"] != texter_id:
                 raise BatonError(
                     "assignment_changed",

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import msgspec
 import nats
 import pytest
@@ -271,9 +272,23 @@ async def test_a_client_cannot_aim_a_services_answer_at_a_stream(
             client = await _connect(url, "client", [])
             for subject in ("baton.inbound.sms", "baton.outbound.sms"):
                 await client.publish("baton.status.assigner", b"{}", reply=subject)
+                # ...and a request that would change something is not carried out either.
+                await client.publish("baton.admin.org.create", b'{"name": "Aimed"}', reply=subject,
+                                     headers=auth_headers(OPERATOR))  # fmt: skip
             await _settle(client)
+            organizations = await _count_organizations(settings.database_url)
             js = (await _connect(url, "assigner", [])).jetstream()
             inbound = await js.stream_info("INBOUND")
             outbound = await js.stream_info("OUTBOUND")
             await client.close()
     assert (inbound.state.messages, outbound.state.messages) == (0, 0)
+    assert organizations == 0
+
+
+async def _count_organizations(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM organization")
+        return count
+    finally:
+        await conn.close()

@@ -32,6 +32,7 @@ from tests.support.baton_client import (
     Baton,
     Caller,
     campaign_with_texters,
+    request_args,
 )
 from tests.support.snapshots import snapshot
 
@@ -300,3 +301,23 @@ async def test_joining_by_invite_enrolls_the_caller_only(
     # A token for a user who does not exist enrolls nobody.
     assert (await assigner.error("baton.assign.join", as_user=MISSING,
                                  token=w["token"])).code == "not_found"  # fmt: skip
+
+
+async def test_answers_carry_no_token_back(assigner: Baton, sender: Baton) -> None:
+    """A reply is the envelope alone: the request's headers (its bearer token) stay with it."""
+    w = await world(assigner, sender)
+    for subject, payload in [*list(requests(w).items())[:3], ("baton.status.assigner", {})]:
+        reply = await assigner.nc.request(subject, timeout=10, **request_args(w["owner"], payload))
+        assert not reply.headers or "Authorization" not in reply.headers, subject
+
+
+async def test_a_texter_removed_from_the_campaign_cannot_text_what_they_still_hold(
+    assigner: Baton, sender: Baton, pool: asyncpg.Pool
+) -> None:
+    w = await world(assigner, sender)
+    await assigner.call("baton.admin.campaign.texters.remove", as_user=w["owner"],
+                        campaign_id=w["campaign"], user_ids=[w["texter"]])  # fmt: skip
+    send = requests(w)["baton.send.initial"]
+    refusal = await sender.error("baton.send.initial", as_user=w["texter"], **send)
+    assert refusal.code == "not_a_member"
+    assert await pool.fetchval("SELECT count(*) FROM message") == 0

@@ -60,6 +60,12 @@ def test_a_user_token_names_the_user() -> None:
     assert VERIFIER.verify(bearer(SIGNER.mint(42))) == Identity(subject="42", user_id=42)
 
 
+def test_the_scheme_is_case_insensitive_as_in_http() -> None:
+    token = SIGNER.mint(42)
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        assert VERIFIER.verify(f"{scheme} {token}").user_id == 42
+
+
 def test_an_operator_token_is_no_user() -> None:
     identity = VERIFIER.verify(bearer(SIGNER.mint("operator", operator=True)))
     assert identity.operator and identity.user_id is None and identity.subject == "operator"
@@ -82,6 +88,7 @@ def test_an_operator_token_is_no_user() -> None:
         bearer(SIGNER.mint("alice")),  # a user id is a number
         bearer(SIGNER.mint("0")),
         bearer(SIGNER.mint("-3")),
+        bearer(SIGNER.mint("01")),  # a second spelling of user 1
         bearer(SIGNER.mint("99999999999999999999")),
         bearer(SIGNER.mint("\uff11\uff12")),  # full-width digits are not an id
         bearer(jwt.encode({"sub": "1", "exp": time.time() + 60}, SECRET, algorithm="HS512")),
@@ -101,6 +108,7 @@ def test_an_operator_token_is_no_user() -> None:
         "sub-not-number",
         "sub-zero",
         "sub-negative",
+        "sub-leading-zero",
         "sub-too-big",
         "sub-fullwidth",
         "other-hmac-alg",
@@ -217,6 +225,9 @@ async def test_the_request_layer_verifies_before_decoding_and_checks_the_kind_of
     assert (await answer(operators, b'{"value": 1}', 1024, user, VERIFIER))[1] == "forbidden"
     assert (await answer(operators, b'{"value": 1}', 1024, operator, VERIFIER))[1] == "ok"
     assert (await answer(members, b'{"value": 1}', 1024, user, VERIFIER))[1] == "ok"
+    # Two Authorization headers differing only in case are ambiguous: none.
+    both = {"Authorization": bearer(SIGNER.mint(5)), "authorization": bearer(SIGNER.mint(6))}
+    assert (await answer(members, b'{"value": 1}', 1024, both, VERIFIER))[1] == "unauthenticated"
     # No verifier configured fails closed.
     assert (await answer(members, b'{"value": 1}', 1024, user, None))[1] == "internal"
     assert [c.identity.subject for c in seen] == ["operator", "5"]
