@@ -29,6 +29,7 @@ from shared.envelope import encode_error, encode_ok
 from shared.errors import INTERNAL, PAYLOAD_TOO_LARGE, BatonError, bad_request, forbidden
 from shared.settings import INBOX_REPLY
 from shared.tokens import AUTHORIZATION_HEADER, Identity, TokenVerifier
+from shared.unstorable import may_hold_unstorable, unstorable_field
 
 log = structlog.get_logger(__name__)
 
@@ -60,11 +61,16 @@ class Endpoint(Generic[RequestT]):
 
     def decode(self, payload: bytes) -> RequestT:
         try:
-            return msgspec.json.decode(payload, type=self.request_type)
+            request = msgspec.json.decode(payload, type=self.request_type)
         except msgspec.ValidationError as exc:
             raise bad_request(f"invalid request: {exc}") from None
         except msgspec.DecodeError as exc:
             raise bad_request(f"request is not valid JSON: {exc}") from None
+        if may_hold_unstorable(payload) and (field := unstorable_field(request)):
+            raise bad_request(
+                f"invalid request: `{field}` holds a NUL or a lone surrogate", field=field
+            )
+        return request
 
 
 def _authorization(headers: dict[str, str] | None) -> str | None:

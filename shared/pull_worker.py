@@ -27,6 +27,7 @@ from shared.database import TRANSIENT_ERRORS
 from shared.errors import BatonError
 from shared.jetstream import ConsumerSpec
 from shared.schemas.messaging import DeadLetter
+from shared.unstorable import unstorable_field
 
 log = structlog.get_logger(__name__)
 PayloadT = TypeVar("PayloadT")
@@ -135,6 +136,12 @@ class PullWorker(Generic[PayloadT]):
             payload = msgspec.json.decode(msg.data, type=self._type)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return await self._dead_letter(msg, f"unparseable: {exc}")
+        # Checked after the schema has cleaned what it can (InboundSms: body, from, to): what is
+        # left would fail the INSERT on every delivery, so it is bad data now, not a retry.
+        if field := unstorable_field(payload):
+            return await self._dead_letter(
+                msg, f"bad_request: `{field}` holds a NUL or a lone surrogate"
+            )
         try:
             await self._handle(payload, msg)
         except BatonError as exc:

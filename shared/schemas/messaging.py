@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from shared.schemas.base import Id, Message, Request
+from shared.text import storable
 
 Body = Annotated[str, msgspec.Meta(min_length=1, max_length=1600)]
 IdempotencyKey = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -49,7 +50,15 @@ class InboundSms(Request):
     from_: Annotated[str, msgspec.Meta(max_length=64)] = msgspec.field(name="from")
     to: Annotated[str, msgspec.Meta(max_length=64)]
     body: Annotated[str, msgspec.Meta(max_length=10_000)]
+    # The provider's time, kept on the message; the release clock runs on Baton's own.
     received_at: datetime
+
+    def __post_init__(self) -> None:
+        # Made storable at the edge: a NUL or a stray control character from a carrier must
+        # neither lose a STOP nor fail the INSERT on every redelivery.
+        self.body = storable(self.body)
+        self.from_ = storable(self.from_).strip()
+        self.to = storable(self.to).strip()
 
 
 class Receipt(Request):
