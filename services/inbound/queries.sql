@@ -5,8 +5,8 @@
 -- in the campaign whose number it texted, else one we started, else the most recently active;
 -- locked, so a reply and a send in it are serialised. The message is recorded exactly once (a
 -- redelivered provider message finds its row), and only a new one flips the conversation to
--- needs_reply, which starts the release clock (a second message while unanswered keeps the first
--- time). Returns the conversation and its organization (NULL when the number matches none) and
+-- needs_reply, which starts the release clock at Baton's time, not the provider's (a second
+-- message while unanswered keeps the first time); the provider's time is kept on the message. Returns the conversation and its organization (NULL when the number matches none) and
 -- whether the message was new. An opt-out runs this in the transaction that also closes the
 -- number's conversations, so its flip is overwritten before anyone sees it.
 WITH matched AS (
@@ -21,13 +21,13 @@ WITH matched AS (
     FOR UPDATE OF v
 ), inserted AS (
     INSERT INTO message (conversation_id, direction, kind, body, provider_message_id,
-                         delivery_status, created_at)
+                         delivery_status, provider_received_at)
     SELECT id, 'inbound', 'contact', $3, $4, 'received', $5 FROM matched
     ON CONFLICT (direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
     RETURNING conversation_id
 ), flipped AS (
     UPDATE conversation v
-    SET status = 'needs_reply', needs_reply_since = coalesce(needs_reply_since, $5),
+    SET status = 'needs_reply', needs_reply_since = coalesce(needs_reply_since, now()),
         updated_at = now()
     FROM inserted
     WHERE v.id = inserted.conversation_id AND v.status <> 'closed'
