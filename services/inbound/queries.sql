@@ -38,6 +38,17 @@ SELECT (SELECT id FROM matched) AS conversation_id, (SELECT org_id FROM matched)
 -- name: add_opt_out --
 INSERT INTO opt_out (org_id, phone, source) VALUES ($1, $2, 'reply') ON CONFLICT DO NOTHING;
 
+-- name: remove_opt_out --
+-- Whether the number had opted out of the organization (and no longer has).
+WITH removed AS (DELETE FROM opt_out WHERE org_id = $1 AND phone = $2 RETURNING 1)
+SELECT EXISTS (SELECT 1 FROM removed);
+
+-- name: reopen --
+-- The conversation a contact opted back in from: open again, waiting for an answer.
+UPDATE conversation
+SET status = 'needs_reply', needs_reply_since = now(), updated_at = now()
+WHERE id = $1 AND status = 'closed';
+
 -- name: close_for_phone --
 -- Every conversation the organization has with this number closes: nothing is sent to it again
 -- and none of them is handed out.

@@ -70,6 +70,16 @@ class Receipt(Request):
     error_code: Annotated[str, msgspec.Meta(max_length=100)] | None = None
 
 
+class ConsentChanged(Message):
+    """On `baton.events.contact.opted_out` / `.opted_in`: a contact's STOP (or START) in the
+    conversation it wrote in; the opt-out covers every campaign of the organization."""
+
+    org_id: int
+    conversation_id: int
+    change: Literal["opt_out", "opt_in"]
+    provider_message_id: str
+
+
 class DeadLetter(Message):
     """On `baton.deadletter.<source>`: a message that could not be processed, and why."""
 

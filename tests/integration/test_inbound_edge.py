@@ -147,3 +147,33 @@ async def test_a_request_string_postgres_cannot_store_is_a_bad_request_naming_th
     error = await refused("baton.admin.campaign.create", org_id=c["org"], title="\ud800")
     assert error["code"] == "bad_request"
     assert await snapshot(pool) == before
+
+
+async def test_stop_then_start_opts_out_and_back_in_with_an_event_each(
+    assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    c = await _ready_campaign(assigner, pool)
+    texter, (conversation, other) = c["texters"][0], c["conversations"][:2]
+    await sender.call("baton.send.initial", **_send(texter, conversation))
+    phone = await _phone(pool, conversation)
+    events = await nc.jetstream().subscribe("baton.events.contact.>", stream="EVENTS")
+    # "START" from a number that never opted out is an ordinary reply.
+    await _publish(nc, **{"from": await _phone(pool, other), "body": "start"})
+    await _publish(nc, **{"from": phone, "body": "Please stop texting me"})
+    await eventually(lambda: pool.fetchval("SELECT count(*) = 1 FROM opt_out"))
+    assert (
+        await sender.error("baton.send.reply", **_send(texter, conversation))
+    ).code == "opted_out"
+    await _publish(nc, **{"from": phone, "body": "UNSTOP"})
+    await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM opt_out"))
+    row = await pool.fetchrow("SELECT status, needs_reply_since FROM conversation WHERE id = $1",
+                              conversation)  # fmt: skip
+    assert row["status"] == "needs_reply" and row["needs_reply_since"] is not None
+    await sender.call("baton.send.reply", **_send(texter, conversation, body="Welcome back"))
+    received = [await events.next_msg(timeout=15) for _ in range(2)]
+    assert [m.subject for m in received] == ["baton.events.contact.opted_out",
+                                             "baton.events.contact.opted_in"]  # fmt: skip
+    assert [json.loads(m.data)["conversation_id"] for m in received] == [conversation] * 2
+    assert (
+        await pool.fetchval("SELECT status FROM conversation WHERE id = $1", other) == "needs_reply"
+    )  # its START was just a reply
