@@ -100,7 +100,13 @@ def render() -> str:
 
 def _stream_channels() -> list[tuple[str, str, Any, str]]:
     from shared.schemas.assign import ConversationsAssigned, ConversationsMoved
-    from shared.schemas.messaging import DeadLetter, InboundSms, OutboundSms, Receipt
+    from shared.schemas.messaging import (
+        ConsentChanged,
+        DeadLetter,
+        InboundSms,
+        OutboundSms,
+        Receipt,
+    )
     from shared.schemas.release import ConversationsReleased
 
     return [
@@ -135,6 +141,8 @@ def _stream_channels() -> list[tuple[str, str, Any, str]]:
             "Admin moves (EVENTS).",
         ),
         ("baton.events.conversation.released", "send", ConversationsReleased, "Releases (EVENTS)."),
+        ("baton.events.contact.opted_out", "send", ConsentChanged, "A contact's STOP (EVENTS)."),
+        ("baton.events.contact.opted_in", "send", ConsentChanged, "A contact's START (EVENTS)."),
         ("baton.deadletter.inbound", "send", DeadLetter, "Messages that could not be processed."),
     ]
 
