@@ -32,7 +32,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.support import latency_summary, percentile, servers, service, write_results
+from bench.support import (
+    add_texters,
+    latency_summary,
+    percentile,
+    servers,
+    service,
+    write_results,
+)
 from shared.migrations import migrate_database
 from shared.queries import load_queries
 from shared.settings import CommonSettings
@@ -121,20 +128,7 @@ async def build_campaign(
            SELECT campaign_id, id FROM contact WHERE campaign_id = $1 ORDER BY id""",
         campaign,
     )
-    users = [r["id"] for r in await conn.fetch(
-        "INSERT INTO app_user (name) SELECT 't' || g FROM generate_series(1, $1) g RETURNING id",
-        texters,
-    )]  # fmt: skip
-    await conn.execute(
-        """INSERT INTO organization_member (org_id, user_id, role)
-           SELECT $1, u, 'texter' FROM unnest($2::bigint[]) u""",
-        org, users,
-    )  # fmt: skip
-    await conn.execute(
-        "INSERT INTO campaign_texter (campaign_id, user_id)"
-        " SELECT $1, u FROM unnest($2::bigint[]) u",
-        campaign, users,
-    )  # fmt: skip
+    users = await add_texters(conn, org, campaign, texters)
     await conn.execute("VACUUM ANALYZE")
     return campaign, users
 

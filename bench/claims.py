@@ -28,7 +28,14 @@ from typing import Any
 import asyncpg
 import nats
 
-from bench.support import auth_headers, latency_summary, servers, service, write_results
+from bench.support import (
+    add_texters,
+    auth_headers,
+    latency_summary,
+    servers,
+    service,
+    write_results,
+)
 from shared.migrations import migrate_database
 
 BATCH = 300
@@ -67,21 +74,7 @@ async def build_campaign(url: str, size: int) -> tuple[int, list[int]]:
                SELECT campaign_id, id FROM contact WHERE campaign_id = $1 ORDER BY id""",
             campaign,
         )
-        texters = [r["id"] for r in await conn.fetch(
-            "INSERT INTO app_user (name) SELECT 't' || g FROM generate_series(1, $1) g"
-            " RETURNING id",
-            texters_needed,
-        )]  # fmt: skip
-        await conn.execute(
-            """INSERT INTO organization_member (org_id, user_id, role)
-               SELECT $1, u, 'texter' FROM unnest($2::bigint[]) u""",
-            org, texters,
-        )  # fmt: skip
-        await conn.execute(
-            "INSERT INTO campaign_texter (campaign_id, user_id)"
-            " SELECT $1, u FROM unnest($2::bigint[]) u",
-            campaign, texters,
-        )  # fmt: skip
+        texters = await add_texters(conn, org, campaign, texters_needed)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()

@@ -123,3 +123,22 @@ def write_results(name: str, figures: dict[str, Any]) -> Path:
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path
+
+
+async def add_texters(conn: Any, org: int, campaign: int, count: int) -> list[int]:
+    """`count` new users, texters of `org` and on `campaign`; their ids."""
+    users = [r["id"] for r in await conn.fetch(
+        "INSERT INTO app_user (name) SELECT 't' || g FROM generate_series(1, $1) g RETURNING id",
+        count,
+    )]  # fmt: skip
+    await conn.execute(
+        """INSERT INTO organization_member (org_id, user_id, role)
+           SELECT $1, u, 'texter' FROM unnest($2::bigint[]) u""",
+        org, users,
+    )  # fmt: skip
+    await conn.execute(
+        "INSERT INTO campaign_texter (campaign_id, user_id)"
+        " SELECT $1, u FROM unnest($2::bigint[]) u",
+        campaign, users,
+    )  # fmt: skip
+    return users
