@@ -33,9 +33,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.support import (
-    add_texters,
     latency_summary,
     percentile,
+    self_assign_campaign,
     servers,
     service,
     write_results,
@@ -111,26 +111,7 @@ async def build_campaign(
     conn: asyncpg.Connection, size: int, texters: int
 ) -> tuple[int, list[int]]:
     """An active self-assign campaign of `size` Unassigned conversations and `texters` texters."""
-    org = await conn.fetchval("INSERT INTO organization (name) VALUES ('bench') RETURNING id")
-    campaign = await conn.fetchval(
-        """INSERT INTO campaign (org_id, title, batch_size, status, self_assign)
-           VALUES ($1, 'auth cost', $2, 'active', true) RETURNING id""",
-        org, BATCH,
-    )  # fmt: skip
-    await conn.execute(
-        """INSERT INTO contact (campaign_id, phone)
-           SELECT $1, '+1' || (2000000000 + $1::bigint * 10000000 + g)::text
-           FROM generate_series(1, $2) g""",
-        campaign, size,
-    )  # fmt: skip
-    await conn.execute(
-        """INSERT INTO conversation (campaign_id, contact_id)
-           SELECT campaign_id, id FROM contact WHERE campaign_id = $1 ORDER BY id""",
-        campaign,
-    )
-    users = await add_texters(conn, org, campaign, texters)
-    await conn.execute("VACUUM ANALYZE")
-    return campaign, users
+    return await self_assign_campaign(conn, "auth cost", size, texters, BATCH)
 
 
 class Claimer:

@@ -29,9 +29,9 @@ import asyncpg
 import nats
 
 from bench.support import (
-    add_texters,
     auth_headers,
     latency_summary,
+    self_assign_campaign,
     servers,
     service,
     write_results,
@@ -57,28 +57,9 @@ async def build_campaign(url: str, size: int) -> tuple[int, list[int]]:
     texters_needed = size // BATCH + 200 + 1000
     conn = await asyncpg.connect(url)
     try:
-        org = await conn.fetchval("INSERT INTO organization (name) VALUES ('bench') RETURNING id")
-        campaign = await conn.fetchval(
-            """INSERT INTO campaign (org_id, title, batch_size, status, self_assign)
-               VALUES ($1, $2, $3, 'active', true) RETURNING id""",
-            org, f"bench {size}", BATCH,
-        )  # fmt: skip
-        await conn.execute(
-            """INSERT INTO contact (campaign_id, phone)
-               SELECT $1, '+1' || (2000000000 + $2::bigint * 100000000 + g)::text
-               FROM generate_series(1, $3) g""",
-            campaign, campaign, size,
-        )  # fmt: skip
-        await conn.execute(
-            """INSERT INTO conversation (campaign_id, contact_id)
-               SELECT campaign_id, id FROM contact WHERE campaign_id = $1 ORDER BY id""",
-            campaign,
-        )
-        texters = await add_texters(conn, org, campaign, texters_needed)
-        await conn.execute("VACUUM ANALYZE")
+        return await self_assign_campaign(conn, f"bench {size}", size, texters_needed, BATCH)
     finally:
         await conn.close()
-    return campaign, texters
 
 
 async def plain_claims(

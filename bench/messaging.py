@@ -18,7 +18,14 @@ from typing import Any
 import asyncpg
 import nats
 
-from bench.support import auth_headers, latency_summary, servers, service, write_results
+from bench.support import (
+    add_texters,
+    auth_headers,
+    latency_summary,
+    servers,
+    service,
+    write_results,
+)
 from shared.migrations import migrate_database
 
 SENDING_NUMBER = "+14155550000"
@@ -38,16 +45,8 @@ async def build(
             org,
             SENDING_NUMBER,
         )
-        ids = [r["id"] for r in await conn.fetch(
-            "INSERT INTO app_user (name) SELECT 't' || g FROM generate_series(1, $1) g RETURNING id",
-            texters,
-        )]  # fmt: skip
-        # Members of the organization, as a texter must be to send in its campaigns.
-        await conn.execute(
-            """INSERT INTO organization_member (org_id, user_id, role)
-               SELECT $1, u, 'texter' FROM unnest($2::bigint[]) u""",
-            org, ids,
-        )  # fmt: skip
+        # Texters of the campaign, as a texter must be to send in it.
+        ids = await add_texters(conn, org, campaign, texters)
         await conn.execute(
             """INSERT INTO contact (campaign_id, phone)
                SELECT $1, '+1' || (6505550000 + g)::text FROM generate_series(1, $2) g""",

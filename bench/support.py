@@ -142,3 +142,30 @@ async def add_texters(conn: Any, org: int, campaign: int, count: int) -> list[in
         campaign, users,
     )  # fmt: skip
     return users
+
+
+async def self_assign_campaign(
+    conn: Any, title: str, size: int, texters: int, batch_size: int
+) -> tuple[int, list[int]]:
+    """An active self-assign campaign of `size` Unassigned conversations and `texters` texters,
+    analysed, as the claim benchmarks drain it."""
+    org = await conn.fetchval("INSERT INTO organization (name) VALUES ('bench') RETURNING id")
+    campaign = await conn.fetchval(
+        """INSERT INTO campaign (org_id, title, batch_size, status, self_assign)
+           VALUES ($1, $2, $3, 'active', true) RETURNING id""",
+        org, title, batch_size,
+    )  # fmt: skip
+    await conn.execute(
+        """INSERT INTO contact (campaign_id, phone)
+           SELECT $1, '+1' || (2000000000 + $1::bigint * 100000000 + g)::text
+           FROM generate_series(1, $2) g""",
+        campaign, size,
+    )  # fmt: skip
+    await conn.execute(
+        """INSERT INTO conversation (campaign_id, contact_id)
+           SELECT campaign_id, id FROM contact WHERE campaign_id = $1 ORDER BY id""",
+        campaign,
+    )
+    users = await add_texters(conn, org, campaign, texters)
+    await conn.execute("VACUUM ANALYZE")
+    return campaign, users
