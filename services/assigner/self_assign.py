@@ -45,9 +45,6 @@ class SelfAssign:
         self._floors = floors
 
     async def request(self, request: s.RequestBatch, caller: Caller) -> s.Batch:
-        async with self._pool.acquire() as conn:
-            # A stranger to the campaign's organization learns nothing of it.
-            await caller.campaign_role(conn, request.campaign_id)
         ids = await self._assign(request.campaign_id, caller.user_id, request.kind, "self_assign")
         return s.Batch(conversation_ids=ids, count=len(ids))
 
@@ -96,14 +93,19 @@ class SelfAssign:
         self, conn: Connection, campaign_id: int, texter_id: int, kind: str, reason: str
     ) -> list[int] | None:
         campaign = await fetch_campaign(conn, campaign_id)
+        # Who is asking comes before anything about the campaign: a texter on it is a member of
+        # its organization; the organization is looked up only for those who are not.
+        if not await conn.fetchval(QUERIES["is_texter"], campaign_id, texter_id):
+            role = await conn.fetchval(ACCESS_QUERIES["member_role"], campaign["org_id"], texter_id)
+            if role is None:
+                raise not_found("campaign", campaign_id)  # a stranger learns nothing of it
+            raise BatonError("not_a_member", "You are not a texter on this campaign")
         if campaign["status"] != "active":
             raise BatonError("campaign_not_active", "This campaign is not active")
         if not campaign["self_assign"]:
             raise BatonError(
                 "self_assign_disabled", "Self assignment is not enabled for this campaign"
             )
-        if not await conn.fetchval(QUERIES["is_texter"], campaign_id, texter_id):
-            raise BatonError("not_a_member", "You are not a texter on this campaign")
         await conn.execute(CLAIMS["texter_lock"], campaign_id, texter_id)
         pending = await conn.fetchrow(CLAIMS["texter_pending"], campaign_id, texter_id)
         assert pending is not None
