@@ -67,9 +67,7 @@ class Endpoint(Generic[RequestT]):
         except msgspec.DecodeError as exc:
             raise bad_request(f"request is not valid JSON: {exc}") from None
         if may_hold_unstorable(payload) and (field := unstorable_field(request)):
-            raise bad_request(
-                f"invalid request: `{field}` holds a NUL or a lone surrogate", field=field
-            )
+            raise bad_request(f"invalid request: `{field}` holds a NUL", field=field)
         return request
 
 

@@ -139,9 +139,7 @@ class PullWorker(Generic[PayloadT]):
         # Checked after the schema has cleaned what it can (InboundSms: body, from, to): what is
         # left would fail the INSERT on every delivery, so it is bad data now, not a retry.
         if field := unstorable_field(payload):
-            return await self._dead_letter(
-                msg, f"bad_request: `{field}` holds a NUL or a lone surrogate"
-            )
+            return await self._dead_letter(msg, f"bad_request: `{field}` holds a NUL")
         try:
             await self._handle(payload, msg)
         except BatonError as exc:
