@@ -38,6 +38,10 @@ async def build(
     conn = await asyncpg.connect(url)
     try:
         org = await conn.fetchval("INSERT INTO organization (name) VALUES ('bench') RETURNING id")
+        # The organization owns the number its replies come to.
+        await conn.execute(
+            "INSERT INTO sending_number (phone, org_id) VALUES ($1, $2)", SENDING_NUMBER, org
+        )
         campaign = await conn.fetchval(
             """INSERT INTO campaign (org_id, title, batch_size, status, texting_hours_start,
                                      texting_hours_end, sending_number)

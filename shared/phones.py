@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
 
@@ -18,6 +20,17 @@ def to_e164(raw: str, default_region: str = "US") -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhoneError(f"{raw!r} is not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+SHORT_CODE = re.compile(r"[0-9]{3,8}")
+
+
+def to_sending_number(raw: str, default_region: str = "US") -> str:
+    """A number Baton texts from: E.164, or a short code's digits as the carrier gives them."""
+    stripped = raw.strip()
+    if SHORT_CODE.fullmatch(stripped):
+        return stripped
+    return to_e164(stripped, default_region)
 
 
 def zone_for(e164: str) -> str | None:

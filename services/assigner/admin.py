@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import asyncpg
 import msgspec
 
 from services.assigner.named_queries import QUERIES
+from services.assigner.numbers import normalised, require_owned
 from shared.access import Caller, Role
 from shared.database import Connection
 from shared.errors import CONFLICT, BatonError, bad_request, forbidden, not_a_member, not_found
@@ -30,6 +30,7 @@ def campaign_view(row: asyncpg.Record) -> s.Campaign:
         require_replies_handled=row["require_replies_handled"],
         release_unhandled_after_minutes=row["release_unhandled_after_minutes"],
         texting_hours=s.TexterHours(start=row["texting_hours_start"], end=row["texting_hours_end"]),
+        sending_number=row["sending_number"],
     )
 
 
@@ -64,8 +65,16 @@ async def _require_members(conn: Connection, org_id: int, user_ids: list[int]) -
 
 
 class Admin:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, default_region: str = "US") -> None:
         self._pool = pool
+        self._region = default_region
+
+    async def _sending_number(self, conn: Connection, org_id: int, raw: str | None) -> str | None:
+        if raw is None:
+            return None
+        number = normalised(raw, self._region, "sending_number")
+        await require_owned(conn, org_id, number)
+        return number
 
     async def create_org(self, request: s.CreateOrg, caller: Caller) -> s.OrgCreated:
         org_id = await self._pool.fetchval(
@@ -73,14 +82,20 @@ class Admin:
         )
         return s.OrgCreated(org_id=org_id)
 
-    async def update_org(self, request: s.UpdateOrg, caller: Caller) -> dict[str, Any]:
+    async def update_org(self, request: s.UpdateOrg, caller: Caller) -> s.Org:
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
-            await conn.execute(
-                QUERIES["update_org_batch_size"], request.org_id, request.default_batch_size
-            )
-        effective = request.default_batch_size or PRODUCT_DEFAULT_BATCH_SIZE
-        return {"org_id": request.org_id, "default_batch_size": effective}
+            org = dict(await conn.fetchrow(QUERIES["org_for_update"], request.org_id) or {})
+            for field in ("default_batch_size", "opt_out_confirmation"):
+                if (value := getattr(request, field)) is not msgspec.UNSET:
+                    org[field] = value
+            await conn.execute(QUERIES["save_org"], request.org_id, org["default_batch_size"],
+                               org["opt_out_confirmation"])  # fmt: skip
+        return s.Org(
+            org_id=request.org_id,
+            default_batch_size=org["default_batch_size"] or PRODUCT_DEFAULT_BATCH_SIZE,
+            opt_out_confirmation=org["opt_out_confirmation"],
+        )
 
     async def create_user(self, request: s.CreateUser, caller: Caller) -> s.UserCreated:
         hidden = not_found("organization", request.org_id)
@@ -134,9 +149,10 @@ class Admin:
             )
             if team_org != request.org_id:
                 raise not_found("team", request.team_id)
+            number = await self._sending_number(conn, request.org_id, request.sending_number)
             campaign_id = await conn.fetchval(
                 QUERIES["create_campaign"], request.org_id, request.team_id, request.title,
-                batch_size, hours.start, hours.end, request.sending_number,
+                batch_size, hours.start, hours.end, number,
             )  # fmt: skip
         return s.CampaignCreated(campaign_id=campaign_id, batch_size=batch_size)
 
@@ -164,12 +180,17 @@ class Admin:
                     hours.start,
                     hours.end,
                 )
+            if "sending_number" in changes:
+                changes["sending_number"] = await self._sending_number(
+                    conn, row["org_id"], changes["sending_number"]
+                )
             current.update(changes)
             await conn.execute(
                 QUERIES["save_campaign"], row["id"], current["status"], current["self_assign"],
                 current["batch_size"], current["replies_batch_size"],
                 current["require_replies_handled"], current["release_unhandled_after_minutes"],
                 current["texting_hours_start"], current["texting_hours_end"],
+                current["sending_number"],
             )  # fmt: skip
             return campaign_view(await fetch_campaign(conn, row["id"]))
 

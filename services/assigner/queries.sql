@@ -9,8 +9,11 @@ SELECT count(*) FROM organization_member WHERE org_id = $1;
 -- name: create_org --
 INSERT INTO organization (name, default_batch_size) VALUES ($1, $2) RETURNING id;
 
--- name: update_org_batch_size --
-UPDATE organization SET default_batch_size = $2 WHERE id = $1 RETURNING id;
+-- name: org_for_update --
+SELECT id, default_batch_size, opt_out_confirmation FROM organization WHERE id = $1 FOR UPDATE;
+
+-- name: save_org --
+UPDATE organization SET default_batch_size = $2, opt_out_confirmation = $3 WHERE id = $1;
 
 -- name: user_exists --
 SELECT EXISTS (SELECT 1 FROM app_user WHERE id = $1);
@@ -52,19 +55,20 @@ RETURNING id;
 -- name: campaign --
 SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
-       texting_hours_end, pool_floor_id
+       texting_hours_end, sending_number, pool_floor_id
 FROM campaign WHERE id = $1;
 
 -- name: campaign_for_update --
 SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
-       texting_hours_end
+       texting_hours_end, sending_number
 FROM campaign WHERE id = $1 FOR UPDATE;
 
 -- name: save_campaign --
 UPDATE campaign SET status = $2, self_assign = $3, batch_size = $4, replies_batch_size = $5,
        require_replies_handled = $6, release_unhandled_after_minutes = $7,
-       texting_hours_start = $8, texting_hours_end = $9, updated_at = now()
+       texting_hours_start = $8, texting_hours_end = $9, sending_number = $10,
+       updated_at = now()
 WHERE id = $1;
 
 -- name: add_texters --

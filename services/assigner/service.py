@@ -6,6 +6,7 @@ from typing import Any
 
 from services.assigner.admin import Admin
 from services.assigner.contacts import ContactImport
+from services.assigner.numbers import SendingNumbers
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.reads import Reads
 from services.assigner.reassign import Reassignment
@@ -23,7 +24,8 @@ def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
     if not isinstance(settings, AssignerSettings):
         settings = AssignerSettings()
     region = settings.default_region
-    administration = Admin(pool)
+    administration = Admin(pool, region)
+    numbers = SendingNumbers(pool, region)
     contacts = ContactImport(pool, region)
     reads = Reads(pool)
     floors = PoolFloorKeeper(pool, settings.pool_floor_interval_seconds)
@@ -37,6 +39,12 @@ def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
                  OPERATOR_ONLY),
         Endpoint("baton.admin.org.update", admin.UpdateOrg, administration.update_org,
                  member("admin")),
+        Endpoint("baton.admin.org.numbers.add", admin.OrgNumbers, numbers.add,
+                 member("admin", "a number another organization holds is refused")),
+        Endpoint("baton.admin.org.numbers.remove", admin.OrgNumbers, numbers.remove,
+                 member("admin", "refused while a campaign sends from it")),
+        Endpoint("baton.query.org.numbers", admin.ListOrgNumbers, numbers.list,
+                 member("moderator")),
         Endpoint("baton.admin.user.create", admin.CreateUser, administration.create_user,
                  member("admin", "the operator only an organization's first user (made owner); "
                         "owners and admins need the owner role", operator=True)),

@@ -3,6 +3,8 @@ STOP), whoever holds it; Unassigned replies wait for texters requesting replies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncpg
 import msgspec
 from nats.aio.msg import Msg
@@ -12,9 +14,10 @@ from services.inbound.opt_out import Outcome, classify
 from shared import outbox
 from shared.database import Connection
 from shared.errors import bad_request
-from shared.phones import InvalidPhoneError, to_e164
+from shared.outbound import queue_text
+from shared.phones import InvalidPhoneError, to_e164, to_sending_number
 from shared.queries import load_queries
-from shared.schemas.messaging import ConsentChanged, InboundSms
+from shared.schemas.messaging import ConsentChanged, InboundSms, OutboundSms
 
 QUERIES = load_queries("services.inbound")
 RECEIVED = Counter(
@@ -24,8 +27,13 @@ CONSENT_SUBJECT = "baton.events.contact.{}"
 
 
 class Replies:
-    def __init__(self, pool: asyncpg.Pool, default_region: str = "US") -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, nudge_outbox: Callable[[], None], default_region: str = "US"
+    ) -> None:
         self._pool = pool
+        # Called after a confirmation is queued, so the outbox sends it now rather than at its
+        # next poll.
+        self._nudge_outbox = nudge_outbox
         self._region = default_region
 
     async def ingest(self, sms: InboundSms, _: Msg) -> None:
@@ -53,37 +61,62 @@ class Replies:
             QUERIES["ingest"], phone, to, sms.body, sms.provider_message_id, sms.received_at
         )
         assert row is not None
-        if row["conversation_id"] is None:
-            await conn.execute(
+        org_id, conversation_id = row["org_id"], row["conversation_id"]
+        if conversation_id is None:
+            new = await conn.fetchval(
                 QUERIES["insert_unmatched"], sms.provider_message_id, phone, to, sms.body,
-                sms.received_at,
+                sms.received_at, org_id,
             )  # fmt: skip
-            return "unmatched"
-        if not row["new"]:
+            if org_id is None or intent is None or not new:
+                return "unmatched"
+            # A number the organization owns, from someone it never texted: the consent is
+            # still the organization's to honour.
+        elif not row["new"]:
             return "duplicate"
-        if intent is None:
+        elif intent is None:
             return "needs_reply"
         if intent == "opt_out":
-            await conn.execute(QUERIES["add_opt_out"], row["org_id"], phone)
-            await conn.execute(QUERIES["close_for_phone"], row["org_id"], phone)
+            is_new = await conn.fetchval(QUERIES["add_opt_out"], org_id, phone)
+            await conn.execute(QUERIES["close_for_phone"], org_id, phone)
+            if not is_new:
+                return "opt_out_repeated"  # consent already withdrawn: confirmed once, not again
+            if conversation_id is not None:
+                await self._confirm(conn, org_id, conversation_id, phone, to)
         else:
             # START or UNSTOP: the number may be texted again, and the conversation it wrote
             # in waits for an answer; its other conversations stay closed.
-            if not await conn.fetchval(QUERIES["remove_opt_out"], row["org_id"], phone):
-                return "needs_reply"  # it had not opted out: an ordinary reply
-            await conn.execute(QUERIES["reopen"], row["conversation_id"])
+            if not await conn.fetchval(QUERIES["remove_opt_out"], org_id, phone):
+                return "needs_reply" if conversation_id else "unmatched"  # had not opted out
+            if conversation_id is not None:
+                await conn.execute(QUERIES["reopen"], conversation_id)
         event = ConsentChanged(
-            org_id=row["org_id"], conversation_id=row["conversation_id"], change=intent,
-            provider_message_id=sms.provider_message_id,
+            org_id=org_id, conversation_id=conversation_id, change=intent, phone=phone,
+            our_number=to, provider_message_id=sms.provider_message_id,
         )  # fmt: skip
         subject = CONSENT_SUBJECT.format("opted_out" if intent == "opt_out" else "opted_in")
         await outbox.enqueue(conn, subject, f"consent:{sms.provider_message_id}",
                              msgspec.json.encode(event))  # fmt: skip
         return intent
 
+    async def _confirm(
+        self, conn: Connection, org_id: int, conversation_id: int, phone: str, our_number: str
+    ) -> None:
+        """The one confirmation CTIA expects, in the organization's words, from the number the
+        contact texted; sent whatever the hour, since it answers the contact's own message."""
+        row = await conn.fetchrow(
+            QUERIES["queue_confirmation"], conversation_id, org_id, our_number
+        )
+        assert row is not None
+        await queue_text(conn, OutboundSms(
+            message_id=row["id"], conversation_id=conversation_id,
+            campaign_id=row["campaign_id"], to=phone, from_number=our_number, body=row["body"],
+            kind="opt_out_confirmation",
+        ))  # fmt: skip
+        self._nudge_outbox()
+
 
 def _normalise_or_raw(number: str, region: str) -> str:
     try:
-        return to_e164(number, region)
+        return to_sending_number(number, region)
     except InvalidPhoneError:
-        return number  # a short code: kept as given, matched as given
+        return number  # no number of ours looks like it: kept as given, in unmatched_inbound

@@ -18,7 +18,7 @@ def workers(context: ServiceContext) -> list[Worker]:
         context.js,
         INBOUND_SMS_CONSUMER,
         InboundSms,
-        Replies(context.pool).ingest,
+        Replies(context.pool, context.outbox.nudge).ingest,
         source="inbound",
         batch=settings.fetch_batch,
         fetch_timeout=settings.fetch_timeout_seconds,

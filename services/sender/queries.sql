@@ -20,9 +20,10 @@ WHERE v.id = $1
 FOR UPDATE OF v;
 
 -- name: insert_outbound --
+-- $6: the campaign's sending number, the number it goes from unless the bridge reports another.
 INSERT INTO message (conversation_id, direction, kind, texter_id, body, idempotency_key,
-                     delivery_status)
-VALUES ($1, 'outbound', $2, $3, $4, $5, 'queued')
+                     delivery_status, our_number)
+VALUES ($1, 'outbound', $2, $3, $4, $5, 'queued', $6)
 RETURNING id;
 
 -- name: mark_initial_sent --
@@ -40,6 +41,7 @@ UPDATE message
 SET delivery_status = $3,
     error_code = coalesce($4, error_code),
     provider_message_id = coalesce(provider_message_id, $5),
+    our_number = coalesce($6, our_number),
     updated_at = now()
 WHERE direction = 'outbound'
   AND (id = $1 OR ($1::bigint IS NULL AND provider_message_id = $2))

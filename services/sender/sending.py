@@ -12,18 +12,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
-import msgspec
 from prometheus_client import Counter
 
 from services.sender.texting_hours import contact_zone, within_hours
 from shared import outbox
 from shared.access import Caller
 from shared.errors import BatonError, not_found
+from shared.outbound import queue_text
 from shared.queries import load_queries
 from shared.schemas import messaging as s
 
 QUERIES = load_queries("services.sender")
-OUTBOUND_SUBJECT = "baton.outbound.sms"
 SENT = Counter("baton_messages_sent_total", "Messages accepted for sending.", ["kind"])
 REPLYABLE = ("needs_reply", "replied", "awaiting_reply")
 
@@ -122,19 +121,18 @@ class Sending:
                 texter_id,
                 request.body,
                 request.idempotency_key,
+                row["sending_number"],
             )
             await conn.execute(
                 QUERIES["mark_initial_sent" if kind == "initial" else "mark_replied"], row["id"]
             )
-            payload = s.OutboundSms(
+            await queue_text(conn, s.OutboundSms(
                 message_id=message_id,
                 conversation_id=row["id"],
                 campaign_id=row["campaign_id"],
                 to=row["phone"],
                 from_number=row["sending_number"],
                 body=request.body,
-            )
-            await outbox.enqueue(
-                conn, OUTBOUND_SUBJECT, str(message_id), msgspec.json.encode(payload)
-            )
+                kind="initial" if kind == "initial" else "reply",
+            ))  # fmt: skip
         return s.Sent(message_id=message_id, conversation_id=row["id"], status="queued")

@@ -27,10 +27,40 @@ class OrgCreated(Message):
     org_id: int
 
 
+# A number Baton texts from: E.164 (or anything phonenumbers reads in the default region), or a
+# short code.
+SendingNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# One SMS segment's worth twice over: carriers expect the confirmation short.
+ConfirmationText = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
+
+
 class UpdateOrg(Request):
     org_id: Id
     # null returns to the product default of 300.
-    default_batch_size: BatchSize | None
+    default_batch_size: BatchSize | msgspec.UnsetType | None = msgspec.UNSET
+    # The one text a contact gets after opting out (it should name the program).
+    opt_out_confirmation: ConfirmationText | msgspec.UnsetType = msgspec.UNSET
+
+
+class Org(Message):
+    org_id: int
+    default_batch_size: int
+    opt_out_confirmation: str
+
+
+class OrgNumbers(Request):
+    org_id: Id
+    numbers: Annotated[list[SendingNumber], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class ListOrgNumbers(Request):
+    org_id: Id
+
+
+class OrgNumbersView(Message):
+    org_id: int
+    # The organization's sending numbers, normalised, in order.
+    numbers: list[str]
 
 
 class CreateUser(Request):
@@ -67,7 +97,8 @@ class CreateCampaign(Request):
     title: Name
     team_id: Id | None = None
     texting_hours: TexterHours | None = None
-    sending_number: str | None = None
+    # One of the organization's numbers (baton.admin.org.numbers.add); replies to it come here.
+    sending_number: SendingNumber | None = None
 
 
 class CampaignCreated(Message):
@@ -86,6 +117,8 @@ class UpdateCampaign(Request):
     # null switches Release Unhandled Replies off.
     release_unhandled_after_minutes: Minutes | msgspec.UnsetType | None = msgspec.UNSET
     texting_hours: TexterHours | msgspec.UnsetType = msgspec.UNSET
+    # null: none (the bridge chooses, and reports the number in its receipts).
+    sending_number: SendingNumber | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Campaign(Message):
@@ -100,6 +133,7 @@ class Campaign(Message):
     require_replies_handled: bool
     release_unhandled_after_minutes: int | None
     texting_hours: TexterHours
+    sending_number: str | None
 
 
 class CampaignTexters(Request):

@@ -39,8 +39,12 @@ class OutboundSms(Message):
     conversation_id: int
     campaign_id: int
     to: str
+    # The campaign's number (or the number the contact texted, for a confirmation); null: the
+    # bridge chooses one and reports it in its receipt's `from`.
     from_number: str | None
     body: str
+    # A texter's `initial` or `reply`, or Baton's own `opt_out_confirmation`.
+    kind: Literal["initial", "reply", "opt_out_confirmation"]
 
 
 class InboundSms(Request):
@@ -68,14 +72,26 @@ class Receipt(Request):
     message_id: Id | None = None
     provider_message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     error_code: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    # The number the text went from, when the bridge chose it (a number pool) or knows it: replies
+    # to it are matched to this conversation. Omitted: the campaign's number, given in the text.
+    from_: Annotated[str, msgspec.Meta(max_length=64)] | None = msgspec.field(
+        name="from", default=None
+    )
+
+    def __post_init__(self) -> None:
+        if self.from_ is not None:
+            self.from_ = storable(self.from_).strip() or None
 
 
 class ConsentChanged(Message):
-    """On `baton.events.contact.opted_out` / `.opted_in`: a contact's STOP (or START) in the
-    conversation it wrote in; the opt-out covers every campaign of the organization."""
+    """On `baton.events.contact.opted_out` / `.opted_in`: a contact's STOP (or START) to a number
+    the organization owns, in the conversation it wrote in (null: a number the organization never
+    texted); the opt-out covers every campaign of that organization, and no other's."""
 
     org_id: int
-    conversation_id: int
+    conversation_id: int | None
+    phone: str
+    our_number: str
     change: Literal["opt_out", "opt_in"]
     provider_message_id: str
 

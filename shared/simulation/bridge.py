@@ -14,6 +14,8 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig
 
+from shared.simulation.scenario import SENDING_NUMBER
+
 CONSUMER = "simulated-bridge"
 
 
@@ -28,6 +30,7 @@ class Bridge:
         self.redelivered = 0
         self.replies = 0
         self.stops: dict[str, int] = {}  # phone -> conversation id
+        self.confirmations: set[int] = set()  # message ids of opt-out confirmations
         self.conversation_of: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Set on every delivery, for whoever waits for the last texts to arrive.
@@ -67,6 +70,8 @@ class Bridge:
         self.delivered[message_id] = phone
         self.delivery.set()
         self.conversation_of[phone] = int(str(text["conversation_id"]))
+        if text.get("kind") == "opt_out_confirmation":
+            self.confirmations.add(message_id)
         receipt = {
             "message_id": message_id,
             "status": "delivered",
@@ -75,7 +80,12 @@ class Bridge:
         await self._publish(
             "baton.inbound.receipt", json.dumps(receipt).encode(), f"receipt-{message_id}"
         )
-        if phone not in self.stops and self._random.random() < self._reply_rate:
+        confirmation = message_id in self.confirmations
+        if (
+            phone not in self.stops
+            and not confirmation
+            and self._random.random() < self._reply_rate
+        ):
             body = "STOP" if self._random.random() < self._stop_rate else "Yes, count me in!"
             task = asyncio.create_task(
                 self._reply_later(phone, str(text["from_number"] or ""), body)
@@ -100,7 +110,7 @@ class Bridge:
         reply = {
             "provider_message_id": str(uuid.uuid4()),
             "from": phone,
-            "to": to or "+14155550000",
+            "to": to or SENDING_NUMBER,
             "body": body,
             "received_at": datetime.now(UTC).isoformat(),
         }

@@ -25,7 +25,7 @@ from shared.cli.credentials import OPERATOR, SignedAs, User
 from shared.errors import BatonError
 from shared.simulation.bridge import Bridge
 from shared.simulation.progress import Progress
-from shared.simulation.scenario import Scenario
+from shared.simulation.scenario import SENDING_NUMBER, Scenario
 from shared.simulation.texter import Texter
 from shared.tokens import TokenSigner
 
@@ -71,12 +71,15 @@ async def set_up(client: Client, signer: TokenSigner, scenario: Scenario) -> dic
         )["user_id"]
         for i in range(scenario.texters)
     ]
+    # The organization's number: contacts' replies come to it, and only it routes them here.
+    await organizer.call("baton.admin.org.numbers.add", org_id=org, numbers=[SENDING_NUMBER])
     campaign = (
         await organizer.call(
             "baton.admin.campaign.create",
             org_id=org,
             title="Simulated campaign",
             texting_hours={"start": 0, "end": 24},
+            sending_number=SENDING_NUMBER,
         )
     )["campaign_id"]
     await organizer.call(
@@ -178,9 +181,12 @@ async def simulate(
 
 async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) -> None:
     """All work completes before it is judged: a sender killed between commit and publish leaves
-    its outbox rows leased for 30 s, after which the restarted one sends them."""
+    its outbox rows leased for 30 s, after which the restarted one sends them. Each STOP's
+    confirmation is awaited too."""
     deadline = time.monotonic() + 60
-    while not set(accepted) <= set(bridge.delivered):
+    while not set(accepted) <= set(bridge.delivered) or len(bridge.confirmations) < len(
+        bridge.stops
+    ):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
@@ -220,6 +226,7 @@ async def _conclude(
         "delivered_to_bridge": len(bridge.delivered),
         "replies": bridge.replies,
         "stops": len(bridge.stops),
+        "opt_out_confirmations": len(bridge.confirmations),
     }
     report.send_latency_ms = _percentiles_ms([x for t in texters for x in t.latencies])
     report.request_latency_ms = _percentiles_ms([x for t in texters for x in t.request_latencies])
@@ -266,7 +273,12 @@ async def _conclude(
     report.invariants = {
         "no conversation held by two texters": all(n == 1 for n in held.values()),
         "every accepted text reached OUTBOUND exactly once": (
-            len(distinct) == len(accepted) == outbound and set(bridge.delivered) == distinct
+            len(distinct) == len(accepted)
+            and outbound == len(accepted) + len(bridge.confirmations)
+            and set(bridge.delivered) == distinct | bridge.confirmations
+        ),
+        "every opted-out contact got one confirmation": (
+            len(bridge.confirmations) == len(bridge.stops)
         ),
         "no opted-out contact can be texted again": still_reachable == 0,
         "every contact got an initial": report.stats["by_status"]["not_started"] == 0,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The simulated organization's one number: its campaign texts from it, contacts reply to it.
+SENDING_NUMBER = "+14155550000"
+
 
 @dataclass(frozen=True)
 class Scenario:

@@ -95,6 +95,9 @@ def requests(w: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         "baton.admin.org.create": {"name": "New"},
         "baton.admin.org.update": {"org_id": org, "default_batch_size": 10},
+        "baton.admin.org.numbers.add": {"org_id": org, "numbers": ["+14155550177"]},
+        "baton.admin.org.numbers.remove": {"org_id": org, "numbers": ["+14155550178"]},
+        "baton.query.org.numbers": {"org_id": org},
         "baton.admin.user.create": {"org_id": org, "name": "X", "role": "texter"},
         "baton.admin.team.create": {"org_id": org, "name": f"T{uuid.uuid4().hex[:6]}"},
         "baton.admin.team.add_members": {"team_id": w["team"], "user_ids": [texter]},

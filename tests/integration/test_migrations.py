@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 EXPECTED_TABLES = {
     "organization", "app_user", "organization_member", "team", "team_member", "campaign",
     "campaign_texter", "invite_link", "contact", "conversation", "message", "opt_out",
-    "unmatched_inbound", "assignment_event", "outbox", "schema_migration",
+    "unmatched_inbound", "assignment_event", "outbox", "schema_migration", "sending_number",
 }  # fmt: skip
 
 

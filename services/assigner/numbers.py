@@ -1,0 +1,95 @@
+"""An organization's sending numbers: `baton.admin.org.numbers.add` / `.remove` and
+`baton.query.org.numbers`, and the check that a campaign sends only from one of them.
+
+A number belongs to one organization at a time. That is what keeps every reply, STOP and
+confirmation inside the organization whose number the contact texted (services/inbound).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from shared.access import Caller
+from shared.database import Connection
+from shared.errors import CONFLICT, BatonError, bad_request, not_found
+from shared.phones import InvalidPhoneError, to_sending_number
+from shared.queries import load_queries
+from shared.schemas import admin as s
+
+QUERIES = load_queries("services.assigner", "numbers.sql")
+
+
+def normalised(raw: str, region: str, field: str) -> str:
+    try:
+        return to_sending_number(raw, region)
+    except InvalidPhoneError as exc:
+        raise bad_request(f"{field}: {exc}", field=field) from None
+
+
+async def require_owned(conn: Connection, org_id: int, number: str) -> None:
+    """A campaign sends only from its organization's numbers (the database's key says so too;
+    this says it in words the caller can act on)."""
+    if await conn.fetchval(QUERIES["owns_number"], org_id, number) is None:
+        raise bad_request(
+            f"sending_number: {number} is not one of this organization's numbers; "
+            "add it with baton.admin.org.numbers.add first",
+            field="sending_number",
+        )
+
+
+class SendingNumbers:
+    def __init__(self, pool: asyncpg.Pool, default_region: str = "US") -> None:
+        self._pool = pool
+        self._region = default_region
+
+    def _numbers(self, request: s.OrgNumbers) -> list[str]:
+        return [
+            normalised(raw, self._region, f"numbers[{index}]")
+            for index, raw in enumerate(request.numbers)
+        ]
+
+    async def add(self, request: s.OrgNumbers, caller: Caller) -> s.OrgNumbersView:
+        numbers = self._numbers(request)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
+            await conn.execute(QUERIES["add_numbers"], request.org_id, numbers)
+            taken = [r["phone"] for r in await conn.fetch(
+                QUERIES["held_elsewhere"], request.org_id, numbers)]  # fmt: skip
+            if taken:
+                # All or nothing: the transaction takes back the numbers it did add.
+                raise BatonError(
+                    CONFLICT,
+                    f"{', '.join(taken)} already belong to another organization",
+                    {"numbers": taken},
+                )
+            return await self._view(conn, request.org_id)
+
+    async def remove(self, request: s.OrgNumbers, caller: Caller) -> s.OrgNumbersView:
+        numbers = self._numbers(request)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
+            # Locked first: a campaign being given one of them meanwhile commits before we look.
+            await conn.execute(QUERIES["lock_numbers"], request.org_id, numbers)
+            users = await conn.fetch(QUERIES["campaigns_sending_from"], request.org_id, numbers)
+            if users:
+                raise _still_in_use(users)
+            await conn.execute(QUERIES["remove_numbers"], request.org_id, numbers)
+            return await self._view(conn, request.org_id)
+
+    async def list(self, request: s.ListOrgNumbers, caller: Caller) -> s.OrgNumbersView:
+        async with self._pool.acquire() as conn:
+            await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
+            return await self._view(conn, request.org_id)
+
+    async def _view(self, conn: Connection, org_id: int) -> s.OrgNumbersView:
+        rows = await conn.fetch(QUERIES["org_numbers"], org_id)
+        return s.OrgNumbersView(org_id=org_id, numbers=[r["phone"] for r in rows])
+
+
+def _still_in_use(rows: list[asyncpg.Record]) -> BatonError:
+    campaign_ids = [r["id"] for r in rows]
+    return BatonError(
+        CONFLICT,
+        f"campaigns {campaign_ids} still send from these numbers: give them another first",
+        {"campaign_ids": campaign_ids},
+    )

@@ -1,0 +1,34 @@
+-- An organization's sending numbers (issue #14): the numbers its campaigns text from, and the
+-- numbers whose replies are its own.
+
+-- name: org_numbers --
+SELECT phone FROM sending_number WHERE org_id = $1 ORDER BY phone;
+
+-- name: add_numbers --
+-- A number already the organization's stays so; one another organization holds is left to it
+-- (and found by `held_elsewhere`, which refuses the whole request).
+INSERT INTO sending_number (phone, org_id)
+SELECT DISTINCT n, $1::bigint FROM unnest($2::text[]) AS n
+ON CONFLICT (phone) DO NOTHING;
+
+-- name: held_elsewhere --
+SELECT phone FROM sending_number
+WHERE phone = ANY($2::text[]) AND org_id <> $1
+ORDER BY phone;
+
+-- name: campaigns_sending_from --
+-- The organization's campaigns that still send from any of these numbers.
+SELECT id, sending_number FROM campaign
+WHERE org_id = $1 AND sending_number = ANY($2::text[])
+ORDER BY id;
+
+-- name: lock_numbers --
+-- Waits for any transaction giving a campaign one of these numbers (its key check holds the row).
+SELECT phone FROM sending_number WHERE org_id = $1 AND phone = ANY($2::text[]) FOR UPDATE;
+
+-- name: remove_numbers --
+DELETE FROM sending_number WHERE org_id = $1 AND phone = ANY($2::text[]);
+
+-- name: owns_number --
+-- Held (key share) until the campaign's change commits: a removal waits for it, then sees it.
+SELECT phone FROM sending_number WHERE org_id = $1 AND phone = $2 FOR KEY SHARE;
