@@ -95,7 +95,57 @@ def render() -> str:
             "Request:", "", "```json", _schema(request), "```", "",
             "Reply `data`:", "", "```json", _schema(reply), "```",
         ]  # fmt: skip
+    lines += BRIDGE_CONTRACT
+    for subject, _, kind, summary in _stream_channels():
+        if subject.startswith(("baton.outbound.", "baton.inbound.")):
+            lines += ["", f"### `{subject}`", "", summary, "", "```json", _schema(kind), "```"]
     return "\n".join(lines) + "\n"
+
+
+# What an SMS provider bridge (the NATS user `bridge`) exchanges with Baton, and what Baton does
+# with it: the contract in words; the payloads' schemas follow it in docs/api.md.
+BRIDGE_CONTRACT = [
+    "",
+    "## The SMS provider bridge",
+    "",
+    "A bridge carries texts between Baton and an SMS provider over JetStream. It consumes",
+    "OUTBOUND and publishes to INBOUND; every publish carries a `Nats-Msg-Id` (the provider's",
+    "message id serves), and the bridge publishes until JetStream acknowledges, so a retry is",
+    "harmless: the stream drops a repeat inside its duplicate window, and Baton records each",
+    "provider message once whatever arrives after it.",
+    "",
+    "- **Texts out** (`baton.outbound.sms`): send `body` to `to` from `from_number`. A null",
+    "  `from_number` means the campaign has none: choose one of the organization's numbers and",
+    "  report it in the receipt's `from`, or replies to it will not find their conversation.",
+    "  `kind` is `initial`, `reply` or `opt_out_confirmation` (Baton's one text of its own, sent",
+    "  whatever the hour: it answers the contact's STOP). Acknowledge after the provider has it.",
+    "- **Receipts** (`baton.inbound.receipt`): `message_id` (or the `provider_message_id` of an",
+    "  earlier receipt), `status` `sent`, `delivered` or `failed`, and `from` when the bridge",
+    "  chose the number. `delivered` and `failed` are final: a later `sent` changes nothing.",
+    "- **Contacts' texts** (`baton.inbound.sms`): `provider_message_id` (unique per provider",
+    "  message), `from` (the contact), `to` (the number they texted), `body`, `received_at`",
+    "  (the provider's time, kept on the message; the release clock runs on Baton's own).",
+    "",
+    "What Baton does with a contact's text:",
+    "",
+    "1. The text is made storable: NUL and other control characters are removed (line breaks",
+    "   kept); matching for STOP and START is on the NFKC-folded text (docs/opt_outs.md).",
+    "2. `to` names the organization: the one that registered the number",
+    "   (`baton.admin.org.numbers.add`). A text to a number nobody registered is kept in",
+    "   `unmatched_inbound` and applies to no one. Numbers are compared in E.164 (short codes",
+    "   as digits), so `(415) 555-0101` and `+14155550101` are one number.",
+    "3. Inside that organization, the conversation: the one `to` last texted this contact, else",
+    "   one in the campaign that sends from `to`, else the most recently active with them. The",
+    "   conversation flips to needs-reply and its release clock starts at Baton's time.",
+    "4. An opt-out (STOP, the FCC's words, short revocation phrases, their Spanish forms) adds",
+    "   the number to that organization's opt-out list, closes every conversation it has with",
+    "   them, sends one confirmation in the organization's words from `to`, and publishes",
+    "   `baton.events.contact.opted_out`. START or UNSTOP undoes it (`...opted_in`). Another",
+    "   organization with the same contact is not touched.",
+    "5. A text that can never be stored (a `provider_message_id` with a NUL, a payload that is",
+    "   not the schema) goes to `baton.deadletter.inbound` on its first delivery, with the",
+    "   reason; only a transient failure (Postgres unavailable) is retried.",
+]
 
 
 def _stream_channels() -> list[tuple[str, str, Any, str]]:

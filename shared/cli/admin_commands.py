@@ -32,6 +32,10 @@ def _minutes(value: str) -> int | None:
     return None if value == "off" else int(value)
 
 
+def _number(value: str) -> str | None:
+    return None if value == "none" else value
+
+
 def _hours(value: str) -> dict[str, int]:
     start, _, end = value.partition("-")
     try:
@@ -56,14 +60,38 @@ def add_parsers(commands: SubParsers) -> None:
         build=lambda a: {"name": a.name, "default_batch_size": _given(a.batch_size)},
     )
     p = org.add_parser(
-        "update", help="set the default batch size for campaigns created from now on"
+        "update",
+        help="set the default batch size for new campaigns, or the opt-out confirmation text",
     )
     p.add_argument("org_id", type=int)
-    p.add_argument("--batch-size", type=_size, required=True, help="1-5000, or `default` (300)")
+    p.add_argument("--batch-size", type=_size, default=OMIT, help="1-5000, or `default` (300)")
+    p.add_argument(
+        "--opt-out-confirmation",
+        default=OMIT,
+        metavar="TEXT",
+        help="the one text a contact gets after STOP (name the program; up to 320 characters)",
+    )
     p.set_defaults(
         subject="baton.admin.org.update",
-        build=lambda a: {"org_id": a.org_id, "default_batch_size": a.batch_size},
+        build=lambda a: {
+            "org_id": a.org_id,
+            "default_batch_size": a.batch_size,
+            "opt_out_confirmation": a.opt_out_confirmation,
+        },
     )
+    for action, verb in (("add", "register"), ("remove", "give up")):
+        p = org.add_parser(
+            f"numbers-{action}", help=f"{verb} sending numbers (E.164, or a short code)"
+        )
+        p.add_argument("org_id", type=int)
+        p.add_argument("numbers", nargs="+")
+        p.set_defaults(
+            subject=f"baton.admin.org.numbers.{action}",
+            build=lambda a: {"org_id": a.org_id, "numbers": a.numbers},
+        )
+    p = org.add_parser("numbers", help="the organization's sending numbers")
+    p.add_argument("org_id", type=int)
+    p.set_defaults(subject="baton.query.org.numbers", build=lambda a: {"org_id": a.org_id})
 
     user = commands.add_parser("user", help="people").add_subparsers(dest="action", required=True)
     p = user.add_parser(
@@ -102,6 +130,7 @@ def add_parsers(commands: SubParsers) -> None:
     p.add_argument("--title", required=True)
     p.add_argument("--team", type=int)
     p.add_argument("--hours", type=_hours, help="texting hours in the contact's time, e.g. 9-21")
+    p.add_argument("--sending-number", help="one of the organization's numbers")
     p.set_defaults(
         subject="baton.admin.campaign.create",
         build=lambda a: {
@@ -109,6 +138,7 @@ def add_parsers(commands: SubParsers) -> None:
             "title": a.title,
             "team_id": _given(a.team),
             "texting_hours": _given(a.hours),
+            "sending_number": _given(a.sending_number),
         },
     )
     p = campaign.add_parser("update", help="change a campaign's status or assignment settings")
@@ -127,6 +157,13 @@ def add_parsers(commands: SubParsers) -> None:
         help="Release Unhandled Replies after this many minutes",
     )
     p.add_argument("--hours", type=_hours, default=OMIT)
+    p.add_argument(
+        "--sending-number",
+        type=_number,
+        metavar="NUMBER|none",
+        default=OMIT,
+        help="one of the organization's numbers, or none",
+    )
     p.set_defaults(subject="baton.admin.campaign.update", build=_campaign_update)
     for action, subject in (
         ("add", "baton.admin.campaign.texters.add"),
@@ -175,6 +212,7 @@ def _campaign_update(a: argparse.Namespace) -> dict[str, Any]:
         "require_replies_handled": a.require_replies_handled,
         "release_unhandled_after_minutes": a.release_after,
         "texting_hours": a.hours,
+        "sending_number": a.sending_number,
     }
 
 
