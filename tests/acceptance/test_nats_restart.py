@@ -22,10 +22,11 @@ from tests.support.services import running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.acceptance
+SENDING_NUMBER = "+14155550000"
 
 
 async def _reply(js: nats.js.JetStreamContext, phone: str) -> None:
-    payload = {"provider_message_id": str(uuid.uuid4()), "from": phone, "to": "+14155550000",
+    payload = {"provider_message_id": str(uuid.uuid4()), "from": phone, "to": SENDING_NUMBER,
                "body": "yes", "received_at": datetime.now(UTC).isoformat()}  # fmt: skip
     await js.publish("baton.inbound.sms", json.dumps(payload).encode())
 
@@ -43,7 +44,9 @@ async def test_services_survive_a_nats_restart(
         ):
             nc = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
             baton = Baton(nc)
-            c = await campaign_with_texters(baton, texters=1, contacts=4, batch_size=4)
+            c = await campaign_with_texters(
+                baton, texters=1, contacts=4, batch_size=4, sending_number=SENDING_NUMBER
+            )
             await pool.execute("UPDATE conversation SET status = 'awaiting_reply'")
             phones = [r["phone"] for r in await pool.fetch("SELECT phone FROM contact ORDER BY id")]
             await _reply(nc.jetstream(), phones[0])

@@ -19,4 +19,8 @@ def test_simulate_against_baton_up_reports_every_invariant_true(tmp_path: Path) 
             "--reassign-after-seconds", "1", "--time-limit-seconds", "90",
         )  # fmt: skip
         report = finished_report(simulation, timeout=120)
-    assert report["messages"]["on_outbound"] == report["messages"]["sent"] >= 200
+    messages = report["messages"]
+    # Every text a texter sent, and one confirmation per contact who said STOP.
+    assert messages["on_outbound"] == messages["sent"] + messages["opt_out_confirmations"]
+    assert messages["sent"] >= 200
+    assert messages["opt_out_confirmations"] == messages["stops"]

@@ -58,9 +58,16 @@ class Baton:
 
 
 async def campaign_with_texters(
-    baton: Baton, texters: int, contacts: int, *, batch_size: int = 300, self_assign: bool = True
+    baton: Baton,
+    texters: int,
+    contacts: int,
+    *,
+    batch_size: int = 300,
+    self_assign: bool = True,
+    sending_number: str | None = None,
 ) -> dict[str, Any]:
-    """An active campaign with `contacts` Unassigned conversations and `texters` texters."""
+    """An active campaign with `contacts` Unassigned conversations and `texters` texters; with
+    `sending_number`, the organization owns it and the campaign sends from it."""
     org = (await baton.call("baton.admin.org.create", as_user=OPERATOR, name="Org"))["org_id"]
     owner = (await baton.call("baton.admin.user.create", as_user=OPERATOR, org_id=org,
                               name="Owner", role="owner"))["user_id"]  # fmt: skip
@@ -69,8 +76,11 @@ async def campaign_with_texters(
                           name=f"Texter {i}", role="texter"))["user_id"]
         for i in range(texters)
     ]  # fmt: skip
+    if sending_number is not None:
+        await baton.call("baton.admin.org.numbers.add", as_user=owner, org_id=org,
+                         numbers=[sending_number])  # fmt: skip
     campaign = (await baton.call("baton.admin.campaign.create", as_user=owner, org_id=org,
-                                 title="Campaign"))["campaign_id"]  # fmt: skip
+                                 title="Campaign", sending_number=sending_number))["campaign_id"]  # fmt: skip
     await baton.call("baton.admin.campaign.update", as_user=owner, campaign_id=campaign,
                      status="active", self_assign=self_assign, batch_size=batch_size)  # fmt: skip
     if texter_ids:
