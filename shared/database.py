@@ -9,31 +9,16 @@ import asyncpg
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
-from shared.errors import UNAVAILABLE, BatonError
+from shared.outages import UNAVAILABLE_TYPES
 
 log = structlog.get_logger(__name__)
 
 # A connection of our own or one borrowed from the pool: queries accept either.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
-# Errors that say "Postgres is not reachable right now", as opposed to "this request is wrong".
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    asyncio.TimeoutError,
-)
-
-
-def unavailable(exc: BaseException) -> BatonError:
-    return BatonError(
-        UNAVAILABLE, "the database is unavailable, try again", {"cause": type(exc).__name__}
-    )
+# The classification lives in shared/outages.py; this name stays for the `except` clauses that
+# import it from here (the pool's connect retries, the reaper's and the pool floor's loops).
+TRANSIENT_ERRORS = UNAVAILABLE_TYPES
 
 
 async def create_pool(

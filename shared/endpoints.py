@@ -4,8 +4,8 @@ one envelope.
 The caller comes only from the `Authorization: Bearer <JWT>` header, verified before the payload
 is read (shared/tokens.py); a request without a valid token gets `unauthenticated` and reaches no
 handler. A malformed request gets `bad_request` saying what was wrong; a handler's refusal gets
-its own code; a database outage gets `unavailable`; nothing a caller sends can crash the service
-or leave it without an answer.
+its own code; an outage of Postgres or NATS gets `unavailable` (shared/outages.py), whose outcome
+is unknown; nothing a caller sends can crash the service or leave it without an answer.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from nats.aio.subscription import Subscription
 
 from shared import failpoints, metrics
 from shared.access import NOT_FOR_OPERATOR, Access, Caller
-from shared.database import TRANSIENT_ERRORS, unavailable
 from shared.envelope import encode_error, encode_ok
 from shared.errors import INTERNAL, PAYLOAD_TOO_LARGE, BatonError, bad_request, forbidden
+from shared.outages import is_unavailable, unavailable_error
 from shared.settings import INBOX_REPLY
 from shared.tokens import AUTHORIZATION_HEADER, Identity, TokenVerifier
 from shared.unstorable import may_hold_unstorable, unstorable_field
@@ -64,8 +64,13 @@ class Endpoint(Generic[RequestT]):
             request = msgspec.json.decode(payload, type=self.request_type)
         except msgspec.ValidationError as exc:
             raise bad_request(f"invalid request: {exc}") from None
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            # msgspec raises UnicodeDecodeError, not DecodeError, for bytes in a string that are
+            # not UTF-8.
             raise bad_request(f"request is not valid JSON: {exc}") from None
+        except RecursionError:
+            # An unknown field nested thousands deep: msgspec recurses to skip it.
+            raise bad_request("request is nested too deeply") from None
         if may_hold_unstorable(payload) and (field := unstorable_field(request)):
             raise bad_request(f"invalid request: `{field}` holds a NUL", field=field)
         return request
@@ -99,11 +104,14 @@ async def answer(
         return encode_ok(await endpoint.handler(request, caller)), "ok"
     except BatonError as refusal:
         return encode_error(refusal), refusal.code
-    except TRANSIENT_ERRORS as exc:
-        outage = unavailable(exc)
-        log.warning("request_unavailable", subject=endpoint.subject, error=str(exc))
-        return encode_error(outage), outage.code
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            # Postgres or NATS went away under the request. Whether it took effect is unknown
+            # (a COMMIT may have landed before the connection died): the caller retries.
+            outage = unavailable_error(exc)
+            log.warning("request_unavailable", subject=endpoint.subject,
+                        cause=type(exc).__name__, error=str(exc))  # fmt: skip
+            return encode_error(outage), outage.code
         log.exception("request_failed", subject=endpoint.subject)
         return encode_error(BatonError(INTERNAL, "internal error; it has been logged")), INTERNAL
 

@@ -3,7 +3,8 @@
 - A message that decodes and is handled: ack (after the handler's transaction committed).
 - A payload that cannot be parsed, or that the handler rejects as bad data: published to
   `baton.deadletter.<source>` with the reason, then terminated. Poison never loops.
-- A passing error (Postgres or NATS unavailable, a deadlock): nak with a delay; it comes back.
+- A passing error (Postgres or NATS unavailable, a deadlock: shared/outages.py): nak with a
+  delay; it comes back, and is never dead-lettered for it.
 - Any other failure: nak with a delay too, and after `max_attempts` deliveries dead-lettered.
 - An empty fetch is normal (TimeoutError); repeated fetch errors re-bind the subscription, since
   pull subscriptions can stall after a server restart.
@@ -23,9 +24,9 @@ from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge
 
 from shared import failpoints
-from shared.database import TRANSIENT_ERRORS
 from shared.errors import BatonError
 from shared.jetstream import ConsumerSpec
+from shared.outages import is_unavailable
 from shared.schemas.messaging import DeadLetter
 from shared.unstorable import unstorable_field
 
@@ -125,7 +126,16 @@ class PullWorker(Generic[PayloadT]):
 
     async def _process(self, msg: Msg) -> None:
         async with self._slots:
-            outcome = await self._settle(msg)
+            try:
+                outcome = await self._settle(msg)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                # NATS went away before the ack, nak or dead letter reached it: nothing is lost,
+                # the message comes back after ack_wait. The worker carries on with the rest.
+                log.warning("consumer_unsettled", consumer=self._spec.durable,
+                            cause=type(exc).__name__, error=str(exc))  # fmt: skip
+                outcome = "unsettled"
         PROCESSED.labels(self._spec.durable, outcome).inc()
 
     async def _settle(self, msg: Msg) -> str:
@@ -134,8 +144,13 @@ class PullWorker(Generic[PayloadT]):
             REDELIVERED.labels(self._spec.durable).inc()
         try:
             payload = msgspec.json.decode(msg.data, type=self._type)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+            # Bad data fails every time: dead-lettered now, never retried. msgspec raises
+            # UnicodeDecodeError (not DecodeError) for a string's bytes that are not UTF-8, as a
+            # bridge writing CESU-8 sends; uncaught, it stopped the worker on every redelivery.
             return await self._dead_letter(msg, f"unparseable: {exc}")
+        except RecursionError:
+            return await self._dead_letter(msg, "unparseable: nested too deeply")
         # Checked after the schema has cleaned what it can (InboundSms: body, from, to): what is
         # left would fail the INSERT on every delivery, so it is bad data now, not a retry.
         if field := unstorable_field(payload):
@@ -144,11 +159,14 @@ class PullWorker(Generic[PayloadT]):
             await self._handle(payload, msg)
         except BatonError as exc:
             return await self._dead_letter(msg, f"{exc.code}: {exc.message}")
-        except TRANSIENT_ERRORS as exc:
-            log.warning("consumer_retry", consumer=self._spec.durable, error=str(exc))
-            await msg.nak(delay=self._retry_delay)
-            return "retried"
         except Exception as exc:
+            if is_unavailable(exc):
+                # An outage, not a bad message: it comes back however many times that takes and
+                # is never dead-lettered for it.
+                log.warning("consumer_retry", consumer=self._spec.durable,
+                            cause=type(exc).__name__, error=str(exc))  # fmt: skip
+                await msg.nak(delay=self._retry_delay)
+                return "retried"
             log.exception("consumer_failed", consumer=self._spec.durable, attempts=attempts)
             if attempts >= self._max_attempts:
                 return await self._dead_letter(msg, f"failed {attempts} times: {exc!r}")

@@ -45,15 +45,29 @@ async def test_valid_request_gets_ok() -> None:
         (b'{"name": "x", "size": 0}', ">= 1"),
         (b'{"name": "x", "size": 5001}', "<= 5000"),
         (b'{"name": "x", "colour": "red"}', "unknown field `colour`"),
+        # Bytes that are not UTF-8 (msgspec raises UnicodeDecodeError for them, not DecodeError).
+        (b'{"name": "\xff"}', "not valid JSON"),
+        (b'{"name": "STOP \xed\xa0\xbd\xed\xb8\x80"}', "not valid JSON"),
     ],
 )
 async def test_malformed_requests_get_bad_request(payload: bytes, fragment: str) -> None:
-    reply, outcome = await answer(Endpoint("t", Echo, echo, PUBLIC), payload, 1024)
+    reply, outcome = await answer(Endpoint("t", Echo, echo, PUBLIC), payload, 1_000_000)
     body = _decoded(reply)
     assert outcome == "bad_request"
     assert body["ok"] is False
     assert body["error"]["code"] == "bad_request"
     assert fragment in body["error"]["message"]
+
+
+class Loose(Request):
+    fields: dict[str, Any]
+
+
+async def test_a_request_nested_past_the_recursion_limit_gets_bad_request() -> None:
+    payload = b'{"fields": {"a": ' + b"[" * 200_000 + b"]" * 200_000 + b"}}"
+    reply, outcome = await answer(Endpoint("t", Loose, echo, PUBLIC), payload, 1_000_000)  # type: ignore[arg-type]
+    assert outcome == "bad_request"
+    assert _decoded(reply)["error"]["message"] == "request is nested too deeply"
 
 
 async def test_oversized_request_is_refused_before_decoding() -> None:
