@@ -1,33 +1,61 @@
-"""`baton contacts import FILE.csv --campaign N --as USER`: a CSV of any size, in chunks.
+"""`baton contacts import FILE.csv --campaign N --as USER`: a CSV of any size, all or nothing.
 
-The file is streamed, never held whole: each chunk is one `baton.admin.contacts.import` request,
-which the assigner COPYs into a staging table and inserts in one statement. Columns `phone`
-(required), `first_name`, `last_name`, `timezone`; any other column becomes a custom field.
-Progress goes to stderr; the summary says what was rejected and why.
+The whole file is read and checked first (shared/cli/contacts_file.py), holding one row at a
+time: a malformed file is exit code 2 with a one-line reason, and nothing is sent. Then the file
+is read again and sent in parts, each one `baton.admin.contacts.import` request naming the same
+file import; the assigner stages the parts and the last one commits them, all in one
+transaction. A failure before the commit aborts the import: the campaign gets every row of the
+file or none. Parts and the commit are retried while Baton is unavailable or busy (both are safe
+to send twice); the summary says what was imported and what was rejected, and why, and prints
+whenever anything was sent.
+
+Columns: `phone` (required), `first_name`, `last_name`, `timezone`; any other named column
+becomes a custom field. Progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import asyncio
 import sys
 import time
-from collections import Counter
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from shared.cli import exit_codes
-from shared.cli.client import Client, run_command
-from shared.cli.credentials import add_caller_options
+import msgspec
+import nats.errors
 
-KNOWN = ("phone", "first_name", "last_name", "timezone")
+from shared.cli import exit_codes
+from shared.cli.client import Client, connected, print_result
+from shared.cli.contacts_file import ContactsFile, FileLayout, MalformedFileError
+from shared.cli.credentials import UsageError, add_caller_options, credentials_from_args
+from shared.errors import CONFLICT, UNAVAILABLE, BatonError
+from shared.schemas.admin import MAX_CONTACTS_PER_REQUEST
+from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.tokens import KeyConfigError
+
+SUBJECT = "baton.admin.contacts.import"
+COMMAND = "baton contacts import"
+# A part's contacts as JSON, well below the services' default request limit of 1 MiB.
+PART_BYTES = 512 * 1024
+# How long one request is retried while Baton answers `unavailable` or `busy` or not at all: a
+# commit of millions of rows may take minutes, and a retry finds the first one's answer.
+RETRY_SECONDS = 900.0
+# Rejections listed in the summary (all of them are counted).
+EXAMPLES = 10
+_RETRIED_CODES = (UNAVAILABLE, "busy")
+_FAILURES = (BatonError, MalformedFileError, TimeoutError, nats.errors.Error, OSError)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     contacts = commands.add_parser("contacts", help="contacts").add_subparsers(
         dest="action", required=True
     )
-    p = contacts.add_parser("import", help="import a CSV of contacts into a campaign")
+    p = contacts.add_parser(
+        "import", help="import a CSV of contacts into a campaign: every row or none"
+    )
     p.add_argument("file", type=Path)
     p.add_argument("--campaign", type=int, required=True)
     p.add_argument("--chunk", type=int, default=5000, help="rows per request (at most 10000)")
@@ -36,101 +64,195 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(run=run)
 
 
-def _row(record: dict[str, str]) -> dict[str, Any]:
-    row: dict[str, Any] = {"phone": record.get("phone") or ""}
-    for name in ("first_name", "last_name"):
-        if record.get(name):
-            row[name] = record[name]
-    if record.get("timezone"):
-        row["timezone"] = record["timezone"]
-    fields = {k: v for k, v in record.items() if k and k not in KNOWN and v not in (None, "")}
-    if fields:
-        row["fields"] = fields
-    return row
+class ImportFailedError(Exception):
+    """The import did not end as it should; `summary` says how far it got. Unless
+    `summary["committed"]`, nothing of the file was imported."""
+
+    def __init__(self, reason: str, exit_code: int, summary: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.exit_code = exit_code
+        self.summary = summary
 
 
-async def import_file(client: Client, path: Path, campaign: int, chunk: int) -> dict[str, Any]:
-    totals: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    examples: list[dict[str, Any]] = []
+async def import_file(
+    client: Client,
+    path: Path,
+    campaign: int,
+    chunk: int,
+    *,
+    layout: FileLayout | None = None,
+    retry_seconds: float = RETRY_SECONDS,
+) -> dict[str, Any]:
+    """Import `path` whole into `campaign`; the summary. `layout` is what reading the file found,
+    when it was read already. Raises `MalformedFileError` before anything is sent, and
+    `ImportFailedError` once something was and the import was abandoned."""
+    file = ContactsFile(path)
+    if layout is None:
+        layout = file.scan()
     started = time.monotonic()
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "phone" not in reader.fieldnames:
-            raise ValueError(f"{path}: the first line must name the columns, one of them `phone`")
-        first_row = 0
-        batch: list[dict[str, Any]] = []
-        for record in reader:
-            batch.append(_row(record))
-            if len(batch) == chunk:
-                await _send(client, campaign, batch, first_row, totals, reasons, examples)
-                first_row += len(batch)
-                batch = []
-                _progress(totals, started)
-        if batch:
-            await _send(client, campaign, batch, first_row, totals, reasons, examples)
-            _progress(totals, started)
-    print(f"\r{totals['rows']:,} rows read", file=sys.stderr)
-    elapsed = time.monotonic() - started
-    return {
-        "rows": totals["rows"],
-        "imported": totals["imported"],
-        "duplicates": totals["duplicates"],
-        "rejected": totals["rejected"],
-        "rejected_by_reason": dict(reasons),
-        "first_rejections": examples,
-        "seconds": round(elapsed, 1),
-        "rows_per_s": round(totals["rows"] / elapsed) if elapsed else None,
-    }
+    part = {"import_id": str(uuid.uuid4()), "rows": layout.rows}
+    staged = 0
+    result: dict[str, Any] | None = None
+    try:
+        for first_row, contacts, last in _parts(file, layout, chunk):
+            step = "commit" if last else "stage"
+            result = await _send(client, campaign, {**part, "first_row": first_row, "step": step},
+                                 contacts, retry_seconds)  # fmt: skip
+            staged = first_row + len(contacts)
+            _progress(staged, layout.rows, started, last)
+    except _FAILURES as exc:
+        if await _abort(client, campaign, part) != "committed":
+            reason, code = _failure(exc)
+            raise ImportFailedError(reason, code, _summary(layout, None, started, staged)) from exc
+        # The commit went through though its answer never arrived: ask for it again.
+        try:
+            result = await _send(client, campaign, {**part, "first_row": 0, "step": "commit"},
+                                 [], retry_seconds)  # fmt: skip
+        except _FAILURES as again:
+            reason, code = _failure(again)
+            summary = {**_summary(layout, None, started, layout.rows), "committed": True}
+            raise ImportFailedError(f"imported, but its summary did not arrive: {reason}",
+                               exit_codes.FAILED, summary) from again  # fmt: skip
+    return _summary(layout, result, started, layout.rows)
+
+
+def _parts(
+    file: ContactsFile, layout: FileLayout, chunk: int
+) -> Iterator[tuple[int, list[msgspec.Raw], bool]]:
+    """(first row, contacts, whether it is the last part), cut by rows and by bytes."""
+    first_row, size = 0, 0
+    batch: list[msgspec.Raw] = []
+    for row, (_, encoded) in enumerate(file.rows()):
+        if row >= layout.rows:
+            raise MalformedFileError("the file grew while it was being imported")
+        if batch and (len(batch) == chunk or size + len(encoded) > PART_BYTES):
+            yield first_row, batch, False
+            first_row, size, batch = row, 0, []
+        batch.append(msgspec.Raw(encoded))
+        size += len(encoded) + 1
+    if first_row + len(batch) != layout.rows:
+        raise MalformedFileError("the file shrank while it was being imported")
+    yield first_row, batch, True
 
 
 async def _send(
     client: Client,
     campaign: int,
-    batch: list[dict[str, Any]],
-    first_row: int,
-    totals: Counter[str],
-    reasons: Counter[str],
-    examples: list[dict[str, Any]],
-) -> None:
-    result = await client.call("baton.admin.contacts.import", campaign_id=campaign, contacts=batch)
-    totals["rows"] += len(batch)
-    totals["imported"] += result["imported"]
-    totals["duplicates"] += result["duplicates"]
-    totals["rejected"] += len(result["rejected"])
-    for rejection in result["rejected"]:
-        reasons[rejection["reason"].split(":")[0]] += 1
-        if len(examples) < 10:
-            # Row numbers as in the file: line 1 is the header.
-            examples.append(
-                {"line": first_row + rejection["row"] + 2, "reason": rejection["reason"]}
+    part: dict[str, Any],
+    contacts: list[msgspec.Raw],
+    retry_seconds: float,
+) -> dict[str, Any]:
+    """One request, sent again while Baton is unavailable or busy; a part or a commit sent twice
+    changes nothing the first did not."""
+    give_up = time.monotonic() + retry_seconds
+    delay = 0.25
+    while True:
+        try:
+            result: dict[str, Any] = await client.call(
+                SUBJECT, campaign_id=campaign, contacts=contacts, file=part
             )
+            return result
+        except BatonError as exc:
+            if exc.code not in _RETRIED_CODES or time.monotonic() + delay > give_up:
+                raise
+        except (TimeoutError, nats.errors.NoRespondersError):
+            if time.monotonic() + delay > give_up:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
-def _progress(totals: Counter[str], started: float) -> None:
+async def _abort(client: Client, campaign: int, part: dict[str, Any]) -> str:
+    """Drop what was staged: "aborted", "committed" (too late: it went in whole), or "unknown"
+    (the import is swept away unused after a day)."""
+    try:
+        await _send(client, campaign, {**part, "first_row": 0, "step": "abort"}, [], 30.0)
+    except BatonError as exc:
+        return "committed" if exc.code == CONFLICT else "unknown"
+    except (TimeoutError, nats.errors.Error, OSError):
+        return "unknown"
+    return "aborted"
+
+
+def _failure(exc: BaseException) -> tuple[str, int]:
+    if isinstance(exc, MalformedFileError):
+        return str(exc), exit_codes.USAGE
+    if isinstance(exc, BatonError):
+        code = exit_codes.DEPENDENCY if exc.code == UNAVAILABLE else exit_codes.REFUSED
+        return f"{exc.code}: {exc.message}", code
+    return f"cannot reach Baton over NATS: {str(exc) or type(exc).__name__}", exit_codes.DEPENDENCY
+
+
+def _summary(
+    layout: FileLayout, result: dict[str, Any] | None, started: float, staged: int
+) -> dict[str, Any]:
+    elapsed = time.monotonic() - started
+    by_reason: dict[str, int] = (result or {}).get("rejected_by_reason", {})
+    return {
+        "rows": layout.rows,
+        "committed": result is not None,
+        "rows_staged": staged,
+        "imported": result["imported"] if result else 0,
+        "duplicates": result["duplicates"] if result else 0,
+        "rejected": sum(by_reason.values()),
+        "rejected_by_reason": by_reason,
+        # Line numbers as in the file: line 1 is the header.
+        "first_rejections": [
+            {"line": layout.line(r["row"]), "reason": r["reason"]}
+            for r in (result["rejected"][:EXAMPLES] if result else [])
+        ],
+        "seconds": round(elapsed, 1),
+        "rows_per_s": round(layout.rows / elapsed) if result and elapsed else None,
+    }
+
+
+def _progress(sent: int, rows: int, started: float, last: bool) -> None:
     # On a terminal the line rewrites itself; in a log, one line per 100,000 rows.
-    if not sys.stderr.isatty() and totals["rows"] % 100_000:
+    if not last and (not sys.stderr.isatty() and sent % 100_000):
         return
-    rate = totals["rows"] / max(time.monotonic() - started, 1e-9)
-    print(
-        f"\r{totals['rows']:,} rows, {totals['imported']:,} imported,"
-        f" {totals['rejected']:,} rejected"
-        f" ({rate:,.0f} rows/s)",
-        end="",
-        file=sys.stderr,
-        flush=True,
-    )
+    rate = sent / max(time.monotonic() - started, 1e-9)
+    print(f"\r{sent:,} of {rows:,} rows sent ({rate:,.0f} rows/s)", end="\n" if last else "",
+          file=sys.stderr, flush=True)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 1 <= args.chunk <= 10_000:
-        print("baton contacts import: --chunk must be 1..10000", file=sys.stderr)
+    if not 1 <= args.chunk <= MAX_CONTACTS_PER_REQUEST:
+        print(f"{COMMAND}: --chunk must be 1..{MAX_CONTACTS_PER_REQUEST}", file=sys.stderr)
         return exit_codes.USAGE
     if not args.file.is_file():
-        print(f"baton contacts import: no file {args.file}", file=sys.stderr)
+        print(f"{COMMAND}: no file {args.file}", file=sys.stderr)
+        return exit_codes.USAGE
+    try:
+        layout = ContactsFile(args.file).scan()
+    except MalformedFileError as exc:
+        print(f"{COMMAND}: {args.file}: {exc}; nothing was imported", file=sys.stderr)
+        return exit_codes.USAGE
+    except OSError as exc:
+        print(f"{COMMAND}: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return exit_codes.USAGE
+    print(f"{layout.rows:,} rows read and checked", file=sys.stderr)
+    try:
+        settings = load_settings(CommonSettings)
+        credentials = credentials_from_args(args, settings)
+    except (SettingsError, KeyConfigError, UsageError) as exc:
+        print(f"{COMMAND}: {exc}", file=sys.stderr)
         return exit_codes.USAGE
 
-    async def go(client: Client) -> Any:
-        return await import_file(client, args.file, args.campaign, args.chunk)
+    async def go() -> dict[str, Any]:
+        async with connected(settings, credentials) as client:
+            return await import_file(client, args.file, args.campaign, args.chunk, layout=layout)
 
-    return run_command("contacts import", args, go)
+    try:
+        summary = asyncio.run(go())
+    except ImportFailedError as failure:
+        print_result(failure.summary, args.json)
+        outcome = "" if failure.summary["committed"] else "; nothing was imported"
+        print(f"{COMMAND}: {failure.reason}{outcome}", file=sys.stderr)
+        return failure.exit_code
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        print(f"{COMMAND}: cannot reach Baton over NATS at {settings.nats_url}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return exit_codes.DEPENDENCY
+    print_result(summary, args.json)
+    return exit_codes.OK

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import uuid
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -162,17 +163,53 @@ class Revoked(Message):
     revoked: bool
 
 
+# A custom field's value: text, a number, true, false or null, or an object or list of them,
+# nested at most three deep below `fields` (`fields.a.b.c`). Spelled out level by level, so that
+# msgspec refuses anything deeper where it meets it (`bad_request` naming the field) instead of
+# recursing into it: a thousand levels used to end in a RecursionError, answered `internal`.
+FieldScalar = str | int | float | bool | None
+_FieldValue2 = FieldScalar | dict[str, FieldScalar] | list[FieldScalar]
+FieldValue = FieldScalar | dict[str, _FieldValue2] | list[_FieldValue2]
+
+
 class ContactRow(Request):
     phone: Annotated[str, msgspec.Meta(max_length=64)]
     first_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     last_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    fields: dict[str, FieldValue] = msgspec.field(default_factory=dict)
     timezone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+# A file import has at most this many rows (`baton contacts import`; 0005_contact_file_imports).
+MAX_FILE_ROWS = 10_000_000
+FileRows = Annotated[int, msgspec.Meta(ge=1, le=MAX_FILE_ROWS)]
+FileStep = Literal["stage", "commit", "abort"]
+
+
+class FilePart(Request):
+    """One part of a file import: all of a file's rows go into the campaign in one transaction,
+    or none do.
+
+    `stage` holds the part's contacts under `import_id` (a UUID the client picks; the part with
+    `first_row` 0 starts the import, and only its starter may add to it, commit or abort it);
+    a part sent again stages nothing new. `commit` stages its contacts too, then imports every
+    row staged, once exactly `rows` are; a commit sent again answers as the first did. `abort`
+    drops what was staged (it carries no contacts). Imports untouched for a day are dropped."""
+
+    import_id: uuid.UUID
+    # The file's rows, all parts together; the same in every part.
+    rows: FileRows
+    # The place in the file of this part's first contact, from 0; rejections are numbered so.
+    first_row: Annotated[int, msgspec.Meta(ge=0, lt=MAX_FILE_ROWS)] = 0
+    step: FileStep = "stage"
 
 
 class ImportContacts(Request):
     campaign_id: Id
     contacts: Annotated[list[ContactRow], msgspec.Meta(max_length=MAX_CONTACTS_PER_REQUEST)]
+    # Absent: these contacts are imported now, in one transaction. Present: they are one part of
+    # a file import, imported only with all the others by its commit.
+    file: FilePart | None = None
 
 
 class Rejected(Message):
@@ -180,7 +217,17 @@ class Rejected(Message):
     reason: str
 
 
-class ImportResult(Message):
+# A file import's commit lists this many rejections; `rejected_by_reason` counts all of them.
+FIRST_REJECTIONS = 1000
+
+
+class ImportResult(Message, omit_defaults=True):
     imported: int
     duplicates: int
+    # The rejected rows in order (a file import's commit: the first 1,000), duplicates included.
     rejected: list[Rejected]
+    # A file import's commit: every rejected row counted by reason (`invalid_phone`,
+    # `invalid_timezone`, `duplicate`, `opted_out`); left out when there are none.
+    rejected_by_reason: dict[str, int] = msgspec.field(default_factory=dict)
+    # A file import's `stage`: the rows held under its id so far, none of them imported yet.
+    staged: int = 0

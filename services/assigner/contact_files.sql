@@ -1,0 +1,87 @@
+-- File imports in parts (services/assigner/contacts.py): parts are staged under an import id and
+-- go into the campaign together, in the commit's one transaction, or not at all.
+
+-- name: sweep_file_imports --
+-- Imports abandoned for a day (a client that died, an outage that outlasted it) and the answers
+-- of committed ones, which a retried commit needs only for minutes.
+-- One request in flight on such an import keeps it (SKIP LOCKED): sweeps never wait or deadlock.
+DELETE FROM contact_file_import WHERE id IN (
+    SELECT id FROM contact_file_import WHERE touched_at < now() - interval '1 day'
+    FOR UPDATE SKIP LOCKED
+);
+
+-- name: create_file_import --
+INSERT INTO contact_file_import (id, campaign_id, created_by, rows)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: file_import_for_update --
+-- One request at a time per import: a part, the commit or an abort. Another one arriving
+-- meanwhile does not wait (NOWAIT) and is told to ask again.
+SELECT campaign_id, created_by, rows, staged, state, result
+FROM contact_file_import WHERE id = $1
+FOR UPDATE NOWAIT;
+
+-- name: staged_between --
+SELECT count(*) FROM contact_file_row WHERE import_id = $1 AND row_no >= $2 AND row_no < $3;
+
+-- name: count_staged --
+-- $2 rows more were staged; answers the rows staged so far.
+UPDATE contact_file_import SET staged = staged + $2, touched_at = now() WHERE id = $1
+RETURNING staged;
+
+-- name: commit_file_import --
+-- Everything staged under import $1 goes into campaign $2 of organization $3 in this one
+-- statement: each phone's first row in the file, unless the organization's opt-out list or the
+-- campaign already has that phone; every other row is a rejection with its reason. Answers the
+-- count imported, the rejections counted by reason, and the first $4 rejections in file order.
+WITH staged AS (
+    SELECT row_no, phone, first_name, last_name, fields, timezone, reason,
+           row_number() OVER (PARTITION BY phone ORDER BY row_no) AS nth
+    FROM contact_file_row WHERE import_id = $1
+), candidates AS (
+    SELECT s.row_no, s.phone, s.first_name, s.last_name, s.fields, s.timezone,
+           EXISTS (SELECT 1 FROM opt_out o WHERE o.org_id = $3 AND o.phone = s.phone) AS opted_out
+    FROM staged s WHERE s.reason IS NULL AND s.nth = 1
+), inserted AS (
+    INSERT INTO contact (campaign_id, phone, first_name, last_name, fields, timezone)
+    SELECT $2, phone, first_name, last_name, fields, timezone
+    FROM candidates WHERE NOT opted_out ORDER BY row_no
+    ON CONFLICT (campaign_id, phone) DO NOTHING
+    RETURNING id, phone
+), conversations AS (
+    INSERT INTO conversation (campaign_id, contact_id)
+    SELECT $2, id FROM inserted ORDER BY id
+), outcome AS (
+    -- Every rejected row with its reason. No joins: the staged rows have no statistics yet, and
+    -- a nested loop over two CTEs of a million rows each would never end; NOT IN is hashed.
+    SELECT row_no, reason FROM staged WHERE reason IS NOT NULL
+    UNION ALL
+    SELECT row_no, 'duplicate: repeated in this import' FROM staged
+    WHERE reason IS NULL AND nth > 1
+    UNION ALL
+    SELECT row_no, 'opted_out' FROM candidates WHERE opted_out
+    UNION ALL
+    SELECT row_no, 'duplicate: already in the campaign' FROM candidates
+    WHERE NOT opted_out AND phone NOT IN (SELECT phone FROM inserted)
+)
+SELECT
+    (SELECT count(*) FROM inserted) AS imported,
+    (SELECT coalesce(jsonb_object_agg(code, n), '{}'::jsonb)
+     FROM (SELECT split_part(reason, ':', 1) AS code, count(*) AS n
+           FROM outcome GROUP BY 1) AS counted) AS rejected_by_reason,
+    (SELECT coalesce(jsonb_agg(jsonb_build_object('row', row_no, 'reason', reason)
+                               ORDER BY row_no), '[]'::jsonb)
+     FROM (SELECT row_no, reason FROM outcome ORDER BY row_no LIMIT $4) AS firsts)
+        AS first_rejections;
+
+-- name: finish_file_import --
+-- The staged rows are in the campaign now; keep only the answer, for a retried commit.
+WITH emptied AS (
+    DELETE FROM contact_file_row WHERE import_id = $1
+)
+UPDATE contact_file_import SET state = 'committed', result = $2, touched_at = now()
+WHERE id = $1;
+
+-- name: abort_file_import --
+DELETE FROM contact_file_import WHERE id = $1 AND state = 'staging';
