@@ -63,6 +63,9 @@ def render() -> str:
         f"`{encode_ok({'...': '...'}).decode()}` or",
         '`{"ok": false, "error": {"code": "...", "message": "...", "details": {}}}`.',
         "Unknown fields are refused (`bad_request`), as are wrong types and out-of-range values.",
+        "`unavailable` means Postgres or NATS could not be reached: the request may or may not",
+        "have taken effect. Retry it; `baton.send.*` with the same `idempotency_key` returns the",
+        "first result (docs/reliability.md says which subjects are safe to retry).",
         "",
         "## Who is calling",
         "",
@@ -96,9 +99,10 @@ def render() -> str:
             "Reply `data`:", "", "```json", _schema(reply), "```",
         ]  # fmt: skip
     lines += BRIDGE_CONTRACT
-    for subject, _, kind, summary in _stream_channels():
-        if subject.startswith(("baton.outbound.", "baton.inbound.")):
-            lines += ["", f"### `{subject}`", "", summary, "", "```json", _schema(kind), "```"]
+    for channel in _stream_channels():
+        if channel.subject.startswith(("baton.outbound.", "baton.inbound.")):
+            lines += ["", f"### `{channel.address}`", "", channel.summary, "", "```json",
+                      _schema(channel.kind), "```"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -114,7 +118,9 @@ BRIDGE_CONTRACT = [
     "harmless: the stream drops a repeat inside its duplicate window, and Baton records each",
     "provider message once whatever arrives after it.",
     "",
-    "- **Texts out** (`baton.outbound.sms`): send `body` to `to` from `from_number`. A null",
+    "- **Texts out** (`baton.outbound.sms.{message_id}`, one text per subject: consume with",
+    "  the filter `baton.outbound.sms.*`; OUTBOUND never holds two copies of a text, however",
+    "  long an outage lasted): send `body` to `to` from `from_number`. A null",
     "  `from_number` means the campaign has none: choose one of the organization's numbers and",
     "  report it in the receipt's `from`, or replies to it will not find their conversation.",
     "  `kind` is `initial`, `reply` or `opt_out_confirmation` (Baton's one text of its own, sent",
@@ -140,15 +146,39 @@ BRIDGE_CONTRACT = [
     "4. An opt-out (STOP, the FCC's words, short revocation phrases, their Spanish forms) adds",
     "   the number to that organization's opt-out list, closes every conversation it has with",
     "   them, sends one confirmation in the organization's words from `to`, and publishes",
-    "   `baton.events.contact.opted_out`. START or UNSTOP undoes it (`...opted_in`). Another",
-    "   organization with the same contact is not touched.",
+    "   `baton.events.contact.opted_out.{event_id}`. START or UNSTOP undoes it",
+    "   (`...opted_in.{event_id}`). Another organization with the same contact is not touched.",
     "5. A text that can never be stored (a `provider_message_id` with a NUL, a payload that is",
     "   not the schema) goes to `baton.deadletter.inbound` on its first delivery, with the",
     "   reason; only a transient failure (Postgres unavailable) is retried.",
 ]
 
 
-def _stream_channels() -> list[tuple[str, str, Any, str]]:
+class StreamChannel(NamedTuple):
+    subject: str
+    action: str
+    kind: Any
+    summary: str
+    # The subject's last token, for what the outbox publishes: one message per subject
+    # (shared/outbox.py), that message's id as the token.
+    token: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.subject}.{{{self.token}}}" if self.token else self.subject
+
+
+# How an outbox message's id becomes its subject's last token.
+TOKEN_RULE = (
+    "as one subject token: as it is when made of ASCII letters, digits, `_`, `:` and `-`, "
+    "otherwise `~` followed by its UTF-8 bytes in unpadded base64url (shared/outbox.py "
+    "`subject_token`). "
+    "It is also the message's `Nats-Msg-Id`; the stream refuses a second message on a subject, "
+    "so each message is on it exactly once."
+)
+
+
+def _stream_channels() -> list[StreamChannel]:
     from shared.schemas.assign import ConversationsAssigned, ConversationsMoved
     from shared.schemas.messaging import (
         ConsentChanged,
@@ -160,48 +190,33 @@ def _stream_channels() -> list[tuple[str, str, Any, str]]:
     from shared.schemas.release import ConversationsReleased
 
     return [
-        (
-            "baton.outbound.sms",
-            "send",
-            OutboundSms,
-            "Texts to send, for the SMS provider bridge (OUTBOUND).",
-        ),
-        (
-            "baton.inbound.sms",
-            "receive",
-            InboundSms,
-            "Contacts' replies, from the bridge (INBOUND).",
-        ),
-        (
-            "baton.inbound.receipt",
-            "receive",
-            Receipt,
-            "Delivery receipts, from the bridge (INBOUND).",
-        ),
-        (
-            "baton.events.conversation.assigned",
-            "send",
-            ConversationsAssigned,
-            "Batches handed out (EVENTS).",
-        ),
-        (
-            "baton.events.conversation.reassigned",
-            "send",
-            ConversationsMoved,
-            "Admin moves (EVENTS).",
-        ),
-        ("baton.events.conversation.released", "send", ConversationsReleased, "Releases (EVENTS)."),
-        ("baton.events.contact.opted_out", "send", ConsentChanged, "A contact's STOP (EVENTS)."),
-        ("baton.events.contact.opted_in", "send", ConsentChanged, "A contact's START (EVENTS)."),
-        ("baton.deadletter.inbound", "send", DeadLetter, "Messages that could not be processed."),
-    ]
+        StreamChannel("baton.outbound.sms", "send", OutboundSms,
+                      "Texts to send, for the SMS provider bridge (OUTBOUND), one per subject.",
+                      "message_id"),
+        StreamChannel("baton.inbound.sms", "receive", InboundSms,
+                      "Contacts' replies, from the bridge (INBOUND)."),
+        StreamChannel("baton.inbound.receipt", "receive", Receipt,
+                      "Delivery receipts, from the bridge (INBOUND)."),
+        StreamChannel("baton.events.conversation.assigned", "send", ConversationsAssigned,
+                      "Batches handed out (EVENTS).", "event_id"),
+        StreamChannel("baton.events.conversation.reassigned", "send", ConversationsMoved,
+                      "Admin moves (EVENTS).", "event_id"),
+        StreamChannel("baton.events.conversation.released", "send", ConversationsReleased,
+                      "Releases (EVENTS).", "event_id"),
+        StreamChannel("baton.events.contact.opted_out", "send", ConsentChanged,
+                      "A contact's STOP (EVENTS).", "event_id"),
+        StreamChannel("baton.events.contact.opted_in", "send", ConsentChanged,
+                      "A contact's START (EVENTS).", "event_id"),
+        StreamChannel("baton.deadletter.inbound", "send", DeadLetter,
+                      "Messages that could not be processed."),
+    ]  # fmt: skip
 
 
 def asyncapi() -> dict[str, Any]:
     """An AsyncAPI 3 document of every subject, from the same msgspec types."""
     entries = catalog()
     streams = _stream_channels()
-    types = {t for e in entries for t in (e.request, e.reply)} | {t for _, _, t, _ in streams}
+    types = {t for e in entries for t in (e.request, e.reply)} | {c.kind for c in streams}
     named = sorted((t for t in types if isinstance(t, type)), key=lambda t: t.__name__)
     (_, components) = msgspec.json.schema_components(
         named, ref_template="#/components/schemas/{name}"
@@ -227,13 +242,18 @@ def asyncapi() -> dict[str, Any]:
                        f"{access.describe()}.",
             "reply": {"messages": [message(reply)]},
         }  # fmt: skip
-    for subject, action, kind, summary in streams:
-        key = subject.replace(".", "_")
-        channels[key] = {"address": subject, "messages": {"message": message(kind)}}
+    for channel in streams:
+        key = channel.subject.replace(".", "_")
+        channels[key] = {"address": channel.address, "messages": {"message": message(channel.kind)}}
+        if channel.token:
+            described = "The message id" if channel.token == "message_id" else "The event's id"
+            channels[key]["parameters"] = {
+                channel.token: {"description": f"{described}, {TOKEN_RULE}"}
+            }
         operations[key] = {
-            "action": action,
+            "action": channel.action,
             "channel": {"$ref": f"#/channels/{key}"},
-            "summary": summary,
+            "summary": channel.summary,
         }
     return {
         "asyncapi": "3.0.0",

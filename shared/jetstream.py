@@ -32,7 +32,9 @@ class StreamSpec:
     name: str
     subjects: tuple[str, ...]
     max_age_seconds: float
-    # Nats-Msg-Id deduplication window; exactly-once effects are still enforced in Postgres.
+    # Nats-Msg-Id deduplication window. The outbox does not rely on it: each row has a subject of
+    # its own and is published only if nothing is on that subject yet (shared/outbox.py), which
+    # holds however long after the first copy a row is published again.
     duplicate_window_seconds: float = 120.0
 
     def config(self, replicas: int) -> StreamConfig:
@@ -68,8 +70,15 @@ class ConsumerSpec:
         )
 
 
-EVENTS = StreamSpec("EVENTS", ("baton.events.>",), max_age_seconds=7 * DAY)
-OUTBOUND = StreamSpec("OUTBOUND", ("baton.outbound.>",), max_age_seconds=7 * DAY)
+# Events from the outbox, one per subject: the event's subject, then its id as the last token
+# (`baton.events.conversation.assigned.<operation id>`).
+# What the outbox publishes, by subject prefix: events (every service), texts (the sender only).
+EVENTS_PREFIX = "baton.events."
+OUTBOUND_PREFIX = "baton.outbound."
+EVENTS = StreamSpec("EVENTS", (EVENTS_PREFIX + ">",), max_age_seconds=7 * DAY)
+# Texts for the provider bridge, one per subject: `baton.outbound.sms.<message id>`. Nothing else
+# is stored here, so no text reaches the bridge without the outbox's one-per-subject guard.
+OUTBOUND = StreamSpec("OUTBOUND", ("baton.outbound.sms.*",), max_age_seconds=7 * DAY)
 INBOUND = StreamSpec("INBOUND", ("baton.inbound.>",), max_age_seconds=7 * DAY)
 DEADLETTER = StreamSpec("DEADLETTER", ("baton.deadletter.>",), max_age_seconds=30 * DAY)
 ALL_STREAMS = (EVENTS, OUTBOUND, INBOUND, DEADLETTER)

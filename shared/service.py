@@ -27,7 +27,13 @@ from shared.access import PUBLIC, Caller
 from shared.database import create_pool
 from shared.endpoints import Endpoint, RequestServer
 from shared.http_server import ProbeServer
-from shared.jetstream import ALL_STREAMS, ConfigDriftError, ConsumerSpec, declare_all
+from shared.jetstream import (
+    ALL_STREAMS,
+    EVENTS_PREFIX,
+    ConfigDriftError,
+    ConsumerSpec,
+    declare_all,
+)
 from shared.logging import configure_logging
 from shared.migrations import current_version, latest_version
 from shared.nats_connection import connect_configured
@@ -70,6 +76,10 @@ class ServiceDefinition:
     endpoints: Callable[[ServiceContext], list[Endpoint[Any]]] = lambda _: []
     consumers: tuple[ConsumerSpec, ...] = ()
     workers: Callable[[ServiceContext], list[Worker]] = lambda _: []
+    # The outbox subjects (prefixes) this service publishes, as its NATS user is allowed to
+    # (deploy/nats/nats-production.conf; a test checks the two agree). Rows other services
+    # queue under other subjects wait for them.
+    publishes: tuple[str, ...] = (EVENTS_PREFIX,)
 
 
 @dataclass
@@ -194,6 +204,7 @@ async def run_service(
         poll_seconds=settings.outbox_poll_seconds,
         batch=settings.outbox_batch,
         lease_seconds=settings.outbox_lease_seconds,
+        subjects=definition.publishes,
     )
     context = ServiceContext(name, settings, pool, nc, js, publisher)
     server: RequestServer

@@ -31,8 +31,9 @@ class Replies:
         self, pool: asyncpg.Pool, nudge_outbox: Callable[[], None], default_region: str = "US"
     ) -> None:
         self._pool = pool
-        # Called after a confirmation is queued, so the outbox sends it now rather than at its
-        # next poll.
+        # Called after an opt-out commits its event and confirmation: the event goes out now. The
+        # confirmation is the sender's to publish (only its NATS user may text), at its outbox's
+        # next poll, within a second.
         self._nudge_outbox = nudge_outbox
         self._region = default_region
 
@@ -48,6 +49,7 @@ class Replies:
             # and its event commit together.
             async with self._pool.acquire() as conn, conn.transaction():
                 outcome = await self._record(conn, sms, phone, to, intent)
+            self._nudge_outbox()
         else:
             # A reply is one statement: no transaction round trips around it.
             async with self._pool.acquire() as conn:
@@ -102,7 +104,8 @@ class Replies:
         self, conn: Connection, org_id: int, conversation_id: int, phone: str, our_number: str
     ) -> None:
         """The one confirmation CTIA expects, in the organization's words, from the number the
-        contact texted; sent whatever the hour, since it answers the contact's own message."""
+        contact texted; sent whatever the hour, since it answers the contact's own message.
+        Queued here, in the opt-out's transaction; the sender's outbox publishes it."""
         row = await conn.fetchrow(
             QUERIES["queue_confirmation"], conversation_id, org_id, our_number
         )
@@ -112,7 +115,6 @@ class Replies:
             campaign_id=row["campaign_id"], to=phone, from_number=our_number, body=row["body"],
             kind="opt_out_confirmation",
         ))  # fmt: skip
-        self._nudge_outbox()
 
 
 def _normalise_or_raw(number: str, region: str) -> str:

@@ -8,7 +8,7 @@ from services.sender.receipts import Receipts
 from services.sender.sending import Sending
 from shared.access import member
 from shared.endpoints import Endpoint
-from shared.jetstream import RECEIPTS_CONSUMER
+from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX, RECEIPTS_CONSUMER
 from shared.pull_worker import PullWorker
 from shared.schemas.messaging import Receipt, Send
 from shared.service import ServiceContext, ServiceDefinition, Worker
@@ -33,5 +33,11 @@ def workers(context: ServiceContext) -> list[Worker]:
 
 
 DEFINITION = ServiceDefinition(
-    name="sender", endpoints=endpoints, consumers=(RECEIPTS_CONSUMER,), workers=workers
+    name="sender",
+    endpoints=endpoints,
+    consumers=(RECEIPTS_CONSUMER,),
+    workers=workers,
+    # Texts, its own and those other services queue (an opt-out's confirmation, from inbound):
+    # only the sender's NATS user may put a text on OUTBOUND.
+    publishes=(EVENTS_PREFIX, OUTBOUND_PREFIX),
 )

@@ -43,7 +43,8 @@ class Bridge:
                 "OUTBOUND",
                 ConsumerConfig(
                     durable_name=CONSUMER,
-                    filter_subject="baton.outbound.sms",
+                    # One text per subject, `baton.outbound.sms.<message id>` (shared/outbox.py).
+                    filter_subject="baton.outbound.sms.*",
                     ack_policy=AckPolicy.EXPLICIT,
                 ),
             )

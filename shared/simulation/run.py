@@ -127,7 +127,8 @@ async def simulate(
     async def on_release(msg: Any) -> None:
         released.extend(json.loads(msg.data)["conversation_ids"])
 
-    events = await nc.subscribe("baton.events.conversation.released", cb=on_release)
+    # Each event is on a subject of its own, its id last (shared/outbox.py).
+    events = await nc.subscribe("baton.events.conversation.released.*", cb=on_release)
     stop = asyncio.Event()
     started = time.monotonic()
     bridge_stop = asyncio.Event()  # the bridge outlives the texters: it takes the last texts

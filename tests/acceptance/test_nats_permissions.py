@@ -198,7 +198,7 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         sender = await _connect(url, "sender", [])
         sender_js = sender.jetstream()
         await declare_all(sender_js)
-        await sender_js.publish("baton.outbound.sms", b'{"message_id": 1}')
+        await sender_js.publish("baton.outbound.sms.1", b'{"message_id": 1}')
 
         client = await _connect(url, "client", client_errors)
         client_js = client.jetstream(timeout=1)
@@ -217,7 +217,7 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         with pytest.raises(NatsTimeout):
             await client_js.add_consumer(
                 "OUTBOUND",
-                ConsumerConfig(name="stolen-sms", filter_subject="baton.outbound.sms",
+                ConsumerConfig(name="stolen-sms", filter_subject="baton.outbound.sms.*",
                                ack_policy=AckPolicy.EXPLICIT),
             )  # fmt: skip
 
@@ -226,7 +226,7 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         bridge_js = bridge.jetstream(timeout=5)
         await bridge_js.add_consumer(
             "OUTBOUND",
-            ConsumerConfig(durable_name="bridge", filter_subject="baton.outbound.sms",
+            ConsumerConfig(durable_name="bridge", filter_subject="baton.outbound.sms.*",
                            ack_policy=AckPolicy.EXPLICIT),
         )  # fmt: skip
         # A client may not pull from the bridge's consumer either.
@@ -258,7 +258,7 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         _publish("baton.inbound.receipt"),
         _subscription("baton.outbound.>"),
         _publish("$JS.API.CONSUMER.DURABLE.CREATE.OUTBOUND.stolen"),
-        _publish("$JS.API.CONSUMER.CREATE.OUTBOUND.stolen-sms.baton.outbound.sms"),
+        _publish("$JS.API.CONSUMER.CREATE.OUTBOUND.stolen-sms.baton.outbound.sms.*"),
         _publish("$JS.API.CONSUMER.MSG.NEXT.OUTBOUND.bridge"),
     }, client_errors
     assert _violations(bridge_errors) == set(), bridge_errors
@@ -270,7 +270,7 @@ async def test_a_client_cannot_aim_a_services_answer_at_a_stream(
     with production_nats(tmp_path) as url:
         async with running(ASSIGNER, _assigner(settings, url), client=READINESS):
             client = await _connect(url, "client", [])
-            for subject in ("baton.inbound.sms", "baton.outbound.sms"):
+            for subject in ("baton.inbound.sms", "baton.outbound.sms.1"):
                 await client.publish("baton.status.assigner", b"{}", reply=subject)
                 # ...and a request that would change something is not carried out either.
                 await client.publish("baton.admin.org.create", b'{"name": "Aimed"}', reply=subject,

@@ -8,7 +8,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from shared import outbox
-from shared.jetstream import ALL_STREAMS, declare_all
+from shared.jetstream import ALL_STREAMS, EVENTS_PREFIX, OUTBOUND_PREFIX, declare_all
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +41,22 @@ async def test_a_crash_between_puback_and_marking_republishes_and_the_stream_ded
     async with pool.acquire() as conn, conn.transaction():
         await outbox.enqueue_many(conn, [("baton.outbound.sms", "message-2", b"{}")] * 2)
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 2
+
+
+async def test_a_publisher_takes_only_the_subjects_its_service_may_publish(
+    pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    """Inbound queues an opt-out's confirmation but may not text: the sender publishes it."""
+    js = nc.jetstream()
+    await declare_all(js, ALL_STREAMS)
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue(conn, "baton.outbound.sms", "7", b'{"message_id": 7}')
+        await outbox.enqueue(conn, "baton.events.contact.opted_out", "consent:p-1", b"{}")
+    inbound = outbox.OutboxPublisher("inbound", pool, js, subjects=(EVENTS_PREFIX,))
+    assert await inbound.publish_once() == 1
+    pending = await pool.fetch("SELECT subject, lease_until FROM outbox WHERE published_at IS NULL")
+    assert [(r["subject"], r["lease_until"]) for r in pending] == [("baton.outbound.sms", None)]
+    sender = outbox.OutboxPublisher("sender", pool, js, subjects=(EVENTS_PREFIX, OUTBOUND_PREFIX))
+    assert await sender.publish_once() == 1
+    assert (await js.stream_info("OUTBOUND")).state.messages == 1
+    assert (await js.stream_info("EVENTS")).state.messages == 1

@@ -182,7 +182,7 @@ async def test_admin_releases(
         outbox_poll_seconds=0.2,
     )
     released_events = await nc.jetstream().subscribe(
-        "baton.events.conversation.released", stream="EVENTS"
+        "baton.events.conversation.released.*", stream="EVENTS"
     )
     async with running(REAPER, reaper_settings):
         reaper = Baton(nc)

@@ -43,7 +43,8 @@ async def test_seed_002_worked_example(assigner: Baton, pool: asyncpg.Pool, nc: 
     # Six Unassigned conversations in various states of activity.
     ids = await _set_statuses(pool, campaign, ["not_started", "not_started", "needs_reply",
                                                "replied", "not_started", "needs_reply"])  # fmt: skip
-    events = await nc.jetstream().subscribe("baton.events.conversation.reassigned", stream="EVENTS")
+    events = await nc.jetstream().subscribe("baton.events.conversation.reassigned.*",
+                                            stream="EVENTS")  # fmt: skip
 
     # Reassign All, status Any, distributed to both users: 3 each.
     result = await assigner.call("baton.assign.reassign", as_user=admin, campaign_id=campaign,

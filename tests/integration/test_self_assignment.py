@@ -148,7 +148,7 @@ async def test_join_by_invite_adds_once_and_requests_the_first_batch(
 async def test_assignments_are_published_as_events(assigner: Baton, nc: NatsClient) -> None:
     c = await campaign_with_texters(assigner, texters=1, contacts=4, batch_size=4)
     js = nc.jetstream()
-    sub = await js.subscribe("baton.events.conversation.assigned", stream="EVENTS")
+    sub = await js.subscribe("baton.events.conversation.assigned.*", stream="EVENTS")
     batch = await assigner.call(
         "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][0]
     )

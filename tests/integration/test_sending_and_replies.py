@@ -74,7 +74,7 @@ async def test_an_initial_goes_out_once_even_when_retried(
 ) -> None:
     c = await _ready_campaign(assigner, pool)
     texter, conversation = c["texters"][0], c["conversations"][0]
-    outbound = await nc.jetstream().subscribe("baton.outbound.sms", stream="OUTBOUND")
+    outbound = await nc.jetstream().subscribe("baton.outbound.sms.*", stream="OUTBOUND")
     request = _send(texter, conversation, key="send-1")
     first = await sender.call("baton.send.initial", **request)
     again = await sender.call("baton.send.initial", **request)
@@ -88,6 +88,7 @@ async def test_an_initial_goes_out_once_even_when_retried(
     assert body["message_id"] == first["message_id"]
     assert body["to"] == await _phone(pool, conversation)
     assert msg.headers is not None and msg.headers["Nats-Msg-Id"] == str(first["message_id"])
+    assert msg.subject == f"baton.outbound.sms.{first['message_id']}"  # one text per subject
     with pytest.raises(TimeoutError):
         await outbound.next_msg(timeout=1)  # one message, not two
     assert (
