@@ -171,7 +171,7 @@ class OutboxPublisher:
                 while await self.publish_once() >= self._batch and not stop.is_set():
                     pass
                 BACKLOG.labels(self._service).set(
-                    await self._pool.fetchval(QUERIES["pending_count"])
+                    await self._pool.fetchval(QUERIES["pending_count"], self._subjects)
                 )
             except Exception as exc:
                 if is_unavailable(exc):

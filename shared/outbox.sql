@@ -30,4 +30,7 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
 ON CONFLICT (msg_id) DO NOTHING;
 
 -- name: pending_count --
-SELECT count(*) FROM outbox WHERE published_at IS NULL;
+-- This publisher's backlog: rows under its subject prefixes ($1), not other services'.
+SELECT count(*) FROM outbox
+WHERE published_at IS NULL
+  AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS prefix WHERE starts_with(subject, prefix));

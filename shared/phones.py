@@ -12,12 +12,16 @@ class InvalidPhoneError(ValueError):
     pass
 
 
-def to_e164(raw: str, default_region: str = "US") -> str:
+def to_e164(raw: str, default_region: str = "US", *, strict: bool = True) -> str:
+    """`strict`: only numbers phonenumbers knows to be assigned (what we text). Not strict: any
+    number of a possible length (who texts us: a contact's STOP from a number in an area code
+    newer than the installed metadata must still be honoured)."""
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneError(f"cannot read {raw!r} as a phone number") from exc
-    if not phonenumbers.is_valid_number(parsed):
+    known = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
+    if not known(parsed):
         raise InvalidPhoneError(f"{raw!r} is not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 

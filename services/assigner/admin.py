@@ -13,6 +13,7 @@ from shared.access import Caller, Role
 from shared.database import Connection
 from shared.errors import CONFLICT, BatonError, bad_request, forbidden, not_a_member, not_found
 from shared.schemas import admin as s
+from shared.text import storable
 
 PRODUCT_DEFAULT_BATCH_SIZE = 300
 
@@ -86,6 +87,13 @@ class Admin:
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
             org = dict(await conn.fetchrow(QUERIES["org_for_update"], request.org_id) or {})
+            wording = request.opt_out_confirmation
+            if isinstance(wording, str) and (storable(wording) != wording or not wording.strip()):
+                # It is texted to contacts as it is: no control characters, not blank.
+                raise bad_request(
+                    "opt_out_confirmation: a text without control characters, not blank",
+                    field="opt_out_confirmation",
+                )
             for field in ("default_batch_size", "opt_out_confirmation"):
                 if (value := getattr(request, field)) is not msgspec.UNSET:
                     org[field] = value

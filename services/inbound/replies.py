@@ -6,24 +6,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import asyncpg
-import msgspec
 from nats.aio.msg import Msg
 from prometheus_client import Counter
 
 from services.inbound.opt_out import Outcome, classify
-from shared import outbox
+from shared import consent
 from shared.database import Connection
 from shared.errors import bad_request
-from shared.outbound import queue_text
 from shared.phones import InvalidPhoneError, to_e164, to_sending_number
 from shared.queries import load_queries
-from shared.schemas.messaging import ConsentChanged, InboundSms, OutboundSms
+from shared.schemas.messaging import InboundSms
 
 QUERIES = load_queries("services.inbound")
 RECEIVED = Counter(
     "baton_messages_received_total", "Contacts' messages ingested, by outcome.", ["outcome"]
 )
-CONSENT_SUBJECT = "baton.events.contact.{}"
 
 
 class Replies:
@@ -39,7 +36,7 @@ class Replies:
 
     async def ingest(self, sms: InboundSms, _: Msg) -> None:
         try:
-            phone = to_e164(sms.from_, self._region)
+            phone = to_e164(sms.from_, self._region, strict=False)
         except InvalidPhoneError as exc:
             raise bad_request(f"sender number: {exc}") from None
         to = _normalise_or_raw(sms.to, self._region)
@@ -77,44 +74,20 @@ class Replies:
             return "duplicate"
         elif intent is None:
             return "needs_reply"
+        event_id = f"consent:{sms.provider_message_id}"
         if intent == "opt_out":
-            is_new = await conn.fetchval(QUERIES["add_opt_out"], org_id, phone)
-            await conn.execute(QUERIES["close_for_phone"], org_id, phone)
-            if not is_new:
+            if not await consent.opt_out(
+                conn, org_id=org_id, phone=phone, conversation_id=conversation_id,
+                our_number=to, source="reply", event_id=event_id,
+                provider_message_id=sms.provider_message_id,
+            ):  # fmt: skip
                 return "opt_out_repeated"  # consent already withdrawn: confirmed once, not again
-            if conversation_id is not None:
-                await self._confirm(conn, org_id, conversation_id, phone, to)
-        else:
-            # START or UNSTOP: the number may be texted again, and the conversation it wrote
-            # in waits for an answer; its other conversations stay closed.
-            if not await conn.fetchval(QUERIES["remove_opt_out"], org_id, phone):
-                return "needs_reply" if conversation_id else "unmatched"  # had not opted out
-            if conversation_id is not None:
-                await conn.execute(QUERIES["reopen"], conversation_id)
-        event = ConsentChanged(
-            org_id=org_id, conversation_id=conversation_id, change=intent, phone=phone,
-            our_number=to, provider_message_id=sms.provider_message_id,
-        )  # fmt: skip
-        subject = CONSENT_SUBJECT.format("opted_out" if intent == "opt_out" else "opted_in")
-        await outbox.enqueue(conn, subject, f"consent:{sms.provider_message_id}",
-                             msgspec.json.encode(event))  # fmt: skip
+        elif not await consent.opt_in(
+            conn, org_id=org_id, phone=phone, conversation_id=conversation_id, our_number=to,
+            event_id=event_id, provider_message_id=sms.provider_message_id,
+        ):  # fmt: skip
+            return "needs_reply" if conversation_id else "unmatched"  # had not opted out
         return intent
-
-    async def _confirm(
-        self, conn: Connection, org_id: int, conversation_id: int, phone: str, our_number: str
-    ) -> None:
-        """The one confirmation CTIA expects, in the organization's words, from the number the
-        contact texted; sent whatever the hour, since it answers the contact's own message.
-        Queued here, in the opt-out's transaction; the sender's outbox publishes it."""
-        row = await conn.fetchrow(
-            QUERIES["queue_confirmation"], conversation_id, org_id, our_number
-        )
-        assert row is not None
-        await queue_text(conn, OutboundSms(
-            message_id=row["id"], conversation_id=conversation_id,
-            campaign_id=row["campaign_id"], to=phone, from_number=our_number, body=row["body"],
-            kind="opt_out_confirmation",
-        ))  # fmt: skip
 
 
 def _normalise_or_raw(number: str, region: str) -> str:

@@ -41,10 +41,17 @@ UPDATE message
 SET delivery_status = $3,
     error_code = coalesce($4, error_code),
     provider_message_id = coalesce(provider_message_id, $5),
-    our_number = coalesce($6, our_number),
+    -- The number the bridge says it sent from, if the message's organization owns it: a number
+    -- it does not own would route the contact's answers (and STOP) to whoever does.
+    our_number = coalesce(
+        (SELECT n.phone FROM sending_number n
+         JOIN conversation v ON v.id = message.conversation_id
+         JOIN campaign c ON c.id = v.campaign_id
+         WHERE n.phone = $6 AND n.org_id = c.org_id),
+        our_number),
     updated_at = now()
 WHERE direction = 'outbound'
   AND (id = $1 OR ($1::bigint IS NULL AND provider_message_id = $2))
   AND delivery_status IN ('queued', 'sent')
   AND NOT (delivery_status = 'sent' AND $3 = 'sent')
-RETURNING id;
+RETURNING id, our_number;

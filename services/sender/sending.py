@@ -130,6 +130,7 @@ class Sending:
                 message_id=message_id,
                 conversation_id=row["id"],
                 campaign_id=row["campaign_id"],
+                org_id=row["org_id"],
                 to=row["phone"],
                 from_number=row["sending_number"],
                 body=request.body,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.sender.manual_opt_out import ManualOptOut
 from services.sender.receipts import Receipts
 from services.sender.sending import Sending
 from shared.access import member
 from shared.endpoints import Endpoint
 from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX, RECEIPTS_CONSUMER
 from shared.pull_worker import PullWorker
-from shared.schemas.messaging import Receipt, Send
+from shared.schemas.messaging import OptOutContact, Receipt, Send
 from shared.service import ServiceContext, ServiceDefinition, Worker
 
 # Only the texter who holds the conversation may text in it.
@@ -19,10 +20,14 @@ HOLDER = member("texter", "the caller must hold the conversation")
 
 def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
     sending = Sending(context.pool, context.outbox)
+    manual = ManualOptOut(context.pool, context.outbox)
     return [
         Endpoint("baton.send.initial", Send, sending.initial, HOLDER),
         Endpoint("baton.send.reply", Send, sending.reply, HOLDER),
-    ]
+        Endpoint("baton.send.opt_out", OptOutContact, manual.opt_out,
+                 member("texter", "the texter holding the conversation, or a moderator or "
+                        "higher")),
+    ]  # fmt: skip
 
 
 def workers(context: ServiceContext) -> list[Worker]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -38,6 +38,8 @@ class OutboundSms(Message):
     message_id: int
     conversation_id: int
     campaign_id: int
+    # Whose text it is: a bridge with a number pool per organization picks from this one's.
+    org_id: int
     to: str
     # The campaign's number (or the number the contact texted, for a confirmation); null: the
     # bridge chooses one and reports it in its receipt's `from`.
@@ -47,15 +49,17 @@ class OutboundSms(Message):
     kind: Literal["initial", "reply", "opt_out_confirmation"]
 
 
-class InboundSms(Request):
-    """On JetStream `baton.inbound.sms`, from the provider bridge."""
+class InboundSms(Message):
+    """On JetStream `baton.inbound.sms`, from the provider bridge. Fields a bridge adds beyond
+    these are ignored: a STOP is never refused over something Baton does not read."""
 
     provider_message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     from_: Annotated[str, msgspec.Meta(max_length=64)] = msgspec.field(name="from")
     to: Annotated[str, msgspec.Meta(max_length=64)]
     body: Annotated[str, msgspec.Meta(max_length=10_000)]
-    # The provider's time, kept on the message; the release clock runs on Baton's own.
-    received_at: datetime
+    # The provider's time (RFC 3339, or seconds since the epoch), kept on the message; the
+    # release clock runs on Baton's own, so it may be left out.
+    received_at: datetime | float | None = None
 
     def __post_init__(self) -> None:
         # Made storable at the edge: a NUL or a stray control character from a carrier must
@@ -63,10 +67,13 @@ class InboundSms(Request):
         self.body = storable(self.body)
         self.from_ = storable(self.from_).strip()
         self.to = storable(self.to).strip()
+        if isinstance(self.received_at, int | float):
+            self.received_at = _from_epoch(self.received_at)
 
 
-class Receipt(Request):
-    """On JetStream `baton.inbound.receipt`: the provider's word on a message we sent."""
+class Receipt(Message):
+    """On JetStream `baton.inbound.receipt`: the provider's word on a message we sent. Fields
+    beyond these are ignored."""
 
     status: Literal["sent", "delivered", "failed"]
     message_id: Id | None = None
@@ -84,16 +91,20 @@ class Receipt(Request):
 
 
 class ConsentChanged(Message):
-    """On `baton.events.contact.opted_out` / `.opted_in`: a contact's STOP (or START) to a number
-    the organization owns, in the conversation it wrote in (null: a number the organization never
-    texted); the opt-out covers every campaign of that organization, and no other's."""
+    """On `baton.events.contact.opted_out` / `.opted_in`: a contact's STOP (or START), in the
+    conversation it wrote in (null: a number the organization never texted), or a texter's opt-out
+    of a contact whose words Baton did not read as one; the opt-out covers every campaign of that
+    organization, and no other's."""
 
     org_id: int
     conversation_id: int | None
     phone: str
-    our_number: str
+    # The number the contact texted (or, for a texter's opt-out, last texted them).
+    our_number: str | None
     change: Literal["opt_out", "opt_in"]
-    provider_message_id: str
+    # The contact's message; null for a texter's opt-out, whose `actor_id` says who.
+    provider_message_id: str | None
+    actor_id: int | None = None
 
 
 class DeadLetter(Message):
@@ -103,3 +114,26 @@ class DeadLetter(Message):
     reason: str
     subject: str
     payload: str
+
+
+def _from_epoch(seconds: float) -> datetime | None:
+    """A provider's epoch time (seconds, or milliseconds when it is that large); None when it is
+    no time at all, since it is only kept for the record."""
+    if seconds > 10**11:
+        seconds /= 1000
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+class OptOutContact(Request):
+    """A texter (or a moderator) records an opt-out Baton did not read in the contact's words."""
+
+    conversation_id: Id
+
+
+class ContactOptedOut(Message):
+    conversation_id: int
+    # False: the number had already opted out of the organization; nothing changed.
+    opted_out_now: bool

@@ -119,6 +119,7 @@ def requests(w: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "baton.assign.release": {"campaign_id": campaign},
         "baton.send.initial": send,
         "baton.send.reply": {**send, "idempotency_key": str(uuid.uuid4())},
+        "baton.send.opt_out": {"conversation_id": w["held"]},
         "baton.admin.release.unhandled": {"campaign_id": campaign},
         "baton.admin.release.stale_initials": {"campaign_id": campaign,
                                                "held_longer_than_hours": 1},

@@ -348,3 +348,123 @@ async def test_numbers_and_the_confirmation_text_from_the_command_line(
     assert updated["opt_out_confirmation"] == "Parks: unsubscribed."
     assert await pool.fetchval("SELECT opt_out_confirmation FROM organization WHERE id = $1",
                                a["org"]) == "Parks: unsubscribed."  # fmt: skip
+
+
+async def test_a_stop_to_a_number_given_up_or_passed_on_reaches_whoever_texted_from_it(
+    assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    # A texted the contact from NUMBER_A, then gave the number up; B registered it since.
+    a, b = await _org(assigner, NUMBER_A), await _org(assigner, None)
+    in_a = a["conversations"][0]
+    phone = await _phone(pool, in_a)
+    in_b = await _conversation_with(pool, b["campaign"], phone)
+    await sender.call("baton.send.initial", **_send(a["texter"], in_a))
+    await sender.call("baton.send.initial", **_send(b["texter"], in_b))
+    await assigner.call("baton.admin.campaign.update", as_user=a["owner"],
+                        campaign_id=a["campaign"], sending_number=None)  # fmt: skip
+    await assigner.call("baton.admin.org.numbers.remove", as_user=a["owner"], org_id=a["org"],
+                        numbers=[NUMBER_A])  # fmt: skip
+    # The contact answers A's text: their STOP is A's, though A no longer owns the number.
+    await _text_in(nc, phone, NUMBER_A, "STOP")
+    await eventually(lambda: pool.fetchval("SELECT count(*) = 1 FROM opt_out"))
+    assert tuple(await pool.fetchrow("SELECT org_id, phone FROM opt_out")) == (a["org"], phone)
+    assert (await sender.error("baton.send.reply", **_send(a["texter"], in_a))).code == "opted_out"
+    # B takes the number over; the contact's START answers A's text still, and B's standing
+    # (texted, not opted out) is untouched.
+    await assigner.call("baton.admin.org.numbers.add", as_user=b["owner"], org_id=b["org"],
+                        numbers=[NUMBER_A])  # fmt: skip
+    start = await _text_in(nc, phone, NUMBER_A, "START")
+    recorded = await eventually(lambda: _recorded(pool, start))
+    assert recorded["conversation_id"] == in_a
+    await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM opt_out"))
+    assert await pool.fetchval("SELECT status FROM conversation WHERE id = $1", in_b) == (
+        "awaiting_reply")  # fmt: skip
+
+
+async def test_a_bridge_payload_with_extras_is_read_and_a_receipts_foreign_number_ignored(
+    assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    a, b = await _org(assigner, NUMBER_A), await _org(assigner, NUMBER_B)
+    conversation = a["conversations"][0]
+    sent = await sender.call("baton.send.initial", **_send(a["texter"], conversation))
+    # A receipt naming B's number (or no number at all) does not move A's text onto it.
+    for n, reported in enumerate((NUMBER_B, "not a number")):
+        receipt = {"message_id": sent["message_id"], "status": "sent", "from": reported,
+                   "num_segments": 1}  # fmt: skip
+        await nc.jetstream().publish("baton.inbound.receipt", json.dumps(receipt).encode(),
+                                     headers={"Nats-Msg-Id": f"r-{n}"})  # fmt: skip
+    await eventually(lambda: pool.fetchval(
+        "SELECT delivery_status = 'sent' FROM message WHERE id = $1", sent["message_id"]))  # fmt: skip
+    assert await pool.fetchval("SELECT our_number FROM message WHERE id = $1",
+                               sent["message_id"]) == NUMBER_A  # fmt: skip
+    # A STOP with fields Baton does not read, an epoch time, and the contact's number as the
+    # provider wrote it, is honoured all the same.
+    phone = await _phone(pool, conversation)
+    stop = {"provider_message_id": "p-extras", "from": phone, "to": NUMBER_A, "body": "STOP",
+            "received_at": 1764400000, "num_media": 0, "account_sid": "AC1"}  # fmt: skip
+    await nc.jetstream().publish("baton.inbound.sms", json.dumps(stop).encode(),
+                                 headers={"Nats-Msg-Id": "p-extras"})  # fmt: skip
+    await eventually(lambda: pool.fetchval("SELECT count(*) = 1 FROM opt_out"))
+    kept = await pool.fetchval(
+        "SELECT provider_received_at FROM message WHERE provider_message_id = 'p-extras'"
+    )
+    assert kept == datetime.fromtimestamp(1764400000, UTC)
+    # A STOP from a number phonenumbers does not know as assigned (a new area code) to an owned
+    # number: still the organization's opt-out.
+    await _text_in(nc, "+15555550100", NUMBER_B, "stop")
+    await eventually(lambda: pool.fetchval(
+        "SELECT count(*) = 1 FROM opt_out WHERE org_id = $1 AND phone = '+15555550100'",
+        b["org"]))  # fmt: skip
+
+
+async def test_a_texter_opts_out_a_contact_whose_words_were_not_read_as_one(
+    assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    a = await _org(assigner, NUMBER_A)
+    first, second = a["conversations"][:2]
+    await sender.call("baton.send.initial", **_send(a["texter"], first))
+    await _text_in(nc, await _phone(pool, first), NUMBER_A, "I said STOP, this is harassment")
+    await eventually(lambda: pool.fetchval(
+        "SELECT status = 'needs_reply' FROM conversation WHERE id = $1", first))  # fmt: skip
+    events = await nc.jetstream().subscribe("baton.events.contact.>", stream="EVENTS")
+    moderator = (await assigner.call("baton.admin.user.create", as_user=a["owner"],
+                                     org_id=a["org"], name="Mo", role="moderator"))["user_id"]  # fmt: skip
+    other = (await assigner.call("baton.admin.user.create", as_user=a["owner"], org_id=a["org"],
+                                 name="T2", role="texter"))["user_id"]  # fmt: skip
+    stranger = (await _org(assigner, None))["owner"]
+    # Not theirs to decide: a texter who does not hold it, and a stranger to the organization.
+    assert (await sender.error("baton.send.opt_out", as_user=other,
+                               conversation_id=first)).code == "forbidden"  # fmt: skip
+    assert (await sender.error("baton.send.opt_out", as_user=stranger,
+                               conversation_id=first)).code == "not_found"  # fmt: skip
+    done = await sender.call("baton.send.opt_out", as_user=a["texter"], conversation_id=first)
+    assert done == {"conversation_id": first, "opted_out_now": True}
+    assert tuple(await pool.fetchrow("SELECT org_id, source FROM opt_out")) == (a["org"], "texter")
+    confirmation = await pool.fetchrow(
+        "SELECT conversation_id, our_number FROM message WHERE kind = 'opt_out_confirmation'"
+    )
+    assert tuple(confirmation) == (first, NUMBER_A)
+    event = json.loads((await events.next_msg(timeout=10)).data)
+    assert (event["change"], event["actor_id"], event["provider_message_id"]) == (
+        "opt_out", a["texter"], None)  # fmt: skip
+    # A moderator may too; again changes nothing and sends nothing more.
+    again = await sender.call("baton.send.opt_out", as_user=moderator, conversation_id=first)
+    assert again["opted_out_now"] is False
+    assert await pool.fetchval(
+        "SELECT count(*) FROM message WHERE kind = 'opt_out_confirmation'") == 1  # fmt: skip
+    assert (await sender.error("baton.send.initial", **_send(a["texter"], first))).code in {
+        "opted_out", "already_sent"}  # fmt: skip
+    await sender.call("baton.send.initial", **_send(a["texter"], second))
+
+
+async def test_the_confirmation_text_is_texted_as_is_so_it_must_be_readable(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    a = await _org(assigner, None)
+    before = await snapshot(pool)
+    for wording in ("Parks\u0007: unsubscribed", "   "):
+        refusal = await assigner.error("baton.admin.org.update", as_user=a["owner"],
+                                       org_id=a["org"], opt_out_confirmation=wording)  # fmt: skip
+        assert (refusal.code, refusal.details) == ("bad_request",
+                                                   {"field": "opt_out_confirmation"})  # fmt: skip
+    assert await snapshot(pool) == before

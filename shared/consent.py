@@ -1,0 +1,110 @@
+"""A contact's consent inside one organization, whoever records it: the inbound service reading
+a STOP or START, or a texter opting out a contact whose words the classifier missed.
+
+An opt-out adds the number to the organization's list and closes every conversation it has with
+them; a new one (not a repeat) is confirmed once, in the organization's words, and is an event.
+All of it happens in the caller's transaction, with the change it describes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from shared import outbox
+from shared.database import Connection
+from shared.outbound import queue_text
+from shared.queries import load_queries
+from shared.schemas.messaging import ConsentChanged, OutboundSms
+
+QUERIES = load_queries("shared", "consent.sql")
+CONSENT_SUBJECT = "baton.events.contact.{}"
+Source = Literal["reply", "texter"]
+
+
+async def opt_out(
+    conn: Connection,
+    *,
+    org_id: int,
+    phone: str,
+    conversation_id: int | None,
+    our_number: str | None,
+    source: Source,
+    event_id: str,
+    provider_message_id: str | None = None,
+    actor_id: int | None = None,
+) -> bool:
+    """Whether the number had not opted out already (a repeat changes nothing, is not confirmed
+    again and is no event). `our_number`: the number the confirmation goes from; None, or no
+    conversation, sends none (Baton texts only inside conversations)."""
+    is_new = bool(await conn.fetchval(QUERIES["add_opt_out"], org_id, phone, source))
+    await conn.execute(QUERIES["close_for_phone"], org_id, phone)
+    if not is_new:
+        return False
+    if conversation_id is not None and our_number is not None:
+        await _confirm(conn, org_id, conversation_id, phone, our_number)
+    await _event(conn, "opt_out", org_id, conversation_id, phone, our_number, event_id,
+                 provider_message_id, actor_id)  # fmt: skip
+    return True
+
+
+async def opt_in(
+    conn: Connection,
+    *,
+    org_id: int,
+    phone: str,
+    conversation_id: int | None,
+    our_number: str,
+    event_id: str,
+    provider_message_id: str,
+) -> bool:
+    """START or UNSTOP: whether the number had opted out (and no longer has). The conversation it
+    wrote in waits for an answer again; its other conversations stay closed."""
+    if not await conn.fetchval(QUERIES["remove_opt_out"], org_id, phone):
+        return False
+    if conversation_id is not None:
+        await conn.execute(QUERIES["reopen"], conversation_id)
+    await _event(conn, "opt_in", org_id, conversation_id, phone, our_number, event_id,
+                 provider_message_id, None)  # fmt: skip
+    return True
+
+
+async def last_our_number(conn: Connection, conversation_id: int) -> str | None:
+    """The number that last texted the conversation's contact, else its campaign's."""
+    number: str | None = await conn.fetchval(QUERIES["last_our_number"], conversation_id)
+    return number
+
+
+async def _confirm(
+    conn: Connection, org_id: int, conversation_id: int, phone: str, our_number: str
+) -> None:
+    """The one confirmation CTIA expects, in the organization's words, from the number the
+    contact texted; sent whatever the hour, since it answers the contact. Queued here; the
+    sender's outbox publishes it (only its NATS user may text)."""
+    row = await conn.fetchrow(QUERIES["queue_confirmation"], conversation_id, org_id, our_number)
+    assert row is not None
+    await queue_text(conn, OutboundSms(
+        message_id=row["id"], conversation_id=conversation_id, campaign_id=row["campaign_id"],
+        org_id=org_id, to=phone, from_number=our_number, body=row["body"],
+        kind="opt_out_confirmation",
+    ))  # fmt: skip
+
+
+async def _event(
+    conn: Connection,
+    change: Literal["opt_out", "opt_in"],
+    org_id: int,
+    conversation_id: int | None,
+    phone: str,
+    our_number: str | None,
+    event_id: str,
+    provider_message_id: str | None,
+    actor_id: int | None,
+) -> None:
+    event = ConsentChanged(
+        org_id=org_id, conversation_id=conversation_id, phone=phone, our_number=our_number,
+        change=change, provider_message_id=provider_message_id, actor_id=actor_id,
+    )  # fmt: skip
+    subject = CONSENT_SUBJECT.format("opted_out" if change == "opt_out" else "opted_in")
+    await outbox.enqueue(conn, subject, event_id, msgspec.json.encode(event))
