@@ -21,7 +21,7 @@ import time
 import asyncpg
 import structlog
 
-from shared.database import TRANSIENT_ERRORS
+from shared.outages import is_unavailable
 from shared.queries import load_queries
 
 log = structlog.get_logger(__name__)
@@ -65,7 +65,12 @@ class PoolFloorKeeper:
                     continue
                 try:
                     await self.raise_floor(campaign_id)
-                except TRANSIENT_ERRORS as exc:
-                    log.warning("pool_floor_unavailable", error=str(exc))
+                except Exception as exc:
+                    # Upkeep: a failure here must not take the assigner down (a connection
+                    # killed mid-transaction raises InterfaceError, not a connection error).
+                    if is_unavailable(exc):
+                        log.warning("pool_floor_unavailable", error=str(exc))
+                    else:
+                        log.exception("pool_floor_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._interval)
