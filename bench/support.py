@@ -150,9 +150,11 @@ async def self_assign_campaign(
     """An active self-assign campaign of `size` Unassigned conversations and `texters` texters,
     analysed, as the claim benchmarks drain it."""
     org = await conn.fetchval("INSERT INTO organization (name) VALUES ('bench') RETURNING id")
+    # Texting hours all day: the claim is measured whatever the hour the benchmark runs at.
     campaign = await conn.fetchval(
-        """INSERT INTO campaign (org_id, title, batch_size, status, self_assign)
-           VALUES ($1, $2, $3, 'active', true) RETURNING id""",
+        """INSERT INTO campaign (org_id, title, batch_size, status, self_assign,
+                                 texting_hours_start, texting_hours_end)
+           VALUES ($1, $2, $3, 'active', true, 0, 24) RETURNING id""",
         org, title, batch_size,
     )  # fmt: skip
     await conn.execute(

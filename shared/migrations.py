@@ -2,6 +2,10 @@
 
 Several replicas starting at once are safe: the transaction-scoped advisory lock makes the
 others wait, and when they get it they find every migration already recorded.
+
+After the migrations, under the same lock, the phone-prefix zone table is brought up to the
+installed `phonenumbers` (shared/phone_zones.py): reference data that follows the library, not
+the schema.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from importlib import resources
 import asyncpg
 
 from shared.database import Connection
+from shared.phone_zones import load_phone_zones
 
 MIGRATIONS_PACKAGE = "shared.sql.migrations"
 # An arbitrary, fixed key: every Baton process that migrates takes this same lock.
@@ -66,6 +71,7 @@ async def migrate(conn: Connection) -> list[Migration]:
                 migration.name,
             )
             applied_now.append(migration)
+        await load_phone_zones(conn)
     return applied_now
 
 

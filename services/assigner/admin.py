@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import zoneinfo
 
 import asyncpg
 import msgspec
@@ -14,6 +15,7 @@ from shared.database import Connection
 from shared.errors import CONFLICT, BatonError, bad_request, forbidden, not_a_member, not_found
 from shared.schemas import admin as s
 from shared.text import storable
+from shared.texting_hours import zone_info
 
 PRODUCT_DEFAULT_BATCH_SIZE = 300
 
@@ -32,6 +34,8 @@ def campaign_view(row: asyncpg.Record) -> s.Campaign:
         release_unhandled_after_minutes=row["release_unhandled_after_minutes"],
         texting_hours=s.TexterHours(start=row["texting_hours_start"], end=row["texting_hours_end"]),
         sending_number=row["sending_number"],
+        closing_margin_minutes=row["closing_margin_minutes"],
+        fallback_zone=row["fallback_zone"],
     )
 
 
@@ -57,6 +61,24 @@ async def fetch_campaign_as(
 def _check_hours(hours: s.TexterHours) -> None:
     if not (0 <= hours.start < hours.end <= 24):
         raise bad_request("texting_hours: start must be before end, both within 0..24")
+
+
+def _check_margin(start: int, end: int, margin_minutes: int) -> None:
+    """A margin as long as the hours would hand nothing out, ever (midnight to midnight never
+    closes, so any margin is fine there)."""
+    if (start, end) != (0, 24) and margin_minutes >= (end - start) * 60:
+        raise bad_request(
+            "closing_margin_minutes must be shorter than the texting hours",
+            field="closing_margin_minutes",
+        )
+
+
+def _check_zone(name: str) -> None:
+    try:
+        zone_info(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise bad_request(f"fallback_zone: {name!r} is not an IANA time zone",
+                          field="fallback_zone") from None  # fmt: skip
 
 
 async def _require_members(conn: Connection, org_id: int, user_ids: list[int]) -> None:
@@ -192,13 +214,18 @@ class Admin:
                 changes["sending_number"] = await self._sending_number(
                     conn, row["org_id"], changes["sending_number"]
                 )
+            if changes.get("fallback_zone") is not None:
+                _check_zone(changes["fallback_zone"])
             current.update(changes)
+            _check_margin(current["texting_hours_start"], current["texting_hours_end"],
+                          current["closing_margin_minutes"])  # fmt: skip
             await conn.execute(
                 QUERIES["save_campaign"], row["id"], current["status"], current["self_assign"],
                 current["batch_size"], current["replies_batch_size"],
                 current["require_replies_handled"], current["release_unhandled_after_minutes"],
                 current["texting_hours_start"], current["texting_hours_end"],
-                current["sending_number"],
+                current["sending_number"], current["closing_margin_minutes"],
+                current["fallback_zone"],
             )  # fmt: skip
             return campaign_view(await fetch_campaign(conn, row["id"]))
 

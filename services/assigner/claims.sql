@@ -5,51 +5,82 @@
 SELECT pg_advisory_xact_lock(hashtextextended('claim:' || $1::bigint || ':' || $2::bigint, 0));
 
 -- name: texter_pending --
--- What the texter still holds that blocks a new batch.
+-- What the texter still holds that blocks a new batch; and, in the same round trip, the
+-- campaign's zone groups (migration 0006) with each one's pool floor, in zone group order.
 SELECT
     EXISTS (SELECT 1 FROM conversation
             WHERE assignee_id = $2 AND campaign_id = $1 AND status = 'not_started') AS initials,
     EXISTS (SELECT 1 FROM conversation
-            WHERE assignee_id = $2 AND campaign_id = $1 AND status = 'needs_reply') AS replies;
+            WHERE assignee_id = $2 AND campaign_id = $1 AND status = 'needs_reply') AS replies,
+    ARRAY(SELECT zone_group FROM campaign_zone_group WHERE campaign_id = $1
+          ORDER BY zone_group) AS zone_groups,
+    ARRAY(SELECT pool_floor_id FROM campaign_zone_group WHERE campaign_id = $1
+          ORDER BY zone_group) AS pool_floors;
+
+-- name: zone_group_zones --
+-- The zones of zone groups this process has not seen yet (services/assigner/zone_groups.py).
+SELECT id, zones FROM zone_group WHERE id = ANY($1::integer[]);
 
 -- name: claim_initials --
--- Unassigned not_started conversations in id order, from the claim cursor $4 on. SKIP LOCKED
--- lets concurrent claims take disjoint rows; the assignee guard in the UPDATE makes a row that
--- changed hands after the SELECT impossible to take twice.
--- The cursor is a row comparison on (campaign_id, id), ordered the same way: only the pool
--- index serves that, so the planner cannot walk the primary key over every conversation already
--- claimed (with `id > $4 ORDER BY id` it did, 3x slower). And `campaign_id <= $1` rather than
--- `= $1`: with an equality Postgres starts the index scan at the campaign's first entry and
--- reads every dead entry up to the cursor (487 ms per claim 8.8M rows into a 10M campaign,
--- 57 ms with this form, under the same load).
+-- Unassigned not_started conversations of the zone groups open now ($4, closing soonest first),
+-- each group from its claim cursor ($5, the same order), in id order inside a group. One index
+-- range scan per group, from (campaign, group, cursor) to the group's end: rows of closed groups
+-- are never read, however many there are. The scans run one after another under the outer
+-- LIMIT, and a row is locked only as it is pulled up, so exactly $3 rows are locked: no more
+-- than a claim keeps, nothing for concurrent claims to skip in vain.
+-- The range is two row comparisons on the pool index's key, not `campaign_id = $1 AND
+-- zone_group = g AND id > cursor`: with those equalities the wanted order reduces to `id`, and
+-- the planner walked the primary key from the cursor, filtering every conversation of every
+-- group (closed ones included) and every one already claimed. Only the pool index serves these
+-- comparisons in this order, and they bound its scan at both ends: it starts at the cursor, not
+-- at the group's first entry with the dead ones after it (test_hot_queries_use_their_indexes.py).
+-- SKIP LOCKED lets concurrent claims take disjoint rows; the assignee guard in the UPDATE makes
+-- a row that changed hands after the SELECT impossible to take twice.
 WITH picked AS (
-    SELECT id FROM conversation
-    WHERE campaign_id <= $1 AND (campaign_id, id) > ($1, $4)
-      AND assignee_id IS NULL AND status = 'not_started'
-    ORDER BY campaign_id, id
+    SELECT p.id
+    FROM unnest($4::integer[], $5::bigint[]) AS g(zone_group, after_id)
+    CROSS JOIN LATERAL (
+        SELECT id FROM conversation
+        WHERE (campaign_id, zone_group, id) > ($1, g.zone_group, g.after_id)
+          AND (campaign_id, zone_group) <= ($1, g.zone_group)
+          AND assignee_id IS NULL AND status = 'not_started'
+        ORDER BY campaign_id, zone_group, id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+    ) p
     LIMIT $3
-    FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE conversation c
     SET assignee_id = $2, assigned_at = now(), updated_at = now()
     FROM picked
     WHERE c.id = picked.id AND c.assignee_id IS NULL AND c.status = 'not_started'
-    RETURNING c.id
+    RETURNING c.id, c.zone_group
 ), logged AS (
     INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, to_texter_id,
                                   reason, actor_id)
-    SELECT $5, $1, id, $2, $6, $2 FROM claimed
+    SELECT $6, $1, id, $2, $7, $2 FROM claimed
 )
-SELECT id FROM claimed ORDER BY id;
+SELECT id, zone_group FROM claimed ORDER BY id;
 
 -- name: claim_replies --
--- Unassigned needs_reply conversations, the longest-waiting first.
+-- Unassigned needs_reply conversations of the zone groups open now ($4), the longest-waiting
+-- first across them. Each group gives its oldest $3 from its own index range; of those the
+-- oldest $3 are kept. Rows a group gave beyond that stay locked only until this short
+-- transaction ends (a concurrent reply claim skips them meanwhile): a merge in waiting order
+-- needs every group's candidates, and the reply pool is small beside the initials'.
 WITH picked AS (
-    SELECT id FROM conversation
-    WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'needs_reply'
-    ORDER BY needs_reply_since, id
+    SELECT p.id
+    FROM unnest($4::integer[]) AS g(zone_group)
+    CROSS JOIN LATERAL (
+        SELECT id, needs_reply_since FROM conversation
+        WHERE campaign_id = $1 AND zone_group = g.zone_group
+          AND assignee_id IS NULL AND status = 'needs_reply'
+        ORDER BY campaign_id, zone_group, needs_reply_since, id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+    ) p
+    ORDER BY p.needs_reply_since, p.id
     LIMIT $3
-    FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE conversation c
     SET assignee_id = $2, assigned_at = now(), updated_at = now()
@@ -59,24 +90,35 @@ WITH picked AS (
 ), logged AS (
     INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, to_texter_id,
                                   reason, actor_id)
-    SELECT $4, $1, id, $2, $5, $2 FROM claimed
+    SELECT $5, $1, id, $2, $6, $2 FROM claimed
 )
 SELECT id FROM claimed ORDER BY id;
 
--- name: pool_has_initials --
--- From the pool floor $2 (migration 0002), in the same row-comparison form as claim_initials.
--- A scalar subquery with ORDER BY ... LIMIT 1, not EXISTS: Postgres drops the ORDER BY inside
--- EXISTS, and with statistics from the campaign's start (a drain outruns autovacuum's ANALYZE)
--- it then expects a row at once from a sequential scan and reads the whole table.
-SELECT (SELECT id FROM conversation
-        WHERE campaign_id <= $1 AND (campaign_id, id) >= ($1, $2)
-          AND assignee_id IS NULL AND status = 'not_started'
-        ORDER BY campaign_id, id
-        LIMIT 1) IS NOT NULL;
+-- name: pooled_initials_groups --
+-- The campaign's zone groups that still hold an Unassigned not_started row, each looked for
+-- from its pool floor: when a claim found nothing, "empty" (none), "locked by other claims" (an
+-- open group) and "nothing open now" (only closed groups) are told apart. A scalar subquery with
+-- ORDER BY ... LIMIT 1, not EXISTS: Postgres drops the ORDER BY inside EXISTS, and with
+-- statistics from the campaign's start (a drain outruns autovacuum's ANALYZE) it then expects a
+-- row at once from a sequential scan and reads the whole table.
+-- The range in claim_initials' form.
+SELECT z.zone_group, g.zones
+FROM campaign_zone_group z JOIN zone_group g ON g.id = z.zone_group
+WHERE z.campaign_id = $1
+  AND (SELECT id FROM conversation
+       WHERE (campaign_id, zone_group, id) >= ($1, z.zone_group, z.pool_floor_id)
+         AND (campaign_id, zone_group) <= ($1, z.zone_group)
+         AND assignee_id IS NULL AND status = 'not_started'
+       ORDER BY campaign_id, zone_group, id
+       LIMIT 1) IS NOT NULL;
 
--- name: pool_has_replies --
--- In the pool index's order, for the reason above.
-SELECT (SELECT id FROM conversation
-        WHERE campaign_id = $1 AND assignee_id IS NULL AND status = 'needs_reply'
-        ORDER BY needs_reply_since, id
-        LIMIT 1) IS NOT NULL;
+-- name: pooled_replies_groups --
+-- The same for the replies pool, in its index's order.
+SELECT z.zone_group, g.zones
+FROM campaign_zone_group z JOIN zone_group g ON g.id = z.zone_group
+WHERE z.campaign_id = $1
+  AND (SELECT id FROM conversation
+       WHERE campaign_id = $1 AND zone_group = z.zone_group
+         AND assignee_id IS NULL AND status = 'needs_reply'
+       ORDER BY campaign_id, zone_group, needs_reply_since, id
+       LIMIT 1) IS NOT NULL;

@@ -1,12 +1,13 @@
-"""Keeps each busy campaign's pool floor (migration 0002) close to the first row still in the pool.
+"""Keeps each busy campaign's pool floors (migrations 0002, 0006) close to the first row still in
+the pool, one floor per zone group.
 
 The database lowers a floor whenever a row enters the pool; only this raises it. Every second it
 visits the campaigns this process claimed from lately, one short transaction each: take the
 campaign's pool-floor lock exclusively (or skip the campaign this round: rows are entering its
-pool right now, or another replica is raising it), find the first row in the pool from the
-current floor, and move the floor up to it. The lock is what makes raising safe: rows that
-entered the pool before we held it are committed and seen by the scan, and a statement adding
-rows after waits for us to commit and then lowers the floor again (migration 0002).
+pool right now, or another replica is raising it), find each zone group's first row in the pool
+from its current floor, and move the floor up to it. The lock is what makes raising safe: rows
+that entered the pool before we held it are committed and seen by the scan, and a statement
+adding rows after waits for us to commit and then lowers the floor again (migration 0002).
 
 Rows locked by a claim in flight still count as in the pool (the scan sees the last committed
 version), so a claim that rolls back never leaves rows below the floor.
@@ -43,18 +44,15 @@ class PoolFloorKeeper:
             self._claimed_at[campaign_id] = time.monotonic()
 
     async def raise_floor(self, campaign_id: int) -> int | None:
-        """One raise; the new floor, or None when the campaign was busy (or is gone)."""
+        """One raise of every zone group's floor; the lowest floor after it (EMPTY_POOL_FLOOR for
+        an empty pool), or None when the campaign was busy (or is gone)."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval(QUERIES["try_lock_pool_floor"], campaign_id):
                 return None
-            floor = await conn.fetchval(QUERIES["pool_floor"], campaign_id)
-            if floor is None:
-                return None  # the campaign is gone
-            first = await conn.fetchval(QUERIES["first_in_pool"], campaign_id, floor)
-            new_floor = EMPTY_POOL_FLOOR if first is None else int(first)
-            if new_floor != floor:
-                await conn.execute(QUERIES["set_pool_floor"], campaign_id, new_floor)
-            return new_floor
+            floors = await conn.fetch(QUERIES["raise_pool_floors"], campaign_id, EMPTY_POOL_FLOOR)
+            if not floors:
+                return None  # the campaign is gone, or has never had a conversation
+            return min(int(row["new_floor"]) for row in floors)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

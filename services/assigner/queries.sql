@@ -55,20 +55,20 @@ RETURNING id;
 -- name: campaign --
 SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
-       texting_hours_end, sending_number, pool_floor_id
+       texting_hours_end, closing_margin_minutes, fallback_zone, sending_number
 FROM campaign WHERE id = $1;
 
 -- name: campaign_for_update --
 SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
-       texting_hours_end, sending_number
+       texting_hours_end, closing_margin_minutes, fallback_zone, sending_number
 FROM campaign WHERE id = $1 FOR UPDATE;
 
 -- name: save_campaign --
 UPDATE campaign SET status = $2, self_assign = $3, batch_size = $4, replies_batch_size = $5,
        require_replies_handled = $6, release_unhandled_after_minutes = $7,
        texting_hours_start = $8, texting_hours_end = $9, sending_number = $10,
-       updated_at = now()
+       closing_margin_minutes = $11, fallback_zone = $12, updated_at = now()
 WHERE id = $1;
 
 -- name: add_texters --
@@ -143,3 +143,11 @@ WHERE v.campaign_id = $1
   AND (NOT $6::boolean OR v.status <> 'awaiting_reply')
 ORDER BY v.id
 LIMIT $7;
+
+-- name: unassigned_by_zone_group --
+-- Unassigned conversations per zone group, from the two pool indexes.
+SELECT g.id AS zone_group, g.zones, count(*) AS n
+FROM conversation v JOIN zone_group g ON g.id = v.zone_group
+WHERE v.campaign_id = $1 AND v.assignee_id IS NULL AND v.status IN ('not_started', 'needs_reply')
+GROUP BY g.id, g.zones
+ORDER BY g.id;

@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
 
 import asyncpg
 
 from services.assigner.admin import fetch_campaign, fetch_campaign_as
 from services.assigner.named_queries import QUERIES
+from services.assigner.self_assign import when_open
 from shared.access import Caller, allows
 from shared.errors import BatonError, bad_request, forbidden, not_found
 from shared.schemas import query as s
+from shared.texting_hours import CampaignHours, utc_now, zones_to_check
 
 STATUSES = ("not_started", "awaiting_reply", "needs_reply", "replied", "closed")
 
 
 class Reads:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], datetime] = utc_now) -> None:
         self._pool = pool
+        self._clock = clock
 
     async def campaign_stats(
         self, request: s.CampaignStatsRequest, caller: Caller
     ) -> s.CampaignStats:
         async with self._pool.acquire() as conn:
-            await fetch_campaign_as(conn, caller, request.campaign_id)
+            campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
             rows = await conn.fetch(QUERIES["stats_by_status"], request.campaign_id)
             failed = await conn.fetchval(QUERIES["failed_initials"], request.campaign_id)
+            zones = await conn.fetch(QUERIES["unassigned_by_zone_group"], request.campaign_id)
+        by_zone = _by_zone(zones, CampaignHours.of(campaign), self._clock())
         by_status = dict.fromkeys(STATUSES, 0)
         unassigned = dict.fromkeys(STATUSES, 0)
         by_assignee: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
@@ -42,6 +49,8 @@ class Reads:
             unassigned_by_status=unassigned,
             by_assignee=dict(by_assignee),
             failed_initials=failed,
+            unassigned_textable_now=sum(z.textable_now for z in by_zone),
+            unassigned_by_zone=by_zone,
         )
 
     async def conversations(
@@ -81,3 +90,18 @@ class Reads:
         ]
         next_after = page[-1].conversation_id if len(page) == request.limit else None
         return s.ConversationPage(conversations=page, next_after=next_after)
+
+
+def _by_zone(rows: list[asyncpg.Record], hours: CampaignHours, now: datetime) -> list[s.ZonePool]:
+    """Per zone group: how many wait Unassigned, how many a batch may hold now, and when the
+    others open, by the assigner's rule (closing margin included)."""
+    pools = []
+    for row in rows:
+        zones = list(row["zones"])
+        textable = hours.handed_out(now, zones)
+        pools.append(s.ZonePool(
+            zones=zones, hours_of=list(zones_to_check(zones, hours.fallback_zone)),
+            unassigned=row["n"], textable_now=row["n"] if textable else 0,
+            next_opening=None if textable else when_open(hours.next_opening(now, [zones])),
+        ))  # fmt: skip
+    return pools

@@ -3,12 +3,19 @@
 One transaction per request: rule checks and the claim happen under a per-texter advisory lock,
 so two clicks at once give one batch, and the claim itself is one statement with SKIP LOCKED, so
 no conversation is ever held by two texters.
+
+A batch holds only conversations that can be sent at once: those whose contact is inside the
+campaign's texting hours now, with the closing margin still ahead (shared/texting_hours.py). The
+claim walks only the zone groups open now (claims.sql); with nothing open while the pool still
+holds conversations, the refusal is `none_textable_now`, with when the next ones open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import asyncpg
 import msgspec
@@ -18,6 +25,7 @@ from services.assigner.admin import fetch_campaign
 from services.assigner.claim_cursor import ClaimCursor
 from services.assigner.named_queries import QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
+from services.assigner.zone_groups import ZoneGroups
 from shared import outbox
 from shared.access import QUERIES as ACCESS_QUERIES
 from shared.access import Caller
@@ -25,6 +33,7 @@ from shared.database import Connection
 from shared.errors import BatonError, not_found
 from shared.queries import load_queries
 from shared.schemas import assign as s
+from shared.texting_hours import CampaignHours, Opening, utc_now
 
 CLAIMS = load_queries("services.assigner", "claims.sql")
 ASSIGNED = Counter(
@@ -33,16 +42,55 @@ ASSIGNED = Counter(
 ASSIGNED_SUBJECT = "baton.events.conversation.assigned"
 # When every Unassigned row is momentarily locked by other claims, look again this many times.
 LOCKED_POOL_RETRIES = 5
+# The pool holds conversations, but none inside texting hours now; `details` say when some open.
+NONE_TEXTABLE_NOW = "none_textable_now"
+# What an invite join answers as `first_batch_error` instead of failing the join.
+FIRST_BATCH_REFUSALS = frozenset({
+    "no_more_conversations", NONE_TEXTABLE_NOW, "initials_pending", "replies_pending",
+    "self_assign_disabled", "campaign_not_active",
+})  # fmt: skip
+
+
+def when_open(opening: Opening | None) -> s.NextOpening | None:
+    if opening is None:
+        return None
+    return s.NextOpening(
+        opens_at=opening.at.isoformat().replace("+00:00", "Z"),
+        zone=opening.zone,
+        local_time=opening.local_time,
+    )
+
+
+def none_textable_now(opening: Opening | None) -> BatonError:
+    when = when_open(opening)
+    if when is None:
+        return BatonError(
+            NONE_TEXTABLE_NOW,
+            "No conversation left can be texted now, nor within a week: check the campaign's "
+            "texting hours and fallback zone",
+        )
+    return BatonError(
+        NONE_TEXTABLE_NOW,
+        f"No conversation can be texted now; the next ones open at {when.local_time} "
+        f"{when.zone} time",
+        msgspec.to_builtins(when),
+    )
 
 
 class SelfAssign:
     def __init__(
-        self, pool: asyncpg.Pool, publisher: outbox.OutboxPublisher, floors: PoolFloorKeeper
+        self,
+        pool: asyncpg.Pool,
+        publisher: outbox.OutboxPublisher,
+        floors: PoolFloorKeeper,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._pool = pool
         self._publisher = publisher
         self._cursor = ClaimCursor()
         self._floors = floors
+        self._clock = clock
+        self._zone_groups = ZoneGroups()
 
     async def request(self, request: s.RequestBatch, caller: Caller) -> s.Batch:
         ids = await self._assign(request.campaign_id, caller.user_id, request.kind, "self_assign")
@@ -64,17 +112,19 @@ class SelfAssign:
                 await conn.execute(QUERIES["add_team_member"], invite["team_id"], texter_id)
             await conn.execute(QUERIES["add_texters"], invite["campaign_id"], [texter_id], "invite")
         # The first batch is requested for them (seed 000), in its own transaction.
+        opening = None
         try:
             ids = await self._assign(invite["campaign_id"], texter_id, invite["kind"], "join")
             error = None
         except BatonError as exc:
-            if exc.code not in ("no_more_conversations", "initials_pending", "replies_pending",
-                                "self_assign_disabled", "campaign_not_active"):  # fmt: skip
+            if exc.code not in FIRST_BATCH_REFUSALS:
                 raise
             ids, error = [], exc.code
+            if exc.code == NONE_TEXTABLE_NOW and exc.details:
+                opening = msgspec.convert(exc.details, s.NextOpening)
         return s.Joined(
             campaign_id=invite["campaign_id"], kind=invite["kind"], conversation_ids=ids,
-            first_batch_error=error,
+            first_batch_error=error, next_opening=opening,
         )  # fmt: skip
 
     async def _assign(self, campaign_id: int, texter_id: int, kind: str, reason: str) -> list[int]:
@@ -116,40 +166,58 @@ class SelfAssign:
                 )
             if campaign["require_replies_handled"] and pending["replies"]:
                 raise BatonError("replies_pending", "Answer your replies before requesting more")
-            self._floors.claimed_from(campaign_id)
-            # Nothing is in the pool below its floor; the cursor is this process's hint above it.
-            floor = campaign["pool_floor_id"]
-            size, after = campaign["batch_size"], max(self._cursor.start(campaign_id), floor - 1)
-            ids = await self._claim(
-                conn, "claim_initials", campaign_id, size, texter_id, reason, after
-            )
-            if len(ids) < size and after > floor - 1:
-                # Below the cursor may be conversations returned to the pool: fill from there.
-                ids += await self._claim(conn, "claim_initials", campaign_id, size - len(ids),
-                                         texter_id, reason, floor - 1)  # fmt: skip
-            if not ids:
-                await self._refuse_if_empty(conn, "pool_has_initials", campaign_id, floor)
-                return None
-            self._cursor.advance(campaign_id, sorted(ids))
-            return sorted(ids)
-        if pending["replies"]:
+        elif pending["replies"]:
             raise BatonError("replies_pending", "Answer your replies before requesting more")
-        ids = await self._claim(conn, "claim_replies", campaign_id, campaign["replies_batch_size"],
-                                texter_id, reason, None)  # fmt: skip
-        if not ids:
-            await self._refuse_if_empty(conn, "pool_has_replies", campaign_id)
+        now, hours = self._clock(), CampaignHours.of(campaign)
+        zones = await self._zone_groups.zones(conn, pending["zone_groups"])
+        open_groups = hours.open_groups(now, zones)
+        if kind == "initials":
+            self._floors.claimed_from(campaign_id)
+            floors = dict(zip(pending["zone_groups"], pending["pool_floors"], strict=True))
+            rows = await self._claim_initials(
+                conn, campaign, texter_id, reason, open_groups, floors
+            )
+            if not rows:
+                await self._refuse_if_empty(conn, "pooled_initials_groups", campaign_id, hours, now)
+                return None
+            self._cursor.advance(campaign_id, [(r["id"], r["zone_group"]) for r in rows])
+            return sorted(r["id"] for r in rows)
+        rows = await self._claim(conn, "claim_replies", campaign_id, campaign["replies_batch_size"],
+                                 texter_id, reason, open_groups)  # fmt: skip
+        if not rows:
+            await self._refuse_if_empty(conn, "pooled_replies_groups", campaign_id, hours, now)
             return None
-        return ids
+        return [r["id"] for r in rows]
+
+    async def _claim_initials(
+        self, conn: Connection, campaign: asyncpg.Record, texter_id: int, reason: str,
+        open_groups: list[int], floors: dict[int, int],
+    ) -> list[asyncpg.Record]:  # fmt: skip
+        """A batch from the open groups, each from its cursor; short, then from their floors."""
+        campaign_id, size = campaign["id"], campaign["batch_size"]
+        # Nothing of a group is in the pool below its floor; the cursor is this process's hint
+        # above it.
+        after = [max(self._cursor.start(campaign_id, g), floors[g] - 1) for g in open_groups]
+        rows = await self._claim(conn, "claim_initials", campaign_id, size, texter_id, reason,
+                                 open_groups, after)  # fmt: skip
+        if len(rows) < size:
+            # Below a cursor may be conversations returned to the pool: fill from there.
+            below = [g for g, a in zip(open_groups, after, strict=True) if a > floors[g] - 1]
+            floor_after = [floors[g] - 1 for g in below]
+            rows += await self._claim(conn, "claim_initials", campaign_id, size - len(rows),
+                                      texter_id, reason, below, floor_after)  # fmt: skip
+        return rows
 
     async def _claim(
         self, conn: Connection, query: str, campaign_id: int, size: int, texter_id: int,
-        reason: str, after: int | None,
-    ) -> list[int]:  # fmt: skip
-        """One claim statement; `after` is the claim cursor (initials pool only)."""
+        reason: str, groups: list[int], *cursors: list[int],
+    ) -> list[asyncpg.Record]:  # fmt: skip
+        """One claim statement over the zone groups `groups` (initials: from `cursors`)."""
+        if not groups:
+            return []
         operation = uuid.uuid4()
-        cursor = () if after is None else (after,)
         rows = await conn.fetch(
-            CLAIMS[query], campaign_id, texter_id, size, *cursor, operation, reason
+            CLAIMS[query], campaign_id, texter_id, size, groups, *cursors, operation, reason
         )
         ids = [r["id"] for r in rows]
         if ids:
@@ -158,12 +226,20 @@ class SelfAssign:
                 reason=reason, conversation_ids=ids,
             )  # fmt: skip
             await outbox.enqueue(conn, ASSIGNED_SUBJECT, str(operation), msgspec.json.encode(event))
-        return ids
+        return rows
 
     async def _refuse_if_empty(
-        self, conn: Connection, exists_query: str, campaign_id: int, *floor: int
-    ) -> None:
+        self, conn: Connection, pooled_query: str, campaign_id: int, hours: CampaignHours,
+        now: datetime,
+    ) -> None:  # fmt: skip
         """No row came back. SKIP LOCKED returns nothing while rows exist but are locked by
-        other claims: that is not an empty pool, and the caller looks again."""
-        if not await conn.fetchval(CLAIMS[exists_query], campaign_id, *floor):
+        other claims: that is not an empty pool, and the caller looks again. Rows only in groups
+        closed now are not an empty pool either: the texter hears when the next ones open."""
+        pooled: list[Sequence[str]] = [
+            r["zones"] for r in await conn.fetch(CLAIMS[pooled_query], campaign_id)
+        ]
+        if not pooled:
             raise BatonError("no_more_conversations", "No more conversations available")
+        if any(hours.handed_out(now, zones) for zones in pooled):
+            return
+        raise none_textable_now(hours.next_opening(now, pooled))

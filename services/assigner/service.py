@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from services.assigner.admin import Admin
@@ -16,9 +18,13 @@ from shared.endpoints import Endpoint
 from shared.schemas import admin, assign, query
 from shared.service import ServiceContext, ServiceDefinition
 from shared.settings import AssignerSettings
+from shared.texting_hours import utc_now
 
 
-def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
+def endpoints(
+    context: ServiceContext, clock: Callable[[], datetime] = utc_now
+) -> list[Endpoint[Any]]:
+    """`clock`: what "now" is for texting hours (tests inject one)."""
     pool = context.pool
     settings = context.settings
     if not isinstance(settings, AssignerSettings):
@@ -27,11 +33,11 @@ def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
     administration = Admin(pool, region)
     numbers = SendingNumbers(pool, region)
     contacts = ContactImport(pool, region)
-    reads = Reads(pool)
+    reads = Reads(pool, clock)
     floors = PoolFloorKeeper(pool, settings.pool_floor_interval_seconds)
     if settings.pool_floor_interval_seconds > 0:
         context.background.append(floors.run)
-    self_assign = SelfAssign(pool, context.outbox, floors)
+    self_assign = SelfAssign(pool, context.outbox, floors, clock)
     reassignment = Reassignment(pool, context.outbox)
     # Who may call each subject is declared here, beside its handler (shared/access.py).
     return [

@@ -96,3 +96,50 @@ SELECT c.id AS campaign_id,
            AS not_started
 FROM campaign c
 WHERE c.status = 'active';
+
+-- name: self_assign_zone_groups --
+-- Every zone group of every active self-assign campaign, with the campaign's hours: the reaper
+-- tells in Python (shared/texting_hours.py) which are closed now.
+SELECT c.id AS campaign_id, c.texting_hours_start, c.texting_hours_end, c.closing_margin_minutes,
+       c.fallback_zone, z.zone_group, g.zones
+FROM campaign c
+JOIN campaign_zone_group z ON z.campaign_id = c.id
+JOIN zone_group g ON g.id = z.zone_group
+WHERE c.status = 'active' AND c.self_assign;
+
+-- name: release_closed_initials --
+-- Held not_started conversations of the (campaign $1[i], zone group $2[i]) pairs whose texting
+-- hours have closed, back to Unassigned, up to $3 per texter: their texter cannot send them, and
+-- they would block that texter's next request. Found texter by texter through the assignee
+-- index, so that claims keep no index of their own for this (a third of a millisecond per
+-- 300-row claim, measured); a campaign's texters are a few probes each. The zone test sits below
+-- the lock, so no open conversation is locked; SKIP LOCKED leaves a send in flight alone, the
+-- status guard one that committed.
+WITH closed AS (
+    SELECT * FROM unnest($1::bigint[], $2::integer[]) AS g(campaign_id, zone_group)
+), due AS (
+    SELECT v.id, v.campaign_id, v.assignee_id
+    FROM campaign_texter t
+    CROSS JOIN LATERAL (
+        SELECT id, campaign_id, assignee_id FROM conversation c
+        WHERE c.assignee_id = t.user_id AND c.campaign_id = t.campaign_id
+          AND c.status = 'not_started'
+          AND EXISTS (SELECT 1 FROM closed
+                      WHERE closed.campaign_id = c.campaign_id
+                        AND closed.zone_group = c.zone_group)
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+    ) v
+    WHERE t.campaign_id IN (SELECT campaign_id FROM closed)
+), released AS (
+    UPDATE conversation v
+    SET assignee_id = NULL, assigned_at = NULL, updated_at = now()
+    FROM due
+    WHERE v.id = due.id AND v.status = 'not_started' AND v.assignee_id = due.assignee_id
+    RETURNING v.id, v.campaign_id, due.assignee_id AS from_id
+), logged AS (
+    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, from_texter_id,
+                                  to_texter_id, reason, actor_id)
+    SELECT $4, campaign_id, id, from_id, NULL, 'texting_hours_closed', NULL FROM released
+)
+SELECT id, campaign_id, from_id FROM released ORDER BY id;

@@ -1,7 +1,8 @@
 """Release Unhandled Replies (seed 004) on a timer, and the admin's release operations.
 
 A pass releases, per campaign with the setting on, every assigned reply that has waited longer
-than the campaign's timeout. Passes are safe with any number of replicas: a transaction-scoped
+than the campaign's timeout, and returns held initials whose texting hours closed to the pool
+(closed_hours.py). Passes are safe with any number of replicas: a transaction-scoped
 advisory lock lets one reaper work at a time, and SKIP LOCKED plus the holder guard would keep
 two from releasing the same conversation even without it.
 """
@@ -21,11 +22,14 @@ import msgspec
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.reaper.closed_hours import REASON as CLOSED_HOURS
+from services.reaper.closed_hours import release_closed_initials
 from shared import failpoints, outbox
 from shared.access import Caller
 from shared.database import TRANSIENT_ERRORS, Connection
 from shared.queries import load_queries
 from shared.schemas import release as s
+from shared.texting_hours import utc_now
 
 log = structlog.get_logger(__name__)
 QUERIES = load_queries("services.reaper")
@@ -61,24 +65,30 @@ class Releaser:
         self._clock = clock
 
     async def pass_once(self) -> int:
-        """One pass; returns how many conversations it released (0 if another reaper holds it)."""
+        """One pass; returns how many conversations it released (0 if another reaper holds it):
+        unhandled replies past their timeout, and held initials whose texting hours closed."""
         started = time.perf_counter()
         now = self._clock()
-        operation = uuid.uuid4()
+        operation, closing = uuid.uuid4(), uuid.uuid4()
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = []
+            rows, closed = [], []
             if await conn.fetchval(QUERIES["pass_lock"]):
                 rows = await conn.fetch(QUERIES["release_unhandled"], now, RELEASE_LIMIT, operation)
                 await _announce(conn, operation, "unhandled_timeout", rows)
-        if rows:
+                closed = await release_closed_initials(
+                    conn, now or utc_now(), RELEASE_LIMIT, closing
+                )
+                await _announce(conn, closing, CLOSED_HOURS, closed)
+        if rows or closed:
             failpoints.reached("reaper:after_commit")
         # Every replica reports the ages, lock or no lock, so none shows a stale figure.
         self._report_ages(await self._pool.fetch(QUERIES["oldest_unhandled"], now))
-        if rows:
+        if rows or closed:
             self._publisher.nudge()
             RELEASED.labels("unhandled_timeout").inc(len(rows))
+            RELEASED.labels(CLOSED_HOURS).inc(len(closed))
         PASS_SECONDS.observe(time.perf_counter() - started)
-        return len(rows)
+        return len(rows) + len(closed)
 
     def _report_ages(self, ages: list[asyncpg.Record]) -> None:
         # One reaper per process: its latest pass is the whole truth, older labels go.

@@ -6,8 +6,9 @@ WHERE texter_id = $1 AND idempotency_key = $2;
 
 -- name: conversation_for_send --
 -- The row lock serialises a send with an opt-out, a reassignment or another send.
-SELECT v.id, v.campaign_id, v.status, v.assignee_id, k.phone, k.timezone, c.org_id,
-       c.status AS campaign_status, c.texting_hours_start, c.texting_hours_end, c.sending_number,
+SELECT v.id, v.campaign_id, v.status, v.assignee_id, k.phone, z.zones, c.org_id,
+       c.status AS campaign_status, c.texting_hours_start, c.texting_hours_end,
+       c.closing_margin_minutes, c.fallback_zone, c.sending_number,
        EXISTS (SELECT 1 FROM opt_out o WHERE o.org_id = c.org_id AND o.phone = k.phone) AS opted_out,
        EXISTS (SELECT 1 FROM organization_member m
                WHERE m.org_id = c.org_id AND m.user_id = $2) AS caller_is_member,
@@ -16,6 +17,8 @@ SELECT v.id, v.campaign_id, v.status, v.assignee_id, k.phone, k.timezone, c.org_
 FROM conversation v
 JOIN contact k ON k.id = v.contact_id
 JOIN campaign c ON c.id = v.campaign_id
+-- The contact's zones, as the assigner saw them when it handed the conversation out.
+JOIN zone_group z ON z.id = v.zone_group
 WHERE v.id = $1
 FOR UPDATE OF v;
 

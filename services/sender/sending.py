@@ -9,26 +9,22 @@ together; the outbox publisher sends it to OUTBOUND with Nats-Msg-Id = message i
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from prometheus_client import Counter
 
-from services.sender.texting_hours import contact_zone, within_hours
 from shared import outbox
 from shared.access import Caller
 from shared.errors import BatonError, not_found
 from shared.outbound import queue_text
 from shared.queries import load_queries
 from shared.schemas import messaging as s
+from shared.texting_hours import CampaignHours, utc_now, zones_to_check
 
 QUERIES = load_queries("services.sender")
 SENT = Counter("baton_messages_sent_total", "Messages accepted for sending.", ["kind"])
 REPLYABLE = ("needs_reply", "replied", "awaiting_reply")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Sending:
@@ -36,7 +32,7 @@ class Sending:
         self,
         pool: asyncpg.Pool,
         publisher: outbox.OutboxPublisher,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._pool = pool
         self._publisher = publisher
@@ -105,14 +101,13 @@ class Sending:
                 raise BatonError("already_sent", "The initial message was already sent")
             if kind == "reply" and row["status"] not in REPLYABLE:
                 raise BatonError("initial_not_sent", "Send the initial message first")
-            zone = contact_zone(row["phone"], row["timezone"])
-            if not within_hours(
-                self._clock(), zone, row["texting_hours_start"], row["texting_hours_end"]
-            ):
+            hours = CampaignHours.of(row)
+            if not hours.sendable(self._clock(), row["zones"]):
+                where = ", ".join(zones_to_check(row["zones"], hours.fallback_zone))
                 raise BatonError(
                     "outside_texting_hours",
                     f"It is outside texting hours ({row['texting_hours_start']}:00-"
-                    f"{row['texting_hours_end']}:00) where this contact is ({zone.key})",
+                    f"{row['texting_hours_end']}:00) where this contact is ({where})",
                 )
             message_id = await conn.fetchval(
                 QUERIES["insert_outbound"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from services.sender.manual_opt_out import ManualOptOut
@@ -13,13 +15,17 @@ from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX, RECEIPTS_CONSUMER
 from shared.pull_worker import PullWorker
 from shared.schemas.messaging import OptOutContact, Receipt, Send
 from shared.service import ServiceContext, ServiceDefinition, Worker
+from shared.texting_hours import utc_now
 
 # Only the texter who holds the conversation may text in it.
 HOLDER = member("texter", "the caller must hold the conversation")
 
 
-def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
-    sending = Sending(context.pool, context.outbox)
+def endpoints(
+    context: ServiceContext, clock: Callable[[], datetime] = utc_now
+) -> list[Endpoint[Any]]:
+    """`clock`: what "now" is for texting hours (tests inject one)."""
+    sending = Sending(context.pool, context.outbox, clock)
     manual = ManualOptOut(context.pool, context.outbox)
     return [
         Endpoint("baton.send.initial", Send, sending.initial, HOLDER),

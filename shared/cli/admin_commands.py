@@ -164,6 +164,20 @@ def add_parsers(commands: SubParsers) -> None:
         default=OMIT,
         help="one of the organization's numbers, or none",
     )
+    p.add_argument(
+        "--closing-margin",
+        type=int,
+        metavar="MINUTES",
+        default=OMIT,
+        help="stop handing out a contact this long before their texting hours close",
+    )
+    p.add_argument(
+        "--fallback-zone",
+        type=_number,
+        metavar="ZONE|none",
+        default=OMIT,
+        help="the IANA zone whose hours apply to numbers spanning several zones",
+    )
     p.set_defaults(subject="baton.admin.campaign.update", build=_campaign_update)
     for action, subject in (
         ("add", "baton.admin.campaign.texters.add"),
@@ -213,6 +227,8 @@ def _campaign_update(a: argparse.Namespace) -> dict[str, Any]:
         "release_unhandled_after_minutes": a.release_after,
         "texting_hours": a.hours,
         "sending_number": a.sending_number,
+        "closing_margin_minutes": a.closing_margin,
+        "fallback_zone": a.fallback_zone,
     }
 
 

@@ -15,6 +15,8 @@ CampaignStatus = Literal["draft", "active", "archived"]
 InviteKind = Literal["initials", "replies"]
 Hour = Annotated[int, msgspec.Meta(ge=0, le=24)]
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=525_600)]
+ClosingMargin = Annotated[int, msgspec.Meta(ge=0, le=720)]
+ZoneName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 # One request may carry this many contacts; larger lists go through `baton contacts import`.
 MAX_CONTACTS_PER_REQUEST = 10_000
 
@@ -120,6 +122,11 @@ class UpdateCampaign(Request):
     texting_hours: TexterHours | msgspec.UnsetType = msgspec.UNSET
     # null: none (the bridge chooses, and reports the number in its receipts).
     sending_number: SendingNumber | msgspec.UnsetType | None = msgspec.UNSET
+    # Batches stop taking a contact this long before their texting hours close (default 30).
+    closing_margin_minutes: ClosingMargin | msgspec.UnsetType = msgspec.UNSET
+    # An IANA zone for numbers spanning several zones (or none known); null: such a number is
+    # texted only while all of its zones are open.
+    fallback_zone: ZoneName | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Campaign(Message):
@@ -135,6 +142,8 @@ class Campaign(Message):
     release_unhandled_after_minutes: int | None
     texting_hours: TexterHours
     sending_number: str | None
+    closing_margin_minutes: int
+    fallback_zone: str | None
 
 
 class CampaignTexters(Request):

@@ -29,12 +29,23 @@ class Join(Request):
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
+class NextOpening(Message):
+    """When the next conversations can be texted: the `details` of a `none_textable_now`
+    refusal ("next conversations at 09:00 Pacific/Honolulu time")."""
+
+    opens_at: str  # ISO 8601, UTC
+    zone: str  # the IANA zone whose texting hours open then
+    local_time: str  # "09:00", in that zone
+
+
 class Joined(Message):
     campaign_id: int
     kind: str
     conversation_ids: list[int]
     # Why no first batch came, when none did (for example `no_more_conversations`).
     first_batch_error: str | None = None
+    # With `none_textable_now`: when the next conversations open (null if not within a week).
+    next_opening: NextOpening | None = None
 
 
 class ConversationsAssigned(Message):

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from shared.schemas.assign import NextOpening
 from shared.schemas.base import Id, Message, Request
 
 ConversationStatus = Literal["not_started", "awaiting_reply", "needs_reply", "replied", "closed"]
@@ -15,6 +16,20 @@ class CampaignStatsRequest(Request):
     campaign_id: Id
 
 
+class ZonePool(Message):
+    """The Unassigned conversations of one zone set: contacts in `zones` (several for a number
+    spanning zones, none when nothing is known), whose hours are those of `hours_of`."""
+
+    zones: list[str]
+    hours_of: list[str]
+    unassigned: int  # not_started and needs_reply
+    # As many as are inside texting hours now, with the closing margin still ahead: what a
+    # batch may hold at this moment (0 while closed).
+    textable_now: int
+    # When closed now: when they open (null if open now, or not within a week).
+    next_opening: NextOpening | None
+
+
 class CampaignStats(Message):
     campaign_id: int
     total: int
@@ -22,6 +37,9 @@ class CampaignStats(Message):
     unassigned_by_status: dict[str, int]
     by_assignee: dict[str, dict[str, int]]
     failed_initials: int
+    # Of the Unassigned conversations, how many a batch may hold now: in all and per zone set.
+    unassigned_textable_now: int
+    unassigned_by_zone: list[ZonePool]
 
 
 class ListConversations(Request):

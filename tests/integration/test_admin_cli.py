@@ -61,6 +61,11 @@ async def test_set_up_a_campaign_and_import_a_csv_from_the_command_line(
     updated = json.loads(out)
     assert (updated["batch_size"], updated["release_unhandled_after_minutes"]) == (300, None)
     assert updated["texting_hours"] == {"start": 8, "end": 20} and updated["self_assign"] is True
+    code, out, _ = await _baton(capsys, "campaign", "update", str(campaign), "--as", str(owner),
+                                "--closing-margin", "15", "--fallback-zone", "America/Denver",
+                                "--json")  # fmt: skip
+    updated = json.loads(out)
+    assert (updated["closing_margin_minutes"], updated["fallback_zone"]) == (15, "America/Denver")
 
     lines = ["phone,first_name,last_name,ward"]
     lines += [f"+1415555{n:04d},Voter,{n},{n % 7}" for n in range(2500)]

@@ -32,7 +32,7 @@ FIELDS = ["name", "org_id", "campaign_id", "texter_id", "assignee_id", "user_ids
           "default_batch_size", "batch_size", "conversation_id", "to_texter_id", "limit", "after",
           "texting_hours", "phone", "unassigned", "inbox", "self_assign", "from_unassigned", "body",
           "idempotency_key", "held_longer_than_hours", "from", "to", "provider_message_id",
-          "received_at", "message_id", "error_code"]  # fmt: skip
+          "received_at", "message_id", "error_code", "closing_margin_minutes", "fallback_zone"]  # fmt: skip
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=50),
@@ -55,6 +55,7 @@ EXPECTED = {
     "campaign_not_active", "initials_pending", "replies_pending", "no_more_conversations",
     "invalid_invite", "confirmation_required", "busy", "payload_too_large", "assignment_changed",
     "opted_out", "already_sent", "initial_not_sent", "outside_texting_hours", "idempotency_key_reused",
+    "none_textable_now",
 }  # fmt: skip
 
 

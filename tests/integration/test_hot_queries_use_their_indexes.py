@@ -73,13 +73,20 @@ def _seq_scanned(node: Any) -> set[str]:
     return found
 
 
+async def _groups(pool: asyncpg.Pool, campaign: int) -> list[int]:
+    rows = await pool.fetch(
+        "SELECT zone_group FROM campaign_zone_group WHERE campaign_id = $1 ORDER BY 1", campaign
+    )
+    return [r["zone_group"] for r in rows]
+
+
 @pytest.mark.parametrize(
     ("query", "index"),
     [
         ("claim_initials", "conversation_pool_initials"),
         ("claim_replies", "conversation_pool_replies"),
-        ("pool_has_initials", "conversation_pool_initials"),
-        ("pool_has_replies", "conversation_pool_replies"),
+        ("pooled_initials_groups", "conversation_pool_initials"),
+        ("pooled_replies_groups", "conversation_pool_replies"),
         ("texter_pending", "conversation_assignee"),
     ],
 )
@@ -88,13 +95,15 @@ async def test_assignment_queries_use_their_index(
 ) -> None:
     data = await _populate(pool)
     campaign, texter = data["campaign"], data["texter"]
+    groups = await _groups(pool, campaign)
     args: dict[str, tuple[Any, ...]] = {
-        "claim_initials": (campaign, texter, 300, 0, uuid.uuid4(), "self_assign"),
-        "claim_replies": (campaign, texter, 300, uuid.uuid4(), "self_assign"),
-        "pool_has_initials": (campaign, 0),
-        "pool_has_replies": (campaign,),
+        "claim_initials": (campaign, texter, 300, groups, [0] * len(groups), uuid.uuid4(),
+                           "self_assign"),
+        "claim_replies": (campaign, texter, 300, groups, uuid.uuid4(), "self_assign"),
+        "pooled_initials_groups": (campaign,),
+        "pooled_replies_groups": (campaign,),
         "texter_pending": (campaign, texter),
-    }
+    }  # fmt: skip
     plan = await _plan(pool, CLAIMS[query], *args[query])
     assert index in plan, plan
     assert "conversation" not in _seq_scanned(json.loads(plan))
@@ -139,10 +148,11 @@ async def test_claim_scan_starts_at_the_cursor_not_at_the_campaign_start(
             texter,
         )
         await conn.execute("ANALYZE conversation")
+        groups = await _groups(pool, campaign)
         async with conn.transaction():
             plan = json.loads(await conn.fetchval(
                 "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["claim_initials"],
-                campaign, texter, 300, cursor, uuid.uuid4(), "self_assign",
+                campaign, texter, 300, groups, [cursor], uuid.uuid4(), "self_assign",
             ))  # fmt: skip
     scans = _index_scans(plan, "conversation_pool_initials")
     assert scans, plan
@@ -163,3 +173,73 @@ def _index_scans(node: Any, index: str) -> list[dict[str, Any]]:
         for item in node:
             found += _index_scans(item, index)
     return found
+
+
+async def _claim_buffers(
+    conn: asyncpg.Connection, campaign: int, texter: int, groups: list[int]
+) -> tuple[int, Any]:
+    """Shared buffers one initials claim over `groups` touches (from their first row), rolled
+    back; and its plan."""
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        plan = json.loads(await conn.fetchval(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["claim_initials"],
+            campaign, texter, 300, groups, [0] * len(groups), uuid.uuid4(), "self_assign",
+        ))  # fmt: skip
+        claimed = await conn.fetchval(
+            "SELECT count(*) FROM conversation WHERE campaign_id = $1 AND assignee_id = $2",
+            campaign, texter,
+        )  # fmt: skip
+        assert claimed == 300
+    finally:
+        await transaction.rollback()
+    top = plan[0]["Plan"]
+    return int(top["Shared Hit Blocks"] + top["Shared Read Blocks"]), plan
+
+
+async def test_a_claim_reads_nothing_of_the_zones_closed_now(pool: asyncpg.Pool) -> None:
+    """Issue #19: with 1,000,000 Unassigned conversations in a zone closed now (Honolulu at
+    dawn) and 300 in an open one (Washington), a claim of the open zone reads the same order of
+    buffers as on a campaign with only those 300: its index range starts at the open group, and
+    the closed rows are not read, however many. The open rows come last in id order, where a
+    scan of the campaign's pool filtering on the zone would reach them after the million."""
+    async with pool.acquire() as conn:
+        org = await conn.fetchval("INSERT INTO organization (name) VALUES ('o') RETURNING id")
+        texter = await conn.fetchval("INSERT INTO app_user (name) VALUES ('t') RETURNING id")
+        honolulu = await conn.fetchval(
+            "SELECT contact_zone_group('Pacific/Honolulu', NULL)"
+        )  # fmt: skip
+        washington = await conn.fetchval("SELECT contact_zone_group(NULL, '+12025550100')")
+        campaigns = {}
+        for name, closed in (("crowded", 1_000_000), ("alone", 0)):
+            campaign = await conn.fetchval(
+                "INSERT INTO campaign (org_id, title, batch_size) VALUES ($1, $2, 300) RETURNING id",
+                org, name,
+            )  # fmt: skip
+            campaigns[name] = campaign
+            for zone_group, prefix, count in ((honolulu, "+1808", closed),
+                                              (washington, "+1202", 300)):  # fmt: skip
+                if not count:
+                    continue
+                first = await conn.fetchval(
+                    """INSERT INTO contact (campaign_id, phone)
+                       SELECT $1, $2 || lpad(g::text, 7, '0') FROM generate_series(1, $3) g
+                       RETURNING id""",
+                    campaign, prefix, count,
+                )  # fmt: skip
+                # The group given, as an import's trigger would set it: a million rows faster.
+                await conn.execute(
+                    """INSERT INTO conversation (campaign_id, contact_id, zone_group)
+                       SELECT $1, id, $2 FROM contact WHERE campaign_id = $1 AND id >= $3
+                       ORDER BY id""",
+                    campaign, zone_group, first,
+                )  # fmt: skip
+        await conn.execute("VACUUM ANALYZE conversation")
+        crowded, plan = await _claim_buffers(conn, campaigns["crowded"], texter, [washington])
+        alone, _ = await _claim_buffers(conn, campaigns["alone"], texter, [washington])
+    scans = _index_scans(plan, "conversation_pool_initials")
+    assert scans, plan
+    # 300 live entries fill a few index pages and their heap pages; a million do not.
+    assert all(s["Shared Hit Blocks"] + s["Shared Read Blocks"] < 100 for s in scans), scans
+    assert crowded < 1.5 * alone, (crowded, alone)

@@ -15,6 +15,7 @@ EXPECTED_TABLES = {
     "organization", "app_user", "organization_member", "team", "team_member", "campaign",
     "campaign_texter", "invite_link", "contact", "conversation", "message", "opt_out",
     "unmatched_inbound", "assignment_event", "outbox", "schema_migration", "sending_number",
+    "zone_group", "phone_zone_prefix", "campaign_zone_group",
     "contact_file_import", "contact_file_row",
 }  # fmt: skip
 

@@ -1,6 +1,7 @@
-"""The pool floor (migration 0002, services/assigner/pool_floor.py): raised by the keeper to the
-first row still in the pool, lowered by the database whenever a row enters the pool below it,
-and never raised past a row that is entering the pool at that moment."""
+"""The pool floor (migrations 0002 and 0006, services/assigner/pool_floor.py): raised by the
+keeper to the first row still in the pool, lowered by the database whenever a row enters the pool
+below it, and never raised past a row that is entering the pool at that moment. One floor per
+zone group; these campaigns have one group, so its floor is the campaign's lowest."""
 
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ async def _claim_all_but(conn: asyncpg.Connection, campaign: int, texter: int, l
 
 
 async def _floor(pool: asyncpg.Pool, campaign: int) -> int:
-    return int(await pool.fetchval("SELECT pool_floor_id FROM campaign WHERE id = $1", campaign))
+    return int(await pool.fetchval(
+        "SELECT min(pool_floor_id) FROM campaign_zone_group WHERE campaign_id = $1", campaign
+    ))  # fmt: skip
 
 
 async def _first_in_pool(pool: asyncpg.Pool, campaign: int) -> int | None:
@@ -121,10 +124,11 @@ async def test_a_raise_never_passes_a_row_entering_the_pool(pool: asyncpg.Pool) 
     )
     async with pool.acquire() as releasing, pool.acquire() as raising:
         # Rows entering the pool, not yet committed: the keeper must leave this campaign alone.
+        never_raised = await _floor(pool, campaign)
         async with releasing.transaction():
             await releasing.execute("UPDATE conversation SET assignee_id = NULL WHERE id = $1", low)
             assert await keeper.raise_floor(campaign) is None
-        assert await _floor(pool, campaign) == 0
+        assert await _floor(pool, campaign) == never_raised == low
         # A raise in flight (to the first row in the pool, `low` taken again first): a release
         # that comes meanwhile waits for it, then lowers the floor it left.
         await pool.execute("UPDATE conversation SET assignee_id = $2 WHERE id = $1", low, texter)
@@ -134,8 +138,9 @@ async def test_a_raise_never_passes_a_row_entering_the_pool(pool: asyncpg.Pool) 
             locked = "SELECT pg_try_advisory_xact_lock(pool_floor_lock_key($1))"
             assert await raising.fetchval(locked, campaign)
             await raising.execute(
-                "UPDATE campaign SET pool_floor_id = $2 WHERE id = $1", campaign, first
-            )
+                "UPDATE campaign_zone_group SET pool_floor_id = $2 WHERE campaign_id = $1",
+                campaign, first,
+            )  # fmt: skip
             release = asyncio.create_task(releasing.execute(
                 "UPDATE conversation SET assignee_id = NULL WHERE id = $1", low + 1
             ))  # fmt: skip
@@ -156,13 +161,14 @@ async def test_a_drained_campaigns_empty_pool_check_starts_at_the_floor(pool: as
         await _claim_all_but(conn, campaign, texter, 0)
     floor = await PoolFloorKeeper(pool).raise_floor(campaign)
     assert floor == EMPTY_POOL_FLOOR
+    explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["pooled_initials_groups"]
     async with pool.acquire() as conn, conn.transaction():
-        plan: Any = json.loads(await conn.fetchval(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["pool_has_initials"], campaign, floor
-        ))  # fmt: skip
-        from_start: Any = json.loads(await conn.fetchval(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["pool_has_initials"], campaign, 0
-        ))  # fmt: skip
+        plan: Any = json.loads(await conn.fetchval(explain, campaign))
+        # The same check had the floor never been raised.
+        await conn.execute(
+            "UPDATE campaign_zone_group SET pool_floor_id = 0 WHERE campaign_id = $1", campaign
+        )
+        from_start: Any = json.loads(await conn.fetchval(explain, campaign))
     assert _blocks(plan) < 20, plan
     assert _blocks(from_start) > 100, from_start  # what every last request used to read
 
@@ -197,3 +203,37 @@ async def test_rows_released_below_a_raised_floor_are_handed_out_again(
         )
         == 20
     )
+
+
+async def test_each_zone_group_keeps_its_own_floor(pool: asyncpg.Pool) -> None:
+    """Honolulu's conversations wait at the front of the pool through its night while
+    Washington's drain: Washington's floor still rises past its own dead entries (a
+    campaign-wide floor would stay at Honolulu's first row)."""
+    async with pool.acquire() as conn:
+        campaign, texter = await _campaign(conn, 0)
+        for prefix in ("+1808", "+1202"):
+            await conn.execute(
+                """INSERT INTO contact (campaign_id, phone)
+                   SELECT $1, $2 || lpad(g::text, 7, '0') FROM generate_series(1, 500) g""",
+                campaign, prefix,
+            )  # fmt: skip
+        await conn.execute(
+            """INSERT INTO conversation (campaign_id, contact_id)
+               SELECT campaign_id, id FROM contact WHERE campaign_id = $1 ORDER BY id""",
+            campaign,
+        )
+        await conn.execute(
+            """UPDATE conversation v SET assignee_id = $2 FROM contact k
+               WHERE k.id = v.contact_id AND v.campaign_id = $1 AND k.phone LIKE '+1202%'""",
+            campaign, texter,
+        )  # fmt: skip
+    first = await _first_in_pool(pool, campaign)
+    assert await PoolFloorKeeper(pool).raise_floor(campaign) == first
+    floors = await pool.fetch(
+        """SELECT g.zones, z.pool_floor_id FROM campaign_zone_group z
+           JOIN zone_group g ON g.id = z.zone_group WHERE z.campaign_id = $1""",
+        campaign,
+    )
+    assert {tuple(f["zones"]): f["pool_floor_id"] for f in floors} == {
+        ("Pacific/Honolulu",): first, ("America/New_York",): EMPTY_POOL_FLOOR
+    }  # fmt: skip

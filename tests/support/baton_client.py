@@ -79,8 +79,11 @@ async def campaign_with_texters(
     if sending_number is not None:
         await baton.call("baton.admin.org.numbers.add", as_user=owner, org_id=org,
                          numbers=[sending_number])  # fmt: skip
+    # Texting hours all day: what a test hands out must not depend on when it runs (the
+    # texting-hours tests set their own hours and clock).
     campaign = (await baton.call("baton.admin.campaign.create", as_user=owner, org_id=org,
-                                 title="Campaign", sending_number=sending_number))["campaign_id"]  # fmt: skip
+                                 title="Campaign", sending_number=sending_number,
+                                 texting_hours={"start": 0, "end": 24}))["campaign_id"]  # fmt: skip
     await baton.call("baton.admin.campaign.update", as_user=owner, campaign_id=campaign,
                      status="active", self_assign=self_assign, batch_size=batch_size)  # fmt: skip
     if texter_ids:

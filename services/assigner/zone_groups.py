@@ -1,0 +1,28 @@
+"""The zones of each zone group (migration 0006), read once per process.
+
+A zone_group row never changes: an id means the same zones forever. So a claim needs only the
+campaign's group ids (which come with its texter check, claims.sql `texter_pending`), and the
+zones of a group are read from Postgres the first time this process meets it, not per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.database import Connection
+from shared.queries import load_queries
+
+QUERIES = load_queries("services.assigner", "claims.sql")
+
+
+class ZoneGroups:
+    def __init__(self) -> None:
+        self._zones: dict[int, tuple[str, ...]] = {}
+
+    async def zones(self, conn: Connection, groups: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """Group id -> its zones, for each of `groups`."""
+        missing = [g for g in groups if g not in self._zones]
+        if missing:
+            for row in await conn.fetch(QUERIES["zone_group_zones"], missing):
+                self._zones[row["id"]] = tuple(row["zones"])
+        return {g: self._zones[g] for g in groups}
