@@ -6,6 +6,15 @@ is read (shared/tokens.py); a request without a valid token gets `unauthenticate
 handler. A malformed request gets `bad_request` saying what was wrong; a handler's refusal gets
 its own code; an outage of Postgres or NATS gets `unavailable` (shared/outages.py), whose outcome
 is unknown; nothing a caller sends can crash the service or leave it without an answer.
+
+Load is bounded: a request whose `Baton-Deadline` has passed is dropped unanswered before any
+work (shared/deadlines.py); beyond the work in flight the process takes, requests wait in a
+bounded line, and one more is answered `overloaded` at once (shared/admission.py). A request in
+flight or in the line is accepted: it is kept in this process whatever NATS does meanwhile, run
+unless its deadline passes first, and answered (after a reconnect, if NATS dropped us as a slow
+consumer); an answer lost with the connection leaves the caller's timeout to tell it to retry,
+with the same idempotency key. A request not accepted when a connection drops was never
+started, so its retry is safe (docs/reliability.md, "Load").
 """
 
 from __future__ import annotations
@@ -24,8 +33,24 @@ from nats.aio.subscription import Subscription
 
 from shared import failpoints, metrics
 from shared.access import NOT_FOR_OPERATOR, Access, Caller
+from shared.admission import (
+    PENDING_LARGEST_REQUESTS,
+    PENDING_MSGS_LIMIT,
+    WAITING,
+    Admission,
+    Waiting,
+    overloaded_reply,
+)
+from shared.deadlines import EXPIRED, DeadlinePassedError, deadline_of, passed
 from shared.envelope import encode_error, encode_ok
-from shared.errors import INTERNAL, PAYLOAD_TOO_LARGE, BatonError, bad_request, forbidden
+from shared.errors import (
+    INTERNAL,
+    OVERLOADED,
+    PAYLOAD_TOO_LARGE,
+    BatonError,
+    bad_request,
+    forbidden,
+)
 from shared.outages import is_unavailable, unavailable_error
 from shared.settings import INBOX_REPLY
 from shared.tokens import AUTHORIZATION_HEADER, Identity, TokenVerifier
@@ -90,8 +115,10 @@ async def answer(
     max_bytes: int,
     headers: dict[str, str] | None = None,
     verifier: TokenVerifier | None = None,
+    deadline: int | None = None,
 ) -> tuple[bytes, str]:
-    """Run one request through `endpoint`; return the reply payload and the outcome label."""
+    """Run one request through `endpoint`; return the reply payload and the outcome label.
+    Raises DeadlinePassedError, having done nothing, when `deadline` (epoch ms) passed first."""
     try:
         caller = endpoint.caller(headers, verifier)
         if len(payload) > max_bytes:
@@ -101,9 +128,15 @@ async def answer(
                 {"limit": max_bytes},
             )
         request = endpoint.decode(payload)
+        # The last moment to give up for free: verifying and decoding took time, the handler
+        # may commit.
+        if passed(deadline):
+            raise DeadlinePassedError
         return encode_ok(await endpoint.handler(request, caller)), "ok"
     except BatonError as refusal:
         return encode_error(refusal), refusal.code
+    except DeadlinePassedError:
+        raise
     except Exception as exc:
         if is_unavailable(exc):
             # Postgres or NATS went away under the request. Whether it took effect is unknown
@@ -117,7 +150,8 @@ async def answer(
 
 
 class RequestServer:
-    """Serves a set of endpoints in a queue group, at most `max_in_flight` requests at once."""
+    """Serves a set of endpoints in a queue group, at most `max_in_flight` requests at once;
+    beyond that a bounded line, then `overloaded` (shared/admission.py)."""
 
     def __init__(
         self,
@@ -134,7 +168,9 @@ class RequestServer:
         self._service = service
         self._endpoints = endpoints
         self._queue = queue
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._admission: Admission[tuple[Endpoint[Any], Msg]] = Admission(
+            max_in_flight, max_request_bytes
+        )
         self._max_request_bytes = max_request_bytes
         self._verifier = verifier
         self._subscriptions: list[Subscription] = []
@@ -147,7 +183,11 @@ class RequestServer:
     async def start(self) -> None:
         for endpoint in self._endpoints:
             sub = await self._nc.subscribe(
-                endpoint.subject, queue=self._queue, cb=self._callback(endpoint)
+                endpoint.subject,
+                queue=self._queue,
+                cb=self._callback(endpoint),
+                pending_msgs_limit=PENDING_MSGS_LIMIT,
+                pending_bytes_limit=PENDING_LARGEST_REQUESTS * self._max_request_bytes,
             )
             self._subscriptions.append(sub)
         # Make sure the server has every subscription before we call ourselves ready.
@@ -155,19 +195,47 @@ class RequestServer:
 
     def _callback(self, endpoint: Endpoint[Any]) -> Callable[[Msg], Awaitable[None]]:
         async def on_message(msg: Msg) -> None:
-            # Waiting here holds back this subscription: excess load waits in NATS.
-            await self._slots.acquire()
-            task = asyncio.create_task(self._serve(endpoint, msg))
-            self._tasks.add(task)
-            task.add_done_callback(self._finished)
+            # Never waits: whatever waited here would wait in nats-py's buffer, unbounded by
+            # anything of ours, and be served after its caller gave up (issue #15).
+            deadline = deadline_of(msg.headers)
+            if passed(deadline):
+                EXPIRED.labels(self._service, endpoint.subject).inc()
+            elif self._admission.take(endpoint.subject):
+                self._start(endpoint, msg, deadline)
+            elif self._admission.wait(Waiting(endpoint.subject, (endpoint, msg), deadline,
+                                              len(msg.data))):  # fmt: skip
+                WAITING.labels(self._service).set(self._admission.waiting)
+            else:
+                await self._refuse(endpoint, msg)
 
         return on_message
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._slots.release()
+    def _start(self, endpoint: Endpoint[Any], msg: Msg, deadline: int | None) -> None:
+        task = asyncio.create_task(self._serve(endpoint, msg, deadline))
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(done, endpoint.subject))
 
-    async def _serve(self, endpoint: Endpoint[Any], msg: Msg) -> None:
+    async def _refuse(self, endpoint: Endpoint[Any], msg: Msg) -> None:
+        metrics.REQUESTS.labels(self._service, endpoint.subject, OVERLOADED).inc()
+        if INBOX_REPLY.match(msg.reply or ""):
+            try:
+                await self._nc.publish(msg.reply, overloaded_reply())
+            except Exception as exc:  # NATS gone: the caller's timeout tells it the same
+                log.debug("overloaded_reply_failed", error=str(exc))
+
+    def _finished(self, task: asyncio.Task[None], subject: str) -> None:
+        self._tasks.discard(task)
+        self._admission.give_back(subject)
+        while (item := self._admission.next_waiting()) is not None:
+            endpoint, msg = item.job
+            if passed(item.deadline):  # its caller gave up while it waited
+                self._admission.give_back(item.subject)
+                EXPIRED.labels(self._service, item.subject).inc()
+                continue
+            self._start(endpoint, msg, item.deadline)
+        WAITING.labels(self._service).set(self._admission.waiting)
+
+    async def _serve(self, endpoint: Endpoint[Any], msg: Msg, deadline: int | None) -> None:
         started = time.perf_counter()
         metrics.IN_FLIGHT.labels(self._service).inc()
         try:
@@ -180,12 +248,17 @@ class RequestServer:
                 log.warning("reply_subject_refused", subject=endpoint.subject, reply=msg.reply)
             else:
                 reply, outcome = await answer(
-                    endpoint, msg.data, self._max_request_bytes, msg.headers, self._verifier
-                )
+                    endpoint, msg.data, self._max_request_bytes, msg.headers, self._verifier,
+                    deadline,
+                )  # fmt: skip
                 if outcome == "ok":
                     failpoints.reached(f"{endpoint.subject}:before_reply")
                 # Not msg.respond(): it sends the request's headers back, bearer token included.
                 await self._nc.publish(msg.reply, reply)
+        except DeadlinePassedError:
+            # Its caller has stopped waiting: nothing done, nothing answered.
+            EXPIRED.labels(self._service, endpoint.subject).inc()
+            return
         except Exception:
             outcome = INTERNAL
             log.exception("reply_failed", subject=endpoint.subject)
@@ -197,12 +270,14 @@ class RequestServer:
         )
 
     async def stop(self, grace_seconds: float) -> None:
-        """Stop taking requests, then let the ones in flight finish (up to the grace period)."""
+        """Stop taking requests, then let the accepted ones finish (up to the grace period)."""
         for sub in self._subscriptions:
             try:
                 await sub.unsubscribe()
             except Exception as exc:  # a closed connection has nothing left to unsubscribe
                 log.debug("unsubscribe_failed", error=str(exc))
         self._subscriptions.clear()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        # Requests in the line start as those in flight finish: wait for them too.
+        end = time.monotonic() + grace_seconds
+        while self._tasks and (left := end - time.monotonic()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left)

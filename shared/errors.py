@@ -24,6 +24,9 @@ NOT_FOUND = "not_found"
 FORBIDDEN = "forbidden"
 CONFLICT = "conflict"
 UNAVAILABLE = "unavailable"
+# The service already holds all the work it takes, in flight and waiting (shared/admission.py);
+# nothing was done. `details.retry_after_ms` says when to try again.
+OVERLOADED = "overloaded"
 INTERNAL = "internal"
 
 

@@ -21,6 +21,11 @@ ENV_PREFIX = "BATON_"
 INBOX_REPLY = re.compile(r"_INBOX(?:_[^.\s*>]+)?\.[^\s*>]+")
 # Dot-separated subject tokens: none empty, no wildcard characters, no whitespace or controls.
 _INBOX_PREFIX = re.compile(r"[^\s\x00-\x1f\x7f.*>]+(?:\.[^\s\x00-\x1f\x7f.*>]+)*")
+# The largest message NATS carries, the one declaration: every shipped nats-server config says
+# `max_payload` this many bytes (deploy/nats/*.conf, shared/devservers/nats.py;
+# tests/unit/test_nats_max_payload.py compares), and the services accept requests up to it. NATS
+# counts a message's headers in it too, so the largest request body is a little smaller.
+MAX_PAYLOAD_BYTES = 1_048_576
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -50,10 +55,12 @@ class CommonSettings:
     log_level: str = "info"
     db_pool_min: int = 2
     db_pool_max: int = 10
-    # Requests handled at once per process; more wait in NATS rather than in our memory.
+    # Requests handled at once per process; more wait in a line bounded by it, and one more than
+    # the line holds is answered `overloaded` at once (shared/admission.py).
     max_in_flight: int = 64
     # Largest request payload accepted, in bytes; larger ones are refused with `payload_too_large`.
-    max_request_bytes: int = 1_048_576
+    # At most what NATS carries: a larger limit would only be a promise NATS breaks.
+    max_request_bytes: int = MAX_PAYLOAD_BYTES
     shutdown_grace_seconds: float = 20.0
     # How often the outbox publisher looks for rows a crashed publisher left behind, and how
     # many rows it publishes per pass.
@@ -85,7 +92,8 @@ class CommonSettings:
         _require(1 <= self.db_pool_min <= self.db_pool_max, "db_pool_min", "1..db_pool_max")
         _require(self.db_pool_max <= 500, "db_pool_max", "at most 500")
         _require(1 <= self.max_in_flight <= 10_000, "max_in_flight", "1..10000")
-        _require(self.max_request_bytes >= 1024, "max_request_bytes", "at least 1024")
+        _require(1024 <= self.max_request_bytes <= MAX_PAYLOAD_BYTES, "max_request_bytes",
+                 f"1024..{MAX_PAYLOAD_BYTES} (NATS max_payload)")  # fmt: skip
         _require(self.stream_replicas in (1, 3, 5), "stream_replicas", "1, 3 or 5")
         _require(self.outbox_poll_seconds > 0, "outbox_poll_seconds", "greater than 0")
         _require(1 <= self.outbox_batch <= 10_000, "outbox_batch", "1..10000")

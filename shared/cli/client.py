@@ -20,6 +20,7 @@ from nats.aio.client import Client as NatsClient
 
 from shared.cli import exit_codes
 from shared.cli.credentials import Credentials, UsageError, credentials_from_args
+from shared.deadlines import deadline_header
 from shared.envelope import unwrap
 from shared.errors import BatonError
 from shared.nats_connection import connect_configured
@@ -41,7 +42,9 @@ class Client:
 
     async def call(self, subject: str, **payload: Any) -> Any:
         body = {k: v for k, v in payload.items() if v is not _OMIT}
-        headers = self._credentials.headers() if self._credentials is not None else None
+        headers = self._credentials.headers() if self._credentials is not None else {}
+        # The service drops the request unanswered once we have stopped waiting for it.
+        headers = {**headers, **deadline_header(self._timeout)}
         reply = await self._nc.request(
             subject, msgspec.json.encode(body), timeout=self._timeout, headers=headers
         )

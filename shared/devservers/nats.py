@@ -10,6 +10,7 @@ from pathlib import Path
 
 from shared.devservers.ports import free_port, wait_for_port
 from shared.devservers.postgres import DevServerError
+from shared.settings import MAX_PAYLOAD_BYTES
 
 
 def nats_server_binary() -> Path:
@@ -46,7 +47,8 @@ class LocalNats:
         sync = "\n  sync_interval: always" if self.durable else ""
         return (
             f"listen: 127.0.0.1:{self.port}\n"
-            "max_payload: 8MB\n"
+            # What the services accept (shared/settings.py; a test compares every config).
+            f"max_payload: {MAX_PAYLOAD_BYTES}\n"
             f"jetstream {{\n  store_dir: {str(self.store_dir)!r}{sync}\n}}\n"
             f"{self.extra_config}"
         )

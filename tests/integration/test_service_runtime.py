@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.errors import MaxPayloadError
 
 from services.api_docs import DEFINITIONS, catalog
 from shared.schemas.system import status_subject
-from shared.settings import CommonSettings
+from shared.settings import MAX_PAYLOAD_BYTES, CommonSettings
 from tests.support.baton_client import OPERATOR, Caller, auth_headers
 from tests.support.services import running
 
@@ -56,7 +58,11 @@ async def test_malformed_requests_on_every_subject_get_bad_request(
 
 async def test_oversized_request_is_refused(settings: CommonSettings, nc: NatsClient) -> None:
     definition = DEFINITIONS[0]
-    async with running(definition, settings):
-        reply = await nc.request(status_subject(definition.name), b" " * 2_000_000, timeout=5)
+    # NATS carries no more than the services take (tests/unit/test_nats_max_payload.py), so the
+    # client learns of the limit before sending; a service set to take less refuses the rest.
+    with pytest.raises(MaxPayloadError):
+        await nc.request(status_subject(definition.name), b" " * (MAX_PAYLOAD_BYTES + 1))
+    async with running(definition, replace(settings, max_request_bytes=4096)):
+        reply = await nc.request(status_subject(definition.name), b" " * 5000, timeout=5)
         body = json.loads(reply.data)
         assert body["error"]["code"] == "payload_too_large"

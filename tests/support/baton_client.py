@@ -11,6 +11,7 @@ from typing import Any, Literal
 import msgspec
 from nats.aio.client import Client as NatsClient
 
+from shared.deadlines import deadline_header
 from shared.envelope import decode_reply, unwrap
 from shared.errors import BatonError
 from shared.tokens import TokenSigner
@@ -41,16 +42,18 @@ class Baton:
         self.timeout = timeout
 
     async def call(self, subject: str, *, as_user: Caller = None, **payload: Any) -> Any:
-        reply = await self.nc.request(
-            subject, timeout=self.timeout, **request_args(as_user, payload)
-        )
+        reply = await self.nc.request(subject, timeout=self.timeout, **self._args(as_user, payload))
         return unwrap(reply.data)
+
+    def _args(self, as_user: Caller, payload: dict[str, Any]) -> dict[str, Any]:
+        """The request as `as_user`, with the deadline this client stops waiting at."""
+        args = request_args(as_user, payload)
+        args["headers"] = {**(args["headers"] or {}), **deadline_header(self.timeout)}
+        return args
 
     async def error(self, subject: str, *, as_user: Caller = None, **payload: Any) -> BatonError:
         """Send a request that must be refused; return the refusal."""
-        reply = await self.nc.request(
-            subject, timeout=self.timeout, **request_args(as_user, payload)
-        )
+        reply = await self.nc.request(subject, timeout=self.timeout, **self._args(as_user, payload))
         decoded = decode_reply(reply.data)
         assert not decoded.ok, f"{subject} succeeded but should have been refused: {decoded.data}"
         assert decoded.error is not None
