@@ -1,5 +1,6 @@
 """A client that rides out a service restart, as a texter's app would: a request that times out,
-finds no responder, or is answered `unavailable` is sent again after a pause.
+finds no responder, or is answered `unavailable` or `overloaded` is sent again after a pause
+(for `overloaded`, the one the service asks for).
 
 Resending is safe for what the simulation sends: texts carry an idempotency key, and a batch
 request that did succeed unseen shows up as conversations the texter already holds."""
@@ -14,7 +15,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from shared.cli.client import Client
-from shared.errors import UNAVAILABLE, BatonError
+from shared.errors import OVERLOADED, UNAVAILABLE, BatonError
 
 
 class PatientClient(Client):
@@ -27,11 +28,13 @@ class PatientClient(Client):
                 return await super().call(subject, **payload)
             except (NoRespondersError, NatsTimeout) as exc:
                 failure: Exception = exc
+                pause = 0.5
             except BatonError as refusal:
-                if refusal.code != UNAVAILABLE:
+                if refusal.code not in (UNAVAILABLE, OVERLOADED):
                     raise
                 failure = refusal
+                pause = refusal.details.get("retry_after_ms", 500) / 1000
             if time.monotonic() > deadline:
                 raise failure
             PatientClient.retries += 1
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(pause)
