@@ -6,6 +6,7 @@ Run `python -m services.api_docs > docs/api.md` and
 
 from __future__ import annotations
 
+import inspect
 import json
 import typing
 from typing import Any, NamedTuple
@@ -50,7 +51,22 @@ def catalog() -> list[Entry]:
 
 
 def _schema(kind: Any) -> str:
-    return json.dumps(msgspec.json.schema(kind), indent=2, sort_keys=True)
+    return json.dumps(_cleaned(msgspec.json.schema(kind)), indent=2, sort_keys=True)
+
+
+def _cleaned(schema: Any) -> Any:
+    """Descriptions (docstrings) without their indentation, as `inspect.cleandoc` gives them:
+    msgspec 0.23 dedents them itself and 0.22 does not, and the docs must not depend on which
+    one is installed."""
+    if isinstance(schema, dict):
+        return {
+            key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
+            else _cleaned(value)
+            for key, value in schema.items()
+        }  # fmt: skip
+    if isinstance(schema, list):
+        return [_cleaned(item) for item in schema]
+    return schema
 
 
 def render() -> str:
@@ -231,6 +247,7 @@ def asyncapi() -> dict[str, Any]:
     (_, components) = msgspec.json.schema_components(
         named, ref_template="#/components/schemas/{name}"
     )
+    components = _cleaned(components)
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}

@@ -30,7 +30,10 @@ MUST_FIRE = {
         "sender-receipts:before_ack",
     ],
     "inbound": ["inbound-sms:before_ack"],
-    "reaper": ["reaper:after_commit", "outbox:after_lease", "outbox:before_mark_published"],
+    # Not the reaper's outbox points: every service's publisher may publish events, and the
+    # reaper's few release events are often leased by another's first; the outbox code is the
+    # same in every service, and the sender's points above exercise it.
+    "reaper": ["reaper:after_commit"],
 }
 # A holder the event log does not explain: the last move of the conversation must name them.
 UNEXPLAINED_HOLDERS = """
