@@ -18,6 +18,7 @@ from services.inbound.service import DEFINITION as INBOUND
 from services.reaper.service import DEFINITION as REAPER
 from services.sender.service import DEFINITION as SENDER
 from shared.access import PUBLIC, Access
+from shared.deadlines import DEADLINE_HEADER
 from shared.envelope import encode_ok
 from shared.schemas.system import StatusReply, StatusRequest, status_subject
 from shared.service import ServiceContext
@@ -79,6 +80,11 @@ def render() -> str:
         f"`{encode_ok({'...': '...'}).decode()}` or",
         '`{"ok": false, "error": {"code": "...", "message": "...", "details": {}}}`.',
         "Unknown fields are refused (`bad_request`), as are wrong types and out-of-range values.",
+        "",
+        f"A request may carry the header `{DEADLINE_HEADER}: <unix epoch ms>`, the time its",
+        "caller stops waiting; a service starts nothing past it, and answers nothing. A service",
+        "holding all the work it takes answers `overloaded`, having done nothing, with",
+        "`details.retry_after_ms`.",
         "`unavailable` means Postgres or NATS could not be reached: the request may or may not",
         "have taken effect. Retry it; `baton.send.*` with the same `idempotency_key` returns the",
         "first result (docs/reliability.md says which subjects are safe to retry).",
