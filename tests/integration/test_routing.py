@@ -58,6 +58,20 @@ async def _conversation_with(pool: asyncpg.Pool, campaign: int, phone: str) -> i
         " WHERE v.campaign_id = $1 AND k.phone = $2", campaign, phone))  # fmt: skip
 
 
+async def _sharing_a_contact(
+    assigner: Baton, sender: Baton, pool: asyncpg.Pool, number_a: str, number_b: str | None
+) -> tuple[dict[str, Any], dict[str, Any], str, int, int]:
+    """Organizations A and B with the same contact, each texted it (A first, then B): A, B, the
+    contact's number, and A's and B's conversations with it."""
+    a, b = await _org(assigner, number_a), await _org(assigner, number_b)
+    in_a = a["conversations"][0]
+    phone = await _phone(pool, in_a)
+    in_b = await _conversation_with(pool, b["campaign"], phone)
+    await sender.call("baton.send.initial", **_send(a["texter"], in_a))
+    await sender.call("baton.send.initial", **_send(b["texter"], in_b))
+    return a, b, phone, in_a, in_b
+
+
 async def _text_in(nc: NatsClient, phone: str, to: str, body: str) -> str:
     """What a bridge publishes when `phone` texts `to`."""
     provider_id = str(uuid.uuid4())
@@ -81,12 +95,7 @@ async def test_a_stop_to_one_organizations_number_stays_in_that_organization(
 ) -> None:
     # The issue's case: the same number is a contact of A (which sends from NUMBER_A) and of B
     # (which has no number); both texted it, B last.
-    a, b = await _org(assigner, NUMBER_A), await _org(assigner, None)
-    in_a = a["conversations"][0]
-    phone = await _phone(pool, in_a)
-    in_b = await _conversation_with(pool, b["campaign"], phone)
-    await sender.call("baton.send.initial", **_send(a["texter"], in_a))
-    await sender.call("baton.send.initial", **_send(b["texter"], in_b))
+    a, b, phone, in_a, in_b = await _sharing_a_contact(assigner, sender, pool, NUMBER_A, None)
     outbound = await nc.jetstream().subscribe("baton.outbound.>", stream="OUTBOUND")
     for _ in range(2):
         await outbound.next_msg(timeout=10)
@@ -139,12 +148,7 @@ async def test_a_stop_to_one_organizations_number_stays_in_that_organization(
 async def test_two_organizations_sharing_a_contact_each_keep_their_replies_and_stops(
     assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
 ) -> None:
-    a, b = await _org(assigner, NUMBER_A), await _org(assigner, NUMBER_B)
-    in_a = a["conversations"][0]
-    phone = await _phone(pool, in_a)
-    in_b = await _conversation_with(pool, b["campaign"], phone)
-    await sender.call("baton.send.initial", **_send(a["texter"], in_a))
-    await sender.call("baton.send.initial", **_send(b["texter"], in_b))
+    a, b, phone, in_a, in_b = await _sharing_a_contact(assigner, sender, pool, NUMBER_A, NUMBER_B)
     # Their reply to A lands in A, though B texted last.
     reply = await _text_in(nc, phone, NUMBER_A, "Yes, I'll be there")
     recorded = await eventually(lambda: _recorded(pool, reply))
@@ -354,12 +358,7 @@ async def test_a_stop_to_a_number_given_up_or_passed_on_reaches_whoever_texted_f
     assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
 ) -> None:
     # A texted the contact from NUMBER_A, then gave the number up; B registered it since.
-    a, b = await _org(assigner, NUMBER_A), await _org(assigner, None)
-    in_a = a["conversations"][0]
-    phone = await _phone(pool, in_a)
-    in_b = await _conversation_with(pool, b["campaign"], phone)
-    await sender.call("baton.send.initial", **_send(a["texter"], in_a))
-    await sender.call("baton.send.initial", **_send(b["texter"], in_b))
+    a, b, phone, in_a, in_b = await _sharing_a_contact(assigner, sender, pool, NUMBER_A, None)
     await assigner.call("baton.admin.campaign.update", as_user=a["owner"],
                         campaign_id=a["campaign"], sending_number=None)  # fmt: skip
     await assigner.call("baton.admin.org.numbers.remove", as_user=a["owner"], org_id=a["org"],
