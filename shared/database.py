@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, TypeAlias
 
 import asyncpg
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 
+from shared.backoff import Backoff
 from shared.outages import UNAVAILABLE_TYPES
 
 log = structlog.get_logger(__name__)
@@ -30,6 +30,7 @@ async def create_pool(
     **kwargs: Any,
 ) -> asyncpg.Pool:
     """Connect, retrying while the server starts (a container's Postgres may come up after us)."""
+    backoff = Backoff(base=0.2, cap=2.0)
     for attempt in range(1, attempts + 1):
         try:
             pool = await asyncpg.create_pool(
@@ -41,5 +42,5 @@ async def create_pool(
             if attempt == attempts:
                 raise
             log.warning("postgres_unreachable", attempt=attempt, error=str(exc))
-            await asyncio.sleep(min(0.2 * attempt, 2.0))
+            await backoff.wait()
     raise AssertionError("unreachable")

@@ -10,6 +10,8 @@ from typing import Any
 
 import structlog
 
+from shared.log_limiter import RepeatLimiter
+
 _PHONE = re.compile(r"\+?\d[\d\-\s().]{6,}\d")
 
 
@@ -38,6 +40,8 @@ def configure_logging(service: str, log_format: str = "auto", level: str = "info
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            # Before the timestamp: copies of a line differ in nothing else.
+            RepeatLimiter(),
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _mask_phones,
             structlog.processors.format_exc_info,

@@ -1,17 +1,20 @@
-"""A NATS connection that reconnects forever and says so in the logs.
+"""A NATS connection that reconnects forever, backing off with jitter, and says so in the logs.
 
 nats-py gives up after 60 attempts by default (about two minutes); a service that silently stops
-receiving is worse than one that waits, so we never give up.
+receiving is worse than one that waits, so we never give up. It waits a fixed
+`reconnect_time_wait` between attempts and has no jitter of its own, so every replica cut off at
+once would knock in step: each failed attempt draws the next wait from shared/backoff.py instead
+(nats-py reads the option afresh before each attempt), and a reconnection starts it over.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import nats
 import structlog
 from nats.aio.client import Client as NatsClient
 
+from shared.backoff import Backoff
 from shared.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
@@ -29,13 +32,20 @@ async def connect_nats(
     """`inbox_prefix`: where replies and JetStream pull deliveries arrive (settings'
     `nats_inbox_prefix`); empty keeps nats-py's `_INBOX`."""
 
+    client = NatsClient()
+    backoff = Backoff(base=0.5, cap=5.0)
+
     async def on_disconnected() -> None:
         log.warning("nats_disconnected", url=url)
 
     async def on_reconnected() -> None:
+        backoff.reset()
+        client.options["reconnect_time_wait"] = backoff.next_delay()
         log.info("nats_reconnected", url=url)
 
     async def on_error(exc: Exception) -> None:
+        if client.is_reconnecting:  # an attempt failed: wait longer before the next one
+            client.options["reconnect_time_wait"] = backoff.next_delay()
         log.warning("nats_error", error=str(exc), kind=type(exc).__name__)
 
     async def on_closed() -> None:
@@ -44,7 +54,7 @@ async def connect_nats(
     options: dict[str, Any] = {
         "name": name,
         "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 1,
+        "reconnect_time_wait": backoff.next_delay(),
         "connect_timeout": 5,
         "disconnected_cb": on_disconnected,
         "reconnected_cb": on_reconnected,
@@ -59,7 +69,8 @@ async def connect_nats(
     if inbox_prefix:
         options["inbox_prefix"] = inbox_prefix
     options.update(kwargs)
-    return await nats.connect(servers=[url], **options)
+    await client.connect(servers=[url], **options)
+    return client
 
 
 async def connect_configured(settings: CommonSettings, name: str, **kwargs: Any) -> NatsClient:

@@ -28,6 +28,7 @@ from nats.js.errors import APIError
 from prometheus_client import Counter, Gauge
 
 from shared import failpoints
+from shared.backoff import Backoff
 from shared.database import Connection
 from shared.outages import is_unavailable
 from shared.queries import load_queries
@@ -166,14 +167,19 @@ class OutboxPublisher:
         return not ack.duplicate
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Between tries while Postgres or NATS is down: from one poll up to 30 s, jittered.
+        outage = Backoff(base=self._poll_seconds, cap=max(30.0, self._poll_seconds))
         while not stop.is_set():
+            wait = self._poll_seconds
             try:
                 while await self.publish_once() >= self._batch and not stop.is_set():
                     pass
                 BACKLOG.labels(self._service).set(
                     await self._pool.fetchval(QUERIES["pending_count"], self._subjects)
                 )
+                outage.reset()
             except Exception as exc:
+                wait = outage.next_delay()
                 if is_unavailable(exc):
                     # Rows leased and perhaps published stay leased; once the lease runs out they
                     # are published again, and the stream refuses what it already has.
@@ -181,14 +187,11 @@ class OutboxPublisher:
                 else:
                     log.exception("outbox_failed")
             self._nudged.clear()
-            waiters = {
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(self._nudged.wait()),
-            }
+            waiters = {asyncio.ensure_future(stop.wait())}
+            if not outage.failures:  # in an outage, a new row's nudge does not cut the wait short
+                waiters.add(asyncio.ensure_future(self._nudged.wait()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait(
-                    waiters, timeout=self._poll_seconds, return_when="FIRST_COMPLETED"
-                )
+                await asyncio.wait(waiters, timeout=wait, return_when="FIRST_COMPLETED")
             if self._nudged.is_set() and not stop.is_set():
                 await asyncio.sleep(self._gather_seconds)
             for waiter in waiters:

@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge
 
 from shared import failpoints
+from shared.backoff import Backoff
 from shared.errors import BatonError
 from shared.jetstream import ConsumerSpec
 from shared.outages import is_unavailable
@@ -50,6 +51,10 @@ ACK_PENDING = Gauge(
     "baton_consumer_ack_pending", "Messages delivered but not yet acknowledged.", ["consumer"]
 )
 REBIND_AFTER_ERRORS = 5
+# Outcomes (the `outcome` label): a message settled for good, or put back because a server the
+# handler needs is gone (Postgres down, NATS lost before the ack).
+SETTLED = frozenset({"ok", "dead_lettered"})
+UNAVAILABLE = "unavailable"
 
 
 class PullWorker(Generic[PayloadT]):
@@ -80,31 +85,43 @@ class PullWorker(Generic[PayloadT]):
 
     async def run(self, stop: asyncio.Event) -> None:
         sub = await self._bind()
-        errors = 0
+        fetch_failures = Backoff(base=0.1, cap=5.0)
+        # While every message fails because a server the handler needs is gone, the worker waits
+        # ever longer between tries and fetches one message at a time: a probe, not a batch of
+        # 256 connection attempts. The first message handled ends it.
+        outage = Backoff(base=0.25, cap=15.0)
         fetches = 0
         while not stop.is_set():
             try:
-                messages = await sub.fetch(self._batch, timeout=self._fetch_timeout)
+                messages = await sub.fetch(
+                    1 if outage.failures else self._batch, timeout=self._fetch_timeout
+                )
             except TimeoutError:  # nats' TimeoutError is one too: nothing to fetch right now
                 messages = []
             except Exception as exc:
-                errors += 1
                 log.warning(
                     "fetch_failed",
                     consumer=self._spec.durable,
                     error=str(exc) or type(exc).__name__,
                 )
-                if errors >= REBIND_AFTER_ERRORS:
+                if (fetch_failures.failures + 1) % REBIND_AFTER_ERRORS == 0:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
                     with contextlib.suppress(Exception):
                         sub = await self._bind()
-                    errors = 0
-                await asyncio.sleep(min(0.1 * errors + 0.1, 2.0))
+                await fetch_failures.wait(stop)
                 continue
-            errors = 0
+            fetch_failures.reset()
             if messages:
-                await asyncio.gather(*(self._process(m) for m in messages))
+                outcomes = await asyncio.gather(*(self._process(m) for m in messages))
+                if UNAVAILABLE in outcomes and not any(o in SETTLED for o in outcomes):
+                    delay = outage.next_delay()
+                    log.warning("consumer_backing_off", consumer=self._spec.durable,
+                                delay_s=round(delay, 2))  # fmt: skip
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                elif any(o in SETTLED for o in outcomes):
+                    outage.reset()
             fetches += 1
             if fetches % 20 == 0 or not messages:
                 await self._report_lag()
@@ -124,7 +141,7 @@ class PullWorker(Generic[PayloadT]):
             LAG.labels(self._spec.durable).set(info.num_pending or 0)
             ACK_PENDING.labels(self._spec.durable).set(info.num_ack_pending or 0)
 
-    async def _process(self, msg: Msg) -> None:
+    async def _process(self, msg: Msg) -> str:
         async with self._slots:
             try:
                 outcome = await self._settle(msg)
@@ -135,8 +152,9 @@ class PullWorker(Generic[PayloadT]):
                 # the message comes back after ack_wait. The worker carries on with the rest.
                 log.warning("consumer_unsettled", consumer=self._spec.durable,
                             cause=type(exc).__name__, error=str(exc))  # fmt: skip
-                outcome = "unsettled"
+                outcome = UNAVAILABLE
         PROCESSED.labels(self._spec.durable, outcome).inc()
+        return outcome
 
     async def _settle(self, msg: Msg) -> str:
         attempts = msg.metadata.num_delivered or 1
@@ -166,7 +184,7 @@ class PullWorker(Generic[PayloadT]):
                 log.warning("consumer_retry", consumer=self._spec.durable,
                             cause=type(exc).__name__, error=str(exc))  # fmt: skip
                 await msg.nak(delay=self._retry_delay)
-                return "retried"
+                return UNAVAILABLE
             log.exception("consumer_failed", consumer=self._spec.durable, attempts=attempts)
             if attempts >= self._max_attempts:
                 return await self._dead_letter(msg, f"failed {attempts} times: {exc!r}")

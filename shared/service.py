@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 
 from shared import failpoints, metrics
 from shared.access import PUBLIC, Caller
+from shared.backoff import Backoff
 from shared.database import create_pool
 from shared.endpoints import Endpoint, RequestServer
 from shared.http_server import ProbeServer
@@ -103,14 +104,14 @@ class _Readiness:
 
 
 async def _connect_nats_retrying(settings: CommonSettings, name: str) -> NatsClient:
-    attempt = 0
+    backoff = Backoff(base=0.2, cap=5.0)
     while True:
-        attempt += 1
         try:
             return await connect_configured(settings, name)
         except Exception as exc:
-            log.warning("nats_unreachable", attempt=attempt, error=str(exc) or type(exc).__name__)
-            await asyncio.sleep(min(0.2 * attempt, 2.0))
+            log.warning("nats_unreachable", attempt=backoff.failures + 1,
+                        error=str(exc) or type(exc).__name__)  # fmt: skip
+            await backoff.wait()
 
 
 async def _wait_for_schema(pool: asyncpg.Pool, readiness: _Readiness) -> int:
@@ -134,21 +135,19 @@ async def _declare_retrying(
 ) -> None:
     """Declare streams and consumers, waiting out a JetStream that is not ready yet (a cluster
     still electing its meta leader answers "temporarily unavailable"). Drift is not waited out."""
-    attempt = 0
+    backoff = Backoff(base=0.2, cap=2.0)
     while True:
-        attempt += 1
         try:
             await declare_all(js, ALL_STREAMS, consumers, replicas)
             return
         except ConfigDriftError:
             raise
         except Exception as exc:
-            if attempt >= 60:
+            if backoff.failures >= 60:
                 raise
-            log.warning(
-                "jetstream_not_ready", attempt=attempt, error=str(exc) or type(exc).__name__
-            )
-            await asyncio.sleep(min(0.2 * attempt, 2.0))
+            log.warning("jetstream_not_ready", attempt=backoff.failures + 1,
+                        error=str(exc) or type(exc).__name__)  # fmt: skip
+            await backoff.wait()
 
 
 async def _watch_pool(name: str, pool: asyncpg.Pool, nc: NatsClient) -> None:

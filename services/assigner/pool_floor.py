@@ -22,6 +22,7 @@ import time
 import asyncpg
 import structlog
 
+from shared.backoff import Backoff
 from shared.outages import is_unavailable
 from shared.queries import load_queries
 
@@ -55,7 +56,9 @@ class PoolFloorKeeper:
             return min(int(row["new_floor"]) for row in floors)
 
     async def run(self, stop: asyncio.Event) -> None:
+        outage = Backoff(base=self._interval, cap=max(30.0, self._interval))
         while not stop.is_set():
+            wait = self._interval
             idle_since = time.monotonic() - IDLE_AFTER_SECONDS
             for campaign_id, claimed_at in list(self._claimed_at.items()):
                 if claimed_at < idle_since:
@@ -63,12 +66,15 @@ class PoolFloorKeeper:
                     continue
                 try:
                     await self.raise_floor(campaign_id)
+                    outage.reset()
                 except Exception as exc:
                     # Upkeep: a failure here must not take the assigner down (a connection
                     # killed mid-transaction raises InterfaceError, not a connection error).
                     if is_unavailable(exc):
+                        wait = max(wait, outage.next_delay())
                         log.warning("pool_floor_unavailable", error=str(exc))
+                        break  # the other campaigns would fail the same way: wait first
                     else:
                         log.exception("pool_floor_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+                await asyncio.wait_for(stop.wait(), wait)

@@ -26,6 +26,7 @@ from services.reaper.closed_hours import REASON as CLOSED_HOURS
 from services.reaper.closed_hours import release_closed_initials
 from shared import failpoints, outbox
 from shared.access import Caller
+from shared.backoff import Backoff
 from shared.database import TRANSIENT_ERRORS, Connection
 from shared.queries import load_queries
 from shared.schemas import release as s
@@ -103,7 +104,11 @@ class Releaser:
         every_minute: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         last_minute = 0.0
+        # A pass that failed for an outage is tried again after at least `interval`, longer while
+        # the outage lasts.
+        outage = Backoff(base=interval, cap=max(60.0, interval))
         while not stop.is_set():
+            wait = interval
             try:
                 released = await self.pass_once()
                 if released:
@@ -111,12 +116,14 @@ class Releaser:
                 if every_minute is not None and time.monotonic() - last_minute >= 60:
                     last_minute = time.monotonic()
                     await every_minute()
+                outage.reset()
             except TRANSIENT_ERRORS as exc:
+                wait = max(interval, outage.next_delay())
                 log.warning("reaper_unavailable", error=str(exc))
             except Exception:
                 log.exception("reaper_pass_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
 
     async def release_unhandled(
         self, request: s.ReleaseUnhandled, caller: Caller

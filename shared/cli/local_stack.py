@@ -25,6 +25,15 @@ class Stack:
     nats: LocalNats | None = None
     started: list[str] = field(default_factory=list)
 
+    def servers(self) -> dict[str, LocalPostgres | LocalNats]:
+        """The servers this stack started itself (none of those the environment named)."""
+        started: dict[str, LocalPostgres | LocalNats] = {}
+        if self.postgres is not None:
+            started["postgres"] = self.postgres
+        if self.nats is not None:
+            started["nats-server"] = self.nats
+        return started
+
     def stop(self) -> None:
         if self.nats is not None:
             self.nats.stop()

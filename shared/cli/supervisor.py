@@ -1,4 +1,5 @@
-"""Runs the four services as separate processes and keeps them running."""
+"""Runs the four services as separate processes, and keeps them and `baton up`'s own servers
+running."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from shared.backoff import Backoff
+from shared.devservers.postgres import DevServerError
 
 SERVICE_NAMES = ("assigner", "sender", "inbound", "reaper")
 
@@ -98,3 +103,47 @@ def wait_ready(processes: list[ServiceProcess], timeout: float) -> list[str]:
                 return [name]
         time.sleep(0.1)
     return sorted(pending)
+
+
+class Supervised(Protocol):
+    """A process `baton up` runs: a service, or a server it started itself."""
+
+    def exited(self) -> int | None: ...
+    def start(self) -> object: ...
+
+
+# Up this long, a process is well again: its next death is restarted at once.
+STABLE_AFTER_SECONDS = 60.0
+
+
+class Restarter:
+    """Starts again whatever dies: at once the first time, then backing off (1 s doubling to
+    30 s, jittered) while it keeps dying, as a service that cannot start or a Postgres whose disk
+    is full would."""
+
+    def __init__(self, supervised: Mapping[str, Supervised], report: Callable[[str], None]) -> None:
+        self._supervised = dict(supervised)
+        self._report = report
+        now = time.monotonic()
+        self._started_at = dict.fromkeys(self._supervised, now)
+        self._not_before = dict.fromkeys(self._supervised, now)
+        self._backoff = {name: Backoff(base=1.0, cap=30.0) for name in self._supervised}
+
+    def check(self) -> None:
+        now = time.monotonic()
+        for name, process in self._supervised.items():
+            code = process.exited()
+            if code is None:
+                if now - self._started_at[name] > STABLE_AFTER_SECONDS:
+                    self._backoff[name].reset()
+                continue
+            if now < self._not_before[name]:
+                continue
+            self._report(f"{name} exited with {code}; restarting")
+            try:
+                process.start()
+                self._report(f"{name} restarted")
+            except (DevServerError, OSError, TimeoutError) as exc:
+                self._report(f"{name} did not start again: {exc}")
+            self._started_at[name] = time.monotonic()
+            self._not_before[name] = self._started_at[name] + self._backoff[name].next_delay()

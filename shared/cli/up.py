@@ -21,12 +21,9 @@ import asyncpg
 from shared.cli import exit_codes
 from shared.cli.credentials import DEFAULT_DATA_DIR, ensure_dev_secret, services_have_a_key
 from shared.cli.local_stack import start_stack
-from shared.cli.supervisor import service_processes, wait_ready
+from shared.cli.supervisor import Restarter, service_processes, wait_ready
 from shared.devservers.postgres import DevServerError
 from shared.migrations import migrate_database
-
-# A service that keeps dying is restarted at most this often.
-RESTART_BACKOFF_SECONDS = 2.0
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,15 +110,9 @@ def run(args: argparse.Namespace) -> int:
             for line in token_hints(args.data_dir, stack.nats_url):
                 print_line(line)
         print_line("Baton is up. Ctrl-C stops it.")
+        restarter = Restarter({**stack.servers(), **{p.name: p for p in processes}}, print_line)
         while not stopping:
-            for proc in processes:
-                code = proc.exited()
-                if (
-                    code is not None
-                    and time.monotonic() - proc.started_at > RESTART_BACKOFF_SECONDS
-                ):
-                    print_line(f"{proc.name} exited with {code}; restarting")
-                    proc.start()
+            restarter.check()
             time.sleep(0.2)
         print_line("stopping")
         return exit_codes.OK

@@ -77,6 +77,10 @@ class LocalNats:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    def exited(self) -> int | None:
+        """The exit code of a server that was started and has stopped; None while it runs."""
+        return None if self._process is None else self._process.poll()
+
     def stop(self, timeout: float = 15.0) -> None:
         if self._process is None or self._process.poll() is not None:
             return

@@ -7,6 +7,7 @@ TCP port and control over when the server stops.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -66,6 +67,40 @@ def _open_path_to(path: Path) -> None:
             parent.chmod(mode | 0o005)
 
 
+def _processes_working_in(folder: Path) -> list[int]:
+    """Pids of the processes whose working directory is `folder` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if (entry / "cwd").resolve(strict=True) == folder:
+                found.append(int(entry.name))
+        except (OSError, RuntimeError, ValueError):
+            continue  # gone meanwhile, or not ours to look at
+    return found
+
+
+def _signal_and_wait(pids: list[int], signum: signal.Signals, timeout: float) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (a child not yet reaped) has exited for our purposes.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    return True
+
+
 class LocalPostgres:
     """One Postgres server process with its data folder."""
 
@@ -115,28 +150,40 @@ class LocalPostgres:
         if result.returncode != 0:
             raise DevServerError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
 
-    def _stop_leftover(self) -> None:
-        """A server left behind by a killed `baton up` still holds the data folder: stop it."""
+    def _clear_leftovers(self) -> None:
+        """Make the data folder startable whatever stopped the last server.
+
+        - A server left behind by a killed `baton up` still runs there: stop it.
+        - A server killed outright (SIGKILL, the OOM killer) leaves `postmaster.pid` naming a pid
+          the system may since have given to any process. Postgres then refuses to start ("is
+          another postmaster running?"), and signalling that pid would hit a stranger: the file
+          is removed instead, and the stranger left alone.
+        - Its backends outlive it for a moment and keep its shared memory in use, which also
+          blocks a start: they are waited for, then killed.
+
+        A process belongs to this server when its working directory is the data folder, where
+        every Postgres process of a cluster runs.
+        """
         pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
-        try:
-            pid = int(pid_file.read_text().split()[0])
-            os.kill(pid, signal.SIGINT)
-        except (ValueError, IndexError, ProcessLookupError, PermissionError):
-            return
-        for _ in range(200):
+        if pid_file.exists():
             try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
+                pid = int(pid_file.read_text().split()[0])
+            except (ValueError, IndexError, OSError):
+                pid = 0
+            if pid and pid in _processes_working_in(self.data_dir):
+                _signal_and_wait([pid], signal.SIGINT, timeout=10.0)
+            else:
+                pid_file.unlink(missing_ok=True)
+        leftovers = _processes_working_in(self.data_dir)
+        if leftovers:
+            _signal_and_wait(leftovers, signal.SIGTERM, timeout=5.0)
+            _signal_and_wait(_processes_working_in(self.data_dir), signal.SIGKILL, timeout=5.0)
 
     def start(self, timeout: float = 60.0) -> str:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         else:
-            self._stop_leftover()
+            self._clear_leftovers()
         options = [
             "-c", "listen_addresses=127.0.0.1",
             "-c", "max_connections=300",
@@ -188,6 +235,10 @@ class LocalPostgres:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    def exited(self) -> int | None:
+        """The exit code of a server that was started and has stopped; None while it runs."""
+        return None if self._process is None else self._process.poll()
 
     def stop(self, timeout: float = 30.0) -> None:
         if self._process is None or self._process.poll() is not None:

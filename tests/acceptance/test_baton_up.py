@@ -3,22 +3,27 @@ development secret the services verify tokens with, kept across restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import asyncpg
 import psutil
 import pytest
 
 from shared.cli.credentials import dev_secret_path
 from shared.devservers.nats import nats_server_binary
-from shared.devservers.postgres import postgres_bin_dir
-from tests.support.baton_up import SERVICES, BatonUp, baton_up, nats_url
+from shared.devservers.postgres import LocalPostgres, postgres_bin_dir
+from tests.support.baton_up import SERVICES, BatonUp, baton_up, database_url, nats_url
 
 pytestmark = pytest.mark.acceptance
 
@@ -35,15 +40,7 @@ def _status(url: str) -> int:
 
 
 def _listener_exe(port: int) -> Path:
-    for conn in psutil.net_connections(kind="tcp"):
-        if (
-            conn.laddr
-            and conn.laddr.port == port
-            and conn.status == psutil.CONN_LISTEN
-            and conn.pid
-        ):
-            return Path(psutil.Process(conn.pid).exe())
-    raise AssertionError(f"nothing listens on {port}")
+    return Path(psutil.Process(_listener_pid(port)).exe())
 
 
 def test_baton_up_starts_four_ready_services_on_pip_shipped_servers(tmp_path: Path) -> None:
@@ -107,3 +104,101 @@ def test_baton_up_keeps_data_and_its_development_secret_across_restarts(tmp_path
     for output in outputs:
         assert f"development secret in {dev_secret_path(data).resolve()}" in output
         assert f"baton token --operator --data-dir {data}" in output
+
+
+def _wait_for(up: BatonUp, text: str, within: float = 90) -> None:
+    deadline = time.monotonic() + within
+    while text not in up.output():
+        assert up.process.poll() is None, up.output()
+        assert time.monotonic() < deadline, up.output()
+        time.sleep(0.2)
+
+
+def _created_eventually(up: BatonUp, name: str, within: float = 90) -> int:
+    """Create an organization, retrying while the services reconnect; its id."""
+    deadline = time.monotonic() + within
+    while True:
+        created = _baton(up, "org", "create", name, "--as", "operator",
+                         "--data-dir", str(up.data_dir), "--json")  # fmt: skip
+        if created.returncode == 0:
+            return int(json.loads(created.stdout)["org_id"])
+        assert time.monotonic() < deadline, created.stderr + up.output()
+        time.sleep(1)
+
+
+def test_baton_up_restarts_its_own_postgres_and_nats_when_they_are_killed(tmp_path: Path) -> None:
+    """Issue #15: `baton up` supervises its servers as it does the services. Postgres killed
+    outright leaves a stale `postmaster.pid` and backends holding its shared memory; NATS killed
+    outright loses its connections. Both come back on their ports with their data, and the
+    services, which never exited, serve again."""
+    with baton_up(tmp_path / "data", tmp_path / "up.log") as up:
+        assert _created_eventually(up, "Before") == 1
+        postmaster = up.data_dir / "postgres" / "postmaster.pid"
+        os.kill(int(postmaster.read_text().split()[0]), signal.SIGKILL)
+        _wait_for(up, "postgres restarted")
+        os.kill(_listener_pid(up.nats_port), signal.SIGKILL)
+        _wait_for(up, "nats-server restarted")
+        # A crash skips the identity values Postgres had cached: later, not necessarily next.
+        assert _created_eventually(up, "After") > 1
+        names = asyncio.run(_organization_names(database_url(up)))
+        assert names == ["Before", "After"]  # committed before the kill, kept
+        assert _listener_exe(up.pg_port).parent == postgres_bin_dir().resolve()
+        assert _listener_exe(up.nats_port) == nats_server_binary().resolve()
+        for name in SERVICES:
+            assert f"{name} exited" not in up.output()
+    assert up.process.returncode == 0, up.output()
+
+
+def test_a_stale_postmaster_pid_naming_another_process_neither_blocks_a_start_nor_harms_it() -> (
+    None
+):
+    """After a SIGKILL the pid in `postmaster.pid` may belong to anyone by the next start (pids
+    are reused, in containers at once): Postgres would refuse to start, and signalling that pid
+    would hit a stranger."""
+    folder = tempfile.TemporaryDirectory(prefix="baton-stale-pid-")
+    server = LocalPostgres(Path(folder.name) / "pg", durable=False)
+    stranger = subprocess.Popen(["sleep", "120"])
+    try:
+        server.start()
+        os.kill(server.pid or 0, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while server.exited() is None:
+            assert time.monotonic() < deadline, "Postgres survived SIGKILL"
+            time.sleep(0.05)
+        pid_file = server.data_dir / "postmaster.pid"
+        lines = pid_file.read_text().splitlines()
+        pid_file.write_text("\n".join([str(stranger.pid), *lines[1:]]) + "\n")
+        server.start()
+        assert stranger.poll() is None  # left alone
+        assert asyncio.run(_select_one(server.url)) == 1
+    finally:
+        stranger.kill()
+        stranger.wait()
+        server.stop()
+        folder.cleanup()
+
+
+async def _organization_names(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [
+            row["name"] for row in await conn.fetch("SELECT name FROM organization ORDER BY id")
+        ]
+    finally:
+        await conn.close()
+
+
+async def _select_one(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT 1"))
+    finally:
+        await conn.close()
+
+
+def _listener_pid(port: int) -> int:
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            assert conn.pid
+            return conn.pid
+    raise AssertionError(f"nothing listens on {port}")

@@ -38,8 +38,14 @@ async def _publish(nc: NatsClient, **fields: Any) -> str:
 
 
 def _retried() -> float:
-    labels = {"consumer": "inbound-sms", "outcome": "retried"}
-    return REGISTRY.get_sample_value("baton_consumer_messages_total", labels) or 0.0
+    """Deliveries put back, for a failure or an outage."""
+    return sum(
+        REGISTRY.get_sample_value(
+            "baton_consumer_messages_total", {"consumer": "inbound-sms", "outcome": outcome}
+        )
+        or 0.0
+        for outcome in ("retried", "unavailable")
+    )
 
 
 @pytest.mark.parametrize("provider_age", [timedelta(hours=2), timedelta(days=-3652)],

@@ -222,7 +222,7 @@ def _metric(name: str, **labels: str) -> float:
 def _counters() -> dict[str, float]:
     return {
         **{outcome: _metric("baton_consumer_messages_total", outcome=outcome)
-           for outcome in ("ok", "dead_lettered", "retried")},
+           for outcome in ("ok", "dead_lettered", "retried", "unavailable")},
         "redelivered": _metric("baton_consumer_redeliveries_total"),
     }  # fmt: skip
 
@@ -268,7 +268,7 @@ class Round:
         """The consumer settled every message, or retried one: a failure to report at once,
         not to wait out."""
         now = _counters()
-        if any(now[k] > self.counters_before[k] for k in ("retried", "redelivered")):
+        if any(now[k] > self.counters_before[k] for k in ("retried", "unavailable", "redelivered")):
             return True
         return await _drained(self.nc, "INBOUND", CONSUMER)
 
@@ -329,7 +329,7 @@ def _assert_each_once_on_first_delivery(sent: list[Published], seen: Outcomes) -
     # redelivery: every outcome was settled on the first delivery.
     assert seen.deliveries == len(sent), (seen.deliveries, len(sent))
     assert seen.redelivered_now == 0
-    assert seen.counters["retried"] == 0, seen.counters
+    assert seen.counters["retried"] == seen.counters["unavailable"] == 0, seen.counters
     assert seen.counters["redelivered"] == 0, seen.counters
     assert seen.counters["ok"] == len(seen.messages) + len(seen.unmatched), seen.counters
     assert seen.counters["dead_lettered"] == len(seen.letters), seen.counters
