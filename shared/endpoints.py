@@ -52,6 +52,7 @@ from shared.errors import (
     forbidden,
 )
 from shared.outages import is_unavailable, unavailable_error
+from shared.recent_answers import RecentAnswers
 from shared.settings import INBOX_REPLY
 from shared.tokens import AUTHORIZATION_HEADER, Identity, TokenVerifier
 from shared.unstorable import may_hold_unstorable, unstorable_field
@@ -175,6 +176,7 @@ class RequestServer:
         self._verifier = verifier
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._recent = RecentAnswers()
 
     @property
     def in_flight(self) -> int:
@@ -219,7 +221,7 @@ class RequestServer:
         metrics.REQUESTS.labels(self._service, endpoint.subject, OVERLOADED).inc()
         if INBOX_REPLY.match(msg.reply or ""):
             try:
-                await self._nc.publish(msg.reply, overloaded_reply())
+                await self._answer(msg.reply, overloaded_reply())
             except Exception as exc:  # NATS gone: the caller's timeout tells it the same
                 log.debug("overloaded_reply_failed", error=str(exc))
 
@@ -253,8 +255,7 @@ class RequestServer:
                 )  # fmt: skip
                 if outcome == "ok":
                     failpoints.reached(f"{endpoint.subject}:before_reply")
-                # Not msg.respond(): it sends the request's headers back, bearer token included.
-                await self._nc.publish(msg.reply, reply)
+                await self._answer(msg.reply, reply)
         except DeadlinePassedError:
             # Its caller has stopped waiting: nothing done, nothing answered.
             EXPIRED.labels(self._service, endpoint.subject).inc()
@@ -268,6 +269,24 @@ class RequestServer:
         metrics.REQUEST_SECONDS.labels(self._service, endpoint.subject).observe(
             time.perf_counter() - started
         )
+
+    async def _answer(self, reply_subject: str, payload: bytes) -> None:
+        # Not msg.respond(): it sends the request's headers back, bearer token included.
+        await self._nc.publish(reply_subject, payload)
+        self._recent.sent(reply_subject, payload)
+
+    async def resend_recent(self, lost_at: float) -> None:
+        """After a reconnect: the answers sent just before the connection was lost, again, for
+        those that were lost with it (shared/recent_answers.py)."""
+        answers = self._recent.sent_before(lost_at)
+        for reply_subject, payload in answers:
+            try:
+                await self._nc.publish(reply_subject, payload)
+            except Exception as exc:  # lost again: the caller's timeout tells it to retry
+                log.debug("answer_resend_failed", error=str(exc))
+                return
+        metrics.ANSWERS_RESENT.labels(self._service).inc(len(answers))
+        log.info("answers_resent", answers=len(answers))
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop taking requests, then let the accepted ones finish (up to the grace period)."""

@@ -16,6 +16,11 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 IN_FLIGHT = Gauge("baton_requests_in_flight", "Requests being handled right now.", ["service"])
+ANSWERS_RESENT = Counter(
+    "baton_answers_resent_total",
+    "Answers sent again after a reconnect, for those lost with the connection.",
+    ["service"],
+)
 DB_POOL_IN_USE = Gauge(
     "baton_db_pool_connections_in_use", "Postgres connections checked out of the pool.", ["service"]
 )

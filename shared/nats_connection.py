@@ -9,6 +9,9 @@ once would knock in step: each failed attempt draws the next wait from shared/ba
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -20,6 +23,14 @@ from shared.settings import CommonSettings
 log = structlog.get_logger(__name__)
 
 
+@dataclass
+class ConnectionWatch:
+    """When a connection was last lost, and what to run once it is back (with that time)."""
+
+    lost_at: float | None = None
+    on_reconnected: list[Callable[[float], Awaitable[None]]] = field(default_factory=list)
+
+
 async def connect_nats(
     url: str,
     name: str,
@@ -27,6 +38,7 @@ async def connect_nats(
     user: str = "",
     password: str = "",
     inbox_prefix: str = "",
+    watch: ConnectionWatch | None = None,
     **kwargs: Any,
 ) -> NatsClient:
     """`inbox_prefix`: where replies and JetStream pull deliveries arrive (settings'
@@ -36,12 +48,17 @@ async def connect_nats(
     backoff = Backoff(base=0.5, cap=5.0)
 
     async def on_disconnected() -> None:
+        if watch is not None:
+            watch.lost_at = time.monotonic()
         log.warning("nats_disconnected", url=url)
 
     async def on_reconnected() -> None:
         backoff.reset()
         client.options["reconnect_time_wait"] = backoff.next_delay()
         log.info("nats_reconnected", url=url)
+        if watch is not None and watch.lost_at is not None:
+            for hook in watch.on_reconnected:
+                await hook(watch.lost_at)
 
     async def on_error(exc: Exception) -> None:
         if client.is_reconnecting:  # an attempt failed: wait longer before the next one

@@ -37,7 +37,7 @@ from shared.jetstream import (
 )
 from shared.logging import configure_logging
 from shared.migrations import current_version, latest_version
-from shared.nats_connection import connect_configured
+from shared.nats_connection import ConnectionWatch, connect_configured
 from shared.outbox import OutboxPublisher
 from shared.schemas.system import StatusReply, StatusRequest, status_subject
 from shared.settings import CommonSettings
@@ -103,11 +103,13 @@ class _Readiness:
         }
 
 
-async def _connect_nats_retrying(settings: CommonSettings, name: str) -> NatsClient:
+async def _connect_nats_retrying(
+    settings: CommonSettings, name: str, watch: ConnectionWatch
+) -> NatsClient:
     backoff = Backoff(base=0.2, cap=5.0)
     while True:
         try:
-            return await connect_configured(settings, name)
+            return await connect_configured(settings, name, watch=watch)
         except Exception as exc:
             log.warning("nats_unreachable", attempt=backoff.failures + 1,
                         error=str(exc) or type(exc).__name__)  # fmt: skip
@@ -189,7 +191,8 @@ async def run_service(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     readiness.pool = pool
-    nc = await _connect_nats_retrying(settings, name)
+    watch = ConnectionWatch()
+    nc = await _connect_nats_retrying(settings, name, watch)
     readiness.nc = nc
     js = nc.jetstream()
     schema_version = await _wait_for_schema(pool, readiness)
@@ -231,6 +234,7 @@ async def run_service(
         verifier=verifier,
     )
     await server.start()
+    watch.on_reconnected.append(server.resend_recent)
     workers = [
         asyncio.create_task(worker(stop))
         for worker in [publisher.run, *definition.workers(context), *context.background]

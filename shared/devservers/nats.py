@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -54,6 +55,7 @@ class LocalNats:
         )
 
     def start(self, timeout: float = 30.0) -> str:
+        self._reap()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         config = self.store_dir.parent / f"{self.store_dir.name}.conf"
         config.write_text(self.config_text())
@@ -72,6 +74,13 @@ class LocalNats:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise DevServerError(f"nats-server did not start; its log ends:\n{tail}") from None
         return self.url
+
+    def _reap(self) -> None:
+        """Collect the exit of the process a restart replaces (one killed from outside), so no
+        zombie is left behind."""
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(10)
 
     @property
     def pid(self) -> int | None:

@@ -180,6 +180,7 @@ class LocalPostgres:
             _signal_and_wait(_processes_working_in(self.data_dir), signal.SIGKILL, timeout=5.0)
 
     def start(self, timeout: float = 60.0) -> str:
+        self._reap()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         else:
@@ -231,6 +232,13 @@ class LocalPostgres:
                 return
             time.sleep(0.1)
         raise TimeoutError
+
+    def _reap(self) -> None:
+        """Collect the exit of the process a restart replaces (one killed from outside), so no
+        zombie is left behind."""
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(10)
 
     @property
     def pid(self) -> int | None:

@@ -5,7 +5,7 @@ test (which runs in the test's process) nothing but what NATS delivers.
 payload, still the same JSON), headers, count, deadline_ms (relative: each request's
 `Baton-Deadline` is that long after the flood starts) and wait_s. It
 prints `ready`, waits for a line on stdin, publishes, then prints one JSON line: the replies by
-outcome, how many came after their deadline, and how long publishing took.
+outcome (the first answer to each request; later copies counted as `copies`), how many came after their deadline, and how long publishing took.
 """
 
 from __future__ import annotations
@@ -26,11 +26,18 @@ from shared.deadlines import DEADLINE_HEADER, now_ms
 async def flood(spec: dict[str, Any]) -> dict[str, Any]:
     nc = await nats.connect(spec["url"])
     outcomes: Counter[str] = Counter()
+    answered: set[str] = set()
     late = 0
     deadline = 0
 
     async def on_reply(msg: Msg) -> None:
         nonlocal late
+        # As a requester does: the first answer to a request counts, a copy is dropped (a
+        # service sends again what it answered just before NATS cut its connection).
+        if msg.subject in answered:
+            outcomes["copies"] += 1
+            return
+        answered.add(msg.subject)
         if not msg.data and msg.headers and msg.headers.get("Status") == "503":
             # nats-server's "no responders": nobody subscribed (the service was cut off).
             outcomes["no_responders"] += 1
