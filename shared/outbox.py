@@ -167,8 +167,10 @@ class OutboxPublisher:
         return not ack.duplicate
 
     async def run(self, stop: asyncio.Event) -> None:
-        # Between tries while Postgres or NATS is down: from one poll up to 30 s, jittered.
-        outage = Backoff(base=self._poll_seconds, cap=max(30.0, self._poll_seconds))
+        # Between tries while Postgres or NATS is down: from one poll up to 5 s, jittered. One
+        # loop per process, so a short cap costs Postgres little, and texts accepted during an
+        # outage go out soon after it ends.
+        outage = Backoff(base=self._poll_seconds, cap=max(5.0, self._poll_seconds))
         while not stop.is_set():
             wait = self._poll_seconds
             try:

@@ -89,7 +89,7 @@ class PullWorker(Generic[PayloadT]):
         # While every message fails because a server the handler needs is gone, the worker waits
         # ever longer between tries and fetches one message at a time: a probe, not a batch of
         # 256 connection attempts. The first message handled ends it.
-        outage = Backoff(base=0.25, cap=15.0)
+        outage = Backoff(base=0.25, cap=5.0)
         fetches = 0
         while not stop.is_set():
             try:

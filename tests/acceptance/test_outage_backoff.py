@@ -81,7 +81,7 @@ async def test_texts_waiting_out_a_postgres_outage_are_tried_sparingly_and_store
             await asyncio.to_thread(postgres.start)
             stored = await eventually(
                 lambda: _at_least(postgres.url, TEXTS), within=60
-            )  # the longest wait is 15 s, then batches again
+            )  # the longest wait is 5 s, then batches again
         print(f"outage {DOWN_SECONDS:.0f} s: {tried:.0f} tries, {len(lines)} log lines")
         # At most one batch fails (the first fetch may find fewer texts published yet), then one
         # text at a time at growing intervals: a handful of tries in 12 s, not thousands.
