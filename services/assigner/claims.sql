@@ -1,13 +1,24 @@
 -- Self-assignment: the hot path. Every claim is one short statement.
 
--- name: texter_lock --
--- One request per texter and campaign at a time: "two clicks at once give one batch".
-SELECT pg_advisory_xact_lock(hashtextextended('claim:' || $1::bigint || ':' || $2::bigint, 0));
+-- name: campaign_and_texter_lock --
+-- The campaign (every column, as `campaign` in queries.sql has them and more), and the lock that
+-- keeps one request per texter and campaign at a time: "two clicks at once give one batch". One
+-- round trip for both (a claim is a handful of them, and each costs more than the statement).
+-- The lock is taken before anything is checked: a refused request rolls back, which lets go of
+-- it at once. What the texter holds is read by the next statement, never by this one: a
+-- statement sees what was committed when it began, which may be before a concurrent request of
+-- the same texter, holding the lock meanwhile, committed its batch.
+SELECT c.*,
+       pg_advisory_xact_lock(hashtextextended('claim:' || $1::bigint || ':' || $2::bigint, 0))
+           IS NOT NULL AS locked
+FROM campaign c WHERE c.id = $1;
 
 -- name: texter_pending --
--- What the texter still holds that blocks a new batch; and, in the same round trip, the
--- campaign's zone groups (migration 0006) with each one's pool floor, in zone group order.
+-- Whether the caller texts on the campaign; what they still hold that blocks a new batch; and,
+-- in the same round trip, the campaign's zone groups (migration 0006) with each one's pool
+-- floor, in zone group order.
 SELECT
+    EXISTS (SELECT 1 FROM campaign_texter WHERE campaign_id = $1 AND user_id = $2) AS is_texter,
     EXISTS (SELECT 1 FROM conversation
             WHERE assignee_id = $2 AND campaign_id = $1 AND status = 'not_started') AS initials,
     EXISTS (SELECT 1 FROM conversation

@@ -21,7 +21,6 @@ import asyncpg
 import msgspec
 from prometheus_client import Counter
 
-from services.assigner.admin import fetch_campaign
 from services.assigner.claim_cursor import ClaimCursor
 from services.assigner.named_queries import QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
@@ -142,10 +141,14 @@ class SelfAssign:
     async def _claim_in_transaction(
         self, conn: Connection, campaign_id: int, texter_id: int, kind: str, reason: str
     ) -> list[int] | None:
-        campaign = await fetch_campaign(conn, campaign_id)
+        campaign = await conn.fetchrow(CLAIMS["campaign_and_texter_lock"], campaign_id, texter_id)
+        if campaign is None:
+            raise not_found("campaign", campaign_id)
+        pending = await conn.fetchrow(CLAIMS["texter_pending"], campaign_id, texter_id)
+        assert pending is not None
         # Who is asking comes before anything about the campaign: a texter on it is a member of
         # its organization; the organization is looked up only for those who are not.
-        if not await conn.fetchval(QUERIES["is_texter"], campaign_id, texter_id):
+        if not pending["is_texter"]:
             role = await conn.fetchval(ACCESS_QUERIES["member_role"], campaign["org_id"], texter_id)
             if role is None:
                 raise not_found("campaign", campaign_id)  # a stranger learns nothing of it
@@ -156,9 +159,6 @@ class SelfAssign:
             raise BatonError(
                 "self_assign_disabled", "Self assignment is not enabled for this campaign"
             )
-        await conn.execute(CLAIMS["texter_lock"], campaign_id, texter_id)
-        pending = await conn.fetchrow(CLAIMS["texter_pending"], campaign_id, texter_id)
-        assert pending is not None
         if kind == "initials":
             if pending["initials"]:
                 raise BatonError(
