@@ -55,6 +55,18 @@ class PoolFloorKeeper:
                 return None  # the campaign is gone, or has never had a conversation
             return min(int(row["new_floor"]) for row in floors)
 
+    async def raise_after_empty(self, campaign_id: int) -> None:
+        """A claim just found the pool empty: raise the floors now, not at the next round. At the
+        end of a drain a crowd of texters asks at once; the first to find it empty moves the
+        floors to the end, and those after it look at an empty range instead of scanning every
+        claimed entry since the last raise (the tail of `bench.claims`). Safe for the reason every
+        raise is (the lock, above); a busy campaign is left to the next round."""
+        try:
+            await self.raise_floor(campaign_id)
+        except Exception as exc:  # upkeep: the refusal the caller is getting stands regardless
+            if not is_unavailable(exc):
+                log.exception("pool_floor_failed")
+
     async def run(self, stop: asyncio.Event) -> None:
         outage = Backoff(base=self._interval, cap=max(30.0, self._interval))
         while not stop.is_set():

@@ -43,9 +43,10 @@ ASSIGNED_SUBJECT = "baton.events.conversation.assigned"
 LOCKED_POOL_RETRIES = 5
 # The pool holds conversations, but none inside texting hours now; `details` say when some open.
 NONE_TEXTABLE_NOW = "none_textable_now"
+NO_MORE_CONVERSATIONS = "no_more_conversations"
 # What an invite join answers as `first_batch_error` instead of failing the join.
 FIRST_BATCH_REFUSALS = frozenset({
-    "no_more_conversations", NONE_TEXTABLE_NOW, "initials_pending", "replies_pending",
+    NO_MORE_CONVERSATIONS, NONE_TEXTABLE_NOW, "initials_pending", "replies_pending",
     "self_assign_disabled", "campaign_not_active",
 })  # fmt: skip
 
@@ -128,8 +129,15 @@ class SelfAssign:
 
     async def _assign(self, campaign_id: int, texter_id: int, kind: str, reason: str) -> list[int]:
         for _ in range(LOCKED_POOL_RETRIES):
-            async with self._pool.acquire() as conn, conn.transaction():
-                ids = await self._claim_in_transaction(conn, campaign_id, texter_id, kind, reason)
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    ids = await self._claim_in_transaction(
+                        conn, campaign_id, texter_id, kind, reason
+                    )
+            except BatonError as refusal:
+                if refusal.code == NO_MORE_CONVERSATIONS and kind == "initials":
+                    await self._floors.raise_after_empty(campaign_id)
+                raise
             if ids is not None:
                 if ids:
                     self._publisher.nudge()
@@ -239,7 +247,7 @@ class SelfAssign:
             r["zones"] for r in await conn.fetch(CLAIMS[pooled_query], campaign_id)
         ]
         if not pooled:
-            raise BatonError("no_more_conversations", "No more conversations available")
+            raise BatonError(NO_MORE_CONVERSATIONS, "No more conversations available")
         if any(hours.handed_out(now, zones) for zones in pooled):
             return
         raise none_textable_now(hours.next_opening(now, pooled))

@@ -1,5 +1,11 @@
 """The SMS provider bridge: takes texts from OUTBOUND, acknowledges them with receipts, and
-delivers contacts' replies (some of them STOP) to INBOUND."""
+delivers contacts' replies (some of them STOP) to INBOUND.
+
+It stands in for the bridge of one simulated campaign on a Baton that may carry others, and
+earlier simulations' texts: it reads OUTBOUND through a consumer of its own, from the texts
+published after it started, and acts only on its campaign's texts (another campaign's are some
+other bridge's to deliver). Its consumer goes when it stops, or a minute after it vanishes.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +18,27 @@ from datetime import UTC, datetime
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from shared.simulation.scenario import SENDING_NUMBER
-
-CONSUMER = "simulated-bridge"
+CONSUMER_PREFIX = "simulated-bridge-"
 
 
 class Bridge:
-    def __init__(self, nc: NatsClient, reply_rate: float, stop_rate: float, seed: int = 7) -> None:
+    def __init__(
+        self, nc: NatsClient, campaign_id: int, sending_number: str, reply_rate: float,
+        stop_rate: float, seed: int = 7,
+    ) -> None:  # fmt: skip
         self._nc = nc
         self._js = nc.jetstream()
+        self._campaign_id = campaign_id
+        self._sending_number = sending_number
+        self._consumer = f"{CONSUMER_PREFIX}{uuid.uuid4().hex[:12]}"
         self._reply_rate = reply_rate
         self._stop_rate = stop_rate
         self._random = random.Random(seed)
         self.delivered: dict[int, str] = {}  # message id -> phone
+        # message id -> the OUTBOUND stream sequences it was found at: one each, exactly once
+        self.stream_copies: dict[int, set[int]] = {}
         self.redelivered = 0
         self.replies = 0
         self.stops: dict[str, int] = {}  # phone -> conversation id
@@ -38,17 +50,18 @@ class Bridge:
 
     async def run(self, stop: asyncio.Event) -> None:
         # OUTBOUND is Baton's to declare (with its replicas); the bridge only adds its consumer.
-        with contextlib.suppress(Exception):
-            await self._js.add_consumer(
-                "OUTBOUND",
-                ConsumerConfig(
-                    durable_name=CONSUMER,
-                    # One text per subject, `baton.outbound.sms.<message id>` (shared/outbox.py).
-                    filter_subject="baton.outbound.sms.*",
-                    ack_policy=AckPolicy.EXPLICIT,
-                ),
-            )
-        sub = await self._js.pull_subscribe_bind(durable=CONSUMER, stream="OUTBOUND")
+        await self._js.add_consumer(
+            "OUTBOUND",
+            ConsumerConfig(
+                durable_name=self._consumer,
+                # One text per subject, `baton.outbound.sms.<message id>` (shared/outbox.py).
+                filter_subject="baton.outbound.sms.*",
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.NEW,
+                inactive_threshold=60.0,
+            ),
+        )
+        sub = await self._js.pull_subscribe_bind(durable=self._consumer, stream="OUTBOUND")
         while not stop.is_set():
             try:
                 messages = await sub.fetch(100, timeout=0.5)
@@ -58,11 +71,19 @@ class Bridge:
                 await asyncio.sleep(0.5)
                 continue
             for msg in messages:
-                await self._deliver(json.loads(msg.data))
-                if (msg.metadata.num_delivered or 1) > 1:
-                    self.redelivered += 1
+                text = json.loads(msg.data)
+                if text.get("campaign_id") == self._campaign_id:
+                    message_id = int(text["message_id"])
+                    self.stream_copies.setdefault(message_id, set()).add(
+                        msg.metadata.sequence.stream
+                    )
+                    await self._deliver(text)
+                    if (msg.metadata.num_delivered or 1) > 1:
+                        self.redelivered += 1
                 await msg.ack()
         await sub.unsubscribe()
+        with contextlib.suppress(Exception):
+            await self._js.delete_consumer("OUTBOUND", self._consumer)
         for task in list(self._tasks):
             task.cancel()
 
@@ -111,7 +132,7 @@ class Bridge:
         reply = {
             "provider_message_id": str(uuid.uuid4()),
             "from": phone,
-            "to": to or SENDING_NUMBER,
+            "to": to or self._sending_number,
             "body": body,
             "received_at": datetime.now(UTC).isoformat(),
         }

@@ -22,10 +22,10 @@ from nats.aio.client import Client as NatsClient
 
 from shared.cli.client import Client
 from shared.cli.credentials import OPERATOR, SignedAs, User
-from shared.errors import BatonError
+from shared.errors import CONFLICT, BatonError
 from shared.simulation.bridge import Bridge
 from shared.simulation.progress import Progress
-from shared.simulation.scenario import SENDING_NUMBER, Scenario
+from shared.simulation.scenario import Scenario, fresh_sending_number
 from shared.simulation.texter import Texter
 from shared.tokens import TokenSigner
 
@@ -72,14 +72,23 @@ async def set_up(client: Client, signer: TokenSigner, scenario: Scenario) -> dic
         for i in range(scenario.texters)
     ]
     # The organization's number: contacts' replies come to it, and only it routes them here.
-    await organizer.call("baton.admin.org.numbers.add", org_id=org, numbers=[SENDING_NUMBER])
+    # Another run's organization may hold the one drawn: draw again.
+    for attempt in range(20):
+        sending_number = fresh_sending_number()
+        try:
+            await organizer.call("baton.admin.org.numbers.add", org_id=org,
+                                 numbers=[sending_number])  # fmt: skip
+            break
+        except BatonError as refusal:
+            if refusal.code != CONFLICT or attempt == 19:
+                raise
     campaign = (
         await organizer.call(
             "baton.admin.campaign.create",
             org_id=org,
             title="Simulated campaign",
             texting_hours={"start": 0, "end": 24},
-            sending_number=SENDING_NUMBER,
+            sending_number=sending_number,
         )
     )["campaign_id"]
     await organizer.call(
@@ -100,7 +109,8 @@ async def set_up(client: Client, signer: TokenSigner, scenario: Scenario) -> dic
     token = (
         await organizer.call("baton.admin.campaign.invite", campaign_id=campaign, kind="initials")
     )["token"]
-    return {"org": org, "owner": owner, "texters": texters, "campaign": campaign, "token": token}
+    return {"org": org, "owner": owner, "texters": texters, "campaign": campaign, "token": token,
+            "sending_number": sending_number}  # fmt: skip
 
 
 async def simulate(
@@ -121,7 +131,7 @@ async def simulate(
                responsive=i >= unresponsive)
         for i, t in enumerate(setup["texters"])
     ]  # fmt: skip
-    bridge = Bridge(nc, scenario.reply_rate, scenario.stop_rate)
+    bridge = Bridge(nc, campaign, setup["sending_number"], scenario.reply_rate, scenario.stop_rate)
     released: list[int] = []
 
     async def on_release(msg: Any) -> None:
@@ -220,10 +230,11 @@ async def _conclude(
     campaign = setup["campaign"]
     report.stats = await client.call("baton.query.campaign.stats", campaign_id=campaign)
     accepted = [m for t in texters for m in t.sent]
-    outbound = (await nc.jetstream().stream_info("OUTBOUND")).state.messages
+    # This campaign's texts only: a Baton may carry other campaigns' meanwhile, or earlier runs'.
+    outbound = len(bridge.stream_copies)
     report.messages = {
         "sent": len(accepted),
-        "on_outbound": int(outbound or 0),
+        "on_outbound": outbound,
         "delivered_to_bridge": len(bridge.delivered),
         "replies": bridge.replies,
         "stops": len(bridge.stops),
@@ -276,7 +287,8 @@ async def _conclude(
         "every accepted text reached OUTBOUND exactly once": (
             len(distinct) == len(accepted)
             and outbound == len(accepted) + len(bridge.confirmations)
-            and set(bridge.delivered) == distinct | bridge.confirmations
+            and set(bridge.stream_copies) == distinct | bridge.confirmations
+            and all(len(copies) == 1 for copies in bridge.stream_copies.values())
         ),
         "every opted-out contact got one confirmation": (
             len(bridge.confirmations) == len(bridge.stops)

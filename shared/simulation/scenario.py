@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
-# The simulated organization's one number: its campaign texts from it, contacts reply to it.
-SENDING_NUMBER = "+14155550000"
+# Where the simulated organization's one number is taken from: its campaign texts from it and
+# contacts reply to it. A number belongs to one organization, so each run takes one of its own
+# (555-01xx numbers are set aside for fiction, 415-555-xxxx as well).
+SENDING_NUMBER_PREFIX = "+1415555"
+
+
+def fresh_sending_number(chooser: random.Random | None = None) -> str:
+    return f"{SENDING_NUMBER_PREFIX}{(chooser or random.SystemRandom()).randrange(10_000):04d}"
 
 
 @dataclass(frozen=True)

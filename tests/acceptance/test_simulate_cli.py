@@ -11,16 +11,25 @@ from tests.support.baton_up import baton_up, finished_report, start_simulation
 pytestmark = pytest.mark.acceptance
 
 
-def test_simulate_against_baton_up_reports_every_invariant_true(tmp_path: Path) -> None:
+def test_simulate_twice_against_one_baton_up_reports_every_invariant_true(
+    tmp_path: Path,
+) -> None:
+    """Issue #18: the second run used to fail falsely, counting the first run's texts on OUTBOUND
+    and sharing its bridge's durable consumer. Each run now has its own number, consumer and
+    count, and a Baton that carries other traffic does not fail it."""
     with baton_up(tmp_path / "data", tmp_path / "up.log") as up:
-        simulation = start_simulation(
-            up, "--contacts", "200", "--texters", "3", "--batch-size", "50", "--send-rate", "100",
-            "--reply-rate", "0.3", "--unresponsive", "0", "--release-after-minutes", "0",
-            "--reassign-after-seconds", "1", "--time-limit-seconds", "90",
-        )  # fmt: skip
-        report = finished_report(simulation, timeout=120)
-    messages = report["messages"]
-    # Every text a texter sent, and one confirmation per contact who said STOP.
-    assert messages["on_outbound"] == messages["sent"] + messages["opt_out_confirmations"]
-    assert messages["sent"] >= 200
-    assert messages["opt_out_confirmations"] == messages["stops"]
+        reports = []
+        for _ in range(2):
+            simulation = start_simulation(
+                up, "--contacts", "200", "--texters", "3", "--batch-size", "50",
+                "--send-rate", "100", "--reply-rate", "0.3", "--unresponsive", "0",
+                "--release-after-minutes", "0", "--reassign-after-seconds", "1",
+                "--time-limit-seconds", "90",
+            )  # fmt: skip
+            reports.append(finished_report(simulation, timeout=120))
+    for report in reports:
+        messages = report["messages"]
+        # Every text a texter sent, and one confirmation per contact who said STOP.
+        assert messages["on_outbound"] == messages["sent"] + messages["opt_out_confirmations"]
+        assert messages["sent"] >= 200
+        assert messages["opt_out_confirmations"] == messages["stops"]
