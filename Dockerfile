@@ -2,10 +2,14 @@
 #   docker run baton assigner | sender | inbound | reaper | migrate
 FROM python:3.11-slim AS build
 WORKDIR /src
+# The dependencies exactly as locked (`make lock`), then Baton alone: no extras, so neither the
+# pip-shipped Postgres nor NATS of `baton up` and the tests.
+COPY deploy/requirements.lock ./
+RUN python -m venv /opt/baton && /opt/baton/bin/pip install --no-cache-dir --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
-RUN python -m venv /opt/baton && /opt/baton/bin/pip install --no-cache-dir .
+RUN /opt/baton/bin/pip install --no-cache-dir --no-deps . && /opt/baton/bin/pip check
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --no-create-home baton

@@ -5,14 +5,14 @@ BIN    := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes; the stamp remembers the last install.
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean tools
+.PHONY: run test lint typecheck unit install clean tools lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,6 +35,15 @@ tools:
 
 test: lint typecheck tools
 	$(BIN)/python -m pytest
+
+# The image's dependencies, pinned (deploy/requirements.lock): what pip resolves for Baton's own
+# dependencies, without the extras. Run after changing them; a unit test checks the two agree.
+lock: install
+	$(BIN)/python -m pip install --quiet --dry-run --ignore-installed --report $(VENV)/lock.json .
+	$(BIN)/python -c "import json, sys; r = json.load(open(sys.argv[1])); \
+	  print('# make lock: what the image installs (pip install --no-deps -r), Baton itself aside'); \
+	  print(*sorted(f\"{i['metadata']['name']}=={i['metadata']['version']}\" for i in r['install'] \
+	    if not i.get('requested')), sep='\\n')" $(VENV)/lock.json > deploy/requirements.lock
 
 unit: install
 	$(BIN)/python -m pytest tests/unit

@@ -71,7 +71,11 @@ class PullWorker(Generic[PayloadT]):
         retry_delay: float = 2.0,
         max_attempts: int = 20,
         concurrency: int = 16,
+        on_outage: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`on_outage`: called when a whole batch failed for an outage; the services pass their
+        pool's `expire_connections`, so that the probes after the outage get fresh connections
+        instead of spending one back-off step on each dead one."""
         self._js = js
         self._spec = spec
         self._type = payload_type
@@ -82,6 +86,7 @@ class PullWorker(Generic[PayloadT]):
         self._retry_delay = retry_delay
         self._max_attempts = max_attempts
         self._slots = asyncio.Semaphore(concurrency)
+        self._on_outage = on_outage
 
     async def run(self, stop: asyncio.Event) -> None:
         sub = await self._bind()
@@ -115,6 +120,8 @@ class PullWorker(Generic[PayloadT]):
             if messages:
                 outcomes = await asyncio.gather(*(self._process(m) for m in messages))
                 if UNAVAILABLE in outcomes and not any(o in SETTLED for o in outcomes):
+                    if self._on_outage is not None:
+                        await self._on_outage()
                     delay = outage.next_delay()
                     log.warning("consumer_backing_off", consumer=self._spec.durable,
                                 delay_s=round(delay, 2))  # fmt: skip

@@ -13,7 +13,13 @@ from nats.aio.client import Client as NatsClient
 from shared.settings import CommonSettings
 from tests.support.databases import clone_database, create_template, drop_database, with_database
 from tests.support.nats_reset import delete_all_streams
-from tests.support.servers import ServerSet, start_test_servers
+from tests.support.servers import CHOICES, ServerSet, start_test_servers
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the session's servers came from (tests/support/servers.py)."""
+    for choice in CHOICES:
+        terminalreporter.write_line(f"test servers: {choice}")
 
 
 @pytest.fixture(scope="session")

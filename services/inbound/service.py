@@ -23,6 +23,7 @@ def workers(context: ServiceContext) -> list[Worker]:
         batch=settings.fetch_batch,
         fetch_timeout=settings.fetch_timeout_seconds,
         retry_delay=settings.retry_delay_seconds,
+        on_outage=context.pool.expire_connections,
     )
     return [worker.run]
 

@@ -38,7 +38,12 @@ def endpoints(
 
 def workers(context: ServiceContext) -> list[Worker]:
     receipts = PullWorker(
-        context.js, RECEIPTS_CONSUMER, Receipt, Receipts(context.pool).apply, source="receipts"
+        context.js,
+        RECEIPTS_CONSUMER,
+        Receipt,
+        Receipts(context.pool).apply,
+        source="receipts",
+        on_outage=context.pool.expire_connections,
     )
     return [receipts.run]
 

