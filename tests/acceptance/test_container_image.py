@@ -32,6 +32,7 @@ from tests.support.servers import ServerSet, docker_answers
 
 pytestmark = pytest.mark.acceptance
 ROOT = Path(__file__).resolve().parents[2]
+BASE_IMAGE = "python:3.11-slim"
 
 
 def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -57,6 +58,28 @@ def _database(server_url: str) -> Iterator[str]:
         asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
+def _base_image_usable_by_an_unprivileged_user() -> None:
+    """The stand-in `python:3.11-slim` that ../shared/tools/docker-engine builds where no
+    registry is reachable has a private root folder (0700, from the temporary folder it was
+    assembled in), which the image's user 10001 cannot even enter; the official image's is 0755.
+    Re-imported through `docker export`, whose archive carries no entry for `/`, it gets 0755:
+    the same files, as the official image has them."""
+    mode = _docker("run", "--rm", "--entrypoint", "/usr/bin/stat", BASE_IMAGE, "-c", "%a", "/")
+    if mode.returncode != 0 or mode.stdout.strip() == "755":
+        return  # the official image (or one we cannot inspect: the build will tell)
+    created = _docker("create", BASE_IMAGE, "/bin/true")
+    assert created.returncode == 0, created.stderr
+    container = created.stdout.strip()
+    try:
+        exported = subprocess.run(
+            f"docker export {container} | docker import - {BASE_IMAGE}",
+            shell=True, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert exported.returncode == 0, exported.stderr
+    finally:
+        _docker("rm", container)
+
+
 def _ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
@@ -76,6 +99,7 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
         pytest.skip(
             "no Docker engine answers; `.ci/run` starts one (../shared/tools/docker-engine)"
         )
+    _base_image_usable_by_an_unprivileged_user()
     image = f"baton-image-test:{uuid.uuid4().hex[:8]}"
     built = _docker("build", "--network", "host", "-t", image, str(ROOT), timeout=900)
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
