@@ -83,7 +83,9 @@ def test_an_operator_token_is_no_user() -> None:
         "Bearer \x00",
         bearer(TokenSigner.from_secret("another-secret-of-enough-length-9876543").mint(1)),
         bearer(SIGNER.mint(1, ttl_seconds=-120)),  # expired beyond the leeway
-        bearer(SIGNER.mint(1, not_before=time.time() + 600)),  # not valid yet
+        # Not valid yet. Minted when the tests are collected, so a day ahead: ten minutes ahead
+        # had passed by the time a long suite reached this test.
+        bearer(SIGNER.mint(1, ttl_seconds=2 * 86400, not_before=time.time() + 86400)),
         bearer(jwt.encode({"sub": "1"}, SECRET, algorithm="HS256")),  # no exp
         bearer(SIGNER.mint("alice")),  # a user id is a number
         bearer(SIGNER.mint("0")),
