@@ -24,6 +24,7 @@ FULL = {
     "contacts_import": ["--rows", "1000000"],
     "pool_floor_trigger": ["--rounds", "10"],
     "auth_cost": ["--rounds", "10"],
+    "postgres_killed": ["--sends", "20000"],
 }
 QUICK = {
     "claims": ["--sizes", "20000,100000", "--baseline-seconds", "3"],
@@ -33,6 +34,7 @@ QUICK = {
     "contacts_import": ["--rows", "50000"],
     "pool_floor_trigger": ["--rounds", "2"],
     "auth_cost": ["--rounds", "2", "--claims", "20", "--requests", "50"],
+    "postgres_killed": ["--sends", "2000", "--texters", "50"],
 }
 
 
@@ -88,6 +90,14 @@ def table(results: dict[str, Any]) -> str:
         c = results["contacts_import"]
         rows.append(
             f"| contacts import, {c['rows']:,}-row CSV | rows/s (seconds) | {c['rows_per_s']:,} ({c['seconds']}) |"
+        )
+    if "postgres_killed" in results:
+        k = results["postgres_killed"]
+        held = "every invariant held" if all(k["invariants"].values()) else "INVARIANT BROKEN"
+        rows.append(
+            f"| Postgres killed under {k['sends']:,} sends | answers ok / unavailable, stored, on "
+            f"OUTBOUND | {k['answers'].get('ok', 0):,} / {k['answers'].get('unavailable', 0):,}, "
+            f"{k['stored']:,}, {k['on_outbound']:,} ({held}) |"
         )
     for shape, f in results.get("pool_floor_trigger", {}).items():
         rows.append(
