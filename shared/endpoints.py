@@ -285,8 +285,9 @@ class RequestServer:
             except Exception as exc:  # lost again: the caller's timeout tells it to retry
                 log.debug("answer_resend_failed", error=str(exc))
                 return
-        metrics.ANSWERS_RESENT.labels(self._service).inc(len(answers))
-        log.info("answers_resent", answers=len(answers))
+        if answers:
+            metrics.ANSWERS_RESENT.labels(self._service).inc(len(answers))
+            log.info("answers_resent", answers=len(answers))
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop taking requests, then let the accepted ones finish (up to the grace period)."""

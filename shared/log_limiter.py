@@ -9,6 +9,7 @@ from those that change on every copy (the timestamp, an attempt counter, a drawn
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -16,9 +17,14 @@ from typing import Any
 import structlog
 
 # Fields that differ between copies of what is, to a reader, the same line.
-VOLATILE_FIELDS = frozenset({"timestamp", "attempt", "attempts", "delay_s", "repeated"})
+VOLATILE_FIELDS = frozenset({"timestamp", "attempt", "attempts", "delay_s", "repeated",
+                             "exc_info"})  # the exception itself is keyed below  # fmt: skip
 # Distinct lines remembered at once; past this the oldest are forgotten (and written again).
 MAX_REMEMBERED = 4096
+# Changes of state, always written: rare, and the last one seen must be the true one (a
+# disconnect after a reconnect must not be left out as a copy of the one before).
+ALWAYS_WRITTEN = frozenset({"nats_disconnected", "nats_reconnected", "nats_closed"})
+ALWAYS_WRITTEN_PREFIXES = ("service_",)
 
 
 class RepeatLimiter:
@@ -33,6 +39,9 @@ class RepeatLimiter:
     def __call__(
         self, _: Any, __: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
+        name = str(event.get("event", ""))
+        if name in ALWAYS_WRITTEN or name.startswith(ALWAYS_WRITTEN_PREFIXES):
+            return event
         key = _line_key(event)
         now = self._clock()
         written = self._seen.get(key)
@@ -49,6 +58,15 @@ class RepeatLimiter:
 
 
 def _line_key(event: MutableMapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        sorted((name, repr(value)) for name, value in event.items() if name not in VOLATILE_FIELDS)
+    fields = sorted(
+        (name, repr(value)) for name, value in event.items() if name not in VOLATILE_FIELDS
     )
+    # `exc_info=True` looks the same for every traceback: the exception itself tells two apart.
+    exc_info = event.get("exc_info")
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, BaseException):
+        fields.append(("exception", f"{type(exc_info).__name__}: {exc_info}"))
+    elif isinstance(exc_info, tuple) and len(exc_info) == 3 and exc_info[1] is not None:
+        fields.append(("exception", f"{type(exc_info[1]).__name__}: {exc_info[1]}"))
+    return tuple(fields)

@@ -32,13 +32,29 @@ def _mask_phones(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMap
 class _CurrentStderr:
     """Whatever `sys.stderr` is when a line is written, not when logging was configured: a
     stream replaced meanwhile (a test's capture, since closed) must not make every later line,
-    and the loop that writes it, fail with "I/O operation on closed file"."""
+    and the loop that writes it, fail with "I/O operation on closed file". Each line arrives in
+    one write (WriteLoggerFactory), so processes sharing a terminal or a file (`baton up`'s four
+    services) never interleave halves of their lines."""
 
     def write(self, text: str) -> int:
         return sys.stderr.write(text)
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+class _ToStructlog(logging.Handler):
+    """Libraries' stdlib log records (asyncpg's pool upkeep, during an outage a traceback a
+    second) through the same processors: JSON, phone masking, the repeat limiter."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        structlog.get_logger(record.name).log(
+            record.levelno, record.getMessage(), logger=record.name, exc_info=record.exc_info
+        )
+
+
+# The libraries whose records go through structlog rather than stdlib's last-resort handler.
+LIBRARY_LOGGERS = ("asyncpg", "nats")
 
 
 def configure_logging(service: str, log_format: str = "auto", level: str = "info") -> None:
@@ -62,7 +78,12 @@ def configure_logging(service: str, log_format: str = "auto", level: str = "info
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=structlog.WriteLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers = [h for h in library.handlers if not isinstance(h, _ToStructlog)]
+        library.addHandler(_ToStructlog())
+        library.propagate = False

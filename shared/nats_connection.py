@@ -61,7 +61,9 @@ async def connect_nats(
                 await hook(watch.lost_at)
 
     async def on_error(exc: Exception) -> None:
-        if client.is_reconnecting:  # an attempt failed: wait longer before the next one
+        # An attempt failed, while reconnecting or still making the first connection (nats-py
+        # retries that inside connect()): wait longer before the next one.
+        if not client.is_connected:
             client.options["reconnect_time_wait"] = backoff.next_delay()
         log.warning("nats_error", error=str(exc), kind=type(exc).__name__)
 

@@ -182,10 +182,10 @@ class OutboxPublisher:
                 outage.reset()
             except Exception as exc:
                 wait = outage.next_delay()
-                # Connections open when Postgres went away are dead: replaced at the next
-                # acquire, so the first try after the outage does not fail on one of them.
-                await self._pool.expire_connections()
                 if is_unavailable(exc):
+                    # Connections open when Postgres went away are dead: replaced at the next
+                    # acquire, so the first try after the outage does not fail on one of them.
+                    await self._pool.expire_connections()
                     # Rows leased and perhaps published stay leased; once the lease runs out they
                     # are published again, and the stream refuses what it already has.
                     log.warning("outbox_unavailable", cause=type(exc).__name__, error=str(exc))

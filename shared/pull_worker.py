@@ -127,8 +127,8 @@ class PullWorker(Generic[PayloadT]):
                                 delay_s=round(delay, 2))  # fmt: skip
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
-                elif any(o in SETTLED for o in outcomes):
-                    outage.reset()
+                elif "ok" in outcomes:  # handled: the handler's servers are back (a dead
+                    outage.reset()  # letter says only that NATS is)
             fetches += 1
             if fetches % 20 == 0 or not messages:
                 await self._report_lag()

@@ -60,7 +60,10 @@ class PoolFloorKeeper:
         end of a drain a crowd of texters asks at once; the first to find it empty moves the
         floors to the end, and those after it look at an empty range instead of scanning every
         claimed entry since the last raise (the tail of `bench.claims`). Safe for the reason every
-        raise is (the lock, above); a busy campaign is left to the next round."""
+        raise is (the lock, above); a busy campaign is left to the next round. With raising
+        off (interval 0, the benchmarks' baseline) nothing is raised here either."""
+        if self._interval <= 0:
+            return
         try:
             await self.raise_floor(campaign_id)
         except Exception as exc:  # upkeep: the refusal the caller is getting stands regardless
@@ -68,7 +71,7 @@ class PoolFloorKeeper:
                 log.exception("pool_floor_failed")
 
     async def run(self, stop: asyncio.Event) -> None:
-        outage = Backoff(base=self._interval, cap=max(30.0, self._interval))
+        outage = Backoff(base=self._interval, cap=max(5.0, self._interval))
         while not stop.is_set():
             wait = self._interval
             idle_since = time.monotonic() - IDLE_AFTER_SECONDS

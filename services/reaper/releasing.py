@@ -27,7 +27,8 @@ from services.reaper.closed_hours import release_closed_initials
 from shared import failpoints, outbox
 from shared.access import Caller
 from shared.backoff import Backoff
-from shared.database import TRANSIENT_ERRORS, Connection
+from shared.database import Connection
+from shared.outages import is_unavailable
 from shared.queries import load_queries
 from shared.schemas import release as s
 from shared.texting_hours import utc_now
@@ -104,9 +105,9 @@ class Releaser:
         every_minute: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         last_minute = 0.0
-        # A pass that failed for an outage is tried again after at least `interval`, longer while
-        # the outage lasts.
-        outage = Backoff(base=interval, cap=max(60.0, interval))
+        # A pass that failed for an outage is tried again sooner than the interval at first,
+        # never later than it (one connection every interval costs Postgres nothing), jittered.
+        outage = Backoff(base=interval / 4, cap=interval)
         while not stop.is_set():
             wait = interval
             try:
@@ -117,11 +118,12 @@ class Releaser:
                     last_minute = time.monotonic()
                     await every_minute()
                 outage.reset()
-            except TRANSIENT_ERRORS as exc:
-                wait = max(interval, outage.next_delay())
-                log.warning("reaper_unavailable", error=str(exc))
-            except Exception:
-                log.exception("reaper_pass_failed")
+            except Exception as exc:
+                if not is_unavailable(exc):  # the one classification (shared/outages.py)
+                    log.exception("reaper_pass_failed")
+                else:
+                    wait = outage.next_delay()
+                    log.warning("reaper_unavailable", cause=type(exc).__name__, error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
 

@@ -68,7 +68,7 @@ class LocalNats:
                 start_new_session=True,
             )
         try:
-            wait_for_port(self.port, timeout, "nats-server")
+            wait_for_port(self.port, timeout, "nats-server", self.exited)
         except TimeoutError:
             self.stop()
             tail = log_path.read_text(errors="replace")[-2000:]

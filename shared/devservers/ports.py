@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 
 
 def free_port() -> int:
@@ -20,11 +21,17 @@ def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def wait_for_port(port: int, timeout: float, what: str) -> None:
+def wait_for_port(
+    port: int, timeout: float, what: str, exited: Callable[[], int | None] | None = None
+) -> None:
+    """Until something accepts on `port`; a server that `exited` meanwhile fails at once, not
+    after the whole timeout (a supervisor restarting it would be stuck that long)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_accepts(port):
             return
+        if exited is not None and (code := exited()) is not None:
+            raise TimeoutError(f"{what} exited with {code} before accepting connections")
         time.sleep(0.05)
     raise TimeoutError(f"{what} did not accept connections on port {port} within {timeout:.0f}s")
 

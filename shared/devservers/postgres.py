@@ -68,11 +68,15 @@ def _open_path_to(path: Path) -> None:
 
 
 def _processes_working_in(folder: Path) -> list[int]:
-    """Pids of the processes whose working directory is `folder` (Linux's /proc)."""
+    """Pids of the Postgres processes (the pip-shipped binary) whose working directory is
+    `folder` (Linux's /proc). Anything else there, an operator's shell say, is not ours."""
     found = []
+    binaries = postgres_bin_dir().resolve()
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            if (entry / "cwd").resolve(strict=True) == folder:
+            if (entry / "cwd").resolve(strict=True) == folder and (
+                binaries in (entry / "exe").resolve(strict=True).parents
+            ):
                 found.append(int(entry.name))
         except (OSError, RuntimeError, ValueError):
             continue  # gone meanwhile, or not ours to look at
@@ -161,8 +165,8 @@ class LocalPostgres:
         - Its backends outlive it for a moment and keep its shared memory in use, which also
           blocks a start: they are waited for, then killed.
 
-        A process belongs to this server when its working directory is the data folder, where
-        every Postgres process of a cluster runs.
+        A process belongs to this server when it runs the pip-shipped Postgres binary with the
+        data folder as its working directory, as every process of a cluster does.
         """
         pid_file = self.data_dir / "postmaster.pid"
         if pid_file.exists():
@@ -213,7 +217,7 @@ class LocalPostgres:
                 start_new_session=True,
             )
         try:
-            wait_for_port(self.port, timeout, "Postgres")
+            wait_for_port(self.port, timeout, "Postgres", self.exited)
             self._wait_accepting(timeout)
         except TimeoutError:
             self.stop()

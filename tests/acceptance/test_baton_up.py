@@ -168,8 +168,15 @@ def test_a_stale_postmaster_pid_naming_another_process_neither_blocks_a_start_no
         pid_file = server.data_dir / "postmaster.pid"
         lines = pid_file.read_text().splitlines()
         pid_file.write_text("\n".join([str(stranger.pid), *lines[1:]]) + "\n")
-        server.start()
-        assert stranger.poll() is None  # left alone
+        # An operator's shell sitting in the data folder is no Postgres process either.
+        visitor = subprocess.Popen(["sleep", "120"], cwd=server.data_dir)
+        try:
+            server.start()
+            assert stranger.poll() is None  # left alone
+            assert visitor.poll() is None
+        finally:
+            visitor.kill()
+            visitor.wait()
         assert asyncio.run(_select_one(server.url)) == 1
     finally:
         stranger.kill()

@@ -65,3 +65,24 @@ def test_every_level_is_limited(level: str) -> None:
     limiter = RepeatLimiter(window=10.0, clock=Clock())
     assert _written(limiter, event="same", log_level=level)
     assert _written(limiter, event="same", log_level=level) is None
+
+
+def test_tracebacks_of_different_exceptions_are_different_lines() -> None:
+    limiter = RepeatLimiter(window=10.0, clock=Clock())
+    for exc in (ValueError("bug one"), KeyError("bug two")):
+        try:
+            raise exc
+        except Exception:
+            assert _written(limiter, event="request_failed", subject="s", exc_info=True)
+    try:
+        raise ValueError("bug one")
+    except Exception:
+        assert _written(limiter, event="request_failed", subject="s", exc_info=True) is None
+
+
+def test_changes_of_state_are_always_written() -> None:
+    limiter = RepeatLimiter(window=10.0, clock=Clock())
+    for _ in range(3):
+        assert _written(limiter, event="nats_disconnected", url="nats://x")
+        assert _written(limiter, event="nats_reconnected", url="nats://x")
+        assert _written(limiter, event="service_ready")

@@ -34,3 +34,32 @@ def test_lines_go_to_the_stderr_of_the_moment_not_to_one_closed_since(
     finally:
         structlog.reset_defaults()
     assert '"still_written"' in later.getvalue()
+
+
+def test_library_records_are_written_as_json_lines_through_the_limiter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """asyncpg's pool upkeep logs a traceback each retry through stdlib logging: those lines
+    are JSON like ours, phone numbers masked, repeats left out."""
+    import json
+    import logging
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    configure_logging("test", log_format="json")
+    try:
+        for _ in range(5):
+            try:
+                raise ConnectionRefusedError("Connect call failed for +14155550123")
+            except ConnectionRefusedError:
+                logging.getLogger("asyncpg.pool").warning("Failed to restore", exc_info=True)
+    finally:
+        structlog.reset_defaults()
+        for name in ("asyncpg", "nats"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == 1, lines
+    assert lines[0]["event"] == "Failed to restore"
+    assert lines[0]["logger"] == "asyncpg.pool"
+    assert "ConnectionRefusedError" in lines[0]["exception"]
