@@ -48,6 +48,11 @@ class Bridge:
         # Set on every delivery, for whoever waits for the last texts to arrive.
         self.delivery = asyncio.Event()
 
+    @property
+    def replying(self) -> bool:
+        """A contact's reply (a STOP, perhaps) is still on its way to INBOUND."""
+        return bool(self._tasks)
+
     async def run(self, stop: asyncio.Event) -> None:
         # OUTBOUND is Baton's to declare (with its replicas); the bridge only adds its consumer.
         await self._js.add_consumer(

@@ -193,17 +193,20 @@ async def simulate(
 async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) -> None:
     """All work completes before it is judged: a sender killed between commit and publish leaves
     its outbox rows leased for 30 s, after which the restarted one sends them. Each STOP's
-    confirmation is awaited too."""
+    confirmation is awaited too, and so is every reply still on its way: a STOP sent after the
+    counts matched would otherwise be judged without its confirmation."""
     deadline = time.monotonic() + 60
-    while not set(accepted) <= set(bridge.delivered) or len(bridge.confirmations) < len(
-        bridge.stops
+    while (
+        not set(accepted) <= set(bridge.delivered)
+        or len(bridge.confirmations) < len(bridge.stops)
+        or bridge.replying
     ):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
         bridge.delivery.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(bridge.delivery.wait(), remaining)
+        with contextlib.suppress(TimeoutError):  # a reply finishing sets nothing: look again
+            await asyncio.wait_for(bridge.delivery.wait(), min(remaining, 0.2))
 
 
 async def _reassign_once(organizer: Client, setup: dict[str, Any]) -> int:
