@@ -16,10 +16,6 @@ log = structlog.get_logger(__name__)
 # A connection of our own or one borrowed from the pool: queries accept either.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
-# The classification lives in shared/outages.py; this name stays for the `except` clauses that
-# import it from here (the pool's connect retries, the reaper's and the pool floor's loops).
-TRANSIENT_ERRORS = UNAVAILABLE_TYPES
-
 
 async def create_pool(
     dsn: str,
@@ -38,7 +34,7 @@ async def create_pool(
             )
             assert pool is not None
             return pool
-        except TRANSIENT_ERRORS as exc:
+        except UNAVAILABLE_TYPES as exc:  # the one classification: shared/outages.py
             if attempt == attempts:
                 raise
             log.warning("postgres_unreachable", attempt=attempt, error=str(exc))

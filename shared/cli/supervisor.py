@@ -20,6 +20,19 @@ from shared.devservers.postgres import DevServerError
 SERVICE_NAMES = ("assigner", "sender", "inbound", "reaper")
 
 
+def service_ready(metrics_port: int) -> bool:
+    """Whether the service whose probes listen on `metrics_port` answers /readyz with 200."""
+    try:
+        url = f"http://127.0.0.1:{metrics_port}/readyz"
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except urllib.error.HTTPError as refused:  # 503 while it starts: close what it holds
+        refused.close()
+        return False
+    except OSError:
+        return False
+
+
 @dataclass
 class ServiceProcess:
     name: str
@@ -42,15 +55,7 @@ class ServiceProcess:
         self.started_at = time.monotonic()
 
     def ready(self) -> bool:
-        try:
-            url = f"http://127.0.0.1:{self.metrics_port}/readyz"
-            with urllib.request.urlopen(url, timeout=1) as response:
-                return bool(response.status == 200)
-        except urllib.error.HTTPError as refused:  # 503 while it starts: close what it holds
-            refused.close()
-            return False
-        except OSError:
-            return False
+        return service_ready(self.metrics_port)
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()

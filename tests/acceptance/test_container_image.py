@@ -16,8 +16,6 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from shared.cli.supervisor import service_ready
 from shared.devservers.ports import free_port
 from tests.support.baton_up import SERVICES, finished_report
 from tests.support.databases import with_database
@@ -80,17 +79,6 @@ def _base_image_usable_by_an_unprivileged_user() -> None:
         _docker("rm", container)
 
 
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-            return bool(response.status == 200)
-    except urllib.error.HTTPError as refused:
-        refused.close()
-        return False
-    except OSError:
-        return False
-
-
 @pytest.mark.timeout(1200)
 def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
     servers: ServerSet, nats_url: str, tmp_path: Path
@@ -128,7 +116,7 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
                 assert started.returncode == 0, started.stderr
                 containers.append(started.stdout.strip())
             deadline = time.monotonic() + 120
-            while not all(_ready(port) for port in ports.values()):
+            while not all(service_ready(port) for port in ports.values()):
                 for container in containers:
                     state = _docker("inspect", "-f", "{{.State.Running}}", container)
                     assert state.stdout.strip() == "true", _docker("logs", container).stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.cli.supervisor import service_ready
 from shared.devservers.ports import free_port
 from tests.support.baton_up import SERVICES, baton_up
 
@@ -26,17 +27,6 @@ def _replica(service: str, env: dict[str, str], port: int) -> subprocess.Popen[b
     return subprocess.Popen([sys.executable, "-m", f"services.{service}"],
                             env={**env, "BATON_METRICS_PORT": str(port), "BATON_METRICS_HOST": "127.0.0.1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-            return bool(r.status == 200)
-    except urllib.error.HTTPError as not_ready:
-        not_ready.close()
-        return False
-    except OSError:
-        return False
 
 
 def _served(port: int) -> float:
@@ -63,7 +53,7 @@ def test_two_replicas_of_everything_with_one_killed(tmp_path: Path) -> None:
         replicas = {service: _replica(service, env, ports[service]) for service in SERVICES}
         try:
             deadline = time.monotonic() + 60
-            while not all(_ready(p) for p in ports.values()):
+            while not all(service_ready(p) for p in ports.values()):
                 assert time.monotonic() < deadline, "second replicas not ready"
                 time.sleep(0.2)
             simulation = subprocess.Popen(
