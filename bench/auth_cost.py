@@ -40,6 +40,7 @@ from bench.support import (
     service,
     write_results,
 )
+from shared import catalogue as api
 from shared.migrations import migrate_database
 from shared.queries import load_queries
 from shared.settings import CommonSettings
@@ -191,7 +192,7 @@ async def round_trips(
         for i, header in enumerate(headers):
             started = time.perf_counter()
             reply = await nc.request(
-                "baton.assign.request", body, timeout=60, headers={AUTHORIZATION_HEADER: header}
+                api.ASSIGN_REQUEST.subject, body, timeout=60, headers={AUTHORIZATION_HEADER: header}
             )
             elapsed = time.perf_counter() - started
             answer = msgspec.json.decode(reply.data)

@@ -20,10 +20,12 @@ from typing import Any, TypeVar
 import nats
 from nats.aio.client import Client as NatsClient
 
-from shared.cli.client import Client
-from shared.cli.credentials import Credentials
+from shared.catalogue import Route
+from shared.client import BatonClient, Credentials
 
 T = TypeVar("T")
+RequestT = TypeVar("RequestT")
+ReplyT = TypeVar("ReplyT")
 
 
 @functools.cache
@@ -100,15 +102,19 @@ class BlockingNats:
         _start_native_thread(serve)
         _wait(self._started, 10)
         self.nc: NatsClient = self.run(nats.connect(url, name="baton-locust"))
-        self.client = Client(self.nc, timeout=timeout, credentials=credentials)
+        self.client = BatonClient(self.nc, timeout=timeout, credentials=credentials)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         return _wait(future, self.timeout + 5)
 
-    def call(self, subject: str, **payload: Any) -> Any:
-        """One request: its data, or the BatonError it was refused with."""
-        return self.run(self.client.call(subject, **payload))
+    def call(self, route: Route[RequestT, ReplyT], request: RequestT) -> ReplyT:
+        """One typed request: its reply, or the BatonError it was refused with."""
+        return self.run(self.client.call(route, request))
+
+    def call_json(self, route: Route[Any, Any], **payload: Any) -> Any:
+        """One request from keywords: its data as JSON values, or its BatonError."""
+        return self.run(self.client.call_json(route, payload))
 
     def close(self) -> None:
         self.run(self.nc.close())

@@ -36,6 +36,7 @@ from bench.support import (
     service,
     write_results,
 )
+from shared import catalogue as api
 from shared.migrations import migrate_database
 
 BATCH = 300
@@ -124,7 +125,9 @@ async def baton_drain(
             assert headers is not None, f"ran out of texters; refusals so far: {refusals}"
             started = time.perf_counter()
             reply = json.loads(
-                (await nc.request("baton.assign.request", body, timeout=60, headers=headers)).data
+                (
+                    await nc.request(api.ASSIGN_REQUEST.subject, body, timeout=60, headers=headers)
+                ).data
             )
             latencies.append(time.perf_counter() - started)
             if reply["ok"]:

@@ -30,8 +30,10 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from bench.blocking_nats import BlockingNats
-from shared.cli.client import Client
+from shared import catalogue as api
+from shared.catalogue import Route
 from shared.cli.credentials import SignedAs, local_signer
+from shared.client import BatonClient
 from shared.errors import BatonError
 from shared.settings import CommonSettings, load_settings
 from shared.simulation.bridge import Bridge
@@ -58,7 +60,7 @@ class Campaign:
 
     nats: BlockingNats | None = None
     setup: dict[str, Any] = {}
-    organizer: Client | None = None  # the campaign's owner, who creates the texters
+    organizer: BatonClient | None = None  # the campaign's owner, who creates the texters
     bridge_stop: asyncio.Event | None = None
     bridge_task: asyncio.Task[None] | None = None
     texter_numbers = itertools.count(1)
@@ -111,39 +113,39 @@ class Texter(User):
         setup = Campaign.setup
         number = next(Campaign.texter_numbers)
         # The user exists before it joins: a join enrolls whoever its token names.
-        user = self._call("baton.admin.user.create", as_=Campaign.organizer, org_id=setup["org"],
+        user = self._call(api.USER_CREATE, as_=Campaign.organizer, org_id=setup["org"],
                           name=f"Locust texter {number}", role="texter")  # fmt: skip
         self.texter_id = int(user["user_id"]) if user else 0
         assert Campaign.nats is not None
         self.baton = Campaign.nats.client.acting_as(SignedAs(SIGNER, self.texter_id))
-        self._call("baton.assign.join", token=setup["token"])
+        self._call(api.ASSIGN_JOIN, token=setup["token"])
 
     @task(10)
     def send_initials(self) -> None:
-        self._send_held("not_started", "baton.send.initial")
+        self._send_held("not_started", api.SEND_INITIAL)
 
     @task(5)
     def answer_replies(self) -> None:
-        self._send_held("needs_reply", "baton.send.reply")
+        self._send_held("needs_reply", api.SEND_REPLY)
 
     @task(2)
     def request_conversations(self) -> None:
-        if self._call("baton.assign.request", campaign_id=Campaign.setup["campaign"],
+        if self._call(api.ASSIGN_REQUEST, campaign_id=Campaign.setup["campaign"],
                       kind="initials") is None:  # fmt: skip
-            self._call("baton.assign.request", campaign_id=Campaign.setup["campaign"],
+            self._call(api.ASSIGN_REQUEST, campaign_id=Campaign.setup["campaign"],
                        kind="replies")  # fmt: skip
 
-    def _send_held(self, status: str, subject: str) -> None:
-        page = self._call("baton.query.conversations", campaign_id=Campaign.setup["campaign"],
+    def _send_held(self, status: str, route: Route[Any, Any]) -> None:
+        page = self._call(api.CONVERSATIONS, campaign_id=Campaign.setup["campaign"],
                           assignee_id=self.texter_id, status=status, limit=50)  # fmt: skip
         for row in (page or {}).get("conversations", []):
             started = time.perf_counter()
-            self._call(subject, conversation_id=row["conversation_id"],
+            self._call(route, conversation_id=row["conversation_id"],
                        body="Hi, it's a volunteer with the campaign. Can we count on your vote?",
                        idempotency_key=str(uuid.uuid4()))  # fmt: skip
             time.sleep(max(0.0, 1.0 / SEND_RATE - (time.perf_counter() - started)))
 
-    def _call(self, subject: str, as_: Client | None = None, **payload: Any) -> Any:
+    def _call(self, route: Route[Any, Any], as_: BatonClient | None = None, **payload: Any) -> Any:
         """One request, as this texter unless `as_` says otherwise, reported to Locust; its data,
         or None when it was refused."""
         assert Campaign.nats is not None
@@ -152,14 +154,14 @@ class Texter(User):
         data: Any = None
         failure: Exception | None = None
         try:
-            data = Campaign.nats.run(caller.call(subject, **payload))
+            data = Campaign.nats.run(caller.call_json(route, payload))
         except BatonError as refusal:
             failure = None if refusal.code in NORMAL_REFUSALS else refusal
         except Exception as exc:  # a timeout, no responders: Locust counts it as a failure
             failure = exc
         self.environment.events.request.fire(
             request_type="nats",
-            name=subject,
+            name=route.subject,
             response_time=(time.perf_counter() - started) * 1000,
             response_length=0,
             exception=failure,

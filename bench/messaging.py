@@ -26,6 +26,7 @@ from bench.support import (
     service,
     write_results,
 )
+from shared import catalogue as api
 from shared.migrations import migrate_database
 
 SENDING_NUMBER = "+14155550000"
@@ -90,7 +91,7 @@ async def send_initials(nats_url: str, held: dict[int, list[int]], expected: int
                                "idempotency_key": str(uuid.uuid4())}).encode()  # fmt: skip
             started = time.perf_counter()
             reply = json.loads(
-                (await nc.request("baton.send.initial", body, timeout=60, headers=headers)).data
+                (await nc.request(api.SEND_INITIAL.subject, body, timeout=60, headers=headers)).data
             )
             latencies.append(time.perf_counter() - started)
             if not reply["ok"]:
@@ -120,7 +121,7 @@ async def ingest_replies(url: str, nats_url: str, phones: list[str]) -> dict[str
     started = time.perf_counter()
     for start in range(0, len(phones), 500):
         await asyncio.gather(*(
-            js.publish("baton.inbound.sms", json.dumps({
+            js.publish(api.INBOUND_SMS.subject, json.dumps({
                 "provider_message_id": f"bench-{i}", "from": phone, "to": SENDING_NUMBER,
                 "body": "Yes!", "received_at": datetime.now(UTC).isoformat()}).encode(),
                 headers={"Nats-Msg-Id": f"bench-{i}"})

@@ -37,6 +37,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from bench.messaging import build
 from bench.support import auth_headers, service, write_results
+from shared import catalogue as api
 from shared.devservers.nats import LocalNats
 from shared.devservers.postgres import LocalPostgres
 from shared.migrations import migrate_database
@@ -66,7 +67,7 @@ async def _send(nc: NatsClient, tally: Tally, headers: dict[str, str], conversat
     give_up = time.monotonic() + GIVE_UP_AFTER_SECONDS
     while True:
         try:
-            reply = await nc.request("baton.send.initial", body, timeout=REQUEST_TIMEOUT_SECONDS,
+            reply = await nc.request(api.SEND_INITIAL.subject, body, timeout=REQUEST_TIMEOUT_SECONDS,
                                      headers=headers)  # fmt: skip
             decoded = json.loads(reply.data)
             code = "ok" if decoded["ok"] else decoded["error"]["code"]
@@ -162,7 +163,7 @@ async def _storm(
     # Still a maybe when the client gave up: stored once or not at all, never twice.
     still_maybe = {key for key, code in tally.final.items() if code in MAYBE}
     refused = set(tally.final) - told_ok - still_maybe
-    expected_subjects = {f"baton.outbound.sms.{m}" for m in message_ids}
+    expected_subjects = {api.OUTBOUND_SMS.at(str(m)) for m in message_ids}
     invariants = {
         "never_internal": tally.answers["internal"] == 0,
         "only_ok_refusals_or_unavailable": set(tally.answers) <= {"ok", *MAYBE, "opted_out",

@@ -21,6 +21,7 @@ import nats
 
 from bench.claims import build_campaign
 from bench.support import auth_headers, latency_summary, servers, service, write_results
+from shared import catalogue as api
 from shared.migrations import migrate_database
 
 
@@ -37,7 +38,7 @@ async def measure(nats_url: str, big: int, targets: list[int], actor: int, small
         while not reassign_done.is_set():
             headers = next(callers)
             started = time.perf_counter()
-            await nc.request("baton.assign.request", body, timeout=60, headers=headers)
+            await nc.request(api.ASSIGN_REQUEST.subject, body, timeout=60, headers=headers)
             latencies.append(time.perf_counter() - started)
 
     background = [asyncio.create_task(requester()) for _ in range(concurrency)]
@@ -47,7 +48,7 @@ async def measure(nats_url: str, big: int, targets: list[int], actor: int, small
                "to_texter_ids": targets}  # fmt: skip
     started = time.perf_counter()
     reply = json.loads(
-        (await nc.request("baton.assign.reassign", json.dumps(request).encode(), timeout=600,
+        (await nc.request(api.REASSIGN.subject, json.dumps(request).encode(), timeout=600,
                           headers=auth_headers(actor))).data
     )  # fmt: skip
     elapsed = time.perf_counter() - started

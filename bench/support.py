@@ -77,7 +77,7 @@ def service(name: str, database_url: str, nats_url: str, **settings: str) -> Ite
     if not any(key.startswith("auth_") for key in settings):
         env["BATON_AUTH_SECRET"] = AUTH_SECRET  # unless the benchmark chose the keys itself
     env.update({f"BATON_{k.upper()}": v for k, v in settings.items()})
-    process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
+    process = subprocess.Popen([sys.executable, "-m", "services", name], env=env)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -1,4 +1,5 @@
-"""Who may call what: each subject declares its `Access`; the request layer and handlers enforce it.
+"""Who may call what: each subject's `Access` is declared in shared/catalogue.py; the request
+layer and handlers enforce it.
 
 Two checks, in two places, from one declaration:
 1. The request layer (shared/endpoints.py) verifies the bearer token and checks the kind of

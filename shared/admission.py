@@ -20,7 +20,8 @@ from typing import Generic, TypeVar
 from prometheus_client import Gauge
 
 from shared.envelope import encode_error
-from shared.errors import OVERLOADED, BatonError
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError
 
 # What a refused caller is told to wait before trying again: about the time a slot takes to
 # come free under load, long enough not to come back into the same full house at once.
@@ -57,7 +58,7 @@ class Waiting(Generic[JobT]):
 def overloaded_reply() -> bytes:
     return encode_error(
         BatonError(
-            OVERLOADED,
+            ErrorCode.OVERLOADED,
             "the service is at its limit of requests; try again later",
             {"retry_after_ms": RETRY_AFTER_MS},
         )

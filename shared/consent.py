@@ -12,6 +12,7 @@ from typing import Literal
 
 import msgspec
 
+from shared import catalogue as api
 from shared import outbox
 from shared.database import Connection
 from shared.outbound import queue_text
@@ -19,7 +20,6 @@ from shared.queries import load_queries
 from shared.schemas.messaging import ConsentChanged, OutboundSms
 
 QUERIES = load_queries("shared", "consent.sql")
-CONSENT_SUBJECT = "baton.events.contact.{}"
 Source = Literal["reply", "texter"]
 
 
@@ -106,5 +106,6 @@ async def _event(
         org_id=org_id, conversation_id=conversation_id, phone=phone, our_number=our_number,
         change=change, provider_message_id=provider_message_id, actor_id=actor_id,
     )  # fmt: skip
-    subject = CONSENT_SUBJECT.format("opted_out" if change == "opt_out" else "opted_in")
+    channel = api.CONTACT_OPTED_OUT if change == "opt_out" else api.CONTACT_OPTED_IN
+    subject = channel.subject
     await outbox.enqueue(conn, subject, event_id, msgspec.json.encode(event))

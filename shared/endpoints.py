@@ -41,16 +41,11 @@ from shared.admission import (
     Waiting,
     overloaded_reply,
 )
+from shared.catalogue import Route
 from shared.deadlines import EXPIRED, DeadlinePassedError, deadline_of, passed
 from shared.envelope import encode_error, encode_ok
-from shared.errors import (
-    INTERNAL,
-    OVERLOADED,
-    PAYLOAD_TOO_LARGE,
-    BatonError,
-    bad_request,
-    forbidden,
-)
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError, bad_request, forbidden
 from shared.outages import is_unavailable, unavailable_error
 from shared.recent_answers import RecentAnswers
 from shared.settings import INBOX_REPLY
@@ -60,6 +55,7 @@ from shared.unstorable import may_hold_unstorable, unstorable_field
 log = structlog.get_logger(__name__)
 
 RequestT = TypeVar("RequestT")
+ReplyT = TypeVar("ReplyT")
 
 
 ANONYMOUS = Identity(subject="", user_id=None)
@@ -77,7 +73,7 @@ class Endpoint(Generic[RequestT]):
         if self.access.public:
             return Caller(ANONYMOUS, self.access)
         if verifier is None:  # a service always has one; this keeps a misconfiguration closed
-            raise BatonError(INTERNAL, "no token verifier is configured")
+            raise BatonError(ErrorCode.INTERNAL, "no token verifier is configured")
         identity = verifier.verify(_authorization(headers))
         if identity.operator and not self.access.operator:
             raise forbidden(NOT_FOR_OPERATOR)
@@ -102,6 +98,14 @@ class Endpoint(Generic[RequestT]):
         return request
 
 
+def bound(
+    route: Route[RequestT, ReplyT], handler: Callable[[RequestT, Caller], Awaitable[ReplyT]]
+) -> Endpoint[RequestT]:
+    """`handler` serving the catalogue's `route`: mypy checks that it takes the route's request
+    type and returns its reply type; who may call is the route's."""
+    return Endpoint(route.subject, route.request, handler, route.access)
+
+
 def _authorization(headers: dict[str, str] | None) -> str | None:
     """The Authorization header, its name matched without regard to case as in HTTP. Two of
     them (`Authorization` and `authorization`) are ambiguous and count as none."""
@@ -124,7 +128,7 @@ async def answer(
         caller = endpoint.caller(headers, verifier)
         if len(payload) > max_bytes:
             raise BatonError(
-                PAYLOAD_TOO_LARGE,
+                ErrorCode.PAYLOAD_TOO_LARGE,
                 f"request is {len(payload)} bytes; the limit is {max_bytes}",
                 {"limit": max_bytes},
             )
@@ -147,7 +151,9 @@ async def answer(
                         cause=type(exc).__name__, error=str(exc))  # fmt: skip
             return encode_error(outage), outage.code
         log.exception("request_failed", subject=endpoint.subject)
-        return encode_error(BatonError(INTERNAL, "internal error; it has been logged")), INTERNAL
+        return encode_error(
+            BatonError(ErrorCode.INTERNAL, "internal error; it has been logged")
+        ), ErrorCode.INTERNAL
 
 
 class RequestServer:
@@ -218,7 +224,7 @@ class RequestServer:
         task.add_done_callback(lambda done: self._finished(done, endpoint.subject))
 
     async def _refuse(self, endpoint: Endpoint[Any], msg: Msg) -> None:
-        metrics.REQUESTS.labels(self._service, endpoint.subject, OVERLOADED).inc()
+        metrics.REQUESTS.labels(self._service, endpoint.subject, ErrorCode.OVERLOADED).inc()
         if INBOX_REPLY.match(msg.reply or ""):
             try:
                 await self._answer(msg.reply, overloaded_reply())
@@ -261,7 +267,7 @@ class RequestServer:
             EXPIRED.labels(self._service, endpoint.subject).inc()
             return
         except Exception:
-            outcome = INTERNAL
+            outcome = ErrorCode.INTERNAL
             log.exception("reply_failed", subject=endpoint.subject)
         finally:
             metrics.IN_FLIGHT.labels(self._service).dec()

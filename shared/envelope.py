@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from shared.error_codes import ErrorCode
 from shared.errors import BatonError
 
 
@@ -48,4 +49,13 @@ def unwrap(payload: bytes) -> Any:
     if reply.ok:
         return reply.data
     assert reply.error is not None
-    raise BatonError(reply.error.code, reply.error.message, reply.error.details)
+    raise refusal(reply.error)
+
+
+def refusal(body: ErrorBody) -> BatonError:
+    """The BatonError an error reply carries. A code this Baton does not know (a newer server's)
+    becomes `internal`, the code it had kept in `details.code`."""
+    try:
+        return BatonError(ErrorCode(body.code), body.message, body.details)
+    except ValueError:
+        return BatonError(ErrorCode.INTERNAL, body.message, {**body.details, "code": body.code})

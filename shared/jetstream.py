@@ -20,6 +20,8 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
+from shared import catalogue as api
+
 DAY = 24 * 3600.0
 
 
@@ -73,18 +75,18 @@ class ConsumerSpec:
 # Events from the outbox, one per subject: the event's subject, then its id as the last token
 # (`baton.events.conversation.assigned.<operation id>`).
 # What the outbox publishes, by subject prefix: events (every service), texts (the sender only).
-EVENTS_PREFIX = "baton.events."
-OUTBOUND_PREFIX = "baton.outbound."
+EVENTS_PREFIX = f"{api.EVENTS_ROOT}."
+OUTBOUND_PREFIX = f"{api.OUTBOUND_ROOT}."
 EVENTS = StreamSpec("EVENTS", (EVENTS_PREFIX + ">",), max_age_seconds=7 * DAY)
 # Texts for the provider bridge, one per subject: `baton.outbound.sms.<message id>`. Nothing else
 # is stored here, so no text reaches the bridge without the outbox's one-per-subject guard.
-OUTBOUND = StreamSpec("OUTBOUND", ("baton.outbound.sms.*",), max_age_seconds=7 * DAY)
-INBOUND = StreamSpec("INBOUND", ("baton.inbound.>",), max_age_seconds=7 * DAY)
-DEADLETTER = StreamSpec("DEADLETTER", ("baton.deadletter.>",), max_age_seconds=30 * DAY)
+OUTBOUND = StreamSpec("OUTBOUND", (api.OUTBOUND_SMS.pattern,), max_age_seconds=7 * DAY)
+INBOUND = StreamSpec("INBOUND", (f"{api.INBOUND_ROOT}.>",), max_age_seconds=7 * DAY)
+DEADLETTER = StreamSpec("DEADLETTER", (f"{api.DEADLETTER_ROOT}.>",), max_age_seconds=30 * DAY)
 ALL_STREAMS = (EVENTS, OUTBOUND, INBOUND, DEADLETTER)
 
-INBOUND_SMS_CONSUMER = ConsumerSpec("INBOUND", "inbound-sms", "baton.inbound.sms")
-RECEIPTS_CONSUMER = ConsumerSpec("INBOUND", "sender-receipts", "baton.inbound.receipt")
+INBOUND_SMS_CONSUMER = ConsumerSpec("INBOUND", "inbound-sms", api.INBOUND_SMS.subject)
+RECEIPTS_CONSUMER = ConsumerSpec("INBOUND", "sender-receipts", api.INBOUND_RECEIPT.subject)
 
 
 def _stream_drift(spec: StreamSpec, actual: StreamConfig, replicas: int) -> list[str]:

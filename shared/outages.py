@@ -17,7 +17,8 @@ import nats.errors
 import nats.js.errors
 from asyncpg.exceptions import _base as asyncpg_base
 
-from shared.errors import UNAVAILABLE, BatonError
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError
 
 # Each of these means the outage whatever it says. For `except` clauses; where a predicate can be
 # used, `is_unavailable` knows more (asyncpg's InterfaceError family, FATAL errors, causes).
@@ -117,7 +118,7 @@ def unavailable_error(exc: BaseException) -> BatonError:
     """The refusal a caller gets for an outage. Its message says what is true: the request may or
     may not have been carried out."""
     return BatonError(
-        UNAVAILABLE,
+        ErrorCode.UNAVAILABLE,
         "a server Baton needs is unavailable; the request may or may not have taken effect: "
         "retry it (with the same idempotency key, where the subject takes one)",
         {"cause": type(exc).__name__},

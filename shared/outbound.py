@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import msgspec
 
+from shared import catalogue as api
 from shared import outbox
 from shared.database import Connection
 from shared.schemas.messaging import OutboundSms
 
-OUTBOUND_SUBJECT = "baton.outbound.sms"
+OUTBOUND_SUBJECT = api.OUTBOUND_SMS.subject
 
 
 async def queue_text(conn: Connection, sms: OutboundSms) -> None:

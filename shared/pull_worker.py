@@ -23,6 +23,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge
 
+from shared import catalogue as api
 from shared import failpoints
 from shared.backoff import Backoff
 from shared.errors import BatonError
@@ -212,7 +213,7 @@ class PullWorker(Generic[PayloadT]):
         # (and dead-letters it again), never loses it. The Nats-Msg-Id dedupes the copy.
         stream_seq = msg.metadata.sequence.stream
         await self._js.publish(
-            f"baton.deadletter.{self._source}",
+            api.DEAD_LETTERS.at(self._source),
             msgspec.json.encode(letter),
             headers={"Nats-Msg-Id": f"{self._spec.stream}:{stream_seq}"},
         )

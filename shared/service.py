@@ -22,11 +22,12 @@ import structlog
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from shared import catalogue as api
 from shared import failpoints, metrics
-from shared.access import PUBLIC, Caller
+from shared.access import Caller
 from shared.backoff import Backoff
 from shared.database import create_pool
-from shared.endpoints import Endpoint, RequestServer
+from shared.endpoints import Endpoint, RequestServer, bound
 from shared.http_server import ProbeServer
 from shared.jetstream import (
     ALL_STREAMS,
@@ -39,7 +40,7 @@ from shared.logging import configure_logging
 from shared.migrations import current_version, latest_version
 from shared.nats_connection import ConnectionWatch, connect_configured
 from shared.outbox import OutboxPublisher
-from shared.schemas.system import StatusReply, StatusRequest, status_subject
+from shared.schemas.system import StatusReply, StatusRequest
 from shared.settings import CommonSettings
 from shared.tokens import verifier_from_settings
 
@@ -221,7 +222,7 @@ async def run_service(
         )
 
     endpoints: list[Endpoint[Any]] = [
-        Endpoint(status_subject(name), StatusRequest, status, PUBLIC),
+        bound(api.status_route(name), status),
         *definition.endpoints(context),
     ]
     server = RequestServer(

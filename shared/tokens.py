@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from shared.errors import UNAUTHENTICATED, BatonError
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError
 from shared.settings import CommonSettings
 
 BEARER = "Bearer "
@@ -57,7 +58,7 @@ class VerificationKey:
 
 def unauthenticated() -> BatonError:
     # One answer for every way a token can be wrong: telling them apart helps only an attacker.
-    return BatonError(UNAUTHENTICATED, "a valid bearer token is required")
+    return BatonError(ErrorCode.UNAUTHENTICATED, "a valid bearer token is required")
 
 
 class TokenVerifier:

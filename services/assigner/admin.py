@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
+from collections.abc import Mapping
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -12,8 +14,10 @@ from services.assigner.named_queries import QUERIES
 from services.assigner.numbers import normalised, require_owned
 from shared.access import Caller, Role
 from shared.database import Connection
-from shared.errors import CONFLICT, BatonError, bad_request, forbidden, not_a_member, not_found
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError, bad_request, forbidden, not_a_member, not_found
 from shared.schemas import admin as s
+from shared.schemas import query as q
 from shared.text import storable
 from shared.texting_hours import zone_info
 
@@ -36,6 +40,14 @@ def campaign_view(row: asyncpg.Record) -> s.Campaign:
         sending_number=row["sending_number"],
         closing_margin_minutes=row["closing_margin_minutes"],
         fallback_zone=row["fallback_zone"],
+    )
+
+
+def _org_view(org: asyncpg.Record | Mapping[str, Any]) -> s.Org:
+    return s.Org(
+        org_id=org["id"],
+        default_batch_size=org["default_batch_size"] or PRODUCT_DEFAULT_BATCH_SIZE,
+        opt_out_confirmation=org["opt_out_confirmation"],
     )
 
 
@@ -105,6 +117,17 @@ class Admin:
         )
         return s.OrgCreated(org_id=org_id)
 
+    async def read_org(self, request: q.ReadOrg, caller: Caller) -> s.Org:
+        async with self._pool.acquire() as conn:
+            await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
+            org = await conn.fetchrow(QUERIES["org"], request.org_id)
+        assert org is not None  # a member's organization exists: organizations are never deleted
+        return _org_view(org)
+
+    async def read_campaign(self, request: q.ReadCampaign, caller: Caller) -> s.Campaign:
+        async with self._pool.acquire() as conn:
+            return campaign_view(await fetch_campaign_as(conn, caller, request.campaign_id))
+
     async def update_org(self, request: s.UpdateOrg, caller: Caller) -> s.Org:
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
@@ -121,11 +144,7 @@ class Admin:
                     org[field] = value
             await conn.execute(QUERIES["save_org"], request.org_id, org["default_batch_size"],
                                org["opt_out_confirmation"])  # fmt: skip
-        return s.Org(
-            org_id=request.org_id,
-            default_batch_size=org["default_batch_size"] or PRODUCT_DEFAULT_BATCH_SIZE,
-            opt_out_confirmation=org["opt_out_confirmation"],
-        )
+        return _org_view(org)
 
     async def create_user(self, request: s.CreateUser, caller: Caller) -> s.UserCreated:
         hidden = not_found("organization", request.org_id)
@@ -150,7 +169,9 @@ class Admin:
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
             team_id = await conn.fetchval(QUERIES["create_team"], request.org_id, request.name)
             if team_id is None:
-                raise BatonError(CONFLICT, f"a team named {request.name!r} already exists")
+                raise BatonError(
+                    ErrorCode.CONFLICT, f"a team named {request.name!r} already exists"
+                )
         return s.TeamCreated(team_id=team_id)
 
     async def add_team_members(self, request: s.AddTeamMembers, caller: Caller) -> s.TextersChanged:

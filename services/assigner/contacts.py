@@ -22,7 +22,8 @@ from services.assigner.admin import fetch_campaign_as
 from services.assigner.named_queries import QUERIES
 from shared.access import Caller
 from shared.database import Connection
-from shared.errors import CONFLICT, BatonError, bad_request, not_found
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError, bad_request, not_found
 from shared.phones import InvalidPhoneError, to_e164
 from shared.queries import load_queries
 from shared.schemas import admin as s
@@ -32,7 +33,6 @@ FILE_QUERIES = load_queries("services.assigner", "contact_files.sql")
 # 60 s command timeout for a single request.
 COMMIT_TIMEOUT_SECONDS = 900.0
 # Another request is working on the same file import; the client asks again shortly.
-BUSY = "busy"
 
 
 def _valid_zone(name: str) -> bool:
@@ -128,7 +128,9 @@ class ContactImport:
                 if found is not None and found["state"] == "staging":
                     await conn.execute(FILE_QUERIES["abort_file_import"], part.import_id)
                 elif found is not None:
-                    raise BatonError(CONFLICT, f"import {part.import_id} is already committed")
+                    raise BatonError(
+                        ErrorCode.CONFLICT, f"import {part.import_id} is already committed"
+                    )
                 return s.ImportResult(imported=0, duplicates=0, rejected=[])
             if found is None:
                 raise not_found("import", part.import_id)
@@ -136,7 +138,9 @@ class ContactImport:
                 if part.step == "commit":
                     # A retried commit: the first one's answer, and nothing imported twice.
                     return msgspec.json.decode(found["result"], type=s.ImportResult)
-                raise BatonError(CONFLICT, f"import {part.import_id} is already committed")
+                raise BatonError(
+                    ErrorCode.CONFLICT, f"import {part.import_id} is already committed"
+                )
             if found["rows"] != part.rows:
                 raise bad_request(
                     f"import {part.import_id} has {found['rows']} rows, not {part.rows}",
@@ -147,7 +151,7 @@ class ContactImport:
                 return s.ImportResult(imported=0, duplicates=0, rejected=[], staged=staged)
             if staged != part.rows:
                 raise BatonError(
-                    CONFLICT,
+                    ErrorCode.CONFLICT,
                     f"import {part.import_id} has {staged} of its {part.rows} rows staged; "
                     "send the missing parts before the commit",
                     {"staged": staged, "rows": part.rows},
@@ -176,7 +180,8 @@ class ContactImport:
             found = await conn.fetchrow(FILE_QUERIES["file_import_for_update"], part.import_id)
         except asyncpg.LockNotAvailableError:
             raise BatonError(
-                BUSY, f"import {part.import_id} is busy with another request; ask again shortly"
+                ErrorCode.BUSY,
+                f"import {part.import_id} is busy with another request; ask again shortly",
             ) from None
         if found is None:
             return None
@@ -204,7 +209,7 @@ class ContactImport:
                 added = len(records)
             elif already != len(records):
                 raise BatonError(
-                    CONFLICT,
+                    ErrorCode.CONFLICT,
                     f"rows {part.first_row}..{end - 1} of import {part.import_id} overlap a part "
                     "staged before",
                 )

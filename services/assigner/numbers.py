@@ -11,7 +11,8 @@ import asyncpg
 
 from shared.access import Caller
 from shared.database import Connection
-from shared.errors import CONFLICT, BatonError, bad_request, not_found
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError, bad_request, not_found
 from shared.phones import InvalidPhoneError, to_sending_number
 from shared.queries import load_queries
 from shared.schemas import admin as s
@@ -58,7 +59,7 @@ class SendingNumbers:
             if taken:
                 # All or nothing: the transaction takes back the numbers it did add.
                 raise BatonError(
-                    CONFLICT,
+                    ErrorCode.CONFLICT,
                     f"{', '.join(taken)} already belong to another organization",
                     {"numbers": taken},
                 )
@@ -89,7 +90,7 @@ class SendingNumbers:
 def _still_in_use(rows: list[asyncpg.Record]) -> BatonError:
     campaign_ids = [r["id"] for r in rows]
     return BatonError(
-        CONFLICT,
+        ErrorCode.CONFLICT,
         f"campaigns {campaign_ids} still send from these numbers: give them another first",
         {"campaign_ids": campaign_ids},
     )

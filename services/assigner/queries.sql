@@ -12,6 +12,9 @@ INSERT INTO organization (name, default_batch_size) VALUES ($1, $2) RETURNING id
 -- name: org_for_update --
 SELECT id, default_batch_size, opt_out_confirmation FROM organization WHERE id = $1 FOR UPDATE;
 
+-- name: org --
+SELECT id, default_batch_size, opt_out_confirmation FROM organization WHERE id = $1;
+
 -- name: save_org --
 UPDATE organization SET default_batch_size = $2, opt_out_confirmation = $3 WHERE id = $1;
 
@@ -133,7 +136,8 @@ SELECT count(*) FROM message m JOIN conversation c ON c.id = m.conversation_id
 WHERE c.campaign_id = $1 AND m.kind = 'initial' AND m.delivery_status = 'failed';
 
 -- name: list_conversations --
-SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name
+SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
+       k.phone
 FROM conversation v JOIN contact k ON k.id = v.contact_id
 WHERE v.campaign_id = $1
   AND v.id > $2

@@ -12,6 +12,7 @@ from services.assigner.admin import fetch_campaign, fetch_campaign_as
 from services.assigner.named_queries import QUERIES
 from services.assigner.self_assign import when_open
 from shared.access import Caller, allows
+from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, forbidden, not_found
 from shared.schemas import query as s
 from shared.texting_hours import CampaignHours, utc_now, zones_to_check
@@ -68,7 +69,9 @@ class Reads:
                 if request.unassigned or assignee not in (None, caller.user_id):
                     raise forbidden("a texter sees only their own conversations")
                 if not await conn.fetchval(QUERIES["is_texter"], campaign["id"], caller.user_id):
-                    raise BatonError("not_a_member", "You are not a texter on this campaign")
+                    raise BatonError(
+                        ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign"
+                    )
                 assignee = caller.user_id
             rows = await conn.fetch(
                 QUERIES["list_conversations"], request.campaign_id, request.after,
@@ -85,6 +88,7 @@ class Reads:
                 else None,
                 first_name=r["first_name"],
                 last_name=r["last_name"],
+                phone=r["phone"],
             )
             for r in rows
         ]

@@ -17,9 +17,11 @@ from prometheus_client import Counter as MetricCounter
 
 from services.assigner.admin import fetch_campaign
 from services.assigner.distribution import distribute
+from shared import catalogue as api
 from shared import outbox
 from shared.access import Caller, Role
 from shared.database import Connection
+from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, not_a_member, not_found
 from shared.queries import load_queries
 from shared.schemas import assign as s
@@ -28,7 +30,7 @@ QUERIES = load_queries("services.assigner", "reassign.sql")
 REASSIGNED = MetricCounter(
     "baton_conversations_reassigned_total", "Conversations moved by an admin.", ["reason"]
 )
-MOVED_SUBJECT = "baton.events.conversation.reassigned"
+MOVED_SUBJECT = api.CONVERSATIONS_REASSIGNED.subject
 # "Any" moves every conversation but the closed ones (opted out or finished): those stay put.
 STATUSES = {
     "any": ["not_started", "awaiting_reply", "needs_reply", "replied"],
@@ -53,7 +55,7 @@ class Reassignment:
             raise bad_request("a texter's conversations cannot be reassigned to that same texter")
         if not targets and not request.confirm:
             raise BatonError(
-                "confirmation_required",
+                ErrorCode.CONFIRMATION_REQUIRED,
                 "Unassigning empties these conversations into Unassigned; send confirm: true",
             )
         # Emptying every sender's inbox at once is an admin's call; the rest a moderator's.

@@ -25,10 +25,12 @@ from services.assigner.claim_cursor import ClaimCursor
 from services.assigner.named_queries import QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.zone_groups import ZoneGroups
+from shared import catalogue as api
 from shared import outbox
 from shared.access import QUERIES as ACCESS_QUERIES
 from shared.access import Caller
 from shared.database import Connection
+from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
 from shared.queries import load_queries
 from shared.schemas import assign as s
@@ -38,16 +40,13 @@ CLAIMS = load_queries("services.assigner", "claims.sql")
 ASSIGNED = Counter(
     "baton_conversations_assigned_total", "Conversations handed out.", ["kind", "reason"]
 )
-ASSIGNED_SUBJECT = "baton.events.conversation.assigned"
+ASSIGNED_SUBJECT = api.CONVERSATIONS_ASSIGNED.subject
 # When every Unassigned row is momentarily locked by other claims, look again this many times.
 LOCKED_POOL_RETRIES = 5
-# The pool holds conversations, but none inside texting hours now; `details` say when some open.
-NONE_TEXTABLE_NOW = "none_textable_now"
-NO_MORE_CONVERSATIONS = "no_more_conversations"
 # What an invite join answers as `first_batch_error` instead of failing the join.
 FIRST_BATCH_REFUSALS = frozenset({
-    NO_MORE_CONVERSATIONS, NONE_TEXTABLE_NOW, "initials_pending", "replies_pending",
-    "self_assign_disabled", "campaign_not_active",
+    ErrorCode.NO_MORE_CONVERSATIONS, ErrorCode.NONE_TEXTABLE_NOW, ErrorCode.INITIALS_PENDING,
+    ErrorCode.REPLIES_PENDING, ErrorCode.SELF_ASSIGN_DISABLED, ErrorCode.CAMPAIGN_NOT_ACTIVE,
 })  # fmt: skip
 
 
@@ -65,12 +64,12 @@ def none_textable_now(opening: Opening | None) -> BatonError:
     when = when_open(opening)
     if when is None:
         return BatonError(
-            NONE_TEXTABLE_NOW,
+            ErrorCode.NONE_TEXTABLE_NOW,
             "No conversation left can be texted now, nor within a week: check the campaign's "
             "texting hours and fallback zone",
         )
     return BatonError(
-        NONE_TEXTABLE_NOW,
+        ErrorCode.NONE_TEXTABLE_NOW,
         f"No conversation can be texted now; the next ones open at {when.local_time} "
         f"{when.zone} time",
         msgspec.to_builtins(when),
@@ -101,7 +100,7 @@ class SelfAssign:
         async with self._pool.acquire() as conn, conn.transaction():
             invite = await conn.fetchrow(QUERIES["invite"], request.token)
             if invite is None or invite["revoked_at"] is not None:
-                raise BatonError("invalid_invite", "This invite link is not valid any more")
+                raise BatonError(ErrorCode.INVALID_INVITE, "This invite link is not valid any more")
             # The caller becomes a member of the organization if they were not already.
             role = await conn.fetchval(ACCESS_QUERIES["member_role"], invite["org_id"], texter_id)
             if role is None:
@@ -120,7 +119,7 @@ class SelfAssign:
             if exc.code not in FIRST_BATCH_REFUSALS:
                 raise
             ids, error = [], exc.code
-            if exc.code == NONE_TEXTABLE_NOW and exc.details:
+            if exc.code == ErrorCode.NONE_TEXTABLE_NOW and exc.details:
                 opening = msgspec.convert(exc.details, s.NextOpening)
         return s.Joined(
             campaign_id=invite["campaign_id"], kind=invite["kind"], conversation_ids=ids,
@@ -135,7 +134,7 @@ class SelfAssign:
                         conn, campaign_id, texter_id, kind, reason
                     )
             except BatonError as refusal:
-                if refusal.code == NO_MORE_CONVERSATIONS and kind == "initials":
+                if refusal.code == ErrorCode.NO_MORE_CONVERSATIONS and kind == "initials":
                     await self._floors.raise_after_empty(campaign_id)
                 raise
             if ids is not None:
@@ -144,7 +143,9 @@ class SelfAssign:
                 ASSIGNED.labels(kind, reason).inc(len(ids))
                 return ids
             await asyncio.sleep(0.01)  # every free row was locked by other claims: look again
-        raise BatonError("busy", "Conversations are being handed out; try again in a moment")
+        raise BatonError(
+            ErrorCode.BUSY, "Conversations are being handed out; try again in a moment"
+        )
 
     async def _claim_in_transaction(
         self, conn: Connection, campaign_id: int, texter_id: int, kind: str, reason: str
@@ -160,22 +161,26 @@ class SelfAssign:
             role = await conn.fetchval(ACCESS_QUERIES["member_role"], campaign["org_id"], texter_id)
             if role is None:
                 raise not_found("campaign", campaign_id)  # a stranger learns nothing of it
-            raise BatonError("not_a_member", "You are not a texter on this campaign")
+            raise BatonError(ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign")
         if campaign["status"] != "active":
-            raise BatonError("campaign_not_active", "This campaign is not active")
+            raise BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
         if not campaign["self_assign"]:
             raise BatonError(
-                "self_assign_disabled", "Self assignment is not enabled for this campaign"
+                ErrorCode.SELF_ASSIGN_DISABLED, "Self assignment is not enabled for this campaign"
             )
         if kind == "initials":
             if pending["initials"]:
                 raise BatonError(
-                    "initials_pending", "Send your initial messages before requesting more"
+                    ErrorCode.INITIALS_PENDING, "Send your initial messages before requesting more"
                 )
             if campaign["require_replies_handled"] and pending["replies"]:
-                raise BatonError("replies_pending", "Answer your replies before requesting more")
+                raise BatonError(
+                    ErrorCode.REPLIES_PENDING, "Answer your replies before requesting more"
+                )
         elif pending["replies"]:
-            raise BatonError("replies_pending", "Answer your replies before requesting more")
+            raise BatonError(
+                ErrorCode.REPLIES_PENDING, "Answer your replies before requesting more"
+            )
         now, hours = self._clock(), CampaignHours.of(campaign)
         zones = await self._zone_groups.zones(conn, pending["zone_groups"])
         open_groups = hours.open_groups(now, zones)
@@ -247,7 +252,7 @@ class SelfAssign:
             r["zones"] for r in await conn.fetch(CLAIMS[pooled_query], campaign_id)
         ]
         if not pooled:
-            raise BatonError(NO_MORE_CONVERSATIONS, "No more conversations available")
+            raise BatonError(ErrorCode.NO_MORE_CONVERSATIONS, "No more conversations available")
         if any(hours.handed_out(now, zones) for zones in pooled):
             return
         raise none_textable_now(hours.next_opening(now, pooled))

@@ -13,9 +13,8 @@ from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.reads import Reads
 from services.assigner.reassign import Reassignment
 from services.assigner.self_assign import SelfAssign
-from shared.access import OPERATOR_ONLY, Access, member
-from shared.endpoints import Endpoint
-from shared.schemas import admin, assign, query
+from shared import catalogue as api
+from shared.endpoints import Endpoint, bound
 from shared.service import ServiceContext, ServiceDefinition
 from shared.settings import AssignerSettings
 from shared.texting_hours import utc_now
@@ -39,56 +38,33 @@ def endpoints(
         context.background.append(floors.run)
     self_assign = SelfAssign(pool, context.outbox, floors, clock)
     reassignment = Reassignment(pool, context.outbox)
-    # Who may call each subject is declared here, beside its handler (shared/access.py).
+    # Who may call each subject is declared with it, in the catalogue.
     return [
-        Endpoint("baton.admin.org.create", admin.CreateOrg, administration.create_org,
-                 OPERATOR_ONLY),
-        Endpoint("baton.admin.org.update", admin.UpdateOrg, administration.update_org,
-                 member("admin")),
-        Endpoint("baton.admin.org.numbers.add", admin.OrgNumbers, numbers.add,
-                 member("admin", "a number another organization holds is refused")),
-        Endpoint("baton.admin.org.numbers.remove", admin.OrgNumbers, numbers.remove,
-                 member("admin", "refused while a campaign sends from it")),
-        Endpoint("baton.query.org.numbers", admin.ListOrgNumbers, numbers.list,
-                 member("moderator")),
-        Endpoint("baton.admin.user.create", admin.CreateUser, administration.create_user,
-                 member("admin", "the operator only an organization's first user (made owner); "
-                        "owners and admins need the owner role", operator=True)),
-        Endpoint("baton.admin.team.create", admin.CreateTeam, administration.create_team,
-                 member("admin")),
-        Endpoint("baton.admin.team.add_members", admin.AddTeamMembers,
-                 administration.add_team_members, member("admin")),
-        Endpoint("baton.admin.campaign.create", admin.CreateCampaign,
-                 administration.create_campaign, member("admin")),
-        Endpoint("baton.admin.campaign.update", admin.UpdateCampaign,
-                 administration.update_campaign,
-                 member("moderator", "changing `status` needs admin")),
-        Endpoint("baton.admin.campaign.texters.add", admin.CampaignTexters,
-                 administration.add_texters, member("moderator")),
-        Endpoint("baton.admin.campaign.texters.remove", admin.CampaignTexters,
-                 administration.remove_texters, member("moderator")),
-        Endpoint("baton.admin.campaign.invite", admin.CreateInvite, administration.create_invite,
-                 member("moderator")),
-        Endpoint("baton.admin.campaign.invite.revoke", admin.RevokeInvite,
-                 administration.revoke_invite, member("moderator")),
-        Endpoint("baton.admin.contacts.import", admin.ImportContacts, contacts.import_contacts,
-                 member("moderator")),
-        Endpoint("baton.query.campaign.stats", query.CampaignStatsRequest, reads.campaign_stats,
-                 member("moderator")),
-        Endpoint("baton.query.conversations", query.ListConversations, reads.conversations,
-                 member("texter", "a texter sees only their own conversations, in campaigns "
-                        "they text on")),
-        Endpoint("baton.assign.request", assign.RequestBatch, self_assign.request,
-                 member("texter", "for the caller, a texter on the campaign")),
-        Endpoint("baton.assign.join", assign.Join, self_assign.join,
-                 Access(role="texter", any_user=True, rule="with a valid invite token; enrolls "
-                        "the caller as a texter")),
-        Endpoint("baton.assign.reassign", assign.Reassign, reassignment.reassign,
-                 member("moderator", "Unassign All across every sender needs admin")),
-        Endpoint("baton.assign.move", assign.Move, reassignment.move, member("moderator")),
-        Endpoint("baton.assign.release", assign.Release, reassignment.release,
-                 member("texter", "the caller's own replies only")),
-    ]  # fmt: skip
+        bound(api.ORG_CREATE, administration.create_org),
+        bound(api.ORG_UPDATE, administration.update_org),
+        bound(api.ORG_READ, administration.read_org),
+        bound(api.ORG_NUMBERS_ADD, numbers.add),
+        bound(api.ORG_NUMBERS_REMOVE, numbers.remove),
+        bound(api.ORG_NUMBERS, numbers.list),
+        bound(api.USER_CREATE, administration.create_user),
+        bound(api.TEAM_CREATE, administration.create_team),
+        bound(api.TEAM_ADD_MEMBERS, administration.add_team_members),
+        bound(api.CAMPAIGN_CREATE, administration.create_campaign),
+        bound(api.CAMPAIGN_UPDATE, administration.update_campaign),
+        bound(api.CAMPAIGN_READ, administration.read_campaign),
+        bound(api.CAMPAIGN_TEXTERS_ADD, administration.add_texters),
+        bound(api.CAMPAIGN_TEXTERS_REMOVE, administration.remove_texters),
+        bound(api.CAMPAIGN_INVITE, administration.create_invite),
+        bound(api.CAMPAIGN_INVITE_REVOKE, administration.revoke_invite),
+        bound(api.CONTACTS_IMPORT, contacts.import_contacts),
+        bound(api.CAMPAIGN_STATS, reads.campaign_stats),
+        bound(api.CONVERSATIONS, reads.conversations),
+        bound(api.ASSIGN_REQUEST, self_assign.request),
+        bound(api.ASSIGN_JOIN, self_assign.join),
+        bound(api.REASSIGN, reassignment.reassign),
+        bound(api.MOVE, reassignment.move),
+        bound(api.RELEASE, reassignment.release),
+    ]
 
 
 DEFINITION = ServiceDefinition(name="assigner", endpoints=endpoints)

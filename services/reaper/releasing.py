@@ -24,6 +24,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from services.reaper.closed_hours import REASON as CLOSED_HOURS
 from services.reaper.closed_hours import release_closed_initials
+from shared import catalogue as api
 from shared import failpoints, outbox
 from shared.access import Caller
 from shared.backoff import Backoff
@@ -35,7 +36,7 @@ from shared.texting_hours import utc_now
 
 log = structlog.get_logger(__name__)
 QUERIES = load_queries("services.reaper")
-RELEASED_SUBJECT = "baton.events.conversation.released"
+RELEASED_SUBJECT = api.CONVERSATIONS_RELEASED.subject
 RELEASED = Counter("baton_conversations_released_total", "Conversations released.", ["reason"])
 PASS_SECONDS = Histogram(
     "baton_reaper_pass_duration_seconds",

@@ -7,9 +7,8 @@ from typing import Any
 
 from services.reaper.campaign_gauges import report_campaign_gauges
 from services.reaper.releasing import Releaser
-from shared.access import member
-from shared.endpoints import Endpoint
-from shared.schemas.release import ReleaseStaleInitials, ReleaseUnhandled
+from shared import catalogue as api
+from shared.endpoints import Endpoint, bound
 from shared.service import ServiceContext, ServiceDefinition, Worker
 from shared.settings import ReaperSettings
 
@@ -17,18 +16,8 @@ from shared.settings import ReaperSettings
 def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
     releaser = Releaser(context.pool, context.outbox)
     return [
-        Endpoint(
-            "baton.admin.release.unhandled",
-            ReleaseUnhandled,
-            releaser.release_unhandled,
-            member("moderator"),
-        ),
-        Endpoint(
-            "baton.admin.release.stale_initials",
-            ReleaseStaleInitials,
-            releaser.release_stale_initials,
-            member("moderator"),
-        ),
+        bound(api.RELEASE_UNHANDLED, releaser.release_unhandled),
+        bound(api.RELEASE_STALE_INITIALS, releaser.release_stale_initials),
     ]
 
 

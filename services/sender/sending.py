@@ -16,6 +16,7 @@ from prometheus_client import Counter
 
 from shared import outbox
 from shared.access import Caller
+from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
 from shared.outbound import queue_text
 from shared.queries import load_queries
@@ -67,7 +68,7 @@ class Sending:
             return None
         if row["conversation_id"] != request.conversation_id:
             raise BatonError(
-                "idempotency_key_reused",
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
                 "This idempotency key was already used for another conversation",
             )
         return s.Sent(
@@ -87,25 +88,27 @@ class Sending:
                 raise not_found("conversation", request.conversation_id)
             if not row["caller_is_texter"]:
                 # Removed from the campaign: what they still hold is no longer theirs to text.
-                raise BatonError("not_a_member", "You are not a texter on this campaign")
+                raise BatonError(ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign")
             if row["assignee_id"] != texter_id:
                 raise BatonError(
-                    "assignment_changed",
+                    ErrorCode.ASSIGNMENT_CHANGED,
                     "Your assignment has changed: this conversation is no longer yours",
                 )
             if row["campaign_status"] != "active":
-                raise BatonError("campaign_not_active", "This campaign is not active")
+                raise BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
             if row["opted_out"] or row["status"] == "closed":
-                raise BatonError("opted_out", "This contact has opted out; nothing can be sent")
+                raise BatonError(
+                    ErrorCode.OPTED_OUT, "This contact has opted out; nothing can be sent"
+                )
             if kind == "initial" and row["status"] != "not_started":
-                raise BatonError("already_sent", "The initial message was already sent")
+                raise BatonError(ErrorCode.ALREADY_SENT, "The initial message was already sent")
             if kind == "reply" and row["status"] not in REPLYABLE:
-                raise BatonError("initial_not_sent", "Send the initial message first")
+                raise BatonError(ErrorCode.INITIAL_NOT_SENT, "Send the initial message first")
             hours = CampaignHours.of(row)
             if not hours.sendable(self._clock(), row["zones"]):
                 where = ", ".join(zones_to_check(row["zones"], hours.fallback_zone))
                 raise BatonError(
-                    "outside_texting_hours",
+                    ErrorCode.OUTSIDE_TEXTING_HOURS,
                     f"It is outside texting hours ({row['texting_hours_start']}:00-"
                     f"{row['texting_hours_end']}:00) where this contact is ({where})",
                 )

@@ -9,16 +9,13 @@ from typing import Any
 from services.sender.manual_opt_out import ManualOptOut
 from services.sender.receipts import Receipts
 from services.sender.sending import Sending
-from shared.access import member
-from shared.endpoints import Endpoint
+from shared import catalogue as api
+from shared.endpoints import Endpoint, bound
 from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX, RECEIPTS_CONSUMER
 from shared.pull_worker import PullWorker
-from shared.schemas.messaging import OptOutContact, Receipt, Send
+from shared.schemas.messaging import Receipt
 from shared.service import ServiceContext, ServiceDefinition, Worker
 from shared.texting_hours import utc_now
-
-# Only the texter who holds the conversation may text in it.
-HOLDER = member("texter", "the caller must hold the conversation")
 
 
 def endpoints(
@@ -28,12 +25,10 @@ def endpoints(
     sending = Sending(context.pool, context.outbox, clock)
     manual = ManualOptOut(context.pool, context.outbox)
     return [
-        Endpoint("baton.send.initial", Send, sending.initial, HOLDER),
-        Endpoint("baton.send.reply", Send, sending.reply, HOLDER),
-        Endpoint("baton.send.opt_out", OptOutContact, manual.opt_out,
-                 member("texter", "the texter holding the conversation, or a moderator or "
-                        "higher")),
-    ]  # fmt: skip
+        bound(api.SEND_INITIAL, sending.initial),
+        bound(api.SEND_REPLY, sending.reply),
+        bound(api.SEND_OPT_OUT, manual.opt_out),
+    ]
 
 
 def workers(context: ServiceContext) -> list[Worker]:

@@ -10,13 +10,13 @@ import sys
 
 import asyncpg
 
+from shared import catalogue as api
+from shared.catalogue import SERVICE_NAMES
 from shared.cli import exit_codes
-from shared.cli.supervisor import SERVICE_NAMES
 from shared.envelope import unwrap
 from shared.errors import BatonError
 from shared.migrations import migrate_database
 from shared.nats_connection import connect_configured
-from shared.schemas.system import status_subject
 from shared.settings import CommonSettings, SettingsError, load_settings
 
 
@@ -57,7 +57,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def run_service(args: argparse.Namespace) -> int:
     # Replace this process: signals then reach the service directly.
-    os.execv(sys.executable, [sys.executable, "-m", f"services.{args.name}"])
+    os.execv(sys.executable, [sys.executable, "-m", "services", args.name])
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -80,7 +80,7 @@ def run_status(args: argparse.Namespace) -> int:
             answers: dict[str, object] = {}
             for name in SERVICE_NAMES:
                 try:
-                    reply = await nc.request(status_subject(name), b"{}", timeout=2)
+                    reply = await nc.request(api.STATUS[name].subject, b"{}", timeout=2)
                     answers[name] = unwrap(reply.data)
                 except BatonError as exc:
                     answers[name] = {"error": exc.code}

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 from typing import Any, TypeAlias
 
-from shared.cli.client import OMIT, Client, run_command
+from shared import catalogue as api
+from shared.cli.client import OMIT, run_command
 from shared.cli.credentials import add_caller_options
+from shared.client import BatonClient
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -56,7 +58,7 @@ def add_parsers(commands: SubParsers) -> None:
     p.add_argument("name")
     p.add_argument("--batch-size", type=int, help="self-assign default for new campaigns (1-5000)")
     p.set_defaults(
-        subject="baton.admin.org.create",
+        route=api.ORG_CREATE,
         build=lambda a: {"name": a.name, "default_batch_size": _given(a.batch_size)},
     )
     p = org.add_parser(
@@ -72,7 +74,7 @@ def add_parsers(commands: SubParsers) -> None:
         help="the one text a contact gets after STOP (name the program; up to 320 characters)",
     )
     p.set_defaults(
-        subject="baton.admin.org.update",
+        route=api.ORG_UPDATE,
         build=lambda a: {
             "org_id": a.org_id,
             "default_batch_size": a.batch_size,
@@ -86,12 +88,15 @@ def add_parsers(commands: SubParsers) -> None:
         p.add_argument("org_id", type=int)
         p.add_argument("numbers", nargs="+")
         p.set_defaults(
-            subject=f"baton.admin.org.numbers.{action}",
+            route=api.ORG_NUMBERS_ADD if action == "add" else api.ORG_NUMBERS_REMOVE,
             build=lambda a: {"org_id": a.org_id, "numbers": a.numbers},
         )
+    p = org.add_parser("show", help="an organization's settings")
+    p.add_argument("org_id", type=int)
+    p.set_defaults(route=api.ORG_READ, build=lambda a: {"org_id": a.org_id})
     p = org.add_parser("numbers", help="the organization's sending numbers")
     p.add_argument("org_id", type=int)
-    p.set_defaults(subject="baton.query.org.numbers", build=lambda a: {"org_id": a.org_id})
+    p.set_defaults(route=api.ORG_NUMBERS, build=lambda a: {"org_id": a.org_id})
 
     user = commands.add_parser("user", help="people").add_subparsers(dest="action", required=True)
     p = user.add_parser(
@@ -102,7 +107,7 @@ def add_parsers(commands: SubParsers) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--role", choices=["owner", "admin", "moderator", "texter"], required=True)
     p.set_defaults(
-        subject="baton.admin.user.create",
+        route=api.USER_CREATE,
         build=lambda a: {"org_id": a.org, "name": a.name, "role": a.role},
     )
 
@@ -111,14 +116,14 @@ def add_parsers(commands: SubParsers) -> None:
     p.add_argument("--org", type=int, required=True)
     p.add_argument("--name", required=True)
     p.set_defaults(
-        subject="baton.admin.team.create",
+        route=api.TEAM_CREATE,
         build=lambda a: {"org_id": a.org, "name": a.name},
     )
     p = team.add_parser("add-members", help="add users to a team")
     p.add_argument("team_id", type=int)
     p.add_argument("user_ids", type=int, nargs="+")
     p.set_defaults(
-        subject="baton.admin.team.add_members",
+        route=api.TEAM_ADD_MEMBERS,
         build=lambda a: {"team_id": a.team_id, "user_ids": a.user_ids},
     )
 
@@ -132,7 +137,7 @@ def add_parsers(commands: SubParsers) -> None:
     p.add_argument("--hours", type=_hours, help="texting hours in the contact's time, e.g. 9-21")
     p.add_argument("--sending-number", help="one of the organization's numbers")
     p.set_defaults(
-        subject="baton.admin.campaign.create",
+        route=api.CAMPAIGN_CREATE,
         build=lambda a: {
             "org_id": a.org,
             "title": a.title,
@@ -178,37 +183,38 @@ def add_parsers(commands: SubParsers) -> None:
         default=OMIT,
         help="the IANA zone whose hours apply to numbers spanning several zones",
     )
-    p.set_defaults(subject="baton.admin.campaign.update", build=_campaign_update)
-    for action, subject in (
-        ("add", "baton.admin.campaign.texters.add"),
-        ("remove", "baton.admin.campaign.texters.remove"),
+    p.set_defaults(route=api.CAMPAIGN_UPDATE, build=_campaign_update)
+    for action, route in (
+        ("add", api.CAMPAIGN_TEXTERS_ADD),
+        ("remove", api.CAMPAIGN_TEXTERS_REMOVE),
     ):
         p = campaign.add_parser(f"texters-{action}", help=f"{action} texters")
         p.add_argument("campaign_id", type=int)
         p.add_argument("user_ids", type=int, nargs="+")
         p.set_defaults(
-            subject=subject,
+            route=route,
             build=lambda a: {"campaign_id": a.campaign_id, "user_ids": a.user_ids},
         )
+    p = campaign.add_parser("show", help="a campaign's settings")
+    p.add_argument("campaign_id", type=int)
+    p.set_defaults(route=api.CAMPAIGN_READ, build=lambda a: {"campaign_id": a.campaign_id})
     p = campaign.add_parser("invite", help="an invite link token for texters to join")
     p.add_argument("campaign_id", type=int)
     p.add_argument("--kind", choices=["initials", "replies"], default="initials")
     p.set_defaults(
-        subject="baton.admin.campaign.invite",
+        route=api.CAMPAIGN_INVITE,
         build=lambda a: {"campaign_id": a.campaign_id, "kind": a.kind},
     )
     p = campaign.add_parser("revoke", help="revoke an invite link")
     p.add_argument("token")
     p.set_defaults(
-        subject="baton.admin.campaign.invite.revoke",
+        route=api.CAMPAIGN_INVITE_REVOKE,
         build=lambda a: {"token": a.token},
     )
 
     p = commands.add_parser("stats", help="a campaign's conversations by status and assignee")
     p.add_argument("campaign_id", type=int)
-    p.set_defaults(
-        subject="baton.query.campaign.stats", build=lambda a: {"campaign_id": a.campaign_id}
-    )
+    p.set_defaults(route=api.CAMPAIGN_STATS, build=lambda a: {"campaign_id": a.campaign_id})
 
     for parser in _leaves(commands):
         parser.add_argument("--json", action="store_true", help="print the reply's data as JSON")
@@ -238,15 +244,16 @@ def _leaves(commands: SubParsers) -> list[argparse.ArgumentParser]:
         nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         if nested:
             leaves += list(dict.fromkeys(nested[0].choices.values()))
-        elif parser.get_default("subject"):
+        elif parser.get_default("route"):
             leaves.append(parser)
     return leaves
 
 
 def _run(args: argparse.Namespace) -> int:
-    request = args.build(args)
+    # Options left out are not sent at all, so the service keeps what is stored.
+    request = {key: value for key, value in args.build(args).items() if value is not OMIT}
 
-    async def send(client: Client) -> Any:
-        return await client.call(args.subject, **request)
+    async def send(client: BatonClient) -> Any:
+        return await client.call_json(args.route, request)
 
     return run_command(args.command, args, send)

@@ -1,7 +1,8 @@
-"""The CLI's side of the NATS API: one request, one envelope, errors as exit codes.
+"""The CLI's side of the NATS API: the one client (shared/client.py) on a connection made from
+the settings, errors as exit codes.
 
 Every request carries the caller's bearer token (shared/cli/credentials.py); a client made without
-credentials sends none, which only the `baton.status.*` subjects accept.
+credentials sends none, which only the status subjects accept.
 """
 
 from __future__ import annotations
@@ -12,43 +13,17 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Self
+from typing import Any
 
-import msgspec
 import nats.errors
-from nats.aio.client import Client as NatsClient
 
 from shared.cli import exit_codes
-from shared.cli.credentials import Credentials, UsageError, credentials_from_args
-from shared.deadlines import deadline_header
-from shared.envelope import unwrap
+from shared.cli.credentials import UsageError, credentials_from_args
+from shared.client import BatonClient, Credentials
 from shared.errors import BatonError
 from shared.nats_connection import connect_configured
 from shared.settings import CommonSettings, SettingsError, load_settings
 from shared.tokens import KeyConfigError
-
-
-class Client:
-    def __init__(
-        self, nc: NatsClient, timeout: float = 60.0, credentials: Credentials | None = None
-    ) -> None:
-        self._nc = nc
-        self._timeout = timeout
-        self._credentials = credentials
-
-    def acting_as(self, credentials: Credentials | None) -> Self:
-        """A client on the same connection whose requests come from someone else."""
-        return type(self)(self._nc, self._timeout, credentials)
-
-    async def call(self, subject: str, **payload: Any) -> Any:
-        body = {k: v for k, v in payload.items() if v is not _OMIT}
-        headers = self._credentials.headers() if self._credentials is not None else {}
-        # The service drops the request unanswered once we have stopped waiting for it.
-        headers = {**headers, **deadline_header(self._timeout)}
-        reply = await self._nc.request(
-            subject, msgspec.json.encode(body), timeout=self._timeout, headers=headers
-        )
-        return unwrap(reply.data)
 
 
 class _Omit:
@@ -62,7 +37,7 @@ OMIT = _OMIT
 @contextlib.asynccontextmanager
 async def connected(
     settings: CommonSettings, credentials: Credentials | None = None
-) -> AsyncIterator[Client]:
+) -> AsyncIterator[BatonClient]:
     async def quiet(*_: object) -> None:
         """A one-shot command has no use for connection-state logs."""
 
@@ -71,13 +46,13 @@ async def connected(
         error_cb=quiet,
     )  # fmt: skip
     try:
-        yield Client(nc, credentials=credentials)
+        yield BatonClient(nc, credentials=credentials)
     finally:
         await nc.close()
 
 
 def run_command(
-    name: str, args: argparse.Namespace, action: Callable[[Client], Awaitable[Any]]
+    name: str, args: argparse.Namespace, action: Callable[[BatonClient], Awaitable[Any]]
 ) -> int:
     """Run `action` against Baton as the caller `args` names (`--as`, else BATON_TOKEN) and print
     its result (`--json`: as JSON); map failures to exit codes."""

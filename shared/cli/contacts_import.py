@@ -27,16 +27,18 @@ from typing import Any
 import msgspec
 import nats.errors
 
+from shared import catalogue as api
 from shared.cli import exit_codes
-from shared.cli.client import Client, connected, print_result
+from shared.cli.client import connected, print_result
 from shared.cli.contacts_file import ContactsFile, FileLayout, MalformedFileError
 from shared.cli.credentials import UsageError, add_caller_options, credentials_from_args
-from shared.errors import CONFLICT, UNAVAILABLE, BatonError
+from shared.client import BatonClient
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError
 from shared.schemas.admin import MAX_CONTACTS_PER_REQUEST
 from shared.settings import CommonSettings, SettingsError, load_settings
 from shared.tokens import KeyConfigError
 
-SUBJECT = "baton.admin.contacts.import"
 COMMAND = "baton contacts import"
 # A part's contacts as JSON, well below the services' default request limit of 1 MiB.
 PART_BYTES = 512 * 1024
@@ -45,7 +47,7 @@ PART_BYTES = 512 * 1024
 RETRY_SECONDS = 900.0
 # Rejections listed in the summary (all of them are counted).
 EXAMPLES = 10
-_RETRIED_CODES = (UNAVAILABLE, "busy")
+_RETRIED_CODES = (ErrorCode.UNAVAILABLE, ErrorCode.BUSY)
 _FAILURES = (BatonError, MalformedFileError, TimeoutError, nats.errors.Error, OSError)
 
 
@@ -76,7 +78,7 @@ class ImportFailedError(Exception):
 
 
 async def import_file(
-    client: Client,
+    client: BatonClient,
     path: Path,
     campaign: int,
     chunk: int,
@@ -137,7 +139,7 @@ def _parts(
 
 
 async def _send(
-    client: Client,
+    client: BatonClient,
     campaign: int,
     part: dict[str, Any],
     contacts: list[msgspec.Raw],
@@ -149,8 +151,8 @@ async def _send(
     delay = 0.25
     while True:
         try:
-            result: dict[str, Any] = await client.call(
-                SUBJECT, campaign_id=campaign, contacts=contacts, file=part
+            result: dict[str, Any] = await client.call_json(
+                api.CONTACTS_IMPORT, {"campaign_id": campaign, "contacts": contacts, "file": part}
             )
             return result
         except BatonError as exc:
@@ -163,13 +165,13 @@ async def _send(
         delay = min(delay * 2, 5.0)
 
 
-async def _abort(client: Client, campaign: int, part: dict[str, Any]) -> str:
+async def _abort(client: BatonClient, campaign: int, part: dict[str, Any]) -> str:
     """Drop what was staged: "aborted", "committed" (too late: it went in whole), or "unknown"
     (the import is swept away unused after a day)."""
     try:
         await _send(client, campaign, {**part, "first_row": 0, "step": "abort"}, [], 30.0)
     except BatonError as exc:
-        return "committed" if exc.code == CONFLICT else "unknown"
+        return "committed" if exc.code == ErrorCode.CONFLICT else "unknown"
     except (TimeoutError, nats.errors.Error, OSError):
         return "unknown"
     return "aborted"
@@ -179,7 +181,7 @@ def _failure(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, MalformedFileError):
         return str(exc), exit_codes.USAGE
     if isinstance(exc, BatonError):
-        code = exit_codes.DEPENDENCY if exc.code == UNAVAILABLE else exit_codes.REFUSED
+        code = exit_codes.DEPENDENCY if exc.code == ErrorCode.UNAVAILABLE else exit_codes.REFUSED
         return f"{exc.code}: {exc.message}", code
     return f"cannot reach Baton over NATS: {str(exc) or type(exc).__name__}", exit_codes.DEPENDENCY
 

@@ -17,8 +17,9 @@ import secrets
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
+from shared.client import Credentials
 from shared.settings import CommonSettings
 from shared.tokens import (
     AUTHORIZATION_HEADER,
@@ -43,12 +44,6 @@ User = int | Literal["operator"]
 
 class UsageError(ValueError):
     """The command cannot say who is calling; exit code 2 with this message."""
-
-
-class Credentials(Protocol):
-    def headers(self) -> dict[str, str]:
-        """The NATS headers of one request."""
-        ...
 
 
 class GivenToken:

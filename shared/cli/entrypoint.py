@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import sys
 
+from shared.catalogue import SERVICE_NAMES
 from shared.cli.main import main as baton_main
-from shared.cli.supervisor import SERVICE_NAMES
 
 
 def main() -> int:
+    """A service name runs that service in this process (PID 1's signals reach it); anything
+    else is a `baton` command (`migrate`, `simulate`, ...)."""
     args = sys.argv[1:]
     if len(args) == 1 and args[0] in SERVICE_NAMES:
-        return baton_main(["service", args[0]])
+        from services.registry import run  # the services' modules only when running one
+
+        run(args[0])
+        return 0
     return baton_main(args)
 
 

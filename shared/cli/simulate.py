@@ -25,9 +25,9 @@ import nats
 
 from shared.cli import exit_codes
 from shared.cli.credentials import DEFAULT_DATA_DIR, local_signer
+from shared.client import PATIENT, BatonClient
 from shared.devservers.ports import free_port, free_port_run
 from shared.settings import CommonSettings, SettingsError, load_settings
-from shared.simulation.patient_client import PatientClient
 from shared.simulation.progress import ProgressLine
 from shared.simulation.run import Report, render, simulate
 from shared.simulation.scenario import Scenario
@@ -72,7 +72,9 @@ async def _simulate(nats_url: str, signer: TokenSigner, scenario: Scenario, quie
     # Progress goes to stderr: stdout carries the report (or the JSON) alone.
     progress = None if quiet else ProgressLine(sys.stderr)
     try:
-        return await simulate(nc, PatientClient(nc, timeout=10), signer, scenario, progress)
+        return await simulate(
+            nc, BatonClient(nc, timeout=10, retry=PATIENT), signer, scenario, progress
+        )
     finally:
         if progress is not None:
             progress.close()

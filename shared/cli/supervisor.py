@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.backoff import Backoff
+from shared.catalogue import SERVICE_NAMES
 from shared.devservers.postgres import DevServerError
-
-SERVICE_NAMES = ("assigner", "sender", "inbound", "reaper")
 
 
 def service_ready(metrics_port: int) -> bool:
@@ -47,7 +46,7 @@ class ServiceProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"],
+            [sys.executable, "-m", "services", self.name],
             env=self.env,
             # Its own session: Ctrl-C reaches only `baton up`, which stops services in order.
             start_new_session=True,

@@ -12,6 +12,14 @@ from shared.schemas.base import Id, Message, Request
 ConversationStatus = Literal["not_started", "awaiting_reply", "needs_reply", "replied", "closed"]
 
 
+class ReadOrg(Request):
+    org_id: Id
+
+
+class ReadCampaign(Request):
+    campaign_id: Id
+
+
 class CampaignStatsRequest(Request):
     campaign_id: Id
 
@@ -61,6 +69,9 @@ class ConversationRow(Message):
     needs_reply_since: str | None
     first_name: str
     last_name: str
+    # The contact's number in E.164 (digits for a short code): the caller holds the conversation
+    # or moderates its campaign, the only ones who may list it.
+    phone: str
 
 
 class ConversationPage(Message):

@@ -15,7 +15,3 @@ class StatusReply(Message):
     schema_version: int
     uptime_seconds: float
     in_flight: int
-
-
-def status_subject(service: str) -> str:
-    return f"baton.status.{service}"

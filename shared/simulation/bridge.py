@@ -20,6 +20,8 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from shared import catalogue as api
+
 CONSUMER_PREFIX = "simulated-bridge-"
 
 
@@ -60,7 +62,7 @@ class Bridge:
             ConsumerConfig(
                 durable_name=self._consumer,
                 # One text per subject, `baton.outbound.sms.<message id>` (shared/outbox.py).
-                filter_subject="baton.outbound.sms.*",
+                filter_subject=api.OUTBOUND_SMS.pattern,
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.NEW,
                 inactive_threshold=60.0,
@@ -105,7 +107,7 @@ class Bridge:
             "provider_message_id": f"prov-{message_id}",
         }
         await self._publish(
-            "baton.inbound.receipt", json.dumps(receipt).encode(), f"receipt-{message_id}"
+            api.INBOUND_RECEIPT.subject, json.dumps(receipt).encode(), f"receipt-{message_id}"
         )
         confirmation = message_id in self.confirmations
         if (
@@ -142,7 +144,7 @@ class Bridge:
             "received_at": datetime.now(UTC).isoformat(),
         }
         await self._publish(
-            "baton.inbound.sms", json.dumps(reply).encode(), reply["provider_message_id"]
+            api.INBOUND_SMS.subject, json.dumps(reply).encode(), reply["provider_message_id"]
         )
         self.replies += 1
         if body == "STOP":

@@ -18,11 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client as NatsClient
 
-from shared.cli.client import Client
+from shared import catalogue as api
 from shared.cli.credentials import OPERATOR, SignedAs, User
-from shared.errors import CONFLICT, BatonError
+from shared.client import BatonClient
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError
+from shared.schemas import admin, assign, query
+from shared.schemas.messaging import Send
 from shared.simulation.bridge import Bridge
 from shared.simulation.progress import Progress
 from shared.simulation.scenario import Scenario, fresh_sending_number
@@ -48,74 +53,59 @@ class Report:
         return self.finished and all(self.invariants.values())
 
 
-def acting(client: Client, signer: TokenSigner, user: User) -> Client:
+def acting(client: BatonClient, signer: TokenSigner, user: User) -> BatonClient:
     """`client`'s connection, with requests from `user` (a user id, or the operator)."""
     return client.acting_as(SignedAs(signer, user))
 
 
-async def set_up(client: Client, signer: TokenSigner, scenario: Scenario) -> dict[str, Any]:
+async def set_up(client: BatonClient, signer: TokenSigner, scenario: Scenario) -> dict[str, Any]:
     operator = acting(client, signer, OPERATOR)
-    org = (await operator.call("baton.admin.org.create", name="Simulated org"))["org_id"]
-    owner = (
-        await operator.call("baton.admin.user.create", org_id=org, name="Organizer", role="owner")
-    )["user_id"]
+    org = (await operator.call(api.ORG_CREATE, admin.CreateOrg(name="Simulated org"))).org_id
+    owner = (await operator.call(api.USER_CREATE, admin.CreateUser(
+        org_id=org, name="Organizer", role="owner"))).user_id  # fmt: skip
     organizer = acting(client, signer, owner)
-    texters = [
-        (
-            await organizer.call(
-                "baton.admin.user.create",
-                org_id=org,
-                name=f"Texter {i}",
-                role="texter",
-            )
-        )["user_id"]
-        for i in range(scenario.texters)
-    ]
+    texters = []
+    for i in range(scenario.texters):
+        texter = admin.CreateUser(org_id=org, name=f"Texter {i}", role="texter")
+        texters.append((await organizer.call(api.USER_CREATE, texter)).user_id)
     # The organization's number: contacts' replies come to it, and only it routes them here.
     # Another run's organization may hold the one drawn: draw again.
     for attempt in range(20):
         sending_number = fresh_sending_number()
         try:
-            await organizer.call("baton.admin.org.numbers.add", org_id=org,
-                                 numbers=[sending_number])  # fmt: skip
+            await organizer.call(
+                api.ORG_NUMBERS_ADD, admin.OrgNumbers(org_id=org, numbers=[sending_number])
+            )
             break
         except BatonError as refusal:
-            if refusal.code != CONFLICT or attempt == 19:
+            if refusal.code != ErrorCode.CONFLICT or attempt == 19:
                 raise
-    campaign = (
-        await organizer.call(
-            "baton.admin.campaign.create",
-            org_id=org,
-            title="Simulated campaign",
-            texting_hours={"start": 0, "end": 24},
-            sending_number=sending_number,
-        )
-    )["campaign_id"]
-    await organizer.call(
-        "baton.admin.campaign.update",
-        campaign_id=campaign,
-        status="active",
-        self_assign=True,
-        batch_size=scenario.batch_size,
-        replies_batch_size=50,
-        release_unhandled_after_minutes=scenario.release_after_minutes,
-    )
+    created = await organizer.call(api.CAMPAIGN_CREATE, admin.CreateCampaign(
+        org_id=org, title="Simulated campaign", sending_number=sending_number,
+        texting_hours=admin.TexterHours(start=0, end=24),
+    ))  # fmt: skip
+    campaign = created.campaign_id
+    await organizer.call(api.CAMPAIGN_UPDATE, admin.UpdateCampaign(
+        campaign_id=campaign, status="active", self_assign=True, batch_size=scenario.batch_size,
+        replies_batch_size=50, release_unhandled_after_minutes=scenario.release_after_minutes,
+    ))  # fmt: skip
     for start in range(0, scenario.contacts, 5000):
         rows = [
-            {"phone": f"+1{2022000000 + n}", "first_name": f"Contact {n}"}
+            admin.ContactRow(phone=f"+1{2022000000 + n}", first_name=f"Contact {n}")
             for n in range(start, min(start + 5000, scenario.contacts))
         ]
-        await organizer.call("baton.admin.contacts.import", campaign_id=campaign, contacts=rows)
-    token = (
-        await organizer.call("baton.admin.campaign.invite", campaign_id=campaign, kind="initials")
-    )["token"]
+        await organizer.call(
+            api.CONTACTS_IMPORT, admin.ImportContacts(campaign_id=campaign, contacts=rows)
+        )
+    invite = admin.CreateInvite(campaign_id=campaign, kind="initials")
+    token = (await organizer.call(api.CAMPAIGN_INVITE, invite)).token
     return {"org": org, "owner": owner, "texters": texters, "campaign": campaign, "token": token,
             "sending_number": sending_number}  # fmt: skip
 
 
 async def simulate(
     nc: NatsClient,
-    client: Client,
+    client: BatonClient,
     signer: TokenSigner,
     scenario: Scenario,
     on_progress: Callable[[Progress], None] | None = None,
@@ -138,7 +128,7 @@ async def simulate(
         released.extend(json.loads(msg.data)["conversation_ids"])
 
     # Each event is on a subject of its own, its id last (shared/outbox.py).
-    events = await nc.subscribe("baton.events.conversation.released.*", cb=on_release)
+    events = await nc.subscribe(api.CONVERSATIONS_RELEASED.pattern, cb=on_release)
     stop = asyncio.Event()
     started = time.monotonic()
     bridge_stop = asyncio.Event()  # the bridge outlives the texters: it takes the last texts
@@ -158,21 +148,23 @@ async def simulate(
         ):
             report.reassigned = await _reassign_once(organizer, setup)
             reassigned = True
-        stats = await organizer.call("baton.query.campaign.stats", campaign_id=campaign)
+        stats = await organizer.call(
+            api.CAMPAIGN_STATS, query.CampaignStatsRequest(campaign_id=campaign)
+        )
         if on_progress is not None:
             on_progress(
                 Progress(
                     seconds=round(time.monotonic() - started, 1),
                     contacts=scenario.contacts,
-                    by_status=dict(stats["by_status"]),
+                    by_status=dict(stats.by_status),
                     texts_sent=sum(len(t.sent) for t in texters),
                     replies=bridge.replies,
                     released=len(released),
                 )
             )
         if (
-            stats["by_status"]["not_started"] == 0
-            and stats["by_status"]["needs_reply"] == 0
+            stats.by_status["not_started"] == 0
+            and stats.by_status["needs_reply"] == 0
             and all(t.idle for t in texters)
         ):
             report.finished = True
@@ -209,29 +201,27 @@ async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) ->
             await asyncio.wait_for(bridge.delivery.wait(), min(remaining, 0.2))
 
 
-async def _reassign_once(organizer: Client, setup: dict[str, Any]) -> int:
+async def _reassign_once(organizer: BatonClient, setup: dict[str, Any]) -> int:
     """The organizer moves the first texter's conversations to the second (Reassign All)."""
-    result = await organizer.call(
-        "baton.assign.reassign",
-        campaign_id=setup["campaign"],
-        from_texter_id=setup["texters"][0],
-        status="any",
+    result = await organizer.call(api.REASSIGN, assign.Reassign(
+        campaign_id=setup["campaign"], from_texter_id=setup["texters"][0], status="any",
         to_texter_ids=[setup["texters"][1]],
-    )
-    return int(result["moved"])
+    ))  # fmt: skip
+    return result.moved
 
 
 async def _conclude(
     report: Report,
-    client: Client,
-    as_texter: Callable[[int], Client],
+    client: BatonClient,
+    as_texter: Callable[[int], BatonClient],
     nc: NatsClient,
     setup: dict[str, Any],
     texters: list[Texter],
     bridge: Bridge,
 ) -> None:
     campaign = setup["campaign"]
-    report.stats = await client.call("baton.query.campaign.stats", campaign_id=campaign)
+    stats = await client.call(api.CAMPAIGN_STATS, query.CampaignStatsRequest(campaign_id=campaign))
+    report.stats = msgspec.to_builtins(stats)
     accepted = [m for t in texters for m in t.sent]
     # This campaign's texts only: a Baton may carry other campaigns' meanwhile, or earlier runs'.
     outbound = len(bridge.stream_copies)
@@ -253,37 +243,28 @@ async def _conclude(
     for texter in setup["texters"]:
         after = 0
         while True:
-            page = await client.call(
-                "baton.query.conversations",
-                campaign_id=campaign,
-                assignee_id=texter,
-                limit=1000,
-                after=after,
-            )
-            held.update(row["conversation_id"] for row in page["conversations"])
-            if page["next_after"] is None:
+            page = await client.call(api.CONVERSATIONS, query.ListConversations(
+                campaign_id=campaign, assignee_id=texter, limit=1000, after=after))  # fmt: skip
+            held.update(row.conversation_id for row in page.conversations)
+            if page.next_after is None:
                 break
-            after = page["next_after"]
+            after = page.next_after
     still_reachable = 0
     for conversation in bridge.stops.values():
-        page = await client.call(
-            "baton.query.conversations", campaign_id=campaign, after=conversation - 1, limit=1
-        )
-        row = page["conversations"][0]
-        if row["status"] != "closed" or row["assignee_id"] is None:
-            still_reachable += row["status"] != "closed"
+        page = await client.call(api.CONVERSATIONS, query.ListConversations(
+            campaign_id=campaign, after=conversation - 1, limit=1))  # fmt: skip
+        row = page.conversations[0]
+        if row.status != "closed" or row.assignee_id is None:
+            still_reachable += row.status != "closed"
             continue
         try:
             # As the texter who holds it: only the holder may text a contact.
-            await as_texter(row["assignee_id"]).call(
-                "baton.send.reply",
-                conversation_id=conversation,
-                body="one more?",
-                idempotency_key=f"check-{conversation}",
-            )
+            await as_texter(row.assignee_id).call(api.SEND_REPLY, Send(
+                conversation_id=conversation, body="one more?",
+                idempotency_key=f"check-{conversation}"))  # fmt: skip
             still_reachable += 1
         except BatonError as refusal:
-            still_reachable += refusal.code != "opted_out"
+            still_reachable += refusal.code != ErrorCode.OPTED_OUT
     distinct = set(accepted)
     report.invariants = {
         "no conversation held by two texters": all(n == 1 for n in held.values()),

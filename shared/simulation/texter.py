@@ -11,15 +11,18 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from typing import Any
 
-from shared.cli.client import Client
+from shared import catalogue as api
+from shared.client import BatonClient
 from shared.errors import BatonError
+from shared.schemas.assign import BatchKind, Join, RequestBatch
+from shared.schemas.messaging import Send, Sent
+from shared.schemas.query import ConversationStatus, ListConversations
 
 
 class Texter:
     def __init__(
-        self, client: Client, campaign: int, texter_id: int, rate: float, responsive: bool
+        self, client: BatonClient, campaign: int, texter_id: int, rate: float, responsive: bool
     ) -> None:
         """`client` acts as `texter_id`."""
         self._client = client
@@ -35,12 +38,12 @@ class Texter:
         self.idle = False
 
     async def run(self, token: str, stop: asyncio.Event) -> None:
-        joined = await self._client.call("baton.assign.join", token=token)
-        self.batches += 1 if joined["conversation_ids"] else 0
+        joined = await self._client.call(api.ASSIGN_JOIN, Join(token=token))
+        self.batches += 1 if joined.conversation_ids else 0
         while not stop.is_set():
-            worked = await self._send_all("not_started", "baton.send.initial", stop)
+            worked = await self._send_all("not_started", api.SEND_INITIAL, stop)
             if self.responsive:
-                worked += await self._send_all("needs_reply", "baton.send.reply", stop)
+                worked += await self._send_all("needs_reply", api.SEND_REPLY, stop)
             # An unresponsive texter is one who stopped: after the first batch, no more requests.
             got = self.responsive and (
                 await self._request("initials") or await self._request("replies")
@@ -49,30 +52,27 @@ class Texter:
             if self.idle:
                 await asyncio.sleep(0.5)
 
-    async def _held(self, status: str) -> list[int]:
-        page = await self._client.call(
-            "baton.query.conversations",
-            campaign_id=self._campaign,
-            assignee_id=self.texter_id,
-            status=status,
-            limit=1000,
-        )
-        return [row["conversation_id"] for row in page["conversations"]]
+    async def _held(self, status: ConversationStatus) -> list[int]:
+        page = await self._client.call(api.CONVERSATIONS, ListConversations(
+            campaign_id=self._campaign, assignee_id=self.texter_id, status=status, limit=1000,
+        ))  # fmt: skip
+        return [row.conversation_id for row in page.conversations]
 
-    async def _send_all(self, status: str, subject: str, stop: asyncio.Event) -> int:
+    async def _send_all(
+        self, status: ConversationStatus, route: api.Route[Send, Sent], stop: asyncio.Event
+    ) -> int:
         done = 0
         for conversation in await self._held(status):
             if stop.is_set():
                 break
             started = time.perf_counter()
             try:
-                sent: Any = await self._client.call(
-                    subject,
+                sent = await self._client.call(route, Send(
                     conversation_id=conversation,
                     body="Hi, it's a volunteer with the campaign. Can we count on your vote?",
                     idempotency_key=str(uuid.uuid4()),
-                )
-                self.sent.append(sent["message_id"])
+                ))  # fmt: skip
+                self.sent.append(sent.message_id)
                 done += 1
             except BatonError as refusal:  # moved away, opted out meanwhile, ...
                 self.refusals[refusal.code] += 1
@@ -80,13 +80,11 @@ class Texter:
             await asyncio.sleep(max(0.0, self._interval - (time.perf_counter() - started)))
         return done
 
-    async def _request(self, kind: str) -> bool:
+    async def _request(self, kind: BatchKind) -> bool:
         started = time.perf_counter()
         try:
             batch = await self._client.call(
-                "baton.assign.request",
-                campaign_id=self._campaign,
-                kind=kind,
+                api.ASSIGN_REQUEST, RequestBatch(campaign_id=self._campaign, kind=kind)
             )
         except BatonError as refusal:
             self.refusals[refusal.code] += 1
@@ -94,4 +92,4 @@ class Texter:
         finally:
             self.request_latencies.append(time.perf_counter() - started)
         self.batches += 1
-        return bool(batch["conversation_ids"])
+        return bool(batch.conversation_ids)

@@ -13,7 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.failpoints import KNOWN_POINTS
+from shared import catalogue as api
+from shared.failpoints import known_points
 from tests.support.baton_up import baton_up, database_url, finished_report, start_simulation
 from tests.support.waiting import eventually
 
@@ -21,10 +22,13 @@ pytestmark = pytest.mark.acceptance
 
 # The points each service is sure to reach in this campaign; each must have fired exactly once.
 MUST_FIRE = {
-    "assigner": ["baton.assign.request:before_reply", "baton.assign.reassign:before_reply"],
+    "assigner": [
+        f"{api.ASSIGN_REQUEST.subject}:before_reply",
+        f"{api.REASSIGN.subject}:before_reply",
+    ],
     "sender": [
-        "baton.send.initial:before_reply",
-        "baton.send.reply:before_reply",
+        f"{api.SEND_INITIAL.subject}:before_reply",
+        f"{api.SEND_REPLY.subject}:before_reply",
         "outbox:after_lease",
         "outbox:before_mark_published",
         "sender-receipts:before_ack",
@@ -75,7 +79,7 @@ def test_a_crash_at_every_point_between_commit_and_ack_loses_and_doubles_nothing
     fired = tmp_path / "fired"
     fired.mkdir()
     env = {
-        "BATON_CRASH_POINTS": ",".join(sorted(KNOWN_POINTS)),
+        "BATON_CRASH_POINTS": ",".join(sorted(known_points())),
         "BATON_CRASH_ONCE_DIR": str(fired),
         # Rows a crashed publisher leased go out again after this; 30 s in production.
         "BATON_OUTBOX_LEASE_SECONDS": "2",

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.api_docs import DEFINITIONS
+from services.registry import DEFINITIONS
+from shared.catalogue import SERVICE_NAMES
 from shared.devservers.ports import free_port
 from shared.settings import CommonSettings
 from tests.support.services import running
@@ -53,7 +54,7 @@ def test_compose_file_is_valid() -> None:
         "grafana",
     ):
         assert name in services
-    for name in ("assigner", "sender", "inbound", "reaper"):
+    for name in SERVICE_NAMES:
         assert services[name]["restart"] == "unless-stopped"
         assert "healthcheck" in services[name]
         # A service without a key to verify tokens with refuses to start.

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.acceptance
 
 def _service_pid(up_pid: int, service: str) -> int:
     for child in psutil.Process(up_pid).children():
-        if f"services.{service}" in " ".join(child.cmdline()):
+        if child.cmdline()[-2:] == ["services", service]:
             return int(child.pid)
     raise AssertionError(f"no {service} process")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from shared import catalogue as api
 from tests.support.baton_up import baton_up, nats_url
 
 pytestmark = pytest.mark.acceptance
@@ -33,10 +34,10 @@ def test_locust_drives_baton_over_nats_without_a_failure(tmp_path: Path) -> None
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with (tmp_path / "locust_stats.csv").open() as stats_file:
         stats = {row["Name"]: row for row in csv.DictReader(stats_file)}
-    assert int(stats["baton.assign.join"]["Request Count"]) == 8
+    assert int(stats[api.ASSIGN_JOIN.subject]["Request Count"]) == 8
     assert (
-        int(stats["baton.send.initial"]["Request Count"]) >= 8 * 20
+        int(stats[api.SEND_INITIAL.subject]["Request Count"]) >= 8 * 20
     )  # the first batches, at least
-    assert int(stats["baton.send.reply"]["Request Count"]) > 0  # the bridge's contacts replied
-    assert int(stats["baton.assign.request"]["Request Count"]) > 0
+    assert int(stats[api.SEND_REPLY.subject]["Request Count"]) > 0  # the bridge's contacts replied
+    assert int(stats[api.ASSIGN_REQUEST.subject]["Request Count"]) > 0
     assert all(int(row["Failure Count"]) == 0 for row in stats.values()), stats

@@ -15,10 +15,10 @@ from services.assigner.service import DEFINITION as ASSIGNER
 from services.inbound.service import DEFINITION as INBOUND
 from services.reaper.service import DEFINITION as REAPER
 from services.sender.service import DEFINITION as SENDER
+from shared.client import PATIENT, BatonClient
 from shared.devservers.nats import LocalNats
 from shared.devservers.ports import free_port
 from shared.settings import AssignerSettings, InboundSettings, ReaperSettings, SenderSettings
-from shared.simulation.patient_client import PatientClient
 from shared.simulation.run import render, simulate
 from shared.simulation.scenario import Scenario
 from tests.support.baton_client import SIGNER
@@ -69,7 +69,7 @@ async def test_a_node_killed_during_a_campaign(tmp_path: Path, database_url: str
                                 unresponsive=0, release_after_minutes=None, reassign_after_seconds=2,
                                 time_limit_seconds=180)  # fmt: skip
             # The services verify the tests' secret (tests/support/services.py); SIGNER signs with it.
-            client = PatientClient(nc, timeout=10)
+            client = BatonClient(nc, timeout=10, retry=PATIENT)
             campaign = asyncio.create_task(simulate(nc, client, SIGNER, scenario))
             await asyncio.sleep(3)
             assert not campaign.done(), "the campaign ended before the node could be killed"

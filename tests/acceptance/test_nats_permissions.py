@@ -21,19 +21,22 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from services.assigner.service import DEFINITION as ASSIGNER
+from shared import catalogue as api
+from shared.catalogue import SERVICE_NAMES
 from shared.cli.client import connected
 from shared.cli.credentials import GivenToken
 from shared.devservers.nats import nats_server_binary
 from shared.devservers.ports import free_port, wait_for_port
 from shared.envelope import unwrap
 from shared.jetstream import declare_all
+from shared.schemas.admin import CreateOrg
 from shared.settings import AssignerSettings, CommonSettings
 from tests.support.baton_client import OPERATOR, SIGNER, Baton, auth_headers, campaign_with_texters
 from tests.support.services import running
 
 pytestmark = pytest.mark.acceptance
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats-production.conf"
-SERVICES = ("assigner", "sender", "inbound", "reaper")
+SERVICES = SERVICE_NAMES
 CLIENTS = ("bridge", "client", "webapp", "crm")
 PASSWORDS = {user: f"{user}-secret" for user in SERVICES + CLIENTS}
 # The prefix each client-side user connects with (BATON_NATS_INBOX_PREFIX); services keep _INBOX.
@@ -109,7 +112,7 @@ async def test_services_run_under_their_users_and_nobody_leaves_their_subjects(
         async with running(ASSIGNER, _assigner(settings, url), client=READINESS):
             client = await _connect(url, "client", client_errors)
             reply = await client.request(
-                "baton.admin.org.create", msgspec.json.encode({"name": "Org"}), timeout=5,
+                api.ORG_CREATE.subject, msgspec.json.encode({"name": "Org"}), timeout=5,
                 headers=auth_headers(OPERATOR),
             )  # fmt: skip
             assert reply.subject.startswith(PREFIX["client"] + ".")
@@ -121,22 +124,22 @@ async def test_services_run_under_their_users_and_nobody_leaves_their_subjects(
             async with connected(
                 cli_settings, GivenToken(SIGNER.mint(OPERATOR, operator=True))
             ) as cli:
-                assert (await cli.call("baton.admin.org.create", name="From the CLI"))["org_id"] > 1
+                assert (await cli.call(api.ORG_CREATE, CreateOrg(name="From the CLI"))).org_id > 1
             # The inbound service's user may not send texts...
             inbound = await _connect(url, "inbound", inbound_errors)
-            await inbound.publish("baton.outbound.sms", b'{"forged": true}')
+            await inbound.publish(api.OUTBOUND_SMS.subject, b'{"forged": true}')
             # ...nor may a client read them, or answer on a service's subject.
-            await client.subscribe("baton.outbound.>")
-            await client.subscribe("baton.assign.request")
+            await client.subscribe(f"{api.OUTBOUND_ROOT}.>")
+            await client.subscribe(api.ASSIGN_REQUEST.subject)
             await _settle(inbound, client)
             js = (await _connect(url, "assigner", [])).jetstream()
             assert (await js.stream_info("OUTBOUND")).state.messages == 0
             await inbound.close()
             await client.close()
-    assert _violations(inbound_errors) == {_publish("baton.outbound.sms")}, inbound_errors
+    assert _violations(inbound_errors) == {_publish(api.OUTBOUND_SMS.subject)}, inbound_errors
     assert _violations(client_errors) == {
-        _subscription("baton.outbound.>"),
-        _subscription("baton.assign.request"),
+        _subscription(f"{api.OUTBOUND_ROOT}.>"),
+        _subscription(api.ASSIGN_REQUEST.subject),
     }, client_errors
 
 
@@ -159,7 +162,7 @@ async def test_a_client_system_never_sees_another_systems_replies(
             await _settle(webapp)
             # Its own requests work, and their answers come back on its own prefix.
             own = await webapp.request(
-                "baton.admin.org.create", msgspec.json.encode({"name": "Web"}), timeout=5,
+                api.ORG_CREATE.subject, msgspec.json.encode({"name": "Web"}), timeout=5,
                 headers=auth_headers(OPERATOR),
             )  # fmt: skip
             assert unwrap(own.data)["org_id"] >= 1
@@ -172,7 +175,7 @@ async def test_a_client_system_never_sees_another_systems_replies(
             client = await _connect(url, "client", client_errors)
             baton = Baton(client)
             setup = await campaign_with_texters(baton, texters=0, contacts=0)
-            invite = await baton.call("baton.admin.campaign.invite", as_user=setup["owner"],
+            invite = await baton.call(api.CAMPAIGN_INVITE, as_user=setup["owner"],
                                       campaign_id=setup["campaign"], kind="initials")  # fmt: skip
             assert invite["token"]
             await _settle(client, webapp)
@@ -198,7 +201,7 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         sender = await _connect(url, "sender", [])
         sender_js = sender.jetstream()
         await declare_all(sender_js)
-        await sender_js.publish("baton.outbound.sms.1", b'{"message_id": 1}')
+        await sender_js.publish(api.OUTBOUND_SMS.at("1"), b'{"message_id": 1}')
 
         client = await _connect(url, "client", client_errors)
         client_js = client.jetstream(timeout=1)
@@ -207,9 +210,9 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         async def read(msg: Msg) -> None:
             texts.append(msg)
 
-        await client.publish("baton.inbound.sms", b'{"forged": true}')
-        await client.publish("baton.inbound.receipt", b'{"forged": true}')
-        await client.subscribe("baton.outbound.>", cb=read)
+        await client.publish(api.INBOUND_SMS.subject, b'{"forged": true}')
+        await client.publish(api.INBOUND_RECEIPT.subject, b'{"forged": true}')
+        await client.subscribe(f"{api.OUTBOUND_ROOT}.>", cb=read)
         with pytest.raises(NatsTimeout):  # refused: the request never reaches JetStream
             await client_js.add_consumer(
                 "OUTBOUND", ConsumerConfig(durable_name="stolen", ack_policy=AckPolicy.EXPLICIT)
@@ -217,7 +220,7 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         with pytest.raises(NatsTimeout):
             await client_js.add_consumer(
                 "OUTBOUND",
-                ConsumerConfig(name="stolen-sms", filter_subject="baton.outbound.sms.*",
+                ConsumerConfig(name="stolen-sms", filter_subject=api.OUTBOUND_SMS.pattern,
                                ack_policy=AckPolicy.EXPLICIT),
             )  # fmt: skip
 
@@ -226,7 +229,7 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         bridge_js = bridge.jetstream(timeout=5)
         await bridge_js.add_consumer(
             "OUTBOUND",
-            ConsumerConfig(durable_name="bridge", filter_subject="baton.outbound.sms.*",
+            ConsumerConfig(durable_name="bridge", filter_subject=api.OUTBOUND_SMS.pattern,
                            ack_policy=AckPolicy.EXPLICIT),
         )  # fmt: skip
         # A client may not pull from the bridge's consumer either.
@@ -238,8 +241,8 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         assert [m.data for m in fetched] == [b'{"message_id": 1}']
         assert fetched[0].reply.startswith("$JS.ACK.OUTBOUND.bridge.")
         await fetched[0].ack_sync()
-        receipt = await bridge_js.publish("baton.inbound.receipt", b'{"message_id": 1}')
-        reply = await bridge_js.publish("baton.inbound.sms", b'{"body": "Yes"}')
+        receipt = await bridge_js.publish(api.INBOUND_RECEIPT.subject, b'{"message_id": 1}')
+        reply = await bridge_js.publish(api.INBOUND_SMS.subject, b'{"body": "Yes"}')
         assert (receipt.stream, reply.stream) == ("INBOUND", "INBOUND")
         consumer = await bridge_js.consumer_info("OUTBOUND", "bridge")
         assert (consumer.num_pending, consumer.num_ack_pending) == (0, 0)
@@ -254,9 +257,9 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
     assert inbound.state.messages == 2  # the bridge's two, none of the client's
     assert (outbound.state.messages, outbound.state.consumer_count) == (1, 1)
     assert _violations(client_errors) == {
-        _publish("baton.inbound.sms"),
-        _publish("baton.inbound.receipt"),
-        _subscription("baton.outbound.>"),
+        _publish(api.INBOUND_SMS.subject),
+        _publish(api.INBOUND_RECEIPT.subject),
+        _subscription(f"{api.OUTBOUND_ROOT}.>"),
         _publish("$JS.API.CONSUMER.DURABLE.CREATE.OUTBOUND.stolen"),
         _publish("$JS.API.CONSUMER.CREATE.OUTBOUND.stolen-sms.baton.outbound.sms.*"),
         _publish("$JS.API.CONSUMER.MSG.NEXT.OUTBOUND.bridge"),
@@ -270,10 +273,10 @@ async def test_a_client_cannot_aim_a_services_answer_at_a_stream(
     with production_nats(tmp_path) as url:
         async with running(ASSIGNER, _assigner(settings, url), client=READINESS):
             client = await _connect(url, "client", [])
-            for subject in ("baton.inbound.sms", "baton.outbound.sms.1"):
-                await client.publish("baton.status.assigner", b"{}", reply=subject)
+            for subject in (api.INBOUND_SMS.subject, api.OUTBOUND_SMS.at("1")):
+                await client.publish(api.STATUS["assigner"].subject, b"{}", reply=subject)
                 # ...and a request that would change something is not carried out either.
-                await client.publish("baton.admin.org.create", b'{"name": "Aimed"}', reply=subject,
+                await client.publish(api.ORG_CREATE.subject, b'{"name": "Aimed"}', reply=subject,
                                      headers=auth_headers(OPERATOR))  # fmt: skip
             await _settle(client)
             organizations = await _count_organizations(settings.database_url)

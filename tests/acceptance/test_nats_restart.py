@@ -15,6 +15,7 @@ import pytest
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.inbound.service import DEFINITION as INBOUND
+from shared import catalogue as api
 from shared.devservers.nats import LocalNats
 from shared.settings import AssignerSettings, InboundSettings
 from tests.support.baton_client import Baton, campaign_with_texters
@@ -28,7 +29,7 @@ SENDING_NUMBER = "+14155550000"
 async def _reply(js: nats.js.JetStreamContext, phone: str) -> None:
     payload = {"provider_message_id": str(uuid.uuid4()), "from": phone, "to": SENDING_NUMBER,
                "body": "yes", "received_at": datetime.now(UTC).isoformat()}  # fmt: skip
-    await js.publish("baton.inbound.sms", json.dumps(payload).encode())
+    await js.publish(api.INBOUND_SMS.subject, json.dumps(payload).encode())
 
 
 async def test_services_survive_a_nats_restart(
@@ -74,7 +75,7 @@ async def test_services_survive_a_nats_restart(
 
 async def _answers(baton: Baton, campaign: int, owner: int) -> bool:
     try:
-        stats = await baton.call("baton.query.campaign.stats", as_user=owner, campaign_id=campaign)
+        stats = await baton.call(api.CAMPAIGN_STATS, as_user=owner, campaign_id=campaign)
     except Exception:
         return False
     return bool(stats["total"] == 4)

@@ -20,6 +20,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.inbound.service import DEFINITION as INBOUND
+from shared import catalogue as api
 from shared.devservers.postgres import LocalPostgres
 from shared.migrations import migrate_database
 from shared.settings import InboundSettings
@@ -72,7 +73,7 @@ async def test_texts_waiting_out_a_postgres_outage_are_tried_sparingly_and_store
                 text = {"provider_message_id": provider_id, "from": f"+1415555{n:04d}",
                         "to": "+14155550000", "body": "hello",
                         "received_at": datetime.now(UTC).isoformat()}  # fmt: skip
-                await js.publish("baton.inbound.sms", json.dumps(text).encode(),
+                await js.publish(api.INBOUND_SMS.subject, json.dumps(text).encode(),
                                  headers={"Nats-Msg-Id": provider_id})  # fmt: skip
             await asyncio.sleep(DOWN_SECONDS)
             tried = _tried_while_down() - tried_before

@@ -28,6 +28,7 @@ import pytest
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 
+from shared import catalogue as api
 from shared import outbox
 from shared.devservers.nats import LocalNats
 from shared.devservers.postgres import LocalPostgres
@@ -94,9 +95,9 @@ async def test_rows_published_before_a_long_postgres_outage_are_on_the_streams_o
         assert pool is not None
         async with pool.acquire() as conn, conn.transaction():
             await outbox.enqueue_many(conn, [
-                ("baton.outbound.sms", str(n), json.dumps({"message_id": n}).encode())
+                (api.OUTBOUND_SMS.subject, str(n), json.dumps({"message_id": n}).encode())
                 for n in range(1, TEXTS + 1)
-            ] + [("baton.events.conversation.assigned", e, b"{}") for e in EVENT_IDS])  # fmt: skip
+            ] + [(api.CONVERSATIONS_ASSIGNED.subject, e, b"{}") for e in EVENT_IDS])  # fmt: skip
         rows = TEXTS + len(EVENT_IDS)
         already_before = _already_on_stream()
 
@@ -124,14 +125,14 @@ async def test_rows_published_before_a_long_postgres_outage_are_on_the_streams_o
         late = await _count(postgres.url, "SELECT count(*) FROM outbox WHERE published_at "
                             f"> to_timestamp({published_at + WINDOW_SECONDS})")  # fmt: skip
         assert late == rows
-        texts = await _messages(js, "baton.outbound.sms.*", TEXTS)
+        texts = await _messages(js, api.OUTBOUND_SMS.pattern, TEXTS)
         assert (await js.stream_info("OUTBOUND")).state.messages == TEXTS
         assert sorted(int(m.headers["Nats-Msg-Id"]) for m in texts if m.headers) == list(
             range(1, TEXTS + 1)
         )
-        assert all(m.subject == f"baton.outbound.sms.{m.headers['Nats-Msg-Id']}"
+        assert all(m.subject == api.OUTBOUND_SMS.at(m.headers["Nats-Msg-Id"])
                    for m in texts if m.headers)  # fmt: skip
-        events = await _messages(js, "baton.events.>", len(EVENT_IDS))
+        events = await _messages(js, f"{api.EVENTS_ROOT}.>", len(EVENT_IDS))
         assert (await js.stream_info("EVENTS")).state.messages == len(EVENT_IDS)
         assert sorted(m.headers["Nats-Msg-Id"] for m in events if m.headers) == sorted(EVENT_IDS)
         assert len({m.subject for m in events}) == len(EVENT_IDS)
@@ -140,7 +141,7 @@ async def test_rows_published_before_a_long_postgres_outage_are_on_the_streams_o
 
         # The control: past the window, Nats-Msg-Id alone no longer stops a copy. It is what
         # the issue saw, and what the subject guard above refused 127 times.
-        copy = await js.publish("baton.outbound.sms.1", b"{}", headers={"Nats-Msg-Id": "1"})
+        copy = await js.publish(api.OUTBOUND_SMS.at("1"), b"{}", headers={"Nats-Msg-Id": "1"})
         assert not copy.duplicate
         assert (await js.stream_info("OUTBOUND")).state.messages == TEXTS + 1
     finally:

@@ -11,6 +11,7 @@ import nats
 import pytest
 
 from services.assigner.service import DEFINITION as ASSIGNER
+from shared import catalogue as api
 from shared.devservers.postgres import LocalPostgres
 from shared.errors import BatonError
 from shared.migrations import migrate_database
@@ -33,15 +34,15 @@ async def test_requests_are_unavailable_while_postgres_is_down_and_fine_after(
         async with running(ASSIGNER, settings):
             nc = await nats.connect(nats_url)
             baton = Baton(nc, timeout=20)
-            await baton.call("baton.admin.org.create", as_user=OPERATOR, name="Before")
+            await baton.call(api.ORG_CREATE, as_user=OPERATOR, name="Before")
             await asyncio.to_thread(server.stop)
-            refusal = await baton.error("baton.admin.org.create", as_user=OPERATOR, name="During")
+            refusal = await baton.error(api.ORG_CREATE, as_user=OPERATOR, name="During")
             assert refusal.code == "unavailable"
             await asyncio.to_thread(server.start)
 
             async def works() -> bool:
                 try:
-                    await baton.call("baton.admin.org.create", as_user=OPERATOR, name="After")
+                    await baton.call(api.ORG_CREATE, as_user=OPERATOR, name="After")
                     return True
                 except BatonError as exc:
                     assert exc.code == "unavailable", exc

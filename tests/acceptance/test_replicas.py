@@ -24,7 +24,7 @@ pytestmark = pytest.mark.acceptance
 
 
 def _replica(service: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", f"services.{service}"],
+    return subprocess.Popen([sys.executable, "-m", "services", service],
                             env={**env, "BATON_METRICS_PORT": str(port), "BATON_METRICS_HOST": "127.0.0.1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 

@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from bench.blocking_nats import BlockingNats
+from shared import catalogue as api
 from shared.cli.credentials import OPERATOR, SignedAs
 from shared.errors import BatonError
+from shared.schemas.admin import CreateOrg
+from shared.schemas.system import StatusRequest
 from shared.settings import CommonSettings
 from tests.support.baton_client import SIGNER, Baton
 
@@ -28,24 +31,27 @@ async def test_plain_threads_call_baton_through_one_connection(
         try:
             with ThreadPoolExecutor(4) as threads:
                 replies = list(
-                    threads.map(lambda _: connection.call("baton.status.assigner"), range(20))
+                    threads.map(
+                        lambda _: connection.call(api.STATUS["assigner"], StatusRequest()),
+                        range(20),
+                    )
                 )
                 orgs = list(threads.map(
-                    lambda n: connection.call("baton.admin.org.create", name=f"Org {n}"), range(8)
+                    lambda n: connection.call(api.ORG_CREATE, CreateOrg(name=f"Org {n}")), range(8)
                 ))  # fmt: skip
             codes = []
             with pytest.raises(BatonError) as refused:
-                connection.call("baton.admin.org.create", name="")
+                connection.call(api.ORG_CREATE, CreateOrg(name=""))
             codes.append(refused.value.code)
             anonymous = connection.client.acting_as(None)
             with pytest.raises(BatonError) as refused:
-                connection.run(anonymous.call("baton.admin.org.create", name="No token"))
+                connection.run(anonymous.call_json(api.ORG_CREATE, {"name": "No token"}))
             codes.append(refused.value.code)
             return replies, orgs, codes
         finally:
             connection.close()
 
     replies, orgs, codes = await asyncio.to_thread(from_threads)
-    assert len(replies) == 20 and {reply["service"] for reply in replies} == {"assigner"}
-    assert len({org["org_id"] for org in orgs}) == 8
+    assert len(replies) == 20 and {reply.service for reply in replies} == {"assigner"}
+    assert len({org.org_id for org in orgs}) == 8
     assert codes == ["bad_request", "unauthenticated"]

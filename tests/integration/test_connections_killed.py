@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.sender.service import DEFINITION as SENDER
+from shared import catalogue as api
 from shared.envelope import decode_reply
 from shared.settings import AssignerSettings, CommonSettings, SenderSettings
 from tests.support.baton_client import Baton, auth_headers, campaign_with_texters
@@ -93,8 +94,8 @@ async def _texter(answers: Answers, campaign: int, texter: int, sends: dict[str,
     request with nothing (a retry of one that committed is refused `initials_pending`, and the
     batch is found with baton.query.conversations), a send with its idempotency key."""
     for _ in range(ROUNDS):
-        await _retried(answers, "baton.assign.request", texter, campaign_id=campaign)
-        code, page = await _retried(answers, "baton.query.conversations", texter,
+        await _retried(answers, api.ASSIGN_REQUEST.subject, texter, campaign_id=campaign)
+        code, page = await _retried(answers, api.CONVERSATIONS.subject, texter,
                                     campaign_id=campaign, assignee_id=texter,
                                     status="not_started")  # fmt: skip
         if code != "ok":
@@ -103,10 +104,10 @@ async def _texter(answers: Answers, campaign: int, texter: int, sends: dict[str,
             key = str(uuid.uuid4())
             payload = {"conversation_id": row["conversation_id"], "body": "Hi, it's Sam",
                        "idempotency_key": key}  # fmt: skip
-            code, sent = await answers.ask("baton.send.initial", texter, **payload)
+            code, sent = await answers.ask(api.SEND_INITIAL.subject, texter, **payload)
             if code == "unavailable":
                 sends[key] = "unavailable"
-                code, sent = await _retried(answers, "baton.send.initial", texter, **payload)
+                code, sent = await _retried(answers, api.SEND_INITIAL.subject, texter, **payload)
             if code == "ok" and sends.get(key) == "unavailable":
                 # The retry tells what the outage hid: `duplicate` when the first attempt had
                 # committed after all (its answer lost), not when it had rolled back.
@@ -134,9 +135,9 @@ async def _storm(assigner: Baton, nc: NatsClient, database_url: str) -> None:
     c = await campaign_with_texters(assigner, texters=TEXTERS, contacts=TEXTERS * BATCH * ROUNDS,
                                     batch_size=BATCH)  # fmt: skip
     owner, campaign = c["owner"], c["campaign"]
-    await assigner.call("baton.admin.org.numbers.add", as_user=owner, org_id=c["org"],
+    await assigner.call(api.ORG_NUMBERS_ADD, as_user=owner, org_id=c["org"],
                         numbers=[SENDING_NUMBER])  # fmt: skip
-    await assigner.call("baton.admin.campaign.update", as_user=owner, campaign_id=campaign,
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=owner, campaign_id=campaign,
                         texting_hours={"start": 0, "end": 24},
                         sending_number=SENDING_NUMBER)  # fmt: skip
     already_on_stream_before = _already_on_stream()
@@ -204,13 +205,13 @@ async def _outbound_message_ids(nc: NatsClient) -> list[str]:
     """The Nats-Msg-Id of every message on OUTBOUND, read with an ordered consumer."""
     js = nc.jetstream()
     total = (await js.stream_info("OUTBOUND")).state.messages
-    sub = await js.subscribe("baton.outbound.sms.*", ordered_consumer=True)
+    sub = await js.subscribe(api.OUTBOUND_SMS.pattern, ordered_consumer=True)
     ids = []
     try:
         for _ in range(total):
             msg = await sub.next_msg(timeout=5)
             assert msg.headers is not None
-            assert msg.subject == f"baton.outbound.sms.{msg.headers['Nats-Msg-Id']}"
+            assert msg.subject == api.OUTBOUND_SMS.at(msg.headers["Nats-Msg-Id"])
             assert json.loads(msg.data)["message_id"] == int(msg.headers["Nats-Msg-Id"])
             ids.append(msg.headers["Nats-Msg-Id"])
     finally:

@@ -11,13 +11,14 @@ from typing import Any
 import asyncpg
 import pytest
 
+from shared import catalogue as api
 from shared.errors import BatonError
 from tests.support.baton_client import Baton, auth_headers, campaign_with_texters
 from tests.support.snapshots import snapshot
 
 pytestmark = pytest.mark.integration
 
-IMPORT = "baton.admin.contacts.import"
+IMPORT = api.CONTACTS_IMPORT.subject
 
 
 def contacts(start: int, count: int) -> list[dict[str, Any]]:
@@ -166,9 +167,9 @@ async def test_only_who_started_an_import_adds_to_it_and_a_busy_one_says_so(
 ) -> None:
     c = await campaign_with_texters(assigner, texters=0, contacts=0)
     other = await campaign_with_texters(assigner, texters=0, contacts=0)
-    colleague = (await assigner.call("baton.admin.user.create", as_user=c["owner"], org_id=c["org"],
+    colleague = (await assigner.call(api.USER_CREATE, as_user=c["owner"], org_id=c["org"],
                                      name="Mod", role="moderator"))["user_id"]  # fmt: skip
-    texter = (await assigner.call("baton.admin.user.create", as_user=c["owner"], org_id=c["org"],
+    texter = (await assigner.call(api.USER_CREATE, as_user=c["owner"], org_id=c["org"],
                                   name="Tex", role="texter"))["user_id"]  # fmt: skip
     import_id = str(uuid.uuid4())
     await part(assigner, c, import_id, 20, 0, contacts(0, 10))

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from shared import catalogue as api
 from shared.cli import exit_codes
 from shared.cli.main import main
 from shared.settings import CommonSettings
@@ -129,7 +130,7 @@ async def test_a_large_good_file_goes_in_whole_with_every_rejection_counted(
 ) -> None:
     c = await campaign_with_texters(assigner, texters=0, contacts=0)
     # Already in the campaign, and opted out of the organization: both rejected, with the row.
-    await assigner.call("baton.admin.contacts.import", as_user=c["owner"],
+    await assigner.call(api.CONTACTS_IMPORT, as_user=c["owner"],
                         campaign_id=c["campaign"], contacts=[{"phone": phone(7)}])  # fmt: skip
     await pool.execute("INSERT INTO opt_out (org_id, phone) VALUES ($1, $2)", c["org"], phone(11))
     records = [f"{phone(n)},Voter,{n},{n % 7}" for n in range(30_000)]

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from services.assigner.self_assign import CLAIMS
+from shared import catalogue as api
 from shared.outbox import QUERIES as OUTBOX
 
 pytestmark = pytest.mark.integration
@@ -112,10 +113,11 @@ async def test_assignment_queries_use_their_index(
 async def test_outbox_lease_uses_the_pending_index(pool: asyncpg.Pool) -> None:
     await pool.execute(
         """INSERT INTO outbox (subject, msg_id, payload, published_at)
-           SELECT 'baton.events.x', g::text, '\\x00', now() FROM generate_series(1, 50000) g"""
+           SELECT $1, g::text, '\\x00', now() FROM generate_series(1, 50000) g""",
+        api.CONVERSATIONS_ASSIGNED.subject,
     )
     await pool.execute("ANALYZE outbox")
-    plan = await _plan(pool, OUTBOX["lease_pending"], 500, 30.0, ["baton.events."])
+    plan = await _plan(pool, OUTBOX["lease_pending"], 500, 30.0, [f"{api.EVENTS_ROOT}."])
     assert "outbox_pending" in plan, plan
 
 

@@ -22,8 +22,9 @@ import asyncpg
 import jwt
 import pytest
 
-from services.api_docs import catalog
+from shared import catalogue as api
 from shared.access import RANK
+from shared.catalogue import ROUTES
 from shared.tokens import TokenSigner
 from tests.support.baton_client import (
     OPERATOR,
@@ -39,7 +40,7 @@ from tests.support.snapshots import snapshot
 pytestmark = pytest.mark.integration
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
-GUARDED = [e.subject for e in catalog() if not e.access.public]
+GUARDED = [e.subject for e in ROUTES if not e.access.public]
 ROLES = ("texter", "moderator", "admin", "owner")
 # What an allowed caller may still be told: the request was theirs to make, the answer is "no".
 BUSINESS_REFUSALS = {
@@ -52,7 +53,8 @@ MISSING = 10**12
 
 def documented_minimum() -> dict[str, str]:
     """subject -> "operator", or the least role, read from docs/api.md's who-may-call column."""
-    table = re.findall(r"^\| `([a-z_.]+)` \| \w+ \| ([^|]+) \|$", API_MD.read_text(), re.M)
+    table = re.findall(r"^\| `([a-z_.]+)` \| \w+ \| ([^|]+) \| (?:yes|no) \|$", API_MD.read_text(),
+                       re.M)  # fmt: skip
     minimum = {}
     for subject, who in table:
         if who.startswith("anyone"):
@@ -74,16 +76,16 @@ async def world(assigner: Baton, sender: Baton) -> dict[str, Any]:
     c = await campaign_with_texters(assigner, texters=1, contacts=6, batch_size=2)
     owner, org, campaign = c["owner"], c["org"], c["campaign"]
     for role in ("admin", "moderator"):
-        c[role] = (await assigner.call("baton.admin.user.create", as_user=owner, org_id=org,
+        c[role] = (await assigner.call(api.USER_CREATE, as_user=owner, org_id=org,
                                        name=role, role=role))["user_id"]  # fmt: skip
     c["texter"] = c["texters"][0]
-    await assigner.call("baton.admin.campaign.update", as_user=owner, campaign_id=campaign,
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=owner, campaign_id=campaign,
                         texting_hours={"start": 0, "end": 24})  # fmt: skip
-    held = await assigner.call("baton.assign.request", as_user=c["texter"], campaign_id=campaign)
+    held = await assigner.call(api.ASSIGN_REQUEST, as_user=c["texter"], campaign_id=campaign)
     c["held"] = held["conversation_ids"][0]
-    c["team"] = (await assigner.call("baton.admin.team.create", as_user=owner, org_id=org,
+    c["team"] = (await assigner.call(api.TEAM_CREATE, as_user=owner, org_id=org,
                                      name="East"))["team_id"]  # fmt: skip
-    c["token"] = (await assigner.call("baton.admin.campaign.invite", as_user=owner,
+    c["token"] = (await assigner.call(api.CAMPAIGN_INVITE, as_user=owner,
                                       campaign_id=campaign, kind="initials"))["token"]  # fmt: skip
     return c
 
@@ -93,35 +95,37 @@ def requests(w: dict[str, Any]) -> dict[str, dict[str, Any]]:
     campaign, org, texter = w["campaign"], w["org"], w["texter"]
     send = {"conversation_id": w["held"], "body": "Hi", "idempotency_key": str(uuid.uuid4())}
     return {
-        "baton.admin.org.create": {"name": "New"},
-        "baton.admin.org.update": {"org_id": org, "default_batch_size": 10},
-        "baton.admin.org.numbers.add": {"org_id": org, "numbers": ["+14155550177"]},
-        "baton.admin.org.numbers.remove": {"org_id": org, "numbers": ["+14155550178"]},
-        "baton.query.org.numbers": {"org_id": org},
-        "baton.admin.user.create": {"org_id": org, "name": "X", "role": "texter"},
-        "baton.admin.team.create": {"org_id": org, "name": f"T{uuid.uuid4().hex[:6]}"},
-        "baton.admin.team.add_members": {"team_id": w["team"], "user_ids": [texter]},
-        "baton.admin.campaign.create": {"org_id": org, "title": "C"},
-        "baton.admin.campaign.update": {"campaign_id": campaign, "batch_size": 10},
-        "baton.admin.campaign.texters.add": {"campaign_id": campaign, "user_ids": [texter]},
-        "baton.admin.campaign.texters.remove": {"campaign_id": campaign, "user_ids": [texter]},
-        "baton.admin.campaign.invite": {"campaign_id": campaign, "kind": "initials"},
-        "baton.admin.campaign.invite.revoke": {"token": w["token"]},
-        "baton.admin.contacts.import": {"campaign_id": campaign,
+        api.ORG_CREATE.subject: {"name": "New"},
+        api.ORG_UPDATE.subject: {"org_id": org, "default_batch_size": 10},
+        api.ORG_NUMBERS_ADD.subject: {"org_id": org, "numbers": ["+14155550177"]},
+        api.ORG_NUMBERS_REMOVE.subject: {"org_id": org, "numbers": ["+14155550178"]},
+        api.ORG_NUMBERS.subject: {"org_id": org},
+        api.ORG_READ.subject: {"org_id": org},
+        api.CAMPAIGN_READ.subject: {"campaign_id": campaign},
+        api.USER_CREATE.subject: {"org_id": org, "name": "X", "role": "texter"},
+        api.TEAM_CREATE.subject: {"org_id": org, "name": f"T{uuid.uuid4().hex[:6]}"},
+        api.TEAM_ADD_MEMBERS.subject: {"team_id": w["team"], "user_ids": [texter]},
+        api.CAMPAIGN_CREATE.subject: {"org_id": org, "title": "C"},
+        api.CAMPAIGN_UPDATE.subject: {"campaign_id": campaign, "batch_size": 10},
+        api.CAMPAIGN_TEXTERS_ADD.subject: {"campaign_id": campaign, "user_ids": [texter]},
+        api.CAMPAIGN_TEXTERS_REMOVE.subject: {"campaign_id": campaign, "user_ids": [texter]},
+        api.CAMPAIGN_INVITE.subject: {"campaign_id": campaign, "kind": "initials"},
+        api.CAMPAIGN_INVITE_REVOKE.subject: {"token": w["token"]},
+        api.CONTACTS_IMPORT.subject: {"campaign_id": campaign,
                                         "contacts": [{"phone": "+16505550199"}]},
-        "baton.query.campaign.stats": {"campaign_id": campaign},
-        "baton.query.conversations": {"campaign_id": campaign},
-        "baton.assign.request": {"campaign_id": campaign},
-        "baton.assign.join": {"token": w["token"]},
-        "baton.assign.reassign": {"campaign_id": campaign, "status": "any",
+        api.CAMPAIGN_STATS.subject: {"campaign_id": campaign},
+        api.CONVERSATIONS.subject: {"campaign_id": campaign},
+        api.ASSIGN_REQUEST.subject: {"campaign_id": campaign},
+        api.ASSIGN_JOIN.subject: {"token": w["token"]},
+        api.REASSIGN.subject: {"campaign_id": campaign, "status": "any",
                                   "to_texter_ids": [texter]},
-        "baton.assign.move": {"conversation_id": w["held"], "to_texter_id": texter},
-        "baton.assign.release": {"campaign_id": campaign},
-        "baton.send.initial": send,
-        "baton.send.reply": {**send, "idempotency_key": str(uuid.uuid4())},
-        "baton.send.opt_out": {"conversation_id": w["held"]},
-        "baton.admin.release.unhandled": {"campaign_id": campaign},
-        "baton.admin.release.stale_initials": {"campaign_id": campaign,
+        api.MOVE.subject: {"conversation_id": w["held"], "to_texter_id": texter},
+        api.RELEASE.subject: {"campaign_id": campaign},
+        api.SEND_INITIAL.subject: send,
+        api.SEND_REPLY.subject: {**send, "idempotency_key": str(uuid.uuid4())},
+        api.SEND_OPT_OUT.subject: {"conversation_id": w["held"]},
+        api.RELEASE_UNHANDLED.subject: {"campaign_id": campaign},
+        api.RELEASE_STALE_INITIALS.subject: {"campaign_id": campaign,
                                                "held_longer_than_hours": 1},
     }  # fmt: skip
 
@@ -202,16 +206,16 @@ async def test_the_role_matrix_is_what_docs_api_md_says(
 async def test_the_operator_creates_only_organizations_and_their_first_owner(
     assigner: Baton, pool: asyncpg.Pool
 ) -> None:
-    org = (await assigner.call("baton.admin.org.create", as_user=OPERATOR, name="New"))["org_id"]
-    first = await assigner.call("baton.admin.user.create", as_user=OPERATOR, org_id=org,
+    org = (await assigner.call(api.ORG_CREATE, as_user=OPERATOR, name="New"))["org_id"]
+    first = await assigner.call(api.USER_CREATE, as_user=OPERATOR, org_id=org,
                                 name="Founder", role="texter")  # fmt: skip
     assert await pool.fetchval("SELECT role FROM organization_member WHERE user_id = $1",
                                first["user_id"]) == "owner"  # fmt: skip
-    refusal = await assigner.error("baton.admin.user.create", as_user=OPERATOR, org_id=org,
+    refusal = await assigner.error(api.USER_CREATE, as_user=OPERATOR, org_id=org,
                                    name="Second", role="owner")  # fmt: skip
     assert refusal.code == "forbidden"
     # A user, even an owner, cannot create organizations.
-    refusal = await assigner.error("baton.admin.org.create", as_user=first["user_id"], name="Mine")
+    refusal = await assigner.error(api.ORG_CREATE, as_user=first["user_id"], name="Mine")
     assert refusal.code == "forbidden"
 
 
@@ -239,7 +243,7 @@ async def test_another_organizations_ids_are_not_found_as_if_they_did_not_exist(
     before = await snapshot(pool)
     # Joining by invite link is how a user enters another organization: not an id to guard.
     aimed = {s: r for s, r in requests(w).items()
-             if s not in ("baton.admin.org.create", "baton.assign.join")}  # fmt: skip
+             if s not in (api.ORG_CREATE.subject, api.ASSIGN_JOIN.subject)}  # fmt: skip
     for subject, payload in aimed.items():
         refusal = await assigner.error(subject, as_user=outsider, **payload)
         absent = await assigner.error(subject, as_user=outsider, **_missing(payload))
@@ -257,25 +261,25 @@ async def test_a_texter_acts_only_as_themself(
     assigner: Baton, sender: Baton, pool: asyncpg.Pool
 ) -> None:
     w = await world(assigner, sender)
-    second = (await assigner.call("baton.admin.user.create", as_user=w["owner"], org_id=w["org"],
+    second = (await assigner.call(api.USER_CREATE, as_user=w["owner"], org_id=w["org"],
                                   name="Second", role="texter"))["user_id"]  # fmt: skip
-    await assigner.call("baton.admin.campaign.texters.add", as_user=w["owner"],
+    await assigner.call(api.CAMPAIGN_TEXTERS_ADD, as_user=w["owner"],
                         campaign_id=w["campaign"], user_ids=[second])  # fmt: skip
     # The payload cannot name the caller any more: the old fields are unknown, so refused.
-    for subject, extra in (("baton.assign.request", {"texter_id": w["texter"]}),
-                           ("baton.admin.org.update", {"actor_id": w["owner"]})):  # fmt: skip
+    for subject, extra in ((api.ASSIGN_REQUEST.subject, {"texter_id": w["texter"]}),
+                           (api.ORG_UPDATE.subject, {"actor_id": w["owner"]})):  # fmt: skip
         payload = {**requests(w)[subject], **extra}
         assert (await assigner.error(subject, as_user=second, **payload)).code == "bad_request"
     # Another texter of the same campaign cannot send in, or release, what the first one holds.
     refusal = await sender.error(
-        "baton.send.initial", as_user=second, **requests(w)["baton.send.initial"]
+        api.SEND_INITIAL, as_user=second, **requests(w)[api.SEND_INITIAL.subject]
     )
     assert refusal.code == "assignment_changed"
-    await assigner.call("baton.assign.release", as_user=second, campaign_id=w["campaign"])
+    await assigner.call(api.RELEASE, as_user=second, campaign_id=w["campaign"])
     holder = await pool.fetchval("SELECT assignee_id FROM conversation WHERE id = $1", w["held"])
     assert holder == w["texter"]
     # The event log names the caller the token named.
-    await assigner.call("baton.assign.move", as_user=w["moderator"], conversation_id=w["held"],
+    await assigner.call(api.MOVE, as_user=w["moderator"], conversation_id=w["held"],
                         to_texter_id=second)  # fmt: skip
     actor = await pool.fetchval(
         "SELECT actor_id FROM assignment_event WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1",
@@ -290,7 +294,7 @@ async def test_joining_by_invite_enrolls_the_caller_only(
     w = await world(assigner, sender)
     other = await world(assigner, sender)
     newcomer = other["owner"]  # an owner elsewhere joins this campaign as a texter
-    joined = await assigner.call("baton.assign.join", as_user=newcomer, token=w["token"])
+    joined = await assigner.call(api.ASSIGN_JOIN, as_user=newcomer, token=w["token"])
     assert joined["campaign_id"] == w["campaign"]
     roles = await pool.fetch("SELECT org_id, role FROM organization_member WHERE user_id = $1",
                              newcomer)  # fmt: skip
@@ -299,18 +303,18 @@ async def test_joining_by_invite_enrolls_the_caller_only(
         (w["org"], "texter"),
     }
     # Naming somebody else is not possible: the field is gone.
-    refusal = await assigner.error("baton.assign.join", as_user=newcomer, token=w["token"],
+    refusal = await assigner.error(api.ASSIGN_JOIN, as_user=newcomer, token=w["token"],
                                    texter_id=w["owner"])  # fmt: skip
     assert refusal.code == "bad_request"
     # A token for a user who does not exist enrolls nobody.
-    assert (await assigner.error("baton.assign.join", as_user=MISSING,
+    assert (await assigner.error(api.ASSIGN_JOIN, as_user=MISSING,
                                  token=w["token"])).code == "not_found"  # fmt: skip
 
 
 async def test_answers_carry_no_token_back(assigner: Baton, sender: Baton) -> None:
     """A reply is the envelope alone: the request's headers (its bearer token) stay with it."""
     w = await world(assigner, sender)
-    for subject, payload in [*list(requests(w).items())[:3], ("baton.status.assigner", {})]:
+    for subject, payload in [*list(requests(w).items())[:3], (api.STATUS["assigner"].subject, {})]:
         reply = await assigner.nc.request(subject, timeout=10, **request_args(w["owner"], payload))
         assert not reply.headers or "Authorization" not in reply.headers, subject
 
@@ -319,9 +323,9 @@ async def test_a_texter_removed_from_the_campaign_cannot_text_what_they_still_ho
     assigner: Baton, sender: Baton, pool: asyncpg.Pool
 ) -> None:
     w = await world(assigner, sender)
-    await assigner.call("baton.admin.campaign.texters.remove", as_user=w["owner"],
+    await assigner.call(api.CAMPAIGN_TEXTERS_REMOVE, as_user=w["owner"],
                         campaign_id=w["campaign"], user_ids=[w["texter"]])  # fmt: skip
-    send = requests(w)["baton.send.initial"]
-    refusal = await sender.error("baton.send.initial", as_user=w["texter"], **send)
+    send = requests(w)[api.SEND_INITIAL.subject]
+    refusal = await sender.error(api.SEND_INITIAL, as_user=w["texter"], **send)
     assert refusal.code == "not_a_member"
     assert await pool.fetchval("SELECT count(*) FROM message") == 0

@@ -14,6 +14,7 @@ from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
 from services.reaper.releasing import Releaser
+from shared import catalogue as api
 from tests.integration.test_sending_and_replies import (
     SENDING_NUMBER,
     _drained,
@@ -32,7 +33,7 @@ async def _publish(nc: NatsClient, **fields: Any) -> str:
     provider_id = fields.pop("provider_message_id", None) or str(uuid.uuid4())
     payload = {"provider_message_id": provider_id, "to": SENDING_NUMBER,
                "received_at": datetime.now(UTC).isoformat(), **fields}  # fmt: skip
-    await nc.jetstream().publish("baton.inbound.sms", json.dumps(payload).encode(),
+    await nc.jetstream().publish(api.INBOUND_SMS.subject, json.dumps(payload).encode(),
                                  headers={"Nats-Msg-Id": str(uuid.uuid4())})  # fmt: skip
     return provider_id
 
@@ -55,11 +56,11 @@ async def test_the_release_clock_starts_when_baton_records_the_reply(
     provider_age: timedelta,
 ) -> None:  # fmt: skip
     c = await _ready_campaign(assigner, pool)
-    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=c["campaign"],
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"], campaign_id=c["campaign"],
                         release_unhandled_after_minutes=30)  # fmt: skip
     first, second = c["conversations"][:2]
     for conversation in (first, second):
-        await sender.call("baton.send.initial", **_send(c["texters"][0], conversation))
+        await sender.call(api.SEND_INITIAL, **_send(c["texters"][0], conversation))
     provider_time = datetime.now(UTC) - provider_age
     await _publish(nc, **{"from": await _phone(pool, first), "body": "yes",
                           "received_at": provider_time.isoformat()})  # fmt: skip
@@ -83,7 +84,7 @@ async def test_the_release_clock_starts_when_baton_records_the_reply(
     await eventually(lambda: pool.fetchval(
         "SELECT status = 'needs_reply' FROM conversation WHERE id = $1", second))  # fmt: skip
     await pool.execute("UPDATE conversation SET assignee_id = NULL WHERE id = $1", second)
-    batch = await assigner.call("baton.assign.request", as_user=c["texters"][1],
+    batch = await assigner.call(api.ASSIGN_REQUEST, as_user=c["texters"][1],
                                 campaign_id=c["campaign"], kind="replies")  # fmt: skip
     assert batch["conversation_ids"][:2] == [first, second]
 
@@ -98,14 +99,14 @@ async def test_a_stop_wrapped_in_nul_is_honoured_and_the_body_stored_without_it(
 ) -> None:
     c = await _ready_campaign(assigner, pool)
     conversation = c["conversations"][0]
-    await sender.call("baton.send.initial", **_send(c["texters"][0], conversation))
+    await sender.call(api.SEND_INITIAL, **_send(c["texters"][0], conversation))
     retried = _retried()
     await _publish(nc, **{"from": await _phone(pool, conversation), "body": "STOP\u0000",
                           "to": SENDING_NUMBER + "\u0000"})  # fmt: skip
     await eventually(lambda: pool.fetchval("SELECT count(*) = 1 FROM opt_out"))
     body = await pool.fetchval("SELECT body FROM message WHERE direction = 'inbound'")
     assert body == "STOP"
-    refusal = await sender.error("baton.send.reply", **_send(c["texters"][0], conversation))
+    refusal = await sender.error(api.SEND_REPLY, **_send(c["texters"][0], conversation))
     assert refusal.code == "opted_out"
     assert _retried() == retried  # handled on the first delivery
 
@@ -115,7 +116,7 @@ async def test_a_provider_id_postgres_cannot_store_is_dead_lettered_at_once(
 ) -> None:
     c = await _ready_campaign(assigner, pool)
     before, retried = await snapshot(pool), _retried()
-    dead = await nc.jetstream().subscribe("baton.deadletter.inbound", stream="DEADLETTER")
+    dead = await nc.jetstream().subscribe(api.DEAD_LETTERS.at("inbound"), stream="DEADLETTER")
     await _publish(nc, **{"provider_message_id": "p-\u0000", "body": "yes",
                           "from": await _phone(pool, c["conversations"][0])})  # fmt: skip
     letter = json.loads((await dead.next_msg(timeout=15)).data)
@@ -138,10 +139,10 @@ async def test_a_request_string_postgres_cannot_store_is_a_bad_request_naming_th
         error: dict[str, Any] = json.loads(reply.data)["error"]
         return error
 
-    error = await refused("baton.admin.campaign.create", org_id=c["org"], title="Rally\u0000")
+    error = await refused(api.CAMPAIGN_CREATE.subject, org_id=c["org"], title="Rally\u0000")
     assert (error["code"], error["details"]) == ("bad_request", {"field": "title"})
     error = await refused(
-        "baton.admin.contacts.import", campaign_id=c["campaign"],
+        api.CONTACTS_IMPORT.subject, campaign_id=c["campaign"],
         contacts=[{"phone": "+16505550100"},
                   {"phone": "+16505550101", "fields": {"note": "a\u0000b"}}],
     )  # fmt: skip
@@ -150,7 +151,7 @@ async def test_a_request_string_postgres_cannot_store_is_a_bad_request_naming_th
         {"field": "contacts[1].fields.note"},
     )
     # A lone surrogate is not JSON msgspec will decode at all: refused before any field is read.
-    error = await refused("baton.admin.campaign.create", org_id=c["org"], title="\ud800")
+    error = await refused(api.CAMPAIGN_CREATE.subject, org_id=c["org"], title="\ud800")
     assert error["code"] == "bad_request"
     assert await snapshot(pool) == before
 
@@ -160,26 +161,24 @@ async def test_stop_then_start_opts_out_and_back_in_with_an_event_each(
 ) -> None:
     c = await _ready_campaign(assigner, pool)
     texter, (conversation, other) = c["texters"][0], c["conversations"][:2]
-    await sender.call("baton.send.initial", **_send(texter, conversation))
+    await sender.call(api.SEND_INITIAL, **_send(texter, conversation))
     phone = await _phone(pool, conversation)
-    events = await nc.jetstream().subscribe("baton.events.contact.>", stream="EVENTS")
+    events = await nc.jetstream().subscribe(f"{api.EVENTS_ROOT}.contact.>", stream="EVENTS")
     # "START" from a number that never opted out is an ordinary reply.
     await _publish(nc, **{"from": await _phone(pool, other), "body": "start"})
     await _publish(nc, **{"from": phone, "body": "Please stop texting me"})
     await eventually(lambda: pool.fetchval("SELECT count(*) = 1 FROM opt_out"))
-    assert (
-        await sender.error("baton.send.reply", **_send(texter, conversation))
-    ).code == "opted_out"
+    assert (await sender.error(api.SEND_REPLY, **_send(texter, conversation))).code == "opted_out"
     await _publish(nc, **{"from": phone, "body": "UNSTOP"})
     await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM opt_out"))
     row = await pool.fetchrow("SELECT status, needs_reply_since FROM conversation WHERE id = $1",
                               conversation)  # fmt: skip
     assert row["status"] == "needs_reply" and row["needs_reply_since"] is not None
-    await sender.call("baton.send.reply", **_send(texter, conversation, body="Welcome back"))
+    await sender.call(api.SEND_REPLY, **_send(texter, conversation, body="Welcome back"))
     received = [await events.next_msg(timeout=15) for _ in range(2)]
     # One event per subject, its id last (shared/outbox.py).
-    assert [m.subject.rsplit(".", 1)[0] for m in received] == ["baton.events.contact.opted_out",
-                                                               "baton.events.contact.opted_in"]  # fmt: skip
+    assert [m.subject.rsplit(".", 1)[0] for m in received] == [api.CONTACT_OPTED_OUT.subject,
+                                                               api.CONTACT_OPTED_IN.subject]  # fmt: skip
     assert [json.loads(m.data)["conversation_id"] for m in received] == [conversation] * 2
     assert (
         await pool.fetchval("SELECT status FROM conversation WHERE id = $1", other) == "needs_reply"

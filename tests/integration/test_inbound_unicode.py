@@ -35,6 +35,7 @@ from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
 from services.inbound.opt_out import classify
+from shared import catalogue as api
 from shared.text import storable
 from tests.integration.test_sending_and_replies import (
     SENDING_NUMBER,
@@ -48,8 +49,8 @@ from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-INBOUND_SUBJECT = "baton.inbound.sms"
-DEAD_SUBJECT = "baton.deadletter.inbound"
+INBOUND_SUBJECT = api.INBOUND_SMS.subject
+DEAD_SUBJECT = api.DEAD_LETTERS.at("inbound")
 CONSUMER = "inbound-sms"
 CONTACTS = 6
 UUID_LENGTH = 36
@@ -347,7 +348,7 @@ async def _campaign(
     if database_url not in _CAMPAIGNS:
         c = await _ready_campaign(assigner, pool, contacts=CONTACTS)
         for conversation in c["conversations"]:
-            await sender.call("baton.send.initial", **_send(c["texters"][0], conversation))
+            await sender.call(api.SEND_INITIAL, **_send(c["texters"][0], conversation))
         c["phones"] = [await _phone(pool, conversation) for conversation in c["conversations"]]
         _CAMPAIGNS[database_url] = c
     return _CAMPAIGNS[database_url]
@@ -469,7 +470,7 @@ async def test_a_stop_wrapped_in_any_control_or_format_characters_is_honoured(
         ) == 1, p.draft  # fmt: skip
         status = await pool.fetchval("SELECT status FROM conversation WHERE id = $1", conversation)
         assert status == "closed", (status, p.draft)
-        refusal = await sender.error("baton.send.reply", **_send(c["texters"][0], conversation))
+        refusal = await sender.error(api.SEND_REPLY, **_send(c["texters"][0], conversation))
         assert refusal.code == "opted_out", (refusal.code, p.draft)
 
 
@@ -504,7 +505,7 @@ async def _inbound_process(database_url: str, nats_url: str, log: Path) -> Async
                BATON_FETCH_TIMEOUT_SECONDS="0.2", BATON_RETRY_DELAY_SECONDS="0.2")  # fmt: skip
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.inbound", env=env, stdout=out, stderr=out
+            sys.executable, "-m", "services", "inbound", env=env, stdout=out, stderr=out
         )
     try:
         yield process
@@ -530,7 +531,7 @@ async def test_a_payload_that_is_not_utf8_is_dead_lettered_at_once_and_ingest_go
         async def answering() -> bool:
             assert process.returncode is None, log.read_text()[-3000:]
             try:
-                await nc.request("baton.status.inbound", b"{}", timeout=0.5)
+                await nc.request(api.STATUS["inbound"].subject, b"{}", timeout=0.5)
             except Exception:
                 return False
             return True

@@ -4,6 +4,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import ConsumerConfig, StorageType, StreamConfig
 
+from shared import catalogue as api
 from shared.jetstream import (
     ALL_STREAMS,
     INBOUND_SMS_CONSUMER,
@@ -23,12 +24,12 @@ async def test_declaring_creates_every_stream_and_is_idempotent(nc: NatsClient) 
     info = await js.stream_info("INBOUND")
     assert info.config.storage == StorageType.FILE
     consumer = await js.consumer_info("INBOUND", "inbound-sms")
-    assert consumer.config.filter_subject == "baton.inbound.sms"
+    assert consumer.config.filter_subject == api.INBOUND_SMS.subject
 
 
 async def test_a_stream_with_other_settings_is_reported_as_drift(nc: NatsClient) -> None:
     js = nc.jetstream()
-    await js.add_stream(StreamConfig(name="EVENTS", subjects=["baton.events.>"], max_age=60))
+    await js.add_stream(StreamConfig(name="EVENTS", subjects=[f"{api.EVENTS_ROOT}.>"], max_age=60))
     with pytest.raises(ConfigDriftError, match=r"stream EVENTS differs.*max_age"):
         await declare_all(js, ALL_STREAMS)
 
@@ -38,7 +39,9 @@ async def test_a_consumer_with_other_settings_is_reported_as_drift(nc: NatsClien
     await declare_all(js, ALL_STREAMS)
     await js.add_consumer(
         "INBOUND",
-        ConsumerConfig(durable_name="inbound-sms", filter_subject="baton.inbound.>", ack_wait=5),
+        ConsumerConfig(
+            durable_name="inbound-sms", filter_subject=f"{api.INBOUND_ROOT}.>", ack_wait=5
+        ),
     )
     with pytest.raises(ConfigDriftError, match="consumer INBOUND/inbound-sms differs"):
         await declare_all(js, ALL_STREAMS, (INBOUND_SMS_CONSUMER,))

@@ -23,6 +23,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.assigner.service import DEFINITION as ASSIGNER
+from shared import catalogue as api
 from shared.access import Caller
 from shared.admission import WAITING_PER_SLOT
 from shared.deadlines import now_ms
@@ -34,8 +35,8 @@ from tests.support.services import running
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-FLOODED = "baton.query.conversations"
-PROBE = "baton.query.campaign.stats"
+FLOODED = api.CONVERSATIONS.subject
+PROBE = api.CAMPAIGN_STATS.subject
 # Every probe under the flood is answered `ok` inside its own 2 s deadline (it is sent by a client
 # with that timeout), and their median is at most this many times the quiet median, or this
 # long, whichever is more. The flood, the service and its Postgres share two cores, and a probe

@@ -15,6 +15,7 @@ import pytest
 
 from services.assigner.pool_floor import EMPTY_POOL_FLOOR, PoolFloorKeeper
 from services.assigner.self_assign import CLAIMS
+from shared import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.waiting import eventually
 
@@ -184,17 +185,17 @@ async def test_rows_released_below_a_raised_floor_are_handed_out_again(
     setup = await campaign_with_texters(assigner, texters=3, contacts=40, batch_size=20)
     campaign, (first, second, third) = setup["campaign"], setup["texters"]
     for texter in (first, second):
-        batch = await assigner.call("baton.assign.request", campaign_id=campaign, as_user=texter)
+        batch = await assigner.call(api.ASSIGN_REQUEST, campaign_id=campaign, as_user=texter)
         assert batch["count"] == 20
 
     async def floor_is_empty() -> bool:
         return await _floor(pool, campaign) == EMPTY_POOL_FLOOR
 
     await eventually(floor_is_empty, within=10)  # the assigner's keeper raised it
-    moved = await assigner.call("baton.assign.reassign", as_user=setup["owner"], campaign_id=campaign,
+    moved = await assigner.call(api.REASSIGN, as_user=setup["owner"], campaign_id=campaign,
                                 from_texter_id=first, status="not_started", to_texter_ids=[], confirm=True)  # fmt: skip
     assert moved["moved"] == 20
-    batch = await assigner.call("baton.assign.request", campaign_id=campaign, as_user=third)
+    batch = await assigner.call(api.ASSIGN_REQUEST, campaign_id=campaign, as_user=third)
     assert batch["count"] == 20
     assert (
         await pool.fetchval(

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from services.reaper.releasing import Releaser
 from services.reaper.service import DEFINITION as REAPER
+from shared import catalogue as api
 from shared.outbox import OutboxPublisher
 from shared.settings import CommonSettings, ReaperSettings
 from tests.support.baton_client import Baton, campaign_with_texters
@@ -30,13 +31,13 @@ async def _replies_waiting(
     """A campaign releasing after `minutes`, whose first texter holds `count` replies since T0."""
     c = await campaign_with_texters(assigner, texters=2, contacts=count, batch_size=count)
     await assigner.call(
-        "baton.admin.campaign.update",
+        api.CAMPAIGN_UPDATE,
         as_user=c["owner"],
         campaign_id=c["campaign"],
         release_unhandled_after_minutes=minutes,
     )
     batch = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][0]
+        api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=c["texters"][0]
     )
     await pool.execute(
         "UPDATE conversation SET status = 'needs_reply', needs_reply_since = $2 WHERE id = ANY($1)",
@@ -80,7 +81,7 @@ async def test_released_exactly_at_the_timeout_and_not_a_second_before(
     assert len(events) == 3
     # Released replies are what texters requesting replies claim.
     batch = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][1], kind="replies"
+        api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=c["texters"][1], kind="replies"
     )
     assert sorted(batch["conversation_ids"]) == sorted(c["conversations"])
 
@@ -113,7 +114,7 @@ async def test_a_reassigned_conversation_keeps_its_clock(
     c = await _replies_waiting(assigner, pool, minutes=10)
     first, other = c["texters"]
     await assigner.call(
-        "baton.assign.reassign",
+        api.REASSIGN,
         as_user=c["owner"],
         campaign_id=c["campaign"],
         from_texter_id=first,
@@ -158,7 +159,7 @@ async def test_campaigns_without_the_setting_are_left_alone(
 ) -> None:
     c = await _replies_waiting(assigner, pool, minutes=10)
     await assigner.call(
-        "baton.admin.campaign.update",
+        api.CAMPAIGN_UPDATE,
         as_user=c["owner"],
         campaign_id=c["campaign"],
         release_unhandled_after_minutes=None,
@@ -182,7 +183,7 @@ async def test_admin_releases(
         outbox_poll_seconds=0.2,
     )
     released_events = await nc.jetstream().subscribe(
-        "baton.events.conversation.released.*", stream="EVENTS"
+        api.CONVERSATIONS_RELEASED.pattern, stream="EVENTS"
     )
     async with running(REAPER, reaper_settings):
         reaper = Baton(nc)
@@ -202,11 +203,11 @@ async def test_admin_releases(
             == 600 * 60
         )
         refusal = await reaper.error(
-            "baton.admin.release.unhandled", as_user=c["texters"][1], campaign_id=c["campaign"]
+            api.RELEASE_UNHANDLED, as_user=c["texters"][1], campaign_id=c["campaign"]
         )
         assert refusal.code == "forbidden"
         result = await reaper.call(
-            "baton.admin.release.unhandled", as_user=c["owner"], campaign_id=c["campaign"]
+            api.RELEASE_UNHANDLED, as_user=c["owner"], campaign_id=c["campaign"]
         )
         assert result["released"] == 4
         event = json.loads((await released_events.next_msg(timeout=10)).data)
@@ -214,7 +215,7 @@ async def test_admin_releases(
         assert event["from_texter_id"] == c["texters"][0] and event["reason"] == "release"
         # Not-started conversations held too long by a texter who stopped.
         stale = await assigner.call(
-            "baton.admin.contacts.import",
+            api.CONTACTS_IMPORT,
             as_user=c["owner"],
             campaign_id=c["campaign"],
             contacts=[{"phone": "+16505550100"}, {"phone": "+16505550101"}],
@@ -225,14 +226,14 @@ async def test_admin_releases(
             c["conversations"],
         )
         batch = await assigner.call(
-            "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][1]
+            api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=c["texters"][1]
         )
         await pool.execute(
             "UPDATE conversation SET assigned_at = now() - interval '5 hours' WHERE id = $1",
             batch["conversation_ids"][0],
         )
         result = await reaper.call(
-            "baton.admin.release.stale_initials",
+            api.RELEASE_STALE_INITIALS,
             as_user=c["owner"],
             campaign_id=c["campaign"],
             held_longer_than_hours=4,
@@ -241,7 +242,7 @@ async def test_admin_releases(
         assert await _unassigned(pool, batch["conversation_ids"]) == [batch["conversation_ids"][0]]
         # The timed loop runs in the service too: a reply past a short timeout goes back.
         await assigner.call(
-            "baton.admin.campaign.update",
+            api.CAMPAIGN_UPDATE,
             as_user=c["owner"],
             campaign_id=c["campaign"],
             release_unhandled_after_minutes=1,

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from shared import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters, request_args
 
 pytestmark = pytest.mark.integration
@@ -43,18 +44,18 @@ async def test_seed_002_worked_example(assigner: Baton, pool: asyncpg.Pool, nc: 
     # Six Unassigned conversations in various states of activity.
     ids = await _set_statuses(pool, campaign, ["not_started", "not_started", "needs_reply",
                                                "replied", "not_started", "needs_reply"])  # fmt: skip
-    events = await nc.jetstream().subscribe("baton.events.conversation.reassigned.*",
+    events = await nc.jetstream().subscribe(api.CONVERSATIONS_REASSIGNED.pattern,
                                             stream="EVENTS")  # fmt: skip
 
     # Reassign All, status Any, distributed to both users: 3 each.
-    result = await assigner.call("baton.assign.reassign", as_user=admin, campaign_id=campaign,
+    result = await assigner.call(api.REASSIGN, as_user=admin, campaign_id=campaign,
                                  from_unassigned=True, status="any", to_texter_ids=[kevin, rebecca])  # fmt: skip
     assert result["moved"] == 6
     assert result["per_texter"] == {str(kevin): 3, str(rebecca): 3}
     assert await _holders(pool, campaign) == {kevin: 3, rebecca: 3}
 
     # Reassign Some: 1 Not Started conversation from Kevin to Rebecca; Rebecca has 4.
-    result = await assigner.call("baton.assign.reassign", as_user=admin, campaign_id=campaign,
+    result = await assigner.call(api.REASSIGN, as_user=admin, campaign_id=campaign,
                                  from_texter_id=kevin, status="not_started", count=1,
                                  to_texter_ids=[rebecca])  # fmt: skip
     assert result["per_texter"] == {str(rebecca): 1}
@@ -64,18 +65,16 @@ async def test_seed_002_worked_example(assigner: Baton, pool: asyncpg.Pool, nc: 
     chris = await pool.fetchval(
         "SELECT id FROM conversation WHERE assignee_id = $1 ORDER BY id DESC LIMIT 1", rebecca
     )
-    result = await assigner.call(
-        "baton.assign.move", as_user=admin, conversation_id=chris, to_texter_id=kevin
-    )
+    result = await assigner.call(api.MOVE, as_user=admin, conversation_id=chris, to_texter_id=kevin)
     assert result["moved"] == 1
     assert await pool.fetchval("SELECT assignee_id FROM conversation WHERE id = $1", chris) == kevin
 
     # Unassign All of Rebecca's: refused without confirmation, then done.
-    refusal = await assigner.error("baton.assign.reassign", as_user=admin, campaign_id=campaign,
+    refusal = await assigner.error(api.REASSIGN, as_user=admin, campaign_id=campaign,
                                    from_texter_id=rebecca, status="any", to_texter_ids=[])  # fmt: skip
     assert refusal.code == "confirmation_required"
     assert await _holders(pool, campaign) == {kevin: 3, rebecca: 3}
-    result = await assigner.call("baton.assign.reassign", as_user=admin, campaign_id=campaign,
+    result = await assigner.call(api.REASSIGN, as_user=admin, campaign_id=campaign,
                                  from_texter_id=rebecca, status="any", to_texter_ids=[], confirm=True)  # fmt: skip
     assert result["per_texter"] == {"unassigned": 3}
     assert await _holders(pool, campaign) == {kevin: 3, None: 3}
@@ -84,7 +83,7 @@ async def test_seed_002_worked_example(assigner: Baton, pool: asyncpg.Pool, nc: 
     unassigned_not_started = await pool.fetchval(
         "SELECT count(*) FROM conversation WHERE assignee_id IS NULL AND status = 'not_started'"
     )
-    batch = await assigner.call("baton.assign.request", campaign_id=campaign, as_user=newcomer)
+    batch = await assigner.call(api.ASSIGN_REQUEST, campaign_id=campaign, as_user=newcomer)
     assert batch["count"] == unassigned_not_started >= 1
 
     # Every move is in the event log, one row per conversation, with its operation.
@@ -137,9 +136,9 @@ async def test_every_scope_mode_and_status(
     eligible = [i for i, s in zip(ids, LAYOUT * 3, strict=True) if i in source and s in wanted]
 
     if scope == "unassigned" and mode == "unassign":
-        assert (await assigner.error("baton.assign.reassign", **request)).code == "bad_request"
+        assert (await assigner.error(api.REASSIGN, **request)).code == "bad_request"
         return
-    result = await assigner.call("baton.assign.reassign", **request)
+    result = await assigner.call(api.REASSIGN, **request)
     expected = eligible[:1] if mode == "some" else eligible
     assert result["moved"] == len(expected)
     new_holder = None if mode == "unassign" else target
@@ -168,7 +167,7 @@ async def test_several_targets_split_evenly_and_never_get_their_own_back(
     ids = [r["id"] for r in await pool.fetch("SELECT id FROM conversation ORDER BY id")]
     await pool.execute("UPDATE conversation SET assignee_id = $1 WHERE id = ANY($2)", a, ids[:7])
     await pool.execute("UPDATE conversation SET assignee_id = $1 WHERE id = ANY($2)", b, ids[7:10])
-    result = await assigner.call("baton.assign.reassign", as_user=c["owner"], campaign_id=c["campaign"],
+    result = await assigner.call(api.REASSIGN, as_user=c["owner"], campaign_id=c["campaign"],
                                  status="any", to_texter_ids=[a, d, e])  # fmt: skip
     # a's seven go to d and e; b's three fill the gaps; a receives only b's.
     assert result["moved"] == 10
@@ -180,11 +179,11 @@ async def test_several_targets_split_evenly_and_never_get_their_own_back(
     assert held_by_a <= set(ids[7:10])
     # Uneven pool, Reassign Some of 5 over 3 targets: 2, 2, 1.
     await pool.execute("UPDATE conversation SET assignee_id = NULL")
-    result = await assigner.call("baton.assign.reassign", as_user=c["owner"], campaign_id=c["campaign"],
+    result = await assigner.call(api.REASSIGN, as_user=c["owner"], campaign_id=c["campaign"],
                                  from_unassigned=True, status="any", count=5, to_texter_ids=[a, b, d])  # fmt: skip
     assert sorted(result["per_texter"].values()) == [1, 2, 2]
     # Nothing to move is not an error: it says 0.
-    result = await assigner.call("baton.assign.reassign", as_user=c["owner"], campaign_id=c["campaign"],
+    result = await assigner.call(api.REASSIGN, as_user=c["owner"], campaign_id=c["campaign"],
                                  from_texter_id=e, status="needs_reply", to_texter_ids=[a])  # fmt: skip
     assert result == {"operation_id": result["operation_id"], "moved": 0, "per_texter": {}}
 
@@ -193,30 +192,30 @@ async def test_refusals(assigner: Baton, pool: asyncpg.Pool) -> None:
     c = await campaign_with_texters(assigner, texters=2, contacts=4, batch_size=10)
     a, b = c["texters"]
     campaign = c["campaign"]
-    moderator = (await assigner.call("baton.admin.user.create", as_user=c["owner"], org_id=c["org"],
+    moderator = (await assigner.call(api.USER_CREATE, as_user=c["owner"], org_id=c["org"],
                                      name="Mo", role="moderator"))["user_id"]  # fmt: skip
-    outsider = (await assigner.call("baton.admin.user.create", as_user=c["owner"], org_id=c["org"],
+    outsider = (await assigner.call(api.USER_CREATE, as_user=c["owner"], org_id=c["org"],
                                     name="Out", role="texter"))["user_id"]  # fmt: skip
     base = {"campaign_id": campaign, "status": "any"}
     assert (
-        await assigner.error("baton.assign.reassign", as_user=a, to_texter_ids=[b], **base)
+        await assigner.error(api.REASSIGN, as_user=a, to_texter_ids=[b], **base)
     ).code == "forbidden"
-    assert (await assigner.error("baton.assign.reassign", as_user=moderator, to_texter_ids=[outsider],
+    assert (await assigner.error(api.REASSIGN, as_user=moderator, to_texter_ids=[outsider],
                                  **base)).code == "not_a_member"  # fmt: skip
     # A moderator may unassign one sender's conversations but not the whole campaign's.
-    assert (await assigner.error("baton.assign.reassign", as_user=moderator, to_texter_ids=[], confirm=True,
+    assert (await assigner.error(api.REASSIGN, as_user=moderator, to_texter_ids=[], confirm=True,
                                  **base)).code == "forbidden"  # fmt: skip
-    await assigner.call("baton.assign.reassign", as_user=moderator, to_texter_ids=[], confirm=True,
+    await assigner.call(api.REASSIGN, as_user=moderator, to_texter_ids=[], confirm=True,
                         from_texter_id=a, **base)  # fmt: skip
-    assert (await assigner.error("baton.assign.reassign", as_user=c["owner"], to_texter_ids=[a],
+    assert (await assigner.error(api.REASSIGN, as_user=c["owner"], to_texter_ids=[a],
                                  from_texter_id=a, **base)).code == "bad_request"  # fmt: skip
-    assert (await assigner.error("baton.assign.reassign", as_user=c["owner"], to_texter_ids=[a],
+    assert (await assigner.error(api.REASSIGN, as_user=c["owner"], to_texter_ids=[a],
                                  campaign_id=999, status="any")).code == "not_found"  # fmt: skip
-    assert (await assigner.error("baton.assign.reassign", as_user=c["owner"], to_texter_ids=[a],
+    assert (await assigner.error(api.REASSIGN, as_user=c["owner"], to_texter_ids=[a],
                                  count=0, **base)).code == "bad_request"  # fmt: skip
-    assert (await assigner.error("baton.assign.move", as_user=c["owner"], conversation_id=10**9,
+    assert (await assigner.error(api.MOVE, as_user=c["owner"], conversation_id=10**9,
                                  to_texter_id=a)).code == "not_found"  # fmt: skip
-    assert (await assigner.error("baton.assign.reassign", as_user=c["owner"], to_texter_ids=[a],
+    assert (await assigner.error(api.REASSIGN, as_user=c["owner"], to_texter_ids=[a],
                                  campaign_id=campaign, status="maybe")).code == "bad_request"  # fmt: skip
 
 
@@ -226,17 +225,17 @@ async def test_reassignment_and_self_assignment_at_once_never_deadlock_or_double
     c = await campaign_with_texters(assigner, texters=30, contacts=6000, batch_size=50)
     texters, campaign, admin = c["texters"], c["campaign"], c["owner"]
     first = await asyncio.gather(*(
-        assigner.call("baton.assign.request", campaign_id=campaign, as_user=t) for t in texters[:10]
+        assigner.call(api.ASSIGN_REQUEST, campaign_id=campaign, as_user=t) for t in texters[:10]
     ))  # fmt: skip
     assert all(b["count"] == 50 for b in first)
     # Ten texters request while every sender's conversations are bulk-moved and one is unassigned.
     outcomes = await asyncio.gather(
-        *(assigner.nc.request("baton.assign.request", timeout=30,
+        *(assigner.nc.request(api.ASSIGN_REQUEST.subject, timeout=30,
                               **request_args(t, {"campaign_id": campaign}))
           for t in texters[10:20]),
-        assigner.nc.request("baton.assign.reassign", timeout=30, **request_args(admin, {
+        assigner.nc.request(api.REASSIGN.subject, timeout=30, **request_args(admin, {
             "campaign_id": campaign, "status": "any", "to_texter_ids": texters[20:30]})),
-        assigner.nc.request("baton.assign.reassign", timeout=30, **request_args(admin, {
+        assigner.nc.request(api.REASSIGN.subject, timeout=30, **request_args(admin, {
             "campaign_id": campaign, "status": "any", "from_texter_id": texters[0],
             "to_texter_ids": [], "confirm": True})),
     )  # fmt: skip

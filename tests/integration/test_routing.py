@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from shared import catalogue as api
 from shared.cli import exit_codes
 from shared.cli.main import main
 from shared.settings import CommonSettings
@@ -40,13 +41,13 @@ async def _org(assigner: Baton, number: str | None, contacts: int = 3) -> dict[s
     c = await campaign_with_texters(assigner, texters=1, contacts=contacts, batch_size=contacts)
     settings: dict[str, Any] = {"texting_hours": {"start": 0, "end": 24}}
     if number is not None:
-        await assigner.call("baton.admin.org.numbers.add", as_user=c["owner"], org_id=c["org"],
+        await assigner.call(api.ORG_NUMBERS_ADD, as_user=c["owner"], org_id=c["org"],
                             numbers=[number])  # fmt: skip
         settings["sending_number"] = number
-    await assigner.call("baton.admin.campaign.update", as_user=c["owner"],
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"],
                         campaign_id=c["campaign"], **settings)  # fmt: skip
     c["texter"] = c["texters"][0]
-    batch = await assigner.call("baton.assign.request", as_user=c["texter"],
+    batch = await assigner.call(api.ASSIGN_REQUEST, as_user=c["texter"],
                                 campaign_id=c["campaign"])  # fmt: skip
     c["conversations"] = batch["conversation_ids"]
     return c
@@ -67,8 +68,8 @@ async def _sharing_a_contact(
     in_a = a["conversations"][0]
     phone = await _phone(pool, in_a)
     in_b = await _conversation_with(pool, b["campaign"], phone)
-    await sender.call("baton.send.initial", **_send(a["texter"], in_a))
-    await sender.call("baton.send.initial", **_send(b["texter"], in_b))
+    await sender.call(api.SEND_INITIAL, **_send(a["texter"], in_a))
+    await sender.call(api.SEND_INITIAL, **_send(b["texter"], in_b))
     return a, b, phone, in_a, in_b
 
 
@@ -77,7 +78,7 @@ async def _text_in(nc: NatsClient, phone: str, to: str, body: str) -> str:
     provider_id = str(uuid.uuid4())
     payload = {"provider_message_id": provider_id, "from": phone, "to": to, "body": body,
                "received_at": datetime.now(UTC).isoformat()}  # fmt: skip
-    await nc.jetstream().publish("baton.inbound.sms", json.dumps(payload).encode(),
+    await nc.jetstream().publish(api.INBOUND_SMS.subject, json.dumps(payload).encode(),
                                  headers={"Nats-Msg-Id": provider_id})  # fmt: skip
     return provider_id
 
@@ -96,10 +97,10 @@ async def test_a_stop_to_one_organizations_number_stays_in_that_organization(
     # The case: the same number is a contact of A (which sends from NUMBER_A) and of B
     # (which has no number); both texted it, B last.
     a, b, phone, in_a, in_b = await _sharing_a_contact(assigner, sender, pool, NUMBER_A, None)
-    outbound = await nc.jetstream().subscribe("baton.outbound.>", stream="OUTBOUND")
+    outbound = await nc.jetstream().subscribe(f"{api.OUTBOUND_ROOT}.>", stream="OUTBOUND")
     for _ in range(2):
         await outbound.next_msg(timeout=10)
-    events = await nc.jetstream().subscribe("baton.events.contact.>", stream="EVENTS")
+    events = await nc.jetstream().subscribe(f"{api.EVENTS_ROOT}.contact.>", stream="EVENTS")
 
     # A STOP to a number nobody owns is kept, and applies to no one.
     before = await snapshot(pool, exclude=frozenset({"unmatched_inbound"}))
@@ -123,8 +124,8 @@ async def test_a_stop_to_one_organizations_number_stays_in_that_organization(
     statuses = dict(await pool.fetch("SELECT id, status FROM conversation WHERE id = ANY($1)",
                                      [in_a, in_b]))  # fmt: skip
     assert statuses == {in_a: "closed", in_b: "awaiting_reply"}
-    assert (await sender.error("baton.send.reply", **_send(a["texter"], in_a))).code == "opted_out"
-    await sender.call("baton.send.reply", **_send(b["texter"], in_b))
+    assert (await sender.error(api.SEND_REPLY, **_send(a["texter"], in_a))).code == "opted_out"
+    await sender.call(api.SEND_REPLY, **_send(b["texter"], in_b))
 
     # One confirmation, in A's conversation, from the number the contact texted.
     confirmations = [json.loads((await outbound.next_msg(timeout=10)).data) for _ in range(2)]
@@ -139,7 +140,7 @@ async def test_a_stop_to_one_organizations_number_stays_in_that_organization(
     assert dict(row) == {"conversation_id": in_a, "our_number": NUMBER_A, "texter_id": None}
     event = await events.next_msg(timeout=10)
     # One event per subject, its id last (shared/outbox.py).
-    assert event.subject.rsplit(".", 1)[0] == "baton.events.contact.opted_out"
+    assert event.subject.rsplit(".", 1)[0] == api.CONTACT_OPTED_OUT.subject
     assert {k: json.loads(event.data)[k] for k in ("org_id", "conversation_id", "phone",
                                                    "our_number")} == {
         "org_id": a["org"], "conversation_id": in_a, "phone": phone, "our_number": NUMBER_A}  # fmt: skip
@@ -166,7 +167,7 @@ async def test_two_organizations_sharing_a_contact_each_keep_their_replies_and_s
     statuses = dict(await pool.fetch("SELECT id, status FROM conversation WHERE id = ANY($1)",
                                      [in_a, in_b]))  # fmt: skip
     assert statuses == {in_a: "needs_reply", in_b: "closed"}
-    await sender.call("baton.send.reply", **_send(a["texter"], in_a))
+    await sender.call(api.SEND_REPLY, **_send(a["texter"], in_a))
 
 
 async def test_a_reply_goes_to_the_conversation_its_number_texted(
@@ -176,21 +177,21 @@ async def test_a_reply_goes_to_the_conversation_its_number_texted(
     a = await _org(assigner, NUMBER_A)
     first = a["conversations"][0]
     phone = await _phone(pool, first)
-    await assigner.call("baton.admin.org.numbers.add", as_user=a["owner"], org_id=a["org"],
+    await assigner.call(api.ORG_NUMBERS_ADD, as_user=a["owner"], org_id=a["org"],
                         numbers=[NUMBER_B])  # fmt: skip
     second_campaign = (await assigner.call(
-        "baton.admin.campaign.create", as_user=a["owner"], org_id=a["org"], title="Second",
+        api.CAMPAIGN_CREATE, as_user=a["owner"], org_id=a["org"], title="Second",
         sending_number=NUMBER_B, texting_hours={"start": 0, "end": 24}))["campaign_id"]  # fmt: skip
-    await assigner.call("baton.admin.contacts.import", as_user=a["owner"],
+    await assigner.call(api.CONTACTS_IMPORT, as_user=a["owner"],
                         campaign_id=second_campaign, contacts=[{"phone": phone}])  # fmt: skip
-    await assigner.call("baton.admin.campaign.update", as_user=a["owner"],
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=a["owner"],
                         campaign_id=second_campaign, status="active", self_assign=True)  # fmt: skip
-    await assigner.call("baton.admin.campaign.texters.add", as_user=a["owner"],
+    await assigner.call(api.CAMPAIGN_TEXTERS_ADD, as_user=a["owner"],
                         campaign_id=second_campaign, user_ids=[a["texter"]])  # fmt: skip
-    second = (await assigner.call("baton.assign.request", as_user=a["texter"],
+    second = (await assigner.call(api.ASSIGN_REQUEST, as_user=a["texter"],
                                   campaign_id=second_campaign))["conversation_ids"][0]  # fmt: skip
-    await sender.call("baton.send.initial", **_send(a["texter"], first))
-    await sender.call("baton.send.initial", **_send(a["texter"], second))
+    await sender.call(api.SEND_INITIAL, **_send(a["texter"], first))
+    await sender.call(api.SEND_INITIAL, **_send(a["texter"], second))
     for number, conversation in ((NUMBER_A, first), (NUMBER_B, second)):
         reply = await _text_in(nc, phone, number, "who is this?")
         recorded = await eventually(lambda reply=reply: _recorded(pool, reply))  # type: ignore[misc]
@@ -203,15 +204,15 @@ async def test_the_number_a_bridge_reports_in_its_receipt_routes_the_replies(
     # A campaign without a number: the bridge chooses one from the organization's pool and says
     # which in its receipt (formatted its own way).
     a = await _org(assigner, None)
-    await assigner.call("baton.admin.org.numbers.add", as_user=a["owner"], org_id=a["org"],
+    await assigner.call(api.ORG_NUMBERS_ADD, as_user=a["owner"], org_id=a["org"],
                         numbers=["(415) 555-0101"])  # fmt: skip
     conversation = a["conversations"][0]
-    sent = await sender.call("baton.send.initial", **_send(a["texter"], conversation))
+    sent = await sender.call(api.SEND_INITIAL, **_send(a["texter"], conversation))
     assert await pool.fetchval("SELECT our_number FROM message WHERE id = $1",
                                sent["message_id"]) is None  # fmt: skip
     receipt = {"message_id": sent["message_id"], "status": "sent", "from": "(415) 555-0101",
                "provider_message_id": "prov-1"}  # fmt: skip
-    await nc.jetstream().publish("baton.inbound.receipt", json.dumps(receipt).encode(),
+    await nc.jetstream().publish(api.INBOUND_RECEIPT.subject, json.dumps(receipt).encode(),
                                  headers={"Nats-Msg-Id": "receipt-1"})  # fmt: skip
     await eventually(lambda: pool.fetchval(
         "SELECT our_number = $2 FROM message WHERE id = $1", sent["message_id"], NUMBER_A))  # fmt: skip
@@ -225,13 +226,13 @@ async def test_consent_is_confirmed_once_per_opt_out_in_the_organizations_words(
 ) -> None:
     a = await _org(assigner, NUMBER_A)
     wording = "Rally for Parks: you're unsubscribed. Reply START to rejoin."
-    updated = await assigner.call("baton.admin.org.update", as_user=a["owner"], org_id=a["org"],
+    updated = await assigner.call(api.ORG_UPDATE, as_user=a["owner"], org_id=a["org"],
                                   opt_out_confirmation=wording)  # fmt: skip
     assert updated == {"org_id": a["org"], "default_batch_size": 300,
                        "opt_out_confirmation": wording}  # fmt: skip
     conversation = a["conversations"][0]
     phone = await _phone(pool, conversation)
-    await sender.call("baton.send.initial", **_send(a["texter"], conversation))
+    await sender.call(api.SEND_INITIAL, **_send(a["texter"], conversation))
 
     async def confirmations() -> list[str]:
         return [r["body"] for r in await pool.fetch(
@@ -253,7 +254,7 @@ async def test_consent_is_confirmed_once_per_opt_out_in_the_organizations_words(
     await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM opt_out"))
     assert await pool.fetchval("SELECT status FROM conversation WHERE id = $1",
                                conversation) == "needs_reply"  # fmt: skip
-    await sender.call("baton.send.reply", **_send(a["texter"], conversation))
+    await sender.call(api.SEND_REPLY, **_send(a["texter"], conversation))
     await _text_in(nc, phone, NUMBER_A, "UNSUBSCRIBE")
     await eventually(lambda: inbound_count(4))
     assert await confirmations() == [wording, wording]
@@ -272,7 +273,7 @@ async def test_a_stop_from_someone_the_organization_never_texted_is_still_its_op
     await eventually(lambda: pool.fetchval("SELECT count(*) = 1 FROM opt_out"))
     assert tuple(await pool.fetchrow("SELECT org_id, phone FROM opt_out")) == (a["org"], stranger)
     # Imported later, the number is refused as opted out of the organization.
-    imported = await assigner.call("baton.admin.contacts.import", as_user=a["owner"],
+    imported = await assigner.call(api.CONTACTS_IMPORT, as_user=a["owner"],
                                    campaign_id=a["campaign"], contacts=[{"phone": stranger}])  # fmt: skip
     assert (imported["imported"], imported["rejected"]) == (0, [{"row": 0, "reason": "opted_out"}])
     # No confirmation: there is no conversation to send it in (docs/opt_outs.md says why).
@@ -284,42 +285,42 @@ async def test_an_organization_owns_its_numbers_and_campaigns_send_only_from_the
 ) -> None:
     a, b = await _org(assigner, NUMBER_A), await _org(assigner, None)
     owner_a, owner_b = a["owner"], b["owner"]
-    listed = await assigner.call("baton.query.org.numbers", as_user=owner_a, org_id=a["org"])
+    listed = await assigner.call(api.ORG_NUMBERS, as_user=owner_a, org_id=a["org"])
     assert listed == {"org_id": a["org"], "numbers": [NUMBER_A]}
     # Numbers are normalised; one another organization holds is refused, all or nothing.
     before = await snapshot(pool)
-    taken = await assigner.error("baton.admin.org.numbers.add", as_user=owner_b, org_id=b["org"],
+    taken = await assigner.error(api.ORG_NUMBERS_ADD, as_user=owner_b, org_id=b["org"],
                                  numbers=["+1 415 555 0102", "415-555-0101"])  # fmt: skip
     assert (taken.code, taken.details) == ("conflict", {"numbers": [NUMBER_A]})
     assert await snapshot(pool) == before
-    bad = await assigner.error("baton.admin.org.numbers.add", as_user=owner_b, org_id=b["org"],
+    bad = await assigner.error(api.ORG_NUMBERS_ADD, as_user=owner_b, org_id=b["org"],
                                numbers=[NUMBER_B, "not a number"])  # fmt: skip
     assert (bad.code, bad.details) == ("bad_request", {"field": "numbers[1]"})
-    added = await assigner.call("baton.admin.org.numbers.add", as_user=owner_b, org_id=b["org"],
+    added = await assigner.call(api.ORG_NUMBERS_ADD, as_user=owner_b, org_id=b["org"],
                                 numbers=["+1 415 555 0102", "22395"])  # fmt: skip
     assert added["numbers"] == ["+14155550102", "22395"]
     # A campaign sends only from its own organization's numbers.
-    for subject, target in (("baton.admin.campaign.create", {"org_id": b["org"], "title": "X"}),
-                            ("baton.admin.campaign.update", {"campaign_id": b["campaign"]})):  # fmt: skip
+    for subject, target in ((api.CAMPAIGN_CREATE.subject, {"org_id": b["org"], "title": "X"}),
+                            (api.CAMPAIGN_UPDATE.subject, {"campaign_id": b["campaign"]})):  # fmt: skip
         refusal = await assigner.error(subject, as_user=owner_b, sending_number=NUMBER_A, **target)
         assert (refusal.code, refusal.details) == ("bad_request", {"field": "sending_number"})
-    campaign = await assigner.call("baton.admin.campaign.update", as_user=owner_b,
+    campaign = await assigner.call(api.CAMPAIGN_UPDATE, as_user=owner_b,
                                    campaign_id=b["campaign"], sending_number="22395")  # fmt: skip
     assert campaign["sending_number"] == "22395"
     # A number still in use is not removed; once no campaign sends from it, it is.
-    in_use = await assigner.error("baton.admin.org.numbers.remove", as_user=owner_b,
+    in_use = await assigner.error(api.ORG_NUMBERS_REMOVE, as_user=owner_b,
                                   org_id=b["org"], numbers=["22395"])  # fmt: skip
     assert (in_use.code, in_use.details) == ("conflict", {"campaign_ids": [b["campaign"]]})
-    await assigner.call("baton.admin.campaign.update", as_user=owner_b, campaign_id=b["campaign"],
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=owner_b, campaign_id=b["campaign"],
                         sending_number=None)  # fmt: skip
-    removed = await assigner.call("baton.admin.org.numbers.remove", as_user=owner_b,
+    removed = await assigner.call(api.ORG_NUMBERS_REMOVE, as_user=owner_b,
                                   org_id=b["org"], numbers=["22395"])  # fmt: skip
     assert removed["numbers"] == [NUMBER_B]
     # A texter may not register numbers; a stranger is told the organization does not exist.
-    texter = await assigner.error("baton.admin.org.numbers.add", as_user=b["texter"],
+    texter = await assigner.error(api.ORG_NUMBERS_ADD, as_user=b["texter"],
                                   org_id=b["org"], numbers=["+14155550103"])  # fmt: skip
     assert texter.code == "forbidden"
-    stranger = await assigner.error("baton.query.org.numbers", as_user=owner_a, org_id=b["org"])
+    stranger = await assigner.error(api.ORG_NUMBERS, as_user=owner_a, org_id=b["org"])
     assert stranger.code == "not_found"
 
 
@@ -359,18 +360,18 @@ async def test_a_stop_to_a_number_given_up_or_passed_on_reaches_whoever_texted_f
 ) -> None:
     # A texted the contact from NUMBER_A, then gave the number up; B registered it since.
     a, b, phone, in_a, in_b = await _sharing_a_contact(assigner, sender, pool, NUMBER_A, None)
-    await assigner.call("baton.admin.campaign.update", as_user=a["owner"],
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=a["owner"],
                         campaign_id=a["campaign"], sending_number=None)  # fmt: skip
-    await assigner.call("baton.admin.org.numbers.remove", as_user=a["owner"], org_id=a["org"],
+    await assigner.call(api.ORG_NUMBERS_REMOVE, as_user=a["owner"], org_id=a["org"],
                         numbers=[NUMBER_A])  # fmt: skip
     # The contact answers A's text: their STOP is A's, though A no longer owns the number.
     await _text_in(nc, phone, NUMBER_A, "STOP")
     await eventually(lambda: pool.fetchval("SELECT count(*) = 1 FROM opt_out"))
     assert tuple(await pool.fetchrow("SELECT org_id, phone FROM opt_out")) == (a["org"], phone)
-    assert (await sender.error("baton.send.reply", **_send(a["texter"], in_a))).code == "opted_out"
+    assert (await sender.error(api.SEND_REPLY, **_send(a["texter"], in_a))).code == "opted_out"
     # B takes the number over; the contact's START answers A's text still, and B's standing
     # (texted, not opted out) is untouched.
-    await assigner.call("baton.admin.org.numbers.add", as_user=b["owner"], org_id=b["org"],
+    await assigner.call(api.ORG_NUMBERS_ADD, as_user=b["owner"], org_id=b["org"],
                         numbers=[NUMBER_A])  # fmt: skip
     start = await _text_in(nc, phone, NUMBER_A, "START")
     recorded = await eventually(lambda: _recorded(pool, start))
@@ -385,12 +386,12 @@ async def test_a_bridge_payload_with_extras_is_read_and_a_receipts_foreign_numbe
 ) -> None:
     a, b = await _org(assigner, NUMBER_A), await _org(assigner, NUMBER_B)
     conversation = a["conversations"][0]
-    sent = await sender.call("baton.send.initial", **_send(a["texter"], conversation))
+    sent = await sender.call(api.SEND_INITIAL, **_send(a["texter"], conversation))
     # A receipt naming B's number (or no number at all) does not move A's text onto it.
     for n, reported in enumerate((NUMBER_B, "not a number")):
         receipt = {"message_id": sent["message_id"], "status": "sent", "from": reported,
                    "num_segments": 1}  # fmt: skip
-        await nc.jetstream().publish("baton.inbound.receipt", json.dumps(receipt).encode(),
+        await nc.jetstream().publish(api.INBOUND_RECEIPT.subject, json.dumps(receipt).encode(),
                                      headers={"Nats-Msg-Id": f"r-{n}"})  # fmt: skip
     await eventually(lambda: pool.fetchval(
         "SELECT delivery_status = 'sent' FROM message WHERE id = $1", sent["message_id"]))  # fmt: skip
@@ -401,7 +402,7 @@ async def test_a_bridge_payload_with_extras_is_read_and_a_receipts_foreign_numbe
     phone = await _phone(pool, conversation)
     stop = {"provider_message_id": "p-extras", "from": phone, "to": NUMBER_A, "body": "STOP",
             "received_at": 1764400000, "num_media": 0, "account_sid": "AC1"}  # fmt: skip
-    await nc.jetstream().publish("baton.inbound.sms", json.dumps(stop).encode(),
+    await nc.jetstream().publish(api.INBOUND_SMS.subject, json.dumps(stop).encode(),
                                  headers={"Nats-Msg-Id": "p-extras"})  # fmt: skip
     await eventually(lambda: pool.fetchval("SELECT count(*) = 1 FROM opt_out"))
     kept = await pool.fetchval(
@@ -421,22 +422,22 @@ async def test_a_texter_opts_out_a_contact_whose_words_were_not_read_as_one(
 ) -> None:
     a = await _org(assigner, NUMBER_A)
     first, second = a["conversations"][:2]
-    await sender.call("baton.send.initial", **_send(a["texter"], first))
+    await sender.call(api.SEND_INITIAL, **_send(a["texter"], first))
     await _text_in(nc, await _phone(pool, first), NUMBER_A, "I said STOP, this is harassment")
     await eventually(lambda: pool.fetchval(
         "SELECT status = 'needs_reply' FROM conversation WHERE id = $1", first))  # fmt: skip
-    events = await nc.jetstream().subscribe("baton.events.contact.>", stream="EVENTS")
-    moderator = (await assigner.call("baton.admin.user.create", as_user=a["owner"],
+    events = await nc.jetstream().subscribe(f"{api.EVENTS_ROOT}.contact.>", stream="EVENTS")
+    moderator = (await assigner.call(api.USER_CREATE, as_user=a["owner"],
                                      org_id=a["org"], name="Mo", role="moderator"))["user_id"]  # fmt: skip
-    other = (await assigner.call("baton.admin.user.create", as_user=a["owner"], org_id=a["org"],
+    other = (await assigner.call(api.USER_CREATE, as_user=a["owner"], org_id=a["org"],
                                  name="T2", role="texter"))["user_id"]  # fmt: skip
     stranger = (await _org(assigner, None))["owner"]
     # Not theirs to decide: a texter who does not hold it, and a stranger to the organization.
-    assert (await sender.error("baton.send.opt_out", as_user=other,
+    assert (await sender.error(api.SEND_OPT_OUT, as_user=other,
                                conversation_id=first)).code == "forbidden"  # fmt: skip
-    assert (await sender.error("baton.send.opt_out", as_user=stranger,
+    assert (await sender.error(api.SEND_OPT_OUT, as_user=stranger,
                                conversation_id=first)).code == "not_found"  # fmt: skip
-    done = await sender.call("baton.send.opt_out", as_user=a["texter"], conversation_id=first)
+    done = await sender.call(api.SEND_OPT_OUT, as_user=a["texter"], conversation_id=first)
     assert done == {"conversation_id": first, "opted_out_now": True}
     assert tuple(await pool.fetchrow("SELECT org_id, source FROM opt_out")) == (a["org"], "texter")
     confirmation = await pool.fetchrow(
@@ -447,13 +448,13 @@ async def test_a_texter_opts_out_a_contact_whose_words_were_not_read_as_one(
     assert (event["change"], event["actor_id"], event["provider_message_id"]) == (
         "opt_out", a["texter"], None)  # fmt: skip
     # A moderator may too; again changes nothing and sends nothing more.
-    again = await sender.call("baton.send.opt_out", as_user=moderator, conversation_id=first)
+    again = await sender.call(api.SEND_OPT_OUT, as_user=moderator, conversation_id=first)
     assert again["opted_out_now"] is False
     assert await pool.fetchval(
         "SELECT count(*) FROM message WHERE kind = 'opt_out_confirmation'") == 1  # fmt: skip
-    assert (await sender.error("baton.send.initial", **_send(a["texter"], first))).code in {
+    assert (await sender.error(api.SEND_INITIAL, **_send(a["texter"], first))).code in {
         "opted_out", "already_sent"}  # fmt: skip
-    await sender.call("baton.send.initial", **_send(a["texter"], second))
+    await sender.call(api.SEND_INITIAL, **_send(a["texter"], second))
 
 
 async def test_the_confirmation_text_is_texted_as_is_so_it_must_be_readable(
@@ -462,7 +463,7 @@ async def test_the_confirmation_text_is_texted_as_is_so_it_must_be_readable(
     a = await _org(assigner, None)
     before = await snapshot(pool)
     for wording in ("Parks\u0007: unsubscribed", "   "):
-        refusal = await assigner.error("baton.admin.org.update", as_user=a["owner"],
+        refusal = await assigner.error(api.ORG_UPDATE, as_user=a["owner"],
                                        org_id=a["org"], opt_out_confirmation=wording)  # fmt: skip
         assert (refusal.code, refusal.details) == ("bad_request",
                                                    {"field": "opt_out_confirmation"})  # fmt: skip

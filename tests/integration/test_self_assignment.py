@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from shared import catalogue as api
 from tests.support.baton_client import OPERATOR, Baton, campaign_with_texters, request_args
 
 pytestmark = pytest.mark.integration
@@ -20,7 +21,7 @@ async def test_a_batch_is_the_campaign_batch_size_of_unassigned_initials(
 ) -> None:
     c = await campaign_with_texters(assigner, texters=1, contacts=12, batch_size=5)
     texter = c["texters"][0]
-    batch = await assigner.call("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
+    batch = await assigner.call(api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=texter)
     assert batch["count"] == 5 == len(batch["conversation_ids"])
     held = await pool.fetch(
         "SELECT id FROM conversation WHERE assignee_id = $1 ORDER BY id", texter
@@ -36,16 +37,14 @@ async def test_initials_pending_blocks_a_second_batch_until_they_are_sent(
 ) -> None:
     c = await campaign_with_texters(assigner, texters=1, contacts=12, batch_size=5)
     texter = c["texters"][0]
-    first = await assigner.call("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
-    refusal = await assigner.error(
-        "baton.assign.request", campaign_id=c["campaign"], as_user=texter
-    )
+    first = await assigner.call(api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=texter)
+    refusal = await assigner.error(api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=texter)
     assert refusal.code == "initials_pending"
     await pool.execute(
         "UPDATE conversation SET status = 'awaiting_reply' WHERE id = ANY($1)",
         first["conversation_ids"],
     )
-    second = await assigner.call("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
+    second = await assigner.call(api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=texter)
     assert second["count"] == 5
     assert set(second["conversation_ids"]).isdisjoint(first["conversation_ids"])
     await pool.execute(
@@ -53,13 +52,13 @@ async def test_initials_pending_blocks_a_second_batch_until_they_are_sent(
         second["conversation_ids"],
     )
     # A pool smaller than the batch gives what is left; then the pool is empty.
-    third = await assigner.call("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
+    third = await assigner.call(api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=texter)
     assert third["count"] == 2
     await pool.execute(
         "UPDATE conversation SET status = 'awaiting_reply' WHERE id = ANY($1)",
         third["conversation_ids"],
     )
-    empty = await assigner.error("baton.assign.request", campaign_id=c["campaign"], as_user=texter)
+    empty = await assigner.error(api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=texter)
     assert empty.code == "no_more_conversations"
     assert empty.message == "No more conversations available"
 
@@ -69,16 +68,16 @@ async def test_refusals_each_have_their_own_code(assigner: Baton, pool: asyncpg.
         assigner, texters=2, contacts=10, batch_size=3, self_assign=False
     )
     campaign, texter = c["campaign"], c["texters"][0]
-    assert (await assigner.error("baton.assign.request", campaign_id=campaign,
+    assert (await assigner.error(api.ASSIGN_REQUEST, campaign_id=campaign,
                                  as_user=texter)).code == "self_assign_disabled"  # fmt: skip
-    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=campaign,
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"], campaign_id=campaign,
                         self_assign=True, require_replies_handled=True)  # fmt: skip
-    assert (await assigner.error("baton.assign.request", campaign_id=campaign,
+    assert (await assigner.error(api.ASSIGN_REQUEST, campaign_id=campaign,
                                  as_user=c["owner"])).code == "not_a_member"  # fmt: skip
-    assert (await assigner.error("baton.assign.request", campaign_id=999,
+    assert (await assigner.error(api.ASSIGN_REQUEST, campaign_id=999,
                                  as_user=texter)).code == "not_found"  # fmt: skip
     # Unhandled replies block initials when the campaign requires them handled.
-    first = await assigner.call("baton.assign.request", campaign_id=campaign, as_user=texter)
+    first = await assigner.call(api.ASSIGN_REQUEST, campaign_id=campaign, as_user=texter)
     await pool.execute(
         "UPDATE conversation SET status = 'needs_reply', needs_reply_since = now() WHERE id = $1",
         first["conversation_ids"][0],
@@ -87,11 +86,11 @@ async def test_refusals_each_have_their_own_code(assigner: Baton, pool: asyncpg.
         "UPDATE conversation SET status = 'awaiting_reply' WHERE id = ANY($1)",
         first["conversation_ids"][1:],
     )
-    assert (await assigner.error("baton.assign.request", campaign_id=campaign,
+    assert (await assigner.error(api.ASSIGN_REQUEST, campaign_id=campaign,
                                  as_user=texter)).code == "replies_pending"  # fmt: skip
-    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=campaign,
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"], campaign_id=campaign,
                         status="archived")  # fmt: skip
-    assert (await assigner.error("baton.assign.request", campaign_id=campaign,
+    assert (await assigner.error(api.ASSIGN_REQUEST, campaign_id=campaign,
                                  as_user=c["texters"][1])).code == "campaign_not_active"  # fmt: skip
 
 
@@ -99,7 +98,7 @@ async def test_replies_batches_take_unassigned_replies_oldest_first(
     assigner: Baton, pool: asyncpg.Pool
 ) -> None:
     c = await campaign_with_texters(assigner, texters=1, contacts=6, batch_size=3)
-    await assigner.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=c["campaign"],
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"], campaign_id=c["campaign"],
                         replies_batch_size=2)  # fmt: skip
     ids = [r["id"] for r in await pool.fetch("SELECT id FROM conversation ORDER BY id")]
     # Three Unassigned replies that arrived at different times; one conversation is closed.
@@ -110,10 +109,10 @@ async def test_replies_batches_take_unassigned_replies_oldest_first(
             conversation, minutes,
         )  # fmt: skip
     await pool.execute("UPDATE conversation SET status = 'closed' WHERE id = $1", ids[0])
-    batch = await assigner.call("baton.assign.request", campaign_id=c["campaign"],
+    batch = await assigner.call(api.ASSIGN_REQUEST, campaign_id=c["campaign"],
                                 as_user=c["texters"][0], kind="replies")  # fmt: skip
     assert batch["conversation_ids"] == sorted([ids[1], ids[4]])
-    refusal = await assigner.error("baton.assign.request", campaign_id=c["campaign"],
+    refusal = await assigner.error(api.ASSIGN_REQUEST, campaign_id=c["campaign"],
                                    as_user=c["texters"][0], kind="replies")  # fmt: skip
     assert refusal.code == "replies_pending"
 
@@ -122,17 +121,15 @@ async def test_join_by_invite_adds_once_and_requests_the_first_batch(
     assigner: Baton, pool: asyncpg.Pool
 ) -> None:
     c = await campaign_with_texters(assigner, texters=0, contacts=10, batch_size=4)
-    other_org = (await assigner.call("baton.admin.org.create", as_user=OPERATOR, name="Elsewhere"))[
-        "org_id"
-    ]
-    newcomer = (await assigner.call("baton.admin.user.create", as_user=OPERATOR, org_id=other_org, name="Nia",
+    other_org = (await assigner.call(api.ORG_CREATE, as_user=OPERATOR, name="Elsewhere"))["org_id"]
+    newcomer = (await assigner.call(api.USER_CREATE, as_user=OPERATOR, org_id=other_org, name="Nia",
                                     role="owner"))["user_id"]  # fmt: skip
-    token = (await assigner.call("baton.admin.campaign.invite", as_user=c["owner"],
+    token = (await assigner.call(api.CAMPAIGN_INVITE, as_user=c["owner"],
                                  campaign_id=c["campaign"], kind="initials"))["token"]  # fmt: skip
-    joined = await assigner.call("baton.assign.join", token=token, as_user=newcomer)
+    joined = await assigner.call(api.ASSIGN_JOIN, token=token, as_user=newcomer)
     assert joined["campaign_id"] == c["campaign"]
     assert len(joined["conversation_ids"]) == 4
-    again = await assigner.call("baton.assign.join", token=token, as_user=newcomer)
+    again = await assigner.call(api.ASSIGN_JOIN, token=token, as_user=newcomer)
     assert again["conversation_ids"] == []
     assert again["first_batch_error"] == "initials_pending"
     members = await pool.fetchval(
@@ -140,17 +137,17 @@ async def test_join_by_invite_adds_once_and_requests_the_first_batch(
         c["campaign"], newcomer,
     )  # fmt: skip
     assert members == 1
-    await assigner.call("baton.admin.campaign.invite.revoke", as_user=c["owner"], token=token)
-    assert (await assigner.error("baton.assign.join", token=token,
+    await assigner.call(api.CAMPAIGN_INVITE_REVOKE, as_user=c["owner"], token=token)
+    assert (await assigner.error(api.ASSIGN_JOIN, token=token,
                                  as_user=newcomer)).code == "invalid_invite"  # fmt: skip
 
 
 async def test_assignments_are_published_as_events(assigner: Baton, nc: NatsClient) -> None:
     c = await campaign_with_texters(assigner, texters=1, contacts=4, batch_size=4)
     js = nc.jetstream()
-    sub = await js.subscribe("baton.events.conversation.assigned.*", stream="EVENTS")
+    sub = await js.subscribe(api.CONVERSATIONS_ASSIGNED.pattern, stream="EVENTS")
     batch = await assigner.call(
-        "baton.assign.request", campaign_id=c["campaign"], as_user=c["texters"][0]
+        api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=c["texters"][0]
     )
     msg = await sub.next_msg(timeout=10)
     event = json.loads(msg.data)
@@ -166,7 +163,7 @@ async def test_500_concurrent_requests_from_100_texters_never_double_assign(
     requests = [texter for texter in c["texters"] for _ in range(5)]
     replies = await asyncio.gather(*(
         assigner.nc.request(
-            "baton.assign.request", timeout=60, **request_args(t, {"campaign_id": c["campaign"]})
+            api.ASSIGN_REQUEST.subject, timeout=60, **request_args(t, {"campaign_id": c["campaign"]})
         ) for t in requests
     ))  # fmt: skip
     bodies = [json.loads(r.data) for r in replies]

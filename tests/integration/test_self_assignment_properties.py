@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared import catalogue as api
 from shared.errors import BatonError
 from tests.support.baton_client import Baton, campaign_with_texters
 
@@ -60,13 +61,13 @@ class Run:
         kind, value, extra = op
         try:
             if kind == "request":
-                data = await self.baton.call("baton.assign.request", campaign_id=self.c["campaign"],
+                data = await self.baton.call(api.ASSIGN_REQUEST, campaign_id=self.c["campaign"],
                                              as_user=self.texter(value), kind=extra)  # fmt: skip
                 self.handed += [(self.texter(value), cid) for cid in data["conversation_ids"]]
             elif kind == "join":
                 token = self.c["tokens"][extra]
                 data = await self.baton.call(
-                    "baton.assign.join", token=token, as_user=self.texter(value)
+                    api.ASSIGN_JOIN, token=token, as_user=self.texter(value)
                 )
                 self.handed += [(self.texter(value), cid) for cid in data["conversation_ids"]]
             elif kind == "send_all":
@@ -89,7 +90,7 @@ class Run:
                          "require_replies": "require_replies_handled"}[kind]  # fmt: skip
                 if kind == "batch_size":
                     self.largest_batch = max(self.largest_batch, value)
-                await self.baton.call("baton.admin.campaign.update", as_user=self.c["owner"],
+                await self.baton.call(api.CAMPAIGN_UPDATE, as_user=self.c["owner"],
                                       campaign_id=self.c["campaign"], **{field: value})  # fmt: skip
         except BatonError as refusal:
             assert refusal.code in EXPECTED_REFUSALS, (op, refusal.code, refusal.message)
@@ -106,10 +107,10 @@ async def test_random_interleavings_keep_every_invariant(
     campaign = await campaign_with_texters(
         assigner, texters=TEXTERS, contacts=CONTACTS, batch_size=4
     )
-    await assigner.call("baton.admin.campaign.texters.remove", as_user=campaign["owner"],
+    await assigner.call(api.CAMPAIGN_TEXTERS_REMOVE, as_user=campaign["owner"],
                         campaign_id=campaign["campaign"], user_ids=campaign["texters"][2:])  # fmt: skip
     campaign["tokens"] = {
-        kind: (await assigner.call("baton.admin.campaign.invite", as_user=campaign["owner"],
+        kind: (await assigner.call(api.CAMPAIGN_INVITE, as_user=campaign["owner"],
                                    campaign_id=campaign["campaign"], kind=kind))["token"]
         for kind in ("initials", "replies")
     }  # fmt: skip

@@ -9,8 +9,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.errors import MaxPayloadError
 
-from services.api_docs import DEFINITIONS, catalog
-from shared.schemas.system import status_subject
+from services.registry import DEFINITIONS
+from shared.catalogue import ROUTES, status_route
 from shared.settings import MAX_PAYLOAD_BYTES, CommonSettings
 from tests.support.baton_client import OPERATOR, Caller, auth_headers
 from tests.support.services import running
@@ -23,7 +23,7 @@ MALFORMED = [b"not json", b"", b"[1, 2]", b'{"unexpected_field": true}', b"\xff\
 def _subjects(definition_name: str) -> list[tuple[str, Caller]]:
     """Each subject with a caller it lets past the token check (so the payload is what fails)."""
     return [(e.subject, None if e.access.public else OPERATOR if e.access.role is None else 1)
-            for e in catalog() if e.service == definition_name]  # fmt: skip
+            for e in ROUTES if e.service == definition_name]  # fmt: skip
 
 
 @pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda d: d.name)
@@ -31,7 +31,7 @@ async def test_service_starts_and_reports_status(
     definition, settings: CommonSettings, nc: NatsClient
 ) -> None:
     async with running(definition, settings):
-        reply = await nc.request(status_subject(definition.name), b"{}", timeout=5)
+        reply = await nc.request(status_route(definition.name).subject, b"{}", timeout=5)
         body = json.loads(reply.data)
         assert body["ok"] is True
         assert body["data"]["service"] == definition.name
@@ -52,7 +52,7 @@ async def test_malformed_requests_on_every_subject_get_bad_request(
                 assert body["ok"] is False, (subject, payload)
                 assert body["error"]["code"] == "bad_request", (subject, payload, body)
         # ...and it keeps serving.
-        reply = await nc.request(status_subject(definition.name), b"{}", timeout=5)
+        reply = await nc.request(status_route(definition.name).subject, b"{}", timeout=5)
         assert json.loads(reply.data)["ok"] is True
 
 
@@ -61,8 +61,8 @@ async def test_oversized_request_is_refused(settings: CommonSettings, nc: NatsCl
     # NATS carries no more than the services take (tests/unit/test_nats_max_payload.py), so the
     # client learns of the limit before sending; a service set to take less refuses the rest.
     with pytest.raises(MaxPayloadError):
-        await nc.request(status_subject(definition.name), b" " * (MAX_PAYLOAD_BYTES + 1))
+        await nc.request(status_route(definition.name).subject, b" " * (MAX_PAYLOAD_BYTES + 1))
     async with running(definition, replace(settings, max_request_bytes=4096)):
-        reply = await nc.request(status_subject(definition.name), b" " * 5000, timeout=5)
+        reply = await nc.request(status_route(definition.name).subject, b" " * 5000, timeout=5)
         body = json.loads(reply.data)
         assert body["error"]["code"] == "payload_too_large"

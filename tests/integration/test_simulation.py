@@ -7,7 +7,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.reaper.service import DEFINITION as REAPER
-from shared.cli.client import Client
+from shared.client import BatonClient
 from shared.settings import CommonSettings, ReaperSettings
 from shared.simulation.progress import Progress
 from shared.simulation.run import render, simulate
@@ -31,7 +31,9 @@ async def test_a_small_campaign_runs_to_the_end_with_every_invariant_true(
         try:
             progress: list[Progress] = []
             # Each party signs with the services' key: the operator, the owner, every texter.
-            report = await simulate(client_nc, Client(client_nc), SIGNER, scenario, progress.append)
+            report = await simulate(
+                client_nc, BatonClient(client_nc), SIGNER, scenario, progress.append
+            )
         finally:
             await client_nc.close()
     print(render(report))

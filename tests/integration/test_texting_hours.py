@@ -20,6 +20,7 @@ from services.assigner.service import endpoints as assigner_endpoints
 from services.reaper.releasing import Releaser
 from services.sender.service import DEFINITION as SENDER
 from services.sender.service import endpoints as sender_endpoints
+from shared import catalogue as api
 from shared.migrations import available_migrations, migrate
 from shared.outbox import OutboxPublisher
 from shared.phone_zones import load_phone_zones
@@ -83,9 +84,9 @@ async def _campaign(
     ids in the order given, as c["ids"]."""
     c = await campaign_with_texters(baton, texters=texters, contacts=0, batch_size=batch_size,
                                     sending_number=SENDING_NUMBER)  # fmt: skip
-    await baton.call("baton.admin.campaign.update", as_user=c["owner"], campaign_id=c["campaign"],
+    await baton.call(api.CAMPAIGN_UPDATE, as_user=c["owner"], campaign_id=c["campaign"],
                      texting_hours={"start": 9, "end": 21}, **settings)  # fmt: skip
-    result = await baton.call("baton.admin.contacts.import", as_user=c["owner"],
+    result = await baton.call(api.CONTACTS_IMPORT, as_user=c["owner"],
                               campaign_id=c["campaign"], contacts=contacts)  # fmt: skip
     assert result["imported"] == len(contacts), result
     return c
@@ -105,12 +106,12 @@ def _phones(prefix: str, count: int) -> list[dict[str, str]]:
 
 
 async def _request(baton: Baton, c: dict[str, Any], texter: int = 0, **kw: Any) -> Any:
-    return await baton.call("baton.assign.request", campaign_id=c["campaign"],
+    return await baton.call(api.ASSIGN_REQUEST, campaign_id=c["campaign"],
                             as_user=c["texters"][texter], **kw)  # fmt: skip
 
 
 async def _refusal(baton: Baton, c: dict[str, Any], texter: int = 0, **kw: Any) -> Any:
-    return await baton.error("baton.assign.request", campaign_id=c["campaign"],
+    return await baton.error(api.ASSIGN_REQUEST, campaign_id=c["campaign"],
                              as_user=c["texters"][texter], **kw)  # fmt: skip
 
 
@@ -126,7 +127,7 @@ async def test_an_east_coast_morning_hands_out_washington_and_says_when_honolulu
     batch = await _request(assigner, c)
     assert batch["conversation_ids"] == dc  # only what can be sent now
     for conversation in batch["conversation_ids"]:
-        sent = await sender.call("baton.send.initial", as_user=c["texters"][0],
+        sent = await sender.call(api.SEND_INITIAL, as_user=c["texters"][0],
                                  conversation_id=conversation, body="Hi",
                                  idempotency_key=f"k{conversation}")  # fmt: skip
         assert sent["status"] == "queued"
@@ -139,7 +140,7 @@ async def test_an_east_coast_morning_hands_out_washington_and_says_when_honolulu
     # The sender agrees: a Honolulu conversation (handed out by hand) cannot be texted now.
     await pool.execute("UPDATE conversation SET assignee_id = $2 WHERE id = $1", honolulu[0],
                        c["texters"][1])  # fmt: skip
-    outside = await sender.error("baton.send.initial", as_user=c["texters"][1],
+    outside = await sender.error(api.SEND_INITIAL, as_user=c["texters"][1],
                                  conversation_id=honolulu[0], body="Hi", idempotency_key="h")  # fmt: skip
     assert outside.code == "outside_texting_hours"
     await pool.execute("UPDATE conversation SET assignee_id = NULL WHERE id = $1", honolulu[0])
@@ -159,10 +160,10 @@ async def test_the_margin_before_closing(assigner: Baton, pool: asyncpg.Pool, cl
     assert refusal.code == "none_textable_now"
     assert refusal.details["opens_at"] == "2026-12-01T14:00:00Z"  # 09:00 the next day
     # A campaign with a shorter margin still hands out; one with a longer one stops earlier.
-    await assigner.call("baton.admin.campaign.update", as_user=c["owner"],
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"],
                         campaign_id=c["campaign"], closing_margin_minutes=20)  # fmt: skip
     assert (await _request(assigner, c))["count"] == 1
-    updated = await assigner.call("baton.admin.campaign.update", as_user=c["owner"],
+    updated = await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"],
                                   campaign_id=c["campaign"], closing_margin_minutes=120)  # fmt: skip
     assert updated["closing_margin_minutes"] == 120
     clock.now = datetime(2026, 11, 30, 23, 59, tzinfo=UTC)  # 18:59
@@ -172,7 +173,7 @@ async def test_the_margin_before_closing(assigner: Baton, pool: asyncpg.Pool, cl
                        " AND assignee_id IS NOT NULL", c["campaign"])  # fmt: skip
     assert (await _refusal(assigner, c)).code == "none_textable_now"
     # A margin as long as the hours would never hand anything out.
-    too_long = await assigner.error("baton.admin.campaign.update", as_user=c["owner"],
+    too_long = await assigner.error(api.CAMPAIGN_UPDATE, as_user=c["owner"],
                                     campaign_id=c["campaign"], closing_margin_minutes=720)  # fmt: skip
     assert too_long.code == "bad_request"
 
@@ -222,7 +223,7 @@ async def test_a_number_spanning_zones_and_an_imported_zone(
     refusal = await _refusal(assigner, c)
     assert refusal.details["zone"] == "America/Los_Angeles"
     assert refusal.details["opens_at"] == "2026-11-30T17:00:00Z"
-    await assigner.call("baton.admin.campaign.update", as_user=c["owner"],
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"],
                         campaign_id=c["campaign"], fallback_zone="America/Boise")  # fmt: skip
     assert (await _request(assigner, c))["conversation_ids"] == idaho
     # 10:00 in Washington is 05:00 for the contact imported as in Honolulu.
@@ -230,7 +231,7 @@ async def test_a_number_spanning_zones_and_an_imported_zone(
     assert (await _refusal(assigner, c, texter=1)).details["zone"] == "Pacific/Honolulu"
     clock.now = HONOLULU_OPENS
     assert (await _request(assigner, c, texter=1))["conversation_ids"] == moved
-    bad = await assigner.error("baton.admin.campaign.update", as_user=c["owner"],
+    bad = await assigner.error(api.CAMPAIGN_UPDATE, as_user=c["owner"],
                                campaign_id=c["campaign"], fallback_zone="Mars/Olympus")  # fmt: skip
     assert bad.code == "bad_request"
 
@@ -250,7 +251,7 @@ async def test_held_initials_go_back_when_hours_close_and_out_again_when_they_op
     reaper = _reaper(pool, nc, clock)
     assert await reaper.pass_once() == 0  # still sendable: held
     # Every conversation event (the released subject may carry a message-id token or not).
-    events = await nc.jetstream().subscribe("baton.events.conversation.>", stream="EVENTS")
+    events = await nc.jetstream().subscribe(f"{api.EVENTS_ROOT}.conversation.>", stream="EVENTS")
     # 21:00 in Honolulu: the reaper returns them, so they block nothing.
     clock.now = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
     assert await reaper.pass_once() == 3
@@ -266,7 +267,7 @@ async def test_held_initials_go_back_when_hours_close_and_out_again_when_they_op
         (i, texter) for i in honolulu
     ]
     message = await events.next_msg(timeout=10)
-    while not message.subject.startswith("baton.events.conversation.released"):
+    while not message.subject.startswith(api.CONVERSATIONS_RELEASED.subject):
         message = await events.next_msg(timeout=10)
     event = json.loads(message.data)
     assert (event["reason"], event["from_texter_id"], event["conversation_ids"]) == (
@@ -283,7 +284,7 @@ async def test_held_initials_go_back_when_hours_close_and_out_again_when_they_op
     clock.now = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
     assert (await _request(assigner, c, texter=1))["conversation_ids"] == honolulu
     # Campaigns without self assignment keep what an admin assigned.
-    await assigner.call("baton.admin.campaign.update", as_user=c["owner"],
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"],
                         campaign_id=c["campaign"], self_assign=False)  # fmt: skip
     clock.now = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
     assert await reaper.pass_once() == 0
@@ -312,17 +313,17 @@ async def test_replies_and_joins_hold_only_what_is_open(
     refusal = await _refusal(assigner, c, kind="replies")
     assert (refusal.code, refusal.details["zone"]) == ("none_textable_now", "Pacific/Honolulu")
     # A texter joining by invite now gets no first batch, and hears when there will be one.
-    newcomer = (await assigner.call("baton.admin.user.create", as_user=c["owner"], org_id=c["org"],
+    newcomer = (await assigner.call(api.USER_CREATE, as_user=c["owner"], org_id=c["org"],
                                     name="Nia", role="texter"))["user_id"]  # fmt: skip
-    token = (await assigner.call("baton.admin.campaign.invite", as_user=c["owner"],
+    token = (await assigner.call(api.CAMPAIGN_INVITE, as_user=c["owner"],
                                  campaign_id=c["campaign"], kind="replies"))["token"]  # fmt: skip
-    joined = await assigner.call("baton.assign.join", token=token, as_user=newcomer)
+    joined = await assigner.call(api.ASSIGN_JOIN, token=token, as_user=newcomer)
     assert joined["conversation_ids"] == []
     assert joined["first_batch_error"] == "none_textable_now"
     assert joined["next_opening"] == {"opens_at": "2026-11-30T19:00:00Z",
                                       "zone": "Pacific/Honolulu", "local_time": "09:00"}  # fmt: skip
     clock.now = HONOLULU_OPENS + timedelta(minutes=1)
-    again = await assigner.call("baton.assign.join", token=token, as_user=newcomer)
+    again = await assigner.call(api.ASSIGN_JOIN, token=token, as_user=newcomer)
     assert again["conversation_ids"] == honolulu  # oldest first
     assert again["next_opening"] is None
 
@@ -331,7 +332,7 @@ async def test_campaign_stats_count_what_is_textable_now_per_zone(
     assigner: Baton, pool: asyncpg.Pool, clock: Clock
 ) -> None:
     c = await _campaign(assigner, _phones("+1202", 5) + _phones("+1808", 6))
-    stats = await assigner.call("baton.query.campaign.stats", as_user=c["owner"],
+    stats = await assigner.call(api.CAMPAIGN_STATS, as_user=c["owner"],
                                 campaign_id=c["campaign"])  # fmt: skip
     assert stats["unassigned_textable_now"] == 5
     by_zone = {tuple(z["zones"]): z for z in stats["unassigned_by_zone"]}
@@ -343,7 +344,7 @@ async def test_campaign_stats_count_what_is_textable_now_per_zone(
     assert by_zone[("Pacific/Honolulu",)]["textable_now"] == 0
     assert by_zone[("Pacific/Honolulu",)]["next_opening"]["opens_at"] == "2026-11-30T19:00:00Z"
     clock.now = HONOLULU_OPENS
-    stats = await assigner.call("baton.query.campaign.stats", as_user=c["owner"],
+    stats = await assigner.call(api.CAMPAIGN_STATS, as_user=c["owner"],
                                 campaign_id=c["campaign"])  # fmt: skip
     assert stats["unassigned_textable_now"] == 11
 

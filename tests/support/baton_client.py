@@ -11,8 +11,9 @@ from typing import Any, Literal
 import msgspec
 from nats.aio.client import Client as NatsClient
 
-from shared.deadlines import deadline_header
-from shared.envelope import decode_reply, unwrap
+from shared import catalogue as api
+from shared.catalogue import BY_SUBJECT, Route
+from shared.client import BatonClient
 from shared.errors import BatonError
 from shared.tokens import TokenSigner
 
@@ -36,28 +37,61 @@ def request_args(as_user: Caller, payload: dict[str, Any]) -> dict[str, Any]:
     return {"payload": msgspec.json.encode(payload), "headers": auth_headers(as_user)}
 
 
+class TestCredentials:
+    """Headers for `as_user`, signed with the test secret."""
+
+    def __init__(self, as_user: Caller) -> None:
+        self._as_user = as_user
+
+    def headers(self) -> dict[str, str]:
+        return auth_headers(self._as_user) or {}
+
+
 class Baton:
+    """The shared client (shared/client.py) as the tests use it: keyword payloads, any caller
+    per call, and every refusal checked against the codes the catalogue declares."""
+
     def __init__(self, nc: NatsClient, timeout: float = 10.0) -> None:
         self.nc = nc
         self.timeout = timeout
 
-    async def call(self, subject: str, *, as_user: Caller = None, **payload: Any) -> Any:
-        reply = await self.nc.request(subject, timeout=self.timeout, **self._args(as_user, payload))
-        return unwrap(reply.data)
+    def client(self, as_user: Caller) -> BatonClient:
+        return BatonClient(self.nc, credentials=TestCredentials(as_user), timeout=self.timeout)
 
-    def _args(self, as_user: Caller, payload: dict[str, Any]) -> dict[str, Any]:
-        """The request as `as_user`, with the deadline this client stops waiting at."""
-        args = request_args(as_user, payload)
-        args["headers"] = {**(args["headers"] or {}), **deadline_header(self.timeout)}
-        return args
+    async def call(
+        self, route: Route[Any, Any] | str, *, as_user: Caller = None, **payload: Any
+    ) -> Any:
+        """`route`, or its subject (tests that loop over subjects)."""
+        route = _route(route)
+        try:
+            return await self.client(as_user).call_json(route, payload)
+        except BatonError as refusal:
+            _declared(route, refusal)
+            raise
 
-    async def error(self, subject: str, *, as_user: Caller = None, **payload: Any) -> BatonError:
+    async def error(
+        self, route: Route[Any, Any] | str, *, as_user: Caller = None, **payload: Any
+    ) -> BatonError:
         """Send a request that must be refused; return the refusal."""
-        reply = await self.nc.request(subject, timeout=self.timeout, **self._args(as_user, payload))
-        decoded = decode_reply(reply.data)
-        assert not decoded.ok, f"{subject} succeeded but should have been refused: {decoded.data}"
-        assert decoded.error is not None
-        return BatonError(decoded.error.code, decoded.error.message, decoded.error.details)
+        route = _route(route)
+        try:
+            data = await self.client(as_user).call_json(route, payload)
+        except BatonError as refusal:
+            _declared(route, refusal)
+            return refusal
+        raise AssertionError(f"{route.subject} succeeded but should have been refused: {data}")
+
+
+def _route(route: Route[Any, Any] | str) -> Route[Any, Any]:
+    return BY_SUBJECT[route] if isinstance(route, str) else route
+
+
+def _declared(route: Route[Any, Any], refusal: BatonError) -> None:
+    """Every code a test meets must be one the catalogue says the subject may answer."""
+    assert refusal.code in route.errors, (
+        f"{route.subject} answered {refusal.code!r}, which shared/catalogue.py does not declare "
+        f"for it ({refusal.message})"
+    )
 
 
 async def campaign_with_texters(
@@ -71,31 +105,31 @@ async def campaign_with_texters(
 ) -> dict[str, Any]:
     """An active campaign with `contacts` Unassigned conversations and `texters` texters; with
     `sending_number`, the organization owns it and the campaign sends from it."""
-    org = (await baton.call("baton.admin.org.create", as_user=OPERATOR, name="Org"))["org_id"]
-    owner = (await baton.call("baton.admin.user.create", as_user=OPERATOR, org_id=org,
+    org = (await baton.call(api.ORG_CREATE, as_user=OPERATOR, name="Org"))["org_id"]
+    owner = (await baton.call(api.USER_CREATE, as_user=OPERATOR, org_id=org,
                               name="Owner", role="owner"))["user_id"]  # fmt: skip
     texter_ids = [
-        (await baton.call("baton.admin.user.create", as_user=owner, org_id=org,
+        (await baton.call(api.USER_CREATE, as_user=owner, org_id=org,
                           name=f"Texter {i}", role="texter"))["user_id"]
         for i in range(texters)
     ]  # fmt: skip
     if sending_number is not None:
-        await baton.call("baton.admin.org.numbers.add", as_user=owner, org_id=org,
+        await baton.call(api.ORG_NUMBERS_ADD, as_user=owner, org_id=org,
                          numbers=[sending_number])  # fmt: skip
     # Texting hours all day: what a test hands out must not depend on when it runs (the
     # texting-hours tests set their own hours and clock).
-    campaign = (await baton.call("baton.admin.campaign.create", as_user=owner, org_id=org,
+    campaign = (await baton.call(api.CAMPAIGN_CREATE, as_user=owner, org_id=org,
                                  title="Campaign", sending_number=sending_number,
                                  texting_hours={"start": 0, "end": 24}))["campaign_id"]  # fmt: skip
-    await baton.call("baton.admin.campaign.update", as_user=owner, campaign_id=campaign,
+    await baton.call(api.CAMPAIGN_UPDATE, as_user=owner, campaign_id=campaign,
                      status="active", self_assign=self_assign, batch_size=batch_size)  # fmt: skip
     if texter_ids:
-        await baton.call("baton.admin.campaign.texters.add", as_user=owner, campaign_id=campaign,
+        await baton.call(api.CAMPAIGN_TEXTERS_ADD, as_user=owner, campaign_id=campaign,
                          user_ids=texter_ids)  # fmt: skip
     for start in range(0, contacts, 5000):
         rows = [{"phone": f"+1415555{n:04d}" if n < 10000 else f"+1650555{n - 10000:04d}"}
                 for n in range(start, min(contacts, start + 5000))]  # fmt: skip
-        result = await baton.call("baton.admin.contacts.import", as_user=owner,
+        result = await baton.call(api.CONTACTS_IMPORT, as_user=owner,
                                   campaign_id=campaign, contacts=rows)  # fmt: skip
         assert result["rejected"] == [], result["rejected"][:3]
     return {"org": org, "owner": owner, "texters": texter_ids, "campaign": campaign}

@@ -11,7 +11,7 @@ import nats
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from shared.schemas.system import status_subject
+from shared.catalogue import status_route
 from shared.service import ServiceDefinition, run_service
 from shared.settings import CommonSettings
 from tests.support.baton_client import TEST_AUTH_SECRET
@@ -43,7 +43,7 @@ async def running(
     if ready_wait not in done:
         task.cancel()
         raise TimeoutError(f"{definition.name} was not ready within 30 s")
-    await _until_answering(settings.nats_url, status_subject(definition.name), client or {})
+    await _until_answering(settings.nats_url, status_route(definition.name).subject, client or {})
     try:
         yield settings
     finally:

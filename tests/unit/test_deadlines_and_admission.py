@@ -17,7 +17,7 @@ from shared.deadlines import (
     passed,
 )
 from shared.endpoints import Endpoint, answer
-from shared.errors import OVERLOADED
+from shared.error_codes import ErrorCode
 from shared.schemas.base import Request
 
 
@@ -70,7 +70,7 @@ def test_the_line_is_bounded_by_count_and_bytes_and_subjects_take_turns() -> Non
 
 def test_overloaded_says_when_to_try_again() -> None:
     error = json.loads(overloaded_reply())["error"]
-    assert error["code"] == OVERLOADED
+    assert error["code"] == ErrorCode.OVERLOADED
     assert error["details"] == {"retry_after_ms": RETRY_AFTER_MS}
 
 

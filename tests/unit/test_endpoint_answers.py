@@ -10,6 +10,7 @@ import pytest
 
 from shared.access import PUBLIC, Caller
 from shared.endpoints import Endpoint, answer
+from shared.error_codes import ErrorCode
 from shared.errors import BatonError
 from shared.schemas.base import Request
 
@@ -80,7 +81,7 @@ async def test_oversized_request_is_refused_before_decoding() -> None:
 
 async def test_refusal_keeps_its_code() -> None:
     async def refuse(_: Echo, __: Caller) -> None:
-        raise BatonError("no_more_conversations", "No more conversations available")
+        raise BatonError(ErrorCode.NO_MORE_CONVERSATIONS, "No more conversations available")
 
     reply, outcome = await answer(Endpoint("t", Echo, refuse, PUBLIC), b'{"name": "x"}', 1024)
     assert outcome == "no_more_conversations"

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from shared.envelope import encode_error, encode_ok, unwrap
+from shared.error_codes import ErrorCode
 from shared.errors import BatonError
 
 
@@ -15,7 +16,9 @@ def test_ok_envelope() -> None:
 
 
 def test_error_envelope_round_trips_its_code() -> None:
-    payload = encode_error(BatonError("initials_pending", "Send your initials first", {"n": 3}))
+    payload = encode_error(
+        BatonError(ErrorCode.INITIALS_PENDING, "Send your initials first", {"n": 3})
+    )
     assert json.loads(payload) == {
         "ok": False,
         "error": {

@@ -15,6 +15,7 @@ from asyncpg.exceptions import _base as asyncpg_base
 
 from shared.access import PUBLIC, Caller
 from shared.endpoints import Endpoint, answer
+from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request
 from shared.outages import is_unavailable, unavailable_error
 from shared.schemas.base import Request
@@ -118,7 +119,7 @@ def test_bugs_and_refusals_are_not_outages() -> None:
         KeyError("x"),
         AssertionError(),
         RuntimeError("x"),
-        BatonError("unavailable", "even a BatonError with this code is a decision"),
+        BatonError(ErrorCode.UNAVAILABLE, "even a BatonError with this code is a decision"),
         bad_request("x"),
         nats.js.errors.BadRequestError(),
         nats.errors.MaxPayloadError(),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.api_docs import DEFINITIONS
+from services.registry import DEFINITIONS
 from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats-production.conf"

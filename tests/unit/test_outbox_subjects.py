@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared import catalogue as api
 from shared.outbox import stream_subject, subject_token
 
 
@@ -16,7 +17,7 @@ def _valid_token(token: str) -> bool:
 
 
 def test_ids_that_are_tokens_already_stay_as_they_are() -> None:
-    assert stream_subject("baton.outbound.sms", "4711") == "baton.outbound.sms.4711"
+    assert stream_subject(api.OUTBOUND_SMS.subject, "4711") == api.OUTBOUND_SMS.at("4711")
     operation = "2f1c7a52-9a43-4d0e-b0a4-5b8a1d2f0c11"
     assert subject_token(operation) == operation
     assert subject_token(f"{operation}:12:unassigned") == f"{operation}:12:unassigned"
@@ -33,7 +34,7 @@ def test_other_ids_are_encoded_into_one_token() -> None:
 def test_every_id_becomes_one_valid_token(msg_id: str) -> None:
     token = subject_token(msg_id)
     assert _valid_token(token)
-    assert stream_subject("baton.events.contact.opted_out", msg_id).count(".") == 4
+    assert stream_subject(api.CONTACT_OPTED_OUT.subject, msg_id).count(".") == 4
 
 
 @given(st.text(), st.text())

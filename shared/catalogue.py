@@ -1,0 +1,497 @@
+"""Every NATS subject Baton serves or publishes, declared once.
+
+A `Route` is a request/reply subject: its request and reply types, the service that serves it
+(queue group of the same name), who may call it and the error codes it may answer. Services bind
+their handlers to routes (`shared.endpoints.bound`, which mypy checks against the route's types);
+the typed client (shared/client.py) takes a route and a request and returns the route's reply
+type. A `Channel` is a JetStream subject: what it carries, its stream, who publishes it.
+
+docs/api.md, docs/asyncapi.yaml, the fuzz tests, the role matrix test and the CLI's
+administration commands are derived from this module. No other module writes a subject name
+(tests/unit/test_catalogue.py greps for one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from shared.access import OPERATOR_ONLY, PUBLIC, Access, member
+from shared.error_codes import TRANSPORT_CODES, ErrorCode
+from shared.schemas import admin, assign, query
+from shared.schemas import messaging as sms
+from shared.schemas import release as rel
+from shared.schemas.system import StatusReply, StatusRequest
+
+RequestT = TypeVar("RequestT")
+ReplyT = TypeVar("ReplyT")
+MessageT = TypeVar("MessageT")
+
+ServiceName = Literal["assigner", "sender", "inbound", "reaper"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("assigner", "sender", "inbound", "reaper")
+# What publishes or consumes a JetStream subject: a service, or the SMS provider bridge.
+Party = Literal["assigner", "sender", "inbound", "reaper", "bridge", "any service"]
+
+E = ErrorCode
+
+
+@dataclass(frozen=True)
+class Route(Generic[RequestT, ReplyT]):
+    """One request/reply subject."""
+
+    subject: str
+    request: type[RequestT]
+    reply: type[ReplyT]
+    service: ServiceName
+    access: Access
+    summary: str
+    # What the handler may refuse with, beyond the request layer's codes (TRANSPORT_CODES) and,
+    # for subjects that need a token, `forbidden` and `not_found`.
+    refusals: tuple[ErrorCode, ...] = ()
+    # Safe to send again after `unavailable` or a timeout: a repeat changes nothing more.
+    idempotent: bool = False
+
+    @property
+    def errors(self) -> tuple[ErrorCode, ...]:
+        """Every code this subject may answer."""
+        access_codes = () if self.access.public else (E.FORBIDDEN, E.NOT_FOUND)
+        return tuple(dict.fromkeys((*TRANSPORT_CODES, *access_codes, *self.refusals)))
+
+
+@dataclass(frozen=True)
+class Channel(Generic[MessageT]):
+    """One JetStream subject (or family of subjects, one per message: `token` names the last
+    subject token, the message's or event's id)."""
+
+    subject: str
+    message: type[MessageT]
+    stream: str
+    publisher: Party
+    consumer: Party | None
+    summary: str
+    token: str | None = None
+
+    @property
+    def pattern(self) -> str:
+        """The subject to subscribe or filter on: every message of the family."""
+        return f"{self.subject}.*" if self.token else self.subject
+
+    @property
+    def address(self) -> str:
+        return f"{self.subject}.{{{self.token}}}" if self.token else self.subject
+
+    def at(self, token: str) -> str:
+        """The subject of one message of the family; `token` must be one subject token."""
+        assert self.token is not None, f"{self.subject} is a single subject"
+        return f"{self.subject}.{token}"
+
+
+# --- Roots of the JetStream streams' subjects (shared/jetstream.py builds the streams) ---
+EVENTS_ROOT = "baton.events"
+OUTBOUND_ROOT = "baton.outbound"
+INBOUND_ROOT = "baton.inbound"
+DEADLETTER_ROOT = "baton.deadletter"
+
+
+# --- Health: answered by every service, no token needed ---
+def status_route(service: str) -> Route[StatusRequest, StatusReply]:
+    """`baton.status.<service>`; a name outside SERVICE_NAMES serves only in tests."""
+    return Route(f"baton.status.{service}", StatusRequest, StatusReply, service,  # type: ignore[arg-type]
+                 PUBLIC, f"The {service}'s version, schema version, uptime and requests in "
+                 "flight.", idempotent=True)  # fmt: skip
+
+
+STATUS: dict[ServiceName, Route[StatusRequest, StatusReply]] = {
+    name: status_route(name) for name in SERVICE_NAMES
+}
+
+# --- Administration (the assigner) ---
+ORG_CREATE = Route(
+    "baton.admin.org.create",
+    admin.CreateOrg,
+    admin.OrgCreated,
+    "assigner",
+    OPERATOR_ONLY,
+    "Create an organization (the deployment's operator only).",
+)
+ORG_UPDATE = Route(
+    "baton.admin.org.update",
+    admin.UpdateOrg,
+    admin.Org,
+    "assigner",
+    member("admin"),
+    "Change an organization's settings (its opt-out confirmation's words).",
+    idempotent=True,
+)
+ORG_NUMBERS_ADD = Route(
+    "baton.admin.org.numbers.add",
+    admin.OrgNumbers,
+    admin.OrgNumbersView,
+    "assigner",
+    member("admin", "a number another organization holds is refused"),
+    "Register sending numbers: replies to them route to this organization.",
+    (E.CONFLICT,),
+    idempotent=True,
+)
+ORG_NUMBERS_REMOVE = Route(
+    "baton.admin.org.numbers.remove",
+    admin.OrgNumbers,
+    admin.OrgNumbersView,
+    "assigner",
+    member("admin", "refused while a campaign sends from it"),
+    "Give sending numbers up.",
+    (E.CONFLICT,),
+    idempotent=True,
+)
+ORG_NUMBERS = Route(
+    "baton.query.org.numbers",
+    admin.ListOrgNumbers,
+    admin.OrgNumbersView,
+    "assigner",
+    member("moderator"),
+    "The organization's sending numbers.",
+    idempotent=True,
+)
+ORG_READ = Route(
+    "baton.query.org",
+    query.ReadOrg,
+    admin.Org,
+    "assigner",
+    member("moderator"),
+    "Read an organization's settings.",
+    idempotent=True,
+)
+USER_CREATE = Route(
+    "baton.admin.user.create",
+    admin.CreateUser,
+    admin.UserCreated,
+    "assigner",
+    member(
+        "admin",
+        "the operator only an organization's first user (made owner); owners and "
+        "admins need the owner role",
+        operator=True,
+    ),
+    "Create a user in an organization with a role.",
+)
+TEAM_CREATE = Route(
+    "baton.admin.team.create",
+    admin.CreateTeam,
+    admin.TeamCreated,
+    "assigner",
+    member("admin"),
+    "Create a team of texters.",
+    (E.CONFLICT,),
+)
+TEAM_ADD_MEMBERS = Route(
+    "baton.admin.team.add_members",
+    admin.AddTeamMembers,
+    admin.TextersChanged,
+    "assigner",
+    member("admin"),
+    "Add organization members to a team.",
+    (E.NOT_A_MEMBER,),
+    idempotent=True,
+)
+CAMPAIGN_CREATE = Route(
+    "baton.admin.campaign.create",
+    admin.CreateCampaign,
+    admin.CampaignCreated,
+    "assigner",
+    member("admin"),
+    "Create a campaign (a draft), optionally sending from one of the organization's numbers.",
+    (E.CONFLICT,),
+)
+CAMPAIGN_UPDATE = Route(
+    "baton.admin.campaign.update",
+    admin.UpdateCampaign,
+    admin.Campaign,
+    "assigner",
+    member("moderator", "changing `status` needs admin"),
+    "Change a campaign: status, batch size, self-assignment, texting hours, release timeout.",
+    (E.CONFLICT,),
+    idempotent=True,
+)
+CAMPAIGN_READ = Route(
+    "baton.query.campaign",
+    query.ReadCampaign,
+    admin.Campaign,
+    "assigner",
+    member("moderator"),
+    "Read a campaign's settings.",
+    idempotent=True,
+)
+CAMPAIGN_TEXTERS_ADD = Route(
+    "baton.admin.campaign.texters.add",
+    admin.CampaignTexters,
+    admin.TextersChanged,
+    "assigner",
+    member("moderator"),
+    "Enroll organization members as texters on a campaign.",
+    (E.NOT_A_MEMBER,),
+    idempotent=True,
+)
+CAMPAIGN_TEXTERS_REMOVE = Route(
+    "baton.admin.campaign.texters.remove",
+    admin.CampaignTexters,
+    admin.TextersChanged,
+    "assigner",
+    member("moderator"),
+    "Remove texters from a campaign.",
+    (E.NOT_A_MEMBER,),
+    idempotent=True,
+)
+CAMPAIGN_INVITE = Route(
+    "baton.admin.campaign.invite",
+    admin.CreateInvite,
+    admin.InviteCreated,
+    "assigner",
+    member("moderator"),
+    "Make an invite link's token: whoever joins with it texts the campaign.",
+)
+CAMPAIGN_INVITE_REVOKE = Route(
+    "baton.admin.campaign.invite.revoke",
+    admin.RevokeInvite,
+    admin.Revoked,
+    "assigner",
+    member("moderator"),
+    "Revoke an invite link.",
+    idempotent=True,
+)
+CONTACTS_IMPORT = Route(
+    "baton.admin.contacts.import",
+    admin.ImportContacts,
+    admin.ImportResult,
+    "assigner",
+    member("moderator"),
+    "Import contacts into a campaign: one request, or parts staged under "
+    "an import id and committed at once.",
+    (E.CONFLICT, E.BUSY),
+    idempotent=True,
+)
+
+# --- Reads (the assigner) ---
+CAMPAIGN_STATS = Route(
+    "baton.query.campaign.stats",
+    query.CampaignStatsRequest,
+    query.CampaignStats,
+    "assigner",
+    member("moderator"),
+    "Counts by status and texter, and what is textable now per zone.",
+    idempotent=True,
+)
+CONVERSATIONS = Route(
+    "baton.query.conversations",
+    query.ListConversations,
+    query.ConversationPage,
+    "assigner",
+    member("texter", "a texter sees only their own conversations, in campaigns they text on"),
+    "A page of a campaign's conversations, by assignee or Unassigned, in id order.",
+    (E.NOT_A_MEMBER,),
+    idempotent=True,
+)
+
+# --- Assignment (the assigner) ---
+ASSIGN_REQUEST = Route(
+    "baton.assign.request", assign.RequestBatch, assign.Batch, "assigner",
+    member("texter", "for the caller, a texter on the campaign"),
+    "Take a batch of Unassigned conversations (initials) or of replies waiting.",
+    (E.NOT_A_MEMBER, E.CAMPAIGN_NOT_ACTIVE, E.SELF_ASSIGN_DISABLED, E.INITIALS_PENDING,
+     E.REPLIES_PENDING, E.NO_MORE_CONVERSATIONS, E.NONE_TEXTABLE_NOW, E.BUSY))  # fmt: skip
+ASSIGN_JOIN = Route(
+    "baton.assign.join",
+    assign.Join,
+    assign.Joined,
+    "assigner",
+    Access(
+        role="texter",
+        any_user=True,
+        rule="with a valid invite token; enrolls the caller as a texter",
+    ),
+    "Join a campaign with an invite token and take a first batch.",
+    (E.INVALID_INVITE, E.BUSY),
+)
+REASSIGN = Route(
+    "baton.assign.reassign",
+    assign.Reassign,
+    assign.Reassigned,
+    "assigner",
+    member("moderator", "Unassign All across every sender needs admin"),
+    "Reassign or unassign conversations: from a texter or Unassigned, by status, some or all, "
+    "spread over texters (`to_texter_ids: []` with `confirm: true` unassigns).",
+    (E.NOT_A_MEMBER, E.CONFIRMATION_REQUIRED),
+)
+MOVE = Route(
+    "baton.assign.move",
+    assign.Move,
+    assign.Reassigned,
+    "assigner",
+    member("moderator"),
+    "Move one conversation to a texter, or to Unassigned.",
+    (E.NOT_A_MEMBER,),
+    idempotent=True,
+)
+RELEASE = Route(
+    "baton.assign.release",
+    assign.Release,
+    assign.Reassigned,
+    "assigner",
+    member("texter", "the caller's own replies only"),
+    "Give conversations back to the pool.",
+    (E.NOT_A_MEMBER,),
+    idempotent=True,
+)
+
+# --- Sending (the sender) ---
+_SEND_REFUSALS = (E.IDEMPOTENCY_KEY_REUSED, E.NOT_A_MEMBER, E.ASSIGNMENT_CHANGED,
+                  E.CAMPAIGN_NOT_ACTIVE, E.OPTED_OUT, E.OUTSIDE_TEXTING_HOURS)  # fmt: skip
+SEND_INITIAL = Route(
+    "baton.send.initial",
+    sms.Send,
+    sms.Sent,
+    "sender",
+    member("texter", "the caller must hold the conversation"),
+    "Send a conversation's initial message; the same idempotency key returns the first result.",
+    (*_SEND_REFUSALS, E.ALREADY_SENT),
+    idempotent=True,
+)
+SEND_REPLY = Route(
+    "baton.send.reply",
+    sms.Send,
+    sms.Sent,
+    "sender",
+    member("texter", "the caller must hold the conversation"),
+    "Answer a contact; the same idempotency key returns the first result.",
+    (*_SEND_REFUSALS, E.INITIAL_NOT_SENT),
+    idempotent=True,
+)
+SEND_OPT_OUT = Route(
+    "baton.send.opt_out",
+    sms.OptOutContact,
+    sms.ContactOptedOut,
+    "sender",
+    member("texter", "the texter holding the conversation, or a moderator or higher"),
+    "Opt a conversation's contact out, with the effects of their STOP.",
+    idempotent=True,
+)
+
+# --- Releases on demand (the reaper) ---
+RELEASE_UNHANDLED = Route(
+    "baton.admin.release.unhandled",
+    rel.ReleaseUnhandled,
+    rel.ReleaseResult,
+    "reaper",
+    member("moderator"),
+    "Release replies left unhandled longer than a given age now.",
+    idempotent=True,
+)
+RELEASE_STALE_INITIALS = Route(
+    "baton.admin.release.stale_initials",
+    rel.ReleaseStaleInitials,
+    rel.ReleaseResult,
+    "reaper",
+    member("moderator"),
+    "Release initials held unsent longer than a given age now.",
+    idempotent=True,
+)
+
+ROUTES: tuple[Route[Any, Any], ...] = (
+    *STATUS.values(),
+    ORG_CREATE, ORG_UPDATE, ORG_NUMBERS_ADD, ORG_NUMBERS_REMOVE, ORG_NUMBERS, ORG_READ,
+    USER_CREATE, TEAM_CREATE, TEAM_ADD_MEMBERS, CAMPAIGN_CREATE, CAMPAIGN_UPDATE, CAMPAIGN_READ,
+    CAMPAIGN_TEXTERS_ADD, CAMPAIGN_TEXTERS_REMOVE, CAMPAIGN_INVITE, CAMPAIGN_INVITE_REVOKE,
+    CONTACTS_IMPORT, CAMPAIGN_STATS, CONVERSATIONS, ASSIGN_REQUEST, ASSIGN_JOIN, REASSIGN, MOVE,
+    RELEASE, SEND_INITIAL, SEND_REPLY, SEND_OPT_OUT, RELEASE_UNHANDLED, RELEASE_STALE_INITIALS,
+)  # fmt: skip
+BY_SUBJECT: dict[str, Route[Any, Any]] = {route.subject: route for route in ROUTES}
+
+# --- JetStream: texts, contacts' texts, receipts, events, dead letters ---
+OUTBOUND_SMS = Channel(
+    f"{OUTBOUND_ROOT}.sms",
+    sms.OutboundSms,
+    "OUTBOUND",
+    "sender",
+    "bridge",
+    "Texts to send, for the SMS provider bridge, one per subject.",
+    token="message_id",
+)
+INBOUND_SMS = Channel(
+    f"{INBOUND_ROOT}.sms",
+    sms.InboundSms,
+    "INBOUND",
+    "bridge",
+    "inbound",
+    "Contacts' texts, from the bridge.",
+)
+INBOUND_RECEIPT = Channel(
+    f"{INBOUND_ROOT}.receipt",
+    sms.Receipt,
+    "INBOUND",
+    "bridge",
+    "sender",
+    "Delivery receipts, from the bridge.",
+)
+CONVERSATIONS_ASSIGNED = Channel(
+    f"{EVENTS_ROOT}.conversation.assigned",
+    assign.ConversationsAssigned,
+    "EVENTS",
+    "assigner",
+    None,
+    "Batches handed out.",
+    token="event_id",
+)
+CONVERSATIONS_REASSIGNED = Channel(
+    f"{EVENTS_ROOT}.conversation.reassigned",
+    assign.ConversationsMoved,
+    "EVENTS",
+    "assigner",
+    None,
+    "Admin moves.",
+    token="event_id",
+)
+CONVERSATIONS_RELEASED = Channel(
+    f"{EVENTS_ROOT}.conversation.released",
+    rel.ConversationsReleased,
+    "EVENTS",
+    "any service",
+    None,
+    "Releases.",
+    token="event_id",
+)
+CONTACT_OPTED_OUT = Channel(
+    f"{EVENTS_ROOT}.contact.opted_out",
+    sms.ConsentChanged,
+    "EVENTS",
+    "any service",
+    None,
+    "A contact's STOP, or a texter's opt-out.",
+    token="event_id",
+)
+CONTACT_OPTED_IN = Channel(
+    f"{EVENTS_ROOT}.contact.opted_in",
+    sms.ConsentChanged,
+    "EVENTS",
+    "inbound",
+    None,
+    "A contact's START.",
+    token="event_id",
+)
+DEAD_LETTERS = Channel(
+    DEADLETTER_ROOT,
+    sms.DeadLetter,
+    "DEADLETTER",
+    "any service",
+    None,
+    "Messages that could never be processed, by the consumer that gave up on them "
+    "(`inbound`, `receipts`).",
+    token="source",
+)
+
+CHANNELS: tuple[Channel[Any], ...] = (
+    OUTBOUND_SMS, INBOUND_SMS, INBOUND_RECEIPT, CONVERSATIONS_ASSIGNED, CONVERSATIONS_REASSIGNED,
+    CONVERSATIONS_RELEASED, CONTACT_OPTED_OUT, CONTACT_OPTED_IN, DEAD_LETTERS,
+)  # fmt: skip
+
+
+def served_by(service: ServiceName) -> tuple[Route[Any, Any], ...]:
+    return tuple(route for route in ROUTES if route.service == service)
