@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes; the stamp remembers the last install.
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean tools lock
+.PHONY: run test lint typecheck unit install clean tools lock js
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,16 @@ tools:
 	  { echo "installing docker-compose and prometheus (for promtool)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose prometheus >/dev/null; }
 
-test: lint typecheck tools
+# The JavaScript example's `nats` package (tests/integration/test_js_client.py runs it), pinned by
+# examples/js/package-lock.json; reinstalled when the lock changes.
+JS_STAMP := examples/js/node_modules/.installed
+$(JS_STAMP): examples/js/package-lock.json
+	npm ci --prefix examples/js --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
+js: $(JS_STAMP)
+
+test: lint typecheck tools js
 	$(BIN)/python -m pytest
 
 # The image's dependencies, pinned (deploy/requirements.lock): what pip resolves for Baton's own
@@ -49,4 +58,4 @@ unit: install
 	$(BIN)/python -m pytest tests/unit
 
 clean:
-	rm -rf $(VENV) .baton .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .baton .mypy_cache .pytest_cache .ruff_cache examples/js/node_modules
