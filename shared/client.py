@@ -84,6 +84,10 @@ class BatonClient:
         return BatonClient(self.nc, credentials=credentials, timeout=self.timeout,
                            retry=self.retry)  # fmt: skip
 
+    def with_timeout(self, seconds: float) -> BatonClient:
+        return BatonClient(self.nc, credentials=self.credentials, timeout=seconds,
+                           retry=self.retry)  # fmt: skip
+
     async def call(self, route: Route[RequestT, ReplyT], request: RequestT) -> ReplyT:
         """Send `request` to `route`; its reply, or raise the BatonError it was refused with."""
         data = await self._send(route, msgspec.json.encode(request))

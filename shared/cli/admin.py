@@ -9,14 +9,15 @@ import os
 import sys
 
 import asyncpg
+import msgspec
 
 from shared import catalogue as api
 from shared.catalogue import SERVICE_NAMES
 from shared.cli import exit_codes
-from shared.envelope import unwrap
+from shared.cli.client import connected
 from shared.errors import BatonError
 from shared.migrations import migrate_database
-from shared.nats_connection import connect_configured
+from shared.schemas.system import StatusRequest
 from shared.settings import CommonSettings, SettingsError, load_settings
 
 
@@ -68,27 +69,20 @@ def run_status(args: argparse.Namespace) -> int:
         return exit_codes.USAGE
 
     async def ask() -> dict[str, object]:
-        async def quiet(*_: object) -> None:
-            """A one-shot command has no use for connection-state logs."""
-
-        # The status subjects need no token, but a deployment's NATS still wants its user.
-        nc = await connect_configured(
-            settings, "baton-cli", max_reconnect_attempts=1, disconnected_cb=quiet,
-            closed_cb=quiet, error_cb=quiet,
-        )  # fmt: skip
-        try:
+        # The status subjects need no token, but a deployment's NATS still wants its user:
+        # `connected` logs in as the settings say, like every other command.
+        async with connected(settings) as client:
+            status = client.with_timeout(2.0)
             answers: dict[str, object] = {}
             for name in SERVICE_NAMES:
                 try:
-                    reply = await nc.request(api.STATUS[name].subject, b"{}", timeout=2)
-                    answers[name] = unwrap(reply.data)
+                    reply = await status.call(api.STATUS[name], StatusRequest())
+                    answers[name] = msgspec.to_builtins(reply)
                 except BatonError as exc:
                     answers[name] = {"error": exc.code}
                 except Exception:
                     answers[name] = {"error": "no answer"}
             return answers
-        finally:
-            await nc.close()
 
     try:
         answers = asyncio.run(ask())

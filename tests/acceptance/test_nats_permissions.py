@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,6 +127,19 @@ async def test_services_run_under_their_users_and_nobody_leaves_their_subjects(
                 cli_settings, GivenToken(SIGNER.mint(OPERATOR, operator=True))
             ) as cli:
                 assert (await cli.call(api.ORG_CREATE, CreateOrg(name="From the CLI"))).org_id > 1
+            # `baton status` logs in the same way: the assigner answers, the others are not running.
+            env = {**os.environ, "BATON_NATS_URL": url, "BATON_NATS_USER": "client",
+                   "BATON_NATS_PASSWORD": PASSWORDS["client"],
+                   "BATON_NATS_INBOX_PREFIX": PREFIX["client"]}  # fmt: skip
+            status = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "shared.cli.main", "status", "--json", env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await status.communicate()
+            answers = json.loads(out)
+            assert answers["assigner"]["service"] == "assigner", err.decode()
+            assert answers["sender"] == {"error": "no answer"}
+            assert status.returncode == 1  # not every service is up
             # The inbound service's user may not send texts...
             inbound = await _connect(url, "inbound", inbound_errors)
             await inbound.publish(api.OUTBOUND_SMS.subject, b'{"forged": true}')
