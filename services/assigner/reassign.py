@@ -23,6 +23,7 @@ from shared.access import Caller, Role
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, not_a_member, not_found
+from shared.event_parts import in_parts, part_id
 from shared.queries import load_queries
 from shared.schemas import assign as s
 
@@ -137,10 +138,13 @@ class Reassignment:
         for row in moved:
             by_target[row["to_id"]].append(row["id"])
         await outbox.enqueue_many(conn, [
-            (MOVED_SUBJECT, f"{operation}:{target or UNASSIGNED}", msgspec.json.encode(
+            (MOVED_SUBJECT, part_id(f"{operation}:{target or UNASSIGNED}", n), msgspec.json.encode(
                 s.ConversationsMoved(operation_id=str(operation), campaign_id=campaign_id,
-                                     reason=reason, to_texter_id=target, conversation_ids=ids)))
+                                     reason=reason, to_texter_id=target,
+                                     conversation_ids=list(part), part=n, parts=len(parts))))
             for target, ids in by_target.items()
+            for parts in [in_parts(ids)]
+            for n, part in enumerate(parts)
         ])  # fmt: skip
         return moved
 

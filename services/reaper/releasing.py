@@ -29,6 +29,7 @@ from shared import failpoints, outbox
 from shared.access import Caller
 from shared.backoff import Backoff
 from shared.database import Connection
+from shared.event_parts import in_parts, part_id
 from shared.outages import is_unavailable
 from shared.queries import load_queries
 from shared.schemas import release as s
@@ -174,8 +175,11 @@ async def _announce(
     for row in rows:
         groups[(row["campaign_id"], row["from_id"])].append(row["id"])
     await outbox.enqueue_many(conn, [
-        (RELEASED_SUBJECT, f"{operation}:{campaign_id}:{texter}", msgspec.json.encode(
+        (RELEASED_SUBJECT, part_id(f"{operation}:{campaign_id}:{texter}", n), msgspec.json.encode(
             s.ConversationsReleased(operation_id=str(operation), campaign_id=campaign_id,
-                                    from_texter_id=texter, reason=reason, conversation_ids=ids)))
+                                    from_texter_id=texter, reason=reason,
+                                    conversation_ids=list(part), part=n, parts=len(parts))))
         for (campaign_id, texter), ids in groups.items()
+        for parts in [in_parts(ids)]
+        for n, part in enumerate(parts)
     ])  # fmt: skip

@@ -92,13 +92,16 @@ class Move(Request):
 
 
 class ConversationsMoved(Message):
-    """Event on `baton.events.conversation.reassigned`, one per receiving texter per operation."""
+    """Event on `baton.events.conversation.reassigned`, one per receiving texter per operation,
+    in parts of at most 10,000 conversation ids (`part` from 0 of `parts`)."""
 
     operation_id: str
     campaign_id: int
     reason: str
     to_texter_id: int | None
     conversation_ids: list[int]
+    part: int = 0
+    parts: int = 1
 
 
 class Release(Request):

@@ -28,10 +28,13 @@ class ReleaseResult(Message):
 
 
 class ConversationsReleased(Message):
-    """Event on `baton.events.conversation.released`, one per texter who lost conversations."""
+    """Event on `baton.events.conversation.released`, one per texter who lost conversations,
+    in parts of at most 10,000 conversation ids (`part` from 0 of `parts`)."""
 
     operation_id: str
     campaign_id: int
     from_texter_id: int
     reason: str
     conversation_ids: list[int]
+    part: int = 0
+    parts: int = 1

@@ -12,6 +12,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from shared import catalogue as api
+from shared import event_parts
 from tests.support.baton_client import Baton, campaign_with_texters, request_args
 
 pytestmark = pytest.mark.integration
@@ -252,3 +253,25 @@ async def test_reassignment_and_self_assignment_at_once_never_deadlock_or_double
         replay[e["conversation_id"]] = e["to_texter_id"]
     assert {r["id"]: r["assignee_id"] for r in holders if r["id"] in replay} == replay
     assert all(r["assignee_id"] is None for r in holders if r["id"] not in replay)
+
+
+async def test_a_texter_receiving_many_conversations_gets_the_event_in_parts(
+    assigner: Baton, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many conversations one texter receives, each event stays far under NATS's
+    payload limit: here parts of 4 stand in for parts of 10,000."""
+    monkeypatch.setattr(event_parts, "IDS_PER_EVENT", 4)
+    c = await campaign_with_texters(assigner, texters=2, contacts=10, batch_size=10)
+    first, second = c["texters"]
+    held = (await assigner.call(api.ASSIGN_REQUEST, as_user=first,
+                                campaign_id=c["campaign"]))["conversation_ids"]  # fmt: skip
+    moved = await assigner.call(api.REASSIGN, as_user=c["owner"], campaign_id=c["campaign"],
+                                from_texter_id=first, status="any", to_texter_ids=[second])  # fmt: skip
+    rows = await pool.fetch("SELECT msg_id, payload FROM outbox WHERE subject = $1 AND msg_id LIKE $2"
+                            " ORDER BY msg_id", api.CONVERSATIONS_REASSIGNED.subject,
+                            moved["operation_id"] + ":%")  # fmt: skip
+    events = [json.loads(r["payload"]) for r in rows]
+    assert [len(e["conversation_ids"]) for e in events] == [4, 4, 2]
+    assert [(e["part"], e["parts"]) for e in events] == [(0, 3), (1, 3), (2, 3)]
+    assert sorted(i for e in events for i in e["conversation_ids"]) == sorted(held)
+    assert len({r["msg_id"] for r in rows}) == 3 and {e["to_texter_id"] for e in events} == {second}
