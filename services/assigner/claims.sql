@@ -45,8 +45,9 @@ SELECT id, zones FROM zone_group WHERE id = ANY($1::integer[]);
 -- group (closed ones included) and every one already claimed. Only the pool index serves these
 -- comparisons in this order, and they bound its scan at both ends: it starts at the cursor, not
 -- at the group's first entry with the dead ones after it (test_hot_queries_use_their_indexes.py).
--- SKIP LOCKED lets concurrent claims take disjoint rows; the assignee guard in the UPDATE makes
--- a row that changed hands after the SELECT impossible to take twice.
+-- SKIP LOCKED lets concurrent claims take disjoint rows; move_conversations (migration 0007)
+-- moves and logs them, and its holder guard makes a row that changed hands after the SELECT
+-- impossible to take twice.
 WITH picked AS (
     SELECT p.id
     FROM unnest($4::integer[], $5::bigint[]) AS g(zone_group, after_id)
@@ -60,18 +61,14 @@ WITH picked AS (
         FOR UPDATE SKIP LOCKED
     ) p
     LIMIT $3
-), claimed AS (
-    UPDATE conversation c
-    SET assignee_id = $2, assigned_at = now(), updated_at = now()
+), batch AS (
+    SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(NULL::bigint), '{}') AS froms,
+           coalesce(array_agg($2::bigint), '{}') AS tos
     FROM picked
-    WHERE c.id = picked.id AND c.assignee_id IS NULL AND c.status = 'not_started'
-    RETURNING c.id, c.zone_group
-), logged AS (
-    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, to_texter_id,
-                                  reason, actor_id)
-    SELECT $6, $1, id, $2, $7, $2 FROM claimed
 )
-SELECT id, zone_group FROM claimed ORDER BY id;
+SELECT m.id, m.zone_group
+FROM batch, move_conversations($6, batch.ids, batch.froms, batch.tos, 'not_started', $7, $2) m
+ORDER BY m.id;
 
 -- name: claim_replies --
 -- Unassigned needs_reply conversations of the zone groups open now ($4), the longest-waiting
@@ -92,18 +89,14 @@ WITH picked AS (
     ) p
     ORDER BY p.needs_reply_since, p.id
     LIMIT $3
-), claimed AS (
-    UPDATE conversation c
-    SET assignee_id = $2, assigned_at = now(), updated_at = now()
+), batch AS (
+    SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(NULL::bigint), '{}') AS froms,
+           coalesce(array_agg($2::bigint), '{}') AS tos
     FROM picked
-    WHERE c.id = picked.id AND c.assignee_id IS NULL AND c.status = 'needs_reply'
-    RETURNING c.id
-), logged AS (
-    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, to_texter_id,
-                                  reason, actor_id)
-    SELECT $5, $1, id, $2, $6, $2 FROM claimed
 )
-SELECT id FROM claimed ORDER BY id;
+SELECT m.id
+FROM batch, move_conversations($5, batch.ids, batch.froms, batch.tos, 'needs_reply', $6, $2) m
+ORDER BY m.id;
 
 -- name: pooled_initials_groups --
 -- The campaign's zone groups that still hold an Unassigned not_started row, each looked for

@@ -132,8 +132,8 @@ class Reassignment:
         self, conn: Connection, campaign_id: int, operation: uuid.UUID, reason: str, actor_id: int,
         ids: list[int], holders: list[int | None], new_holders: list[int | None],
     ) -> list[asyncpg.Record]:  # fmt: skip
-        moved = await conn.fetch(QUERIES["apply_moves"], campaign_id, ids, holders, new_holders,
-                                 operation, reason, actor_id)  # fmt: skip
+        moved = await conn.fetch(QUERIES["apply_moves"], ids, holders, new_holders, operation,
+                                 reason, actor_id)  # fmt: skip
         by_target: dict[int | None, list[int]] = defaultdict(list)
         for row in moved:
             by_target[row["to_id"]].append(row["id"])

@@ -23,21 +23,9 @@ FOR UPDATE;
 
 -- name: apply_moves --
 -- Rows were locked above, in this transaction; the holder guard documents the expectation.
-WITH moves AS (
-    SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS m(id, from_id, to_id)
-), moved AS (
-    UPDATE conversation c
-    SET assignee_id = m.to_id, assigned_at = CASE WHEN m.to_id IS NULL THEN NULL ELSE now() END,
-        updated_at = now()
-    FROM moves m
-    WHERE c.id = m.id AND c.assignee_id IS NOT DISTINCT FROM m.from_id
-    RETURNING c.id, m.from_id, m.to_id
-), logged AS (
-    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, from_texter_id,
-                                  to_texter_id, reason, actor_id)
-    SELECT $5, $1, id, from_id, to_id, $6, $7 FROM moved
-)
-SELECT id, to_id FROM moved ORDER BY id;
+SELECT id, to_id
+FROM move_conversations($4, $1::bigint[], $2::bigint[], $3::bigint[], NULL, $5, $6)
+ORDER BY id;
 
 -- name: non_texters --
 -- The ids in $2 that are not texters of campaign $1.

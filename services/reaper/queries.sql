@@ -1,4 +1,5 @@
--- The reaper's named queries. Every time comparison takes the injectable clock: coalesce($1, now()).
+-- The reaper's named queries. Every time comparison takes the injectable clock:
+-- coalesce($1, now()). Every release moves its rows with move_conversations (migration 0007).
 
 -- name: pass_lock --
 -- One reaper works at a time; the others find the lock taken and skip this pass.
@@ -21,51 +22,50 @@ WITH due AS (
         FOR UPDATE SKIP LOCKED
     ) v
     WHERE c.release_unhandled_after_minutes IS NOT NULL AND c.status = 'active'
-), released AS (
-    UPDATE conversation v
-    SET assignee_id = NULL, assigned_at = NULL, updated_at = now()
+), batch AS (
+    SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(assignee_id), '{}') AS froms,
+           coalesce(array_agg(NULL::bigint), '{}') AS tos
     FROM due
-    WHERE v.id = due.id AND v.status = 'needs_reply' AND v.assignee_id = due.assignee_id
-    RETURNING v.id, v.campaign_id, due.assignee_id AS from_id
-), logged AS (
-    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, from_texter_id,
-                                  to_texter_id, reason, actor_id)
-    SELECT $3, campaign_id, id, from_id, NULL, 'unhandled_timeout', NULL FROM released
 )
-SELECT id, campaign_id, from_id FROM released ORDER BY id;
+SELECT m.id, m.campaign_id, m.from_id
+FROM batch,
+     move_conversations($3, batch.ids, batch.froms, batch.tos,
+                        'needs_reply', 'unhandled_timeout', NULL) m
+ORDER BY m.id;
 
 -- name: release_all_unhandled --
 -- The admin's "release all unhandled replies of this campaign now".
-WITH released AS (
-    UPDATE conversation v SET assignee_id = NULL, assigned_at = NULL, updated_at = now()
-    FROM (SELECT id, assignee_id FROM conversation
-          WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = 'needs_reply'
-          ORDER BY id FOR UPDATE) due
-    WHERE v.id = due.id
-    RETURNING v.id, v.campaign_id, due.assignee_id AS from_id
-), logged AS (
-    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, from_texter_id,
-                                  to_texter_id, reason, actor_id)
-    SELECT $2, campaign_id, id, from_id, NULL, 'release', $3 FROM released
+WITH due AS (
+    SELECT id, campaign_id, assignee_id FROM conversation
+    WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = 'needs_reply'
+    ORDER BY id FOR UPDATE
+), batch AS (
+    SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(assignee_id), '{}') AS froms,
+           coalesce(array_agg(NULL::bigint), '{}') AS tos
+    FROM due
 )
-SELECT id, campaign_id, from_id FROM released ORDER BY id;
+SELECT m.id, m.campaign_id, m.from_id
+FROM batch,
+     move_conversations($2, batch.ids, batch.froms, batch.tos, 'needs_reply', 'release', $3) m
+ORDER BY m.id;
 
 -- name: release_stale_initials --
 -- Not-started conversations held longer than $2 hours by texters who stopped.
-WITH released AS (
-    UPDATE conversation v SET assignee_id = NULL, assigned_at = NULL, updated_at = now()
-    FROM (SELECT id, assignee_id FROM conversation
-          WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = 'not_started'
-            AND assigned_at <= coalesce($5, now()) - make_interval(hours => $2)
-          ORDER BY id FOR UPDATE) due
-    WHERE v.id = due.id
-    RETURNING v.id, v.campaign_id, due.assignee_id AS from_id
-), logged AS (
-    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, from_texter_id,
-                                  to_texter_id, reason, actor_id)
-    SELECT $3, campaign_id, id, from_id, NULL, 'stale_initials', $4 FROM released
+WITH due AS (
+    SELECT id, campaign_id, assignee_id FROM conversation
+    WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = 'not_started'
+      AND assigned_at <= coalesce($5, now()) - make_interval(hours => $2)
+    ORDER BY id FOR UPDATE
+), batch AS (
+    SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(assignee_id), '{}') AS froms,
+           coalesce(array_agg(NULL::bigint), '{}') AS tos
+    FROM due
 )
-SELECT id, campaign_id, from_id FROM released ORDER BY id;
+SELECT m.id, m.campaign_id, m.from_id
+FROM batch,
+     move_conversations($3, batch.ids, batch.froms, batch.tos,
+                        'not_started', 'stale_initials', $4) m
+ORDER BY m.id;
 
 -- name: oldest_unhandled --
 -- Per campaign with release on, how long its oldest assigned reply has waited (seconds).
@@ -131,15 +131,13 @@ WITH closed AS (
         FOR UPDATE SKIP LOCKED
     ) v
     WHERE t.campaign_id IN (SELECT campaign_id FROM closed)
-), released AS (
-    UPDATE conversation v
-    SET assignee_id = NULL, assigned_at = NULL, updated_at = now()
+), batch AS (
+    SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(assignee_id), '{}') AS froms,
+           coalesce(array_agg(NULL::bigint), '{}') AS tos
     FROM due
-    WHERE v.id = due.id AND v.status = 'not_started' AND v.assignee_id = due.assignee_id
-    RETURNING v.id, v.campaign_id, due.assignee_id AS from_id
-), logged AS (
-    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, from_texter_id,
-                                  to_texter_id, reason, actor_id)
-    SELECT $4, campaign_id, id, from_id, NULL, 'texting_hours_closed', NULL FROM released
 )
-SELECT id, campaign_id, from_id FROM released ORDER BY id;
+SELECT m.id, m.campaign_id, m.from_id
+FROM batch,
+     move_conversations($4, batch.ids, batch.froms, batch.tos,
+                        'not_started', 'texting_hours_closed', NULL) m
+ORDER BY m.id;
