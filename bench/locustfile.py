@@ -37,8 +37,9 @@ from shared.client import BatonClient
 from shared.errors import BatonError
 from shared.settings import CommonSettings, load_settings
 from shared.simulation.bridge import Bridge
-from shared.simulation.run import acting, set_up
+from shared.simulation.run import set_up
 from shared.simulation.scenario import Scenario
+from shared.simulation.setup import acting
 
 NATS_URL = os.environ.get("BATON_NATS_URL", "nats://127.0.0.1:4222")
 CONTACTS = int(os.environ.get("BATON_LOCUST_CONTACTS", "20000"))

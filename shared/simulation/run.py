@@ -22,7 +22,6 @@ import msgspec
 from nats.aio.client import Client as NatsClient
 
 from shared import catalogue as api
-from shared.cli.credentials import OPERATOR, SignedAs, User
 from shared.client import BatonClient
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
@@ -30,7 +29,8 @@ from shared.schemas import admin, assign, query
 from shared.schemas.messaging import Send
 from shared.simulation.bridge import Bridge
 from shared.simulation.progress import Progress
-from shared.simulation.scenario import Scenario, fresh_sending_number
+from shared.simulation.scenario import Scenario
+from shared.simulation.setup import CampaignSpec, acting, set_up_campaign
 from shared.simulation.texter import Texter
 from shared.tokens import TokenSigner
 
@@ -53,54 +53,23 @@ class Report:
         return self.finished and all(self.invariants.values())
 
 
-def acting(client: BatonClient, signer: TokenSigner, user: User) -> BatonClient:
-    """`client`'s connection, with requests from `user` (a user id, or the operator)."""
-    return client.acting_as(SignedAs(signer, user))
-
-
 async def set_up(client: BatonClient, signer: TokenSigner, scenario: Scenario) -> dict[str, Any]:
-    operator = acting(client, signer, OPERATOR)
-    org = (await operator.call(api.ORG_CREATE, admin.CreateOrg(name="Simulated org"))).org_id
-    owner = (await operator.call(api.USER_CREATE, admin.CreateUser(
-        org_id=org, name="Organizer", role="owner"))).user_id  # fmt: skip
-    organizer = acting(client, signer, owner)
-    texters = []
-    for i in range(scenario.texters):
-        texter = admin.CreateUser(org_id=org, name=f"Texter {i}", role="texter")
-        texters.append((await organizer.call(api.USER_CREATE, texter)).user_id)
-    # The organization's number: contacts' replies come to it, and only it routes them here.
-    # Another run's organization may hold the one drawn: draw again.
-    for attempt in range(20):
-        sending_number = fresh_sending_number()
-        try:
-            await organizer.call(
-                api.ORG_NUMBERS_ADD, admin.OrgNumbers(org_id=org, numbers=[sending_number])
-            )
-            break
-        except BatonError as refusal:
-            if refusal.code != ErrorCode.CONFLICT or attempt == 19:
-                raise
-    created = await organizer.call(api.CAMPAIGN_CREATE, admin.CreateCampaign(
-        org_id=org, title="Simulated campaign", sending_number=sending_number,
-        texting_hours=admin.TexterHours(start=0, end=24),
+    """The scenario's campaign (shared/simulation/setup.py), with an invite link its texters
+    join by."""
+    contacts = [admin.ContactRow(phone=f"+1{2022000000 + n}", first_name=f"Contact {n}")
+                for n in range(scenario.contacts)]  # fmt: skip
+    setup = await set_up_campaign(client, signer, CampaignSpec(
+        contacts=contacts, texters=scenario.texters, batch_size=scenario.batch_size,
+        replies_batch_size=50, enroll_texters=False,
+        release_unhandled_after_minutes=scenario.release_after_minutes,
+        title="Simulated campaign", org_name="Simulated org",
     ))  # fmt: skip
-    campaign = created.campaign_id
-    await organizer.call(api.CAMPAIGN_UPDATE, admin.UpdateCampaign(
-        campaign_id=campaign, status="active", self_assign=True, batch_size=scenario.batch_size,
-        replies_batch_size=50, release_unhandled_after_minutes=scenario.release_after_minutes,
-    ))  # fmt: skip
-    for start in range(0, scenario.contacts, 5000):
-        rows = [
-            admin.ContactRow(phone=f"+1{2022000000 + n}", first_name=f"Contact {n}")
-            for n in range(start, min(start + 5000, scenario.contacts))
-        ]
-        await organizer.call(
-            api.CONTACTS_IMPORT, admin.ImportContacts(campaign_id=campaign, contacts=rows)
-        )
-    invite = admin.CreateInvite(campaign_id=campaign, kind="initials")
+    organizer = acting(client, signer, setup.owner)
+    invite = admin.CreateInvite(campaign_id=setup.campaign, kind="initials")
     token = (await organizer.call(api.CAMPAIGN_INVITE, invite)).token
-    return {"org": org, "owner": owner, "texters": texters, "campaign": campaign, "token": token,
-            "sending_number": sending_number}  # fmt: skip
+    return {"org": setup.org, "owner": setup.owner, "texters": setup.texters,
+            "campaign": setup.campaign, "token": token,
+            "sending_number": setup.sending_number}  # fmt: skip
 
 
 async def simulate(

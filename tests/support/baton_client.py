@@ -11,10 +11,11 @@ from typing import Any, Literal
 import msgspec
 from nats.aio.client import Client as NatsClient
 
-from shared import catalogue as api
 from shared.catalogue import BY_SUBJECT, Route
 from shared.client import BatonClient
 from shared.errors import BatonError
+from shared.schemas.admin import ContactRow
+from shared.simulation.setup import CampaignSpec, set_up_campaign
 from shared.tokens import TokenSigner
 
 # The HS256 secret of every service the tests start (tests/support/services.py).
@@ -103,33 +104,13 @@ async def campaign_with_texters(
     self_assign: bool = True,
     sending_number: str | None = None,
 ) -> dict[str, Any]:
-    """An active campaign with `contacts` Unassigned conversations and `texters` texters; with
-    `sending_number`, the organization owns it and the campaign sends from it."""
-    org = (await baton.call(api.ORG_CREATE, as_user=OPERATOR, name="Org"))["org_id"]
-    owner = (await baton.call(api.USER_CREATE, as_user=OPERATOR, org_id=org,
-                              name="Owner", role="owner"))["user_id"]  # fmt: skip
-    texter_ids = [
-        (await baton.call(api.USER_CREATE, as_user=owner, org_id=org,
-                          name=f"Texter {i}", role="texter"))["user_id"]
-        for i in range(texters)
-    ]  # fmt: skip
-    if sending_number is not None:
-        await baton.call(api.ORG_NUMBERS_ADD, as_user=owner, org_id=org,
-                         numbers=[sending_number])  # fmt: skip
-    # Texting hours all day: what a test hands out must not depend on when it runs (the
-    # texting-hours tests set their own hours and clock).
-    campaign = (await baton.call(api.CAMPAIGN_CREATE, as_user=owner, org_id=org,
-                                 title="Campaign", sending_number=sending_number,
-                                 texting_hours={"start": 0, "end": 24}))["campaign_id"]  # fmt: skip
-    await baton.call(api.CAMPAIGN_UPDATE, as_user=owner, campaign_id=campaign,
-                     status="active", self_assign=self_assign, batch_size=batch_size)  # fmt: skip
-    if texter_ids:
-        await baton.call(api.CAMPAIGN_TEXTERS_ADD, as_user=owner, campaign_id=campaign,
-                         user_ids=texter_ids)  # fmt: skip
-    for start in range(0, contacts, 5000):
-        rows = [{"phone": f"+1415555{n:04d}" if n < 10000 else f"+1650555{n - 10000:04d}"}
-                for n in range(start, min(contacts, start + 5000))]  # fmt: skip
-        result = await baton.call(api.CONTACTS_IMPORT, as_user=owner,
-                                  campaign_id=campaign, contacts=rows)  # fmt: skip
-        assert result["rejected"] == [], result["rejected"][:3]
-    return {"org": org, "owner": owner, "texters": texter_ids, "campaign": campaign}
+    """An active campaign with `contacts` Unassigned conversations and `texters` texters on it,
+    set up as the simulation does (shared/simulation/setup.py); with `sending_number`, the
+    organization owns it and the campaign sends from it."""
+    rows = [ContactRow(phone=f"+1415555{n:04d}" if n < 10000 else f"+1650555{n - 10000:04d}")
+            for n in range(contacts)]  # fmt: skip
+    spec = CampaignSpec(contacts=rows, texters=texters, batch_size=batch_size,
+                        self_assign=self_assign, sending_number=sending_number)  # fmt: skip
+    setup = await set_up_campaign(BatonClient(baton.nc, timeout=baton.timeout), SIGNER, spec)
+    return {"org": setup.org, "owner": setup.owner, "texters": setup.texters,
+            "campaign": setup.campaign}  # fmt: skip
