@@ -1,4 +1,5 @@
-"""`baton org|user|team|campaign|stats ...`: campaign administration over the NATS subjects.
+"""`baton org|user|team|campaign|stats|reassign|move|release ...`: campaign administration over
+the NATS subjects.
 
 Every command sends one request on the subject of the same name (docs/api.md) and prints the
 reply: readable lines, or the reply's data with --json. The request comes from whoever `--as USER`
@@ -216,10 +217,51 @@ def add_parsers(commands: SubParsers) -> None:
     p.add_argument("campaign_id", type=int)
     p.set_defaults(route=api.CAMPAIGN_STATS, build=lambda a: {"campaign_id": a.campaign_id})
 
+    _add_moves(commands)
+
     for parser in _leaves(commands):
         parser.add_argument("--json", action="store_true", help="print the reply's data as JSON")
         add_caller_options(parser)
         parser.set_defaults(run=_run)
+
+
+def _add_moves(commands: SubParsers) -> None:
+    """Reassignment and releases, as the seed pages' admin screens offer them."""
+    p = commands.add_parser(
+        "reassign",
+        help="Reassign Some/All or Unassign All (--to nobody), at campaign or sender level",
+    )
+    p.add_argument("campaign_id", type=int)
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--from-texter", type=int, help="one sender's conversations only")
+    source.add_argument("--from-unassigned", action="store_true", help="the Unassigned ones")
+    p.add_argument("--status", choices=["any", "needs_reply", "not_started"], default="any")
+    p.add_argument("--to", type=int, nargs="*", default=[], metavar="TEXTER",
+                   help="texters to spread them over; none: Unassign (with --confirm)")  # fmt: skip
+    p.add_argument("--count", type=int, default=OMIT, help="Reassign Some: this many")
+    p.add_argument("--confirm", action="store_true", help="confirm an Unassign All")
+    p.set_defaults(route=api.REASSIGN, build=lambda a: {
+        "campaign_id": a.campaign_id, "status": a.status, "to_texter_ids": a.to,
+        "from_texter_id": _given(a.from_texter), "from_unassigned": a.from_unassigned,
+        "count": a.count, "confirm": a.confirm,
+    })  # fmt: skip
+    p = commands.add_parser("move", help="one conversation to a texter, or to Unassigned")
+    p.add_argument("conversation_id", type=int)
+    p.add_argument("--to", type=_number, required=True, metavar="TEXTER|none")
+    p.set_defaults(route=api.MOVE, build=lambda a: {
+        "conversation_id": a.conversation_id,
+        "to_texter_id": None if a.to is None else int(a.to),
+    })  # fmt: skip
+    release = commands.add_parser("release", help="give held conversations back to the pool")
+    kinds = release.add_subparsers(dest="kind", required=True)
+    p = kinds.add_parser("unhandled", help="every assigned reply of the campaign, now")
+    p.add_argument("campaign_id", type=int)
+    p.set_defaults(route=api.RELEASE_UNHANDLED, build=lambda a: {"campaign_id": a.campaign_id})
+    p = kinds.add_parser("stale-initials", help="initials held unsent longer than --hours")
+    p.add_argument("campaign_id", type=int)
+    p.add_argument("--hours", type=int, required=True)
+    p.set_defaults(route=api.RELEASE_STALE_INITIALS, build=lambda a: {
+        "campaign_id": a.campaign_id, "held_longer_than_hours": a.hours})  # fmt: skip
 
 
 def _campaign_update(a: argparse.Namespace) -> dict[str, Any]:

@@ -11,11 +11,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from shared import catalogue as api
 from shared.cli import exit_codes
 from shared.cli.main import main
 from shared.settings import CommonSettings
 from shared.tokens import TokenSigner
-from tests.support.baton_client import TEST_AUTH_SECRET, Baton
+from tests.support.baton_client import TEST_AUTH_SECRET, Baton, campaign_with_texters
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +132,34 @@ async def test_unreachable_nats_is_a_dependency_error(
     code, _, err = await _baton(capsys, "stats", "1", "--as", "1")
     assert code == exit_codes.DEPENDENCY
     assert "cannot reach Baton" in err
+
+
+async def test_reassign_move_and_release_from_the_command_line(
+    assigner: Baton, reaper: Baton, settings: CommonSettings, pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("BATON_NATS_URL", settings.nats_url)
+    c = await campaign_with_texters(assigner, texters=2, contacts=6, batch_size=4)
+    first, second = c["texters"]
+    owner, campaign = str(c["owner"]), str(c["campaign"])
+    held = (await assigner.call(api.ASSIGN_REQUEST, as_user=first,
+                                campaign_id=c["campaign"]))["conversation_ids"]  # fmt: skip
+    code, out, _ = await _baton(capsys, "reassign", campaign, "--from-texter", str(first),
+                                "--to", str(second), "--count", "3", "--as", owner, "--json")  # fmt: skip
+    assert code == exit_codes.OK and json.loads(out)["per_texter"] == {str(second): 3}
+    # Unassign All without --confirm is refused, and changes nothing.
+    code, _, err = await _baton(capsys, "reassign", campaign, "--as", owner)
+    assert code == exit_codes.REFUSED and "confirmation_required" in err
+    code, out, _ = await _baton(capsys, "move", str(held[0]), "--to", "none", "--as", owner,
+                                "--json")  # fmt: skip
+    assert code == exit_codes.OK and json.loads(out)["moved"] == 1
+    assert (
+        await pool.fetchval("SELECT assignee_id FROM conversation WHERE id = $1", held[0]) is None
+    )
+    waiting = await pool.execute("UPDATE conversation SET status = 'needs_reply', "
+                                 "needs_reply_since = now() WHERE assignee_id = $1", second)  # fmt: skip
+    code, out, _ = await _baton(capsys, "release", "unhandled", campaign, "--as", owner, "--json")
+    assert code == exit_codes.OK and json.loads(out)["released"] == int(waiting.split()[-1]) > 0
+    code, out, _ = await _baton(capsys, "release", "stale-initials", campaign, "--hours", "1",
+                                "--as", owner, "--json")  # fmt: skip
+    assert code == exit_codes.OK and json.loads(out)["released"] == 0  # held for seconds only
