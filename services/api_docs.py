@@ -12,12 +12,15 @@ from typing import Any
 
 import msgspec
 
+from services.inbound.consumer import INBOUND_SMS_CONSUMER
+from services.reaper.settings import ReaperSettings
+from services.sender.consumer import RECEIPTS_CONSUMER
 from shared import catalogue as api
 from shared.deadlines import DEADLINE_HEADER
 from shared.envelope import encode_ok
 from shared.error_codes import ErrorCode
-from shared.jetstream import ALL_STREAMS, INBOUND_SMS_CONSUMER, RECEIPTS_CONSUMER
-from shared.settings import CommonSettings, ReaperSettings
+from shared.jetstream import ALL_STREAMS
+from shared.settings import CommonSettings
 
 
 def _schema(kind: Any) -> str:

@@ -8,19 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.assigner.service import DEFINITION as ASSIGNER
+from services.assigner.settings import AssignerSettings
 from services.inbound.service import DEFINITION as INBOUND
+from services.inbound.settings import InboundSettings
 from services.reaper.service import DEFINITION as REAPER
+from services.reaper.settings import ReaperSettings
 from services.sender.service import DEFINITION as SENDER
+from services.sender.settings import SenderSettings
 from shared.catalogue import SERVICE_NAMES, ServiceName
 from shared.runner import main_for
 from shared.service import ServiceDefinition
-from shared.settings import (
-    AssignerSettings,
-    CommonSettings,
-    InboundSettings,
-    ReaperSettings,
-    SenderSettings,
-)
+from shared.settings import CommonSettings
 
 
 @dataclass(frozen=True)

@@ -85,9 +85,6 @@ INBOUND = StreamSpec("INBOUND", (f"{api.INBOUND_ROOT}.>",), max_age_seconds=7 * 
 DEADLETTER = StreamSpec("DEADLETTER", (f"{api.DEADLETTER_ROOT}.>",), max_age_seconds=30 * DAY)
 ALL_STREAMS = (EVENTS, OUTBOUND, INBOUND, DEADLETTER)
 
-INBOUND_SMS_CONSUMER = ConsumerSpec("INBOUND", "inbound-sms", api.INBOUND_SMS.subject)
-RECEIPTS_CONSUMER = ConsumerSpec("INBOUND", "sender-receipts", api.INBOUND_RECEIPT.subject)
-
 
 def _stream_drift(spec: StreamSpec, actual: StreamConfig, replicas: int) -> list[str]:
     wanted = spec.config(replicas)

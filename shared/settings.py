@@ -86,31 +86,31 @@ class CommonSettings:
     crash_once_dir: str = ""
 
     def validate(self) -> None:
-        _require(self.log_format in LOG_FORMATS, "log_format", f"one of {', '.join(LOG_FORMATS)}")
-        _require(self.log_level in LOG_LEVELS, "log_level", f"one of {', '.join(LOG_LEVELS)}")
-        _require(0 <= self.metrics_port <= 65535, "metrics_port", "a port from 0 to 65535")
-        _require(1 <= self.db_pool_min <= self.db_pool_max, "db_pool_min", "1..db_pool_max")
-        _require(self.db_pool_max <= 500, "db_pool_max", "at most 500")
-        _require(1 <= self.max_in_flight <= 10_000, "max_in_flight", "1..10000")
-        _require(1024 <= self.max_request_bytes <= MAX_PAYLOAD_BYTES, "max_request_bytes",
+        require(self.log_format in LOG_FORMATS, "log_format", f"one of {', '.join(LOG_FORMATS)}")
+        require(self.log_level in LOG_LEVELS, "log_level", f"one of {', '.join(LOG_LEVELS)}")
+        require(0 <= self.metrics_port <= 65535, "metrics_port", "a port from 0 to 65535")
+        require(1 <= self.db_pool_min <= self.db_pool_max, "db_pool_min", "1..db_pool_max")
+        require(self.db_pool_max <= 500, "db_pool_max", "at most 500")
+        require(1 <= self.max_in_flight <= 10_000, "max_in_flight", "1..10000")
+        require(1024 <= self.max_request_bytes <= MAX_PAYLOAD_BYTES, "max_request_bytes",
                  f"1024..{MAX_PAYLOAD_BYTES} (NATS max_payload)")  # fmt: skip
-        _require(self.stream_replicas in (1, 3, 5), "stream_replicas", "1, 3 or 5")
-        _require(self.outbox_poll_seconds > 0, "outbox_poll_seconds", "greater than 0")
-        _require(1 <= self.outbox_batch <= 10_000, "outbox_batch", "1..10000")
-        _require(self.outbox_lease_seconds > 0, "outbox_lease_seconds", "greater than 0")
+        require(self.stream_replicas in (1, 3, 5), "stream_replicas", "1, 3 or 5")
+        require(self.outbox_poll_seconds > 0, "outbox_poll_seconds", "greater than 0")
+        require(1 <= self.outbox_batch <= 10_000, "outbox_batch", "1..10000")
+        require(self.outbox_lease_seconds > 0, "outbox_lease_seconds", "greater than 0")
         try:
             parse_points(self.crash_points)
         except ValueError as exc:
             raise SettingsError(f"{ENV_PREFIX}CRASH_POINTS: {exc}") from None
-        _require(self.shutdown_grace_seconds > 0, "shutdown_grace_seconds", "greater than 0")
-        _require(
+        require(self.shutdown_grace_seconds > 0, "shutdown_grace_seconds", "greater than 0")
+        require(
             self.database_url.startswith(("postgresql://", "postgres://")),
             "database_url",
             "a postgresql:// URL",
         )
-        _require(self.nats_url.startswith(("nats://", "tls://")), "nats_url", "a nats:// URL")
+        require(self.nats_url.startswith(("nats://", "tls://")), "nats_url", "a nats:// URL")
         prefix = self.nats_inbox_prefix
-        _require(
+        require(
             not prefix
             or (
                 _INBOX_PREFIX.fullmatch(prefix) is not None
@@ -120,52 +120,6 @@ class CommonSettings:
             "empty, `_INBOX` or `_INBOX_<name>`, optionally followed by more dot-joined tokens, "
             "without wildcards (* >) or spaces",
         )
-
-
-@dataclass(frozen=True)
-class AssignerSettings(CommonSettings):
-    metrics_port: int = 9101
-    # Region assumed for imported phone numbers written without a country code.
-    default_region: str = "US"
-    # How often the pool floors of campaigns being claimed from are raised (0: never, which
-    # leaves the empty-pool check scanning from each campaign's start; benchmarks compare).
-    pool_floor_interval_seconds: float = 1.0
-
-    def validate(self) -> None:
-        super().validate()
-        _require(self.pool_floor_interval_seconds >= 0, "pool_floor_interval_seconds", "0 or more")
-        _require(len(self.default_region) == 2 and self.default_region.isupper(),
-                 "default_region", "a two-letter region code such as US")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SenderSettings(CommonSettings):
-    metrics_port: int = 9102
-
-
-@dataclass(frozen=True)
-class InboundSettings(CommonSettings):
-    metrics_port: int = 9103
-    fetch_batch: int = 256
-    fetch_timeout_seconds: float = 1.0
-    # A message that failed on a passing error comes back after this delay.
-    retry_delay_seconds: float = 2.0
-
-    def validate(self) -> None:
-        super().validate()
-        _require(1 <= self.fetch_batch <= 10_000, "fetch_batch", "1..10000")
-        _require(self.fetch_timeout_seconds > 0, "fetch_timeout_seconds", "greater than 0")
-        _require(self.retry_delay_seconds >= 0, "retry_delay_seconds", "0 or more")
-
-
-@dataclass(frozen=True)
-class ReaperSettings(CommonSettings):
-    metrics_port: int = 9104
-    reap_interval_seconds: float = 15.0
-
-    def validate(self) -> None:
-        super().validate()
-        _require(self.reap_interval_seconds > 0, "reap_interval_seconds", "greater than 0")
 
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
@@ -205,6 +159,6 @@ def _parse(name: str, raw: str, kind: type) -> object:
         raise SettingsError(f"{variable}={raw!r} is not a valid {kind.__name__}") from None
 
 
-def _require(condition: bool, name: str, expected: str) -> None:
+def require(condition: bool, name: str, expected: str) -> None:
     if not condition:
         raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be {expected}")

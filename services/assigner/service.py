@@ -13,10 +13,10 @@ from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.reads import Reads
 from services.assigner.reassign import Reassignment
 from services.assigner.self_assign import SelfAssign
+from services.assigner.settings import AssignerSettings
 from shared import catalogue as api
 from shared.endpoints import Endpoint, bound
 from shared.service import ServiceContext, ServiceDefinition
-from shared.settings import AssignerSettings
 from shared.texting_hours import utc_now
 
 

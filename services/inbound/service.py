@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from services.inbound.consumer import INBOUND_SMS_CONSUMER
 from services.inbound.replies import Replies
-from shared.jetstream import INBOUND_SMS_CONSUMER
+from services.inbound.settings import InboundSettings
 from shared.pull_worker import PullWorker
 from shared.schemas.messaging import InboundSms
 from shared.service import ServiceContext, ServiceDefinition, Worker
-from shared.settings import InboundSettings
 
 
 def workers(context: ServiceContext) -> list[Worker]:

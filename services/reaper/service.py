@@ -7,10 +7,10 @@ from typing import Any
 
 from services.reaper.campaign_gauges import report_campaign_gauges
 from services.reaper.releasing import Releaser
+from services.reaper.settings import ReaperSettings
 from shared import catalogue as api
 from shared.endpoints import Endpoint, bound
 from shared.service import ServiceContext, ServiceDefinition, Worker
-from shared.settings import ReaperSettings
 
 
 def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:

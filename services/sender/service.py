@@ -6,12 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from services.sender.consumer import RECEIPTS_CONSUMER
 from services.sender.manual_opt_out import ManualOptOut
 from services.sender.receipts import Receipts
 from services.sender.sending import Sending
 from shared import catalogue as api
 from shared.endpoints import Endpoint, bound
-from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX, RECEIPTS_CONSUMER
+from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX
 from shared.pull_worker import PullWorker
 from shared.schemas.messaging import Receipt
 from shared.service import ServiceContext, ServiceDefinition, Worker

@@ -12,13 +12,16 @@ import nats
 import pytest
 
 from services.assigner.service import DEFINITION as ASSIGNER
+from services.assigner.settings import AssignerSettings
 from services.inbound.service import DEFINITION as INBOUND
+from services.inbound.settings import InboundSettings
 from services.reaper.service import DEFINITION as REAPER
+from services.reaper.settings import ReaperSettings
 from services.sender.service import DEFINITION as SENDER
+from services.sender.settings import SenderSettings
 from shared.client import PATIENT, BatonClient
 from shared.devservers.nats import LocalNats
 from shared.devservers.ports import free_port
-from shared.settings import AssignerSettings, InboundSettings, ReaperSettings, SenderSettings
 from shared.simulation.run import render, simulate
 from shared.simulation.scenario import Scenario
 from tests.support.baton_client import SIGNER

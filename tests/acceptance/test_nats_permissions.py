@@ -23,6 +23,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from services.assigner.service import DEFINITION as ASSIGNER
+from services.assigner.settings import AssignerSettings
 from shared import catalogue as api
 from shared.catalogue import SERVICE_NAMES
 from shared.cli.client import connected
@@ -32,7 +33,7 @@ from shared.devservers.ports import free_port, wait_for_port
 from shared.envelope import unwrap
 from shared.jetstream import declare_all
 from shared.schemas.admin import CreateOrg
-from shared.settings import AssignerSettings, CommonSettings
+from shared.settings import CommonSettings
 from tests.support.baton_client import OPERATOR, SIGNER, Baton, auth_headers, campaign_with_texters
 from tests.support.services import running
 

@@ -20,10 +20,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.inbound.service import DEFINITION as INBOUND
+from services.inbound.settings import InboundSettings
 from shared import catalogue as api
 from shared.devservers.postgres import LocalPostgres
 from shared.migrations import migrate_database
-from shared.settings import InboundSettings
 from tests.support.services import running
 from tests.support.waiting import eventually
 

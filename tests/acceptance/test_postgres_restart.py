@@ -11,11 +11,11 @@ import nats
 import pytest
 
 from services.assigner.service import DEFINITION as ASSIGNER
+from services.assigner.settings import AssignerSettings
 from shared import catalogue as api
 from shared.devservers.postgres import LocalPostgres
 from shared.errors import BatonError
 from shared.migrations import migrate_database
-from shared.settings import AssignerSettings
 from tests.support.baton_client import OPERATOR, Baton
 from tests.support.services import running
 from tests.support.waiting import eventually

@@ -7,17 +7,15 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.assigner.service import DEFINITION as ASSIGNER
+from services.assigner.settings import AssignerSettings
 from services.inbound.service import DEFINITION as INBOUND
+from services.inbound.settings import InboundSettings
 from services.reaper.service import DEFINITION as REAPER
+from services.reaper.settings import ReaperSettings
 from services.sender.service import DEFINITION as SENDER
+from services.sender.settings import SenderSettings
 from shared.service import ServiceDefinition
-from shared.settings import (
-    AssignerSettings,
-    CommonSettings,
-    InboundSettings,
-    ReaperSettings,
-    SenderSettings,
-)
+from shared.settings import CommonSettings
 from tests.support.baton_client import Baton
 from tests.support.services import running
 

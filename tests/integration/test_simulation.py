@@ -7,8 +7,9 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.reaper.service import DEFINITION as REAPER
+from services.reaper.settings import ReaperSettings
 from shared.client import BatonClient
-from shared.settings import CommonSettings, ReaperSettings
+from shared.settings import CommonSettings
 from shared.simulation.progress import Progress
 from shared.simulation.run import render, simulate
 from shared.simulation.scenario import Scenario

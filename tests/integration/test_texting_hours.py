@@ -17,14 +17,16 @@ from nats.aio.client import Client as NatsClient
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.service import endpoints as assigner_endpoints
+from services.assigner.settings import AssignerSettings
 from services.reaper.releasing import Releaser
 from services.sender.service import DEFINITION as SENDER
 from services.sender.service import endpoints as sender_endpoints
+from services.sender.settings import SenderSettings
 from shared import catalogue as api
 from shared.migrations import available_migrations, latest_version, migrate
 from shared.outbox import OutboxPublisher
 from shared.phone_zones import load_phone_zones
-from shared.settings import AssignerSettings, CommonSettings, SenderSettings
+from shared.settings import CommonSettings
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.databases import with_database
 from tests.support.servers import ServerSet

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from services.assigner.settings import AssignerSettings
 from services.registry import REGISTRY
 from shared import catalogue as api
 from shared.error_codes import TRANSPORT_CODES, ErrorCode, Retry
 from shared.service import ServiceContext
-from shared.settings import AssignerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # The first two tokens of every subject the catalogue declares (`baton.assign`, ...).

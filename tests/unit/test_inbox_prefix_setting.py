@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.settings import AssignerSettings, CommonSettings, SettingsError, load_settings
+from services.assigner.settings import AssignerSettings
+from shared.settings import CommonSettings, SettingsError, load_settings
 
 
 def test_empty_by_default_which_keeps_nats_pys_inbox() -> None:

@@ -2,13 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.settings import (
-    CommonSettings,
-    InboundSettings,
-    ReaperSettings,
-    SettingsError,
-    load_settings,
-)
+from services.inbound.settings import InboundSettings
+from services.reaper.settings import ReaperSettings
+from shared.settings import CommonSettings, SettingsError, load_settings
 from shared.tokens import KeyConfigError, verifier_from_settings
 
 

@@ -1,0 +1,23 @@
+"""The assigner's settings: `BATON_<FIELD>` variables, beside shared/settings.py's common ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.settings import CommonSettings, require
+
+
+@dataclass(frozen=True)
+class AssignerSettings(CommonSettings):
+    metrics_port: int = 9101
+    # Region assumed for imported phone numbers written without a country code.
+    default_region: str = "US"
+    # How often the pool floors of campaigns being claimed from are raised (0: never, which
+    # leaves the empty-pool check scanning from each campaign's start; benchmarks compare).
+    pool_floor_interval_seconds: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.pool_floor_interval_seconds >= 0, "pool_floor_interval_seconds", "0 or more")
+        require(len(self.default_region) == 2 and self.default_region.isupper(),
+                 "default_region", "a two-letter region code such as US")  # fmt: skip

@@ -1,0 +1,22 @@
+"""The inbound's settings: `BATON_<FIELD>` variables, beside shared/settings.py's common ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.settings import CommonSettings, require
+
+
+@dataclass(frozen=True)
+class InboundSettings(CommonSettings):
+    metrics_port: int = 9103
+    fetch_batch: int = 256
+    fetch_timeout_seconds: float = 1.0
+    # A message that failed on a passing error comes back after this delay.
+    retry_delay_seconds: float = 2.0
+
+    def validate(self) -> None:
+        super().validate()
+        require(1 <= self.fetch_batch <= 10_000, "fetch_batch", "1..10000")
+        require(self.fetch_timeout_seconds > 0, "fetch_timeout_seconds", "greater than 0")
+        require(self.retry_delay_seconds >= 0, "retry_delay_seconds", "0 or more")

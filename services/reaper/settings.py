@@ -1,0 +1,17 @@
+"""The reaper's settings: `BATON_<FIELD>` variables, beside shared/settings.py's common ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.settings import CommonSettings, require
+
+
+@dataclass(frozen=True)
+class ReaperSettings(CommonSettings):
+    metrics_port: int = 9104
+    reap_interval_seconds: float = 15.0
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.reap_interval_seconds > 0, "reap_interval_seconds", "greater than 0")
