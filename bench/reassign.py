@@ -1,8 +1,16 @@
 """Reassignment of a million conversations in one request, with self-assignment served meanwhile.
 
-A campaign of `--size` Unassigned conversations is reassigned evenly to 100 texters with one
-`baton.assign.reassign` (from Unassigned, status any). At the same time `--requesters` texters of a
-second campaign keep requesting batches; their latency shows whether the reassignment blocks them.
+A campaign of `--size` Unassigned conversations is reassigned evenly to 100 texters two ways, on
+the same data, in the same run, on the same server:
+1. the plain statement: one `row_number()` UPDATE dealing the rows round-robin, which also
+   inserts every event row (a data-modifying CTE) - what a reassignment costs Postgres at least;
+2. after putting every row back and vacuuming, Baton's `baton.assign.reassign` (from Unassigned,
+   status any) through NATS, measured at the client, while `--requesters` texters of a second
+   campaign keep requesting batches: their latency shows whether the reassignment blocks them.
+   Requesters cycle through that campaign's texters, so however long the reassignment takes
+   they never run out; a texter met again holds a batch and is refused `initials_pending`,
+   counted apart.
+Prints `reassign ratio to plain: X.XXx` (Baton's seconds over the plain statement's).
 
     python -m bench.reassign --size 1000000
 """
@@ -14,6 +22,8 @@ import asyncio
 import itertools
 import json
 import time
+import uuid
+from collections import Counter
 from typing import Any
 
 import asyncpg
@@ -24,28 +34,81 @@ from bench.support import auth_headers, latency_summary, servers, service, write
 from shared import catalogue as api
 from shared.migrations import migrate_database
 
+# The least a reassignment costs: deal the rows round-robin in one UPDATE and log every move in
+# the same statement.
+# Each self-assign requester's pause between requests: a steady load, not a drain.
+REQUEST_PAUSE_SECONDS = 0.05
+PLAIN_REASSIGN = """
+WITH numbered AS (
+    SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM conversation
+    WHERE campaign_id = $1 AND assignee_id IS NULL
+      AND status IN ('not_started', 'awaiting_reply', 'needs_reply', 'replied')
+), moved AS (
+    UPDATE conversation c
+    SET assignee_id = ($2::bigint[])[numbered.n % cardinality($2::bigint[]) + 1],
+        assigned_at = now(), updated_at = now()
+    FROM numbered WHERE c.id = numbered.id
+    RETURNING c.id, c.assignee_id
+), logged AS (
+    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, to_texter_id,
+                                  reason, actor_id)
+    SELECT $4::uuid, $1, id, assignee_id, 'reassign', $3 FROM moved
+)
+SELECT count(*) FROM moved
+"""
 
-async def measure(nats_url: str, big: int, targets: list[int], actor: int, small: int,
-                  requesters: list[int], concurrency: int) -> dict[str, Any]:  # fmt: skip
+
+async def plain_reassign(url: str, campaign: int, targets: list[int], actor: int) -> float:
+    conn = await asyncpg.connect(url)
+    try:
+        started = time.perf_counter()
+        async with conn.transaction():
+            moved = await conn.fetchval(PLAIN_REASSIGN, campaign, targets, actor, uuid.uuid4())
+        seconds = time.perf_counter() - started
+        print(f"  plain statement with event rows: {moved:,} rows in {seconds:.2f} s")
+        await put_back(conn, campaign)
+    finally:
+        await conn.close()
+    return seconds
+
+
+async def put_back(conn: asyncpg.Connection, campaign: int) -> None:
+    """Every row Unassigned again, and the table vacuumed: Baton starts from what plain did."""
+    await conn.execute("UPDATE conversation SET assignee_id = NULL, assigned_at = NULL "
+                       "WHERE campaign_id = $1", campaign)  # fmt: skip
+    await conn.execute("VACUUM ANALYZE conversation")
+
+
+async def measure(url: str, nats_url: str, big: int, targets: list[int], actor: int,
+                  small: int, requesters: list[int], concurrency: int) -> dict[str, Any]:  # fmt: skip
+    """The plain statement, then Baton's reassignment, each while the same self-assignment load
+    runs against the second campaign."""
     nc = await nats.connect(nats_url)
     latencies: list[float] = []
-    # Each request from a texter of its own (who holds nothing yet), named by the token alone.
-    callers = iter([auth_headers(t) for t in requesters])
+    # Each request from a texter named by the token alone; cycling, so they never run out.
+    callers = itertools.cycle([auth_headers(t) for t in requesters])
+    outcomes: Counter[str] = Counter()
     body = json.dumps({"campaign_id": small}).encode()
-    reassign_done = asyncio.Event()
+    done = asyncio.Event()
 
     async def requester() -> None:
-        while not reassign_done.is_set():
+        while not done.is_set():
             headers = next(callers)
             started = time.perf_counter()
-            await nc.request(api.ASSIGN_REQUEST.subject, body, timeout=60, headers=headers)
+            answer = json.loads((await nc.request(api.ASSIGN_REQUEST.subject, body, timeout=60,
+                                                  headers=headers)).data)  # fmt: skip
             latencies.append(time.perf_counter() - started)
+            outcomes["ok" if answer["ok"] else answer["error"]["code"]] += 1
+            await asyncio.sleep(REQUEST_PAUSE_SECONDS)
 
     background = [asyncio.create_task(requester()) for _ in range(concurrency)]
     await asyncio.sleep(1.0)  # the requesters are in full swing before the reassignment
     before = len(latencies)
+    plain_seconds = await plain_reassign(url, big, targets, actor)
+    during_plain = latencies[before:]
     request = {"campaign_id": big, "status": "any", "from_unassigned": True,
                "to_texter_ids": targets}  # fmt: skip
+    before = len(latencies)
     started = time.perf_counter()
     reply = json.loads(
         (await nc.request(api.REASSIGN.subject, json.dumps(request).encode(), timeout=600,
@@ -53,16 +116,20 @@ async def measure(nats_url: str, big: int, targets: list[int], actor: int, small
     )  # fmt: skip
     elapsed = time.perf_counter() - started
     during = latencies[before:]
-    reassign_done.set()
+    done.set()
     await asyncio.gather(*background)
     await nc.close()
     assert reply["ok"], reply
     counts = list(reply["data"]["per_texter"].values())
     return {"moved": reply["data"]["moved"], "seconds": round(elapsed, 2),
+            "plain_with_events_seconds": round(plain_seconds, 2),
+            "ratio_to_plain": round(elapsed / plain_seconds, 2),
             "rows_per_s": round(reply["data"]["moved"] / elapsed),
             "per_texter_min": min(counts), "per_texter_max": max(counts),
             "self_assign_requests_meanwhile": len(during),
-            "self_assign_meanwhile": latency_summary(during)}  # fmt: skip
+            "self_assign_outcomes": dict(outcomes),
+            "self_assign_meanwhile": latency_summary(during),
+            "self_assign_during_plain": latency_summary(during_plain)}  # fmt: skip
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -70,7 +137,7 @@ async def main(args: argparse.Namespace) -> None:
         url = found.database_url.rsplit("/", 1)[0] + "/postgres"
         await migrate_database(url)
         big, big_texters = await build_campaign(url, args.size)
-        small, small_texters = await build_campaign(url, 3_000_000 // 10)
+        small, small_texters = await build_campaign(url, args.small_size)
         conn = await asyncpg.connect(url)
         try:
             org = await conn.fetchval("SELECT org_id FROM campaign WHERE id = $1", big)
@@ -85,7 +152,7 @@ async def main(args: argparse.Namespace) -> None:
         targets = big_texters[:100]
         with service("assigner", url, found.nats_url, db_pool_max="8"):
             requesters = list(itertools.islice(small_texters, 200, None))
-            figures = await measure(found.nats_url, big, targets, actor, small, requesters,
+            figures = await measure(url, found.nats_url, big, targets, actor, small, requesters,
                                     args.requesters)  # fmt: skip
     print(
         f"reassigned {figures['moved']:,} conversations to 100 texters in {figures['seconds']} s "
@@ -95,8 +162,12 @@ async def main(args: argparse.Namespace) -> None:
     meanwhile = figures["self_assign_meanwhile"]
     print(
         f"self-assignment meanwhile: {figures['self_assign_requests_meanwhile']} requests, "
-        f"p50 {meanwhile['p50_ms']} ms, p99 {meanwhile['p99_ms']} ms"
+        f"p50 {meanwhile['p50_ms']} ms, p99 {meanwhile['p99_ms']} ms, outcomes {figures['self_assign_outcomes']}"
     )
+    plain = figures["self_assign_during_plain"]
+    print(f"self-assignment during the plain statement: p50 {plain['p50_ms']} ms, "
+          f"p99 {plain['p99_ms']} ms")  # fmt: skip
+    print(f"reassign ratio to plain: {figures['ratio_to_plain']:.2f}x")
     print(f"wrote {write_results('reassign', {'size': args.size, **figures})}")
 
 
@@ -105,6 +176,8 @@ def parse() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--small-size", type=int, default=1_500_000,
+                        help="the self-assign campaign's size: enough not to run dry meanwhile")  # fmt: skip
     parser.add_argument(
         "--requesters", type=int, default=4, help="concurrent self-assign requesters"
     )

@@ -9,7 +9,7 @@ under one operation id, and one event per receiving texter is published through 
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import asyncpg
 import msgspec
@@ -68,6 +68,11 @@ class Reassignment:
             hidden = not_found("campaign", request.campaign_id)
             await caller.role_in(conn, campaign["org_id"], hidden, needed)
             await _require_texters(conn, campaign["id"], targets)
+            if _targets_hold_none_of_the_source(request, targets):
+                received = await self._reassign_evenly(
+                    conn, campaign["id"], request, targets, operation, reason, caller.user_id
+                )
+                return self._reply(operation, reason, received)
             rows = await self._source(conn, request, targets)
             holders = [r["assignee_id"] for r in rows]
             new_holders: list[int | None] = (
@@ -75,7 +80,7 @@ class Reassignment:
             )
             moved = await self._apply(conn, campaign["id"], operation, reason, caller.user_id,
                                       [r["id"] for r in rows], holders, new_holders)  # fmt: skip
-        return self._reply(operation, reason, moved)
+        return self._reply(operation, reason, _by_receiver(moved))
 
     async def move(self, request: s.Move, caller: Caller) -> s.Reassigned:
         operation = uuid.uuid4()
@@ -95,7 +100,7 @@ class Reassignment:
                 conn, campaign["id"], operation, reason, caller.user_id,
                 [row["id"]], [row["assignee_id"]], [request.to_texter_id],
             )  # fmt: skip
-        return self._reply(operation, reason, moved)
+        return self._reply(operation, reason, _by_receiver(moved))
 
     async def release(self, request: s.Release, caller: Caller) -> s.Reassigned:
         """Done Texting: any member, and only of the caller's own replies."""
@@ -110,7 +115,7 @@ class Reassignment:
                 conn, campaign_id, operation, "done_texting", texter_id,
                 [r["id"] for r in rows], [texter_id] * len(rows), [None] * len(rows),
             )  # fmt: skip
-        return self._reply(operation, "done_texting", moved)
+        return self._reply(operation, "done_texting", _by_receiver(moved))
 
     async def _source(
         self, conn: Connection, request: s.Reassign, targets: list[int]
@@ -128,38 +133,79 @@ class Reassignment:
         return await conn.fetch(QUERIES["source_every_sender"], request.campaign_id, statuses,
                                 request.count, keeps)  # fmt: skip
 
+    async def _reassign_evenly(
+        self, conn: Connection, campaign_id: int, request: s.Reassign, targets: list[int],
+        operation: uuid.UUID, reason: str, actor_id: int,
+    ) -> dict[int | None, list[int]]:  # fmt: skip
+        """Reassign All/Some or Unassign All in one statement (reassign.sql `reassign_evenly`)."""
+        if request.from_texter_id is not None:
+            source, holder = "texter", request.from_texter_id
+        elif request.from_unassigned:
+            source, holder = "unassigned", None
+        else:  # a lone target keeps what it already holds
+            source, holder = "every_sender", targets[0] if targets else None
+        rows = await conn.fetch(QUERIES["reassign_evenly"], campaign_id, STATUSES[request.status],
+                                source, holder, request.count, targets, operation, reason,
+                                actor_id)  # fmt: skip
+        received: dict[int | None, list[int]] = {r["to_id"]: list(r["ids"]) for r in rows}
+        await _announce(conn, campaign_id, operation, reason, received)
+        return received
+
     async def _apply(
         self, conn: Connection, campaign_id: int, operation: uuid.UUID, reason: str, actor_id: int,
         ids: list[int], holders: list[int | None], new_holders: list[int | None],
     ) -> list[asyncpg.Record]:  # fmt: skip
         moved = await conn.fetch(QUERIES["apply_moves"], ids, holders, new_holders, operation,
                                  reason, actor_id)  # fmt: skip
-        by_target: dict[int | None, list[int]] = defaultdict(list)
-        for row in moved:
-            by_target[row["to_id"]].append(row["id"])
-        await outbox.enqueue_many(conn, [
-            (MOVED_SUBJECT, part_id(f"{operation}:{target or UNASSIGNED}", n), msgspec.json.encode(
-                s.ConversationsMoved(operation_id=str(operation), campaign_id=campaign_id,
-                                     reason=reason, to_texter_id=target,
-                                     conversation_ids=list(part), part=n, parts=len(parts))))
-            for target, ids in by_target.items()
-            for parts in [in_parts(ids)]
-            for n, part in enumerate(parts)
-        ])  # fmt: skip
+        await _announce(conn, campaign_id, operation, reason, _by_receiver(moved))
         return moved
 
     def _reply(
-        self, operation: uuid.UUID, reason: str, moved: list[asyncpg.Record]
+        self, operation: uuid.UUID, reason: str, received: dict[int | None, list[int]]
     ) -> s.Reassigned:
+        moved = sum(len(ids) for ids in received.values())
         if moved:
             self._publisher.nudge()
-            REASSIGNED.labels(reason).inc(len(moved))
-        per_texter = Counter(
-            str(r["to_id"]) if r["to_id"] is not None else UNASSIGNED for r in moved
-        )
-        return s.Reassigned(
-            operation_id=str(operation), moved=len(moved), per_texter=dict(per_texter)
-        )
+            REASSIGNED.labels(reason).inc(moved)
+        per_texter = {_receiver(target): len(ids) for target, ids in received.items() if ids}
+        return s.Reassigned(operation_id=str(operation), moved=moved, per_texter=per_texter)
+
+
+def _receiver(target: int | None) -> str:
+    return str(target) if target is not None else UNASSIGNED
+
+
+def _by_receiver(moved: list[asyncpg.Record]) -> dict[int | None, list[int]]:
+    received: dict[int | None, list[int]] = defaultdict(list)
+    for row in moved:
+        received[row["to_id"]].append(row["id"])
+    return received
+
+
+def _targets_hold_none_of_the_source(request: s.Reassign, targets: list[int]) -> bool:
+    """Whether no conversation to move is held by a target, so that dealing them round-robin
+    is the even split `distribute` would make (services/assigner/distribution.py)."""
+    if request.from_unassigned or not targets:
+        return True
+    if request.from_texter_id is not None:
+        return request.from_texter_id not in targets
+    return len(targets) == 1  # every sender's, the lone target's own excepted (kept)
+
+
+async def _announce(
+    conn: Connection, campaign_id: int, operation: uuid.UUID, reason: str,
+    received: dict[int | None, list[int]],
+) -> None:  # fmt: skip
+    """One event per receiving texter (or Unassigned), in parts (shared/event_parts.py)."""
+    await outbox.enqueue_many(conn, [
+        (MOVED_SUBJECT, part_id(f"{operation}:{_receiver(target)}", n), msgspec.json.encode(
+            s.ConversationsMoved(operation_id=str(operation), campaign_id=campaign_id,
+                                 reason=reason, to_texter_id=target,
+                                 conversation_ids=list(part), part=n, parts=len(parts))))
+        for target, ids in received.items() if ids
+        for parts in [in_parts(ids)]
+        for n, part in enumerate(parts)
+    ])  # fmt: skip
 
 
 async def _require_texters(conn: Connection, campaign_id: int, user_ids: list[int]) -> None:

@@ -21,6 +21,36 @@ WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = ANY($2::text[])
 ORDER BY id LIMIT $3
 FOR UPDATE;
 
+-- name: reassign_evenly --
+-- Reassign or unassign in one statement, when no conversation moved is held by a target: the
+-- sources of the three source_* queries above ($3: 'texter' (holder $4), 'unassigned', or
+-- 'every_sender' (keeping $4's)), locked in id order, numbered, and dealt round-robin over the
+-- targets $6 (none: Unassigned), so counts differ by at most one; moved and logged by
+-- move_conversations. Answers one row per receiver with its conversations: no row per
+-- conversation crosses the wire, however many there are.
+WITH locked AS (
+    SELECT id, assignee_id FROM conversation
+    WHERE campaign_id = $1 AND status = ANY($2::text[])
+      AND CASE $3::text
+              WHEN 'texter' THEN assignee_id = $4::bigint
+              WHEN 'unassigned' THEN assignee_id IS NULL
+              ELSE assignee_id IS NOT NULL AND assignee_id IS DISTINCT FROM $4::bigint
+          END
+    ORDER BY id LIMIT $5
+), numbered AS (
+    SELECT id, assignee_id, row_number() OVER (ORDER BY id) - 1 AS n FROM locked
+), batch AS (
+    SELECT coalesce(array_agg(id ORDER BY n), '{}') AS ids,
+           coalesce(array_agg(assignee_id ORDER BY n), '{}') AS froms,
+           coalesce(array_agg(CASE WHEN cardinality($6::bigint[]) > 0
+                                   THEN ($6::bigint[])[n % cardinality($6::bigint[]) + 1] END
+                              ORDER BY n), '{}') AS tos
+    FROM numbered
+)
+SELECT m.to_id, array_agg(m.id ORDER BY m.id) AS ids
+FROM batch, move_conversations($7, batch.ids, batch.froms, batch.tos, NULL, $8, $9) m
+GROUP BY m.to_id;
+
 -- name: apply_moves --
 -- Rows were locked above, in this transaction; the holder guard documents the expectation.
 SELECT id, to_id
