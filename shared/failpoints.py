@@ -34,6 +34,7 @@ def known_points() -> frozenset[str]:
         "outbox:before_mark_published",
         "inbound-sms:before_ack",
         "sender-receipts:before_ack",
+        "sender:after_batch_commit",
         "reaper:after_commit",
     })  # fmt: skip
 

@@ -10,7 +10,7 @@ import uuid
 
 import asyncpg
 
-from services.sender.sending import QUERIES
+from services.sender.named_queries import QUERIES
 from shared import consent, outbox
 from shared.access import Caller
 from shared.errors import not_found

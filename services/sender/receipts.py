@@ -7,7 +7,7 @@ import structlog
 from nats.aio.msg import Msg
 from prometheus_client import Counter
 
-from services.sender.sending import QUERIES
+from services.sender.named_queries import QUERIES
 from shared.errors import bad_request
 from shared.phones import InvalidPhoneError, to_sending_number
 from shared.schemas.messaging import Receipt

@@ -29,6 +29,7 @@ MUST_FIRE = {
     "sender": [
         f"{api.SEND_INITIAL.subject}:before_reply",
         f"{api.SEND_REPLY.subject}:before_reply",
+        "sender:after_batch_commit",
         "outbox:after_lease",
         "outbox:before_mark_published",
         "sender-receipts:before_ack",

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from services.assigner.self_assign import CLAIMS
+from services.sender.named_queries import QUERIES as SENDER
 from shared import catalogue as api
 from shared.outbox import QUERIES as OUTBOX
 
@@ -245,3 +246,36 @@ async def test_a_claim_reads_nothing_of_the_zones_closed_now(pool: asyncpg.Pool)
     # 300 live entries fill a few index pages and their heap pages; a million do not.
     assert all(s["Shared Hit Blocks"] + s["Shared Read Blocks"] < 100 for s in scans), scans
     assert crowded < 1.5 * alone, (crowded, alone)
+
+
+@pytest.mark.parametrize("plans", ["custom", "generic"])
+@pytest.mark.parametrize("query", ["previous_sends", "conversations_for_send", "mark_sent",
+                                   "insert_outbounds"])  # fmt: skip
+async def test_the_senders_batch_queries_probe_by_key_never_scan(
+    pool: asyncpg.Pool, query: str, plans: str
+) -> None:
+    """A batch of 8 sends among 60,000 conversations: each statement looks its rows up by key,
+    with the plan Postgres makes for these arrays and with the generic one it may cache."""
+    data = await _populate(pool)
+    # A campaign under way has sent a text in most conversations, each under its own key.
+    await pool.execute("""INSERT INTO message (conversation_id, direction, kind, texter_id, body,
+                                               idempotency_key, delivery_status)
+                          SELECT id, 'outbound', 'initial', assignee_id, 'Hi', 'k' || id, 'sent'
+                          FROM conversation WHERE assignee_id IS NOT NULL""")  # fmt: skip
+    await pool.execute("ANALYZE")
+    ids = [r["id"] for r in await pool.fetch(
+        "SELECT id FROM conversation WHERE campaign_id = $1 ORDER BY id LIMIT 8", data["campaign"])]  # fmt: skip
+    texters = [data["texter"]] * len(ids)
+    keys = [str(uuid.uuid4()) for _ in ids]
+    args: dict[str, tuple[Any, ...]] = {
+        "previous_sends": (texters, keys),
+        "conversations_for_send": (ids, texters),
+        "mark_sent": (ids[:4], ids[4:]),
+        "insert_outbounds": (ids, ["initial"] * len(ids), texters, ["Hi"] * len(ids), keys,
+                             [None] * len(ids)),
+    }  # fmt: skip
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL plan_cache_mode = force_{plans}_plan")
+        plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + SENDER[query], *args[query])
+    scanned = _seq_scanned(json.loads(json.dumps(json.loads(plan))))
+    assert not scanned & {"conversation", "message", "contact"}, (scanned, plan)
