@@ -6,9 +6,11 @@
 SELECT pg_try_advisory_xact_lock(hashtextextended('baton:reaper', 0));
 
 -- name: release_unhandled --
--- Assigned replies waiting longer than their campaign's timeout, timed from needs_reply_since
--- (never from updated_at, which any edit bumps). Up to $2 per campaign per pass; SKIP LOCKED
--- leaves rows a send is busy with to the next pass.
+-- Assigned replies left unhandled longer than their campaign's timeout by the texter holding
+-- them: timed from needs_reply_since or from when that texter got the conversation, whichever
+-- is later (never from updated_at, which any edit bumps). A reply reassigned or claimed from
+-- the pool gets its new holder the whole timeout, not whatever was left of the old one's.
+-- Up to $2 per campaign per pass; SKIP LOCKED leaves rows a send is busy with to the next pass.
 WITH due AS (
     SELECT v.id, v.campaign_id, v.assignee_id
     FROM campaign c
@@ -16,6 +18,8 @@ WITH due AS (
         SELECT id, campaign_id, assignee_id FROM conversation
         WHERE campaign_id = c.id AND assignee_id IS NOT NULL AND status = 'needs_reply'
           AND needs_reply_since
+              <= coalesce($1, now()) - make_interval(mins => c.release_unhandled_after_minutes)
+          AND coalesce(assigned_at, '-infinity')
               <= coalesce($1, now()) - make_interval(mins => c.release_unhandled_after_minutes)
         ORDER BY needs_reply_since
         LIMIT $2
@@ -68,16 +72,17 @@ FROM batch,
 ORDER BY m.id;
 
 -- name: oldest_unhandled --
--- Per campaign with release on, how long its oldest assigned reply has waited (seconds).
+-- Per campaign with release on, how long its oldest assigned reply has waited (seconds) on
+-- the texter holding it: on the release clock of release_unhandled.
 SELECT c.id AS campaign_id,
        extract(epoch FROM coalesce($1, now()) - o.since)::float8 AS age_seconds
 FROM campaign c
 CROSS JOIN LATERAL (
-    SELECT needs_reply_since AS since FROM conversation
+    SELECT min(greatest(needs_reply_since, assigned_at)) AS since FROM conversation
     WHERE campaign_id = c.id AND assignee_id IS NOT NULL AND status = 'needs_reply'
-    ORDER BY needs_reply_since LIMIT 1
 ) o
-WHERE c.release_unhandled_after_minutes IS NOT NULL AND c.status = 'active';
+WHERE o.since IS NOT NULL
+  AND c.release_unhandled_after_minutes IS NOT NULL AND c.status = 'active';
 
 -- name: campaign_gauges --
 -- What an organizer watches per active campaign; each count reads one partial index.

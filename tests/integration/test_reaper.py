@@ -40,8 +40,10 @@ async def _replies_waiting(
     batch = await assigner.call(
         api.ASSIGN_REQUEST, campaign_id=c["campaign"], as_user=c["texters"][0]
     )
+    # Handed out a minute before the contacts replied, as initials are.
     await pool.execute(
-        "UPDATE conversation SET status = 'needs_reply', needs_reply_since = $2 WHERE id = ANY($1)",
+        "UPDATE conversation SET status = 'needs_reply', needs_reply_since = $2::timestamptz, "
+        "assigned_at = $2::timestamptz - interval '1 minute' WHERE id = ANY($1)",
         batch["conversation_ids"],
         T0,
     )
@@ -109,9 +111,12 @@ async def test_an_answer_at_the_last_moment_keeps_the_conversation(
     assert await _releaser(pool, nc, T0 + timedelta(minutes=22)).pass_once() == 1
 
 
-async def test_a_reassigned_conversation_keeps_its_clock(
+async def test_a_reassigned_reply_gives_its_new_texter_the_whole_timeout(
     assigner: Baton, pool: asyncpg.Pool, nc: NatsClient
 ) -> None:
+    """Spoke's Release Unhandled Replies feeds Dynamic Assignment for Replies: a reply handed to
+    someone new (claimed from the pool, or reassigned) must not be taken back before that
+    texter had the timeout to answer it."""
     c = await _replies_waiting(assigner, pool, minutes=10)
     first, other = c["texters"]
     await assigner.call(
@@ -122,8 +127,12 @@ async def test_a_reassigned_conversation_keeps_its_clock(
         status="needs_reply",
         to_texter_ids=[other],
     )
-    assert await _releaser(pool, nc, T0 + timedelta(minutes=9)).pass_once() == 0
-    assert await _releaser(pool, nc, T0 + timedelta(minutes=10)).pass_once() == 3
+    # Reassigned five minutes after the replies came in (the reaper's clock is injected).
+    await pool.execute("UPDATE conversation SET assigned_at = $2 WHERE id = ANY($1)",
+                       c["conversations"], T0 + timedelta(minutes=5))  # fmt: skip
+    assert await _releaser(pool, nc, T0 + timedelta(minutes=10)).pass_once() == 0
+    assert await _releaser(pool, nc, T0 + timedelta(minutes=14)).pass_once() == 0
+    assert await _releaser(pool, nc, T0 + timedelta(minutes=15)).pass_once() == 3
     froms = {
         r["from_texter_id"]
         for r in await pool.fetch(
@@ -249,7 +258,8 @@ async def test_admin_releases(
             release_unhandled_after_minutes=1,
         )
         await pool.execute(
-            """UPDATE conversation SET status = 'needs_reply', needs_reply_since = now() - interval '2 minutes'
+            """UPDATE conversation SET status = 'needs_reply', needs_reply_since = now() - interval '2 minutes',
+                      assigned_at = now() - interval '3 minutes'
                WHERE id = $1""",
             batch["conversation_ids"][1],
         )
