@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -58,8 +58,9 @@ class InboundSms(Message):
     to: Annotated[str, msgspec.Meta(max_length=64)]
     body: Annotated[str, msgspec.Meta(max_length=10_000)]
     # The provider's time (RFC 3339, or seconds since the epoch), kept on the message; the
-    # release clock runs on Baton's own, so it may be left out.
-    received_at: datetime | float | None = None
+    # release clock runs on Baton's own, so it may be left out, and anything else in it (a
+    # format Baton cannot read, a wrong type) is kept as no time: never a reason to lose a STOP.
+    received_at: Any = None
 
     def __post_init__(self) -> None:
         # Made storable at the edge: a NUL or a stray control character from a carrier must
@@ -67,8 +68,7 @@ class InboundSms(Message):
         self.body = storable(self.body)
         self.from_ = storable(self.from_).strip()
         self.to = storable(self.to).strip()
-        if isinstance(self.received_at, int | float):
-            self.received_at = _from_epoch(self.received_at)
+        self.received_at = _provider_time(self.received_at)
 
 
 class Receipt(Message):
@@ -114,6 +114,24 @@ class DeadLetter(Message):
     reason: str
     subject: str
     payload: str
+
+
+def _provider_time(value: Any) -> datetime | None:
+    """A provider's time as Baton keeps it: RFC 3339 (or ISO 8601; UTC when it names no zone),
+    epoch seconds or milliseconds; None for anything else."""
+    if isinstance(value, datetime):  # built in Python rather than decoded
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return _from_epoch(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return None
 
 
 def _from_epoch(seconds: float) -> datetime | None:

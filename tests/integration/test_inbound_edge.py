@@ -111,6 +111,28 @@ async def test_a_stop_wrapped_in_nul_is_honoured_and_the_body_stored_without_it(
     assert _retried() == retried  # handled on the first delivery
 
 
+@pytest.mark.parametrize("received_at", ["n/a", "", {"at": 1}, True, "2026-12-03 14:00"],
+                         ids=["words", "empty", "object", "boolean", "no-zone"])  # fmt: skip
+async def test_a_stop_is_honoured_whatever_its_received_at_holds(
+    assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient,
+    received_at: Any,
+) -> None:  # fmt: skip
+    """`received_at` is only kept for the record: a value Baton cannot read is kept as no time
+    (or, naming no zone, as UTC), never a reason to dead-letter the STOP."""
+    c = await _ready_campaign(assigner, pool)
+    conversation = c["conversations"][0]
+    await sender.call(api.SEND_INITIAL, **_send(c["texters"][0], conversation))
+    await _publish(nc, **{"from": await _phone(pool, conversation), "body": "STOP",
+                          "received_at": received_at})  # fmt: skip
+    await eventually(lambda: pool.fetchval("SELECT count(*) = 1 FROM opt_out"))
+    kept = await pool.fetchval(
+        "SELECT provider_received_at FROM message WHERE direction = 'inbound'"
+    )
+    assert (kept is not None) == (received_at == "2026-12-03 14:00")
+    refusal = await sender.error(api.SEND_REPLY, **_send(c["texters"][0], conversation))
+    assert refusal.code == "opted_out"
+
+
 async def test_a_provider_id_postgres_cannot_store_is_dead_lettered_at_once(
     assigner: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
 ) -> None:
