@@ -382,7 +382,7 @@ RELEASE_UNHANDLED = Route(
     rel.ReleaseResult,
     "reaper",
     member("moderator"),
-    "Release replies left unhandled longer than a given age now.",
+    "Release every reply the campaign's texters hold, now, whatever its age.",
     idempotent=True,
 )
 RELEASE_STALE_INITIALS = Route(
@@ -446,7 +446,8 @@ CONVERSATIONS_REASSIGNED = Channel(
     "EVENTS",
     "assigner",
     None,
-    "Admin moves.",
+    "Moves: reassignment, a single move, and a texter's Done Texting (`reason` says which); "
+    "`to_texter_id` null is Unassigned.",
     token="event_id",
 )
 CONVERSATIONS_RELEASED = Channel(
@@ -455,7 +456,8 @@ CONVERSATIONS_RELEASED = Channel(
     "EVENTS",
     "any service",
     None,
-    "Releases.",
+    "Releases by the reaper or an admin (`reason`: unhandled_timeout, texting_hours_closed, "
+    "release, stale_initials).",
     token="event_id",
 )
 CONTACT_OPTED_OUT = Channel(

@@ -113,8 +113,8 @@ _DOCUMENTED: dict[ErrorCode, tuple[str, Retry]] = {
         "Unassigning empties conversations into Unassigned: send the same request with "
         "`confirm: true`.", Retry.NEVER),
     ErrorCode.CAMPAIGN_NOT_ACTIVE: (
-        "The campaign is not active (still a draft, paused or archived); an admin must make it "
-        "active.", Retry.LATER),
+        "The campaign is not active (a draft, or archived); an admin must make it active.",
+        Retry.LATER),
     ErrorCode.SELF_ASSIGN_DISABLED: (
         "Texters may not request conversations on this campaign; an admin assigns them.",
         Retry.LATER),
@@ -134,7 +134,8 @@ _DOCUMENTED: dict[ErrorCode, tuple[str, Retry]] = {
     ErrorCode.INVALID_INVITE: (
         "The invite token is unknown, revoked or expired.", Retry.NEVER),
     ErrorCode.IDEMPOTENCY_KEY_REUSED: (
-        "This idempotency key was used for another conversation; use a new key per text.",
+        "This idempotency key was used for another text (another conversation, or an initial "
+        "where this is a reply); use a new key per text.",
         Retry.NEVER),
     ErrorCode.ASSIGNMENT_CHANGED: (
         "The conversation is no longer the caller's (reassigned or released); nothing was sent.",

@@ -194,7 +194,8 @@ class GroupCommit:
                 outcomes[i] = _retry_answer(batch[i], taken[batch[i].key])
         for i, pending in enumerate(batch):
             if i not in outcomes:  # the same key twice in this batch: the first's answer
-                outcomes[i] = _as_retry(outcomes[first_with_key[pending.key]], pending)
+                first = first_with_key[pending.key]
+                outcomes[i] = _as_retry(batch[first], outcomes[first], pending)
         return [outcomes[i] for i in range(len(batch))]
 
     async def _previous(
@@ -206,24 +207,30 @@ class GroupCommit:
 
 
 def _retry_answer(pending: _Send, row: asyncpg.Record) -> s.Sent | BatonError:
-    if row["conversation_id"] != pending.request.conversation_id:
-        return BatonError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "This idempotency key was already used for another conversation",
-        )
+    if row["conversation_id"] != pending.request.conversation_id or row["kind"] != pending.kind:
+        return _key_reused()
     return s.Sent(message_id=row["id"], conversation_id=row["conversation_id"],
                   status=row["delivery_status"], duplicate=True)  # fmt: skip
 
 
-def _as_retry(first: s.Sent | BatonError, pending: _Send) -> s.Sent | BatonError:
-    if isinstance(first, BatonError):
-        return first
-    if first.conversation_id != pending.request.conversation_id:
-        return BatonError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "This idempotency key was already used for another conversation",
-        )
-    return msgspec.structs.replace(first, duplicate=True)
+def _as_retry(first: _Send, outcome: s.Sent | BatonError, pending: _Send) -> s.Sent | BatonError:
+    """The answer to `pending`, which carries the key `first` (of the same batch) carried."""
+    if (
+        first.request.conversation_id != pending.request.conversation_id
+        or first.kind != pending.kind
+    ):
+        return _key_reused()
+    if isinstance(outcome, BatonError):
+        return outcome
+    return msgspec.structs.replace(outcome, duplicate=True)
+
+
+def _key_reused() -> BatonError:
+    return BatonError(
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        "This idempotency key was already used for another text (another conversation, or an "
+        "initial and a reply)",
+    )
 
 
 def _text(message_id: int, pending: _Send, row: asyncpg.Record) -> tuple[str, str, bytes]:

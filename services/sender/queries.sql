@@ -20,7 +20,7 @@ FOR UPDATE OF v;
 
 -- name: previous_sends --
 -- The ($1[i] texter, $2[i] idempotency key) pairs already used, with what they sent.
-SELECT m.texter_id, m.idempotency_key, m.id, m.conversation_id, m.delivery_status
+SELECT m.texter_id, m.idempotency_key, m.id, m.conversation_id, m.kind, m.delivery_status
 FROM unnest($1::bigint[], $2::text[]) AS r(texter_id, idempotency_key)
 JOIN message m ON m.texter_id = r.texter_id AND m.idempotency_key = r.idempotency_key;
 

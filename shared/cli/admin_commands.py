@@ -39,6 +39,15 @@ def _number(value: str) -> str | None:
     return None if value == "none" else value
 
 
+def _texter_or_unassigned(value: str) -> int | None:
+    """A texter's user id, or `none` for Unassigned."""
+    if value.lower() == "none":
+        return None
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("a texter's user id, or none for Unassigned")
+    return int(value)
+
+
 def _hours(value: str) -> dict[str, int]:
     start, _, end = value.partition("-")
     try:
@@ -237,7 +246,7 @@ def _add_moves(commands: SubParsers) -> None:
     source.add_argument("--from-unassigned", action="store_true", help="the Unassigned ones")
     p.add_argument("--status", choices=["any", "needs_reply", "not_started"], default="any")
     p.add_argument("--to", type=int, nargs="*", default=[], metavar="TEXTER",
-                   help="texters to spread them over; none: Unassign (with --confirm)")  # fmt: skip
+                   help="spread over these texters; without: Unassign (--confirm)")  # fmt: skip
     p.add_argument("--count", type=int, default=OMIT, help="Reassign Some: this many")
     p.add_argument("--confirm", action="store_true", help="confirm an Unassign All")
     p.set_defaults(route=api.REASSIGN, build=lambda a: {
@@ -247,11 +256,9 @@ def _add_moves(commands: SubParsers) -> None:
     })  # fmt: skip
     p = commands.add_parser("move", help="one conversation to a texter, or to Unassigned")
     p.add_argument("conversation_id", type=int)
-    p.add_argument("--to", type=_number, required=True, metavar="TEXTER|none")
+    p.add_argument("--to", type=_texter_or_unassigned, required=True, metavar="TEXTER|none")
     p.set_defaults(route=api.MOVE, build=lambda a: {
-        "conversation_id": a.conversation_id,
-        "to_texter_id": None if a.to is None else int(a.to),
-    })  # fmt: skip
+        "conversation_id": a.conversation_id, "to_texter_id": a.to})  # fmt: skip
     release = commands.add_parser("release", help="give held conversations back to the pool")
     kinds = release.add_subparsers(dest="kind", required=True)
     p = kinds.add_parser("unhandled", help="every assigned reply of the campaign, now")

@@ -90,7 +90,9 @@ class AddTeamMembers(Request):
     user_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=10_000)]
 
 
-class TexterHours(Message):
+class TexterHours(Message, forbid_unknown_fields=True):
+    """Whole hours in the contact's own zone: texts may go from `start`:00 until `end`:00."""
+
     start: Hour
     end: Hour
 

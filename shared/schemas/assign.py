@@ -73,7 +73,7 @@ class Reassign(Request):
     # Bulk over the Unassigned conversations instead (seed 002's first step).
     from_unassigned: bool = False
     # Reassign Some: this many; without it, Reassign All.
-    count: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    count: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)] | None = None
     confirm: bool = False
 
 

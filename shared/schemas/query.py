@@ -55,10 +55,11 @@ class ListConversations(Request):
     assignee_id: Id | None = None
     unassigned: bool = False
     status: ConversationStatus | None = None
-    # The texter's inbox hides conversations that only wait for the contact (seed 000).
+    # The caller's inbox: their own conversations (whatever their role), without those that only
+    # wait for the contact (seed 000).
     inbox: bool = False
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
-    after: Annotated[int, msgspec.Meta(ge=0)] = 0
+    after: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0
 
 
 class ConversationRow(Message):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from shared import catalogue as api
 from shared.cli import admin_commands
 from shared.cli.main import build_parser
@@ -38,3 +40,12 @@ def test_every_subject_for_organizers_and_the_operator_has_a_command() -> None:
     )
     covered.add(api.CONTACTS_IMPORT.subject)
     assert administrative - covered == set()
+
+
+def test_move_takes_a_texter_id_or_none_and_refuses_anything_else_as_a_usage_error() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["move", "7", "--to", "None"]).to is None
+    assert parser.parse_args(["move", "7", "--to", "12"]).to == 12
+    with pytest.raises(SystemExit) as usage:
+        parser.parse_args(["move", "7", "--to", "nobody"])
+    assert usage.value.code == 2
