@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -15,6 +16,8 @@ from shared import catalogue as api
 from shared.catalogue import SERVICE_NAMES
 from shared.cli import exit_codes
 from shared.cli.client import connected
+from shared.cli.credentials import DEFAULT_DATA_DIR
+from shared.cli.running_up import beside_up
 from shared.errors import BatonError
 from shared.migrations import migrate_database
 from shared.schemas.system import StatusRequest
@@ -33,6 +36,8 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
     status = commands.add_parser("status", help="ask every running service how it is")
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
+    status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="the `baton up` to ask, when BATON_NATS_URL names none")  # fmt: skip
     status.set_defaults(run=run_status)
 
 
@@ -63,7 +68,7 @@ def run_service(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     try:
-        settings = _settings()
+        settings = beside_up(_settings(), args.data_dir)
     except SettingsError as exc:
         print(f"baton status: {exc}", file=sys.stderr)
         return exit_codes.USAGE

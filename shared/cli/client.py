@@ -19,6 +19,7 @@ import nats.errors
 
 from shared.cli import exit_codes
 from shared.cli.credentials import UsageError, credentials_from_args
+from shared.cli.running_up import beside_up
 from shared.client import BatonClient, Credentials
 from shared.errors import BatonError
 from shared.nats_connection import connect_configured
@@ -57,7 +58,7 @@ def run_command(
     """Run `action` against Baton as the caller `args` names (`--as`, else BATON_TOKEN) and print
     its result (`--json`: as JSON); map failures to exit codes."""
     try:
-        settings = load_settings(CommonSettings)
+        settings = beside_up(load_settings(CommonSettings), args.data_dir)
         credentials = credentials_from_args(args, settings)
     except (SettingsError, KeyConfigError, UsageError) as exc:
         print(f"baton {name}: {exc}", file=sys.stderr)

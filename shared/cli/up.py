@@ -21,6 +21,7 @@ import asyncpg
 from shared.cli import exit_codes
 from shared.cli.credentials import DEFAULT_DATA_DIR, ensure_dev_secret, services_have_a_key
 from shared.cli.local_stack import start_stack
+from shared.cli.running_up import announced
 from shared.cli.supervisor import Restarter, service_processes, wait_ready
 from shared.devservers.postgres import DevServerError
 from shared.migrations import migrate_database
@@ -111,9 +112,10 @@ def run(args: argparse.Namespace) -> int:
                 print_line(line)
         print_line("Baton is up. Ctrl-C stops it.")
         restarter = Restarter({**stack.servers(), **{p.name: p for p in processes}}, print_line)
-        while not stopping:
-            restarter.check()
-            time.sleep(0.2)
+        with announced(args.data_dir, stack.nats_url):
+            while not stopping:
+                restarter.check()
+                time.sleep(0.2)
         print_line("stopping")
         return exit_codes.OK
     except (OSError, asyncpg.PostgresError) as exc:

@@ -65,10 +65,14 @@ def test_baton_up_starts_four_ready_services_on_pip_shipped_servers(tmp_path: Pa
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
 
 
-def _baton(up: BatonUp, *argv: str, token: str = "") -> subprocess.CompletedProcess[str]:
-    """The `baton` command in another shell, with nothing configured but where NATS is."""
+def _baton(
+    up: BatonUp, *argv: str, token: str = "", nats_from_env: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """The `baton` command in another shell, with nothing configured but where NATS is (or, with
+    `nats_from_env` false, not even that: the data folder says)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env["BATON_NATS_URL"] = nats_url(up)
+    if nats_from_env:
+        env["BATON_NATS_URL"] = nats_url(up)
     if token:
         env["BATON_TOKEN"] = token
     return subprocess.run([sys.executable, "-m", "shared.cli.main", *argv], env=env,
@@ -92,10 +96,22 @@ def test_baton_up_keeps_data_and_its_development_secret_across_restarts(tmp_path
                 created = _baton(up, "org", "create", "Second", "--json", token=minted.stdout)
             assert created.returncode == 0, created.stderr
             assert json.loads(created.stdout)["org_id"] == run + 1
+            # Beside `baton up`, its data folder says where NATS is: no BATON_NATS_URL needed.
+            owner = _baton(up, "user", "create", "--org", str(run + 1), "--name", "Olivia",
+                           "--role", "owner", "--as", "operator", "--data-dir", str(data),
+                           "--json", nats_from_env=False)  # fmt: skip
+            assert owner.returncode == 0, owner.stderr
+            shown = _baton(up, "org", "show", str(run + 1), "--data-dir", str(data), "--json",
+                           "--as", str(json.loads(owner.stdout)["user_id"]), nats_from_env=False)  # fmt: skip
+            assert shown.returncode == 0 and json.loads(shown.stdout)["org_id"] == run + 1, (
+                shown.stderr)  # fmt: skip
+            status = _baton(up, "status", "--data-dir", str(data), nats_from_env=False)
+            assert status.returncode == 0, status.stdout + status.stderr
             # The services really check: a token not signed with the secret is refused.
             refused = _baton(up, "org", "create", "Nobody", token="not.a.token")
             assert refused.returncode == 4 and "unauthenticated" in refused.stderr, refused.stderr
         assert up.process.returncode == 0
+        assert not (data / "nats_url").exists()  # a stopped Baton is not announced
         outputs.append(up.output())
     assert "migrations applied: ['0001_schema'" in outputs[0]
     assert "migrations applied: none pending" in outputs[1]
