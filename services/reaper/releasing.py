@@ -10,6 +10,7 @@ two from releasing the same conversation even without it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 import uuid
@@ -49,8 +50,10 @@ OLDEST_UNHANDLED = Gauge(
     "How long the oldest assigned reply has waited, per campaign with release on.",
     ["campaign_id"],
 )
-# Released per campaign per pass at most; a backlog larger than that drains over a few passes.
-RELEASE_LIMIT = 200_000
+# Released per campaign (per texter, for closed hours) per chunk at most: each chunk is its own
+# short transaction, so a large backlog holds its locks for a moment at a time, never for all of
+# it; a pass takes chunks until one comes back short.
+RELEASE_CHUNK = 5_000
 
 
 def no_clock() -> datetime | None:
@@ -73,26 +76,39 @@ class Releaser:
         unhandled replies past their timeout, and held initials whose texting hours closed."""
         started = time.perf_counter()
         now = self._clock()
+        released = 0
+        while True:
+            count, full = await self._chunk(now)
+            released += count
+            if not full:
+                break
+        # Every replica reports the ages, lock or no lock, so none shows a stale figure.
+        self._report_ages(await self._pool.fetch(QUERIES["oldest_unhandled"], now))
+        PASS_SECONDS.observe(time.perf_counter() - started)
+        return released
+
+    async def _chunk(self, now: datetime | None) -> tuple[int, bool]:
+        """One chunk in one transaction: how many it released, and whether any campaign (or
+        texter) filled its share, so that more may wait."""
+        chunk = RELEASE_CHUNK  # read at each call: tests lower it
         operation, closing = uuid.uuid4(), uuid.uuid4()
         async with self._pool.acquire() as conn, conn.transaction():
             rows, closed = [], []
             if await conn.fetchval(QUERIES["pass_lock"]):
-                rows = await conn.fetch(QUERIES["release_unhandled"], now, RELEASE_LIMIT, operation)
+                rows = await conn.fetch(QUERIES["release_unhandled"], now, chunk, operation)
                 await _announce(conn, operation, "unhandled_timeout", rows)
-                closed = await release_closed_initials(
-                    conn, now or utc_now(), RELEASE_LIMIT, closing
-                )
+                closed = await release_closed_initials(conn, now or utc_now(), chunk, closing)
                 await _announce(conn, closing, CLOSED_HOURS, closed)
-        if rows or closed:
-            failpoints.reached("reaper:after_commit")
-        # Every replica reports the ages, lock or no lock, so none shows a stale figure.
-        self._report_ages(await self._pool.fetch(QUERIES["oldest_unhandled"], now))
-        if rows or closed:
-            self._publisher.nudge()
-            RELEASED.labels("unhandled_timeout").inc(len(rows))
-            RELEASED.labels(CLOSED_HOURS).inc(len(closed))
-        PASS_SECONDS.observe(time.perf_counter() - started)
-        return len(rows) + len(closed)
+        if not rows and not closed:
+            return 0, False
+        failpoints.reached("reaper:after_commit")
+        self._publisher.nudge()
+        RELEASED.labels("unhandled_timeout").inc(len(rows))
+        RELEASED.labels(CLOSED_HOURS).inc(len(closed))
+        per_campaign = collections.Counter(r["campaign_id"] for r in rows)
+        per_texter = collections.Counter((r["campaign_id"], r["from_id"]) for r in closed)
+        full = max([*per_campaign.values(), *per_texter.values()]) >= chunk
+        return len(rows) + len(closed), full
 
     def _report_ages(self, ages: list[asyncpg.Record]) -> None:
         # One reaper per process: its latest pass is the whole truth, older labels go.

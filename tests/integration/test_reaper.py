@@ -12,6 +12,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
+from services.reaper import releasing
 from services.reaper.releasing import Releaser
 from services.reaper.service import DEFINITION as REAPER
 from services.reaper.settings import ReaperSettings
@@ -264,3 +265,18 @@ async def test_admin_releases(
             batch["conversation_ids"][1],
         )
         await eventually(lambda: _unassigned(pool, [batch["conversation_ids"][1]]))
+
+
+async def test_a_backlog_is_released_in_short_chunks_within_one_pass(
+    assigner: Baton, pool: asyncpg.Pool, nc: NatsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each chunk is its own transaction (its own operation in the event log); the pass goes on
+    until a chunk comes back short, so a backlog is gone in one pass all the same."""
+    monkeypatch.setattr(releasing, "RELEASE_CHUNK", 2)
+    c = await _replies_waiting(assigner, pool, minutes=10, count=5)
+    assert await _releaser(pool, nc, T0 + timedelta(minutes=10)).pass_once() == 5
+    assert await _unassigned(pool, c["conversations"]) == sorted(c["conversations"])
+    operations = await pool.fetch(
+        "SELECT operation_id, count(*) AS n FROM assignment_event WHERE reason = 'unhandled_timeout' "
+        "GROUP BY 1 ORDER BY 2 DESC")  # fmt: skip
+    assert [r["n"] for r in operations] == [2, 2, 1]
