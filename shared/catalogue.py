@@ -217,8 +217,9 @@ CAMPAIGN_READ = Route(
     query.ReadCampaign,
     admin.Campaign,
     "assigner",
-    member("moderator"),
-    "Read a campaign's settings.",
+    member("texter", "a texter only of a campaign they text on"),
+    "Read a campaign's settings (its texting hours, batch sizes, sending number).",
+    (E.NOT_A_MEMBER,),
     idempotent=True,
 )
 CAMPAIGN_TEXTERS_ADD = Route(

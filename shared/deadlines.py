@@ -37,12 +37,19 @@ def deadline_header(timeout_seconds: float) -> dict[str, str]:
     return {DEADLINE_HEADER: str(now_ms() + int(timeout_seconds * 1000))}
 
 
+# Deadlines before this (2001-09-09 in epoch milliseconds) are not milliseconds at all: a
+# deadline in seconds, or 0, would otherwise drop every request unanswered, and the caller would
+# see only timeouts. Such a header is unreadable, like any other: the request is served.
+EARLIEST_MS = 10**12
+
+
 def deadline_of(headers: dict[str, str] | None) -> int | None:
     """The request's deadline in epoch milliseconds, or None when it carries no readable one."""
     raw = (headers or {}).get(DEADLINE_HEADER)
     if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 15:
         return None
-    return int(raw)
+    deadline = int(raw)
+    return deadline if deadline >= EARLIEST_MS else None
 
 
 def passed(deadline: int | None) -> bool:

@@ -126,7 +126,14 @@ class Admin:
 
     async def read_campaign(self, request: q.ReadCampaign, caller: Caller) -> s.Campaign:
         async with self._pool.acquire() as conn:
-            return campaign_view(await fetch_campaign_as(conn, caller, request.campaign_id))
+            row = await fetch_campaign(conn, request.campaign_id)
+            role = await caller.role_in(conn, row["org_id"], not_found("campaign", row["id"]))
+            # A texter's app shows the hours of the campaigns they text on, and only those.
+            if role == "texter" and not await conn.fetchval(
+                QUERIES["is_texter"], row["id"], caller.user_id
+            ):
+                raise BatonError(ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign")
+            return campaign_view(row)
 
     async def update_org(self, request: s.UpdateOrg, caller: Caller) -> s.Org:
         async with self._pool.acquire() as conn, conn.transaction():

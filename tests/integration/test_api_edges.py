@@ -72,3 +72,20 @@ async def test_an_unknown_field_nested_in_a_request_is_refused(assigner: Baton) 
                                    campaign_id=c["campaign"],
                                    texting_hours={"start": 9, "end": 21, "tz": "x"})  # fmt: skip
     assert refused.code == "bad_request" and "tz" in refused.message
+
+
+async def test_a_texter_reads_the_campaigns_they_text_on_and_no_other(assigner: Baton) -> None:
+    """A texter's app shows the campaign's texting hours: its texters may read it."""
+    c = await campaign_with_texters(assigner, texters=1, contacts=0)
+    texter = c["texters"][0]
+    read = await assigner.call(api.CAMPAIGN_READ, as_user=texter, campaign_id=c["campaign"])
+    assert read["texting_hours"] == {"start": 0, "end": 24}
+    other = await assigner.call(api.USER_CREATE, as_user=c["owner"], org_id=c["org"],
+                                name="Not on it", role="texter")  # fmt: skip
+    refused = await assigner.error(api.CAMPAIGN_READ, as_user=other["user_id"],
+                                   campaign_id=c["campaign"])  # fmt: skip
+    assert refused.code == "not_a_member"
+    stranger = await campaign_with_texters(assigner, texters=1, contacts=0)
+    hidden = await assigner.error(api.CAMPAIGN_READ, as_user=stranger["texters"][0],
+                                  campaign_id=c["campaign"])  # fmt: skip
+    assert hidden.code == "not_found"

@@ -30,7 +30,8 @@ def test_the_header_carries_when_the_caller_stops_waiting() -> None:
     assert passed(now_ms() - 1)
 
 
-@pytest.mark.parametrize("raw", ["", "soon", "-5", "1.5e12", "١٢٣", "9" * 40])
+# "0" and epoch seconds are no milliseconds deadline: served, not dropped as long passed.
+@pytest.mark.parametrize("raw", ["", "soon", "-5", "1.5e12", "١٢٣", "9" * 40, "0", "1796304386"])
 def test_an_unreadable_deadline_is_no_deadline(raw: str) -> None:
     assert deadline_of({DEADLINE_HEADER: raw}) is None
     assert deadline_of(None) is None
