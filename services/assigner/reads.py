@@ -59,14 +59,13 @@ class Reads:
     ) -> s.ConversationPage:
         if request.unassigned and request.assignee_id is not None:
             raise bad_request("give assignee_id or unassigned, not both")
-        if request.inbox and (
-            request.unassigned or request.assignee_id not in (None, caller.user_id)
-        ):
-            raise bad_request(
-                "the inbox is the caller's own: give neither assignee_id nor unassigned"
-            )
-        # The inbox is the caller's own conversations, whatever their role.
-        assignee = caller.user_id if request.inbox else request.assignee_id
+        if request.inbox and request.unassigned:
+            raise bad_request("an inbox is one texter's: the caller's, or assignee_id's")
+        # An inbox is one texter's: the caller's own, whatever their role, unless a moderator
+        # names another texter to see theirs.
+        assignee = request.assignee_id
+        if request.inbox and assignee is None:
+            assignee = caller.user_id
         async with self._pool.acquire() as conn:
             campaign = await fetch_campaign(conn, request.campaign_id)
             hidden = not_found("campaign", request.campaign_id)

@@ -55,8 +55,8 @@ class ListConversations(Request):
     assignee_id: Id | None = None
     unassigned: bool = False
     status: ConversationStatus | None = None
-    # The caller's inbox: their own conversations (whatever their role), without those that only
-    # wait for the contact (seed 000).
+    # A texter's inbox, without the conversations that only wait for the contact (seed 000):
+    # the caller's own (whatever their role), or, for a moderator, `assignee_id`'s.
     inbox: bool = False
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     after: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0
