@@ -15,13 +15,10 @@ the dead letters added to DEADLETTER since it began, the consumer's and the metr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import re
-import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +41,8 @@ from tests.integration.test_sending_and_replies import (
     _ready_campaign,
     _send,
 )
-from tests.support.baton_client import TEST_AUTH_SECRET, Baton
+from tests.support.baton_client import Baton
+from tests.support.services import service_process
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -492,33 +490,6 @@ NOT_UTF8 = {
 }
 
 
-@contextlib.asynccontextmanager
-async def _inbound_process(database_url: str, nats_url: str, log: Path) -> AsyncIterator[
-    asyncio.subprocess.Process
-]:  # fmt: skip
-    """The inbound service as its own process, as deployed: a payload that takes it down shows
-    as its exit, not as a SystemExit thrown through the test's event loop."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env.update(BATON_DATABASE_URL=database_url, BATON_NATS_URL=nats_url, BATON_DB_POOL_MIN="1",
-               BATON_AUTH_SECRET=TEST_AUTH_SECRET, BATON_METRICS_PORT="0",
-               BATON_METRICS_HOST="127.0.0.1", BATON_LOG_FORMAT="json",
-               BATON_FETCH_TIMEOUT_SECONDS="0.2", BATON_RETRY_DELAY_SECONDS="0.2")  # fmt: skip
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services", "inbound", env=env, stdout=out, stderr=out
-        )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), timeout=30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
 async def test_a_payload_that_is_not_utf8_is_dead_lettered_at_once_and_ingest_goes_on(
     assigner: Baton, sender: Baton, pool: asyncpg.Pool, nc: NatsClient, database_url: str,
     nats_url: str, tmp_path: Path,
@@ -526,7 +497,8 @@ async def test_a_payload_that_is_not_utf8_is_dead_lettered_at_once_and_ingest_go
     c = await _campaign(database_url, assigner, sender, pool)
     phone = c["phones"][1]
     log = tmp_path / "inbound.log"
-    async with _inbound_process(database_url, nats_url, log) as process:
+    async with service_process("inbound", database_url, nats_url, log,
+                               fetch_timeout_seconds="0.2", retry_delay_seconds="0.2") as process:  # fmt: skip
 
         async def answering() -> bool:
             assert process.returncode is None, log.read_text()[-3000:]

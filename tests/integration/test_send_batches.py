@@ -4,11 +4,7 @@ that arrive together share a transaction, and each is still answered as if it we
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +15,8 @@ from prometheus_client import REGISTRY
 
 from shared import catalogue as api
 from shared.errors import BatonError
-from tests.support.baton_client import TEST_AUTH_SECRET, Baton, campaign_with_texters
+from tests.support.baton_client import Baton, campaign_with_texters
+from tests.support.services import service_process
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -96,29 +93,6 @@ async def test_one_bad_send_in_a_batch_fails_alone_and_a_batch_mixes_two_campaig
     assert campaigns == 2
 
 
-@contextlib.asynccontextmanager
-async def _sender_process(
-    database_url: str, nats_url: str, log: Path, crash_once: Path | None
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env.update(BATON_DATABASE_URL=database_url, BATON_NATS_URL=nats_url, BATON_DB_POOL_MIN="1",
-               BATON_AUTH_SECRET=TEST_AUTH_SECRET, BATON_METRICS_PORT="0",
-               BATON_METRICS_HOST="127.0.0.1", BATON_LOG_FORMAT="json")  # fmt: skip
-    if crash_once is not None:
-        env.update(BATON_CRASH_POINTS="sender:after_batch_commit",
-                   BATON_CRASH_ONCE_DIR=str(crash_once))  # fmt: skip
-    with log.open("ab") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services", "sender", env=env, stdout=out, stderr=out
-        )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), timeout=30)
-
-
 async def test_a_crash_between_a_batchs_commit_and_its_answers_loses_and_doubles_nothing(
     assigner: Baton, pool: asyncpg.Pool, nc: NatsClient, database_url: str, nats_url: str,
     tmp_path: Path,
@@ -140,7 +114,9 @@ async def test_a_crash_between_a_batchs_commit_and_its_answers_loses_and_doubles
         except Exception as exc:  # no answer: the process died under it
             return type(exc).__name__
 
-    async with _sender_process(database_url, nats_url, log, fired) as crashing:
+    async with service_process("sender", database_url, nats_url, log,
+                               crash_points="sender:after_batch_commit",
+                               crash_once_dir=str(fired)) as crashing:  # fmt: skip
         await eventually(lambda: _answers(nc, "sender"), within=30)
         first = await asyncio.gather(*(attempt(*send) for send in sends))
         await asyncio.wait_for(crashing.wait(), timeout=10)
@@ -150,7 +126,7 @@ async def test_a_crash_between_a_batchs_commit_and_its_answers_loses_and_doubles
     )
     assert committed >= 1  # the batch that reached the crash point had committed
     assert not any(isinstance(o, dict) and not o["duplicate"] for o in first)  # none answered
-    async with _sender_process(database_url, nats_url, log, None):
+    async with service_process("sender", database_url, nats_url, log):
         await eventually(lambda: _answers(nc, "sender"), within=30)
         retried = await asyncio.gather(*(_outcome(Baton(nc), texter, *send) for send in sends))
         assert all(isinstance(o, dict) for o in retried), retried

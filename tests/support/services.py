@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import nats
 from nats.errors import NoRespondersError
@@ -64,3 +67,31 @@ async def _until_answering(url: str, subject: str, credentials: dict[str, str]) 
         raise TimeoutError(f"nothing answers {subject}")
     finally:
         await client.close()
+
+
+@contextlib.asynccontextmanager
+async def service_process(
+    name: str, database_url: str, nats_url: str, log: Path, **settings: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The service `name` as its own process, as deployed (`python -m services NAME`): a crash
+    shows as its exit, not as a SystemExit thrown through the test's event loop. `settings` are
+    more BATON_* variables (`crash_points="..."` for BATON_CRASH_POINTS); output goes to `log`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    env.update(BATON_DATABASE_URL=database_url, BATON_NATS_URL=nats_url, BATON_DB_POOL_MIN="1",
+               BATON_AUTH_SECRET=TEST_AUTH_SECRET, BATON_METRICS_PORT="0",
+               BATON_METRICS_HOST="127.0.0.1", BATON_LOG_FORMAT="json")  # fmt: skip
+    env.update({f"BATON_{key.upper()}": value for key, value in settings.items()})
+    with log.open("ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services", name, env=env, stdout=out, stderr=out
+        )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
