@@ -74,6 +74,8 @@ class GroupCommit:
         self._waiting: deque[_Send] = deque()
         # Writers free to take a batch now: a send finding one starts a batch at once.
         self._free = writers
+        # The running writers, held so the loop's weak references are not their only ones.
+        self._writers: set[asyncio.Task[None]] = set()
         self.committed: Callable[[int], None] = lambda _: None
 
     async def send(self, request: s.Send, texter_id: int, kind: Kind) -> s.Sent:
@@ -81,7 +83,9 @@ class GroupCommit:
         self._waiting.append(pending)
         if self._free > 0:
             self._free -= 1
-            asyncio.get_running_loop().create_task(self._write())
+            writer = asyncio.get_running_loop().create_task(self._write())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
         # Shielded: a caller that gives up does not cancel the batch the send is in.
         return await asyncio.shield(pending.answer)
 
