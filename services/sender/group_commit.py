@@ -68,15 +68,22 @@ class _Send:
 
 
 class GroupCommit:
-    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], datetime], writers: int = 4) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Callable[[], datetime],
+        on_texts_queued: Callable[[], None],
+        writers: int = 4,
+    ) -> None:
         self._pool = pool
+        # Called after a batch that queued new texts commits (the outbox publishes them now).
+        self._on_texts_queued = on_texts_queued
         self._clock = clock
         self._waiting: deque[_Send] = deque()
         # Writers free to take a batch now: a send finding one starts a batch at once.
         self._free = writers
         # The running writers, held so the loop's weak references are not their only ones.
         self._writers: set[asyncio.Task[None]] = set()
-        self.committed: Callable[[int], None] = lambda _: None
 
     async def send(self, request: s.Send, texter_id: int, kind: Kind) -> s.Sent:
         pending = _Send(request, texter_id, kind)
@@ -125,17 +132,15 @@ class GroupCommit:
             return
         BATCH_SIZE.observe(len(batch))
         failpoints.reached("sender:after_batch_commit")
-        sent = 0
         for pending, outcome in zip(batch, outcomes, strict=True):
-            if pending.answer.done():
+            if pending.answer.done():  # never, while sends are shielded; a writer must not die
                 continue
             if isinstance(outcome, BatonError):
                 pending.answer.set_exception(outcome)
             else:
-                sent += not outcome.duplicate
                 pending.answer.set_result(outcome)
-        if sent:
-            self.committed(sent)
+        if any(isinstance(o, s.Sent) and not o.duplicate for o in outcomes):
+            self._on_texts_queued()
 
     async def _apply(self, conn: Connection, batch: list[_Send]) -> list[s.Sent | BatonError]:
         outcomes: dict[int, s.Sent | BatonError] = {}

@@ -30,9 +30,8 @@ class Sending:
         publisher: outbox.OutboxPublisher,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self._publisher = publisher
-        self._group = GroupCommit(pool, clock)
-        self._group.committed = lambda _: publisher.nudge()
+        # Looked up when called: endpoint lists are also built with no publisher (docs, tests).
+        self._group = GroupCommit(pool, clock, on_texts_queued=lambda: publisher.nudge())
 
     async def initial(self, request: s.Send, caller: Caller) -> s.Sent:
         return await self._send(request, caller.user_id, "initial")
