@@ -167,7 +167,9 @@ async def test_a_flood_with_deadlines_is_shed_and_another_subject_still_answers(
         await watcher
 
     outcomes, deadline = result["outcomes"], result["deadline"]
-    late_starts = [s for s in starts if s > deadline]
+    # A start in the millisecond after the deadline passed the check in the one before it: the
+    # check and this record read the clock apart.
+    late_starts = [s for s in starts if s > deadline + 1]
     print(
         f"\nflood: {flood.count} requests with a {flood.spec['deadline_ms']} ms deadline, "
         f"published in {result['published_in']:.2f} s; handled {outcomes.get('ok', 0)} "
@@ -210,7 +212,9 @@ async def test_requests_that_waited_past_their_deadline_are_dropped_unstarted(
         await Baton(nc).call(PROBE, as_user=setup["owner"], campaign_id=setup["campaign"])
 
     outcomes, deadline = result["outcomes"], result["deadline"]
-    late_starts = [s for s in starts if s > deadline]
+    # A start in the millisecond after the deadline passed the check in the one before it: the
+    # check and this record read the clock apart.
+    late_starts = [s for s in starts if s > deadline + 1]
     print(
         f"\nstalled 2.5 s under {flood.count} requests with a {flood.spec['deadline_ms']} ms "
         f"deadline: expired unanswered {expired}, handled {outcomes.get('ok', 0)}, overloaded "
