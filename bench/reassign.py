@@ -3,7 +3,10 @@
 A campaign of `--size` Unassigned conversations is reassigned evenly to 100 texters two ways, on
 the same data, in the same run, on the same server:
 1. the plain statement: one `row_number()` UPDATE dealing the rows round-robin, which also
-   inserts every event row (a data-modifying CTE) - what a reassignment costs Postgres at least;
+   inserts every event row (a data-modifying CTE) - what a reassignment costs Postgres at least.
+   Its event rows are one per conversation, as Baton's log was before migration 0008, into a
+   table of that shape with that log's indexes (`PLAIN_EVENT_LOG`); the same statement is also
+   run logging as Baton now does (one row per (from, to) pair), printed beside it;
 2. after putting every row back and vacuuming, Baton's `baton.assign.reassign` (from Unassigned,
    status any) through NATS, measured at the client, while `--requesters` texters of a second
    campaign keep requesting batches: their latency shows whether the reassignment blocks them.
@@ -38,7 +41,25 @@ from shared.migrations import migrate_database
 # the same statement.
 # Each self-assign requester's pause between requests: a steady load, not a drain.
 REQUEST_PAUSE_SECONDS = 0.05
-PLAIN_REASSIGN = """
+# The event log as it was before migration 0008: one row per moved conversation.
+PLAIN_EVENT_LOG = """
+CREATE TABLE IF NOT EXISTS plain_assignment_event (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    operation_id    uuid NOT NULL,
+    campaign_id     bigint NOT NULL,
+    conversation_id bigint NOT NULL,
+    from_texter_id  bigint,
+    to_texter_id    bigint,
+    reason          text NOT NULL,
+    actor_id        bigint,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS plain_assignment_event_conversation
+    ON plain_assignment_event (conversation_id, id);
+CREATE INDEX IF NOT EXISTS plain_assignment_event_operation
+    ON plain_assignment_event (operation_id);
+"""
+PLAIN_MOVES = """
 WITH numbered AS (
     SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM conversation
     WHERE campaign_id = $1 AND assignee_id IS NULL
@@ -49,23 +70,39 @@ WITH numbered AS (
         assigned_at = now(), updated_at = now()
     FROM numbered WHERE c.id = numbered.id
     RETURNING c.id, c.assignee_id
-), logged AS (
-    INSERT INTO assignment_event (operation_id, campaign_id, conversation_id, to_texter_id,
-                                  reason, actor_id)
+)"""
+PLAIN_REASSIGN = {
+    "one event row per conversation": PLAIN_MOVES
+    + """, logged AS (
+    INSERT INTO plain_assignment_event (operation_id, campaign_id, conversation_id, to_texter_id,
+                                        reason, actor_id)
     SELECT $4::uuid, $1, id, assignee_id, 'reassign', $3 FROM moved
 )
 SELECT count(*) FROM moved
-"""
+""",
+    "one event row per (from, to) pair": PLAIN_MOVES
+    + """, logged AS (
+    INSERT INTO assignment_event (operation_id, campaign_id, to_texter_id, reason, actor_id,
+                                  conversation_ids)
+    SELECT $4::uuid, $1, assignee_id, 'reassign', $3, array_agg(id ORDER BY id) FROM moved
+    GROUP BY assignee_id
+)
+SELECT count(*) FROM moved
+""",
+}
 
 
-async def plain_reassign(url: str, campaign: int, targets: list[int], actor: int) -> float:
+async def plain_reassign(url: str, campaign: int, targets: list[int], actor: int,
+                         logging: str) -> float:  # fmt: skip
     conn = await asyncpg.connect(url)
     try:
+        await conn.execute(PLAIN_EVENT_LOG)
         started = time.perf_counter()
         async with conn.transaction():
-            moved = await conn.fetchval(PLAIN_REASSIGN, campaign, targets, actor, uuid.uuid4())
+            moved = await conn.fetchval(PLAIN_REASSIGN[logging], campaign, targets, actor,
+                                        uuid.uuid4())  # fmt: skip
         seconds = time.perf_counter() - started
-        print(f"  plain statement with event rows: {moved:,} rows in {seconds:.2f} s")
+        print(f"  plain statement, {logging}: {moved:,} rows in {seconds:.2f} s")
         await put_back(conn, campaign)
     finally:
         await conn.close()
@@ -104,8 +141,11 @@ async def measure(url: str, nats_url: str, big: int, targets: list[int], actor: 
     background = [asyncio.create_task(requester()) for _ in range(concurrency)]
     await asyncio.sleep(1.0)  # the requesters are in full swing before the reassignment
     before = len(latencies)
-    plain_seconds = await plain_reassign(url, big, targets, actor)
+    plain_seconds = await plain_reassign(url, big, targets, actor,
+                                         "one event row per conversation")  # fmt: skip
     during_plain = latencies[before:]
+    grouped_seconds = await plain_reassign(url, big, targets, actor,
+                                           "one event row per (from, to) pair")  # fmt: skip
     request = {"campaign_id": big, "status": "any", "from_unassigned": True,
                "to_texter_ids": targets}  # fmt: skip
     before = len(latencies)
@@ -124,6 +164,8 @@ async def measure(url: str, nats_url: str, big: int, targets: list[int], actor: 
     return {"moved": reply["data"]["moved"], "seconds": round(elapsed, 2),
             "plain_with_events_seconds": round(plain_seconds, 2),
             "ratio_to_plain": round(elapsed / plain_seconds, 2),
+            "plain_with_grouped_events_seconds": round(grouped_seconds, 2),
+            "ratio_to_plain_with_grouped_events": round(elapsed / grouped_seconds, 2),
             "rows_per_s": round(reply["data"]["moved"] / elapsed),
             "per_texter_min": min(counts), "per_texter_max": max(counts),
             "self_assign_requests_meanwhile": len(during),
@@ -168,6 +210,8 @@ async def main(args: argparse.Namespace) -> None:
     print(f"self-assignment during the plain statement: p50 {plain['p50_ms']} ms, "
           f"p99 {plain['p99_ms']} ms")  # fmt: skip
     print(f"reassign ratio to plain: {figures['ratio_to_plain']:.2f}x")
+    print("ratio to the plain statement logging as Baton does:"
+          f" {figures['ratio_to_plain_with_grouped_events']:.2f}x")  # fmt: skip
     print(f"wrote {write_results('reassign', {'size': args.size, **figures})}")
 
 

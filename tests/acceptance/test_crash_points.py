@@ -44,8 +44,8 @@ MUST_FIRE = {
 UNEXPLAINED_HOLDERS = """
     SELECT count(*) FROM conversation c
     LEFT JOIN LATERAL (
-        SELECT to_texter_id FROM assignment_event e
-        WHERE e.conversation_id = c.id ORDER BY e.id DESC LIMIT 1
+        SELECT to_texter_id FROM assignment_move e
+        WHERE e.conversation_id = c.id ORDER BY e.event_id DESC LIMIT 1
     ) last ON true
     WHERE c.assignee_id IS DISTINCT FROM last.to_texter_id
 """

@@ -282,7 +282,7 @@ async def test_a_texter_acts_only_as_themself(
     await assigner.call(api.MOVE, as_user=w["moderator"], conversation_id=w["held"],
                         to_texter_id=second)  # fmt: skip
     actor = await pool.fetchval(
-        "SELECT actor_id FROM assignment_event WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1",
+        "SELECT actor_id FROM assignment_move WHERE conversation_id = $1 ORDER BY event_id DESC LIMIT 1",
         w["held"],
     )
     assert actor == w["moderator"]

@@ -5,7 +5,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from shared.migrations import current_version, latest_version, migrate
+from shared.migrations import available_migrations, current_version, latest_version, migrate
 from tests.support.databases import drop_database, with_database
 from tests.support.servers import ServerSet
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 EXPECTED_TABLES = {
     "organization", "app_user", "organization_member", "team", "team_member", "campaign",
     "campaign_texter", "invite_link", "contact", "conversation", "message", "opt_out",
-    "unmatched_inbound", "assignment_event", "outbox", "schema_migration", "sending_number",
+    "unmatched_inbound", "assignment_event", "assignment_move", "outbox", "schema_migration", "sending_number",
     "zone_group", "phone_zone_prefix", "campaign_zone_group",
     "contact_file_import", "contact_file_row",
 }  # fmt: skip
@@ -96,9 +96,9 @@ async def test_assignment_event_log_is_append_only(pool: asyncpg.Pool) -> None:
         )
         user = await conn.fetchval("INSERT INTO app_user (name) VALUES ('t') RETURNING id")
         await conn.execute(
-            """INSERT INTO assignment_event (operation_id, campaign_id, conversation_id,
+            """INSERT INTO assignment_event (operation_id, campaign_id, conversation_ids,
                                              to_texter_id, reason)
-               VALUES (gen_random_uuid(), $1, $2, $3, 'self_assign')""",
+               VALUES (gen_random_uuid(), $1, ARRAY[$2::bigint], $3, 'self_assign')""",
             campaign,
             conversation,
             user,
@@ -107,3 +107,56 @@ async def test_assignment_event_log_is_append_only(pool: asyncpg.Pool) -> None:
             await conn.execute("UPDATE assignment_event SET reason = 'move'")
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("DELETE FROM assignment_event")
+
+
+async def test_an_event_log_from_before_0008_folds_into_one_row_per_move_group(
+    servers: ServerSet,
+) -> None:
+    """Per-conversation event rows (migrations 0001-0007) become one row per operation, campaign
+    and (from, to) pair; assignment_move gives every conversation's moves back, in their order."""
+    url = await _fresh_database(servers, "baton_event_log_upgrade")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE schema_migration (version integer PRIMARY KEY,"
+                           " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")  # fmt: skip
+        for migration in [m for m in available_migrations() if m.version < 8]:
+            await conn.execute(migration.sql)
+            await conn.execute("INSERT INTO schema_migration (version, name) VALUES ($1, $2)",
+                               migration.version, migration.name)  # fmt: skip
+        org = await conn.fetchval("INSERT INTO organization (name) VALUES ('o') RETURNING id")
+        campaign = await conn.fetchval(
+            "INSERT INTO campaign (org_id, title, batch_size) VALUES ($1, 'c', 300) RETURNING id",
+            org,
+        )
+        a, b = [r["id"] for r in await conn.fetch(
+            "INSERT INTO app_user (name) VALUES ('a'), ('b') RETURNING id")]  # fmt: skip
+        claim, reassign = (
+            "11111111-1111-1111-1111-111111111111",
+            "22222222-2222-2222-2222-222222222222",
+        )
+        # Conversation 1 and 2 claimed by a, then 2 reassigned to b and 1 unassigned.
+        await conn.execute(
+            """INSERT INTO assignment_event (operation_id, campaign_id, conversation_id,
+                                             from_texter_id, to_texter_id, reason, actor_id)
+               VALUES ($1, $3, 1, NULL, $4, 'self_assign', $4), ($1, $3, 2, NULL, $4, 'self_assign', $4),
+                      ($2, $3, 2, $4, $5, 'reassign', $5), ($2, $3, 1, $4, NULL, 'reassign', $5)""",
+            claim, reassign, campaign, a, b,
+        )  # fmt: skip
+        assert [m.version for m in await migrate(conn)] == list(range(8, latest_version() + 1))
+        rows = await conn.fetch(
+            """SELECT operation_id::text, from_texter_id, to_texter_id, conversation_ids
+               FROM assignment_event ORDER BY id"""
+        )
+        assert [(r["operation_id"], r["from_texter_id"], r["to_texter_id"],
+                 list(r["conversation_ids"])) for r in rows] == [
+            (claim, None, a, [1, 2]), (reassign, a, b, [2]), (reassign, a, None, [1]),
+        ]  # fmt: skip
+        replay: dict[int, int | None] = {}
+        for move in await conn.fetch(
+            "SELECT conversation_id, to_texter_id FROM assignment_move ORDER BY event_id"
+        ):
+            replay[move["conversation_id"]] = move["to_texter_id"]
+        assert replay == {1: None, 2: b}
+    finally:
+        await conn.close()
+        await drop_database(servers.postgres_url, "baton_event_log_upgrade")

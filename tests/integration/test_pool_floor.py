@@ -199,7 +199,7 @@ async def test_rows_released_below_a_raised_floor_are_handed_out_again(
     assert batch["count"] == 20
     assert (
         await pool.fetchval(
-            "SELECT count(*) FROM assignment_event WHERE operation_id = $1",
+            "SELECT count(*) FROM assignment_move WHERE operation_id = $1",
             uuid.UUID(moved["operation_id"]),
         )
         == 20

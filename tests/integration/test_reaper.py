@@ -78,7 +78,7 @@ async def test_released_exactly_at_the_timeout_and_not_a_second_before(
     assert await _releaser(pool, nc, T0 + timedelta(minutes=10)).pass_once() == 3
     assert await _unassigned(pool, c["conversations"]) == sorted(c["conversations"])
     events = await pool.fetch(
-        "SELECT from_texter_id, to_texter_id, reason FROM assignment_event "
+        "SELECT from_texter_id, to_texter_id, reason FROM assignment_move "
         "WHERE reason = 'unhandled_timeout'"
     )
     assert {(e["from_texter_id"], e["to_texter_id"]) for e in events} == {(c["texters"][0], None)}
@@ -137,7 +137,7 @@ async def test_a_reassigned_reply_gives_its_new_texter_the_whole_timeout(
     froms = {
         r["from_texter_id"]
         for r in await pool.fetch(
-            "SELECT from_texter_id FROM assignment_event WHERE reason = 'unhandled_timeout'"
+            "SELECT from_texter_id FROM assignment_move WHERE reason = 'unhandled_timeout'"
         )
     }
     assert froms == {other}
@@ -157,7 +157,7 @@ async def test_three_reapers_release_each_conversation_once(
         released += sum(await asyncio.gather(*(r.pass_once() for r in reapers)))
     assert released == 60
     counts = await pool.fetch(
-        "SELECT conversation_id, count(*) AS n FROM assignment_event "
+        "SELECT conversation_id, count(*) AS n FROM assignment_move "
         "WHERE reason = 'unhandled_timeout' GROUP BY 1"
     )
     assert len(counts) == 60 and {r["n"] for r in counts} == {1}
@@ -277,6 +277,6 @@ async def test_a_backlog_is_released_in_short_chunks_within_one_pass(
     assert await _releaser(pool, nc, T0 + timedelta(minutes=10)).pass_once() == 5
     assert await _unassigned(pool, c["conversations"]) == sorted(c["conversations"])
     operations = await pool.fetch(
-        "SELECT operation_id, count(*) AS n FROM assignment_event WHERE reason = 'unhandled_timeout' "
+        "SELECT operation_id, count(*) AS n FROM assignment_move WHERE reason = 'unhandled_timeout' "
         "GROUP BY 1 ORDER BY 2 DESC")  # fmt: skip
     assert [r["n"] for r in operations] == [2, 2, 1]

@@ -87,13 +87,22 @@ async def test_seed_002_worked_example(assigner: Baton, pool: asyncpg.Pool, nc: 
     batch = await assigner.call(api.ASSIGN_REQUEST, campaign_id=campaign, as_user=newcomer)
     assert batch["count"] == unassigned_not_started >= 1
 
-    # Every move is in the event log, one row per conversation, with its operation.
+    # Every move is in the event log, each conversation once per move, with its operation.
     moves = await pool.fetch(
-        """SELECT reason, count(*) AS n, count(DISTINCT operation_id) AS ops FROM assignment_event
+        """SELECT reason, count(*) AS n, count(DISTINCT operation_id) AS ops FROM assignment_move
            WHERE reason <> 'self_assign' GROUP BY reason ORDER BY reason"""
     )
     assert [(m["reason"], m["n"], m["ops"]) for m in moves] == [
         ("move", 1, 1), ("reassign", 7, 2), ("unassign", 3, 1)]  # fmt: skip
+    # Logged as one row per operation and (from, to) pair, not one per conversation.
+    assert (
+        await pool.fetchval("SELECT count(*) FROM assignment_event WHERE reason = 'reassign'")
+        == await pool.fetchval(
+            """SELECT count(DISTINCT (operation_id, from_texter_id, to_texter_id)) FROM assignment_move
+           WHERE reason = 'reassign'"""
+        )
+        < 7
+    )
     published = [json.loads((await events.next_msg(timeout=10)).data) for _ in range(5)]
     assert sorted(len(e["conversation_ids"]) for e in published) == [1, 1, 3, 3, 3]
     assert ids  # the six conversations we started with
@@ -248,7 +257,7 @@ async def test_reassignment_and_self_assignment_at_once_never_deadlock_or_double
     # The event log replays to exactly the holders Postgres has.
     replay: dict[int, int | None] = {}
     for e in await pool.fetch(
-        "SELECT conversation_id, to_texter_id FROM assignment_event ORDER BY id"
+        "SELECT conversation_id, to_texter_id FROM assignment_move ORDER BY event_id"
     ):
         replay[e["conversation_id"]] = e["to_texter_id"]
     assert {r["id"]: r["assignee_id"] for r in holders if r["id"] in replay} == replay

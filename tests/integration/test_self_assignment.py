@@ -27,7 +27,7 @@ async def test_a_batch_is_the_campaign_batch_size_of_unassigned_initials(
         "SELECT id FROM conversation WHERE assignee_id = $1 ORDER BY id", texter
     )
     assert [r["id"] for r in held] == batch["conversation_ids"]
-    events = await pool.fetch("SELECT conversation_id, to_texter_id, reason FROM assignment_event")
+    events = await pool.fetch("SELECT conversation_id, to_texter_id, reason FROM assignment_move")
     assert sorted(e["conversation_id"] for e in events) == batch["conversation_ids"]
     assert {(e["to_texter_id"], e["reason"]) for e in events} == {(texter, "self_assign")}
 
@@ -177,5 +177,5 @@ async def test_500_concurrent_requests_from_100_texters_never_double_assign(
     assert {r["assignee_id"]: r["n"] for r in rows} == dict.fromkeys(c["texters"], 30)
     per_texter = Counter(t for b, t in zip(bodies, requests, strict=True) if b["ok"])
     assert set(per_texter.values()) == {1}
-    events = await pool.fetchval("SELECT count(*) FROM assignment_event")
+    events = await pool.fetchval("SELECT count(*) FROM assignment_move")
     assert events == 3000

@@ -135,8 +135,8 @@ async def test_random_interleavings_keep_every_invariant(
         assert assignee[cid] == texter
     assert sum(1 for a in assignee.values() if a is not None) == len(run.handed)
     events = await pool.fetch(
-        """SELECT conversation_id, to_texter_id FROM assignment_event
-           WHERE campaign_id = $1 ORDER BY id""", campaign["campaign"])  # fmt: skip
+        """SELECT conversation_id, to_texter_id FROM assignment_move
+           WHERE campaign_id = $1 ORDER BY event_id""", campaign["campaign"])  # fmt: skip
     assert sorted((e["to_texter_id"], e["conversation_id"]) for e in events) == sorted(run.handed)
     members = {r["user_id"] for r in await pool.fetch(
         "SELECT user_id FROM campaign_texter WHERE campaign_id = $1", campaign["campaign"])}  # fmt: skip

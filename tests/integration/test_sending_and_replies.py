@@ -319,7 +319,7 @@ async def test_done_texting_releases_unanswered_replies(
     )
     released = await assigner.call(api.RELEASE, as_user=texter, campaign_id=c["campaign"])
     assert released["per_texter"] == {"unassigned": 2}
-    reasons = await pool.fetch("SELECT DISTINCT reason FROM assignment_event WHERE conversation_id = ANY($1)",
+    reasons = await pool.fetch("SELECT DISTINCT reason FROM assignment_move WHERE conversation_id = ANY($1)",
                                [first, second])  # fmt: skip
     assert {r["reason"] for r in reasons} == {"self_assign", "done_texting"}
     other = c["texters"][1]

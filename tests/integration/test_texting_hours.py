@@ -262,7 +262,7 @@ async def test_held_initials_go_back_when_hours_close_and_out_again_when_they_op
         c["campaign"],
     ) == 0  # fmt: skip
     logged = await pool.fetch(
-        """SELECT conversation_id, from_texter_id, reason FROM assignment_event
+        """SELECT conversation_id, from_texter_id, reason FROM assignment_move
            WHERE reason = 'texting_hours_closed' ORDER BY conversation_id"""
     )
     assert [(r["conversation_id"], r["from_texter_id"]) for r in logged] == [
