@@ -5,8 +5,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from shared.migrations import available_migrations, current_version, latest_version, migrate
-from tests.support.databases import drop_database, with_database
+from shared.migrations import current_version, latest_version, migrate
+from tests.support.databases import drop_database, migrate_below, with_database
 from tests.support.servers import ServerSet
 
 pytestmark = pytest.mark.integration
@@ -117,12 +117,7 @@ async def test_an_event_log_from_before_0008_folds_into_one_row_per_move_group(
     url = await _fresh_database(servers, "baton_event_log_upgrade")
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("CREATE TABLE schema_migration (version integer PRIMARY KEY,"
-                           " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")  # fmt: skip
-        for migration in [m for m in available_migrations() if m.version < 8]:
-            await conn.execute(migration.sql)
-            await conn.execute("INSERT INTO schema_migration (version, name) VALUES ($1, $2)",
-                               migration.version, migration.name)  # fmt: skip
+        await migrate_below(conn, 8)
         org = await conn.fetchval("INSERT INTO organization (name) VALUES ('o') RETURNING id")
         campaign = await conn.fetchval(
             "INSERT INTO campaign (org_id, title, batch_size) VALUES ($1, 'c', 300) RETURNING id",

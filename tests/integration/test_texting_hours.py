@@ -23,12 +23,12 @@ from services.sender.service import DEFINITION as SENDER
 from services.sender.service import endpoints as sender_endpoints
 from services.sender.settings import SenderSettings
 from shared import catalogue as api
-from shared.migrations import available_migrations, latest_version, migrate
+from shared.migrations import latest_version, migrate
 from shared.outbox import OutboxPublisher
 from shared.phone_zones import load_phone_zones
 from shared.settings import CommonSettings
 from tests.support.baton_client import Baton, campaign_with_texters
-from tests.support.databases import with_database
+from tests.support.databases import migrate_below, with_database
 from tests.support.servers import ServerSet
 from tests.support.services import running
 
@@ -360,13 +360,7 @@ async def test_a_database_from_before_zone_groups_migrates_into_them(servers: Se
     await admin.execute(f'CREATE DATABASE "{name}"')
     conn = await asyncpg.connect(with_database(servers.postgres_url, name))
     try:
-        before = [m for m in available_migrations() if m.version < 6]
-        await conn.execute("CREATE TABLE schema_migration (version integer PRIMARY KEY,"
-                           " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")  # fmt: skip
-        for migration in before:
-            await conn.execute(migration.sql)
-            await conn.execute("INSERT INTO schema_migration (version, name) VALUES ($1, $2)",
-                               migration.version, migration.name)  # fmt: skip
+        await migrate_below(conn, 6)
         org = await conn.fetchval("INSERT INTO organization (name) VALUES ('o') RETURNING id")
         campaign = await conn.fetchval(
             "INSERT INTO campaign (org_id, title, batch_size) VALUES ($1, 'c', 300) RETURNING id",

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from shared.migrations import migrate_database
+from shared.migrations import available_migrations, migrate_database
 
 _counter = itertools.count(1)
 
@@ -49,3 +49,14 @@ async def drop_database(admin_url: str, name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+async def migrate_below(conn: asyncpg.Connection, version: int) -> None:
+    """Apply the migrations before `version` only, as a database from before it was made."""
+    await conn.execute("CREATE TABLE schema_migration (version integer PRIMARY KEY,"
+                       " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")  # fmt: skip
+    for migration in available_migrations():
+        if migration.version < version:
+            await conn.execute(migration.sql)
+            await conn.execute("INSERT INTO schema_migration (version, name) VALUES ($1, $2)",
+                               migration.version, migration.name)  # fmt: skip
