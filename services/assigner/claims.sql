@@ -1,32 +1,40 @@
 -- Self-assignment: the hot path. Every claim is one short statement.
 
--- name: campaign_and_texter_lock --
--- The campaign (every column, as `campaign` in queries.sql has them and more), and the lock that
--- keeps one request per texter and campaign at a time: "two clicks at once give one batch". One
--- round trip for both (a claim is a handful of them, and each costs more than the statement).
--- The lock is taken before anything is checked: a refused request rolls back, which lets go of
--- it at once. What the texter holds is read by the next statement, never by this one: a
--- statement sees what was committed when it began, which may be before a concurrent request of
--- the same texter, holding the lock meanwhile, committed its batch.
+-- name: campaign_and_texter_locks --
+-- The campaign (every column, as `campaign` in queries.sql has them and more), with its zone
+-- groups (migration 0006) and each one's pool floor in zone group order, and the locks that keep
+-- one request per texter and campaign at a time: "two clicks at once give one batch". $2: the
+-- texters asking, in ascending order, so two batches sharing a texter take their locks in one
+-- order and cannot deadlock. One round trip for all of it (a claim is a handful of them, and
+-- each costs more than the statement).
+-- The locks are taken before anything is checked; a transaction lets go of them as it ends.
+-- What the texters hold is read by the next statement, never by this one: a statement sees what
+-- was committed when it began, which may be before a concurrent request of the same texter,
+-- holding the lock meanwhile, committed its batch. The floors may be read before the locks: a
+-- floor read early is only lower, and nothing is below a lower floor either.
 SELECT c.*,
-       pg_advisory_xact_lock(hashtextextended('claim:' || $1::bigint || ':' || $2::bigint, 0))
-           IS NOT NULL AS locked
+       ARRAY(SELECT zone_group FROM campaign_zone_group WHERE campaign_id = $1
+             ORDER BY zone_group) AS zone_groups,
+       ARRAY(SELECT pool_floor_id FROM campaign_zone_group WHERE campaign_id = $1
+             ORDER BY zone_group) AS pool_floors,
+       (SELECT bool_and(pg_advisory_xact_lock(
+                   hashtextextended('claim:' || $1::bigint || ':' || t, 0)) IS NOT NULL)
+        FROM unnest($2::bigint[]) AS t) AS locked
 FROM campaign c WHERE c.id = $1;
 
--- name: texter_pending --
--- Whether the caller texts on the campaign; what they still hold that blocks a new batch; and,
--- in the same round trip, the campaign's zone groups (migration 0006) with each one's pool
--- floor, in zone group order.
-SELECT
-    EXISTS (SELECT 1 FROM campaign_texter WHERE campaign_id = $1 AND user_id = $2) AS is_texter,
+-- name: texters_pending --
+-- For each texter of $2: whether they text on the campaign, and what they still hold that
+-- blocks a new batch.
+SELECT t.user_id,
+    EXISTS (SELECT 1 FROM campaign_texter WHERE campaign_id = $1 AND user_id = t.user_id)
+        AS is_texter,
     EXISTS (SELECT 1 FROM conversation
-            WHERE assignee_id = $2 AND campaign_id = $1 AND status = 'not_started') AS initials,
+            WHERE assignee_id = t.user_id AND campaign_id = $1 AND status = 'not_started')
+        AS initials,
     EXISTS (SELECT 1 FROM conversation
-            WHERE assignee_id = $2 AND campaign_id = $1 AND status = 'needs_reply') AS replies,
-    ARRAY(SELECT zone_group FROM campaign_zone_group WHERE campaign_id = $1
-          ORDER BY zone_group) AS zone_groups,
-    ARRAY(SELECT pool_floor_id FROM campaign_zone_group WHERE campaign_id = $1
-          ORDER BY zone_group) AS pool_floors;
+            WHERE assignee_id = t.user_id AND campaign_id = $1 AND status = 'needs_reply')
+        AS replies
+FROM unnest($2::bigint[]) AS t(user_id);
 
 -- name: zone_group_zones --
 -- The zones of zone groups this process has not seen yet (services/assigner/zone_groups.py).
@@ -34,11 +42,15 @@ SELECT id, zones FROM zone_group WHERE id = ANY($1::integer[]);
 
 -- name: claim_initials --
 -- Unassigned not_started conversations of the zone groups open now ($4, closing soonest first),
--- each group from its claim cursor ($5, the same order), in id order inside a group. One index
--- range scan per group, from (campaign, group, cursor) to the group's end: rows of closed groups
--- are never read, however many there are. The scans run one after another under the outer
--- LIMIT, and a row is locked only as it is pulled up, so exactly $3 rows are locked: no more
--- than a claim keeps, nothing for concurrent claims to skip in vain.
+-- each group from its claim cursor ($5, the same order), in id order inside a group, dealt to
+-- the texters claiming together (services/assigner/claim_batches.py): $3 rows in all, the n-th
+-- row picked going to slot $8[n], and slot k's rows to texter $2[k] as operation $6[k] with
+-- reason $7[k]. One scan serves every texter of the batch, where claims one by one would each
+-- scan and skip the rows the others hold locked.
+-- One index range scan per group, from (campaign, group, cursor) to the group's end: rows of
+-- closed groups are never read, however many there are. The scans run one after another under
+-- the outer LIMIT, and a row is locked only as it is pulled up, so exactly $3 rows are locked:
+-- no more than the batch keeps, nothing for concurrent claims to skip in vain.
 -- The range is two row comparisons on the pool index's key, not `campaign_id = $1 AND
 -- zone_group = g AND id > cursor`: with those equalities the wanted order reduces to `id`, and
 -- the planner walked the primary key from the cursor, filtering every conversation of every
@@ -46,8 +58,8 @@ SELECT id, zones FROM zone_group WHERE id = ANY($1::integer[]);
 -- comparisons in this order, and they bound its scan at both ends: it starts at the cursor, not
 -- at the group's first entry with the dead ones after it (test_hot_queries_use_their_indexes.py).
 -- SKIP LOCKED lets concurrent claims take disjoint rows; move_conversations (migration 0007)
--- moves and logs them, and its holder guard makes a row that changed hands after the SELECT
--- impossible to take twice.
+-- moves and logs each texter's slice, and its holder guard makes a row that changed hands
+-- after the SELECT impossible to take twice.
 WITH picked AS (
     SELECT p.id
     FROM unnest($4::integer[], $5::bigint[]) AS g(zone_group, after_id)
@@ -61,14 +73,19 @@ WITH picked AS (
         FOR UPDATE SKIP LOCKED
     ) p
     LIMIT $3
-), batch AS (
-    SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(NULL::bigint), '{}') AS froms,
-           coalesce(array_agg($2::bigint), '{}') AS tos
-    FROM picked
+), dealt AS (
+    SELECT ($8::integer[])[row_number() OVER ()] AS slot, id FROM picked
+), slices AS (
+    SELECT slot, array_agg(id) AS ids FROM dealt GROUP BY slot
 )
-SELECT m.id, m.zone_group
-FROM batch, move_conversations($6, batch.ids, batch.froms, batch.tos, 'not_started', $7, $2) m
-ORDER BY m.id;
+SELECT s.slot, m.id, m.zone_group
+FROM slices s
+CROSS JOIN LATERAL move_conversations(
+    ($6::uuid[])[s.slot], s.ids, array_fill(NULL::bigint, ARRAY[cardinality(s.ids)]),
+    array_fill(($2::bigint[])[s.slot], ARRAY[cardinality(s.ids)]), 'not_started',
+    ($7::text[])[s.slot], ($2::bigint[])[s.slot]
+) m
+ORDER BY s.slot, m.id;
 
 -- name: claim_replies --
 -- Unassigned needs_reply conversations of the zone groups open now ($4), the longest-waiting

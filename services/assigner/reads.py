@@ -9,8 +9,8 @@ from datetime import datetime
 import asyncpg
 
 from services.assigner.admin import fetch_campaign, fetch_campaign_as
+from services.assigner.empty_pool import when_open
 from services.assigner.named_queries import QUERIES
-from services.assigner.self_assign import when_open
 from shared.access import Caller, allows
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, forbidden, not_found

@@ -1,7 +1,7 @@
 """The zones of each zone group (migration 0006), read once per process.
 
 A zone_group row never changes: an id means the same zones forever. So a claim needs only the
-campaign's group ids (which come with its texter check, claims.sql `texter_pending`), and the
+campaign's group ids (which come with the campaign, claims.sql `campaign_and_texter_locks`), and the
 zones of a group are read from Postgres the first time this process meets it, not per request.
 """
 

@@ -37,6 +37,7 @@ from prometheus_client import Histogram
 from services.sender.named_queries import QUERIES
 from services.sender.send_rules import refusal_for
 from shared import failpoints, outbox
+from shared.batch_writers import BatchWriters
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
@@ -79,46 +80,29 @@ class GroupCommit:
         # Called after a batch that queued new texts commits (the outbox publishes them now).
         self._on_texts_queued = on_texts_queued
         self._clock = clock
-        self._waiting: deque[_Send] = deque()
-        # Writers free to take a batch now: a send finding one starts a batch at once.
-        self._free = writers
-        # The running writers, held so the loop's weak references are not their only ones.
-        self._writers: set[asyncio.Task[None]] = set()
+        self._writers = BatchWriters(self._take, self._commit, writers)
 
     async def send(self, request: s.Send, texter_id: int, kind: Kind) -> s.Sent:
         pending = _Send(request, texter_id, kind)
-        self._waiting.append(pending)
-        if self._free > 0:
-            self._free -= 1
-            writer = asyncio.get_running_loop().create_task(self._write())
-            self._writers.add(writer)
-            writer.add_done_callback(self._writers.discard)
+        self._writers.submit(pending)
         # Shielded: a caller that gives up does not cancel the batch the send is in.
         return await asyncio.shield(pending.answer)
 
-    async def _write(self) -> None:
-        """One writer: batches until the line is empty, then it is free again."""
-        try:
-            while self._waiting:
-                batch = self._take()
-                await self._commit(batch)
-        finally:
-            self._free += 1
-
-    def _take(self) -> list[_Send]:
+    @staticmethod
+    def _take(waiting: deque[_Send]) -> list[_Send]:
         """Up to MAX_BATCH waiting sends, at most one per conversation; the rest keep their
         place in line for the next batch."""
         batch: list[_Send] = []
         later: list[_Send] = []
         conversations: set[int] = set()
-        while self._waiting and len(batch) < MAX_BATCH:
-            pending = self._waiting.popleft()
+        while waiting and len(batch) < MAX_BATCH:
+            pending = waiting.popleft()
             if pending.request.conversation_id in conversations:
                 later.append(pending)
             else:
                 conversations.add(pending.request.conversation_id)
                 batch.append(pending)
-        self._waiting.extendleft(reversed(later))
+        waiting.extendleft(reversed(later))
         return batch
 
     async def _commit(self, batch: list[_Send]) -> None:

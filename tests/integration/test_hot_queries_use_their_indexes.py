@@ -82,6 +82,11 @@ async def _groups(pool: asyncpg.Pool, campaign: int) -> list[int]:
     return [r["zone_group"] for r in rows]
 
 
+def _one_claim(campaign: int, texter: int, groups: list[int], after: list[int]) -> tuple[Any, ...]:
+    """claim_initials' parameters for one texter's 300 rows (a batch of one claim)."""
+    return (campaign, [texter], 300, groups, after, [uuid.uuid4()], ["self_assign"], [1] * 300)
+
+
 @pytest.mark.parametrize(
     ("query", "index"),
     [
@@ -89,7 +94,7 @@ async def _groups(pool: asyncpg.Pool, campaign: int) -> list[int]:
         ("claim_replies", "conversation_pool_replies"),
         ("pooled_initials_groups", "conversation_pool_initials"),
         ("pooled_replies_groups", "conversation_pool_replies"),
-        ("texter_pending", "conversation_assignee"),
+        ("texters_pending", "conversation_assignee"),
     ],
 )
 async def test_assignment_queries_use_their_index(
@@ -99,12 +104,11 @@ async def test_assignment_queries_use_their_index(
     campaign, texter = data["campaign"], data["texter"]
     groups = await _groups(pool, campaign)
     args: dict[str, tuple[Any, ...]] = {
-        "claim_initials": (campaign, texter, 300, groups, [0] * len(groups), uuid.uuid4(),
-                           "self_assign"),
+        "claim_initials": _one_claim(campaign, texter, groups, [0] * len(groups)),
         "claim_replies": (campaign, texter, 300, groups, uuid.uuid4(), "self_assign"),
         "pooled_initials_groups": (campaign,),
         "pooled_replies_groups": (campaign,),
-        "texter_pending": (campaign, texter),
+        "texters_pending": (campaign, [texter]),
     }  # fmt: skip
     plan = await _plan(pool, CLAIMS[query], *args[query])
     assert index in plan, plan
@@ -155,7 +159,7 @@ async def test_claim_scan_starts_at_the_cursor_not_at_the_campaign_start(
         async with conn.transaction():
             plan = json.loads(await conn.fetchval(
                 "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["claim_initials"],
-                campaign, texter, 300, groups, [cursor], uuid.uuid4(), "self_assign",
+                *_one_claim(campaign, texter, groups, [cursor]),
             ))  # fmt: skip
     scans = _index_scans(plan, "conversation_pool_initials")
     assert scans, plan
@@ -188,7 +192,7 @@ async def _claim_buffers(
     try:
         plan = json.loads(await conn.fetchval(
             "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["claim_initials"],
-            campaign, texter, 300, groups, [0] * len(groups), uuid.uuid4(), "self_assign",
+            *_one_claim(campaign, texter, groups, [0] * len(groups)),
         ))  # fmt: skip
         claimed = await conn.fetchval(
             "SELECT count(*) FROM conversation WHERE campaign_id = $1 AND assignee_id = $2",

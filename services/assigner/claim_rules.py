@@ -1,0 +1,51 @@
+"""Whether a texter may have a batch now: the rules every claim checks, alone or batched.
+
+They run under the texter's claim lock, on what claims.sql `texters_pending` read after taking
+it, in this order: who is asking (a stranger learns nothing of the campaign), the campaign's
+state, then what the texter still holds (seed 000: send your initials, and answer your replies
+where the campaign asks it, before requesting more).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from shared.access import QUERIES as ACCESS_QUERIES
+from shared.database import Connection
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError, not_found
+
+
+async def stranger_refusal(conn: Connection, campaign: asyncpg.Record, user_id: int) -> BatonError:
+    """The refusal for someone who is not a texter on the campaign: a member of its organization
+    is told so, anyone else that it does not exist."""
+    role = await conn.fetchval(ACCESS_QUERIES["member_role"], campaign["org_id"], user_id)
+    if role is None:
+        return not_found("campaign", campaign["id"])
+    return BatonError(ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign")
+
+
+def claim_refusal(
+    campaign: asyncpg.Record, pending: asyncpg.Record, kind: str
+) -> BatonError | None:
+    """Why a texter of the campaign may not have a batch of `kind` now, or None if they may."""
+    if campaign["status"] != "active":
+        return BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
+    if not campaign["self_assign"]:
+        return BatonError(
+            ErrorCode.SELF_ASSIGN_DISABLED, "Self assignment is not enabled for this campaign"
+        )
+    if kind == "initials":
+        if pending["initials"]:
+            return BatonError(
+                ErrorCode.INITIALS_PENDING, "Send your initial messages before requesting more"
+            )
+        if campaign["require_replies_handled"] and pending["replies"]:
+            return _replies_pending()
+    elif pending["replies"]:
+        return _replies_pending()
+    return None
+
+
+def _replies_pending() -> BatonError:
+    return BatonError(ErrorCode.REPLIES_PENDING, "Answer your replies before requesting more")
