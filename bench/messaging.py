@@ -133,11 +133,14 @@ async def ingest_replies(url: str, nats_url: str, phones: list[str]) -> dict[str
     ) < len(phones):
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
+    # A reply's lag: from the moment it was published (its `received_at`, written just before)
+    # to the flip of its conversation (`needs_reply_since`, the flipping transaction's start).
     lags = await pool.fetchrow(
         """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) * 1000 AS p50_ms,
                   percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) * 1000 AS p99_ms
-           FROM (SELECT extract(epoch FROM updated_at - needs_reply_since) AS lag
-                 FROM conversation WHERE status = 'needs_reply') x"""
+           FROM (SELECT extract(epoch FROM v.needs_reply_since - m.provider_received_at) AS lag
+                 FROM conversation v JOIN message m ON m.conversation_id = v.id
+                 WHERE v.status = 'needs_reply' AND m.direction = 'inbound') x"""
     )
     await pool.close()
     await nc.close()

@@ -35,6 +35,7 @@ def known_points() -> frozenset[str]:
         "inbound-sms:before_ack",
         "sender-receipts:before_ack",
         "sender:after_batch_commit",
+        "assigner:after_claim_batch_commit",
         "reaper:after_commit",
     })  # fmt: skip
 

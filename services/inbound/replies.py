@@ -1,18 +1,32 @@
 """A contact's reply: recorded once, and its conversation flipped to needs-reply (or closed on
-STOP), whoever holds it; Unassigned replies wait for texters requesting replies."""
+STOP), whoever holds it; Unassigned replies wait for texters requesting replies.
+
+Replies that arrive together share one transaction (group commit, as the sender's sends do:
+shared/batch_writers.py): the pull worker hands each fetched message to `ingest` at once, the
+plain replies waiting at one moment are matched, locked in id order, recorded and flipped by one
+set-based statement each, and each message is acked only after the commit that recorded it. A
+batch that fails for anything but an outage is done again one message at a time, so a message
+that cannot be stored fails alone. An opt-out or opt-in is its own transaction: the message, the
+change of consent, what it does to the number's conversations and its event commit together.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import asyncpg
 from nats.aio.msg import Msg
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from services.inbound.opt_out import Outcome, classify
 from shared import consent
+from shared.batch_writers import BatchWriters
 from shared.database import Connection
 from shared.errors import bad_request
+from shared.outages import is_unavailable
 from shared.phones import InvalidPhoneError, to_e164, to_sending_number
 from shared.queries import load_queries
 from shared.schemas.messaging import InboundSms
@@ -21,59 +35,108 @@ QUERIES = load_queries("services.inbound")
 RECEIVED = Counter(
     "baton_messages_received_total", "Contacts' messages ingested, by outcome.", ["outcome"]
 )
+# Replies per transaction at most: the pull worker's fetch (256 by default) fits in one or two.
+MAX_BATCH = 256
+REPLY_BATCH_SIZE = Histogram(
+    "baton_reply_batch_size", "Contacts' replies committed together by inbound's group commit.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)  # fmt: skip
+
+
+@dataclass
+class _Message:
+    sms: InboundSms
+    phone: str  # the contact's, in E.164
+    to: str  # the number they texted, normalised when it looks like one of ours
+    answer: asyncio.Future[str] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    org_id: int | None
+    conversation_id: int | None  # None: it matched no conversation (unmatched_inbound)
+    new: bool  # False: a redelivery of a message recorded before
 
 
 class Replies:
     def __init__(
-        self, pool: asyncpg.Pool, nudge_outbox: Callable[[], None], default_region: str = "US"
-    ) -> None:
+        self, pool: asyncpg.Pool, nudge_outbox: Callable[[], None], default_region: str = "US",
+        writers: int = 2,
+    ) -> None:  # fmt: skip
         self._pool = pool
         # Called after an opt-out commits its event and confirmation: the event goes out now. The
         # confirmation is the sender's to publish (only its NATS user may text), at its outbox's
         # next poll, within a second.
         self._nudge_outbox = nudge_outbox
         self._region = default_region
+        self._writers = BatchWriters(self._take, self._commit, writers)
 
     async def ingest(self, sms: InboundSms, _: Msg) -> None:
         try:
             phone = to_e164(sms.from_, self._region, strict=False)
         except InvalidPhoneError as exc:
             raise bad_request(f"sender number: {exc}") from None
-        to = _normalise_or_raw(sms.to, self._region)
+        message = _Message(sms, phone, _normalise_or_raw(sms.to, self._region))
         intent = classify(sms.body)
-        if intent is not None:
-            # The message, the change of consent, what it does to the number's conversations
-            # and its event commit together.
-            async with self._pool.acquire() as conn, conn.transaction():
-                outcome = await self._record(conn, sms, phone, to, intent)
-            self._nudge_outbox()
+        if intent is None:
+            self._writers.submit(message)
+            # Shielded: a worker that gives up does not cancel the batch the reply is in.
+            outcome = await asyncio.shield(message.answer)
         else:
-            # A reply is one statement: no transaction round trips around it.
-            async with self._pool.acquire() as conn:
-                outcome = await self._record(conn, sms, phone, to, None)
+            async with self._pool.acquire() as conn, conn.transaction():
+                outcome = await self._consent(conn, message, intent)
+            self._nudge_outbox()
         RECEIVED.labels(outcome).inc()
 
-    async def _record(
-        self, conn: Connection, sms: InboundSms, phone: str, to: str, intent: Outcome | None
-    ) -> str:
-        row = await conn.fetchrow(
-            QUERIES["ingest"], phone, to, sms.body, sms.provider_message_id, sms.received_at
-        )
-        assert row is not None
-        org_id, conversation_id = row["org_id"], row["conversation_id"]
+    @staticmethod
+    def _take(waiting: deque[_Message]) -> list[_Message]:
+        """Up to MAX_BATCH waiting replies, at most one per provider message id: a copy waits
+        for the next batch and is found there as recorded."""
+        batch: list[_Message] = []
+        later: list[_Message] = []
+        ids: set[str] = set()
+        while waiting and len(batch) < MAX_BATCH:
+            message = waiting.popleft()
+            if message.sms.provider_message_id in ids:
+                later.append(message)
+            else:
+                ids.add(message.sms.provider_message_id)
+                batch.append(message)
+        waiting.extendleft(reversed(later))
+        return batch
+
+    async def _commit(self, batch: list[_Message]) -> None:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                recorded = await _record(conn, batch)
+        except Exception as exc:
+            if len(batch) > 1 and not is_unavailable(exc):
+                for message in batch:  # one at a time, so only the culprit fails
+                    await self._commit([message])
+                return
+            for message in batch:  # nothing of the batch happened: every message learns why
+                if not message.answer.done():
+                    message.answer.set_exception(exc)
+            return
+        REPLY_BATCH_SIZE.observe(len(batch))
+        for message, outcome in zip(batch, recorded, strict=True):
+            if not message.answer.done():
+                message.answer.set_result(_outcome(outcome))
+
+    async def _consent(self, conn: Connection, message: _Message, intent: Outcome) -> str:
+        recorded = (await _record(conn, [message]))[0]
+        org_id, conversation_id = recorded.org_id, recorded.conversation_id
         if conversation_id is None:
-            new = await conn.fetchval(
-                QUERIES["insert_unmatched"], sms.provider_message_id, phone, to, sms.body,
-                sms.received_at, org_id,
-            )  # fmt: skip
-            if org_id is None or intent is None or not new:
+            if org_id is None or not recorded.new:
                 return "unmatched"
             # A number the organization owns, from someone it never texted: the consent is
             # still the organization's to honour.
-        elif not row["new"]:
+        elif not recorded.new:
             return "duplicate"
-        elif intent is None:
-            return "needs_reply"
+        assert org_id is not None  # a matched conversation has its campaign's organization
+        sms, phone, to = message.sms, message.phone, message.to
         event_id = f"consent:{sms.provider_message_id}"
         if intent == "opt_out":
             if not await consent.opt_out(
@@ -88,6 +151,55 @@ class Replies:
         ):  # fmt: skip
             return "needs_reply" if conversation_id else "unmatched"  # had not opted out
         return intent
+
+
+async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
+    """Match, lock, record and flip a batch of messages (one provider id each), in the caller's
+    transaction; what became of each, in order."""
+    matches = await conn.fetch(
+        QUERIES["match_messages"], [m.phone for m in batch], [m.to for m in batch]
+    )
+    orgs: list[int | None] = [r["org_id"] for r in matches]
+    conversations: list[int | None] = [r["conversation_id"] for r in matches]
+    matched = [i for i, c in enumerate(conversations) if c is not None]
+    unmatched = [i for i, c in enumerate(conversations) if c is None]
+    new: set[str] = set()
+    if matched:
+        locked = sorted({c for c in conversations if c is not None})
+        await conn.execute(QUERIES["lock_conversations"], locked)
+        inserted = await conn.fetch(
+            QUERIES["insert_inbound_messages"], [conversations[i] for i in matched],
+            *_columns(batch, matched, "body", "provider_message_id", "received_at"),
+            [batch[i].to for i in matched],
+        )  # fmt: skip
+        new.update(r["provider_message_id"] for r in inserted)
+        flipped = [conversations[i] for i in matched if batch[i].sms.provider_message_id in new]
+        if flipped:
+            await conn.execute(QUERIES["flip_to_needs_reply"], flipped)
+    if unmatched:
+        inserted = await conn.fetch(
+            QUERIES["insert_unmatched"],
+            *_columns(batch, unmatched, "provider_message_id"),
+            [batch[i].phone for i in unmatched], [batch[i].to for i in unmatched],
+            *_columns(batch, unmatched, "body", "received_at"),
+            [orgs[i] for i in unmatched],
+        )  # fmt: skip
+        new.update(r["provider_message_id"] for r in inserted)
+    return [
+        _Recorded(orgs[i], conversations[i], m.sms.provider_message_id in new)
+        for i, m in enumerate(batch)
+    ]
+
+
+def _columns(batch: list[_Message], rows: list[int], *names: str) -> list[list[object]]:
+    """Each named field of the messages at `rows`, as one array per field."""
+    return [[getattr(batch[i].sms, name) for i in rows] for name in names]
+
+
+def _outcome(recorded: _Recorded) -> str:
+    if recorded.conversation_id is None:
+        return "unmatched"
+    return "needs_reply" if recorded.new else "duplicate"
 
 
 def _normalise_or_raw(number: str, region: str) -> str:

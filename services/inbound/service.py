@@ -23,6 +23,8 @@ def workers(context: ServiceContext) -> list[Worker]:
         batch=settings.fetch_batch,
         fetch_timeout=settings.fetch_timeout_seconds,
         retry_delay=settings.retry_delay_seconds,
+        # Every fetched message at once: the replies among them wait together for one commit.
+        concurrency=settings.fetch_batch,
         on_outage=context.pool.expire_connections,
     )
     return [worker.run]

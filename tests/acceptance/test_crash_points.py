@@ -25,6 +25,7 @@ MUST_FIRE = {
     "assigner": [
         f"{api.ASSIGN_REQUEST.subject}:before_reply",
         f"{api.REASSIGN.subject}:before_reply",
+        "assigner:after_claim_batch_commit",
     ],
     "sender": [
         f"{api.SEND_INITIAL.subject}:before_reply",

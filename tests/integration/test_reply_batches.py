@@ -1,0 +1,82 @@
+"""Inbound's group commit (services/inbound/replies.py) on real NATS and Postgres: replies that
+arrive together share one transaction, and each is recorded and acked as if it were alone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from nats.aio.client import Client as NatsClient
+from prometheus_client import REGISTRY
+
+from shared import catalogue as api
+from tests.integration.test_sending_and_replies import (
+    SENDING_NUMBER,
+    _drained,
+    _phone,
+    _ready_campaign,
+)
+from tests.support.baton_client import Baton
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _outcomes() -> dict[str, float]:
+    return {
+        outcome: _sample("baton_messages_received_total", outcome=outcome)
+        for outcome in ("needs_reply", "duplicate", "unmatched", "opt_out")
+    }
+
+
+async def test_replies_arriving_together_share_commits_and_each_is_recorded_as_if_alone(
+    assigner: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    c = await _ready_campaign(assigner, pool, contacts=120)
+    phones = [await _phone(pool, conversation) for conversation in c["conversations"]]
+    stopping, replying = phones[0], phones[1:]
+    messages = [(phone, "Yes!", str(uuid.uuid4())) for phone in replying]
+    copy = messages[7]  # the bridge sends one message twice (another Nats-Msg-Id)
+    messages += [copy, (stopping, "STOP", str(uuid.uuid4())),
+                 ("+12025550199", "who is this?", str(uuid.uuid4())),  # no such contact
+                 ("not a phone", "hi", str(uuid.uuid4()))]  # fmt: skip
+    before, batches_before = _outcomes(), _sample("baton_reply_batch_size_count")
+    dead_before = _sample("baton_consumer_messages_total", consumer="inbound-sms",
+                          outcome="dead_lettered")  # fmt: skip
+    js = nc.jetstream()
+    await asyncio.gather(*(
+        js.publish(api.INBOUND_SMS.subject, json.dumps({
+            "provider_message_id": provider_id, "from": phone, "to": SENDING_NUMBER,
+            "body": body, "received_at": datetime.now(UTC).isoformat()}).encode(),
+            headers={"Nats-Msg-Id": str(uuid.uuid4())})
+        for phone, body, provider_id in messages
+    ))  # fmt: skip
+    assert await eventually(lambda: _drained(nc, "INBOUND", "inbound-sms"), within=30)
+
+    after = _outcomes()
+    assert {k: after[k] - before[k] for k in after} == {
+        "needs_reply": 119, "duplicate": 1, "unmatched": 1, "opt_out": 1}  # fmt: skip
+    assert _sample("baton_consumer_messages_total", consumer="inbound-sms",
+                   outcome="dead_lettered") - dead_before == 1  # the unreadable number  # fmt: skip
+    # Fewer commits than replies: they were batched.
+    batches = _sample("baton_reply_batch_size_count") - batches_before
+    assert 1 <= batches < 121, batches
+    rows = await pool.fetch(
+        """SELECT k.phone, v.status, count(m.id) AS texts FROM conversation v
+           JOIN contact k ON k.id = v.contact_id
+           LEFT JOIN message m ON m.conversation_id = v.id AND m.direction = 'inbound'
+           WHERE v.campaign_id = $1 GROUP BY 1, 2""", c["campaign"])  # fmt: skip
+    by_phone = {r["phone"]: (r["status"], r["texts"]) for r in rows}
+    assert by_phone.pop(stopping) == ("closed", 1)
+    assert set(by_phone.values()) == {("needs_reply", 1)} and len(by_phone) == 119
+    assert await pool.fetchval(
+        "SELECT count(*) FROM unmatched_inbound WHERE from_phone = '+12025550199'"
+    ) == 1  # fmt: skip
