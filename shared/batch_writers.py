@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -49,3 +49,26 @@ class BatchWriters(Generic[Item]):
                 await self._commit(self._take(self.waiting))
         finally:
             self._free += 1
+
+
+def take_distinct(
+    waiting: deque[Item],
+    limit: int,
+    key: Callable[[Item], Hashable],
+    belongs: Callable[[Item], bool] = lambda _: True,
+) -> list[Item]:
+    """A `take` for BatchWriters: up to `limit` waiting items that `belong` together, at most one
+    per `key` (a second of a key must see the first's effect, so it waits for the next batch);
+    the rest keep their place in line."""
+    batch: list[Item] = []
+    later: list[Item] = []
+    keys: set[Hashable] = set()
+    while waiting and len(batch) < limit:
+        item = waiting.popleft()
+        if not belongs(item) or key(item) in keys:
+            later.append(item)
+        else:
+            keys.add(key(item))
+            batch.append(item)
+    waiting.extendleft(reversed(later))
+    return batch

@@ -44,7 +44,7 @@ from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.zone_groups import ZoneGroups
 from shared import catalogue as api
 from shared import failpoints, outbox
-from shared.batch_writers import BatchWriters
+from shared.batch_writers import BatchWriters, take_distinct
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
@@ -107,21 +107,10 @@ class ClaimBatches:
 
     @staticmethod
     def _take(waiting: deque[_Claim]) -> list[_Claim]:
-        """Up to MAX_CLAIMS waiting claims of the first one's campaign, one per texter; the rest
-        keep their place in line."""
+        """Up to MAX_CLAIMS waiting claims of the first one's campaign, one per texter."""
         campaign_id = waiting[0].campaign_id
-        batch: list[_Claim] = []
-        later: list[_Claim] = []
-        texters: set[int] = set()
-        while waiting and len(batch) < MAX_CLAIMS:
-            pending = waiting.popleft()
-            if pending.campaign_id != campaign_id or pending.texter_id in texters:
-                later.append(pending)
-            else:
-                texters.add(pending.texter_id)
-                batch.append(pending)
-        waiting.extendleft(reversed(later))
-        return batch
+        return take_distinct(waiting, MAX_CLAIMS, lambda claim: claim.texter_id,
+                             lambda claim: claim.campaign_id == campaign_id)  # fmt: skip
 
     async def _commit(self, batch: list[_Claim]) -> None:
         try:

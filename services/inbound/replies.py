@@ -23,7 +23,7 @@ from prometheus_client import Counter, Histogram
 
 from services.inbound.opt_out import Outcome, classify
 from shared import consent
-from shared.batch_writers import BatchWriters
+from shared.batch_writers import BatchWriters, take_distinct
 from shared.database import Connection
 from shared.errors import bad_request
 from shared.outages import is_unavailable
@@ -92,20 +92,9 @@ class Replies:
 
     @staticmethod
     def _take(waiting: deque[_Message]) -> list[_Message]:
-        """Up to MAX_BATCH waiting replies, at most one per provider message id: a copy waits
-        for the next batch and is found there as recorded."""
-        batch: list[_Message] = []
-        later: list[_Message] = []
-        ids: set[str] = set()
-        while waiting and len(batch) < MAX_BATCH:
-            message = waiting.popleft()
-            if message.sms.provider_message_id in ids:
-                later.append(message)
-            else:
-                ids.add(message.sms.provider_message_id)
-                batch.append(message)
-        waiting.extendleft(reversed(later))
-        return batch
+        """Up to MAX_BATCH waiting replies, at most one per provider message id: a copy is found
+        as recorded in the next batch."""
+        return take_distinct(waiting, MAX_BATCH, lambda message: message.sms.provider_message_id)
 
     async def _commit(self, batch: list[_Message]) -> None:
         try:

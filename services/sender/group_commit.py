@@ -37,7 +37,7 @@ from prometheus_client import Histogram
 from services.sender.named_queries import QUERIES
 from services.sender.send_rules import refusal_for
 from shared import failpoints, outbox
-from shared.batch_writers import BatchWriters
+from shared.batch_writers import BatchWriters, take_distinct
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
@@ -90,20 +90,8 @@ class GroupCommit:
 
     @staticmethod
     def _take(waiting: deque[_Send]) -> list[_Send]:
-        """Up to MAX_BATCH waiting sends, at most one per conversation; the rest keep their
-        place in line for the next batch."""
-        batch: list[_Send] = []
-        later: list[_Send] = []
-        conversations: set[int] = set()
-        while waiting and len(batch) < MAX_BATCH:
-            pending = waiting.popleft()
-            if pending.request.conversation_id in conversations:
-                later.append(pending)
-            else:
-                conversations.add(pending.request.conversation_id)
-                batch.append(pending)
-        waiting.extendleft(reversed(later))
-        return batch
+        """Up to MAX_BATCH waiting sends, at most one per conversation."""
+        return take_distinct(waiting, MAX_BATCH, lambda send: send.request.conversation_id)
 
     async def _commit(self, batch: list[_Send]) -> None:
         try:
