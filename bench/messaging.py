@@ -2,6 +2,10 @@
 concurrent texters, and replies ingested per second (publish -> needs_reply in Postgres) with the
 p99 lag. Spoke's database started failing near 233 messages/s.
 
+Replies are measured twice: live (published while inbound ingests them, so the rate is also
+bound by how fast this one client publishes on a shared 2-core machine), and as a drain (the
+same number published first with inbound stopped, then inbound started: what it can ingest).
+
     python -m bench.messaging --messages 20000
 """
 
@@ -113,21 +117,55 @@ async def send_initials(nats_url: str, held: dict[int, list[int]], expected: int
             "request": latency_summary(latencies)}  # fmt: skip
 
 
-async def ingest_replies(url: str, nats_url: str, phones: list[str]) -> dict[str, Any]:
+async def publish_replies(nats_url: str, phones: list[str], label: str) -> float:
+    """Seconds to publish one reply from each of `phones` (acknowledged by the stream)."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
-    assert pool is not None
     started = time.perf_counter()
     for start in range(0, len(phones), 500):
         await asyncio.gather(*(
             js.publish(api.INBOUND_SMS.subject, json.dumps({
-                "provider_message_id": f"bench-{i}", "from": phone, "to": SENDING_NUMBER,
+                "provider_message_id": f"{label}-{i}", "from": phone, "to": SENDING_NUMBER,
                 "body": "Yes!", "received_at": datetime.now(UTC).isoformat()}).encode(),
-                headers={"Nats-Msg-Id": f"bench-{i}"})
+                headers={"Nats-Msg-Id": f"{label}-{i}"})
             for i, phone in enumerate(phones[start:start + 500], start)
         ))  # fmt: skip
-    published = time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    await nc.close()
+    return seconds
+
+
+async def drain_replies(
+    url: str, nats_url: str, phones: list[str], pool_size: int
+) -> dict[str, Any]:
+    """Every conversation back to awaiting a reply, a reply from each published with inbound
+    stopped, then inbound started: seconds until all are needs_reply."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "UPDATE conversation SET status = 'awaiting_reply', needs_reply_since = NULL"
+        )
+        await conn.execute("VACUUM ANALYZE conversation")
+        published = await publish_replies(nats_url, phones, "drain")
+        started = time.perf_counter()
+        with service("inbound", url, nats_url, db_pool_max=str(pool_size)):
+            while await conn.fetchval(
+                "SELECT count(*) FROM conversation WHERE status = 'needs_reply'"
+            ) < len(phones):
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - started
+    finally:
+        await conn.close()
+    return {"replies": len(phones), "publish_seconds": round(published, 2),
+            "seconds_from_start": round(elapsed, 2),
+            "replies_per_s": round(len(phones) / elapsed)}  # fmt: skip
+
+
+async def ingest_replies(url: str, nats_url: str, phones: list[str]) -> dict[str, Any]:
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    assert pool is not None
+    started = time.perf_counter()
+    published = await publish_replies(nats_url, phones, "bench")
     while await pool.fetchval(
         "SELECT count(*) FROM conversation WHERE status = 'needs_reply'"
     ) < len(phones):
@@ -143,7 +181,6 @@ async def ingest_replies(url: str, nats_url: str, phones: list[str]) -> dict[str
                  WHERE v.status = 'needs_reply' AND m.direction = 'inbound') x"""
     )
     await pool.close()
-    await nc.close()
     return {"replies": len(phones), "publish_seconds": round(published, 2),
             "seconds": round(elapsed, 2), "replies_per_s": round(len(phones) / elapsed),
             "lag_p50_ms": round(lags["p50_ms"], 1), "lag_p99_ms": round(lags["p99_ms"], 1)}  # fmt: skip
@@ -160,9 +197,12 @@ async def main(args: argparse.Namespace) -> None:
         with service("inbound", url, found.nats_url, db_pool_max=str(args.pool)):
             receiving = await ingest_replies(url, found.nats_url, phones)
         print(f"replies:  {receiving}", flush=True)
-    print(
-        f"wrote {write_results('messaging', {'initials': sending, 'replies': receiving, 'settings': vars(args)})}"
-    )
+        # (Includes the service's start, about a second, in its time.)
+        drained = await drain_replies(url, found.nats_url, phones, args.pool)
+        print(f"drain:    {drained}", flush=True)
+    figures = {"initials": sending, "replies": receiving, "replies_drain": drained,
+               "settings": vars(args)}  # fmt: skip
+    print(f"wrote {write_results('messaging', figures)}")
 
 
 def parse() -> argparse.Namespace:

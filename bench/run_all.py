@@ -78,6 +78,10 @@ def table(results: dict[str, Any]) -> str:
         rows.append(
             f"| replies | replies/s (lag p99 ms) | {m['replies']['replies_per_s']} ({m['replies']['lag_p99_ms']}) |"
         )
+        if "replies_drain" in m:
+            rows.append(
+                f"| replies, published first | replies/s ingested | {m['replies_drain']['replies_per_s']} |"
+            )
     if "reaper" in results:
         r = results["reaper"]
         rows.append(

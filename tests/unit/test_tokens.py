@@ -233,3 +233,50 @@ async def test_the_request_layer_verifies_before_decoding_and_checks_the_kind_of
     # No verifier configured fails closed.
     assert (await answer(members, b'{"value": 1}', 1024, user, None))[1] == "internal"
     assert [c.identity.subject for c in seen] == ["operator", "5"]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_verified_token_is_remembered_until_it_expires_and_no_longer() -> None:
+    clock = _Clock()
+    verifier = TokenVerifier([hmac_key(SECRET)], clock=clock)
+    token = SIGNER.mint(42, ttl_seconds=60)
+    assert verifier.verify(bearer(token)) == Identity(subject="42", user_id=42)
+    assert verifier.verify(bearer(token)).user_id == 42
+    assert verifier.remembered_hits == 1  # the second time, not verified again
+    # Past exp and the leeway: forgotten, so verified in full once more (and, by the real
+    # clock, still valid).
+    clock.now += 60 + 31
+    assert verifier.verify(bearer(token)).user_id == 42
+    assert verifier.remembered_hits == 1
+
+
+def test_only_the_exact_token_verified_is_remembered() -> None:
+    verifier = TokenVerifier([hmac_key(SECRET)])
+    token = SIGNER.mint(42)
+    verifier.verify(bearer(token))
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{_b64({'sub': '1', 'exp': int(time.time()) + 60})}.{signature}"
+    assert _refused(verifier, bearer(forged)).code == "unauthenticated"
+    assert _refused(verifier, bearer(token[:-2])).code == "unauthenticated"
+    # A refused token is never remembered: refused again, not served from memory.
+    assert _refused(verifier, bearer(forged)).code == "unauthenticated"
+    assert verifier.remembered_hits == 0
+
+
+def test_remembered_tokens_are_bounded() -> None:
+    from shared.tokens import REMEMBERED_TOKENS
+
+    verifier = TokenVerifier([hmac_key(SECRET)])
+    first = SIGNER.mint(1)
+    verifier.verify(bearer(first))
+    for user in range(2, REMEMBERED_TOKENS + 2):
+        verifier.verify(bearer(SIGNER.mint(user)))
+    verifier.verify(bearer(first))  # the least recently used was let go: verified in full
+    assert verifier.remembered_hits == 0
