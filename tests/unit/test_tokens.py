@@ -261,7 +261,7 @@ def test_only_the_exact_token_verified_is_remembered() -> None:
     verifier = TokenVerifier([hmac_key(SECRET)])
     token = SIGNER.mint(42)
     verifier.verify(bearer(token))
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     forged = f"{header}.{_b64({'sub': '1', 'exp': int(time.time()) + 60})}.{signature}"
     assert _refused(verifier, bearer(forged)).code == "unauthenticated"
     assert _refused(verifier, bearer(token[:-2])).code == "unauthenticated"
