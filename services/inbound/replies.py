@@ -8,6 +8,8 @@ set-based statement each, and each message is acked only after the commit that r
 batch that fails for anything but an outage is done again one message at a time, so a message
 that cannot be stored fails alone. An opt-out or opt-in is its own transaction: the message, the
 change of consent, what it does to the number's conversations and its event commit together.
+One contact's messages are handled one after another, in the order they arrived
+(arrival_order.py): a START and the STOP after it never race.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncpg
 from nats.aio.msg import Msg
 from prometheus_client import Counter, Histogram
 
+from services.inbound.arrival_order import ArrivalOrder
 from services.inbound.opt_out import Outcome, classify
 from shared import consent
 from shared.batch_writers import BatchWriters, take_distinct
@@ -72,6 +75,7 @@ class Replies:
         self._nudge_outbox = nudge_outbox
         self._region = default_region
         self._writers = BatchWriters(self._take, self._commit, writers)
+        self._arrivals = ArrivalOrder()
 
     async def ingest(self, sms: InboundSms, _: Msg) -> None:
         try:
@@ -80,14 +84,15 @@ class Replies:
             raise bad_request(f"sender number: {exc}") from None
         message = _Message(sms, phone, _normalise_or_raw(sms.to, self._region))
         intent = classify(sms.body)
-        if intent is None:
-            self._writers.submit(message)
-            # Shielded: a worker that gives up does not cancel the batch the reply is in.
-            outcome = await asyncio.shield(message.answer)
-        else:
-            async with self._pool.acquire() as conn, conn.transaction():
-                outcome = await self._consent(conn, message, intent)
-            self._nudge_outbox()
+        async with self._arrivals.turn(phone):
+            if intent is None:
+                self._writers.submit(message)
+                # Shielded: a worker that gives up does not cancel the batch the reply is in.
+                outcome = await asyncio.shield(message.answer)
+            else:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    outcome = await self._consent(conn, message, intent)
+                self._nudge_outbox()
         RECEIVED.labels(outcome).inc()
 
     @staticmethod

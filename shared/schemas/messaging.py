@@ -120,7 +120,7 @@ def _provider_time(value: Any) -> datetime | None:
     """A provider's time as Baton keeps it: RFC 3339 (or ISO 8601; UTC when it names no zone),
     epoch seconds or milliseconds; None for anything else."""
     if isinstance(value, datetime):  # built in Python rather than decoded
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return _in_utc(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -130,8 +130,20 @@ def _provider_time(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError:
             return None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        return _in_utc(parsed)
     return None
+
+
+def _in_utc(value: datetime) -> datetime | None:
+    """`value` in UTC (UTC when it names no zone); None when it has none: 0001-01-01 at +05:00
+    is in year 0, 9999-12-31 at -05:00 in year 10000, and neither can be stored, so a STOP
+    stamped with one would fail its INSERT on every delivery."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _from_epoch(seconds: float) -> datetime | None:

@@ -1,5 +1,7 @@
--- The assignment event log: one row per operation, campaign and (from, to) pair, carrying the
--- ids of the conversations it moved, instead of one row per conversation.
+-- The assignment event log: one row per call of move_conversations, campaign and (from, to)
+-- pair, carrying the ids of the conversations it moved, instead of one row per conversation.
+-- (An operation is usually one call; a claim refilled from below its cursor is two, so it may
+-- have two rows for one pair, with the same operation id.)
 --
 -- Measured (#17): a 300-row claim inserting its 300 event rows, each with three index entries,
 -- ran at 0.70-0.77x the claims/s of the same claim without them; with one row per claim, 0.92x
@@ -44,7 +46,7 @@ CREATE TRIGGER assignment_event_append_only
     BEFORE UPDATE OR DELETE ON assignment_event
     FOR EACH ROW EXECUTE FUNCTION assignment_event_is_append_only();
 
--- One row per moved conversation, in the order the moves happened.
+-- One row per moved conversation; `ORDER BY event_id` gives the order the moves happened.
 CREATE VIEW assignment_move AS
 SELECT e.id AS event_id, e.operation_id, e.campaign_id, m.conversation_id, e.from_texter_id,
        e.to_texter_id, e.reason, e.actor_id, e.created_at
