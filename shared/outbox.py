@@ -130,6 +130,8 @@ class OutboxPublisher:
         if not rows:
             return 0
         failpoints.reached("outbox:after_lease")
+        # Started in id order, each writes its message before it waits for its ack: the
+        # stream receives them in that order, however the acks come back.
         results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
         on_stream = [
             r["id"]

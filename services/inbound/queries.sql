@@ -77,3 +77,16 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $
      AS r(provider_message_id, from_phone, to_phone, body, received_at, org_id)
 ON CONFLICT (provider_message_id) DO NOTHING
 RETURNING provider_message_id;
+
+-- name: consent_turn --
+-- Whether a STOP or START at stream sequence $3 is the newest word of number $2 to organization
+-- $1 (migration 0009); if so it becomes the last applied. The row stays locked until the
+-- transaction ends, so two words of one number are applied one after the other, and an older
+-- one, arriving later (another process, a redelivery), is found older and changes nothing.
+WITH turn AS (
+    INSERT INTO consent_order AS o (org_id, phone, stream_seq) VALUES ($1, $2, $3)
+    ON CONFLICT (org_id, phone) DO UPDATE SET stream_seq = excluded.stream_seq
+    WHERE o.stream_seq < excluded.stream_seq
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM turn);

@@ -8,8 +8,9 @@ set-based statement each, and each message is acked only after the commit that r
 batch that fails for anything but an outage is done again one message at a time, so a message
 that cannot be stored fails alone. An opt-out or opt-in is its own transaction: the message, the
 change of consent, what it does to the number's conversations and its event commit together.
-One contact's messages are handled one after another, in the order they arrived
-(arrival_order.py): a START and the STOP after it never race.
+A number's STOP and START take effect in the order they reached the stream, whichever process
+handles them and however often one is delivered: the last applied is kept per organization and
+number in Postgres (migration 0009), and an older word changes nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import asyncpg
 from nats.aio.msg import Msg
 from prometheus_client import Counter, Histogram
 
-from services.inbound.arrival_order import ArrivalOrder
 from services.inbound.opt_out import Outcome, classify
 from shared import consent
 from shared.batch_writers import BatchWriters, take_distinct
@@ -75,24 +75,24 @@ class Replies:
         self._nudge_outbox = nudge_outbox
         self._region = default_region
         self._writers = BatchWriters(self._take, self._commit, writers)
-        self._arrivals = ArrivalOrder()
 
-    async def ingest(self, sms: InboundSms, _: Msg) -> None:
+    async def ingest(self, sms: InboundSms, msg: Msg | None) -> None:
         try:
             phone = to_e164(sms.from_, self._region, strict=False)
         except InvalidPhoneError as exc:
             raise bad_request(f"sender number: {exc}") from None
         message = _Message(sms, phone, _normalise_or_raw(sms.to, self._region))
         intent = classify(sms.body)
-        async with self._arrivals.turn(phone):
-            if intent is None:
-                self._writers.submit(message)
-                # Shielded: a worker that gives up does not cancel the batch the reply is in.
-                outcome = await asyncio.shield(message.answer)
-            else:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    outcome = await self._consent(conn, message, intent)
-                self._nudge_outbox()
+        if intent is None:
+            self._writers.submit(message)
+            # Shielded: a worker that gives up does not cancel the batch the reply is in.
+            outcome = await asyncio.shield(message.answer)
+        else:
+            # Where the message sits in the stream: the order of a number's STOP and START.
+            sequence = msg.metadata.sequence.stream if msg is not None else None
+            async with self._pool.acquire() as conn, conn.transaction():
+                outcome = await self._consent(conn, message, intent, sequence)
+            self._nudge_outbox()
         RECEIVED.labels(outcome).inc()
 
     @staticmethod
@@ -119,7 +119,9 @@ class Replies:
             if not message.answer.done():
                 message.answer.set_result(_outcome(outcome))
 
-    async def _consent(self, conn: Connection, message: _Message, intent: Outcome) -> str:
+    async def _consent(
+        self, conn: Connection, message: _Message, intent: Outcome, sequence: int | None
+    ) -> str:
         recorded = (await _record(conn, [message]))[0]
         org_id, conversation_id = recorded.org_id, recorded.conversation_id
         if conversation_id is None:
@@ -131,6 +133,12 @@ class Replies:
             return "duplicate"
         assert org_id is not None  # a matched conversation has its campaign's organization
         sms, phone, to = message.sms, message.phone, message.to
+        if sequence is not None and not await conn.fetchval(
+            QUERIES["consent_turn"], org_id, phone, sequence
+        ):
+            # The number said something later that is already applied: this word is kept as
+            # the message it is, and the consent stays what the later word made it.
+            return "consent_superseded"
         event_id = f"consent:{sms.provider_message_id}"
         if intent == "opt_out":
             if not await consent.opt_out(

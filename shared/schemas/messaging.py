@@ -135,15 +135,17 @@ def _provider_time(value: Any) -> datetime | None:
 
 
 def _in_utc(value: datetime) -> datetime | None:
-    """`value` in UTC (UTC when it names no zone); None when it has none: 0001-01-01 at +05:00
-    is in year 0, 9999-12-31 at -05:00 in year 10000, and neither can be stored, so a STOP
-    stamped with one would fail its INSERT on every delivery."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+    """`value` in UTC (UTC when it names no zone); None when it has none that Postgres keeps as
+    a time: 0001-01-01 at +05:00 is in year 0, 9999-12-31 at -05:00 in year 10000, and a STOP
+    stamped with one failed its INSERT on every delivery."""
     try:
-        return value.astimezone(UTC)
+        in_utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except OverflowError:
         return None
+    # asyncpg stores Python's first and last instants as -infinity and infinity: no time either.
+    if in_utc.replace(tzinfo=None) in (datetime.min, datetime.max):
+        return None
+    return in_utc
 
 
 def _from_epoch(seconds: float) -> datetime | None:
@@ -152,7 +154,7 @@ def _from_epoch(seconds: float) -> datetime | None:
     if seconds > 10**11:
         seconds /= 1000
     try:
-        return datetime.fromtimestamp(seconds, UTC)
+        return _in_utc(datetime.fromtimestamp(seconds, UTC))
     except (OverflowError, OSError, ValueError):
         return None
 

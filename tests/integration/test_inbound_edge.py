@@ -114,9 +114,9 @@ async def test_a_stop_wrapped_in_nul_is_honoured_and_the_body_stored_without_it(
 @pytest.mark.parametrize(
     "received_at",
     ["n/a", "", {"at": 1}, True, "2026-12-03 14:00", "0001-01-01T00:00:00+05:00",
-     "9999-12-31T23:59:59-05:00"],
+     "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00Z", -62135596800],
     ids=["words", "empty", "object", "boolean", "no-zone", "before-year-1-in-utc",
-         "after-year-9999-in-utc"],
+         "after-year-9999-in-utc", "python-first-instant", "python-first-instant-epoch"],
 )  # fmt: skip
 async def test_a_stop_is_honoured_whatever_its_received_at_holds(
     assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient,

@@ -252,13 +252,13 @@ async def test_a_redelivery_after_a_crash_between_commit_and_ack_changes_nothing
     sms = InboundSms(provider_message_id="p-1", from_="+14155550111", to=SENDING_NUMBER, body="yes",
                      received_at=datetime(2026, 5, 1, 12, 0, tzinfo=UTC))  # fmt: skip
     replies = Replies(pool, nudge_outbox=lambda: None)
-    await replies.ingest(sms, None)  # type: ignore[arg-type]
+    await replies.ingest(sms, None)
     since = await pool.fetchval(
         "SELECT needs_reply_since FROM conversation WHERE id = $1", conversation
     )
     await pool.execute("UPDATE conversation SET status = 'replied', needs_reply_since = NULL WHERE id = $1",
                        conversation)  # fmt: skip
-    await replies.ingest(sms, None)  # type: ignore[arg-type]
+    await replies.ingest(sms, None)
     assert await pool.fetchval("SELECT count(*) FROM message") == 1
     assert since is not None  # Baton's time; the provider's is kept on the message
     assert await pool.fetchval("SELECT provider_received_at FROM message") == datetime(
