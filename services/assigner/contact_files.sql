@@ -16,17 +16,25 @@ VALUES ($1, $2, $3, $4)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: file_import_for_update --
--- One request at a time per import: a part, the commit or an abort. Another one arriving
--- meanwhile does not wait (NOWAIT) and is told to ask again.
+-- The commit or an abort has the import to itself: a part or another commit arriving meanwhile,
+-- or either arriving while parts are being staged, does not wait (NOWAIT) and is told to ask again.
 SELECT campaign_id, created_by, rows, staged, state, result
 FROM contact_file_import WHERE id = $1
 FOR UPDATE NOWAIT;
+
+-- name: file_import_for_staging --
+-- Parts are staged side by side (a key share lock each, which only the commit's and an abort's
+-- locks exclude); each adds its count under the row's own lock, taken by count_staged.
+SELECT campaign_id, created_by, rows, staged, state, result
+FROM contact_file_import WHERE id = $1
+FOR KEY SHARE NOWAIT;
 
 -- name: staged_between --
 SELECT count(*) FROM contact_file_row WHERE import_id = $1 AND row_no >= $2 AND row_no < $3;
 
 -- name: count_staged --
--- $2 rows more were staged; answers the rows staged so far.
+-- $2 rows more were staged; answers the rows staged so far. Parts staged side by side take turns
+-- here, each until its transaction ends, and each adds to the count the one before it left.
 UPDATE contact_file_import SET staged = staged + $2, touched_at = now() WHERE id = $1
 RETURNING staged;
 

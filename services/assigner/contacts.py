@@ -32,7 +32,6 @@ FILE_QUERIES = load_queries("services.assigner", "contact_files.sql")
 # The commit of a file of millions of rows is one statement; it may take longer than the pool's
 # 60 s command timeout for a single request.
 COMMIT_TIMEOUT_SECONDS = 900.0
-# Another request is working on the same file import; the client asks again shortly.
 
 
 def _valid_zone(name: str) -> bool:
@@ -176,8 +175,10 @@ class ContactImport:
             await conn.execute(FILE_QUERIES["sweep_file_imports"])
             await conn.execute(FILE_QUERIES["create_file_import"], part.import_id, campaign_id,
                                user_id, part.rows)  # fmt: skip
+        # Parts are staged side by side; the commit and an abort wait for none of them.
+        lock = "file_import_for_staging" if part.step == "stage" else "file_import_for_update"
         try:
-            found = await conn.fetchrow(FILE_QUERIES["file_import_for_update"], part.import_id)
+            found = await conn.fetchrow(FILE_QUERIES[lock], part.import_id)
         except asyncpg.LockNotAvailableError:
             raise BatonError(
                 ErrorCode.BUSY,
@@ -200,12 +201,21 @@ class ContactImport:
                 FILE_QUERIES["staged_between"], part.import_id, part.first_row, end
             )
             if already == 0:
-                await conn.copy_records_to_table(
-                    "contact_file_row",
-                    records=records,
-                    columns=["import_id", "row_no", "phone", "first_name", "last_name", "fields",
-                             "timezone", "reason"],
-                )  # fmt: skip
+                try:
+                    await conn.copy_records_to_table(
+                        "contact_file_row",
+                        records=records,
+                        columns=["import_id", "row_no", "phone", "first_name", "last_name",
+                                 "fields", "timezone", "reason"],
+                    )  # fmt: skip
+                except asyncpg.UniqueViolationError:
+                    # The same rows, sent again while their first sending was being staged: once
+                    # that one is in, the next try finds them staged and adds nothing.
+                    raise BatonError(
+                        ErrorCode.BUSY,
+                        f"rows {part.first_row}..{end - 1} of import {part.import_id} are being "
+                        "staged by another request; ask again shortly",
+                    ) from None
                 added = len(records)
             elif already != len(records):
                 raise BatonError(

@@ -20,7 +20,7 @@ import asyncio
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ PART_BYTES = 512 * 1024
 # How long one request is retried while Baton answers `unavailable` or `busy` or not at all: a
 # commit of millions of rows may take minutes, and a retry finds the first one's answer.
 RETRY_SECONDS = 900.0
+# Parts sent at once: one being checked, one being copied in, one on its way.
+PARTS_IN_FLIGHT = 3
 # Rejections listed in the summary (all of them are counted).
 EXAMPLES = 10
 _RETRIED_CODES = (ErrorCode.UNAVAILABLE, ErrorCode.BUSY)
@@ -96,13 +98,24 @@ async def import_file(
     part = {"import_id": str(uuid.uuid4()), "rows": layout.rows}
     staged = 0
     result: dict[str, Any] | None = None
+    in_flight = _PartsInFlight()
     try:
-        for first_row, contacts, last in _parts(file, layout, chunk):
-            step = "commit" if last else "stage"
-            result = await _send(client, campaign, {**part, "first_row": first_row, "step": step},
-                                 contacts, retry_seconds)  # fmt: skip
-            staged = first_row + len(contacts)
-            _progress(staged, layout.rows, started, last)
+        try:
+            for first_row, contacts, last in _parts(file, layout, chunk):
+                request = {**part, "first_row": first_row, "step": "commit" if last else "stage"}
+                if first_row == 0 or last:
+                    # The first part creates the import the others join; the commit comes after
+                    # every other part is in.
+                    staged += await in_flight.settled()
+                    result = await _send(client, campaign, request, contacts, retry_seconds)
+                    staged += len(contacts)
+                else:
+                    staged += await in_flight.room()
+                    in_flight.start(_send(client, campaign, request, contacts, retry_seconds),
+                                    len(contacts))  # fmt: skip
+                _progress(staged, layout.rows, started, last)
+        finally:
+            await in_flight.cancel()  # what failed first stops the others
     except _FAILURES as exc:
         if await _abort(client, campaign, part) != "committed":
             reason, code = _failure(exc)
@@ -117,6 +130,47 @@ async def import_file(
             raise ImportFailedError(f"imported, but its summary did not arrive: {reason}",
                                exit_codes.FAILED, summary) from again  # fmt: skip
     return _summary(layout, result, started, layout.rows)
+
+
+class _PartsInFlight:
+    """Parts being sent side by side (the assigner stages them side by side), at most
+    `PARTS_IN_FLIGHT`: while one part's phones are checked, another's rows are copied in."""
+
+    def __init__(self) -> None:
+        self._sending: dict[asyncio.Task[dict[str, Any]], int] = {}
+
+    async def room(self) -> int:
+        """Wait until fewer than the most are in flight; the rows staged meanwhile."""
+        staged = 0
+        while len(self._sending) >= PARTS_IN_FLIGHT:
+            staged += await self._next(asyncio.FIRST_COMPLETED)
+        return staged
+
+    def start(self, sending: Coroutine[Any, Any, dict[str, Any]], rows: int) -> None:
+        self._sending[asyncio.create_task(sending)] = rows
+
+    async def settled(self) -> int:
+        """Wait for every part in flight; the rows they staged. The first failure is raised."""
+        staged = 0
+        while self._sending:
+            staged += await self._next(asyncio.FIRST_EXCEPTION)
+        return staged
+
+    async def _next(self, when: str) -> int:
+        done, _ = await asyncio.wait(self._sending, return_when=when)
+        staged = 0
+        for task in done:
+            rows = self._sending.pop(task)
+            task.result()  # the part's failure, if it failed
+            staged += rows
+        return staged
+
+    async def cancel(self) -> None:
+        """Stop the parts still in flight (what the assigner has of them, an abort drops)."""
+        for task in self._sending:
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
+        self._sending.clear()
 
 
 def _parts(

@@ -205,7 +205,9 @@ class FilePart(Request):
     `first_row` 0 starts the import, and only its starter may add to it, commit or abort it);
     a part sent again stages nothing new. `commit` stages its contacts too, then imports every
     row staged, once exactly `rows` are; a commit sent again answers as the first did. `abort`
-    drops what was staged (it carries no contacts). Imports untouched for a day are dropped."""
+    drops what was staged (it carries no contacts). Imports untouched for a day are dropped.
+    Parts after the first may be sent side by side; a commit or an abort while any is being
+    staged is `busy`, and so is a part while either is at work."""
 
     import_id: uuid.UUID
     # The file's rows, all parts together; the same in every part.

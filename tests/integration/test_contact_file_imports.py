@@ -4,6 +4,7 @@ the field, never `internal`, on both kinds of import."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -15,6 +16,7 @@ from shared import catalogue as api
 from shared.errors import BatonError
 from tests.support.baton_client import Baton, auth_headers, campaign_with_texters
 from tests.support.snapshots import snapshot
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -214,3 +216,74 @@ async def test_an_import_untouched_for_a_day_is_swept_by_the_next_one(
     assert (await refused(assigner, c, abandoned, 20, 10, contacts(10, 10), "commit")).code == (
         "not_found"
     )
+
+
+async def test_parts_are_staged_side_by_side_and_the_commit_waits_for_none_of_them(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    c = await campaign_with_texters(assigner, texters=0, contacts=0)
+    import_id = str(uuid.uuid4())
+    await part(assigner, c, import_id, 500, 0, contacts(0, 100))
+    # A part still being staged (its transaction open) keeps no other part out...
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT 1 FROM contact_file_import WHERE id = $1 FOR KEY SHARE",
+                           uuid.UUID(import_id))  # fmt: skip
+        sending = [part(assigner, c, import_id, 500, first, contacts(first, 100))
+                   for first in (100, 200, 300)]  # fmt: skip
+        staged = await asyncio.gather(*sending)
+        assert sorted(s["staged"] for s in staged) == [200, 300, 400]
+        # ...but the commit (and an abort) is told to ask again, and changes nothing.
+        before = await snapshot(pool)
+        assert (await refused(assigner, c, import_id, 500, 400, contacts(400, 100),
+                              "commit")).code == "busy"  # fmt: skip
+        assert (await refused(assigner, c, import_id, 500, 0, [], "abort")).code == "busy"
+        assert await snapshot(pool) == before
+    result = await part(assigner, c, import_id, 500, 400, contacts(400, 100), "commit")
+    assert result == {"imported": 500, "duplicates": 0, "rejected": []}
+    phones = await pool.fetch("SELECT phone FROM contact ORDER BY id")
+    assert [r["phone"] for r in phones] == [row["phone"] for row in contacts(0, 500)]
+
+
+async def test_a_part_sent_again_while_its_first_sending_is_staged_is_busy_then_adds_nothing(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    c = await campaign_with_texters(assigner, texters=0, contacts=0)
+    import_id = str(uuid.uuid4())
+    await part(assigner, c, import_id, 20, 0, contacts(0, 10))
+    # The first sending of rows 10..19, staged and not yet committed.
+    first_sending = await pool.acquire()
+    transaction = first_sending.transaction()
+    await transaction.start()
+    try:
+        await first_sending.execute(
+            "INSERT INTO contact_file_row (import_id, row_no, phone, first_name, last_name, fields)"
+            " SELECT $1, n, '+1650300' || lpad(n::text, 4, '0'), 'C', '', '{}'"
+            " FROM generate_series(10, 19) n", uuid.UUID(import_id),
+        )  # fmt: skip
+        await first_sending.execute(
+            "UPDATE contact_file_import SET staged = staged + 10 WHERE id = $1",
+            uuid.UUID(import_id),
+        )
+        again = asyncio.create_task(refused(assigner, c, import_id, 20, 10, contacts(10, 10)))
+        # The second sending finds no rows staged (the first is not committed) and waits on them.
+        await eventually(lambda: waiting_on_a_lock(pool))
+        await transaction.commit()
+    except BaseException:
+        await transaction.rollback()
+        raise
+    finally:
+        await pool.release(first_sending)
+    assert (await again).code == "busy"
+    # Asked again, it finds its rows staged by the first sending and adds nothing.
+    assert (await part(assigner, c, import_id, 20, 10, contacts(10, 10)))["staged"] == 20
+    result = await part(assigner, c, import_id, 20, 20, [], "commit")
+    assert result == {"imported": 20, "duplicates": 0, "rejected": []}
+    assert await count(pool, "conversation") == 20
+
+
+async def waiting_on_a_lock(pool: asyncpg.Pool) -> bool:
+    waiting: int = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND query LIKE 'COPY%contact_file_row%'"
+    )
+    return waiting > 0
