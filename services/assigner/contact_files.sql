@@ -56,10 +56,12 @@ WITH staged AS (
     SELECT $2, phone, first_name, last_name, fields, timezone
     FROM candidates WHERE NOT opted_out ORDER BY row_no
     ON CONFLICT (campaign_id, phone) DO NOTHING
-    RETURNING id, phone
+    RETURNING id, phone, timezone
 ), conversations AS (
-    INSERT INTO conversation (campaign_id, contact_id)
-    SELECT $2, id FROM inserted ORDER BY id
+    -- The zone group from the contact's own row, here, not by the insert trigger, which reads
+    -- the contact again row by row (5 of a million-row commit's 28 s).
+    INSERT INTO conversation (campaign_id, contact_id, zone_group)
+    SELECT $2, id, contact_zone_group(timezone, phone) FROM inserted ORDER BY id
 ), outcome AS (
     -- Every rejected row with its reason. No joins: the staged rows have no statistics yet, and
     -- a nested loop over two CTEs of a million rows each would never end; NOT IN is hashed.

@@ -119,10 +119,11 @@ WITH inserted AS (
     INSERT INTO contact (campaign_id, phone, first_name, last_name, fields, timezone)
     SELECT $1, phone, first_name, last_name, fields, timezone FROM contact_import
     ON CONFLICT (campaign_id, phone) DO NOTHING
-    RETURNING id, phone
+    RETURNING id, phone, timezone
 ), conversations AS (
-    INSERT INTO conversation (campaign_id, contact_id)
-    SELECT $1, id FROM inserted
+    -- The zone group from the contact's row at hand (the insert trigger would read it again).
+    INSERT INTO conversation (campaign_id, contact_id, zone_group)
+    SELECT $1, id, contact_zone_group(timezone, phone) FROM inserted
 )
 SELECT phone FROM inserted;
 
