@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Any, Generic, Protocol, TypeVar
 
 Item = TypeVar("Item")
+
+
+class Answerable(Protocol):
+    """A waiting item whose requester awaits `answer`."""
+
+    @property
+    def answer(self) -> asyncio.Future[Any]: ...
 
 
 class BatchWriters(Generic[Item]):
@@ -72,3 +79,11 @@ def take_distinct(
             batch.append(item)
     waiting.extendleft(reversed(later))
     return batch
+
+
+def fail_every(batch: Iterable[Answerable], exc: BaseException) -> None:
+    """The batch's transaction failed, so nothing of it happened: every item not yet answered
+    learns why (a `commit` must not raise)."""
+    for item in batch:
+        if not item.answer.done():
+            item.answer.set_exception(exc)

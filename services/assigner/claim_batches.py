@@ -40,19 +40,18 @@ from prometheus_client import Histogram
 from services.assigner.claim_cursor import ClaimCursor
 from services.assigner.claim_rules import claim_refusal, stranger_refusal
 from services.assigner.empty_pool import LookAgain, empty_pool_verdict
+from services.assigner.named_queries import CLAIMS
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.zone_groups import ZoneGroups
 from shared import catalogue as api
 from shared import failpoints, outbox
-from shared.batch_writers import BatchWriters, take_distinct
+from shared.batch_writers import BatchWriters, fail_every, take_distinct
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
-from shared.queries import load_queries
 from shared.schemas import assign as s
 from shared.texting_hours import CampaignHours
 
-CLAIMS = load_queries("services.assigner", "claims.sql")
 ASSIGNED_SUBJECT = api.CONVERSATIONS_ASSIGNED.subject
 # Claims per transaction at most: bounds the rows one transaction locks (with the largest batch
 # size, 32 x 1,000) and how long a texter's lock waits behind others'.
@@ -116,10 +115,8 @@ class ClaimBatches:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 outcomes = await self._apply(conn, batch)
-        except Exception as exc:  # nothing of the batch happened: every claim learns why
-            for pending in batch:
-                if not pending.answer.done():
-                    pending.answer.set_exception(exc)
+        except Exception as exc:
+            fail_every(batch, exc)
             return
         CLAIM_BATCH_SIZE.observe(len(batch))
         failpoints.reached("assigner:after_claim_batch_commit")

@@ -13,14 +13,12 @@ from typing import Final
 
 import msgspec
 
+from services.assigner.named_queries import CLAIMS
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
-from shared.queries import load_queries
 from shared.schemas import assign as s
 from shared.texting_hours import CampaignHours, Opening
-
-CLAIMS = load_queries("services.assigner", "claims.sql")
 
 
 class LookAgain:

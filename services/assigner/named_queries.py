@@ -1,7 +1,8 @@
-"""The assigner's named queries from `queries.sql`, loaded once."""
+"""The assigner's named queries, each file loaded once: `queries.sql`, and the claims'."""
 
 from __future__ import annotations
 
 from shared.queries import load_queries
 
 QUERIES = load_queries("services.assigner")
+CLAIMS = load_queries("services.assigner", "claims.sql")

@@ -29,7 +29,7 @@ from services.assigner.claim_batches import (
 )
 from services.assigner.claim_rules import claim_refusal, stranger_refusal
 from services.assigner.empty_pool import LookAgain, empty_pool_verdict
-from services.assigner.named_queries import QUERIES
+from services.assigner.named_queries import CLAIMS, QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.zone_groups import ZoneGroups
 from shared import catalogue as api
@@ -39,11 +39,9 @@ from shared.access import Caller
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
-from shared.queries import load_queries
 from shared.schemas import assign as s
 from shared.texting_hours import CampaignHours, utc_now
 
-CLAIMS = load_queries("services.assigner", "claims.sql")
 ASSIGNED = Counter(
     "baton_conversations_assigned_total", "Conversations handed out.", ["kind", "reason"]
 )

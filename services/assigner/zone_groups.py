@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.assigner.named_queries import CLAIMS
 from shared.database import Connection
-from shared.queries import load_queries
-
-QUERIES = load_queries("services.assigner", "claims.sql")
 
 
 class ZoneGroups:
@@ -23,6 +21,6 @@ class ZoneGroups:
         """Group id -> its zones, for each of `groups`."""
         missing = [g for g in groups if g not in self._zones]
         if missing:
-            for row in await conn.fetch(QUERIES["zone_group_zones"], missing):
+            for row in await conn.fetch(CLAIMS["zone_group_zones"], missing):
                 self._zones[row["id"]] = tuple(row["zones"])
         return {g: self._zones[g] for g in groups}

@@ -26,7 +26,7 @@ from prometheus_client import Counter, Histogram
 
 from services.inbound.opt_out import Outcome, classify
 from shared import consent
-from shared.batch_writers import BatchWriters, take_distinct
+from shared.batch_writers import BatchWriters, fail_every, take_distinct
 from shared.database import Connection
 from shared.errors import bad_request
 from shared.outages import is_unavailable
@@ -110,9 +110,7 @@ class Replies:
                 for message in batch:  # one at a time, so only the culprit fails
                     await self._commit([message])
                 return
-            for message in batch:  # nothing of the batch happened: every message learns why
-                if not message.answer.done():
-                    message.answer.set_exception(exc)
+            fail_every(batch, exc)
             return
         REPLY_BATCH_SIZE.observe(len(batch))
         for message, outcome in zip(batch, recorded, strict=True):

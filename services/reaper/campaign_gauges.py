@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 from prometheus_client import Gauge
 
-from services.reaper.releasing import QUERIES
+from services.reaper.named_queries import QUERIES
 
 CONVERSATIONS = Gauge(
     "baton_campaign_conversations",

@@ -17,11 +17,10 @@ from datetime import datetime
 
 import asyncpg
 
+from services.reaper.named_queries import QUERIES
 from shared.database import Connection
-from shared.queries import load_queries
 from shared.texting_hours import CampaignHours
 
-QUERIES = load_queries("services.reaper")
 REASON = "texting_hours_closed"
 
 

@@ -25,6 +25,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from services.reaper.closed_hours import REASON as CLOSED_HOURS
 from services.reaper.closed_hours import release_closed_initials
+from services.reaper.named_queries import QUERIES
 from shared import catalogue as api
 from shared import failpoints, outbox
 from shared.access import Caller
@@ -32,12 +33,10 @@ from shared.backoff import Backoff
 from shared.database import Connection
 from shared.event_parts import in_parts, part_id
 from shared.outages import is_unavailable
-from shared.queries import load_queries
 from shared.schemas import release as s
 from shared.texting_hours import utc_now
 
 log = structlog.get_logger(__name__)
-QUERIES = load_queries("services.reaper")
 RELEASED_SUBJECT = api.CONVERSATIONS_RELEASED.subject
 RELEASED = Counter("baton_conversations_released_total", "Conversations released.", ["reason"])
 PASS_SECONDS = Histogram(

@@ -37,7 +37,7 @@ from prometheus_client import Histogram
 from services.sender.named_queries import QUERIES
 from services.sender.send_rules import refusal_for
 from shared import failpoints, outbox
-from shared.batch_writers import BatchWriters, take_distinct
+from shared.batch_writers import BatchWriters, fail_every, take_distinct
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
@@ -97,10 +97,8 @@ class GroupCommit:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 outcomes = await self._apply(conn, batch)
-        except Exception as exc:  # nothing of the batch happened: every send learns why
-            for pending in batch:
-                if not pending.answer.done():
-                    pending.answer.set_exception(exc)
+        except Exception as exc:
+            fail_every(batch, exc)
             return
         BATCH_SIZE.observe(len(batch))
         failpoints.reached("sender:after_batch_commit")

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.assigner.self_assign import CLAIMS
+from services.assigner.named_queries import CLAIMS
 from services.sender.named_queries import QUERIES as SENDER
 from shared import catalogue as api
 from shared.outbox import QUERIES as OUTBOX

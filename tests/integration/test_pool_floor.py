@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.assigner.named_queries import CLAIMS
 from services.assigner.pool_floor import EMPTY_POOL_FLOOR, PoolFloorKeeper
-from services.assigner.self_assign import CLAIMS
 from shared import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.waiting import eventually
