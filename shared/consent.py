@@ -70,6 +70,14 @@ async def opt_in(
     return True
 
 
+async def confirm_opt_out(
+    conn: Connection, *, org_id: int, conversation_id: int, phone: str, our_number: str
+) -> None:
+    """Confirm an opt-out already recorded, whose confirmation was owed but not sent when it was
+    recorded (its STOP was applied before an older START: services/inbound/replies.py)."""
+    await _confirm(conn, org_id, conversation_id, phone, our_number)
+
+
 async def last_our_number(conn: Connection, conversation_id: int) -> str | None:
     """The number that last texted the conversation's contact, else its campaign's."""
     number: str | None = await conn.fetchval(QUERIES["last_our_number"], conversation_id)

@@ -90,3 +90,26 @@ WITH turn AS (
     RETURNING 1
 )
 SELECT EXISTS (SELECT 1 FROM turn);
+
+-- name: stop_applied --
+-- The STOP at sequence $3, just applied to number $2 of organization $1: a new opt-out ($4) is
+-- the confirmed one; a repeat is owed a confirmation if a START older than it arrives later.
+UPDATE consent_order
+SET new_opt_out_seq = CASE WHEN $4 THEN $3 ELSE new_opt_out_seq END,
+    repeated_stop_seq = CASE WHEN $4 THEN NULL ELSE $3 END
+WHERE org_id = $1 AND phone = $2;
+
+-- name: start_applied --
+-- A START applied: a STOP repeated before it is owed nothing any more (the contact opted in).
+UPDATE consent_order SET repeated_stop_seq = NULL WHERE org_id = $1 AND phone = $2;
+
+-- name: stop_owed_confirmation --
+-- A START at sequence $3, older than the last word applied: whether, in stream order, it would
+-- have opted the number in just before a STOP that was applied as a repeat, making that STOP a
+-- new opt-out. If so that STOP is confirmed now (it becomes the confirmed one), once.
+UPDATE consent_order
+SET new_opt_out_seq = repeated_stop_seq, repeated_stop_seq = NULL
+WHERE org_id = $1 AND phone = $2
+  AND repeated_stop_seq > $3 AND coalesce(new_opt_out_seq, -1) < $3
+  AND EXISTS (SELECT 1 FROM opt_out WHERE org_id = $1 AND phone = $2)
+RETURNING 1;

@@ -136,19 +136,34 @@ class Replies:
         ):
             # The number said something later that is already applied: this word is kept as
             # the message it is, and the consent stays what the later word made it.
+            if intent == "opt_in" and conversation_id is not None and await conn.fetchval(
+                QUERIES["stop_owed_confirmation"], org_id, phone, sequence
+            ):  # fmt: skip
+                # ...but the STOP applied before it found the number opted out only because
+                # this START had not been applied yet: that STOP's confirmation is sent now.
+                await consent.confirm_opt_out(conn, org_id=org_id,
+                                              conversation_id=conversation_id, phone=phone,
+                                              our_number=to)  # fmt: skip
             return "consent_superseded"
         event_id = f"consent:{sms.provider_message_id}"
         if intent == "opt_out":
-            if not await consent.opt_out(
+            is_new = await consent.opt_out(
                 conn, org_id=org_id, phone=phone, conversation_id=conversation_id,
                 our_number=to, source="reply", event_id=event_id,
                 provider_message_id=sms.provider_message_id,
-            ):  # fmt: skip
+            )  # fmt: skip
+            if sequence is not None:
+                await conn.execute(QUERIES["stop_applied"], org_id, phone, sequence, is_new)
+            if not is_new:
                 return "opt_out_repeated"  # consent already withdrawn: confirmed once, not again
-        elif not await consent.opt_in(
+            return intent
+        opted_in = await consent.opt_in(
             conn, org_id=org_id, phone=phone, conversation_id=conversation_id, our_number=to,
             event_id=event_id, provider_message_id=sms.provider_message_id,
-        ):  # fmt: skip
+        )  # fmt: skip
+        if sequence is not None:
+            await conn.execute(QUERIES["start_applied"], org_id, phone)
+        if not opted_in:
             return "needs_reply" if conversation_id else "unmatched"  # had not opted out
         return intent
 

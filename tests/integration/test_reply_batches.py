@@ -159,6 +159,58 @@ async def test_an_older_word_delivered_again_after_a_newer_one_changes_nothing(
     assert await pool.fetchval(opted_out) == 1
 
 
+async def test_a_stop_applied_before_the_older_start_it_followed_is_confirmed_once(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    """STOP, START, STOP: the second STOP applied before the START (another process, a
+    redelivery) finds the number opted out still and is a repeat; in stream order it was a new
+    opt-out, so the START, arriving late, sends its confirmation. Once, and only then."""
+    c = await _ready_campaign(assigner, pool, contacts=1)
+    phone = await _phone(pool, c["conversations"][0])
+    replies = Replies(pool, nudge_outbox=lambda: None)
+
+    async def word(body: str, sequence: int, provider_id: str | None = None) -> None:
+        sms = InboundSms(provider_message_id=provider_id or str(uuid.uuid4()), from_=phone,
+                         to=SENDING_NUMBER, body=body)  # fmt: skip
+        delivered = SimpleNamespace(metadata=SimpleNamespace(sequence=SimpleNamespace(
+            stream=sequence)))  # fmt: skip
+        await replies.ingest(sms, delivered)  # type: ignore[arg-type]
+
+    async def confirmations() -> int:
+        found: int = await pool.fetchval(
+            "SELECT count(*) FROM message WHERE kind = 'opt_out_confirmation'"
+        )
+        return found
+
+    await word("STOP", 5)
+    assert await confirmations() == 1
+    await word("START", 2)  # older than the confirmed STOP: nothing owed
+    await word("STOP", 9)  # applied before the START at 7, which has not arrived
+    assert await confirmations() == 1
+    late = str(uuid.uuid4())
+    await word("START", 7, late)
+    assert await confirmations() == 2
+    assert await pool.fetchval("SELECT count(*) FROM opt_out") == 1  # STOP was the last word
+    await word("START", 7, late)  # the same START delivered again
+    await word("START", 8)  # another late START: the STOP at 9 is confirmed already
+    assert await confirmations() == 2
+    confirmation = await pool.fetchrow(
+        "SELECT conversation_id, our_number, delivery_status FROM message"
+        " WHERE kind = 'opt_out_confirmation' ORDER BY id DESC LIMIT 1"
+    )
+    assert dict(confirmation) == {
+        "conversation_id": c["conversations"][0],
+        "our_number": SENDING_NUMBER,
+        "delivery_status": "queued",
+    }
+    # A START applied in its turn after a repeated STOP: that STOP is owed nothing any more.
+    await word("STOP", 12)  # a repeat (opted out since 9)
+    await word("START", 14)  # applied: opted in
+    await word("START", 11)  # late, but the contact is opted in now
+    assert await confirmations() == 2
+    assert await pool.fetchval("SELECT count(*) FROM opt_out") == 0
+
+
 async def _caught_up(nc: NatsClient) -> bool:
     """Inbound's consumer exists (the process declares it as it starts) and has nothing left."""
     try:
