@@ -36,11 +36,17 @@ async def setup(url: str) -> tuple[int, int]:
     return int(campaign), int(owner)
 
 
-def write_csv(path: Path, rows: int) -> None:
+def write_csv(path: Path, rows: int, written: str) -> None:
+    """`written`: the numbers in E.164 (+12012000007, as most voter files export them), or as
+    people write them, "(201) 200-0007" (the full parse for each)."""
     with path.open("w") as out:
         out.write("phone,first_name,last_name,precinct\n")
         for n in range(rows):
-            out.write(f"+1{2012000000 + n * 7},Voter,Number {n},{n % 97}\n")
+            digits = str(2012000000 + n * 7)
+            phone = f"+1{digits}" if written == "e164" else (
+                f'"({digits[:3]}) {digits[3:6]}-{digits[6:]}"'
+            )  # fmt: skip
+            out.write(f"{phone},Voter,Number {n},{n % 97}\n")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -49,8 +55,14 @@ async def main(args: argparse.Namespace) -> None:
         await migrate_database(url)
         campaign, owner = await setup(url)
         csv_path = Path(tmp) / "contacts.csv"
-        write_csv(csv_path, args.rows)
-        with service("assigner", url, found.nats_url, db_pool_max="4"):
+        write_csv(csv_path, args.rows, args.written)
+        with service(
+            "assigner",
+            url,
+            found.nats_url,
+            db_pool_max="4",
+            import_check_processes=str(args.check_processes),
+        ):
             settings = CommonSettings(nats_url=found.nats_url)
             async with connected(settings, SignedAs(SIGNER, owner)) as client:
                 started = time.perf_counter()
@@ -69,8 +81,11 @@ async def main(args: argparse.Namespace) -> None:
         "seconds": round(elapsed, 1),
         "rows_per_s": round(args.rows / elapsed),
         "chunk": args.chunk,
+        "check_processes": args.check_processes,
+        "written": args.written,
     }
     print(
+        f"{args.written} phones checked by {args.check_processes or 'no'} worker processes: "
         f"imported {summary['imported']:,} of {args.rows:,} rows ({summary['rejected']:,} rejected) in "
         f"{elapsed:.1f} s: {figures['rows_per_s']:,} rows/s; {conversations:,} conversations"
     )
@@ -83,6 +98,13 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=10_000)
+    parser.add_argument("--written", choices=("e164", "national"), default="e164")
+    parser.add_argument(
+        "--check-processes",
+        type=int,
+        default=2,
+        help="the assigner's BATON_IMPORT_CHECK_PROCESSES (0: in its own process)",
+    )
     return parser.parse_args()
 
 

@@ -20,11 +20,11 @@ import msgspec
 
 from services.assigner.admin import fetch_campaign_as
 from services.assigner.named_queries import QUERIES
+from services.assigner.phone_checks import Checked, PhoneChecks
 from shared.access import Caller
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, not_found
-from shared.phones import InvalidPhoneError, to_e164
 from shared.queries import load_queries
 from shared.schemas import admin as s
 
@@ -43,19 +43,19 @@ def _valid_zone(name: str) -> bool:
 
 
 class ContactImport:
-    def __init__(self, pool: asyncpg.Pool, default_region: str = "US") -> None:
+    def __init__(self, pool: asyncpg.Pool, phone_checks: PhoneChecks) -> None:
         self._pool = pool
-        self._region = default_region
+        self._phone_checks = phone_checks
 
-    def _checked(self, contact: s.ContactRow) -> tuple[str | None, str | None]:
-        """(the phone in E.164, None) for a row that may be imported, else (None, the reason)."""
-        try:
-            phone = to_e164(contact.phone, self._region)
-        except InvalidPhoneError as exc:
-            return None, f"invalid_phone: {exc}"
-        if contact.timezone is not None and not _valid_zone(contact.timezone):
-            return None, f"invalid_timezone: {contact.timezone}"
-        return phone, None
+    async def _checked(self, contacts: list[s.ContactRow]) -> list[Checked]:
+        """Per row, (the phone in E.164, None) if it may be imported, else (None, the reason)."""
+        phones = await self._phone_checks.checked([c.phone for c in contacts])
+        return [
+            (None, f"invalid_timezone: {c.timezone}")
+            if phone is not None and c.timezone is not None and not _valid_zone(c.timezone)
+            else (phone, reason)
+            for c, (phone, reason) in zip(contacts, phones, strict=True)
+        ]
 
     async def import_contacts(self, request: s.ImportContacts, caller: Caller) -> s.ImportResult:
         if request.file is not None:
@@ -63,8 +63,10 @@ class ContactImport:
         rejected: list[s.Rejected] = []
         rows: dict[str, tuple[int, s.ContactRow]] = {}
         duplicates = 0
-        for index, contact in enumerate(request.contacts):
-            phone, reason = self._checked(contact)
+        checked = await self._checked(request.contacts)
+        for index, (contact, (phone, reason)) in enumerate(
+            zip(request.contacts, checked, strict=True)
+        ):
             if phone is None:
                 rejected.append(s.Rejected(row=index, reason=reason or "invalid"))
                 continue
@@ -119,7 +121,8 @@ class ContactImport:
         if part.step == "abort" and request.contacts:
             raise bad_request("an abort carries no contacts", field="contacts")
         # Phones are checked before the transaction, as for a request's own import.
-        records = [self._record(part, index, c) for index, c in enumerate(request.contacts)]
+        checked = zip(request.contacts, await self._checked(request.contacts), strict=True)
+        records = [self._record(part, index, c, found) for index, (c, found) in enumerate(checked)]
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
             found = await self._locked(conn, part, campaign["id"], caller.user_id)
@@ -157,8 +160,11 @@ class ContactImport:
                 )
             return await self._commit(conn, part, campaign)
 
-    def _record(self, part: s.FilePart, index: int, contact: s.ContactRow) -> tuple[Any, ...]:
-        phone, reason = self._checked(contact)
+    @staticmethod
+    def _record(
+        part: s.FilePart, index: int, contact: s.ContactRow, checked: Checked
+    ) -> tuple[Any, ...]:
+        phone, reason = checked
         if phone is None:
             # Only the reason is kept of a rejected row.
             return (part.import_id, part.first_row + index, None, "", "", "{}", None, reason)

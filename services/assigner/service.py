@@ -9,6 +9,7 @@ from typing import Any
 from services.assigner.admin import Admin
 from services.assigner.contacts import ContactImport
 from services.assigner.numbers import SendingNumbers
+from services.assigner.phone_checks import PhoneChecks
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.reads import Reads
 from services.assigner.reassign import Reassignment
@@ -31,7 +32,9 @@ def endpoints(
     region = settings.default_region
     administration = Admin(pool, region)
     numbers = SendingNumbers(pool, region)
-    contacts = ContactImport(pool, region)
+    phone_checks = PhoneChecks(region, settings.import_check_processes)
+    context.background.append(phone_checks.run)
+    contacts = ContactImport(pool, phone_checks)
     reads = Reads(pool, clock)
     floors = PoolFloorKeeper(pool, settings.pool_floor_interval_seconds)
     if settings.pool_floor_interval_seconds > 0:

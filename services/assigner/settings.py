@@ -15,9 +15,13 @@ class AssignerSettings(CommonSettings):
     # How often the pool floors of campaigns being claimed from are raised (0: never, which
     # leaves the empty-pool check scanning from each campaign's start; benchmarks compare).
     pool_floor_interval_seconds: float = 1.0
+    # Worker processes checking imported phone numbers, started by the first large import (0:
+    # checked in the assigner's own process, holding its other requests meanwhile).
+    import_check_processes: int = 2
 
     def validate(self) -> None:
         super().validate()
         require(self.pool_floor_interval_seconds >= 0, "pool_floor_interval_seconds", "0 or more")
+        require(0 <= self.import_check_processes <= 64, "import_check_processes", "0 to 64")
         require(len(self.default_region) == 2 and self.default_region.isupper(),
                  "default_region", "a two-letter region code such as US")  # fmt: skip
