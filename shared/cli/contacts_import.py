@@ -5,9 +5,9 @@ time: a malformed file is exit code 2 with a one-line reason, and nothing is sen
 is read again and sent in parts, each one `baton.admin.contacts.import` request naming the same
 file import; the assigner stages the parts and the last one commits them, all in one
 transaction. A failure before the commit aborts the import: the campaign gets every row of the
-file or none. Parts and the commit are retried while Baton is unavailable or busy (both are safe
-to send twice); the summary says what was imported and what was rejected, and why, and prints
-whenever anything was sent.
+file or none. Parts and the commit are retried while Baton is unavailable, busy or overloaded
+(all are safe to send twice); the summary says what was imported and what was rejected, and
+why, and prints whenever anything was sent.
 
 Columns: `phone` (required), `first_name`, `last_name`, `timezone`; any other named column
 becomes a custom field. Progress goes to stderr.
@@ -42,14 +42,15 @@ from shared.tokens import KeyConfigError
 COMMAND = "baton contacts import"
 # A part's contacts as JSON, well below the services' default request limit of 1 MiB.
 PART_BYTES = 512 * 1024
-# How long one request is retried while Baton answers `unavailable` or `busy` or not at all: a
-# commit of millions of rows may take minutes, and a retry finds the first one's answer.
+# How long one request is retried while Baton answers `unavailable`, `busy` or `overloaded`, or
+# not at all: a commit of millions of rows may take minutes, and a retry finds the first answer.
 RETRY_SECONDS = 900.0
 # Parts sent at once: one being checked, one being copied in, one on its way.
 PARTS_IN_FLIGHT = 3
 # Rejections listed in the summary (all of them are counted).
 EXAMPLES = 10
-_RETRIED_CODES = (ErrorCode.UNAVAILABLE, ErrorCode.BUSY)
+# Each says nothing of the request was done: `overloaded` too (the assigner's line was full).
+_RETRIED_CODES = (ErrorCode.UNAVAILABLE, ErrorCode.BUSY, ErrorCode.OVERLOADED)
 _FAILURES = (BatonError, MalformedFileError, TimeoutError, nats.errors.Error, OSError)
 
 
@@ -199,8 +200,8 @@ async def _send(
     contacts: list[msgspec.Raw],
     retry_seconds: float,
 ) -> dict[str, Any]:
-    """One request, sent again while Baton is unavailable or busy; a part or a commit sent twice
-    changes nothing the first did not."""
+    """One request, sent again while Baton is unavailable, busy or overloaded; a part or a commit
+    sent twice changes nothing the first did not."""
     give_up = time.monotonic() + retry_seconds
     delay = 0.25
     while True:
@@ -212,6 +213,8 @@ async def _send(
         except BatonError as exc:
             if exc.code not in _RETRIED_CODES or time.monotonic() + delay > give_up:
                 raise
+            # An overloaded service says when to come back; wait at least that.
+            delay = max(delay, exc.details.get("retry_after_ms", 0) / 1000)
         except (TimeoutError, nats.errors.NoRespondersError):
             if time.monotonic() + delay > give_up:
                 raise
