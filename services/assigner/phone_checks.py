@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -24,6 +27,8 @@ log = structlog.get_logger(__name__)
 Checked = tuple[str | None, str | None]
 # Fewer numbers than this are checked in place.
 IN_PLACE_BELOW = 2_000
+# How often a worker looks whether the assigner that started it is still there.
+PARENT_CHECK_SECONDS = 1.0
 
 
 def check(phones: list[str], region: str) -> list[Checked]:
@@ -37,6 +42,19 @@ def check(phones: list[str], region: str) -> list[Checked]:
     return checked
 
 
+def _leave_with(parent: int) -> None:
+    """In each worker: exit once the assigner is gone. A worker holds both ends of its own call
+    queue's pipe, so the assigner's death (kill -9, out of memory) never reaches its read as an
+    end of file, and it would live on, re-parented, beside every restart's new workers."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="leave-with-assigner", daemon=True).start()
+
+
 class PhoneChecks:
     def __init__(self, region: str, processes: int) -> None:
         """`processes`: worker processes, started at the first import that needs them (0: every
@@ -44,9 +62,10 @@ class PhoneChecks:
         self._region = region
         self._processes = processes
         self._executor: ProcessPoolExecutor | None = None
+        self._stopping = False
 
     async def checked(self, phones: list[str]) -> list[Checked]:
-        if self._processes == 0 or len(phones) < IN_PLACE_BELOW:
+        if self._processes == 0 or self._stopping or len(phones) < IN_PLACE_BELOW:
             return check(phones, self._region)
         executor = self._started()
         loop = asyncio.get_running_loop()
@@ -69,12 +88,17 @@ class PhoneChecks:
             # Spawned, not forked: a fork of a process running an event loop, asyncpg's pool
             # and NATS's connection would copy all three into each worker.
             self._executor = ProcessPoolExecutor(
-                self._processes, mp_context=multiprocessing.get_context("spawn")
-            )
+                self._processes, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_leave_with, initargs=(os.getpid(),),
+            )  # fmt: skip
         return self._executor
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Beside the service: the workers go when it stops."""
+        """Beside the service: the workers go when it stops, once the parts they are checking
+        are done (the service answers the requests it holds before it exits); a part arriving
+        meanwhile is checked in place."""
         await stop.wait()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._stopping = True
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True)

@@ -6,8 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
+from pathlib import Path
 
 from services.assigner.phone_checks import IN_PLACE_BELOW, PhoneChecks, check
+from tests.support.waiting import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def numbers(count: int) -> list[str]:
@@ -58,3 +63,55 @@ async def test_a_worker_killed_costs_its_part_nothing_and_new_workers_come() -> 
     for worker in replacements:
         await asyncio.to_thread(worker.join, 10)
         assert not worker.is_alive()
+
+
+async def test_parts_being_checked_when_the_service_stops_are_answered_and_later_ones_too() -> None:
+    phones = numbers(IN_PLACE_BELOW * 20)
+    checks = PhoneChecks("US", processes=2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(checks.run(stop))
+    expected = check(phones, "US")
+    in_flight = [asyncio.create_task(checks.checked(phones)) for _ in range(3)]
+    await asyncio.sleep(0.2)  # the parts are in the workers' hands
+    stop.set()
+    await asyncio.sleep(0)
+    after_stop = await checks.checked(phones[: IN_PLACE_BELOW * 2])  # checked in place
+    assert [await part for part in in_flight] == [expected] * 3
+    assert after_stop == expected[: IN_PLACE_BELOW * 2]
+    await running
+
+
+WORKERS_OF_A_KILLED_PARENT = """
+import asyncio, sys
+from services.assigner.phone_checks import IN_PLACE_BELOW, PhoneChecks
+
+async def main() -> None:
+    checks = PhoneChecks("US", processes=2)
+    await checks.checked(["+16505550123"] * IN_PLACE_BELOW)
+    print(" ".join(str(p.pid) for p in checks._started()._processes.values()), flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+async def test_workers_leave_when_the_assigner_is_killed() -> None:
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WORKERS_OF_A_KILLED_PARENT, stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )  # fmt: skip
+    assert parent.stdout is not None
+    line = await asyncio.wait_for(parent.stdout.readline(), timeout=60)
+    workers = [int(pid) for pid in line.split()]
+    assert len(workers) == 2 and all(alive(pid) for pid in workers)
+    parent.kill()
+    await parent.wait()
+    await eventually(lambda: asyncio.sleep(0, not any(alive(pid) for pid in workers)), within=10)
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.split(") ")[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
