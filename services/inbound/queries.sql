@@ -92,24 +92,32 @@ WITH turn AS (
 SELECT EXISTS (SELECT 1 FROM turn);
 
 -- name: stop_applied --
--- The STOP at sequence $3, just applied to number $2 of organization $1: a new opt-out ($4) is
--- the confirmed one; a repeat is owed a confirmation if a START older than it arrives later.
+-- The STOP at sequence $3, just applied to number $2 of organization $1; a new opt-out ($4) was
+-- confirmed as it was applied (migration 0010).
 UPDATE consent_order
-SET new_opt_out_seq = CASE WHEN $4 THEN $3 ELSE new_opt_out_seq END,
-    repeated_stop_seq = CASE WHEN $4 THEN NULL ELSE $3 END
+SET last_word = 'opt_out',
+    confirmed_stop_seq = CASE WHEN $4 THEN $3 ELSE confirmed_stop_seq END
 WHERE org_id = $1 AND phone = $2;
 
 -- name: start_applied --
--- A START applied: a STOP repeated before it is owed nothing any more (the contact opted in).
-UPDATE consent_order SET repeated_stop_seq = NULL WHERE org_id = $1 AND phone = $2;
+UPDATE consent_order SET last_word = 'opt_in', newest_start_seq = greatest(newest_start_seq, $3)
+WHERE org_id = $1 AND phone = $2;
 
--- name: stop_owed_confirmation --
--- A START at sequence $3, older than the last word applied: whether, in stream order, it would
--- have opted the number in just before a STOP that was applied as a repeat, making that STOP a
--- new opt-out. If so that STOP is confirmed now (it becomes the confirmed one), once.
-UPDATE consent_order
-SET new_opt_out_seq = repeated_stop_seq, repeated_stop_seq = NULL
-WHERE org_id = $1 AND phone = $2
-  AND repeated_stop_seq > $3 AND coalesce(new_opt_out_seq, -1) < $3
-  AND EXISTS (SELECT 1 FROM opt_out WHERE org_id = $1 AND phone = $2)
-RETURNING 1;
+-- name: late_start --
+-- A START at sequence $3, older than the last word applied: whether the number, opted out now by
+-- a STOP, is owed a confirmation because this START is its newest (in stream order) and came
+-- after its newest confirmed STOP; the STOPs after it then began an opt-out never confirmed.
+-- With $4 (a conversation to confirm in), the last applied STOP counts as confirmed from now:
+-- once. The row is locked already, by consent_turn.
+UPDATE consent_order o
+SET newest_start_seq = greatest(o.newest_start_seq, $3),
+    confirmed_stop_seq = CASE WHEN owed.yes AND $4 THEN o.stream_seq ELSE o.confirmed_stop_seq END
+FROM (
+    SELECT last_word = 'opt_out'
+           AND $3 > coalesce(newest_start_seq, -1)
+           AND $3 > coalesce(confirmed_stop_seq, -1)
+           AND EXISTS (SELECT 1 FROM opt_out WHERE org_id = $1 AND phone = $2) AS yes
+    FROM consent_order WHERE org_id = $1 AND phone = $2
+) owed
+WHERE o.org_id = $1 AND o.phone = $2
+RETURNING owed.yes AND $4 AS confirm;

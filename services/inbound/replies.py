@@ -136,11 +136,12 @@ class Replies:
         ):
             # The number said something later that is already applied: this word is kept as
             # the message it is, and the consent stays what the later word made it.
-            if intent == "opt_in" and conversation_id is not None and await conn.fetchval(
-                QUERIES["stop_owed_confirmation"], org_id, phone, sequence
+            if intent == "opt_in" and await conn.fetchval(
+                QUERIES["late_start"], org_id, phone, sequence, conversation_id is not None
             ):  # fmt: skip
-                # ...but the STOP applied before it found the number opted out only because
-                # this START had not been applied yet: that STOP's confirmation is sent now.
+                # ...but in stream order it opted the number in, and the STOP applied before it
+                # (a repeat then) began a new opt-out: that one is confirmed now.
+                assert conversation_id is not None
                 await consent.confirm_opt_out(conn, org_id=org_id,
                                               conversation_id=conversation_id, phone=phone,
                                               our_number=to)  # fmt: skip
@@ -162,7 +163,7 @@ class Replies:
             event_id=event_id, provider_message_id=sms.provider_message_id,
         )  # fmt: skip
         if sequence is not None:
-            await conn.execute(QUERIES["start_applied"], org_id, phone)
+            await conn.execute(QUERIES["start_applied"], org_id, phone, sequence)
         if not opted_in:
             return "needs_reply" if conversation_id else "unmatched"  # had not opted out
         return intent

@@ -164,36 +164,45 @@ async def test_a_stop_applied_before_the_older_start_it_followed_is_confirmed_on
 ) -> None:
     """STOP, START, STOP: the second STOP applied before the START (another process, a
     redelivery) finds the number opted out still and is a repeat; in stream order it was a new
-    opt-out, so the START, arriving late, sends its confirmation. Once, and only then."""
-    c = await _ready_campaign(assigner, pool, contacts=1)
-    phone = await _phone(pool, c["conversations"][0])
+    opt-out, so the START, arriving late, sends its confirmation. Once, and never while the
+    contact is opted in."""
+    c = await _ready_campaign(assigner, pool, contacts=2)
     replies = Replies(pool, nudge_outbox=lambda: None)
 
-    async def word(body: str, sequence: int, provider_id: str | None = None) -> None:
+    async def word(phone: str, body: str, sequence: int, provider_id: str | None = None) -> None:
         sms = InboundSms(provider_message_id=provider_id or str(uuid.uuid4()), from_=phone,
                          to=SENDING_NUMBER, body=body)  # fmt: skip
         delivered = SimpleNamespace(metadata=SimpleNamespace(sequence=SimpleNamespace(
             stream=sequence)))  # fmt: skip
         await replies.ingest(sms, delivered)  # type: ignore[arg-type]
 
-    async def confirmations() -> int:
+    async def confirmations(phone: str) -> int:
         found: int = await pool.fetchval(
-            "SELECT count(*) FROM message WHERE kind = 'opt_out_confirmation'"
+            "SELECT count(*) FROM message m JOIN conversation v ON v.id = m.conversation_id"
+            " JOIN contact k ON k.id = v.contact_id"
+            " WHERE m.kind = 'opt_out_confirmation' AND k.phone = $1", phone,
+        )  # fmt: skip
+        return found
+
+    async def opted_out(phone: str) -> bool:
+        found: bool = await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM opt_out WHERE phone = $1)", phone
         )
         return found
 
-    await word("STOP", 5)
-    assert await confirmations() == 1
-    await word("START", 2)  # older than the confirmed STOP: nothing owed
-    await word("STOP", 9)  # applied before the START at 7, which has not arrived
-    assert await confirmations() == 1
+    phone = await _phone(pool, c["conversations"][0])
+    await word(phone, "STOP", 5)
+    assert await confirmations(phone) == 1
+    await word(phone, "START", 2)  # older than the confirmed STOP: nothing owed
+    await word(phone, "STOP", 9)  # applied before the START at 7, which has not arrived
+    assert await confirmations(phone) == 1
     late = str(uuid.uuid4())
-    await word("START", 7, late)
-    assert await confirmations() == 2
-    assert await pool.fetchval("SELECT count(*) FROM opt_out") == 1  # STOP was the last word
-    await word("START", 7, late)  # the same START delivered again
-    await word("START", 8)  # another late START: the STOP at 9 is confirmed already
-    assert await confirmations() == 2
+    await word(phone, "START", 7, late)
+    assert await confirmations(phone) == 2
+    assert await opted_out(phone)  # the STOP was the last word
+    await word(phone, "START", 7, late)  # the same START delivered again
+    await word(phone, "START", 8)  # another late START: the opt-out since 9 is confirmed
+    assert await confirmations(phone) == 2
     confirmation = await pool.fetchrow(
         "SELECT conversation_id, our_number, delivery_status FROM message"
         " WHERE kind = 'opt_out_confirmation' ORDER BY id DESC LIMIT 1"
@@ -203,12 +212,25 @@ async def test_a_stop_applied_before_the_older_start_it_followed_is_confirmed_on
         "our_number": SENDING_NUMBER,
         "delivery_status": "queued",
     }
-    # A START applied in its turn after a repeated STOP: that STOP is owed nothing any more.
-    await word("STOP", 12)  # a repeat (opted out since 9)
-    await word("START", 14)  # applied: opted in
-    await word("START", 11)  # late, but the contact is opted in now
-    assert await confirmations() == 2
-    assert await pool.fetchval("SELECT count(*) FROM opt_out") == 0
+    # A START applied in its turn after a repeated STOP: the contact is opted in, owed nothing.
+    await word(phone, "STOP", 12)  # a repeat (opted out since 9)
+    await word(phone, "START", 14)  # applied: opted in
+    await word(phone, "START", 11)  # late, but the contact is opted in now
+    assert await confirmations(phone) == 2
+    assert not await opted_out(phone)
+
+    # START, STOP, START, STOP after a confirmed opt-out, both STOPs applied first: the opt-out
+    # the contact is in now began with the last STOP, and is confirmed once, by whichever START
+    # comes first; the one between the two STOPs was ended by a START before it was confirmed.
+    other = await _phone(pool, c["conversations"][1])
+    await word(other, "STOP", 100)
+    for sequence, body in ((102, "STOP"), (104, "STOP"), (101, "START"), (103, "START")):
+        await word(other, body, sequence)
+    assert await confirmations(other) == 2
+    assert await opted_out(other)
+    for sequence, body in ((106, "STOP"), (108, "STOP"), (107, "START"), (105, "START")):
+        await word(other, body, sequence)  # the later START first, this time
+    assert await confirmations(other) == 3
 
 
 async def _caught_up(nc: NatsClient) -> bool:

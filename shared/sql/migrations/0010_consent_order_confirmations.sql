@@ -1,12 +1,15 @@
 -- Opt-out confirmations when a number's words are applied out of stream order (migration 0009
 -- keeps the consent right; this keeps the confirmation CTIA expects).
 --
--- A START followed by a STOP, the STOP applied first (another inbound process, a redelivery):
--- the STOP finds the number still opted out from before and is a repeat, unconfirmed; the START
--- then arrives older and changes nothing. In stream order the START would have opted the number
--- in, and the STOP been a new opt-out, confirmed. So each number keeps the sequence of its last
--- STOP that was a new opt-out (confirmed), and of the last STOP since then that found it opted
--- out already; a late START between the two is owed that confirmation, and sends it.
+-- A START then a STOP of a number that had opted out before, the STOP applied first (another
+-- inbound process, a redelivery): the STOP finds the number opted out still and is a repeat,
+-- unconfirmed; the START then arrives older and changes nothing. In stream order the START
+-- opted the number in and the STOP was a new opt-out. The rule kept (docs/opt_outs.md): a number
+-- opted out now, whose newest START (in stream order) came after its newest confirmed STOP, is
+-- owed one confirmation; a late START that makes it so sends it. So each number keeps its last
+-- applied word, its newest START seen (applied or late) and its newest confirmed STOP.
+-- Rows from before this migration know none of these: no late confirmation is owed from them.
 ALTER TABLE consent_order
-    ADD COLUMN new_opt_out_seq bigint,
-    ADD COLUMN repeated_stop_seq bigint;
+    ADD COLUMN last_word text CHECK (last_word IN ('opt_out', 'opt_in')),
+    ADD COLUMN newest_start_seq bigint,
+    ADD COLUMN confirmed_stop_seq bigint;
