@@ -43,7 +43,8 @@ async def opt_out(
     if not is_new:
         return False
     if conversation_id is not None and our_number is not None:
-        await _confirm(conn, org_id, conversation_id, phone, our_number)
+        await confirm_opt_out(conn, org_id=org_id, conversation_id=conversation_id, phone=phone,
+                              our_number=our_number)  # fmt: skip
     await _event(conn, "opt_out", org_id, conversation_id, phone, our_number, event_id,
                  provider_message_id, actor_id)  # fmt: skip
     return True
@@ -70,26 +71,20 @@ async def opt_in(
     return True
 
 
-async def confirm_opt_out(
-    conn: Connection, *, org_id: int, conversation_id: int, phone: str, our_number: str
-) -> None:
-    """Confirm an opt-out already recorded, whose confirmation was owed but not sent when it was
-    recorded (its STOP was applied before an older START: services/inbound/replies.py)."""
-    await _confirm(conn, org_id, conversation_id, phone, our_number)
-
-
 async def last_our_number(conn: Connection, conversation_id: int) -> str | None:
     """The number that last texted the conversation's contact, else its campaign's."""
     number: str | None = await conn.fetchval(QUERIES["last_our_number"], conversation_id)
     return number
 
 
-async def _confirm(
-    conn: Connection, org_id: int, conversation_id: int, phone: str, our_number: str
+async def confirm_opt_out(
+    conn: Connection, *, org_id: int, conversation_id: int, phone: str, our_number: str
 ) -> None:
     """The one confirmation CTIA expects, in the organization's words, from the number the
     contact texted; sent whatever the hour, since it answers the contact. Queued here; the
-    sender's outbox publishes it (only its NATS user may text)."""
+    sender's outbox publishes it (only its NATS user may text). `opt_out` sends it for a new
+    opt-out; inbound sends it later for one found owed (its STOP applied before an older START:
+    services/inbound/replies.py)."""
     row = await conn.fetchrow(QUERIES["queue_confirmation"], conversation_id, org_id, our_number)
     assert row is not None
     await queue_text(conn, OutboundSms(

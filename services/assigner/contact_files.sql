@@ -17,7 +17,8 @@ ON CONFLICT (id) DO NOTHING;
 
 -- name: file_import_for_update --
 -- The commit or an abort has the import to itself: a part or another commit arriving meanwhile,
--- or either arriving while parts are being staged, does not wait (NOWAIT) and is told to ask again.
+-- or either arriving while parts are being staged, does not wait (NOWAIT) and is told to ask
+-- again.
 SELECT campaign_id, created_by, rows, staged, state, result
 FROM contact_file_import WHERE id = $1
 FOR UPDATE NOWAIT;

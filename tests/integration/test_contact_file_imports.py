@@ -251,10 +251,7 @@ async def test_a_part_sent_again_while_its_first_sending_is_staged_is_busy_then_
     import_id = str(uuid.uuid4())
     await part(assigner, c, import_id, 20, 0, contacts(0, 10))
     # The first sending of rows 10..19, staged and not yet committed.
-    first_sending = await pool.acquire()
-    transaction = first_sending.transaction()
-    await transaction.start()
-    try:
+    async with pool.acquire() as first_sending, first_sending.transaction():
         await first_sending.execute(
             "INSERT INTO contact_file_row (import_id, row_no, phone, first_name, last_name, fields)"
             " SELECT $1, n, '+1650300' || lpad(n::text, 4, '0'), 'C', '', '{}'"
@@ -267,12 +264,7 @@ async def test_a_part_sent_again_while_its_first_sending_is_staged_is_busy_then_
         again = asyncio.create_task(refused(assigner, c, import_id, 20, 10, contacts(10, 10)))
         # The second sending finds no rows staged (the first is not committed) and waits on them.
         await eventually(lambda: waiting_on_a_lock(pool))
-        await transaction.commit()
-    except BaseException:
-        await transaction.rollback()
-        raise
-    finally:
-        await pool.release(first_sending)
+    # The first sending commits as the block ends.
     assert (await again).code == "busy"
     # Asked again, it finds its rows staged by the first sending and adds nothing.
     assert (await part(assigner, c, import_id, 20, 10, contacts(10, 10)))["staged"] == 20
