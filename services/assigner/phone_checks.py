@@ -80,6 +80,7 @@ class PhoneChecks:
             # checked here rather than failed.
             log.warning("phone_check_workers_lost", processes=self._processes)
             self._executor = None
+            executor.shutdown(wait=False)  # its threads and its surviving workers go too
             return check(phones, self._region)
         return [each for part in parts for each in part]
 
