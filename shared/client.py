@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -38,6 +38,19 @@ ReplyT = TypeVar("ReplyT")
 _NOTHING_DONE = frozenset({ErrorCode.OVERLOADED, ErrorCode.BUSY})
 
 
+class NoServiceError(NoRespondersError):
+    """Nothing listened on the subject for as long as the caller would wait: no service of that
+    kind is running (or reachable) on this NATS. Nothing received the request."""
+
+    def __init__(self, subject: str, waited_seconds: float) -> None:
+        super().__init__()
+        self.subject = subject
+        self.waited_seconds = waited_seconds
+
+    def __str__(self) -> str:
+        return f"no service answers {self.subject} (waited {self.waited_seconds:.0f} s)"
+
+
 class Credentials(Protocol):
     def headers(self) -> dict[str, str]:
         """The NATS headers of one request (its `Authorization`)."""
@@ -56,6 +69,12 @@ class RetryPolicy:
     # The caller checks for itself what a resent request did (the simulation does: a batch it
     # did get shows as conversations it holds).
     resend_unsafe: bool = False
+    # How long a request is sent again while nothing listens on its subject (NATS `no
+    # responders`), on any route: nothing received it, so nothing was done. The retries above
+    # also cover it where they apply, whichever is longer.
+    no_responders_seconds: float = 0.0
+    # Told once, with the subject, when a call starts waiting for a service to listen.
+    waiting_for: Callable[[str], None] | None = None
 
 
 NO_RETRY = RetryPolicy()
@@ -101,11 +120,25 @@ class BatonClient:
         policy = self.retry
         give_up = time.monotonic() + policy.give_up_after_seconds
         backoff = Backoff(base=policy.first_pause_seconds, cap=policy.longest_pause_seconds)
+        silent_since: float | None = None
         while True:
             try:
                 return unwrap(await self._request(route.subject, body))
-            except (NoRespondersError, NatsTimeout):
-                # No service took it, or its answer never came: it may have been carried out.
+            except NoRespondersError:
+                # Nothing received it: sending it again is safe, for as long as the caller waits.
+                now = time.monotonic()
+                if silent_since is None:
+                    silent_since = now
+                    if policy.waiting_for is not None and self._no_responders_patience(route):
+                        policy.waiting_for(route.subject)
+                left = silent_since + self._no_responders_patience(route) - now
+                if left <= 0:
+                    raise NoServiceError(route.subject, now - silent_since) from None
+                BatonClient.retries += 1
+                await asyncio.sleep(min(backoff.next_delay(), left))
+                continue
+            except NatsTimeout:
+                # Its answer never came: it may have been carried out.
                 if not (route.idempotent or policy.resend_unsafe):
                     raise
                 pause = None
@@ -124,6 +157,11 @@ class BatonClient:
                 await backoff.wait()
             else:
                 await asyncio.sleep(pause)
+
+    def _no_responders_patience(self, route: Route[Any, Any]) -> float:
+        policy = self.retry
+        resends = route.idempotent or policy.resend_unsafe
+        return max(policy.no_responders_seconds, policy.give_up_after_seconds if resends else 0.0)
 
     async def _request(self, subject: str, body: bytes) -> bytes:
         headers = self.credentials.headers() if self.credentials is not None else {}

@@ -7,47 +7,43 @@ import asyncio
 import json
 import os
 import sys
-from pathlib import Path
 
 import asyncpg
 import msgspec
 
 from shared import catalogue as api
-from shared.catalogue import SERVICE_NAMES
+from shared.catalogue import SERVICE_NAMES, ServiceName
 from shared.cli import exit_codes
 from shared.cli.client import connected
-from shared.cli.credentials import DEFAULT_DATA_DIR
-from shared.cli.running_up import beside_up
+from shared.cli.credentials import add_data_dir, dev_secret_path, services_have_a_key
+from shared.cli.running_up import cli_settings, redacted
 from shared.errors import BatonError
 from shared.migrations import migrate_database
 from shared.schemas.system import StatusRequest
-from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.settings import SettingsError
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     migrate_parser = commands.add_parser(
         "migrate", help="apply pending database migrations (safe to run from many places at once)"
     )
+    add_data_dir(migrate_parser)
     migrate_parser.set_defaults(run=run_migrate)
 
     service = commands.add_parser("service", help="run one service in the foreground")
     service.add_argument("name", choices=SERVICE_NAMES)
+    add_data_dir(service)
     service.set_defaults(run=run_service)
 
     status = commands.add_parser("status", help="ask every running service how it is")
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
-    status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                        help="the `baton up` to ask, when BATON_NATS_URL names none")  # fmt: skip
+    add_data_dir(status)
     status.set_defaults(run=run_status)
-
-
-def _settings() -> CommonSettings:
-    return load_settings(CommonSettings)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
     try:
-        settings = _settings()
+        settings = cli_settings(args.data_dir)
     except SettingsError as exc:
         print(f"baton migrate: {exc}", file=sys.stderr)
         return exit_codes.USAGE
@@ -55,20 +51,33 @@ def run_migrate(args: argparse.Namespace) -> int:
     try:
         applied = asyncio.run(migrate_database(settings.database_url))
     except (OSError, asyncpg.PostgresError) as exc:
-        print(f"baton migrate: {exc}", file=sys.stderr)
+        where = redacted(settings.database_url)
+        print(f"baton migrate: cannot migrate the database at {where}: {exc}", file=sys.stderr)
         return exit_codes.DEPENDENCY
     print("applied: " + (", ".join(applied) if applied else "nothing; the schema is current"))
     return exit_codes.OK
 
 
 def run_service(args: argparse.Namespace) -> int:
+    """One service in the foreground, on the servers (and development key) of the `baton up` in
+    --data-dir when the environment names none: a replica beside it."""
+    try:
+        settings = cli_settings(args.data_dir)
+    except SettingsError as exc:
+        print(f"baton service: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+    env = {**os.environ, "BATON_NATS_URL": settings.nats_url,
+           "BATON_DATABASE_URL": settings.database_url}  # fmt: skip
+    secret = dev_secret_path(args.data_dir)
+    if not services_have_a_key(os.environ) and secret.exists():
+        env["BATON_AUTH_SECRET_FILE"] = str(secret.resolve())
     # Replace this process: signals then reach the service directly.
-    os.execv(sys.executable, [sys.executable, "-m", "services", args.name])
+    os.execve(sys.executable, [sys.executable, "-m", "services", args.name], env)
 
 
 def run_status(args: argparse.Namespace) -> int:
     try:
-        settings = beside_up(_settings(), args.data_dir)
+        settings = cli_settings(args.data_dir)
     except SettingsError as exc:
         print(f"baton status: {exc}", file=sys.stderr)
         return exit_codes.USAGE
@@ -78,16 +87,20 @@ def run_status(args: argparse.Namespace) -> int:
         # `connected` logs in as the settings say, like every other command.
         async with connected(settings) as client:
             status = client.with_timeout(2.0)
-            answers: dict[str, object] = {}
-            for name in SERVICE_NAMES:
+
+            async def one(name: ServiceName) -> object:
                 try:
-                    reply = await status.call(api.STATUS[name], StatusRequest())
-                    answers[name] = msgspec.to_builtins(reply)
+                    return msgspec.to_builtins(await status.call(api.STATUS[name], StatusRequest()))
                 except BatonError as exc:
-                    answers[name] = {"error": exc.code}
+                    return {"error": exc.code}
                 except Exception:
-                    answers[name] = {"error": "no answer"}
-            return answers
+                    print(f"baton status: no answer from the {name} on {settings.nats_url}",
+                          file=sys.stderr)  # fmt: skip
+                    return {"error": "no answer"}
+
+            # Side by side: a Baton still starting is waited for once, not once per service.
+            answers = await asyncio.gather(*(one(name) for name in SERVICE_NAMES))
+            return dict(zip(SERVICE_NAMES, answers, strict=True))
 
     try:
         answers = asyncio.run(ask())

@@ -16,14 +16,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import nats.errors
+from nats.aio.client import Client as NatsClient
 
 from shared.cli import exit_codes
 from shared.cli.credentials import UsageError, credentials_from_args
-from shared.cli.running_up import beside_up
-from shared.client import BatonClient, Credentials
+from shared.cli.running_up import CliSettings, cli_settings
+from shared.client import BatonClient, Credentials, RetryPolicy
 from shared.errors import BatonError
 from shared.nats_connection import connect_configured
-from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.settings import SettingsError
 from shared.tokens import KeyConfigError
 
 
@@ -35,19 +36,40 @@ _OMIT: Any = _Omit()
 OMIT = _OMIT
 
 
+def waiting_policy(settings: CliSettings) -> RetryPolicy:
+    """A command's patience with a Baton that is not listening: it says once what it waits for
+    and where, and gives up after `BATON_CLI_NO_RESPONDERS_SECONDS`."""
+    seconds = settings.cli_no_responders_seconds
+
+    def say(subject: str) -> None:
+        print(f"waiting for a Baton service to answer {subject} on {settings.nats_url} "
+              f"(giving up after {seconds:g} s)", file=sys.stderr, flush=True)  # fmt: skip
+
+    return RetryPolicy(no_responders_seconds=seconds, waiting_for=say)
+
+
+async def cli_connection(
+    settings: CliSettings, name: str = "baton-cli", *, reconnect_attempts: int = 1
+) -> NatsClient:
+    """A command's NATS connection: as the settings say, and without connection-state logs (a
+    failure to connect is the command's own error message)."""
+
+    async def quiet(*_: object) -> None:
+        pass
+
+    return await connect_configured(
+        settings, name, max_reconnect_attempts=reconnect_attempts, disconnected_cb=quiet,
+        closed_cb=quiet, error_cb=quiet,
+    )  # fmt: skip
+
+
 @contextlib.asynccontextmanager
 async def connected(
-    settings: CommonSettings, credentials: Credentials | None = None
+    settings: CliSettings, credentials: Credentials | None = None
 ) -> AsyncIterator[BatonClient]:
-    async def quiet(*_: object) -> None:
-        """A one-shot command has no use for connection-state logs."""
-
-    nc = await connect_configured(
-        settings, "baton-cli", max_reconnect_attempts=1, disconnected_cb=quiet, closed_cb=quiet,
-        error_cb=quiet,
-    )  # fmt: skip
+    nc = await cli_connection(settings)
     try:
-        yield BatonClient(nc, credentials=credentials)
+        yield BatonClient(nc, credentials=credentials, retry=waiting_policy(settings))
     finally:
         await nc.close()
 
@@ -58,7 +80,7 @@ def run_command(
     """Run `action` against Baton as the caller `args` names (`--as`, else BATON_TOKEN) and print
     its result (`--json`: as JSON); map failures to exit codes."""
     try:
-        settings = beside_up(load_settings(CommonSettings), args.data_dir)
+        settings = cli_settings(args.data_dir)
         credentials = credentials_from_args(args, settings)
     except (SettingsError, KeyConfigError, UsageError) as exc:
         print(f"baton {name}: {exc}", file=sys.stderr)

@@ -32,11 +32,12 @@ from shared.cli import exit_codes
 from shared.cli.client import connected, print_result
 from shared.cli.contacts_file import ContactsFile, FileLayout, MalformedFileError
 from shared.cli.credentials import UsageError, add_caller_options, credentials_from_args
-from shared.client import BatonClient
+from shared.cli.running_up import cli_settings
+from shared.client import BatonClient, NoServiceError
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
 from shared.schemas.admin import MAX_CONTACTS_PER_REQUEST
-from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.settings import SettingsError
 from shared.tokens import KeyConfigError
 
 COMMAND = "baton contacts import"
@@ -118,7 +119,12 @@ async def import_file(
         finally:
             await in_flight.cancel()  # what failed first stops the others
     except _FAILURES as exc:
-        if await _abort(client, campaign, part) != "committed":
+        # With no service listening there is nobody to abort with: staged parts, if any, are
+        # swept away unused after a day, like any abandoned import.
+        ended = (
+            "unknown" if isinstance(exc, NoServiceError) else await _abort(client, campaign, part)
+        )
+        if ended != "committed":
             reason, code = _failure(exc)
             raise ImportFailedError(reason, code, _summary(layout, None, started, staged)) from exc
         # The commit went through though its answer never arrived: ask for it again.
@@ -215,7 +221,9 @@ async def _send(
                 raise
             # An overloaded service says when to come back; wait at least that.
             delay = max(delay, exc.details.get("retry_after_ms", 0) / 1000)
-        except (TimeoutError, nats.errors.NoRespondersError):
+        except TimeoutError:
+            # No answer in time (a long commit, a service restarting): a retry finds the first
+            # answer. `no responders`, nothing listening at all, was waited out by the client.
             if time.monotonic() + delay > give_up:
                 raise
         await asyncio.sleep(delay)
@@ -292,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
         return exit_codes.USAGE
     print(f"{layout.rows:,} rows read and checked", file=sys.stderr)
     try:
-        settings = load_settings(CommonSettings)
+        settings = cli_settings(args.data_dir)
         credentials = credentials_from_args(args, settings)
     except (SettingsError, KeyConfigError, UsageError) as exc:
         print(f"{COMMAND}: {exc}", file=sys.stderr)
@@ -307,6 +315,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportFailedError as failure:
         print_result(failure.summary, args.json)
         outcome = "" if failure.summary["committed"] else "; nothing was imported"
+        if failure.exit_code == exit_codes.DEPENDENCY:
+            outcome += f" (NATS at {settings.nats_url})"
         print(f"{COMMAND}: {failure.reason}{outcome}", file=sys.stderr)
         return failure.exit_code
     except (OSError, TimeoutError, nats.errors.Error) as exc:

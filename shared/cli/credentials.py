@@ -158,9 +158,16 @@ def add_caller_options(parser: argparse.ArgumentParser) -> None:
         help=f"who is calling: a user id, or `operator`; mints a short-lived token with the local"
         f" key (without it, ${TOKEN_VARIABLE} is sent)",
     )  # fmt: skip
+    add_data_dir(parser)
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    """`--data-dir`: the `baton up` a command works beside (its servers, its development key)."""
     parser.add_argument(
         "--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-        help="where `baton up` keeps its development secret, used when no key is configured",
+        help="the data folder of the `baton up` to work beside: its servers, when BATON_NATS_URL "
+        "and BATON_DATABASE_URL name none, and its development key, when no key is configured "
+        "(default .baton)",
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from shared.cli import (
     token_command,
     up,
 )
+from shared.version import baton_version
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings come from BATON_* environment variables (see README). Administration "
         "commands act as `--as USER` (a token minted with the local key) or $BATON_TOKEN.",
     )
+    parser.add_argument("--version", action="version", version=f"baton {baton_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up.add_parser(commands)
     admin.add_parsers(commands)

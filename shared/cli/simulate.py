@@ -21,13 +21,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import nats
+import nats.errors
 
+from shared import catalogue as api
+from shared.catalogue import SERVICE_NAMES
 from shared.cli import exit_codes
-from shared.cli.credentials import DEFAULT_DATA_DIR, local_signer
+from shared.cli.client import cli_connection, waiting_policy
+from shared.cli.credentials import add_data_dir, local_signer
+from shared.cli.running_up import CliSettings, cli_settings
 from shared.client import PATIENT, BatonClient
 from shared.devservers.ports import free_port, free_port_run
-from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.schemas.system import StatusRequest
+from shared.settings import SettingsError
 from shared.simulation.progress import ProgressLine
 from shared.simulation.run import Report, render, simulate
 from shared.simulation.scenario import Scenario
@@ -46,10 +51,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         sim.add_argument(flag, type=kind, default=field.default)
     sim.add_argument("--json", action="store_true")
     sim.add_argument("--quiet", action="store_true", help="no live progress on stderr")
-    sim.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-        help="where `baton up` keeps its development secret, used when no key is configured",
-    )  # fmt: skip
+    add_data_dir(sim)
     sim.set_defaults(run=run_simulate)
     demo = commands.add_parser(
         "demo",
@@ -67,11 +69,14 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     return Scenario(**values)
 
 
-async def _simulate(nats_url: str, signer: TokenSigner, scenario: Scenario, quiet: bool) -> Report:
-    nc = await nats.connect(nats_url, max_reconnect_attempts=3)
+async def _simulate(
+    settings: CliSettings, signer: TokenSigner, scenario: Scenario, quiet: bool
+) -> Report:
+    nc = await cli_connection(settings, "baton-simulate", reconnect_attempts=3)
     # Progress goes to stderr: stdout carries the report (or the JSON) alone.
     progress = None if quiet else ProgressLine(sys.stderr)
     try:
+        await _every_service_answers(BatonClient(nc, timeout=5, retry=waiting_policy(settings)))
         return await simulate(
             nc, BatonClient(nc, timeout=10, retry=PATIENT), signer, scenario, progress
         )
@@ -81,6 +86,13 @@ async def _simulate(nats_url: str, signer: TokenSigner, scenario: Scenario, quie
         await nc.close()
 
 
+async def _every_service_answers(client: BatonClient) -> None:
+    """Before the campaign starts: each service listens (or NoServiceError, after the CLI's
+    patience), so a Baton that is not there is reported at once, not as a stalled campaign."""
+    for name in SERVICE_NAMES:
+        await client.call(api.STATUS[name], StatusRequest())
+
+
 def _print(report: Report, as_json: bool) -> int:
     print(json.dumps(dataclasses.asdict(report), indent=2) if as_json else render(report))
     return exit_codes.OK if report.ok else exit_codes.FAILED
@@ -88,12 +100,17 @@ def _print(report: Report, as_json: bool) -> int:
 
 def run_simulate(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(CommonSettings)
+        settings = cli_settings(args.data_dir)
         signer = local_signer(settings, args.data_dir)
     except (SettingsError, KeyConfigError) as exc:
         print(f"baton simulate: {exc}", file=sys.stderr)
         return exit_codes.USAGE
-    report = asyncio.run(_simulate(settings.nats_url, signer, _scenario(args), args.quiet))
+    try:
+        report = asyncio.run(_simulate(settings, signer, _scenario(args), args.quiet))
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        print(f"baton simulate: cannot reach Baton over NATS at {settings.nats_url}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return exit_codes.DEPENDENCY
     return _print(report, args.json)
 
 
@@ -129,7 +146,8 @@ def run_demo(args: argparse.Namespace) -> int:
             assert found is not None
             print(f"running {DEMO.contacts:,} contacts with {DEMO.texters} texters...", flush=True)
             signer = TokenSigner.from_secret(secret)
-            report = asyncio.run(_simulate(found.group(1), signer, DEMO, args.quiet))
+            settings = CliSettings(nats_url=found.group(1))
+            report = asyncio.run(_simulate(settings, signer, DEMO, args.quiet))
             return _print(report, args.json)
         finally:
             up.send_signal(signal.SIGINT)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from shared.cli import exit_codes
-from shared.cli.credentials import DEFAULT_DATA_DIR, OPERATOR, duration, local_signer
-from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.cli.credentials import OPERATOR, add_data_dir, duration, local_signer
+from shared.cli.running_up import cli_settings
+from shared.settings import SettingsError
 from shared.tokens import KeyConfigError
 
 
@@ -44,13 +44,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--ttl", type=duration, default=3600.0, metavar="DURATION",
         help="how long it is valid: 90s, 30m, 1h (default), 7d",
     )  # fmt: skip
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    add_data_dir(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        signer = local_signer(load_settings(CommonSettings), args.data_dir)
+        signer = local_signer(cli_settings(args.data_dir), args.data_dir)
     except (SettingsError, KeyConfigError) as exc:
         print(f"baton token: {exc}", file=sys.stderr)
         return exit_codes.USAGE

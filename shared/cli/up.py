@@ -59,13 +59,13 @@ def service_keys(data_dir: Path) -> dict[str, str]:
     return {"BATON_AUTH_SECRET_FILE": str(path)}
 
 
-def token_hints(data_dir: Path, nats_url: str) -> list[str]:
-    """How to call the Baton just started."""
+def token_hints(data_dir: Path) -> list[str]:
+    """How to call the Baton just started: commands find its servers through `data_dir`."""
     where = "" if data_dir == DEFAULT_DATA_DIR else f" --data-dir {data_dir}"
     return [
         f"get a token: baton token --operator{where}   (creates organizations, first owners)",
         f"             baton token --user 1{where}     (acts as user 1)",
-        f"or act directly: BATON_NATS_URL={nats_url} baton org create NAME --as operator{where}",
+        f"or act directly: baton org create NAME --as operator{where}",
     ]
 
 
@@ -108,11 +108,12 @@ def run(args: argparse.Namespace) -> int:
         for proc in processes:
             print_line(f"{proc.name:<9} ready   {proc.metrics_url}")
         if keys:
-            for line in token_hints(args.data_dir, stack.nats_url):
+            for line in token_hints(args.data_dir):
                 print_line(line)
-        print_line("Baton is up. Ctrl-C stops it.")
         restarter = Restarter({**stack.servers(), **{p.name: p for p in processes}}, print_line)
-        with announced(args.data_dir, stack.nats_url):
+        # Announced before "Baton is up", so a script that waits for that line finds the servers.
+        with announced(args.data_dir, nats_url=stack.nats_url, database_url=stack.database_url):
+            print_line("Baton is up. Ctrl-C stops it.")
             while not stopping:
                 restarter.check()
                 time.sleep(0.2)
