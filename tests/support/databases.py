@@ -6,8 +6,12 @@ few milliseconds instead of re-running every migration.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import os
+import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -60,3 +64,23 @@ async def migrate_below(conn: asyncpg.Connection, version: int) -> None:
             await conn.execute(migration.sql)
             await conn.execute("INSERT INTO schema_migration (version, name) VALUES ($1, $2)",
                                migration.version, migration.name)  # fmt: skip
+
+
+@contextlib.contextmanager
+def empty_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A database with no schema, for a process to migrate itself; dropped after (sync: for
+    tests that drive processes, outside any event loop)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))

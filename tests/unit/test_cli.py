@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import os
 import stat
+import tomllib
 from pathlib import Path
 
 import jwt
 import pytest
+import yaml
 
 from shared.cli import exit_codes
 from shared.cli.credentials import ensure_dev_secret
 from shared.cli.main import build_parser, main
 from shared.tokens import Identity, TokenVerifier, hmac_key
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,3 +159,18 @@ def test_as_needs_a_user_id_or_operator_and_a_key(
     assert "a user id (1 or more) or `operator`" in capsys.readouterr().err
     assert main(["stats", "1", "--as", "1"]) == exit_codes.USAGE  # no key to mint with
     assert "no key to sign tokens with" in capsys.readouterr().err
+
+
+def test_version_names_the_release_of_the_one_declaration(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--version"]) == exit_codes.OK
+    printed = capsys.readouterr().out.strip()
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert printed == f"baton {declared}"
+    # The production overlay deploys the image of this release, and the changelog records it.
+    overlay = yaml.safe_load(
+        (ROOT / "deploy/k8s/overlays/production/kustomization.yaml").read_text()
+    )
+    assert [image["newTag"] for image in overlay["images"]] == [declared]
+    assert f"\n## {declared} " in (ROOT / "CHANGELOG.md").read_text()
