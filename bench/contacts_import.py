@@ -17,8 +17,8 @@ from bench.support import SIGNER, servers, service, write_results
 from shared.cli.client import connected
 from shared.cli.contacts_import import import_file
 from shared.cli.credentials import SignedAs
+from shared.cli.running_up import CliSettings
 from shared.migrations import migrate_database
-from shared.settings import CommonSettings
 
 
 async def setup(url: str) -> tuple[int, int]:
@@ -63,7 +63,7 @@ async def main(args: argparse.Namespace) -> None:
             db_pool_max="4",
             import_check_processes=str(args.check_processes),
         ):
-            settings = CommonSettings(nats_url=found.nats_url)
+            settings = CliSettings(nats_url=found.nats_url)
             async with connected(settings, SignedAs(SIGNER, owner)) as client:
                 started = time.perf_counter()
                 summary = await import_file(client, csv_path, campaign, args.chunk)

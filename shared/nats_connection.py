@@ -18,6 +18,7 @@ import structlog
 from nats.aio.client import Client as NatsClient
 
 from shared.backoff import Backoff
+from shared.redaction import redacted
 from shared.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
@@ -50,12 +51,12 @@ async def connect_nats(
     async def on_disconnected() -> None:
         if watch is not None:
             watch.lost_at = time.monotonic()
-        log.warning("nats_disconnected", url=url)
+        log.warning("nats_disconnected", url=redacted(url))
 
     async def on_reconnected() -> None:
         backoff.reset()
         client.options["reconnect_time_wait"] = backoff.next_delay()
-        log.info("nats_reconnected", url=url)
+        log.info("nats_reconnected", url=redacted(url))
         if watch is not None and watch.lost_at is not None:
             for hook in watch.on_reconnected:
                 await hook(watch.lost_at)

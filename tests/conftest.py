@@ -29,8 +29,11 @@ def servers() -> Iterator[ServerSet]:
 
 
 @pytest.fixture(scope="session")
-def template_database(servers: ServerSet) -> str:
-    return asyncio.run(create_template(servers.postgres_url))
+def template_database(servers: ServerSet) -> Iterator[str]:
+    name = asyncio.run(create_template(servers.postgres_url))
+    yield name
+    # Servers named by BATON_TEST_DATABASE_URL outlive the session: leave nothing there.
+    asyncio.run(drop_database(servers.postgres_url, name))
 
 
 @pytest.fixture

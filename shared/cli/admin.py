@@ -7,18 +7,21 @@ import asyncio
 import json
 import os
 import sys
+from typing import Any
 
 import asyncpg
 import msgspec
+import nats.errors
 
 from shared import catalogue as api
 from shared.catalogue import SERVICE_NAMES, ServiceName
 from shared.cli import exit_codes
 from shared.cli.client import connected
 from shared.cli.credentials import add_data_dir, dev_secret_path, services_have_a_key
-from shared.cli.running_up import cli_settings, redacted
+from shared.cli.running_up import cli_settings
 from shared.errors import BatonError
 from shared.migrations import migrate_database
+from shared.redaction import redacted
 from shared.schemas.system import StatusRequest
 from shared.settings import SettingsError
 
@@ -76,27 +79,30 @@ def run_service(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    """Each service's version, schema version and load; exit 0 when all four answer, 1 when some
+    do not, 3 when none does (no Baton on that NATS, or no NATS)."""
     try:
         settings = cli_settings(args.data_dir)
     except SettingsError as exc:
         print(f"baton status: {exc}", file=sys.stderr)
         return exit_codes.USAGE
+    where = redacted(settings.nats_url)
 
-    async def ask() -> dict[str, object]:
+    async def ask() -> dict[ServiceName, dict[str, Any]]:
         # The status subjects need no token, but a deployment's NATS still wants its user:
         # `connected` logs in as the settings say, like every other command.
         async with connected(settings) as client:
             status = client.with_timeout(2.0)
 
-            async def one(name: ServiceName) -> object:
+            async def one(name: ServiceName) -> dict[str, Any]:
                 try:
-                    return msgspec.to_builtins(await status.call(api.STATUS[name], StatusRequest()))
+                    reply = await status.call(api.STATUS[name], StatusRequest())
                 except BatonError as exc:
-                    return {"error": exc.code}
-                except Exception:
-                    print(f"baton status: no answer from the {name} on {settings.nats_url}",
-                          file=sys.stderr)  # fmt: skip
+                    return {"error": str(exc.code)}
+                except (TimeoutError, nats.errors.Error):
                     return {"error": "no answer"}
+                answer: dict[str, Any] = msgspec.to_builtins(reply)
+                return answer
 
             # Side by side: a Baton still starting is waited for once, not once per service.
             answers = await asyncio.gather(*(one(name) for name in SERVICE_NAMES))
@@ -104,13 +110,26 @@ def run_status(args: argparse.Namespace) -> int:
 
     try:
         answers = asyncio.run(ask())
-    except Exception as exc:
-        print(f"baton status: cannot reach NATS at {settings.nats_url}: {exc}", file=sys.stderr)
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        print(f"baton status: cannot reach NATS at {where}: {exc}", file=sys.stderr)
         return exit_codes.DEPENDENCY
+    missing = [name for name, answer in answers.items() if "error" in answer]
     if args.json:
         print(json.dumps(answers, indent=2))
     else:
         for name, answer in answers.items():
-            print(f"{name:<9} {answer}")
-    up = all(isinstance(a, dict) and "error" not in a for a in answers.values())
-    return exit_codes.OK if up else exit_codes.FAILED
+            print(f"{name:<9} {_status_line(answer)}")
+    if len(missing) == len(answers):
+        print(f"baton status: no Baton service answers on {where}", file=sys.stderr)
+        return exit_codes.DEPENDENCY
+    if missing:
+        print(f"baton status: no answer from {', '.join(missing)} on {where}", file=sys.stderr)
+        return exit_codes.FAILED
+    return exit_codes.OK
+
+
+def _status_line(answer: dict[str, Any]) -> str:
+    if "error" in answer:
+        return str(answer["error"])
+    return (f"up       version {answer['version']}, schema {answer['schema_version']}, "
+            f"up {answer['uptime_seconds']:.0f} s, {answer['in_flight']} in flight")  # fmt: skip

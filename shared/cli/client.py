@@ -24,6 +24,7 @@ from shared.cli.running_up import CliSettings, cli_settings
 from shared.client import BatonClient, Credentials, RetryPolicy
 from shared.errors import BatonError
 from shared.nats_connection import connect_configured
+from shared.redaction import redacted
 from shared.settings import SettingsError
 from shared.tokens import KeyConfigError
 
@@ -40,9 +41,13 @@ def waiting_policy(settings: CliSettings) -> RetryPolicy:
     """A command's patience with a Baton that is not listening: it says once what it waits for
     and where, and gives up after `BATON_CLI_NO_RESPONDERS_SECONDS`."""
     seconds = settings.cli_no_responders_seconds
+    said: set[str] = set()
 
     def say(subject: str) -> None:
-        print(f"waiting for a Baton service to answer {subject} on {settings.nats_url} "
+        if said:
+            return  # once per command, however many calls wait side by side
+        said.add(subject)
+        print(f"waiting for a Baton service to answer {subject} on {redacted(settings.nats_url)} "
               f"(giving up after {seconds:g} s)", file=sys.stderr, flush=True)  # fmt: skip
 
     return RetryPolicy(no_responders_seconds=seconds, waiting_for=say)
@@ -97,7 +102,7 @@ def run_command(
         return exit_codes.REFUSED
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         print(
-            f"baton {name}: cannot reach Baton over NATS at {settings.nats_url}: {exc}",
+            f"baton {name}: cannot reach Baton over NATS at {redacted(settings.nats_url)}: {exc}",
             file=sys.stderr,
         )
         return exit_codes.DEPENDENCY

@@ -36,6 +36,7 @@ from shared.cli.running_up import cli_settings
 from shared.client import BatonClient, NoServiceError
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
+from shared.redaction import redacted
 from shared.schemas.admin import MAX_CONTACTS_PER_REQUEST
 from shared.settings import SettingsError
 from shared.tokens import KeyConfigError
@@ -316,11 +317,11 @@ def run(args: argparse.Namespace) -> int:
         print_result(failure.summary, args.json)
         outcome = "" if failure.summary["committed"] else "; nothing was imported"
         if failure.exit_code == exit_codes.DEPENDENCY:
-            outcome += f" (NATS at {settings.nats_url})"
+            outcome += f" (NATS at {redacted(settings.nats_url)})"
         print(f"{COMMAND}: {failure.reason}{outcome}", file=sys.stderr)
         return failure.exit_code
     except (OSError, TimeoutError, nats.errors.Error) as exc:
-        print(f"{COMMAND}: cannot reach Baton over NATS at {settings.nats_url}: {exc}",
+        print(f"{COMMAND}: cannot reach Baton over NATS at {redacted(settings.nats_url)}: {exc}",
               file=sys.stderr)  # fmt: skip
         return exit_codes.DEPENDENCY
     print_result(summary, args.json)

@@ -118,8 +118,9 @@ def _no_key(data_dir: Path) -> KeyConfigError:
     return KeyConfigError(
         "no key to sign tokens with: set BATON_AUTH_SECRET (or BATON_AUTH_SECRET_FILE, or "
         "BATON_AUTH_SIGNING_KEY_FILE for an Ed25519 key) to the key the services verify with, "
-        f"or run `baton up --data-dir {data_dir}`, which writes a development secret to "
-        f"{dev_secret_path(data_dir)}; or set {TOKEN_VARIABLE} to a token you were given"
+        f"or run `baton up --data-dir {data_dir}` with no key set, which writes a development "
+        f"secret to {dev_secret_path(data_dir)} (a `baton up` given a key in its environment "
+        f"needs the same key here); or set {TOKEN_VARIABLE} to a token you were given"
     )
 
 

@@ -5,23 +5,28 @@ database URL and its process id). Every command takes its settings from `cli_set
 reads the environment and then the announcement of the `baton up` in `--data-dir` (default
 `.baton`), so the commands typed beside it talk to its servers with nothing set, whichever
 servers it runs on. A variable set in the environment always wins over the announcement, and an
-announcement left behind by a `baton up` that is gone is ignored.
+announcement is believed only while its `baton up` holds the folder's lock (`up.lock`): one left
+behind by a `baton up` that is gone, however it went, is ignored.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from shared.settings import ENV_PREFIX, CommonSettings, load_settings, require
+from shared.settings import ENV_PREFIX, CommonSettings, SettingsError, load_settings, require
 
 ANNOUNCEMENT_FILE = "up.json"
+# Held (an exclusive `flock`) by the `baton up` of the folder for its whole life; the kernel lets
+# go of it when that process ends, however it ends. Its being held is what makes an
+# announcement current: a process id alone may have been reused.
+LOCK_FILE = "up.lock"
 # What the announcement may set, each only while the environment leaves it unset.
 _ANNOUNCED = ("nats_url", "database_url")
 
@@ -39,6 +44,31 @@ class CliSettings(CommonSettings):
         super().validate()
         require(0 <= self.cli_no_responders_seconds <= 3600, "cli_no_responders_seconds",
                 "0..3600")  # fmt: skip
+
+
+class FolderInUseError(RuntimeError):
+    """Another `baton up` runs on this data folder."""
+
+
+@contextlib.contextmanager
+def one_up_per_folder(data_dir: Path) -> Iterator[None]:
+    """While the block runs, no other `baton up` can use `data_dir` (its servers' data, its
+    announcement); raises FolderInUseError when one already does."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        running = _announced_pid(data_dir)
+        raise FolderInUseError(
+            f"another `baton up`{f' (process {running})' if running else ''} is running on "
+            f"{data_dir}: stop it first, or give this one another --data-dir"
+        ) from None
+    try:
+        yield
+    finally:
+        os.close(descriptor)  # and with it the lock
 
 
 @contextlib.contextmanager
@@ -66,7 +96,7 @@ def announcement(data_dir: Path) -> dict[str, str]:
         found = json.loads((data_dir / ANNOUNCEMENT_FILE).read_text())
     except (OSError, ValueError):
         return {}
-    if not isinstance(found, dict) or not _alive(found.get("pid")):
+    if not isinstance(found, dict) or not _held(data_dir):
         return {}
     return {k: v for k, v in found.items() if k in _ANNOUNCED and isinstance(v, str) and v}
 
@@ -87,29 +117,34 @@ def cli_settings(data_dir: Path, environ: Mapping[str, str] | None = None) -> Cl
         nats_url=given.get("nats_url", settings.nats_url),
         database_url=given.get("database_url", settings.database_url),
     )
-    beside.validate()
+    try:
+        beside.validate()
+    except SettingsError as exc:
+        raise SettingsError(
+            f"{data_dir / ANNOUNCEMENT_FILE}, written by the `baton up` running there, names a "
+            f"server this command cannot use ({exc}); set BATON_NATS_URL / BATON_DATABASE_URL"
+        ) from None
     return beside
 
 
-def redacted(url: str) -> str:
-    """`url` fit to print: its password, if any, left out."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
+def _held(data_dir: Path) -> bool:
+    """Whether a `baton up` holds `data_dir` now."""
+    try:
+        descriptor = os.open(data_dir / LOCK_FILE, os.O_RDONLY)
+    except OSError:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process, but alive
-    return True
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # releases the shared lock, if it was taken
+    return False
+
+
+def _announced_pid(data_dir: Path) -> int | None:
+    try:
+        pid = json.loads((data_dir / ANNOUNCEMENT_FILE).read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) else None

@@ -31,6 +31,7 @@ from shared.cli.credentials import add_data_dir, local_signer
 from shared.cli.running_up import CliSettings, cli_settings
 from shared.client import PATIENT, BatonClient
 from shared.devservers.ports import free_port, free_port_run
+from shared.redaction import redacted
 from shared.schemas.system import StatusRequest
 from shared.settings import SettingsError
 from shared.simulation.progress import ProgressLine
@@ -108,8 +109,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(_simulate(settings, signer, _scenario(args), args.quiet))
     except (OSError, TimeoutError, nats.errors.Error) as exc:
-        print(f"baton simulate: cannot reach Baton over NATS at {settings.nats_url}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        where = redacted(settings.nats_url)
+        print(f"baton simulate: cannot reach Baton over NATS at {where}: {exc}", file=sys.stderr)
         return exit_codes.DEPENDENCY
     return _print(report, args.json)
 

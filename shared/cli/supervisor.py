@@ -16,6 +16,7 @@ from typing import Protocol
 
 from shared.backoff import Backoff
 from shared.catalogue import SERVICE_NAMES
+from shared.devservers.lifetime import dies_with_parent
 from shared.devservers.postgres import DevServerError
 
 
@@ -48,8 +49,10 @@ class ServiceProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services", self.name],
             env=self.env,
-            # Its own session: Ctrl-C reaches only `baton up`, which stops services in order.
+            # Its own session: Ctrl-C reaches only `baton up`, which stops services in order;
+            # if `baton up` is killed, the service stops too (it would run on unsupervised).
             start_new_session=True,
+            preexec_fn=dies_with_parent(signal.SIGTERM),
         )
         self.started_at = time.monotonic()
 

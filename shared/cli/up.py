@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -21,7 +22,7 @@ import asyncpg
 from shared.cli import exit_codes
 from shared.cli.credentials import DEFAULT_DATA_DIR, ensure_dev_secret, services_have_a_key
 from shared.cli.local_stack import start_stack
-from shared.cli.running_up import announced
+from shared.cli.running_up import FolderInUseError, announced, one_up_per_folder
 from shared.cli.supervisor import Restarter, service_processes, wait_ready
 from shared.devservers.postgres import DevServerError
 from shared.migrations import migrate_database
@@ -80,6 +81,15 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     try:
+        with one_up_per_folder(args.data_dir):
+            return _run(args, lambda: stopping)
+    except FolderInUseError as exc:
+        print(f"baton up: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+
+
+def _run(args: argparse.Namespace, stop_requested: Callable[[], bool]) -> int:
+    try:
         keys = service_keys(args.data_dir)
     except OSError as exc:
         print(f"baton up: cannot write the development secret: {exc}", file=sys.stderr)
@@ -114,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         # Announced before "Baton is up", so a script that waits for that line finds the servers.
         with announced(args.data_dir, nats_url=stack.nats_url, database_url=stack.database_url):
             print_line("Baton is up. Ctrl-C stops it.")
-            while not stopping:
+            while not stop_requested():
                 restarter.check()
                 time.sleep(0.2)
         print_line("stopping")

@@ -9,6 +9,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from shared.devservers.lifetime import dies_with_parent
 from shared.devservers.ports import free_port, wait_for_port
 from shared.devservers.postgres import DevServerError
 from shared.settings import MAX_PAYLOAD_BYTES
@@ -66,6 +67,7 @@ class LocalNats:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=dies_with_parent(signal.SIGTERM),  # nobody would supervise it
             )
         try:
             wait_for_port(self.port, timeout, "nats-server", self.exited)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shared.devservers.lifetime import dies_with_parent
 from shared.devservers.ports import free_port, wait_for_port
 
 # Postgres refuses to run as root; as root we run it as this system user.
@@ -213,8 +214,10 @@ class LocalPostgres:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 # Its own session: a Ctrl-C meant for `baton up` must not stop the database
-                # before the services using it have finished.
+                # before the services using it have finished. A fast shutdown if its starter
+                # dies: nobody would supervise it.
                 start_new_session=True,
+                preexec_fn=dies_with_parent(signal.SIGINT),
             )
         try:
             wait_for_port(self.port, timeout, "Postgres", self.exited)

@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from shared.cli.credentials import dev_secret_path
+from shared.cli.running_up import CliSettings, cli_settings
 from shared.devservers.nats import nats_server_binary
 from shared.devservers.postgres import LocalPostgres, postgres_bin_dir
 from tests.support.baton_up import SERVICES, BatonUp, baton_up, database_url, nats_url
@@ -111,7 +112,7 @@ def test_baton_up_keeps_data_and_its_development_secret_across_restarts(tmp_path
             refused = _baton(up, "org", "create", "Nobody", token="not.a.token")
             assert refused.returncode == 4 and "unauthenticated" in refused.stderr, refused.stderr
         assert up.process.returncode == 0
-        assert not (data / "nats_url").exists()  # a stopped Baton is not announced
+        assert not (data / "up.json").exists()  # a stopped Baton is not announced
         outputs.append(up.output())
     assert "migrations applied: ['0001_schema'" in outputs[0]
     assert "migrations applied: none pending" in outputs[1]
@@ -251,3 +252,27 @@ def test_baton_up_on_servers_of_ones_own_with_a_key_serves_in_a_fresh_folder(
         assert sorted(json.loads(status.stdout)) == sorted(SERVICES)
         assert up.process.poll() is None, up.output()
     assert not (folder / ".baton" / "up.json").exists()  # gone with it
+
+
+def test_one_baton_up_per_folder_and_nothing_outlives_a_killed_one(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with baton_up(data_dir, tmp_path / "up.log") as up:
+        started = psutil.Process(up.process.pid).children(recursive=True)
+        assert len(started) >= 6, started  # Postgres, NATS, the four services
+        second = subprocess.run(
+            [sys.executable, "-m", "shared.cli.main", "up", "--data-dir", str(data_dir)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"another `baton up` (process {up.process.pid}) is running" in second.stderr
+        assert cli_settings(data_dir, {}).nats_url == nats_url(up)
+
+        up.process.kill()
+        up.process.wait(10)
+        _, alive = psutil.wait_procs(started, timeout=60)
+        assert alive == [], alive
+        # Its announcement is left behind, and no longer believed.
+        assert (data_dir / "up.json").exists()
+        assert cli_settings(data_dir, {}).nats_url == CliSettings().nats_url
+    with baton_up(data_dir, tmp_path / "again.log") as again:
+        assert "Baton is up" in again.output()

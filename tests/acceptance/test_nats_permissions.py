@@ -28,6 +28,7 @@ from shared import catalogue as api
 from shared.catalogue import SERVICE_NAMES
 from shared.cli.client import connected
 from shared.cli.credentials import GivenToken
+from shared.cli.running_up import CliSettings
 from shared.devservers.nats import nats_server_binary
 from shared.devservers.ports import free_port, wait_for_port
 from shared.envelope import unwrap
@@ -121,7 +122,7 @@ async def test_services_run_under_their_users_and_nobody_leaves_their_subjects(
             assert reply.subject.startswith(PREFIX["client"] + ".")
             assert unwrap(reply.data)["org_id"] >= 1
             # The CLI connects as its settings say (NATS user and inbox prefix) and is answered.
-            cli_settings = CommonSettings(nats_url=url, nats_user="client",
+            cli_settings = CliSettings(nats_url=url, nats_user="client",
                                           nats_password=PASSWORDS["client"],
                                           nats_inbox_prefix=PREFIX["client"])  # fmt: skip
             async with connected(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -33,6 +34,18 @@ NOT_RUN = {
     "baton demo": "starts a Baton of its own for ~2 minutes (tests/integration/test_simulation.py)",
     "BATON_NATS_URL=": "Locust, for minutes (tests/acceptance/test_locustfile.py)",
     "make": "builds .venv and runs the suite this test is part of",
+}
+
+# What some lines must print, as their comments in the README say (by the start of their words).
+PRINTS = {
+    "baton --version": r"^baton \d+\.\d+\.\d+",
+    "baton org create": r'"org_id": 1\b',
+    "baton contacts import": r"(?m)^imported\s+3$.*^rejected\s+1$",
+    "baton move 1 --to 2": r"(?m)^moved\s+1$",
+    "baton move 2 --to 2": r"(?m)^moved\s+1$",
+    "baton reassign 1 --from-texter 2 --to 3": r"(?m)^moved\s+2$",
+    "baton move 2 --to none": r"(?m)^moved\s+1$",
+    "baton reassign 1 --confirm": r"(?m)^moved\s+1$",
 }
 
 
@@ -71,8 +84,8 @@ def test_the_commands_section_has_lines_to_run_and_names_every_line_it_skips() -
     run = [words for words in commands if _not_run(words) is None]
     assert len(run) >= 15, commands
     assert all(words[0] == "baton" for words in run), run
-    # Every reason still names a line: a stale entry would hide the next line starting that way.
-    for start in NOT_RUN:
+    # Every entry still names a line: a stale one would hide the next line starting that way.
+    for start in [*NOT_RUN, *PRINTS]:
         if start != "make":
             assert any(shlex.join(w).startswith(start) for w in commands), start
 
@@ -98,3 +111,7 @@ def test_every_command_of_the_readme_runs_as_written_beside_baton_up(tmp_path: P
                 f"\n--- baton up ---\n{up.output()[-3000:]}"
             )
             assert "waiting for a Baton service" not in done.stderr, done.stderr
+            line = shlex.join(words)
+            for start, pattern in PRINTS.items():
+                if line.startswith(start):
+                    assert re.search(pattern, done.stdout, re.DOTALL), f"$ {line}\n{done.stdout}"

@@ -26,9 +26,16 @@ import pytest
 from shared import catalogue as api
 from shared.cli.credentials import ensure_dev_secret
 from shared.cli.main import build_parser, main
-from shared.cli.running_up import ANNOUNCEMENT_FILE, announced, cli_settings
+from shared.cli.running_up import (
+    ANNOUNCEMENT_FILE,
+    FolderInUseError,
+    announced,
+    cli_settings,
+    one_up_per_folder,
+)
 from shared.devservers.nats import LocalNats
 from shared.devservers.ports import free_port
+from shared.settings import SettingsError
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +121,7 @@ def beside_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
     try:
         with (
             nats_on_default_port(tmp_path),
+            one_up_per_folder(data_dir),
             announced(data_dir, nats_url=nats_url, database_url=database_url),
         ):
             yield nats_url, database_url
@@ -144,7 +152,10 @@ def test_the_command_talks_to_the_announced_servers(
 
 def test_the_environment_wins_over_the_announcement(tmp_path: Path) -> None:
     data_dir = tmp_path / ".baton"
-    with announced(data_dir, nats_url="nats://127.0.0.1:1", database_url="postgresql://x@h/d"):
+    with (
+        one_up_per_folder(data_dir),
+        announced(data_dir, nats_url="nats://127.0.0.1:1", database_url="postgresql://x@h/d"),
+    ):
         both = cli_settings(data_dir, {"BATON_NATS_URL": "nats://elsewhere:4222"})
         assert both.nats_url == "nats://elsewhere:4222"
         assert both.database_url == "postgresql://x@h/d"
@@ -155,8 +166,12 @@ def test_the_environment_wins_over_the_announcement(tmp_path: Path) -> None:
 
 
 def test_an_announcement_whose_baton_up_is_gone_is_ignored(tmp_path: Path) -> None:
+    """Believed only while the folder's lock is held: not for a live process id alone."""
     data_dir = tmp_path / ".baton"
     data_dir.mkdir()
+    alive = {"nats_url": "nats://127.0.0.1:1", "database_url": "postgresql://x@h/d", "pid": 1}
+    (data_dir / ANNOUNCEMENT_FILE).write_text(json.dumps(alive))
+    assert cli_settings(data_dir, {}).nats_url == "nats://127.0.0.1:4222"
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()
     gone = {"nats_url": "nats://127.0.0.1:1", "database_url": "postgresql://x@h/d",
@@ -180,7 +195,10 @@ async def test_service_command_takes_the_announced_servers(
     command = [sys.executable, "-m", "shared.cli.main", "service", "assigner",
                "--data-dir", str(data_dir)]  # fmt: skip
     try:
-        with announced(data_dir, nats_url=nats_url, database_url=database_url):
+        with (
+            one_up_per_folder(data_dir),
+            announced(data_dir, nats_url=nats_url, database_url=database_url),
+        ):
             service = await asyncio.create_subprocess_exec(*command, env=env, cwd=tmp_path)
             try:
                 nc = await nats_client.connect(nats_url)
@@ -206,3 +224,24 @@ async def wait_for_answer(
         except (nats_client.errors.NoRespondersError, nats_client.errors.TimeoutError):
             await asyncio.sleep(0.1)
     raise AssertionError(f"nothing answered {subject}")
+
+
+def test_one_baton_up_per_folder(tmp_path: Path) -> None:
+    with (
+        one_up_per_folder(tmp_path / ".baton"),
+        pytest.raises(FolderInUseError),
+        one_up_per_folder(tmp_path / ".baton"),
+    ):
+        pass
+    with one_up_per_folder(tmp_path / ".baton"):  # free again once the first is gone
+        pass
+
+
+def test_an_announcement_naming_unusable_servers_says_where_it_came_from(tmp_path: Path) -> None:
+    data_dir = tmp_path / ".baton"
+    with (
+        one_up_per_folder(data_dir),
+        announced(data_dir, nats_url="http://evil.example:80", database_url="mysql://x"),
+        pytest.raises(SettingsError, match=r"up\.json"),
+    ):
+        cli_settings(data_dir, {})
