@@ -155,6 +155,47 @@ class CampaignTexters(Request):
 
 class TextersChanged(Message):
     changed: int
+    # Conversations the people removed held, returned to Unassigned (a removal only).
+    unassigned: int = 0
+
+
+class OrgMember(Request):
+    """`baton.admin.org.members.remove`: take someone out of an organization."""
+
+    org_id: Id
+    user_id: Id
+
+
+class UpdateOrgMember(Request):
+    """`baton.admin.org.members.update`: change a member's role."""
+
+    org_id: Id
+    user_id: Id
+    role: Role
+
+
+class ListOrgMembers(Request):
+    """`baton.query.org.members`: the members, or the one named, by user id."""
+
+    org_id: Id
+    user_id: Id | None = None
+
+
+class OrgMemberView(Message):
+    user_id: int
+    name: str
+    role: Role
+
+
+class OrgMembers(Message):
+    org_id: int
+    members: list[OrgMemberView]
+
+
+class MemberRemoved(Message):
+    user_id: int
+    # Conversations they held in the organization's campaigns, returned to Unassigned.
+    unassigned: int
 
 
 class CreateInvite(Request):

@@ -3,12 +3,15 @@ real NATS and Postgres, each also showing that nothing else changed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import asyncpg
+import jwt
 import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
@@ -21,7 +24,7 @@ from tests.integration.test_sending_and_replies import (
     _ready_campaign,
     _send,
 )
-from tests.support.baton_client import Baton, campaign_with_texters
+from tests.support.baton_client import SIGNER, TEST_AUTH_SECRET, Baton, campaign_with_texters
 from tests.support.snapshots import snapshot
 from tests.support.waiting import eventually
 
@@ -44,7 +47,16 @@ def _collisions(table: str) -> float:
 
 
 async def _settled(nc: NatsClient) -> None:
-    await eventually(lambda: _drained(nc, "INBOUND", "inbound-sms"))
+    """Every contact's text published so far is handled and acknowledged (by its stream
+    sequence: a consumer's pending count can lag a publish just acknowledged)."""
+    js = nc.jetstream()
+    last = (await js.stream_info("INBOUND")).state.last_seq
+
+    async def acked() -> bool:
+        info = await js.consumer_info("INBOUND", "inbound-sms")
+        return info.ack_floor.stream_seq >= last and await _drained(nc, "INBOUND", "inbound-sms")
+
+    await eventually(acked)
 
 
 async def _other_org_campaign(assigner: Baton, sender: Baton) -> dict[str, Any]:
@@ -146,3 +158,210 @@ async def test_an_unmatched_text_under_a_taken_id_is_kept_and_its_repeat_is_not(
     await _settled(nc)
     assert await pool.fetchval("SELECT count(*) FROM unmatched_inbound") == 3
     assert _collisions("unmatched_inbound") == collided + 2
+
+
+# --- Finding 2: a texter removed from a campaign could still opt out its contacts ---
+
+
+async def test_a_removed_texter_holds_nothing_and_cannot_opt_out(
+    assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    c = await _ready_campaign(assigner, pool)
+    texter, held = c["texters"][0], c["conversations"]
+    await sender.call(api.SEND_INITIAL, **_send(texter, held[0]))
+    await _publish(nc, str(uuid.uuid4()), await _phone(pool, held[0]), SENDING_NUMBER, "hi back")
+    await eventually(lambda: pool.fetchval(
+        "SELECT status = 'needs_reply' FROM conversation WHERE id = $1", held[0]))  # fmt: skip
+    await _settled(nc)
+    history = await pool.fetch("SELECT * FROM message ORDER BY id")
+    events = await nc.jetstream().subscribe(api.CONVERSATIONS_REASSIGNED.pattern, stream="EVENTS")
+    untouched = frozenset({"conversation", "campaign_texter", "assignment_event", "outbox"})
+    before = await snapshot(pool, exclude=untouched)
+
+    removed = await assigner.call(api.CAMPAIGN_TEXTERS_REMOVE, as_user=c["owner"],
+                                  campaign_id=c["campaign"], user_ids=[texter])  # fmt: skip
+
+    assert removed == {"changed": 1, "unassigned": len(held)}
+    rows = await pool.fetch("SELECT id, assignee_id, status FROM conversation ORDER BY id")
+    assert {r["id"] for r in rows if r["assignee_id"] is None} >= set(held)
+    assert all(r["assignee_id"] != texter for r in rows)
+    # The answered reply keeps its history and its status; the others wait, Unassigned.
+    statuses = {r["id"]: r["status"] for r in rows}
+    assert statuses[held[0]] == "needs_reply"
+    assert await pool.fetch("SELECT * FROM message ORDER BY id") == history
+    logged = await pool.fetch("SELECT from_texter_id, to_texter_id, reason, actor_id,"
+                              " conversation_ids FROM assignment_event WHERE reason = 'unassign'")  # fmt: skip
+    assert [tuple(r) for r in logged] == [(texter, None, "unassign", c["owner"], sorted(held))]
+    event = json.loads((await events.next_msg(timeout=10)).data)
+    assert (event["reason"], event["to_texter_id"], sorted(event["conversation_ids"])) == (
+        "unassign", None, sorted(held))  # fmt: skip
+    assert await snapshot(pool, exclude=untouched) == before
+
+    # Every subject a texter calls now answers not_a_member, the opt-out as a send does, and
+    # nothing changes: no opt-out, no confirmation queued.
+    before = await snapshot(pool)
+    for conversation in held[:2]:
+        refusal = await sender.error(api.SEND_OPT_OUT, as_user=texter,
+                                     conversation_id=conversation)  # fmt: skip
+        assert refusal.code == "not_a_member"
+        refusal = await sender.error(api.SEND_REPLY, **_send(texter, conversation))
+        assert refusal.code == "not_a_member"
+    assert await snapshot(pool) == before
+
+
+# --- Finding 3: taking someone out of an organization, changing a role ---
+
+
+async def test_members_are_listed_changed_and_removed_by_the_roles_that_may(
+    assigner: Baton, sender: Baton, pool: asyncpg.Pool
+) -> None:
+    c = await _ready_campaign(assigner, pool)
+    org, owner, texter = c["org"], c["owner"], c["texters"][0]
+    people = {"owner": owner, "texter": texter}
+    for role in ("admin", "moderator"):
+        people[role] = (await assigner.call(api.USER_CREATE, as_user=owner, org_id=org,
+                                            name=role, role=role))["user_id"]  # fmt: skip
+    admin, moderator = people["admin"], people["moderator"]
+    stranger = (await campaign_with_texters(assigner, texters=1, contacts=1))["owner"]
+
+    listed = await assigner.call(api.ORG_MEMBERS, as_user=moderator, org_id=org)
+    roles = {m["user_id"]: m["role"] for m in listed["members"]}
+    assert {roles[user] for user in people.values()} == set(people)
+    assert roles[owner] == "owner" and roles[texter] == "texter"
+    one = await assigner.call(api.ORG_MEMBERS, as_user=moderator, org_id=org, user_id=admin)
+    assert one["members"] == [{"user_id": admin, "name": "admin", "role": "admin"}]
+
+    # Refused, each changing nothing.
+    before = await snapshot(pool)
+    refusals = [
+        (api.ORG_MEMBERS, texter, {}, "forbidden"),
+        (api.ORG_MEMBERS, stranger, {}, "not_found"),
+        (api.ORG_MEMBERS_REMOVE, moderator, {"user_id": texter}, "forbidden"),
+        (api.ORG_MEMBERS_REMOVE, stranger, {"user_id": texter}, "not_found"),
+        (api.ORG_MEMBERS_UPDATE, stranger, {"user_id": texter, "role": "owner"}, "not_found"),
+        # Owners and admins are an owner's to make, demote or remove.
+        (api.ORG_MEMBERS_UPDATE, admin, {"user_id": moderator, "role": "admin"}, "forbidden"),
+        (api.ORG_MEMBERS_UPDATE, admin, {"user_id": admin, "role": "owner"}, "forbidden"),
+        (api.ORG_MEMBERS_UPDATE, admin, {"user_id": owner, "role": "texter"}, "forbidden"),
+        (api.ORG_MEMBERS_REMOVE, admin, {"user_id": owner}, "forbidden"),
+        # The last owner is neither demoted nor removed.
+        (api.ORG_MEMBERS_UPDATE, owner, {"user_id": owner, "role": "admin"}, "conflict"),
+        (api.ORG_MEMBERS_REMOVE, owner, {"user_id": owner}, "conflict"),
+        # Someone not in the organization.
+        (api.ORG_MEMBERS_REMOVE, admin, {"user_id": stranger}, "not_a_member"),
+        (api.ORG_MEMBERS_UPDATE, admin, {"user_id": 10**12, "role": "texter"}, "not_a_member"),
+    ]
+    for route, caller, fields, code in refusals:
+        refusal = await assigner.error(route, as_user=caller, org_id=org, **fields)
+        assert refusal.code == code, (route.subject, caller, fields, refusal)
+    assert await snapshot(pool) == before
+
+    # An admin changes a texter's role; an owner makes a second owner, then may step down.
+    changed = await assigner.call(api.ORG_MEMBERS_UPDATE, as_user=admin, org_id=org,
+                                  user_id=moderator, role="texter")  # fmt: skip
+    assert changed == {"user_id": moderator, "name": "moderator", "role": "texter"}
+    await assigner.call(api.ORG_MEMBERS_UPDATE, as_user=owner, org_id=org, user_id=admin,
+                        role="owner")  # fmt: skip
+    await assigner.call(api.ORG_MEMBERS_UPDATE, as_user=owner, org_id=org, user_id=owner,
+                        role="admin")  # fmt: skip
+    assert await pool.fetchval("SELECT role FROM organization_member WHERE org_id = $1"
+                               " AND user_id = $2", org, owner) == "admin"  # fmt: skip
+
+    # Removing a texter who holds conversations: out of the organization, off its campaigns and
+    # what they held back to Unassigned with its events; their token now reaches nothing there.
+    held = await pool.fetchval("SELECT count(*) FROM conversation WHERE assignee_id = $1", texter)
+    assert held > 0
+    untouched = frozenset({"conversation", "campaign_texter", "assignment_event", "outbox",
+                           "organization_member"})  # fmt: skip
+    before = await snapshot(pool, exclude=untouched)
+    members = await pool.fetch("SELECT * FROM organization_member WHERE user_id <> $1"
+                               " ORDER BY org_id, user_id", texter)  # fmt: skip
+    removed = await assigner.call(api.ORG_MEMBERS_REMOVE, as_user=admin, org_id=org,
+                                  user_id=texter)  # fmt: skip
+    assert removed == {"user_id": texter, "unassigned": held}
+    assert await pool.fetchval("SELECT count(*) FROM conversation WHERE assignee_id = $1",
+                               texter) == 0  # fmt: skip
+    assert await pool.fetchval("SELECT count(*) FROM campaign_texter WHERE user_id = $1",
+                               texter) == 0  # fmt: skip
+    assert await pool.fetch("SELECT * FROM organization_member ORDER BY org_id, user_id") == members
+    assert await pool.fetchval("SELECT sum(cardinality(conversation_ids)) FROM assignment_event"
+                               " WHERE reason = 'unassign' AND from_texter_id = $1",
+                               texter) == held  # fmt: skip
+    assert await snapshot(pool, exclude=untouched) == before
+    for route, fields in ((api.ASSIGN_REQUEST, {"campaign_id": c["campaign"]}),
+                          (api.CONVERSATIONS, {"campaign_id": c["campaign"]}),
+                          (api.SEND_OPT_OUT, {"conversation_id": c["conversations"][0]})):  # fmt: skip
+        baton = sender if route is api.SEND_OPT_OUT else assigner
+        assert (await baton.error(route, as_user=texter, **fields)).code == "not_found"
+
+
+# --- Finding 4: tokens without bounds, an exp that overflowed, a repeated Authorization ---
+
+
+async def _raw_request(nats_url: str, subject: str, headers: list[tuple[str, str]],
+                       body: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """A request written on the wire by hand: nats-py's client cannot send a header twice."""
+    url = urlparse(nats_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    try:
+        await reader.readline()  # INFO
+        inbox = f"_INBOX.raw{uuid.uuid4().hex}"
+        block = "NATS/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+        head, payload = block.encode(), json.dumps(body).encode()
+        writer.write(b'CONNECT {"headers":true,"verbose":false,"no_responders":true}\r\n')
+        writer.write(f"SUB {inbox} 1\r\n".encode())
+        writer.write(f"HPUB {subject} {inbox} {len(head)} {len(head) + len(payload)}\r\n".encode())
+        writer.write(head + payload + b"\r\n")
+        await writer.drain()
+        while True:
+            line = await asyncio.wait_for(reader.readline(), 10)
+            if line.startswith(b"PING"):
+                writer.write(b"PONG\r\n")
+                continue
+            if line.startswith((b"MSG", b"HMSG")):
+                size = int(line.split()[-1])
+                skip = int(line.split()[-2]) if line.startswith(b"HMSG") else 0
+                data = await reader.readexactly(size + 2)
+                return dict(json.loads(data[skip:size]))
+    finally:
+        writer.close()
+
+
+async def test_a_repeated_authorization_header_is_refused_and_changes_nothing(
+    assigner: Baton, pool: asyncpg.Pool, nats_url: str
+) -> None:
+    c = await campaign_with_texters(assigner, texters=1, contacts=2)
+    owner, texter, campaign = c["owner"], c["texters"][0], c["campaign"]
+    read = {"campaign_id": campaign}
+    one = await _raw_request(nats_url, api.CAMPAIGN_READ.subject,
+                             [("Authorization", "Bearer " + SIGNER.mint(owner))], read)  # fmt: skip
+    assert one["ok"] is True  # written by hand, a request with one header is served
+    before = await snapshot(pool)
+    update = {"campaign_id": campaign, "batch_size": 7}
+    for first, last in ((owner, owner), (texter, owner), (owner, texter)):
+        for name in ("Authorization", "authorization"):
+            headers = [("Authorization", "Bearer " + SIGNER.mint(first)),
+                       (name, "Bearer " + SIGNER.mint(last))]  # fmt: skip
+            reply = await _raw_request(nats_url, api.CAMPAIGN_UPDATE.subject, headers, update)
+            assert reply["ok"] is False and reply["error"]["code"] == "unauthenticated", reply
+    assert await snapshot(pool) == before
+
+
+async def test_unbounded_and_unreadable_token_times_are_unauthenticated(
+    assigner: Baton, pool: asyncpg.Pool, nats_url: str
+) -> None:
+    c = await campaign_with_texters(assigner, texters=1, contacts=2)
+    before = await snapshot(pool)
+    now = int(datetime.now(UTC).timestamp())
+    payloads = [
+        {"sub": str(c["owner"]), "iat": now, "exp": 253402300799},  # year 9999
+        {"sub": str(c["owner"]), "exp": now + 2 * 86_400},  # two days, no iat
+        {"sub": str(c["owner"]), "exp": 10**400},
+    ]
+    for claims in payloads:
+        token = jwt.encode(claims, TEST_AUTH_SECRET, algorithm="HS256")
+        reply = await _raw_request(nats_url, api.CAMPAIGN_UPDATE.subject,
+                                   [("Authorization", "Bearer " + token)],
+                                   {"campaign_id": c["campaign"], "batch_size": 7})  # fmt: skip
+        assert reply["ok"] is False and reply["error"]["code"] == "unauthenticated", (claims, reply)
+    assert await snapshot(pool) == before
