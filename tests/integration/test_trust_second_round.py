@@ -365,3 +365,105 @@ async def test_unbounded_and_unreadable_token_times_are_unauthenticated(
                                    {"campaign_id": c["campaign"], "batch_size": 7})  # fmt: skip
         assert reply["ok"] is False and reply["error"]["code"] == "unauthenticated", (claims, reply)
     assert await snapshot(pool) == before
+
+
+# --- Finding 5: a contact's fields without bounds ---
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"note": "x" * 1_000_000}, "$.contacts[1].fields"),
+        ({"k" * 101: "v"}, "key"),
+        ({f"k{n}": n for n in range(101)}, "$.contacts[1].fields"),
+        ({"deep": {"list": ["x" * 10_001]}}, "$.contacts[1].fields"),
+        ({"wide": list(range(101))}, "$.contacts[1].fields"),
+        ({f"k{n}": "x" * 9_000 for n in range(4)}, "$.contacts[1]"),  # 36 KB in all
+    ],
+    ids=[
+        "one-value-of-a-million",
+        "long-key",
+        "101-fields",
+        "nested-long-text",
+        "long-list",
+        "row-too-large",
+    ],
+)
+async def test_a_contacts_fields_are_bounded_and_a_refusal_names_them(
+    assigner: Baton, pool: asyncpg.Pool, fields: dict[str, Any], where: str
+) -> None:
+    c = await campaign_with_texters(assigner, texters=0, contacts=0)
+    before = await snapshot(pool)
+    for file in (None, {"import_id": str(uuid.uuid4()), "rows": 2}):
+        extra = {"file": file} if file else {}
+        error = await assigner.error(api.CONTACTS_IMPORT, as_user=c["owner"],
+                                     campaign_id=c["campaign"],
+                                     contacts=[{"phone": "+16505550100"},
+                                               {"phone": "+16505550101", "fields": fields}],
+                                     **extra)  # fmt: skip
+        assert error.code == "bad_request" and where in error.message, error
+        assert "fields" in error.message
+    assert await snapshot(pool) == before
+    # At the bounds, accepted.
+    fine = {f"k{n:02d}" + "k" * 97: "x" * 200 for n in range(100)}  # 30 KB
+    done = await assigner.call(api.CONTACTS_IMPORT, as_user=c["owner"], campaign_id=c["campaign"],
+                               contacts=[{"phone": "+16505550100", "fields": fine}])  # fmt: skip
+    assert done["imported"] == 1
+
+
+# --- Finding 6: 911 as a sending number ---
+
+
+async def test_service_codes_and_non_numbers_are_no_sending_numbers(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    c = await campaign_with_texters(assigner, texters=0, contacts=0)
+    before = await snapshot(pool)
+    for number in ("911", "411", "611", "1234", "1234567", "12345678", "+1911", "+15555550100",
+                   "+1 (900) 000-0000"):  # fmt: skip
+        error = await assigner.error(api.ORG_NUMBERS_ADD, as_user=c["owner"], org_id=c["org"],
+                                     numbers=["+14155550123", number])  # fmt: skip
+        assert error.code == "bad_request" and "numbers" in error.message, (number, error)
+        error = await assigner.error(api.CAMPAIGN_CREATE, as_user=c["owner"], org_id=c["org"],
+                                     title="C", sending_number=number)  # fmt: skip
+        assert error.code == "bad_request" and "sending_number" in error.message, (number, error)
+    assert await snapshot(pool) == before
+    added = await assigner.call(api.ORG_NUMBERS_ADD, as_user=c["owner"], org_id=c["org"],
+                                numbers=["+14155550123", "12345", "654321"])  # fmt: skip
+    assert sorted(added["numbers"]) == ["+14155550123", "12345", "654321"]
+
+
+# --- Finding 8: an import id answers alike, another's or nobody's ---
+
+
+async def test_an_abort_answers_alike_for_another_organizations_import_and_a_random_id(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    mine = await campaign_with_texters(assigner, texters=0, contacts=0)
+    theirs = await campaign_with_texters(assigner, texters=0, contacts=0)
+    live = str(uuid.uuid4())
+    await assigner.call(api.CONTACTS_IMPORT, as_user=theirs["owner"],
+                        campaign_id=theirs["campaign"], contacts=[{"phone": "+16505550100"}],
+                        file={"import_id": live, "rows": 2})  # fmt: skip
+    before = await snapshot(pool)
+
+    async def answer(import_id: str, step: str, first_row: int) -> Any:
+        try:
+            return await assigner.call(api.CONTACTS_IMPORT, as_user=mine["owner"],
+                                       campaign_id=mine["campaign"], contacts=[],
+                                       file={"import_id": import_id, "rows": 2,
+                                             "first_row": first_row, "step": step})  # fmt: skip
+        except Exception as refusal:
+            return getattr(refusal, "code", repr(refusal)), str(refusal).replace(import_id, "<id>")
+
+    for step, first_row in (("abort", 0), ("commit", 1), ("stage", 1)):
+        assert await answer(live, step, first_row) == await answer(
+            str(uuid.uuid4()), step, first_row), step  # fmt: skip
+    # Even while its owner's request holds it: never `busy` for someone else's.
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT 1 FROM contact_file_import WHERE id = $1 FOR UPDATE",
+                           uuid.UUID(live))  # fmt: skip
+        assert await answer(live, "abort", 0) == await answer(str(uuid.uuid4()), "abort", 0)
+    assert await snapshot(pool) == before
+    assert await pool.fetchval("SELECT staged FROM contact_file_import WHERE id = $1",
+                               uuid.UUID(live)) == 1  # fmt: skip
