@@ -38,6 +38,7 @@ class Membership:
     async def remove_texters(self, request: s.CampaignTexters, caller: Caller) -> s.TextersChanged:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await fetch_campaign_as(conn, caller, request.campaign_id)
+            await conn.execute(QUERIES["claim_locks"], row["org_id"], row["id"], request.user_ids)
             result = await conn.execute(QUERIES["remove_texters"], row["id"], request.user_ids)
             unassigned = await unassign_held(
                 conn, row["org_id"], row["id"], request.user_ids, caller.user_id
@@ -50,6 +51,7 @@ class Membership:
             current = await self._target(conn, caller, request.org_id, request.user_id)
             await _require_owner_for(conn, caller, request.org_id, current)
             await _keep_an_owner(conn, request.org_id, current, None)
+            await conn.execute(QUERIES["claim_locks"], request.org_id, None, [request.user_id])
             await conn.execute(QUERIES["leave_campaigns"], request.org_id, request.user_id)
             await conn.execute(QUERIES["remove_member"], request.org_id, request.user_id)
             unassigned = await unassign_held(

@@ -30,5 +30,19 @@ FROM organization_member m JOIN app_user u ON u.id = m.user_id
 WHERE m.org_id = $1 AND ($2::bigint IS NULL OR m.user_id = $2)
 ORDER BY m.user_id;
 
+-- name: claim_locks --
+-- The claim locks (claims.sql `campaign_and_texter_locks`: the same key) of people $3 on the
+-- campaigns of organization $1 they text on (only campaign $2, unless NULL), in the order claims
+-- take them. A claim in flight for one of them commits before they are removed, so what it hands
+-- out is found and returned; one after finds them gone. Taken before any row is locked, as
+-- claims do, so the two cannot deadlock.
+SELECT count(pg_advisory_xact_lock(hashtextextended('claim:' || p.campaign_id || ':' || p.user_id, 0)))
+FROM (
+    SELECT t.campaign_id, t.user_id FROM campaign_texter t JOIN campaign c ON c.id = t.campaign_id
+    WHERE c.org_id = $1 AND ($2::bigint IS NULL OR t.campaign_id = $2)
+      AND t.user_id = ANY($3::bigint[])
+    ORDER BY t.campaign_id, t.user_id
+) p;
+
 -- name: remove_texters --
 DELETE FROM campaign_texter WHERE campaign_id = $1 AND user_id = ANY($2::bigint[]);

@@ -467,3 +467,60 @@ async def test_an_abort_answers_alike_for_another_organizations_import_and_a_ran
     assert await snapshot(pool) == before
     assert await pool.fetchval("SELECT staged FROM contact_file_import WHERE id = $1",
                                uuid.UUID(live)) == 1  # fmt: skip
+
+
+async def test_a_claim_in_flight_as_its_texter_is_removed_leaves_them_holding_nothing(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    """A claim holds its texter's claim lock until it commits (claims.sql); the removal waits for
+    it and returns what it handed out."""
+    c = await campaign_with_texters(assigner, texters=1, contacts=4, batch_size=2)
+    texter, campaign = c["texters"][0], c["campaign"]
+    async with pool.acquire() as claim, claim.transaction():
+        await claim.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                            f"claim:{campaign}:{texter}")  # fmt: skip
+        removal = asyncio.create_task(assigner.call(
+            api.CAMPAIGN_TEXTERS_REMOVE, as_user=c["owner"], campaign_id=campaign,
+            user_ids=[texter]))  # fmt: skip
+        await asyncio.sleep(0.5)
+        assert not removal.done()  # waiting for the claim
+        await claim.execute(
+            "UPDATE conversation SET assignee_id = $1 WHERE id IN (SELECT id FROM conversation"
+            " WHERE campaign_id = $2 ORDER BY id LIMIT 2)", texter, campaign)  # fmt: skip
+    removed = await removal
+    assert removed == {"changed": 1, "unassigned": 2}
+    assert await pool.fetchval("SELECT count(*) FROM conversation WHERE assignee_id = $1",
+                               texter) == 0  # fmt: skip
+    refusal = await assigner.error(api.ASSIGN_REQUEST, as_user=texter, campaign_id=campaign)
+    assert refusal.code == "not_a_member"
+
+
+# --- Finding 7: look-alike STOPs were ordinary replies ---
+
+
+async def test_a_lookalike_stop_opts_out_and_a_lookalike_start_opts_no_one_in(
+    assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    c = await _ready_campaign(assigner, pool)
+    stops = ["ST0P", "\u0455\u0442\u043e\u0440", "ST\u039fP"]  # a zero; Cyrillic; Greek omicron
+    conversations = c["conversations"][: len(stops) + 1]
+    for conversation in conversations:
+        await sender.call(api.SEND_INITIAL, **_send(c["texters"][0], conversation))
+    phones = [await _phone(pool, conversation) for conversation in conversations]
+    for phone, body in zip(phones, stops, strict=False):
+        await _publish(nc, str(uuid.uuid4()), phone, SENDING_NUMBER, body)
+    # The last contact answers with a look-alike of a reply, then of START: neither opts out.
+    await _publish(nc, str(uuid.uuid4()), phones[-1], SENDING_NUMBER, "st0p by the office?")
+    await _settled(nc)
+    opted = await pool.fetch("SELECT phone, source FROM opt_out ORDER BY phone")
+    assert sorted((r["phone"], r["source"]) for r in opted) == sorted(
+        (phone, "reply") for phone in phones[: len(stops)])  # fmt: skip
+    statuses = await pool.fetch("SELECT id, status FROM conversation WHERE id = ANY($1)",
+                                conversations)  # fmt: skip
+    assert {r["id"]: r["status"] for r in statuses} == {
+        **dict.fromkeys(conversations[: len(stops)], "closed"), conversations[-1]: "needs_reply"}  # fmt: skip
+    # A look-alike START from an opted-out number keeps it opted out.
+    before = await pool.fetch("SELECT * FROM opt_out ORDER BY phone")
+    await _publish(nc, str(uuid.uuid4()), phones[0], SENDING_NUMBER, "\u0405\u0422\u0410RT")
+    await _settled(nc)
+    assert await pool.fetch("SELECT * FROM opt_out ORDER BY phone") == before
