@@ -228,7 +228,7 @@ MAX_FIELD_KEY = 100
 MAX_FIELD_TEXT = 10_000
 MAX_FIELD_ENTRIES = 100
 MAX_FIELDS_BYTES = 32_768
-FieldKey = Annotated[str, msgspec.Meta(max_length=MAX_FIELD_KEY)]
+FieldKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_FIELD_KEY)]
 FieldText = Annotated[str, msgspec.Meta(max_length=MAX_FIELD_TEXT)]
 FieldScalar = FieldText | int | float | bool | None
 _Entries = msgspec.Meta(max_length=MAX_FIELD_ENTRIES)
