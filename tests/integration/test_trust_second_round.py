@@ -433,6 +433,11 @@ async def test_service_codes_and_non_numbers_are_no_sending_numbers(
     added = await assigner.call(api.ORG_NUMBERS_ADD, as_user=c["owner"], org_id=c["org"],
                                 numbers=["+14155550123", "12345", "654321"])  # fmt: skip
     assert sorted(added["numbers"]) == ["+14155550123", "12345", "654321"]
+    # One an earlier release registered can still be given up.
+    await pool.execute("INSERT INTO sending_number (phone, org_id) VALUES ('911', $1)", c["org"])
+    left = await assigner.call(api.ORG_NUMBERS_REMOVE, as_user=c["owner"], org_id=c["org"],
+                               numbers=[" 911 "])  # fmt: skip
+    assert sorted(left["numbers"]) == ["+14155550123", "12345", "654321"]
 
 
 # --- Finding 8: an import id answers alike, another's or nobody's ---
