@@ -66,10 +66,6 @@ class InboundSms(Message):
         # Made storable at the edge: a NUL or a stray control character from a carrier must
         # neither lose a STOP nor fail the INSERT on every redelivery.
         self.body = storable(self.body)
-        # The id too: one with a NUL could never be stored, and its STOP was dead-lettered
-        # (issue #30). Made storable it may equal another id; the content decides whether it
-        # is a repeat (services/inbound/collisions.py).
-        self.provider_message_id = storable(self.provider_message_id)
         self.from_ = storable(self.from_).strip()
         self.to = storable(self.to).strip()
         self.received_at = _provider_time(self.received_at)

@@ -531,20 +531,3 @@ async def test_a_lookalike_stop_opts_out_and_a_lookalike_start_opts_no_one_in(
     await _publish(nc, str(uuid.uuid4()), phones[0], SENDING_NUMBER, "\u0405\u0422\u0410RT")
     await _settled(nc)
     assert await pool.fetch("SELECT * FROM opt_out ORDER BY phone") == before
-
-
-async def test_a_stop_whose_provider_id_holds_a_nul_is_honoured_not_dead_lettered(
-    assigner: Baton, sender: Baton, inbound: Baton, pool: asyncpg.Pool, nc: NatsClient
-) -> None:
-    """Found by the review of this change: the id was stored as given, a NUL failed the insert on
-    every delivery, and the STOP went to the dead letters."""
-    c = await _ready_campaign(assigner, pool)
-    conversation = c["conversations"][0]
-    await sender.call(api.SEND_INITIAL, **_send(c["texters"][0], conversation))
-    phone = await _phone(pool, conversation)
-    await _publish(nc, "nul\x00id", phone, SENDING_NUMBER, "STOP")
-    await _settled(nc)
-    assert await pool.fetch("SELECT phone FROM opt_out") == [(phone,)]
-    assert await pool.fetchval(
-        "SELECT provider_message_id FROM message WHERE direction = 'inbound'") == "nulid"  # fmt: skip
-    assert (await nc.jetstream().stream_info("DEADLETTER")).state.messages == 0
