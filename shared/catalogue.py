@@ -174,6 +174,35 @@ USER_CREATE = Route(
     ),
     "Create a user in an organization with a role.",
 )
+ORG_MEMBERS_REMOVE = Route(
+    "baton.admin.org.members.remove",
+    admin.OrgMember,
+    admin.MemberRemoved,
+    "assigner",
+    member("admin", "an owner or an admin only by an owner; never the last owner"),
+    "Take someone out of an organization: off its campaigns and teams, and what they held "
+    "back to Unassigned.",
+    (E.NOT_A_MEMBER, E.CONFLICT),
+)
+ORG_MEMBERS_UPDATE = Route(
+    "baton.admin.org.members.update",
+    admin.UpdateOrgMember,
+    admin.OrgMemberView,
+    "assigner",
+    member("admin", "making, demoting an owner or an admin needs owner; never the last owner"),
+    "Change a member's role.",
+    (E.NOT_A_MEMBER, E.CONFLICT),
+    idempotent=True,
+)
+ORG_MEMBERS = Route(
+    "baton.query.org.members",
+    admin.ListOrgMembers,
+    admin.OrgMembers,
+    "assigner",
+    member("moderator"),
+    "The organization's members with their roles (or the one named by `user_id`).",
+    idempotent=True,
+)
 TEAM_CREATE = Route(
     "baton.admin.team.create",
     admin.CreateTeam,
@@ -238,7 +267,7 @@ CAMPAIGN_TEXTERS_REMOVE = Route(
     admin.TextersChanged,
     "assigner",
     member("moderator"),
-    "Remove texters from a campaign.",
+    "Remove texters from a campaign; what they held goes back to Unassigned.",
     (E.NOT_A_MEMBER,),
     idempotent=True,
 )
@@ -371,8 +400,12 @@ SEND_OPT_OUT = Route(
     sms.OptOutContact,
     sms.ContactOptedOut,
     "sender",
-    member("texter", "the texter holding the conversation, or a moderator or higher"),
+    member(
+        "texter",
+        "the texter holding the conversation, still on its campaign, or a moderator or higher",
+    ),
     "Opt a conversation's contact out, with the effects of their STOP.",
+    (E.NOT_A_MEMBER, E.ASSIGNMENT_CHANGED),
     idempotent=True,
 )
 
@@ -399,7 +432,8 @@ RELEASE_STALE_INITIALS = Route(
 ROUTES: tuple[Route[Any, Any], ...] = (
     *STATUS.values(),
     ORG_CREATE, ORG_UPDATE, ORG_NUMBERS_ADD, ORG_NUMBERS_REMOVE, ORG_NUMBERS, ORG_READ,
-    USER_CREATE, TEAM_CREATE, TEAM_ADD_MEMBERS, CAMPAIGN_CREATE, CAMPAIGN_UPDATE, CAMPAIGN_READ,
+    USER_CREATE, ORG_MEMBERS_REMOVE, ORG_MEMBERS_UPDATE, ORG_MEMBERS, TEAM_CREATE,
+    TEAM_ADD_MEMBERS, CAMPAIGN_CREATE, CAMPAIGN_UPDATE, CAMPAIGN_READ,
     CAMPAIGN_TEXTERS_ADD, CAMPAIGN_TEXTERS_REMOVE, CAMPAIGN_INVITE, CAMPAIGN_INVITE_REVOKE,
     CONTACTS_IMPORT, CAMPAIGN_STATS, CONVERSATIONS, ASSIGN_REQUEST, ASSIGN_JOIN, REASSIGN, MOVE,
     RELEASE, SEND_INITIAL, SEND_REPLY, SEND_OPT_OUT, RELEASE_UNHANDLED, RELEASE_STALE_INITIALS,

@@ -19,6 +19,7 @@ from nats.aio.client import Client as NatsClient
 
 from shared.backoff import Backoff
 from shared.redaction import redacted
+from shared.repeated_headers import RepeatAwareClient
 from shared.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
@@ -45,7 +46,8 @@ async def connect_nats(
     """`inbox_prefix`: where replies and JetStream pull deliveries arrive (settings'
     `nats_inbox_prefix`); empty keeps nats-py's `_INBOX`."""
 
-    client = NatsClient()
+    # Headers parsed so that a repeated Authorization is seen (shared/repeated_headers.py).
+    client = RepeatAwareClient()
     backoff = Backoff(base=0.5, cap=5.0)
 
     async def on_disconnected() -> None:

@@ -62,11 +62,15 @@ def to_e164(raw: str, default_region: str = "US", *, strict: bool = True) -> str
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-SHORT_CODE = re.compile(r"[0-9]{3,8}")
+# A US/Canadian short code: five or six digits. Three- and four-digit service numbers (911, 411
+# and the other N11 codes, 4-digit carrier services) are no one Baton may text from (issue #30).
+SHORT_CODE = re.compile(r"[0-9]{5,6}")
 
 
 def to_sending_number(raw: str, default_region: str = "US") -> str:
-    """A number Baton texts from: E.164, or a short code's digits as the carrier gives them."""
+    """A number Baton texts from: a valid E.164 number (phonenumbers' own check), or a short
+    code's digits as the carrier gives them. Anything else (911, a 7-digit local number) is
+    InvalidPhoneError; inbound keeps such a `to` as given (services/inbound/replies.py)."""
     stripped = raw.strip()
     if SHORT_CODE.fullmatch(stripped):
         return stripped

@@ -80,6 +80,10 @@ class CommonSettings:
     auth_audience: str = ""
     # Minting only (`baton token`, `--as USER`): an Ed25519 private key instead of the secret.
     auth_signing_key_file: str = ""
+    # The longest a token may live: one whose `exp` is further than this from its `iat` (or from
+    # now) is refused, so a leaked token, or one minted by mistake for year 9999, stops working
+    # within this time and is not remembered (shared/tokens.py) beyond it.
+    auth_max_token_seconds: int = 86_400
     # Fault tests only (see shared/failpoints.py): points where the process kills itself, and
     # the directory that makes each fire once. Empty in any real deployment.
     crash_points: str = ""
@@ -98,6 +102,8 @@ class CommonSettings:
         require(self.outbox_poll_seconds > 0, "outbox_poll_seconds", "greater than 0")
         require(1 <= self.outbox_batch <= 10_000, "outbox_batch", "1..10000")
         require(self.outbox_lease_seconds > 0, "outbox_lease_seconds", "greater than 0")
+        require(60 <= self.auth_max_token_seconds <= 366 * 86_400, "auth_max_token_seconds",
+                "60..31622400 (a year)")  # fmt: skip
         try:
             parse_points(self.crash_points)
         except ValueError as exc:

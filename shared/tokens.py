@@ -38,6 +38,11 @@ OPERATOR_CLAIM = "operator"
 # Verified tokens remembered at most (the least recently used go first): a texter has one at a
 # time, so this covers thousands of texters in a few MB.
 REMEMBERED_TOKENS = 10_000
+# A token's longest life unless the settings say otherwise (BATON_AUTH_MAX_TOKEN_SECONDS).
+DEFAULT_MAX_LIFETIME_SECONDS = float(CommonSettings.auth_max_token_seconds)
+# The largest time claim read: 2**53 seconds, beyond which a float is no longer exact (and far
+# beyond any year a token could mean).
+MAX_NUMERIC_DATE = 2**53
 
 
 class KeyConfigError(ValueError):
@@ -80,6 +85,7 @@ class TokenVerifier:
         issuer: str | None = None,
         audience: str | None = None,
         clock: Callable[[], float] = time.time,
+        max_lifetime_seconds: float = DEFAULT_MAX_LIFETIME_SECONDS,
     ) -> None:
         if not keys:
             raise KeyConfigError("no verification key configured")
@@ -88,6 +94,7 @@ class TokenVerifier:
         self._audience = audience or None
         self._jwt = jwt.PyJWT()
         self._clock = clock
+        self._max_lifetime = max_lifetime_seconds
         # token text -> (its identity, the moment it stops verifying: exp + leeway)
         self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
         self.remembered_hits = 0
@@ -132,13 +139,25 @@ class TokenVerifier:
                 )
             except jwt.InvalidSignatureError:
                 continue  # another configured key may have signed it (rotation)
-            except jwt.PyJWTError:
+            except (jwt.PyJWTError, OverflowError, ValueError, TypeError):
+                # PyJWT reads the times with int(): an `exp` of 1e400 (infinity once parsed)
+                # raises OverflowError, not a PyJWTError; a token is never `internal`.
                 raise unauthenticated() from None
-            expires = claims["exp"]
-            if not isinstance(expires, int | float) or isinstance(expires, bool):
-                raise unauthenticated()
-            return _identity(claims), float(expires)
+            return _identity(claims), self._bounded_expiry(claims)
         raise unauthenticated()
+
+    def _bounded_expiry(self, claims: dict[str, Any]) -> float:
+        """`exp`, once every time claim is a readable number and the token lives no longer than
+        the bound (from `iat`, and from now: an `iat` in the future does not stretch it)."""
+        times = {name: _time_claim(claims, name) for name in ("exp", "iat", "nbf")}
+        expires = times["exp"]
+        if expires is None:
+            raise unauthenticated()
+        issued = times["iat"]
+        start = self._clock() if issued is None else min(issued, self._clock())
+        if expires - start > self._max_lifetime:
+            raise unauthenticated()
+        return expires
 
     def _candidates(self, header: dict[str, Any]) -> list[VerificationKey]:
         algorithm = header.get("alg")
@@ -149,6 +168,20 @@ class TokenVerifier:
             if named:
                 return named
         return same_alg
+
+
+def _time_claim(claims: dict[str, Any], name: str) -> float | None:
+    """A NumericDate claim (RFC 7519 2), None when absent; anything but a finite number of
+    seconds within the years a float holds exactly (an int of 400 digits, a bool, NaN, a string)
+    is `unauthenticated`."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise unauthenticated()
+    if not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE:  # also False for NaN
+        raise unauthenticated()
+    return float(value)
 
 
 def _identity(claims: dict[str, Any]) -> Identity:
@@ -310,7 +343,8 @@ def verifier_from_settings(settings: CommonSettings) -> TokenVerifier:
             "no way to verify callers: set BATON_AUTH_PUBLIC_KEYS (production) or "
             "BATON_AUTH_SECRET / BATON_AUTH_SECRET_FILE (local use)"
         )
-    return TokenVerifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
+    return TokenVerifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience,
+                         max_lifetime_seconds=settings.auth_max_token_seconds)  # fmt: skip
 
 
 def signer_from_settings(settings: CommonSettings) -> TokenSigner:

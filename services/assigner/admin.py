@@ -266,12 +266,6 @@ class Admin:
             )
         return s.TextersChanged(changed=int(result.split()[-1]))
 
-    async def remove_texters(self, request: s.CampaignTexters, caller: Caller) -> s.TextersChanged:
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await fetch_campaign_as(conn, caller, request.campaign_id)
-            result = await conn.execute(QUERIES["remove_texters"], row["id"], request.user_ids)
-        return s.TextersChanged(changed=int(result.split()[-1]))
-
     async def create_invite(self, request: s.CreateInvite, caller: Caller) -> s.InviteCreated:
         token = secrets.token_urlsafe(18)
         async with self._pool.acquire() as conn, conn.transaction():

@@ -18,16 +18,18 @@ ON CONFLICT (id) DO NOTHING;
 -- name: file_import_for_update --
 -- The commit or an abort has the import to itself: a part or another commit arriving meanwhile,
 -- or either arriving while parts are being staged, does not wait (NOWAIT) and is told to ask
--- again.
+-- again. Only the caller's own import of this campaign ($2, $3) is found: another's, busy or
+-- not, is as absent as an id never used, and is not locked.
 SELECT campaign_id, created_by, rows, staged, state, result
-FROM contact_file_import WHERE id = $1
+FROM contact_file_import WHERE id = $1 AND campaign_id = $2 AND created_by = $3
 FOR UPDATE NOWAIT;
 
 -- name: file_import_for_staging --
 -- Parts are staged side by side (a key share lock each, which only the commit's and an abort's
--- locks exclude); each adds its count under the row's own lock, taken by count_staged.
+-- locks exclude); each adds its count under the row's own lock, taken by count_staged. Only the
+-- caller's own, as above.
 SELECT campaign_id, created_by, rows, staged, state, result
-FROM contact_file_import WHERE id = $1
+FROM contact_file_import WHERE id = $1 AND campaign_id = $2 AND created_by = $3
 FOR KEY SHARE NOWAIT;
 
 -- name: staged_between --

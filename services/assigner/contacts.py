@@ -176,7 +176,8 @@ class ContactImport:
         self, conn: Connection, part: s.FilePart, campaign_id: int, user_id: int
     ) -> asyncpg.Record | None:
         """The import, locked for this request; a new one if this is its first part. Someone
-        else's import, or one of another campaign, is not found, as if it did not exist."""
+        else's import, or one of another campaign, is None, exactly as an id never used: never
+        locked (so never `busy` for it), an abort of it answers as of nothing (issue #30)."""
         if part.first_row == 0 and part.step != "abort":
             await conn.execute(FILE_QUERIES["sweep_file_imports"])
             await conn.execute(FILE_QUERIES["create_file_import"], part.import_id, campaign_id,
@@ -184,16 +185,12 @@ class ContactImport:
         # Parts are staged side by side; the commit and an abort wait for none of them.
         lock = "file_import_for_staging" if part.step == "stage" else "file_import_for_update"
         try:
-            found = await conn.fetchrow(FILE_QUERIES[lock], part.import_id)
+            found = await conn.fetchrow(FILE_QUERIES[lock], part.import_id, campaign_id, user_id)
         except asyncpg.LockNotAvailableError:
             raise BatonError(
                 ErrorCode.BUSY,
                 f"import {part.import_id} is busy with another request; ask again shortly",
             ) from None
-        if found is None:
-            return None
-        if found["campaign_id"] != campaign_id or found["created_by"] != user_id:
-            raise not_found("import", part.import_id)
         return found
 
     async def _stage(

@@ -49,6 +49,17 @@ class SendingNumbers:
             for index, raw in enumerate(request.numbers)
         ]
 
+    def _held(self, request: s.OrgNumbers) -> list[str]:
+        """The numbers to give up, as stored: one an earlier release took that is no sending
+        number now (a 3-4 digit service code, issue #30) is named as it was given."""
+        numbers = []
+        for raw in request.numbers:
+            try:
+                numbers.append(to_sending_number(raw, self._region))
+            except InvalidPhoneError:
+                numbers.append(raw.strip())
+        return numbers
+
     async def add(self, request: s.OrgNumbers, caller: Caller) -> s.OrgNumbersView:
         numbers = self._numbers(request)
         async with self._pool.acquire() as conn, conn.transaction():
@@ -66,7 +77,7 @@ class SendingNumbers:
             return await self._view(conn, request.org_id)
 
     async def remove(self, request: s.OrgNumbers, caller: Caller) -> s.OrgNumbersView:
-        numbers = self._numbers(request)
+        numbers = self._held(request)
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
             # Locked first: a campaign being given one of them meanwhile commits before we look.

@@ -79,9 +79,6 @@ INSERT INTO campaign_texter (campaign_id, user_id, joined_via)
 SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u
 ON CONFLICT DO NOTHING;
 
--- name: remove_texters --
-DELETE FROM campaign_texter WHERE campaign_id = $1 AND user_id = ANY($2::bigint[]);
-
 -- name: is_texter --
 SELECT EXISTS (SELECT 1 FROM campaign_texter WHERE campaign_id = $1 AND user_id = $2);
 

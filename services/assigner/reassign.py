@@ -155,10 +155,8 @@ class Reassignment:
         self, conn: Connection, campaign_id: int, operation: uuid.UUID, reason: str, actor_id: int,
         ids: list[int], holders: list[int | None], new_holders: list[int | None],
     ) -> list[asyncpg.Record]:  # fmt: skip
-        moved = await conn.fetch(QUERIES["apply_moves"], ids, holders, new_holders, operation,
-                                 reason, actor_id)  # fmt: skip
-        await _announce(conn, campaign_id, operation, reason, _by_receiver(moved))
-        return moved
+        return await apply_moves(conn, campaign_id, operation, reason, actor_id, ids, holders,
+                                 new_holders)  # fmt: skip
 
     def _reply(
         self, operation: uuid.UUID, reason: str, received: dict[int | None, list[int]]
@@ -169,6 +167,43 @@ class Reassignment:
             REASSIGNED.labels(reason).inc(moved)
         per_texter = {_receiver(target): len(ids) for target, ids in received.items() if ids}
         return s.Reassigned(operation_id=str(operation), moved=moved, per_texter=per_texter)
+
+
+async def apply_moves(
+    conn: Connection, campaign_id: int, operation: uuid.UUID, reason: str, actor_id: int,
+    ids: list[int], holders: list[int | None], new_holders: list[int | None],
+) -> list[asyncpg.Record]:  # fmt: skip
+    """Move rows locked by the caller, log them, and enqueue their events."""
+    moved = await conn.fetch(QUERIES["apply_moves"], ids, holders, new_holders, operation,
+                             reason, actor_id)  # fmt: skip
+    await _announce(conn, campaign_id, operation, reason, _by_receiver(moved))
+    return moved
+
+
+async def unassign_held(
+    conn: Connection, org_id: int, campaign_id: int | None, user_ids: list[int], actor_id: int
+) -> int:
+    """Return to Unassigned every conversation these people hold in the organization (or in one
+    of its campaigns), closed ones aside, with one operation and its events per campaign, in the
+    caller's transaction: someone taken off a campaign, or out of the organization, holds
+    nothing there. Messages stay, so answered replies keep their history. How many moved."""
+    rows = await conn.fetch(QUERIES["held_by"], org_id, campaign_id, user_ids, STATUSES["any"])
+    by_campaign: dict[int, list[asyncpg.Record]] = defaultdict(list)
+    for row in rows:
+        by_campaign[row["campaign_id"]].append(row)
+    moved = 0
+    for campaign, held in by_campaign.items():
+        done = await apply_moves(
+            conn, campaign, uuid.uuid4(), "unassign", actor_id, [r["id"] for r in held],
+            [r["assignee_id"] for r in held], [None] * len(held),
+        )  # fmt: skip
+        moved += len(done)
+    return moved
+
+
+def count_moves(reason: str, moved: int) -> None:
+    if moved:
+        REASSIGNED.labels(reason).inc(moved)
 
 
 def _receiver(target: int | None) -> str:

@@ -65,3 +65,13 @@ ORDER BY u.id;
 
 -- name: conversation_for_update --
 SELECT id, campaign_id, assignee_id, status FROM conversation WHERE id = $1 FOR UPDATE;
+
+-- name: held_by --
+-- What people $3 hold in organization $1 (only in campaign $2, unless NULL) with a status in $4,
+-- locked in id order, as the source_* queries lock.
+SELECT v.id, v.campaign_id, v.assignee_id FROM conversation v
+JOIN campaign c ON c.id = v.campaign_id
+WHERE v.assignee_id = ANY($3::bigint[]) AND c.org_id = $1
+  AND ($2::bigint IS NULL OR v.campaign_id = $2) AND v.status = ANY($4::text[])
+ORDER BY v.id
+FOR UPDATE OF v;

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.assigner.admin import Admin
 from services.assigner.contacts import ContactImport
+from services.assigner.membership import Membership
 from services.assigner.numbers import SendingNumbers
 from services.assigner.phone_checks import PhoneChecks
 from services.assigner.pool_floor import PoolFloorKeeper
@@ -41,6 +42,7 @@ def endpoints(
         context.background.append(floors.run)
     self_assign = SelfAssign(pool, context.outbox, floors, clock)
     reassignment = Reassignment(pool, context.outbox)
+    membership = Membership(pool, context.outbox)
     # Who may call each subject is declared with it, in the catalogue.
     return [
         bound(api.ORG_CREATE, administration.create_org),
@@ -50,13 +52,16 @@ def endpoints(
         bound(api.ORG_NUMBERS_REMOVE, numbers.remove),
         bound(api.ORG_NUMBERS, numbers.list),
         bound(api.USER_CREATE, administration.create_user),
+        bound(api.ORG_MEMBERS_REMOVE, membership.remove_member),
+        bound(api.ORG_MEMBERS_UPDATE, membership.update_member),
+        bound(api.ORG_MEMBERS, membership.list_members),
         bound(api.TEAM_CREATE, administration.create_team),
         bound(api.TEAM_ADD_MEMBERS, administration.add_team_members),
         bound(api.CAMPAIGN_CREATE, administration.create_campaign),
         bound(api.CAMPAIGN_UPDATE, administration.update_campaign),
         bound(api.CAMPAIGN_READ, administration.read_campaign),
         bound(api.CAMPAIGN_TEXTERS_ADD, administration.add_texters),
-        bound(api.CAMPAIGN_TEXTERS_REMOVE, administration.remove_texters),
+        bound(api.CAMPAIGN_TEXTERS_REMOVE, membership.remove_texters),
         bound(api.CAMPAIGN_INVITE, administration.create_invite),
         bound(api.CAMPAIGN_INVITE_REVOKE, administration.revoke_invite),
         bound(api.CONTACTS_IMPORT, contacts.import_contacts),

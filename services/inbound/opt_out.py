@@ -37,8 +37,12 @@ consent is the legal risk); START and UNSTOP are what carriers document. "Wrong 
 out: whoever holds the number is not the contact and wants no texts, and opt-outs are per
 number. Go-away replies ("fuck off", "f*** off", "go away", "leave me alone") are revocations;
 insults that ask for nothing ("fuck you", "go to hell") and "not interested" are replies for the
-texter, who can still opt the contact out. An emoji alone (a stop sign) is not read, nor are
-look-alike letters from other scripts.
+texter, who can still opt the contact out. An emoji alone (a stop sign) is not read.
+
+Look-alikes: a message that reads as no opt-out is read again with look-alike letters folded
+(Unicode's confusables, and 0/1/3/5 for O/I or L/E/S inside a word that then spells a keyword's
+word: services/inbound/lookalikes.py); if that reading opts out, so does the message. "ST0P",
+STOP in Cyrillic letters, or with a Greek omicron, is STOP. A look-alike START opts no one in.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Final, Literal
 
+from services.inbound import lookalikes
 from shared.text import for_matching
 
 Outcome = Literal["opt_out", "opt_in"]
@@ -168,6 +173,21 @@ Words = tuple[str, ...]
 
 def classify(body: str) -> Outcome | None:
     """Whether `body` opts out, opts in, or (None) is an ordinary reply: the rules are above."""
+    found = _classify(body)
+    if found is None:
+        # Read again with look-alikes folded, for an opt-out only: a look-alike START is not
+        # taken as consent (services/inbound/lookalikes.py).
+        folded = lookalikes.fold(body, _is_keyword_word)
+        if folded != body and _classify(folded) == "opt_out":
+            return "opt_out"
+    return found
+
+
+def _is_keyword_word(word: str) -> bool:
+    return _squeeze(word) in _OPT_OUT_WORDS
+
+
+def _classify(body: str) -> Outcome | None:
     whole = _words(body)
     normal = unicodedata.normalize("NFKC", body).translate(_TO_NEWLINE)
     parts = dict.fromkeys([whole, *(_words(part) for part in normal.splitlines())])
@@ -259,5 +279,7 @@ _OPT_OUT_JOINED: Final = frozenset(
     _squeeze("".join(words)) for words in (*_OPT_OUT_ALONE, *_PHRASES)
 )
 _OPT_IN_JOINED: Final = frozenset(_squeeze("".join(words)) for words in _OPT_IN_ALONE)
+# The words of the opt-out entries and phrases: what a digit-for-letter reading must spell.
+_OPT_OUT_WORDS: Final = frozenset(itertools.chain(*_OPT_OUT_ALONE, *_PHRASES))
 _LONGEST: Final = max(map(len, (*_OPT_OUT_ALONE, *_OPT_IN_ALONE, *_PHRASES)))
 _TO_NEWLINE: Final = str.maketrans(dict.fromkeys(_SENTENCE_ENDS, "\n"))

@@ -45,7 +45,9 @@ SELECT id FROM conversation WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE;
 
 -- name: insert_inbound_messages --
 -- The messages that matched a conversation, each recorded exactly once: a redelivered provider
--- message finds its row. Returns the provider ids of those that were new. The provider's time
+-- message finds its row. Returns the provider ids of those that were new; one not new is a
+-- repeat only if its content is the same (`inbound_repeats`), else it is stored under another
+-- id (services/inbound/collisions.py). The provider's time
 -- is kept on the message; the release clock runs on Baton's (`flip_to_needs_reply`).
 INSERT INTO message (conversation_id, direction, kind, body, provider_message_id,
                      delivery_status, provider_received_at, our_number)
@@ -55,6 +57,20 @@ FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
      AS r(conversation_id, body, provider_message_id, received_at, our_number)
 ON CONFLICT (direction, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
 RETURNING provider_message_id;
+
+-- name: inbound_repeats --
+-- Whether the contact's message stored under provider id $1 is the one from $2 to $3 saying
+-- $4: a true repeat. NULL when no message has that id (yet).
+SELECT k.phone = $2 AND m.our_number IS NOT DISTINCT FROM $3 AND m.body = $4
+FROM message m
+JOIN conversation v ON v.id = m.conversation_id
+JOIN contact k ON k.id = v.contact_id
+WHERE m.direction = 'inbound' AND m.provider_message_id = $1;
+
+-- name: unmatched_repeats --
+-- The same for a message kept in unmatched_inbound.
+SELECT from_phone = $2 AND to_phone = $3 AND body = $4
+FROM unmatched_inbound WHERE provider_message_id = $1;
 
 -- name: flip_to_needs_reply --
 -- Only a new message flips its conversation to needs_reply, which starts the release clock at
@@ -68,7 +84,7 @@ WHERE id = ANY($1::bigint[]) AND status <> 'closed';
 
 -- name: insert_unmatched --
 -- Messages that matched no conversation; a redelivery finds its row and changes nothing.
--- Returns the provider ids of those that were new.
+-- Returns the provider ids of those that were new (one not new: as insert_inbound_messages).
 INSERT INTO unmatched_inbound (provider_message_id, from_phone, to_phone, body, received_at,
                                org_id)
 SELECT r.provider_message_id, r.from_phone, r.to_phone, r.body, coalesce(r.received_at, now()),

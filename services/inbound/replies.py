@@ -24,6 +24,7 @@ import asyncpg
 from nats.aio.msg import Msg
 from prometheus_client import Counter, Histogram
 
+from services.inbound import collisions
 from services.inbound.opt_out import Outcome, classify
 from shared import consent
 from shared.batch_writers import BatchWriters, fail_every, take_distinct
@@ -61,6 +62,7 @@ class _Recorded:
     org_id: int | None
     conversation_id: int | None  # None: it matched no conversation (unmatched_inbound)
     new: bool  # False: a redelivery of a message recorded before
+    stored_id: str  # the provider's id, or the one derived from it on a collision
 
 
 class Replies:
@@ -91,8 +93,9 @@ class Replies:
             # Where the message sits in the stream: the order of a number's STOP and START.
             sequence = msg.metadata.sequence.stream if msg is not None else None
             async with self._pool.acquire() as conn, conn.transaction():
-                outcome = await self._consent(conn, message, intent, sequence)
+                outcome, collided = await self._consent(conn, message, intent, sequence)
             self._nudge_outbox()
+            _count_collision(collided)
         RECEIVED.labels(outcome).inc()
 
     @staticmethod
@@ -114,13 +117,23 @@ class Replies:
             return
         REPLY_BATCH_SIZE.observe(len(batch))
         for message, outcome in zip(batch, recorded, strict=True):
+            _count_collision(_collision(message, outcome))
             if not message.answer.done():
                 message.answer.set_result(_outcome(outcome))
 
     async def _consent(
         self, conn: Connection, message: _Message, intent: Outcome, sequence: int | None
-    ) -> str:
+    ) -> tuple[str, str | None]:
+        """What became of a STOP or START, and where it collided (`_collision`)."""
         recorded = (await _record(conn, [message]))[0]
+        return await self._consent_of(conn, message, recorded, intent, sequence), _collision(
+            message, recorded
+        )
+
+    async def _consent_of(
+        self, conn: Connection, message: _Message, recorded: _Recorded, intent: Outcome,
+        sequence: int | None,
+    ) -> str:  # fmt: skip
         org_id, conversation_id = recorded.org_id, recorded.conversation_id
         if conversation_id is None:
             if org_id is None or not recorded.new:
@@ -130,7 +143,7 @@ class Replies:
         elif not recorded.new:
             return "duplicate"
         assert org_id is not None  # a matched conversation has its campaign's organization
-        sms, phone, to = message.sms, message.phone, message.to
+        phone, to = message.phone, message.to
         if sequence is not None and not await conn.fetchval(
             QUERIES["consent_turn"], org_id, phone, sequence
         ):
@@ -146,12 +159,15 @@ class Replies:
                                               conversation_id=conversation_id, phone=phone,
                                               our_number=to)  # fmt: skip
             return "consent_superseded"
-        event_id = f"consent:{sms.provider_message_id}"
+        # The id the message is kept under: a STOP colliding with another's id has an event of
+        # its own.
+        stored_id = recorded.stored_id
+        event_id = f"consent:{stored_id}"
         if intent == "opt_out":
             is_new = await consent.opt_out(
                 conn, org_id=org_id, phone=phone, conversation_id=conversation_id,
                 our_number=to, source="reply", event_id=event_id,
-                provider_message_id=sms.provider_message_id,
+                provider_message_id=stored_id,
             )  # fmt: skip
             if sequence is not None:
                 await conn.execute(QUERIES["stop_applied"], org_id, phone, sequence, is_new)
@@ -160,7 +176,7 @@ class Replies:
             return intent
         opted_in = await consent.opt_in(
             conn, org_id=org_id, phone=phone, conversation_id=conversation_id, our_number=to,
-            event_id=event_id, provider_message_id=sms.provider_message_id,
+            event_id=event_id, provider_message_id=stored_id,
         )  # fmt: skip
         if sequence is not None:
             await conn.execute(QUERIES["start_applied"], org_id, phone, sequence)
@@ -171,7 +187,8 @@ class Replies:
 
 async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
     """Match, lock, record and flip a batch of messages (one provider id each), in the caller's
-    transaction; what became of each, in order."""
+    transaction; what became of each, in order. A provider id already taken is a repeat only if
+    the message under it says the same (services/inbound/collisions.py)."""
     matches = await conn.fetch(
         QUERIES["match_messages"], [m.phone for m in batch], [m.to for m in batch]
     )
@@ -179,7 +196,7 @@ async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
     conversations: list[int | None] = [r["conversation_id"] for r in matches]
     matched = [i for i, c in enumerate(conversations) if c is not None]
     unmatched = [i for i, c in enumerate(conversations) if c is None]
-    new: set[str] = set()
+    stored: dict[int, tuple[str, bool]] = {}  # message -> (id kept under, new)
     if matched:
         locked = sorted({c for c in conversations if c is not None})
         await conn.execute(QUERIES["lock_conversations"], locked)
@@ -188,8 +205,11 @@ async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
             *_columns(batch, matched, "body", "provider_message_id", "received_at"),
             [batch[i].to for i in matched],
         )  # fmt: skip
-        new.update(r["provider_message_id"] for r in inserted)
-        flipped = [conversations[i] for i in matched if batch[i].sms.provider_message_id in new]
+        stored.update(_inserted(batch, matched, inserted))
+        for i in matched:
+            if i not in stored:
+                stored[i] = await _store_taken(conn, batch[i], conversations[i], orgs[i])
+        flipped = [conversations[i] for i in matched if stored[i][1]]
         if flipped:
             await conn.execute(QUERIES["flip_to_needs_reply"], flipped)
     if unmatched:
@@ -200,11 +220,68 @@ async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
             *_columns(batch, unmatched, "body", "received_at"),
             [orgs[i] for i in unmatched],
         )  # fmt: skip
-        new.update(r["provider_message_id"] for r in inserted)
+        stored.update(_inserted(batch, unmatched, inserted))
+        for i in unmatched:
+            if i not in stored:
+                stored[i] = await _store_taken(conn, batch[i], None, orgs[i])
     return [
-        _Recorded(orgs[i], conversations[i], m.sms.provider_message_id in new)
-        for i, m in enumerate(batch)
+        _Recorded(orgs[i], conversations[i], stored[i][1], stored[i][0]) for i in range(len(batch))
     ]
+
+
+def _inserted(
+    batch: list[_Message], rows: list[int], inserted: list[asyncpg.Record]
+) -> dict[int, tuple[str, bool]]:
+    """The messages at `rows` that the batch insert stored under their provider ids."""
+    new = {r["provider_message_id"] for r in inserted}
+    ids = (batch[i].sms.provider_message_id for i in rows)
+    return {i: (pid, True) for i, pid in zip(rows, ids, strict=True) if pid in new}
+
+
+async def _store_taken(
+    conn: Connection, message: _Message, conversation_id: int | None, org_id: int | None
+) -> tuple[str, bool]:
+    """A message whose provider id was taken: a repeat, or stored under a derived id."""
+    sms = message.sms
+    content = (message.phone, message.to, sms.body)
+
+    async def insert(candidate: str) -> bool:
+        if conversation_id is None:
+            rows = await conn.fetch(
+                QUERIES["insert_unmatched"],
+                [candidate],
+                [message.phone],
+                [message.to],
+                [sms.body],
+                [sms.received_at],
+                [org_id],
+            )
+        else:
+            rows = await conn.fetch(
+                QUERIES["insert_inbound_messages"],
+                [conversation_id],
+                [sms.body],
+                [candidate],
+                [sms.received_at],
+                [message.to],
+            )
+        return bool(rows)
+
+    repeats = QUERIES["unmatched_repeats" if conversation_id is None else "inbound_repeats"]
+    ids = collisions.derived_ids(sms.provider_message_id, *content)
+    return await collisions.store(conn, ids, insert, repeats, content)
+
+
+def _collision(message: _Message, recorded: _Recorded) -> str | None:
+    """The table a new message was stored in under a derived id, if it was."""
+    if not recorded.new or recorded.stored_id == message.sms.provider_message_id:
+        return None
+    return "unmatched_inbound" if recorded.conversation_id is None else "message"
+
+
+def _count_collision(table: str | None) -> None:
+    if table is not None:
+        collisions.ID_COLLISIONS.labels(table).inc()
 
 
 def _columns(batch: list[_Message], rows: list[int], *names: str) -> list[list[object]]:

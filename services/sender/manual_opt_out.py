@@ -11,8 +11,10 @@ import uuid
 import asyncpg
 
 from services.sender.named_queries import QUERIES
+from services.sender.send_rules import holder_refusal
 from shared import consent, outbox
-from shared.access import Caller
+from shared.access import Caller, allows
+from shared.database import Connection
 from shared.errors import not_found
 from shared.schemas import messaging as s
 
@@ -31,8 +33,11 @@ class ManualOptOut:
             )
             if row is None or not row["caller_is_member"]:
                 raise hidden
-            if row["assignee_id"] != caller.user_id:
-                await caller.role_in(conn, row["org_id"], hidden, "moderator")
+            refusal = holder_refusal(row["id"], caller.user_id, row)
+            if refusal is not None and not await _moderates(conn, caller, row["org_id"]):
+                # A texter acts as the holder, by the rule a send follows: removed from the
+                # campaign, or no longer holding it, they may not.
+                raise refusal
             new = await consent.opt_out(
                 conn, org_id=row["org_id"], phone=row["phone"], conversation_id=row["id"],
                 our_number=await consent.last_our_number(conn, row["id"]), source="texter",
@@ -40,3 +45,9 @@ class ManualOptOut:
             )  # fmt: skip
         self._publisher.nudge()  # the confirmation and the event go out now
         return s.ContactOptedOut(conversation_id=row["id"], opted_out_now=new)
+
+
+async def _moderates(conn: Connection, caller: Caller, org_id: int) -> bool:
+    """Whether the caller is a moderator or higher in the organization (any conversation)."""
+    role = await caller.role_in(conn, org_id, not_found("organization", org_id), "texter")
+    return allows(role, "moderator")

@@ -19,15 +19,13 @@ Row = asyncpg.Record | Mapping[str, Any]
 REPLYABLE = ("needs_reply", "replied", "awaiting_reply")
 
 
-def refusal_for(
-    request: s.Send, texter_id: int, kind: str, row: Row | None, now: datetime
-) -> BatonError | None:
-    """The refusal this send gets, or None when it may go: the conversation must still be this
-    texter's, the contact must not have opted out, the status must allow it and the contact's
-    local time must be inside texting hours."""
+def holder_refusal(conversation_id: int, texter_id: int, row: Row | None) -> BatonError | None:
+    """Why this caller may not act on the conversation as the texter holding it, or None when
+    they may: a member of its organization, still a texter on its campaign, holding it. One rule
+    for a send and for a texter's opt-out (services/sender/manual_opt_out.py)."""
     # Another organization's conversation is, to this caller, no conversation at all.
     if row is None or not row["caller_is_member"]:
-        return not_found("conversation", request.conversation_id)
+        return not_found("conversation", conversation_id)
     if not row["caller_is_texter"]:
         # Removed from the campaign: what they still hold is no longer theirs to text.
         return BatonError(ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign")
@@ -36,6 +34,18 @@ def refusal_for(
             ErrorCode.ASSIGNMENT_CHANGED,
             "Your assignment has changed: this conversation is no longer yours",
         )
+    return None
+
+
+def refusal_for(
+    request: s.Send, texter_id: int, kind: str, row: Row | None, now: datetime
+) -> BatonError | None:
+    """The refusal this send gets, or None when it may go: the conversation must still be this
+    texter's, the contact must not have opted out, the status must allow it and the contact's
+    local time must be inside texting hours."""
+    refusal = holder_refusal(request.conversation_id, texter_id, row)
+    if refusal is not None or row is None:
+        return refusal or not_found("conversation", request.conversation_id)
     if row["campaign_status"] != "active":
         return BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
     if row["opted_out"] or row["status"] == "closed":

@@ -120,6 +120,25 @@ def add_parsers(commands: SubParsers) -> None:
         route=api.USER_CREATE,
         build=lambda a: {"org_id": a.org, "name": a.name, "role": a.role},
     )
+    p = user.add_parser("role", help="change a member's role (owners and admins: an owner)")
+    p.add_argument("user_id", type=int)
+    p.add_argument("--org", type=int, required=True)
+    p.add_argument("--role", choices=["owner", "admin", "moderator", "texter"], required=True)
+    p.set_defaults(
+        route=api.ORG_MEMBERS_UPDATE,
+        build=lambda a: {"org_id": a.org, "user_id": a.user_id, "role": a.role},
+    )
+    p = user.add_parser(
+        "remove", help="take a member out of an organization; what they hold goes to Unassigned"
+    )
+    p.add_argument("user_id", type=int)
+    p.add_argument("--org", type=int, required=True)
+    p.set_defaults(
+        route=api.ORG_MEMBERS_REMOVE, build=lambda a: {"org_id": a.org, "user_id": a.user_id}
+    )
+    p = user.add_parser("list", help="an organization's members and their roles")
+    p.add_argument("--org", type=int, required=True)
+    p.set_defaults(route=api.ORG_MEMBERS, build=lambda a: {"org_id": a.org})
 
     team = commands.add_parser("team", help="teams").add_subparsers(dest="action", required=True)
     p = team.add_parser("create", help="create a team")

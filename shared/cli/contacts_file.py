@@ -27,13 +27,19 @@ from typing import BinaryIO
 
 import msgspec
 
-from shared.schemas.admin import MAX_FILE_ROWS
+from shared.schemas.admin import (
+    MAX_FIELD_ENTRIES,
+    MAX_FIELD_KEY,
+    MAX_FIELD_TEXT,
+    MAX_FIELDS_BYTES,
+    MAX_FILE_ROWS,
+)
 
 KNOWN = ("phone", "first_name", "last_name", "timezone")
 # The longest value of each known column that a request may carry (shared/schemas/admin.py
 # ContactRow), and of a custom field's value.
 COLUMN_LIMITS = {"phone": 64, "first_name": 200, "last_name": 200, "timezone": 64}
-MAX_VALUE_CHARS = 10_000
+MAX_VALUE_CHARS = MAX_FIELD_TEXT
 # One row as JSON in a request; parts are cut well below the services' request limit (1 MiB).
 MAX_ROW_BYTES = 64 * 1024
 # A physical line is read whole; one longer than this cannot be a row of acceptable values.
@@ -278,6 +284,7 @@ def _encoded(record: list[str], columns: list[str], line: int) -> bytes:
         elif value:
             fields[name] = value
     if fields:
+        _check_fields(fields, line)
         row["fields"] = fields
     encoded = msgspec.json.encode(row)
     if len(encoded) > MAX_ROW_BYTES:
@@ -295,3 +302,23 @@ def _csv_problem(exc: csv.Error) -> str:
     if "new-line character seen in unquoted field" in text:
         return "a bare carriage return ends a line (old Mac line endings?); " + SAVE_AS
     return f"bad CSV quoting: {text}"
+
+
+def _check_fields(fields: dict[str, str], line: int) -> None:
+    """The bounds a request's custom fields have (ContactRow), checked before anything is sent."""
+    long_name = next((name for name in fields if len(name) > MAX_FIELD_KEY), None)
+    if long_name is not None:
+        raise MalformedFileError(
+            f"line {line}: a column name longer than {MAX_FIELD_KEY} characters: "
+            f"{_show(long_name[:40])}..."
+        )
+    if len(fields) > MAX_FIELD_ENTRIES:
+        raise MalformedFileError(
+            f"line {line}: {len(fields)} custom fields, at most {MAX_FIELD_ENTRIES} per contact"
+        )
+    size = len(msgspec.json.encode(fields))
+    if size > MAX_FIELDS_BYTES:
+        raise MalformedFileError(
+            f"line {line}: custom fields too large: {size:,} bytes as JSON, at most "
+            f"{MAX_FIELDS_BYTES:,}"
+        )

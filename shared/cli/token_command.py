@@ -42,7 +42,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )  # fmt: skip
     parser.add_argument(
         "--ttl", type=duration, default=3600.0, metavar="DURATION",
-        help="how long it is valid: 90s, 30m, 1h (default), 7d",
+        help="how long it is valid: 90s, 30m, 1h (default); at most BATON_AUTH_MAX_TOKEN_SECONDS",
     )  # fmt: skip
     add_data_dir(parser)
     parser.set_defaults(run=run)
@@ -50,9 +50,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     try:
-        signer = local_signer(cli_settings(args.data_dir), args.data_dir)
+        settings = cli_settings(args.data_dir)
+        signer = local_signer(settings, args.data_dir)
     except (SettingsError, KeyConfigError) as exc:
         print(f"baton token: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+    if args.ttl > settings.auth_max_token_seconds:
+        # The services would refuse it: say so now rather than hand out a token that never works.
+        print(f"baton token: --ttl is at most BATON_AUTH_MAX_TOKEN_SECONDS "
+              f"({settings.auth_max_token_seconds} s)", file=sys.stderr)  # fmt: skip
         return exit_codes.USAGE
     if args.operator:
         print(signer.mint(OPERATOR, ttl_seconds=args.ttl, operator=True))

@@ -30,8 +30,9 @@ class OrgCreated(Message):
     org_id: int
 
 
-# A number Baton texts from: E.164 (or anything phonenumbers reads in the default region), or a
-# short code.
+# A number Baton texts from: a valid E.164 number (or one phonenumbers reads as valid in the
+# default region), or a short code of 5 or 6 digits; N11 and other service codes are refused
+# (shared/phones.py `to_sending_number`).
 SendingNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 # One SMS segment's worth twice over: carriers expect the confirmation short.
 ConfirmationText = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
@@ -155,6 +156,47 @@ class CampaignTexters(Request):
 
 class TextersChanged(Message):
     changed: int
+    # Conversations the people removed held, returned to Unassigned (a removal only).
+    unassigned: int = 0
+
+
+class OrgMember(Request):
+    """`baton.admin.org.members.remove`: take someone out of an organization."""
+
+    org_id: Id
+    user_id: Id
+
+
+class UpdateOrgMember(Request):
+    """`baton.admin.org.members.update`: change a member's role."""
+
+    org_id: Id
+    user_id: Id
+    role: Role
+
+
+class ListOrgMembers(Request):
+    """`baton.query.org.members`: the members, or the one named, by user id."""
+
+    org_id: Id
+    user_id: Id | None = None
+
+
+class OrgMemberView(Message):
+    user_id: int
+    name: str
+    role: Role
+
+
+class OrgMembers(Message):
+    org_id: int
+    members: list[OrgMemberView]
+
+
+class MemberRemoved(Message):
+    user_id: int
+    # Conversations they held in the organization's campaigns, returned to Unassigned.
+    unassigned: int
 
 
 class CreateInvite(Request):
@@ -178,17 +220,41 @@ class Revoked(Message):
 # nested at most three deep below `fields` (`fields.a.b.c`). Spelled out level by level, so that
 # msgspec refuses anything deeper where it meets it (`bad_request` naming the field) instead of
 # recursing into it: a thousand levels used to end in a RecursionError, answered `internal`.
-FieldScalar = str | int | float | bool | None
-_FieldValue2 = FieldScalar | dict[str, FieldScalar] | list[FieldScalar]
-FieldValue = FieldScalar | dict[str, _FieldValue2] | list[_FieldValue2]
+# Each bounded (issue #30: one value of a million characters was stored): a key, a text value,
+# the entries of `fields` and of any object or list in it, and the row's fields in all, as JSON.
+# Past one, the contact is `bad_request` naming where (`$.contacts[3].fields.note`).
+# shared/cli/contacts_file.py checks a file's rows against the same numbers before sending any.
+MAX_FIELD_KEY = 100
+MAX_FIELD_TEXT = 10_000
+MAX_FIELD_ENTRIES = 100
+MAX_FIELDS_BYTES = 32_768
+FieldKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_FIELD_KEY)]
+FieldText = Annotated[str, msgspec.Meta(max_length=MAX_FIELD_TEXT)]
+FieldScalar = FieldText | int | float | bool | None
+_Entries = msgspec.Meta(max_length=MAX_FIELD_ENTRIES)
+_FieldValue2 = (
+    FieldScalar
+    | Annotated[dict[FieldKey, FieldScalar], _Entries]
+    | Annotated[list[FieldScalar], _Entries]
+)
+FieldValue = (
+    FieldScalar
+    | Annotated[dict[FieldKey, _FieldValue2], _Entries]
+    | Annotated[list[_FieldValue2], _Entries]
+)
 
 
 class ContactRow(Request):
     phone: Annotated[str, msgspec.Meta(max_length=64)]
     first_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     last_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    fields: dict[str, FieldValue] = msgspec.field(default_factory=dict)
+    fields: Annotated[dict[FieldKey, FieldValue], _Entries] = msgspec.field(default_factory=dict)
     timezone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+    def __post_init__(self) -> None:
+        # msgspec reports a ValueError here as a ValidationError at this contact's path.
+        if self.fields and len(msgspec.json.encode(self.fields)) > MAX_FIELDS_BYTES:
+            raise ValueError(f"`fields` may hold at most {MAX_FIELDS_BYTES} bytes of JSON in all")
 
 
 # A file import has at most this many rows (`baton contacts import`; 0005_contact_file_imports).

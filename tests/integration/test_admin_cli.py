@@ -106,6 +106,9 @@ async def test_a_token_given_in_baton_token_is_who_calls(
     monkeypatch.setenv("BATON_NATS_URL", settings.nats_url)
     code, token, _ = await _baton(capsys, "token", "--operator", "--ttl", "5m")
     assert code == exit_codes.OK
+    # One the services would refuse for living too long is not made at all.
+    code, refused, err = await _baton(capsys, "token", "--operator", "--ttl", "2d")
+    assert (code, refused, "BATON_AUTH_MAX_TOKEN_SECONDS" in err) == (exit_codes.USAGE, "", True)
     # Someone handed us an operator token; no key of our own is needed to use it.
     monkeypatch.setenv("BATON_TOKEN", token.strip())
     monkeypatch.delenv("BATON_AUTH_SECRET")

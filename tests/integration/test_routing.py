@@ -432,9 +432,10 @@ async def test_a_texter_opts_out_a_contact_whose_words_were_not_read_as_one(
     other = (await assigner.call(api.USER_CREATE, as_user=a["owner"], org_id=a["org"],
                                  name="T2", role="texter"))["user_id"]  # fmt: skip
     stranger = (await _org(assigner, None))["owner"]
-    # Not theirs to decide: a texter who does not hold it, and a stranger to the organization.
+    # Not theirs to decide: a texter not on the campaign (as for a send), and a stranger to the
+    # organization.
     assert (await sender.error(api.SEND_OPT_OUT, as_user=other,
-                               conversation_id=first)).code == "forbidden"  # fmt: skip
+                               conversation_id=first)).code == "not_a_member"  # fmt: skip
     assert (await sender.error(api.SEND_OPT_OUT, as_user=stranger,
                                conversation_id=first)).code == "not_found"  # fmt: skip
     done = await sender.call(api.SEND_OPT_OUT, as_user=a["texter"], conversation_id=first)

@@ -85,7 +85,7 @@ def test_operator_token_is_the_operator(
 
 
 @pytest.mark.parametrize(("ttl", "seconds"), [("90s", 90), ("30m", 1800), ("1h", 3600),
-                                              ("7d", 604800), ("45", 45)])  # fmt: skip
+                                              ("1d", 86400), ("45", 45)])  # fmt: skip
 def test_token_ttl_forms(
     ttl: str, seconds: int, no_key: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -93,6 +93,18 @@ def test_token_ttl_forms(
     monkeypatch.setenv("BATON_AUTH_SECRET", SECRET)
     assert main(["token", "--user", "1", "--ttl", ttl]) == exit_codes.OK
     assert _lifetime(capsys.readouterr().out) == seconds
+
+
+def test_a_token_longer_than_the_services_take_is_not_minted(
+    no_key: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BATON_AUTH_SECRET", SECRET)
+    assert main(["token", "--user", "1", "--ttl", "7d"]) == exit_codes.USAGE
+    captured = capsys.readouterr()
+    assert captured.out == "" and "BATON_AUTH_MAX_TOKEN_SECONDS" in captured.err
+    monkeypatch.setenv("BATON_AUTH_MAX_TOKEN_SECONDS", str(7 * 86400))
+    assert main(["token", "--user", "1", "--ttl", "7d"]) == exit_codes.OK
+    assert _lifetime(capsys.readouterr().out) == 7 * 86400
 
 
 @pytest.mark.parametrize(

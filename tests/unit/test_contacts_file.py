@@ -58,7 +58,10 @@ def test_rows_carry_known_columns_and_custom_fields_and_know_their_lines(tmp_pat
         (b"phone,timezone\n+1," + b"Z" * 65 + b"\n", "`timezone` holds 65 characters, at most 64"),
         (b"phone,note\n+1," + b"n" * 10_001 + b"\n", "`note` holds 10,001 characters, at most 10,000"),
         (b"phone," + b",".join(b"c%d" % n for n in range(3000)) + b"\n+1,"
-         + b",".join([b"v" * 30] * 3000) + b"\n", "a row too large"),
+         + b",".join([b"v" * 30] * 3000) + b"\n", "3000 custom fields, at most 100 per contact"),
+        (b"phone," + b",".join(b"c%d" % n for n in range(5)) + b"\n+1,"
+         + b",".join([b"v" * 9000] * 5) + b"\n", "custom fields too large"),
+        (b"phone," + b"c" * 101 + b"\n+1,v\n", "a column name longer than 100 characters"),
         (b"Phone,PHONE\n1,2\n", "column `phone` twice"),
         (b"phone,n\x01ame,n\x01ame\n1,2,3\n", r"column `n\x01ame` twice"),
     ],

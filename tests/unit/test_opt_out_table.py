@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import unicodedata
 
+import disarm
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from services.inbound.opt_out import classify, is_opt_out
+from services.inbound.lookalikes import DIGIT_LETTERS
+from services.inbound.opt_out import OPT_OUT_ALONE, classify, is_opt_out
 from shared.text import storable
 
 OUT = "opt_out"
@@ -58,6 +60,29 @@ CASES: list[tuple[str, str | None]] = [
     ("\tstop\x07\x7f\x9b", OUT),
     ("ST\u00adOP", OUT),  # soft hyphen
     ("STOP \U0001f6d1", OUT),
+    # Look-alikes (issue #30): digits for letters inside a keyword, other scripts' letters.
+    ("ST0P", OUT),  # a zero
+    ("st0p", OUT),
+    ("5TOP", OUT),
+    ("QU1T", OUT),
+    ("3ND", OUT),
+    ("CANC3L", OUT),
+    ("UN5UB5CRIBE", OUT),
+    ("0PT 0UT", OUT),
+    ("ST0P please", OUT),
+    ("\u0455\u0442\u043e\u0440", OUT),  # Cyrillic small dze, te, o, er
+    ("\u0405\u0422\u041e\u0420", OUT),  # the same, capitals
+    ("ST\u039fP", OUT),  # Greek capital omicron
+    ("\u0455top", OUT),  # one Cyrillic letter
+    ("\U0001d412\U0001d413\U0001d40e\U0001d40f", OUT),  # mathematical bold STOP
+    ("\ua4e2\ua4d4\ua4f3\ua4d1", OUT),  # Lisu letters that look like STOP
+    ("st\u043ep texting me", OUT),
+    ("\u0420lease remove me from your list", OUT),  # a Cyrillic capital er in a phrase
+    ("\u0405\u0422\u0410RT", None),  # a look-alike START opts no one in
+    ("I'll be there at 10, 5 min away", None),
+    ("1st street, apt 3", None),
+    ("st0p by the office later?", None),  # a look-alike is read as the word, no more
+    ("\u0441\u0442\u043e\u043f", None),  # Russian стоп reads as "cton": not read
     ("Stop \U0001f621\U0001f621", OUT),
     ("\U0001f44e STOP \U0001f44e", OUT),
     # With filler words, or as one sentence of the reply.
@@ -259,3 +284,59 @@ def test_storable_text_holds_nothing_postgres_refuses(text: str) -> None:
     assert not any(map(_unstorable, stored))
     assert storable(stored) == stored
     stored.encode("utf-8")
+
+
+# Every character outside ASCII whose confusables skeleton is one ASCII letter, by letter.
+_LOOKALIKES: dict[str, list[str]] = {}
+for _code in range(0x80, 0x30000):
+    if 0xD800 <= _code <= 0xDFFF:
+        continue
+    _skeleton = disarm.skeleton_key(chr(_code))
+    if len(_skeleton) == 1 and _skeleton.isascii() and _skeleton.isalpha():
+        _LOOKALIKES.setdefault(_skeleton, []).append(chr(_code))
+_KEYWORDS = sorted(OPT_OUT_ALONE)
+
+
+def _variants(keyword: str, at: int) -> list[str]:
+    """What may stand for `keyword[at]`: its look-alikes, and inside a word of two letters or
+    more, the digits typed for it."""
+    letter = keyword[at]
+    start, end = keyword.rfind(" ", 0, at) + 1, keyword.find(" ", at)
+    in_a_word = (len(keyword) if end < 0 else end) - start > 1
+    digits = [d for d, letters in DIGIT_LETTERS.items() if letter in letters] if in_a_word else []
+    return [*_LOOKALIKES.get(letter, []), *digits]
+
+
+@st.composite
+def _keyword_with_a_lookalike(draw: st.DrawFn) -> str:
+    keyword = draw(st.sampled_from(_KEYWORDS))
+    at = draw(st.sampled_from([i for i, char in enumerate(keyword) if char.isalpha()]))
+    replacement = draw(st.sampled_from(_variants(keyword, at)))
+    # Upper-cased before the replacement goes in: a look-alike's own capital may not look alike.
+    base = keyword.upper() if draw(st.booleans()) else keyword
+    return base[:at] + replacement + base[at + 1 :]
+
+
+def test_every_letter_of_every_keyword_has_lookalikes() -> None:
+    letters = {char for keyword in _KEYWORDS for char in keyword if char.isalpha()}
+    assert letters <= set(_LOOKALIKES), letters - set(_LOOKALIKES)
+
+
+@given(_keyword_with_a_lookalike())
+@example("st\u043ep")
+@example("\u0455top")
+def test_any_keyword_with_one_letter_replaced_by_a_lookalike_opts_out(body: str) -> None:
+    assert classify(body) == OUT, ascii(body)
+
+
+def test_every_single_lookalike_of_every_keyword_opts_out() -> None:
+    """The property above, every case of it: each keyword, each letter, each look-alike."""
+    missed = [
+        keyword[:at] + replacement + keyword[at + 1 :]
+        for keyword in _KEYWORDS
+        for at, char in enumerate(keyword)
+        if char.isalpha()
+        for replacement in _variants(keyword, at)
+        if classify(keyword[:at] + replacement + keyword[at + 1 :]) != OUT
+    ]
+    assert not missed, [ascii(body) for body in missed[:20]]

@@ -83,9 +83,10 @@ def test_an_operator_token_is_no_user() -> None:
         "Bearer \x00",
         bearer(TokenSigner.from_secret("another-secret-of-enough-length-9876543").mint(1)),
         bearer(SIGNER.mint(1, ttl_seconds=-120)),  # expired beyond the leeway
-        # Not valid yet. Minted when the tests are collected, so a day ahead: ten minutes ahead
-        # had passed by the time a long suite reached this test.
-        bearer(SIGNER.mint(1, ttl_seconds=2 * 86400, not_before=time.time() + 86400)),
+        # Not valid yet. Minted when the tests are collected, so half a day ahead: ten minutes
+        # ahead had passed by the time a long suite reached this test (and living under the
+        # 24-hour bound, so that nbf is what refuses it).
+        bearer(SIGNER.mint(1, ttl_seconds=20 * 3600, not_before=time.time() + 12 * 3600)),
         bearer(jwt.encode({"sub": "1"}, SECRET, algorithm="HS256")),  # no exp
         bearer(SIGNER.mint("alice")),  # a user id is a number
         bearer(SIGNER.mint("0")),
@@ -280,3 +281,85 @@ def test_remembered_tokens_are_bounded() -> None:
         verifier.verify(bearer(SIGNER.mint(user)))
     verifier.verify(bearer(first))  # the least recently used was let go: verified in full
     assert verifier.remembered_hits == 0
+
+
+# --- issue #30: bounded lifetimes, unreadable times ---------------------------------------------
+
+
+def _signed_raw(payload: bytes) -> str:
+    """A token over exactly these payload bytes (JSON PyJWT would not write, like 1e400)."""
+    return jwt.api_jws.encode(payload, SECRET, algorithm="HS256")
+
+
+def _claims(**claims: Any) -> str:
+    return jwt.encode({"sub": "1", **claims}, SECRET, algorithm="HS256")
+
+
+def test_a_token_living_longer_than_the_bound_is_refused() -> None:
+    now = time.time()
+    day = CommonSettings.auth_max_token_seconds
+    assert day == 86_400
+    for token in (
+        _claims(iat=int(now), exp=int(now) + day - 60),
+        _claims(exp=int(now) + day - 60),  # no iat: from now
+        _claims(iat=int(now) - 3600, exp=int(now) + day - 3660),
+    ):
+        assert VERIFIER.verify(bearer(token)).user_id == 1
+    for token in (
+        _claims(iat=int(now), exp=int(now) + day + 60),
+        _claims(exp=int(now) + day + 60),
+        _claims(iat=int(now), exp=253402300799),  # 9999-12-31
+        # An iat in the future does not stretch it: bounded from now as well.
+        _claims(iat=int(now) + 10 * 365 * day, exp=int(now) + 10 * 365 * day + 3600),
+    ):
+        assert _refused(VERIFIER, bearer(token)).code == "unauthenticated"
+
+
+def test_the_bound_is_the_setting() -> None:
+    week = 7 * 86_400
+    verifier = verifier_from_settings(CommonSettings(auth_secret=SECRET,
+                                                     auth_max_token_seconds=week))  # fmt: skip
+    assert verifier.verify(bearer(SIGNER.mint(5, ttl_seconds=week - 60))).user_id == 5
+    assert _refused(verifier, bearer(SIGNER.mint(5, ttl_seconds=week + 60))).code == (
+        "unauthenticated")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"sub":"1","exp":1' + b"0" * 400 + b"}",  # 10**400
+        b'{"sub":"1","exp":1e400}',  # infinity once parsed
+        b'{"sub":"1","exp":-1e400}',
+        b'{"sub":"1","exp":NaN}',
+        b'{"sub":"1","exp":"4102444800"}',
+        b'{"sub":"1","exp":true}',
+        b'{"sub":"1","exp":[1]}',
+        b'{"sub":"1","exp":%d,"iat":1%s}' % (int(time.time()) + 60, b"0" * 400),
+        b'{"sub":"1","exp":%d,"iat":1e400}' % (int(time.time()) + 60),
+        b'{"sub":"1","exp":%d,"iat":"now"}' % (int(time.time()) + 60),
+        b'{"sub":"1","exp":%d,"nbf":1%s}' % (int(time.time()) + 60, b"0" * 400),
+        b'{"sub":"1","exp":%d,"nbf":-1e400}' % (int(time.time()) + 60),
+        b'{"sub":"1","exp":%d,"nbf":NaN}' % (int(time.time()) + 60),
+    ],
+    ids=[
+        "exp-10e400",
+        "exp-inf",
+        "exp-minus-inf",
+        "exp-nan",
+        "exp-string",
+        "exp-bool",
+        "exp-list",
+        "iat-10e400",
+        "iat-inf",
+        "iat-string",
+        "nbf-10e400",
+        "nbf-minus-inf",
+        "nbf-nan",
+    ],
+)
+def test_an_unreadable_time_is_unauthenticated_never_internal(payload: bytes) -> None:
+    refusal = _refused(VERIFIER, bearer(_signed_raw(payload)))
+    assert (refusal.code, refusal.message) == (
+        "unauthenticated",
+        "a valid bearer token is required",
+    )

@@ -1,0 +1,115 @@
+"""Taking people off a campaign or out of an organization, changing their role, listing members
+(issue #30, findings 2 and 3).
+
+Removal cuts a person off where it happens, in one transaction: they are no longer a texter (or a
+member), and every conversation they held there goes back to Unassigned with its events
+(`unassign_held`), so nothing waits on someone who can no longer answer. Their messages stay:
+replies already answered keep their history.
+
+Owners and admins are the owner's to make, demote or remove; the last owner can be neither
+demoted nor removed, so an organization always has someone who can run it.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.assigner.admin import fetch_campaign_as
+from services.assigner.named_queries import QUERIES as ASSIGNER
+from services.assigner.reassign import count_moves, unassign_held
+from shared import outbox
+from shared.access import Caller, Role
+from shared.database import Connection
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError, not_a_member, not_found
+from shared.queries import load_queries
+from shared.schemas import admin as s
+
+QUERIES = load_queries("services.assigner", "membership.sql")
+# Roles only an owner may grant, take away or remove.
+OWNERS_CALL: frozenset[str] = frozenset({"owner", "admin"})
+
+
+class Membership:
+    def __init__(self, pool: asyncpg.Pool, publisher: outbox.OutboxPublisher) -> None:
+        self._pool = pool
+        self._publisher = publisher
+
+    async def remove_texters(self, request: s.CampaignTexters, caller: Caller) -> s.TextersChanged:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await fetch_campaign_as(conn, caller, request.campaign_id)
+            await conn.execute(QUERIES["claim_locks"], row["org_id"], row["id"], request.user_ids)
+            result = await conn.execute(QUERIES["remove_texters"], row["id"], request.user_ids)
+            unassigned = await unassign_held(
+                conn, row["org_id"], row["id"], request.user_ids, caller.user_id
+            )
+        self._moved(unassigned)
+        return s.TextersChanged(changed=int(result.split()[-1]), unassigned=unassigned)
+
+    async def remove_member(self, request: s.OrgMember, caller: Caller) -> s.MemberRemoved:
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await self._target(conn, caller, request.org_id, request.user_id)
+            await _require_owner_for(conn, caller, request.org_id, current)
+            await _keep_an_owner(conn, request.org_id, current, None)
+            await conn.execute(QUERIES["claim_locks"], request.org_id, None, [request.user_id])
+            await conn.execute(QUERIES["leave_campaigns"], request.org_id, request.user_id)
+            await conn.execute(QUERIES["remove_member"], request.org_id, request.user_id)
+            unassigned = await unassign_held(
+                conn, request.org_id, None, [request.user_id], caller.user_id
+            )
+        self._moved(unassigned)
+        return s.MemberRemoved(user_id=request.user_id, unassigned=unassigned)
+
+    async def update_member(self, request: s.UpdateOrgMember, caller: Caller) -> s.OrgMemberView:
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await self._target(conn, caller, request.org_id, request.user_id)
+            await _require_owner_for(conn, caller, request.org_id, current, request.role)
+            await _keep_an_owner(conn, request.org_id, current, request.role)
+            await conn.execute(QUERIES["set_role"], request.org_id, request.user_id, request.role)
+            return (await _members(conn, request.org_id, request.user_id))[0]
+
+    async def list_members(self, request: s.ListOrgMembers, caller: Caller) -> s.OrgMembers:
+        async with self._pool.acquire() as conn:
+            await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
+            members = await _members(conn, request.org_id, request.user_id)
+        return s.OrgMembers(org_id=request.org_id, members=members)
+
+    async def _target(self, conn: Connection, caller: Caller, org_id: int, user_id: int) -> Role:
+        """The organization locked, the caller's role checked, the target's role (locked)."""
+        hidden = not_found("organization", org_id)
+        if await conn.fetchval(ASSIGNER["org_exists"], org_id) is None:
+            raise hidden
+        await caller.role_in(conn, org_id, hidden)
+        role: Role | None = await conn.fetchval(QUERIES["member_for_update"], org_id, user_id)
+        if role is None:
+            raise not_a_member([user_id], f"members of organization {org_id}")
+        return role
+
+    def _moved(self, unassigned: int) -> None:
+        if unassigned:
+            count_moves("unassign", unassigned)
+            self._publisher.nudge()  # the moves' events go out now
+
+
+async def _require_owner_for(
+    conn: Connection, caller: Caller, org_id: int, current: Role, new: Role | None = None
+) -> None:
+    """Making, demoting or removing an owner or an admin is an owner's call."""
+    if current in OWNERS_CALL or new in OWNERS_CALL:
+        await caller.role_in(conn, org_id, not_found("organization", org_id), "owner")
+
+
+async def _keep_an_owner(conn: Connection, org_id: int, current: Role, new: Role | None) -> None:
+    """The last owner stays an owner (`new` None: removed)."""
+    if current != "owner" or new == "owner":
+        return
+    if await conn.fetchval(QUERIES["owner_count"], org_id) <= 1:
+        raise BatonError(
+            ErrorCode.CONFLICT,
+            "this is the organization's last owner: make another owner first",
+        )
+
+
+async def _members(conn: Connection, org_id: int, user_id: int | None) -> list[s.OrgMemberView]:
+    rows = await conn.fetch(QUERIES["members"], org_id, user_id)
+    return [s.OrgMemberView(user_id=r["user_id"], name=r["name"], role=r["role"]) for r in rows]

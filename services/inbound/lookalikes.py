@@ -1,0 +1,57 @@
+"""Look-alike letters folded to the letters they look like, for reading opt-outs (issue #30).
+
+The FCC's rule is that a revocation by any reasonable means is honoured: a contact who types a
+STOP that looks like STOP (`ST0P` with a zero, `STOP` in Cyrillic letters, or with a Greek
+capital omicron) has asked to stop.
+Two foldings, both used only to find an opt-out (services/inbound/opt_out.py `classify`), never
+to store or show a message, and never to opt anyone back in:
+
+- Every character outside ASCII becomes its Unicode confusables skeleton (UTS #39, the data of
+  the `disarm` package, `disarm.CONFUSABLES_VERSION`) when that skeleton is plain ASCII letters:
+  Cyrillic te is `t`, Greek omicron is `o`, mathematical bold S is `s`. ASCII is left alone, so
+  the skeleton's own ASCII folds (`m` as `rn`, `l` as `I`) cannot turn ordinary words into others,
+  and a character with no Latin look-alike (Chinese, Arabic, an accented letter) stays as it is.
+- Inside a word of letters and digits, the digits people type for letters (0 for O, 1 for I or L,
+  3 for E, 5 for S) are read as those letters, but only where the word then spells a word of an
+  opt-out keyword (`ST0P`, `QU1T`, `UN5UBSCRIBE`, `3ND`): a number alone, or `1st`, stays.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Callable, Iterable
+
+import disarm
+
+# The digits read as letters, with every letter each may stand for.
+DIGIT_LETTERS: dict[str, tuple[str, ...]] = {"0": ("o",), "1": ("i", "l"), "3": ("e",), "5": ("s",)}
+# A word with some of those digits, at most this many (each 1 doubles the readings tried).
+_MAX_DIGITS = 6
+_MIXED_WORD = re.compile(r"[^\W_]*[0135][^\W_]*")
+
+
+@functools.lru_cache(maxsize=4096)
+def _letter_for(char: str) -> str:
+    skeleton = disarm.skeleton_key(char)
+    return skeleton if skeleton and skeleton.isascii() and skeleton.isalpha() else char
+
+
+def fold(body: str, is_keyword_word: Callable[[str], bool]) -> str:
+    """`body` with look-alikes read as letters (see the module); `is_keyword_word`: whether a
+    lower-case word a digit-for-letter reading gives is a word of an opt-out keyword."""
+    letters = "".join(char if char.isascii() else _letter_for(char) for char in body)
+    return _MIXED_WORD.sub(lambda found: _read_digits(found.group(), is_keyword_word), letters)
+
+
+def _read_digits(word: str, is_keyword_word: Callable[[str], bool]) -> str:
+    lower = word.lower()
+    if lower.isdigit() or sum(c in DIGIT_LETTERS for c in lower) > _MAX_DIGITS:
+        return word
+    return next((r for r in _readings(lower) if is_keyword_word(r)), word)
+
+
+def _readings(word: str) -> Iterable[str]:
+    choices = [DIGIT_LETTERS.get(char, (char,)) for char in word]
+    return ("".join(combination) for combination in itertools.product(*choices))
