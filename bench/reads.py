@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import re
 import time
 from typing import Any
 
@@ -110,6 +112,31 @@ async def timed(conn: asyncpg.Connection, statements: list[tuple[str, tuple[Any,
     return latency_summary(spent)
 
 
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(int(value))
+
+
+async def generic_plan(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    """The indexes the generic plan reads and the buffers it touches, executed (a read)."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        await conn.execute(f"PREPARE generic_read AS {sql}")
+        try:
+            plan = await conn.fetchval(
+                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE generic_read"
+                f"({', '.join(_literal(a) for a in args)})"
+            )
+        finally:
+            await conn.execute("DEALLOCATE generic_read")
+    top = json.loads(plan)[0]["Plan"]
+    return {"indexes": sorted(set(re.findall(r'"Index Name": "([^"]+)"', plan))),
+            "buffers": top["Shared Hit Blocks"] + top["Shared Read Blocks"]}  # fmt: skip
+
+
 async def measure(conn: asyncpg.Connection, campaign: int, texter: int, idle: int,
                   repeat: int) -> dict[str, Any]:  # fmt: skip
     def page(holder: int) -> tuple[str, tuple[Any, ...]]:
@@ -120,7 +147,13 @@ async def measure(conn: asyncpg.Connection, campaign: int, texter: int, idle: in
         return OLD_PAGE, (campaign, 0, holder, False, None, True, 50)
 
     old_stats = [(sql, (campaign,)) for sql in OLD_STATS]
+    plans = {
+        "page": await generic_plan(conn, *page(texter)),
+        "page_empty": await generic_plan(conn, *page(idle)),
+        "old_page_empty": await generic_plan(conn, *old_page(idle)),
+    }
     return {
+        "generic_plans": plans,
         "page": await timed(conn, [page(texter)], repeat),
         "page_empty": await timed(conn, [page(idle)], repeat),
         "stats": await timed(conn, [(sql, (campaign,)) for sql in STATS], repeat),
