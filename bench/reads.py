@@ -99,8 +99,9 @@ async def build(conn: asyncpg.Connection, org: int, texters: list[int], size: in
 
 
 async def timed(conn: asyncpg.Connection, statements: list[tuple[str, tuple[Any, ...]]],
-                repeat: int) -> dict[str, float]:  # fmt: skip
-    for _ in range(10):  # warm-up: a generic plan, if Postgres prefers one, is cached by now
+                repeat: int, warm_up: int = 10) -> dict[str, float]:  # fmt: skip
+    # After five custom plans Postgres may switch to a cached generic one: warm past that.
+    for _ in range(warm_up):
         for sql, args in statements:
             await conn.fetch(sql, *args)
     spent = []
@@ -147,6 +148,7 @@ async def measure(conn: asyncpg.Connection, campaign: int, texter: int, idle: in
         return OLD_PAGE, (campaign, 0, holder, False, None, True, 50)
 
     old_stats = [(sql, (campaign,)) for sql in OLD_STATS]
+    old = max(3, repeat // 40)
     plans = {
         "page": await generic_plan(conn, *page(texter)),
         "page_empty": await generic_plan(conn, *page(idle)),
@@ -157,10 +159,10 @@ async def measure(conn: asyncpg.Connection, campaign: int, texter: int, idle: in
         "page": await timed(conn, [page(texter)], repeat),
         "page_empty": await timed(conn, [page(idle)], repeat),
         "stats": await timed(conn, [(sql, (campaign,)) for sql in STATS], repeat),
-        "old_page": await timed(conn, [old_page(texter)], repeat),
-        "old_page_empty": await timed(conn, [old_page(idle)], repeat),
-        # Counting every row is slow at size: fewer repetitions of the baseline.
-        "old_stats": await timed(conn, old_stats, max(3, repeat // 20)),
+        # The previous statements read every row at size: fewer repetitions of the baseline.
+        "old_page": await timed(conn, [old_page(texter)], old, warm_up=6),
+        "old_page_empty": await timed(conn, [old_page(idle)], old, warm_up=6),
+        "old_stats": await timed(conn, old_stats, old, warm_up=1),
     }
 
 
@@ -185,6 +187,9 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"built {size:,} in {time.perf_counter() - started:.0f} s", flush=True)
                 runs[size] = await measure(conn, campaign, texters[1], idle, args.repeat)
                 print(f"  {size:,}: {runs[size]}", flush=True)
+                # Written as each size is done: the largest takes long to build.
+                write_results("reads", {"runs": {str(k): v for k, v in runs.items()},
+                                        "settings": vars(args)})  # fmt: skip
         finally:
             await conn.close()
     small = runs[sizes[0]]

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.assigner.conversation_pages import page_statement
 from shared.queries import parse_queries
 from tests.support.databases import clone_database, drop_database, with_database
 from tests.support.servers import ServerSet
@@ -258,3 +259,34 @@ async def _explain(
         # A prepared statement outlives the transaction; the next query prepares its own.
         if prepared:
             await conn.execute("DEALLOCATE checked")
+
+
+@pytest.mark.parametrize("shape", ["holder", "unassigned", "campaign"])
+async def test_a_page_reads_what_it_returns_under_the_generic_plan(
+    populated: tuple[str, dict[str, int]], shape: str
+) -> None:
+    """Issue 29's case, by buffers: under the generic plan a page of 50 reads a few index and
+    heap pages, on the campaign of 170,000, for a texter who holds nothing there as well (the
+    previous statement walked every conversation for them: 29,189 buffers at 400,000)."""
+    url, data = populated
+    conn = await asyncpg.connect(url)
+    try:
+        idle = await conn.fetchval("INSERT INTO app_user (name) VALUES ('idle') RETURNING id")
+        holders = {"holder": (idle, False), "unassigned": (None, True), "campaign": (None, False)}
+        holder, unassigned = holders[shape]
+        sql, args = page_statement(data["campaign"], 0, 50, assignee=holder,
+                                   unassigned=unassigned, status=None, inbox=False)  # fmt: skip
+        rendered = ", ".join("NULL" if a is None else repr(a).lower() if isinstance(a, bool)
+                             else f"'{a}'" for a in args)  # fmt: skip
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            await conn.execute(f"PREPARE page AS {sql}")
+            plan = json.loads(await conn.fetchval(
+                f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE page({rendered})"))  # fmt: skip
+            await conn.execute("DEALLOCATE page")
+    finally:
+        await conn.close()
+    top = plan[0]["Plan"]
+    assert top["Actual Rows"] == (0 if shape == "holder" else 50), plan
+    # 50 conversations and their contacts: about 100 heap pages and a few index pages at most.
+    assert top["Shared Hit Blocks"] + top["Shared Read Blocks"] < 250, plan
