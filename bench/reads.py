@@ -1,8 +1,8 @@
 """Reads beside a small campaign (issue 29): a texter's page of conversations and the
 campaign's stats, at each size, against the same at 3,000 conversations, in one run.
 
-Each size is its own campaign in one database (300 texters, nine in ten conversations held, in
-every status). On one connection, as a service's would be, each read runs `--repeat` times
+Each size is its own campaign in one database (300 texters, nine in ten conversations held, each
+texter's in every status). On one connection, as a service's would be, each read runs `--repeat` times
 after ten warm-up calls (so Postgres has had its chance to switch to a cached generic plan):
 - `page`: a texter's inbox page of 50 (`page_of_holder`, as conversation_pages.py picks it);
 - `page_empty`: the same for a texter who holds nothing in the campaign (the issue's case);
@@ -78,7 +78,7 @@ async def build(conn: asyncpg.Connection, org: int, texters: list[int], size: in
         """INSERT INTO conversation (campaign_id, contact_id, zone_group, status, assignee_id,
                                      needs_reply_since)
            SELECT campaign_id, id, $3, s.status,
-                  CASE WHEN id % 10 = 0 THEN NULL ELSE ($2::bigint[])[id % 300 + 1] END,
+                  CASE WHEN id % 10 = 0 THEN NULL ELSE ($2::bigint[])[(id / 5) % 300 + 1] END,
                   CASE WHEN s.status = 'needs_reply' THEN now() END
            FROM contact
            CROSS JOIN LATERAL (SELECT (ARRAY['not_started', 'awaiting_reply', 'needs_reply',

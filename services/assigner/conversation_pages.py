@@ -25,12 +25,15 @@ def page_statement(
     inbox: bool,
 ) -> tuple[str, tuple[Any, ...]]:
     """The statement and its parameters for a page of `campaign_id`'s conversations after id
-    `after`: one holder's (`assignee`), the Unassigned ones, or all. `inbox` (leave out what only
-    waits for the contact) is a holder's view; the caller has refused it elsewhere."""
-    if assignee is not None:
-        return QUERIES["page_of_holder"], (campaign_id, after, assignee, status, inbox, limit)
+    `after`: one holder's (`assignee`), their inbox (`inbox`: leaving out what only waits for the
+    contact), the Unassigned ones, or all. An inbox without its holder is refused by the caller
+    before it gets here."""
     if inbox:
-        raise ValueError("an inbox is one holder's: give the assignee")
+        if assignee is None:
+            raise ValueError("an inbox is one holder's: give the assignee")
+        return QUERIES["page_of_inbox"], (campaign_id, after, assignee, status, limit)
+    if assignee is not None:
+        return QUERIES["page_of_holder"], (campaign_id, after, assignee, status, limit)
     if unassigned:
         return QUERIES["page_of_unassigned"], (campaign_id, after, status, limit)
     return QUERIES["page_of_campaign"], (campaign_id, after, status, limit)

@@ -161,9 +161,20 @@ SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first
 FROM conversation v JOIN contact k ON k.id = v.contact_id
 WHERE v.assignee_id = $3 AND v.campaign_id = $1 AND v.id > $2
   AND ($4::text IS NULL OR v.status = $4)
-  AND (NOT $5::boolean OR v.status <> 'awaiting_reply')
 ORDER BY v.id
-LIMIT $6;
+LIMIT $5;
+
+-- name: page_of_inbox --
+-- A texter's inbox ($3): their conversations but those that only wait for the contact. The
+-- literal status test is what lets Postgres use conversation_inbox_page.
+SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
+       k.phone
+FROM conversation v JOIN contact k ON k.id = v.contact_id
+WHERE v.assignee_id = $3 AND v.campaign_id = $1 AND v.id > $2
+  AND v.status <> 'awaiting_reply'
+  AND ($4::text IS NULL OR v.status = $4)
+ORDER BY v.id
+LIMIT $5;
 
 -- name: page_of_unassigned --
 SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,

@@ -261,7 +261,7 @@ async def _explain(
             await conn.execute("DEALLOCATE checked")
 
 
-@pytest.mark.parametrize("shape", ["holder", "unassigned", "campaign"])
+@pytest.mark.parametrize("shape", ["holder", "inbox", "unassigned", "campaign"])
 async def test_a_page_reads_what_it_returns_under_the_generic_plan(
     populated: tuple[str, dict[str, int]], shape: str
 ) -> None:
@@ -272,10 +272,10 @@ async def test_a_page_reads_what_it_returns_under_the_generic_plan(
     conn = await asyncpg.connect(url)
     try:
         idle = await conn.fetchval("INSERT INTO app_user (name) VALUES ('idle') RETURNING id")
-        holders = {"holder": (idle, False), "unassigned": (None, True), "campaign": (None, False)}
-        holder, unassigned = holders[shape]
+        holder = idle if shape in ("holder", "inbox") else None
         sql, args = page_statement(data["campaign"], 0, 50, assignee=holder,
-                                   unassigned=unassigned, status=None, inbox=False)  # fmt: skip
+                                   unassigned=shape == "unassigned", status=None,
+                                   inbox=shape == "inbox")  # fmt: skip
         rendered = ", ".join("NULL" if a is None else repr(a).lower() if isinstance(a, bool)
                              else f"'{a}'" for a in args)  # fmt: skip
         async with conn.transaction():
@@ -287,6 +287,6 @@ async def test_a_page_reads_what_it_returns_under_the_generic_plan(
     finally:
         await conn.close()
     top = plan[0]["Plan"]
-    assert top["Actual Rows"] == (0 if shape == "holder" else 50), plan
+    assert top["Actual Rows"] == (0 if holder else 50), plan
     # 50 conversations and their contacts: about 100 heap pages and a few index pages at most.
     assert top["Shared Hit Blocks"] + top["Shared Read Blocks"] < 250, plan

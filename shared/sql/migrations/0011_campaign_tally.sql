@@ -1,10 +1,16 @@
 -- Reads that cost what they return (issue 29).
 --
 -- 1. Pages of conversations, one statement per filter shape (services/assigner/
---    conversation_pages.py): a texter's and the Unassigned ones by holder, a campaign's all. Each
+--    conversation_pages.py): a texter's and the Unassigned ones by holder, a texter's inbox, a
+--    campaign's all. Each
 --    reads its index from the page's cursor in id order, so a page of 50 reads about 50 entries
 --    whatever the campaign's size, and its generic plan is the same as its custom one.
 CREATE INDEX conversation_holder_page ON conversation (assignee_id, campaign_id, id);
+-- A texter's inbox leaves out what only waits for the contact, which is most of what a texter
+-- who has sent thousands of initials holds: without its own index, a page of it would read them
+-- all to find the 50 that need the texter.
+CREATE INDEX conversation_inbox_page ON conversation (assignee_id, campaign_id, id)
+    WHERE status <> 'awaiting_reply';
 CREATE INDEX conversation_campaign_page ON conversation (campaign_id, id);
 
 -- 2. The campaign's counts, kept by the transactions that change the rows: conversations per
