@@ -213,10 +213,9 @@ TALLY_TRIGGERS = (("conversation", "conversation_inserted_tallies"),
                   ("message", "message_updated_tallies"),
                   ("message", "message_deleted_tallies"))  # fmt: skip
 PAGE_INDEXES = {
-    "conversation_holder_page": "ON conversation (assignee_id, campaign_id, id)",
     "conversation_inbox_page": "ON conversation (assignee_id, campaign_id, id)"
     " WHERE status <> 'awaiting_reply'",
-    "conversation_campaign_page": "ON conversation (campaign_id, id)",
+    "conversation_unassigned_page": "ON conversation (campaign_id, id) WHERE assignee_id IS NULL",
 }
 
 

@@ -155,12 +155,18 @@ ORDER BY g.id;
 -- The optional status filters ride on the rows that index gives.
 
 -- name: page_of_holder --
--- A texter's conversations ($3), in id order after $2.
+-- A texter's conversations ($3), in id order after $2: all they hold in the campaign, from
+-- conversation_assignee, then sorted, so it costs what the texter holds (an inbox has an index
+-- of its own: page_of_inbox). MATERIALIZED keeps the generic plan from walking a campaign-wide
+-- index in id order instead, which for a texter holding nothing reads the whole campaign.
+WITH held AS MATERIALIZED (
+    SELECT id, contact_id, status, assignee_id, needs_reply_since FROM conversation
+    WHERE assignee_id = $3 AND campaign_id = $1 AND id > $2
+      AND ($4::text IS NULL OR status = $4)
+)
 SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
        k.phone
-FROM conversation v JOIN contact k ON k.id = v.contact_id
-WHERE v.assignee_id = $3 AND v.campaign_id = $1 AND v.id > $2
-  AND ($4::text IS NULL OR v.status = $4)
+FROM held v JOIN contact k ON k.id = v.contact_id
 ORDER BY v.id
 LIMIT $5;
 
@@ -186,6 +192,8 @@ ORDER BY v.id
 LIMIT $4;
 
 -- name: page_of_campaign --
+-- A moderator's list of the whole campaign: no index of its own (every claim would pay for it),
+-- so a page may read much of the campaign.
 SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
        k.phone
 FROM conversation v JOIN contact k ON k.id = v.contact_id

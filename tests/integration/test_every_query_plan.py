@@ -58,14 +58,15 @@ ALLOWED: dict[str, str] = {
     "migration lock: every conversation no earlier table could place is looked at again",
 }
 
-# Known to walk the primary key in id order under their LIMIT when the campaign is most of the
-# table (custom plans only; their generic plans pass): a moderator's "reassign N" reads about N
-# divided by the share of rows matching, which can be many for a rare status. Not fixed yet
-# (issue 29's follow-up); listed so that any other query doing so fails.
-CUSTOM_PLAN_WALKS: dict[str, str] = {
-    "services/assigner/reassign.sql:source_unassigned": "reassign N from Unassigned",
-    "services/assigner/reassign.sql:source_every_sender": "reassign N from every sender",
-    "services/assigner/reassign.sql:reassign_evenly": "reassign N evenly",
+# Known to walk the primary key in id order under their LIMIT, filtering on the campaign: a
+# moderator's "reassign N" reads about N divided by the share of rows matching, which can be
+# many for a rare status. Not fixed yet (issue 29's follow-up: an index of their own would cost
+# every claim); listed so that any other query doing so fails. The Unassigned source uses
+# conversation_unassigned_page under the generic plan, and walks only under the custom one.
+KNOWN_WALKS: dict[str, tuple[str, ...]] = {
+    "services/assigner/reassign.sql:source_unassigned": ("custom",),
+    "services/assigner/reassign.sql:source_every_sender": ("custom", "generic"),
+    "services/assigner/reassign.sql:reassign_evenly": ("custom", "generic"),
 }
 
 # Where a parameter's type says too little for a realistic custom plan: values by position,
@@ -86,7 +87,7 @@ def test_the_enumeration_finds_every_file_and_the_reads_of_issue_29() -> None:
             "services/reaper/queries.sql", "shared/outbox.sql"} <= files  # fmt: skip
     assert "services/assigner/queries.sql:page_of_holder" in QUERIES
     assert len(QUERIES) > 100
-    assert set(ALLOWED) | set(CUSTOM_PLAN_WALKS) <= set(QUERIES), "a listed query is gone"
+    assert set(ALLOWED) | set(KNOWN_WALKS) <= set(QUERIES), "a listed query is gone"
 
 
 async def _populate(url: str) -> dict[str, int]:
@@ -222,7 +223,7 @@ async def test_no_query_reads_a_big_table_whole(
         index_tables = {r["indexname"]: r["tablename"] for r in await conn.fetch(
             "SELECT indexname, tablename FROM pg_indexes WHERE schemaname = 'public'")}  # fmt: skip
         for key, sql in QUERIES.items():
-            if key in ALLOWED or (plans == "custom" and key in CUSTOM_PLAN_WALKS):
+            if key in ALLOWED or plans in KNOWN_WALKS.get(key, ()):
                 continue
             plan = await _explain(conn, key, sql, plans, data)
             bad = _offenders(plan, index_tables)
@@ -261,7 +262,8 @@ async def _explain(
             await conn.execute("DEALLOCATE checked")
 
 
-@pytest.mark.parametrize("shape", ["holder", "inbox", "unassigned", "campaign"])
+# A campaign's whole list has no index of its own (migration 0011 says why): not pinned here.
+@pytest.mark.parametrize("shape", ["holder", "inbox", "unassigned"])
 async def test_a_page_reads_what_it_returns_under_the_generic_plan(
     populated: tuple[str, dict[str, int]], shape: str
 ) -> None:
