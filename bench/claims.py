@@ -12,6 +12,12 @@ For each campaign size the same data is claimed two ways, in the same process, o
 3. with `--floor-baseline`, the same drain first with the pool floor never raised
    (BATON_POOL_FLOOR_INTERVAL_SECONDS=0, every end-of-pool scan from the campaign's start), so
    the floor's effect is a ratio from one process.
+4. with `--tally-baseline`, the same drain first without what migration 0011 adds to every claim
+   (the campaign tally triggers disabled, the page indexes dropped), so what keeping the counts
+   and the pages costs claims is a ratio from one process too.
+
+The plain claim runs from as many connections as Baton has requesters (`--texters`) unless
+`--baseline-workers` says otherwise, so the two latencies compare.
 
     python -m bench.claims --sizes 100000,1000000,10000000
 """
@@ -157,10 +163,22 @@ async def run_size(url: str, nats_url: str, size: int, args: argparse.Namespace)
     campaign, texters = await build_campaign(url, size)
     print(f"  built {size:,} conversations in {time.perf_counter() - setup:.0f} s", flush=True)
     # The plain claim takes texters from the front of the list, Baton from after the first 200.
-    plain = await plain_claims(url, campaign, texters[:200] * 10_000, args.baseline_workers,
+    workers = args.baseline_workers or args.texters
+    plain = await plain_claims(url, campaign, texters[:200] * 10_000, workers,
                                args.baseline_seconds)  # fmt: skip
     print(f"  plain claim: {plain}", flush=True)
     result: dict[str, Any] = {"size": size, "plain_claim": plain}
+    if args.tally_baseline:
+        await reset(url, campaign)
+        await _tally_triggers(url, "DISABLE")
+        try:
+            untallied = await asyncio.to_thread(
+                _drain_with_service, url, nats_url, campaign, texters, args
+            )
+        finally:
+            await _tally_triggers(url, "ENABLE")
+        print(f"  without 0011: {untallied}", flush=True)
+        result["baton_without_tallies"] = untallied
     if args.floor_baseline:
         await reset(url, campaign)
         unfloored = await asyncio.to_thread(
@@ -174,10 +192,46 @@ async def run_size(url: str, nats_url: str, size: int, args: argparse.Namespace)
     assert baton["rows"] == baton["distinct_rows"] == size, "every conversation exactly once"
     result["baton"] = baton
     result["throughput_ratio"] = round(baton["claims_per_s"] / plain["claims_per_s"], 1)
+    if args.tally_baseline:
+        without = result["baton_without_tallies"]
+        result["claims_ratio_with_tallies"] = round(
+            baton["claims_per_s"] / without["claims_per_s"], 2
+        )
+        result["p99_ratio_with_tallies"] = round(baton["p99_ms"] / without["p99_ms"], 2)
     if args.floor_baseline:
         before, after = result["baton_without_pool_floor"]["tail"], baton["tail"]
         result["tail_max_ratio_without_floor"] = round(before["max_ms"] / after["max_ms"], 1)
     return result
+
+
+# What migration 0011 adds to a claim's work: its triggers, and the page indexes a claim's
+# update maintains.
+TALLY_TRIGGERS = (("conversation", "conversation_inserted_tallies"),
+                  ("conversation", "conversation_updated_tallies"),
+                  ("conversation", "conversation_deleted_tallies"),
+                  ("message", "message_inserted_tallies"),
+                  ("message", "message_updated_tallies"),
+                  ("message", "message_deleted_tallies"))  # fmt: skip
+PAGE_INDEXES = {
+    "conversation_inbox_page": "ON conversation (assignee_id, campaign_id, id)"
+    " WHERE status <> 'awaiting_reply'",
+    "conversation_unassigned_page": "ON conversation (campaign_id, id) WHERE assignee_id IS NULL",
+}
+
+
+async def _tally_triggers(url: str, action: str) -> None:
+    """DISABLE: as before migration 0011, for the baseline; ENABLE: back as it is."""
+    conn = await asyncpg.connect(url)
+    try:
+        for table, trigger in TALLY_TRIGGERS:
+            await conn.execute(f"ALTER TABLE {table} {action} TRIGGER {trigger}")
+        for index, definition in PAGE_INDEXES.items():
+            if action == "DISABLE":
+                await conn.execute(f"DROP INDEX {index}")
+            else:
+                await conn.execute(f"CREATE INDEX {index} {definition}")
+    finally:
+        await conn.close()
 
 
 def _drain_with_service(
@@ -213,6 +267,11 @@ async def main(args: argparse.Namespace) -> None:
             f" | {b['claims_per_s']} | {b['rows_per_s']:,} | {b['p50_ms']}/{b['p99_ms']}"
             f" | {r['throughput_ratio']}x | {b['tail']['p50_ms']}/{b['tail']['max_ms']} |"
         )
+        if "baton_without_tallies" in r:
+            t = r["baton_without_tallies"]
+            print(f"  without 0011 (tallies, page indexes) {t['claims_per_s']} claims/s, p50/p99 ms"
+                  f" {t['p50_ms']}/{t['p99_ms']}: with them {r['claims_ratio_with_tallies']}x"
+                  f" the claims/s, {r['p99_ratio_with_tallies']}x the p99")  # fmt: skip
         if "baton_without_pool_floor" in r:
             t = r["baton_without_pool_floor"]["tail"]
             print(f"  without the pool floor, end of drain p50/max ms {t['p50_ms']}/{t['max_ms']}"
@@ -230,10 +289,14 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--texters", type=int, default=100, help="concurrent requesters")
-    parser.add_argument("--baseline-workers", type=int, default=16)
+    parser.add_argument("--baseline-workers", type=int, default=0,
+                        help="the plain claim's connections (default: --texters)")  # fmt: skip
     parser.add_argument("--baseline-seconds", type=float, default=20.0)
     # Measured here: 4-8 connections beat 20, which spend their time skipping each other's locks.
     parser.add_argument("--pool", type=int, default=8, help="the assigner's Postgres pool size")
+    parser.add_argument("--tally-baseline", action="store_true",
+                        help="drain once more first without migration 0011's triggers and"
+                             " page indexes")  # fmt: skip
     parser.add_argument("--floor-baseline", action="store_true",
                         help="drain once more first with the pool floor never raised")  # fmt: skip
     return parser.parse_args()

@@ -125,31 +125,76 @@ WITH inserted AS (
 SELECT phone FROM inserted;
 
 -- name: stats_by_status --
-SELECT status, assignee_id, count(*) AS n
-FROM conversation WHERE campaign_id = $1
-GROUP BY status, assignee_id;
+-- From the tallies (migration 0011): a few rows per texter, whatever the campaign's size.
+SELECT counted AS status, assignee_id, sum(n)::bigint AS n
+FROM campaign_tally
+WHERE campaign_id = $1 AND counted <> 'failed_initials'
+GROUP BY counted, assignee_id
+HAVING sum(n) <> 0;
 
 -- name: failed_initials --
-SELECT count(*) FROM message m JOIN conversation c ON c.id = m.conversation_id
-WHERE c.campaign_id = $1 AND m.kind = 'initial' AND m.delivery_status = 'failed';
+SELECT coalesce(sum(n), 0)::bigint FROM campaign_tally
+WHERE campaign_id = $1 AND counted = 'failed_initials';
 
--- name: list_conversations --
+-- name: unassigned_by_zone_group --
+-- Unassigned conversations per zone group, from the tallies.
+SELECT g.id AS zone_group, g.zones, t.n
+FROM (SELECT zone_group, sum(n)::bigint AS n FROM campaign_tally
+      WHERE campaign_id = $1 AND assignee_id IS NULL
+        AND counted IN ('not_started', 'needs_reply')
+      GROUP BY zone_group
+      HAVING sum(n) > 0) t
+JOIN zone_group g ON g.id = t.zone_group
+ORDER BY g.id;
+
+-- Pages of conversations, one statement per filter shape (conversation_pages.py chooses): each
+-- has the equality its index needs, so the generic plan Postgres may cache uses that index too.
+-- The optional status filters ride on the rows that index gives.
+
+-- name: page_of_holder --
+-- A texter's conversations ($3), in id order after $2: all they hold in the campaign, from
+-- conversation_assignee, then sorted, so it costs what the texter holds (an inbox has an index
+-- of its own: page_of_inbox). MATERIALIZED keeps the generic plan from walking a campaign-wide
+-- index in id order instead, which for a texter holding nothing reads the whole campaign.
+WITH held AS MATERIALIZED (
+    SELECT id, contact_id, status, assignee_id, needs_reply_since FROM conversation
+    WHERE assignee_id = $3 AND campaign_id = $1 AND id > $2
+      AND ($4::text IS NULL OR status = $4)
+)
+SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
+       k.phone
+FROM held v JOIN contact k ON k.id = v.contact_id
+ORDER BY v.id
+LIMIT $5;
+
+-- name: page_of_inbox --
+-- A texter's inbox ($3): their conversations but those that only wait for the contact. The
+-- literal status test is what lets Postgres use conversation_inbox_page.
 SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
        k.phone
 FROM conversation v JOIN contact k ON k.id = v.contact_id
-WHERE v.campaign_id = $1
-  AND v.id > $2
-  AND ($3::bigint IS NULL OR v.assignee_id = $3)
-  AND (NOT $4::boolean OR v.assignee_id IS NULL)
-  AND ($5::text IS NULL OR v.status = $5)
-  AND (NOT $6::boolean OR v.status <> 'awaiting_reply')
+WHERE v.assignee_id = $3 AND v.campaign_id = $1 AND v.id > $2
+  AND v.status <> 'awaiting_reply'
+  AND ($4::text IS NULL OR v.status = $4)
 ORDER BY v.id
-LIMIT $7;
+LIMIT $5;
 
--- name: unassigned_by_zone_group --
--- Unassigned conversations per zone group, from the two pool indexes.
-SELECT g.id AS zone_group, g.zones, count(*) AS n
-FROM conversation v JOIN zone_group g ON g.id = v.zone_group
-WHERE v.campaign_id = $1 AND v.assignee_id IS NULL AND v.status IN ('not_started', 'needs_reply')
-GROUP BY g.id, g.zones
-ORDER BY g.id;
+-- name: page_of_unassigned --
+SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
+       k.phone
+FROM conversation v JOIN contact k ON k.id = v.contact_id
+WHERE v.assignee_id IS NULL AND v.campaign_id = $1 AND v.id > $2
+  AND ($3::text IS NULL OR v.status = $3)
+ORDER BY v.id
+LIMIT $4;
+
+-- name: page_of_campaign --
+-- A moderator's list of the whole campaign: no index of its own (every claim would pay for it),
+-- so a page may read much of the campaign.
+SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
+       k.phone
+FROM conversation v JOIN contact k ON k.id = v.contact_id
+WHERE v.campaign_id = $1 AND v.id > $2
+  AND ($3::text IS NULL OR v.status = $3)
+ORDER BY v.id
+LIMIT $4;

@@ -9,6 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from services.assigner.admin import fetch_campaign, fetch_campaign_as
+from services.assigner.conversation_pages import page_statement
 from services.assigner.empty_pool import when_open
 from services.assigner.named_queries import QUERIES
 from shared.access import Caller, allows
@@ -79,10 +80,11 @@ class Reads:
                         ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign"
                     )
                 assignee = caller.user_id
-            rows = await conn.fetch(
-                QUERIES["list_conversations"], request.campaign_id, request.after,
-                assignee, request.unassigned, request.status, request.inbox, request.limit,
+            statement, args = page_statement(
+                request.campaign_id, request.after, request.limit, assignee=assignee,
+                unassigned=request.unassigned, status=request.status, inbox=request.inbox,
             )  # fmt: skip
+            rows = await conn.fetch(statement, *args)
         page = [
             s.ConversationRow(
                 conversation_id=r["id"],

@@ -85,22 +85,39 @@ WHERE o.since IS NOT NULL
   AND c.release_unhandled_after_minutes IS NOT NULL AND c.status = 'active';
 
 -- name: campaign_gauges --
--- What an organizer watches per active campaign; each count reads one partial index.
+-- What an organizer watches per active campaign, from the tallies (migration 0011): a few rows
+-- per texter and zone group, whatever the campaign's size.
 SELECT c.id AS campaign_id,
        c.release_unhandled_after_minutes,
-       (SELECT count(*) FROM conversation
-        WHERE campaign_id = c.id AND assignee_id IS NULL AND status = 'not_started')
+       coalesce(sum(t.n) FILTER (WHERE t.assignee_id IS NULL AND t.counted = 'not_started'), 0)
            AS unassigned_not_started,
-       (SELECT count(*) FROM conversation
-        WHERE campaign_id = c.id AND assignee_id IS NULL AND status = 'needs_reply')
+       coalesce(sum(t.n) FILTER (WHERE t.assignee_id IS NULL AND t.counted = 'needs_reply'), 0)
            AS unassigned_needs_reply,
-       (SELECT count(*) FROM conversation
-        WHERE campaign_id = c.id AND assignee_id IS NOT NULL AND status = 'needs_reply')
+       coalesce(sum(t.n) FILTER (WHERE t.assignee_id IS NOT NULL
+                                   AND t.counted = 'needs_reply'), 0)
            AS assigned_needs_reply,
-       (SELECT count(*) FROM conversation WHERE campaign_id = c.id AND status = 'not_started')
-           AS not_started
+       coalesce(sum(t.n) FILTER (WHERE t.counted = 'not_started'), 0) AS not_started
 FROM campaign c
-WHERE c.status = 'active';
+LEFT JOIN campaign_tally t ON t.campaign_id = c.id
+WHERE c.status = 'active'
+GROUP BY c.id, c.release_unhandled_after_minutes;
+
+-- name: fold_tallies --
+-- Each campaign with rows appended since the last fold: all its rows replaced by one per key.
+-- Rows appended while this runs are not in its snapshot and stay for the next fold; writers
+-- never wait on it (they only append).
+WITH due AS (
+    SELECT DISTINCT campaign_id FROM campaign_tally WHERE NOT folded
+), gone AS (
+    DELETE FROM campaign_tally t USING due WHERE t.campaign_id = due.campaign_id
+    RETURNING t.campaign_id, t.counted, t.assignee_id, t.zone_group, t.n
+), folded AS (
+    INSERT INTO campaign_tally (campaign_id, counted, assignee_id, zone_group, n, folded)
+    SELECT campaign_id, counted, assignee_id, zone_group, sum(n), true FROM gone
+    GROUP BY campaign_id, counted, assignee_id, zone_group
+    HAVING sum(n) <> 0
+)
+SELECT count(*) FROM gone;
 
 -- name: self_assign_zone_groups --
 -- Every zone group of every active self-assign campaign, with the campaign's hours: the reaper

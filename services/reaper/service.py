@@ -8,6 +8,7 @@ from typing import Any
 from services.reaper.campaign_gauges import report_campaign_gauges
 from services.reaper.releasing import Releaser
 from services.reaper.settings import ReaperSettings
+from services.reaper.tallies import fold_forever
 from shared import catalogue as api
 from shared.endpoints import Endpoint, bound
 from shared.service import ServiceContext, ServiceDefinition, Worker
@@ -24,6 +25,9 @@ def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
 def workers(context: ServiceContext) -> list[Worker]:
     settings = context.settings
     interval = settings.reap_interval_seconds if isinstance(settings, ReaperSettings) else 15.0
+    fold_interval = (
+        settings.tally_fold_interval_seconds if isinstance(settings, ReaperSettings) else 1.0
+    )
     releaser = Releaser(context.pool, context.outbox)
 
     async def gauges() -> None:
@@ -32,7 +36,10 @@ def workers(context: ServiceContext) -> list[Worker]:
     async def reap(stop: asyncio.Event) -> None:
         await releaser.run(stop, interval, every_minute=gauges)
 
-    return [reap]
+    async def fold(stop: asyncio.Event) -> None:
+        await fold_forever(context.pool, stop, fold_interval)
+
+    return [reap, fold]
 
 
 DEFINITION = ServiceDefinition(name="reaper", endpoints=endpoints, workers=workers)

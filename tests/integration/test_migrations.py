@@ -16,7 +16,8 @@ EXPECTED_TABLES = {
     "campaign_texter", "invite_link", "contact", "conversation", "message", "opt_out",
     "unmatched_inbound", "assignment_event", "assignment_move", "outbox", "schema_migration", "sending_number",
     "zone_group", "phone_zone_prefix", "campaign_zone_group",
-    "contact_file_import", "contact_file_row", "consent_order",
+    "contact_file_import", "contact_file_row", "consent_order", "campaign_tally",
+    "campaign_tally_recount",
 }  # fmt: skip
 
 
