@@ -29,7 +29,13 @@ import disarm
 DIGIT_LETTERS: dict[str, tuple[str, ...]] = {"0": ("o",), "1": ("i", "l"), "3": ("e",), "5": ("s",)}
 # A word with some of those digits, at most this many (each 1 doubles the readings tried).
 _MAX_DIGITS = 6
-_MIXED_WORD = re.compile(r"[^\W_]*[0135][^\W_]*")
+# A word of letters and digits. Matched whole and checked for digits after: a pattern that looks
+# for the digit inside the word backtracks quadratically on a long run of letters (2 s for one
+# 10,000-letter text, holding up every STOP behind it; found by the outside review).
+_WORD = re.compile(r"[^\W_]+")
+# Far longer than any word of an opt-out keyword (`unsubscribe`, 11), even with letters repeated
+# (`stooooop` is read as stop); a longer word is read as it is.
+_LONGEST_WORD = 64
 
 
 @functools.lru_cache(maxsize=4096)
@@ -42,12 +48,15 @@ def fold(body: str, is_keyword_word: Callable[[str], bool]) -> str:
     """`body` with look-alikes read as letters (see the module); `is_keyword_word`: whether a
     lower-case word a digit-for-letter reading gives is a word of an opt-out keyword."""
     letters = "".join(char if char.isascii() else _letter_for(char) for char in body)
-    return _MIXED_WORD.sub(lambda found: _read_digits(found.group(), is_keyword_word), letters)
+    return _WORD.sub(lambda found: _read_digits(found.group(), is_keyword_word), letters)
 
 
 def _read_digits(word: str, is_keyword_word: Callable[[str], bool]) -> str:
+    if len(word) > _LONGEST_WORD:
+        return word
     lower = word.lower()
-    if lower.isdigit() or sum(c in DIGIT_LETTERS for c in lower) > _MAX_DIGITS:
+    digits = sum(c in DIGIT_LETTERS for c in lower)
+    if not digits or lower.isdigit() or digits > _MAX_DIGITS:
         return word
     return next((r for r in _readings(lower) if is_keyword_word(r)), word)
 
