@@ -11,6 +11,8 @@ to store or show a message, and never to opt anyone back in:
   Cyrillic te is `t`, Greek omicron is `o`, mathematical bold S is `s`. ASCII is left alone, so
   the skeleton's own ASCII folds (`m` as `rn`, `l` as `I`) cannot turn ordinary words into others,
   and a character with no Latin look-alike (Chinese, Arabic, an accented letter) stays as it is.
+- Full-width and mathematical digits are the digits they look like; a character whose skeleton is
+  `l` (UTS #39 gives capital I and small l the one skeleton) is read as the digit 1 is.
 - Inside a word of letters and digits, the digits people type for letters (0 for O, 1 for I or L,
   3 for E, 5 for S) are read as those letters, but only where the word then spells a word of an
   opt-out keyword (`ST0P`, `QU1T`, `UN5UBSCRIBE`, `3ND`): a number alone, or `1st`, stays.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 
 import disarm
@@ -40,7 +43,15 @@ _LONGEST_WORD = 64
 
 @functools.lru_cache(maxsize=4096)
 def _letter_for(char: str) -> str:
+    digit = unicodedata.normalize("NFKC", char)
+    if digit in DIGIT_LETTERS:
+        return digit  # a full-width or mathematical 0, 1, 3 or 5: read as the digit is
     skeleton = disarm.skeleton_key(char)
+    if skeleton == "l":
+        # UTS #39 gives capital I and small l one skeleton, `l`: a Cyrillic or Greek capital I
+        # (QUIT with U+0406) is `l` there. Read such a character as the digit 1 is read, I or L,
+        # whichever spells a keyword word (found by the outside review).
+        return "1"
     return skeleton if skeleton and skeleton.isascii() and skeleton.isalpha() else char
 
 
