@@ -264,6 +264,8 @@ class Admin:
             result = await conn.execute(
                 QUERIES["add_texters"], row["id"], request.user_ids, "admin"
             )
+            # An admin's choice: whoever was taken off this campaign may join it again.
+            await conn.execute(QUERIES["clear_campaign_removals"], row["id"], request.user_ids)
         return s.TextersChanged(changed=int(result.split()[-1]))
 
     async def create_invite(self, request: s.CreateInvite, caller: Caller) -> s.InviteCreated:

@@ -40,6 +40,8 @@ class Membership:
             row = await fetch_campaign_as(conn, caller, request.campaign_id)
             await conn.execute(QUERIES["claim_locks"], row["org_id"], row["id"], request.user_ids)
             result = await conn.execute(QUERIES["remove_texters"], row["id"], request.user_ids)
+            await conn.execute(QUERIES["record_removal"], row["org_id"], request.user_ids,
+                               row["id"], caller.user_id)  # fmt: skip
             unassigned = await unassign_held(
                 conn, row["org_id"], row["id"], request.user_ids, caller.user_id
             )
@@ -54,6 +56,8 @@ class Membership:
             await conn.execute(QUERIES["claim_locks"], request.org_id, None, [request.user_id])
             await conn.execute(QUERIES["leave_campaigns"], request.org_id, request.user_id)
             await conn.execute(QUERIES["remove_member"], request.org_id, request.user_id)
+            await conn.execute(QUERIES["record_removal"], request.org_id, [request.user_id],
+                               None, caller.user_id)  # fmt: skip
             unassigned = await unassign_held(
                 conn, request.org_id, None, [request.user_id], caller.user_id
             )

@@ -46,3 +46,11 @@ FROM (
 
 -- name: remove_texters --
 DELETE FROM campaign_texter WHERE campaign_id = $1 AND user_id = ANY($2::bigint[]);
+
+-- name: record_removal --
+-- Who was taken out of organization $1 ($4: from campaign $3 only, or null: the whole
+-- organization), by whom ($5): an invite link does not bring them back.
+INSERT INTO removal (org_id, user_id, campaign_id, removed_by)
+SELECT $1, u, $3, $4 FROM unnest($2::bigint[]) AS u
+ON CONFLICT (org_id, user_id, coalesce(campaign_id, 0))
+DO UPDATE SET removed_by = excluded.removed_by, removed_at = now();

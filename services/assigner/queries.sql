@@ -198,3 +198,14 @@ WHERE v.campaign_id = $1 AND v.id > $2
   AND ($3::text IS NULL OR v.status = $3)
 ORDER BY v.id
 LIMIT $4;
+
+-- name: clear_campaign_removals --
+-- People an admin adds back to campaign $1 ($2) are no longer kept off it.
+DELETE FROM removal WHERE campaign_id = $1 AND user_id = ANY($2::bigint[]);
+
+-- name: kept_off --
+-- Whether user $2 was taken out of organization $1, or off its campaign $3 (table removal).
+SELECT EXISTS (
+    SELECT 1 FROM removal
+    WHERE org_id = $1 AND user_id = $2 AND (campaign_id IS NULL OR campaign_id = $3)
+);

@@ -82,6 +82,13 @@ class SelfAssign:
             invite = await conn.fetchrow(QUERIES["invite"], request.token)
             if invite is None or invite["revoked_at"] is not None:
                 raise BatonError(ErrorCode.INVALID_INVITE, "This invite link is not valid any more")
+            # Someone taken out of the organization, or off this campaign, is not brought back
+            # by a link: only an admin adds them again.
+            kept_off = await conn.fetchval(
+                QUERIES["kept_off"], invite["org_id"], texter_id, invite["campaign_id"]
+            )
+            if kept_off:
+                raise BatonError(ErrorCode.INVALID_INVITE, "This invite link is not valid for you")
             # The caller becomes a member of the organization if they were not already.
             role = await conn.fetchval(ACCESS_QUERIES["member_role"], invite["org_id"], texter_id)
             if role is None:

@@ -175,7 +175,8 @@ async def test_a_removed_texter_holds_nothing_and_cannot_opt_out(
     await _settled(nc)
     history = await pool.fetch("SELECT * FROM message ORDER BY id")
     events = await nc.jetstream().subscribe(api.CONVERSATIONS_REASSIGNED.pattern, stream="EVENTS")
-    untouched = frozenset({"conversation", "campaign_texter", "assignment_event", "outbox"})
+    untouched = frozenset({"conversation", "campaign_texter", "assignment_event", "outbox",
+                           "removal", "campaign_tally"})  # fmt: skip
     before = await snapshot(pool, exclude=untouched)
 
     removed = await assigner.call(api.CAMPAIGN_TEXTERS_REMOVE, as_user=c["owner"],
@@ -272,7 +273,7 @@ async def test_members_are_listed_changed_and_removed_by_the_roles_that_may(
     held = await pool.fetchval("SELECT count(*) FROM conversation WHERE assignee_id = $1", texter)
     assert held > 0
     untouched = frozenset({"conversation", "campaign_texter", "assignment_event", "outbox",
-                           "organization_member"})  # fmt: skip
+                           "organization_member", "removal", "campaign_tally"})  # fmt: skip
     before = await snapshot(pool, exclude=untouched)
     members = await pool.fetch("SELECT * FROM organization_member WHERE user_id <> $1"
                                " ORDER BY org_id, user_id", texter)  # fmt: skip
@@ -293,6 +294,43 @@ async def test_members_are_listed_changed_and_removed_by_the_roles_that_may(
                           (api.SEND_OPT_OUT, {"conversation_id": c["conversations"][0]})):  # fmt: skip
         baton = sender if route is api.SEND_OPT_OUT else assigner
         assert (await baton.error(route, as_user=texter, **fields)).code == "not_found"
+
+
+async def test_an_invite_link_does_not_bring_back_someone_removed(
+    assigner: Baton, sender: Baton, pool: asyncpg.Pool
+) -> None:
+    """Found by the outside review: `baton.assign.join` made a removed person a texter again,
+    with a first batch. Taken out of the organization, or off the campaign, a link no longer
+    brings them back; an admin adding them to the campaign again does."""
+    c = await _ready_campaign(assigner, pool)
+    org, owner, campaign = c["org"], c["owner"], c["campaign"]
+    out_of_org, off_campaign = c["texters"][0], c["texters"][1]
+    await assigner.call(api.ORG_MEMBERS_REMOVE, as_user=owner, org_id=org, user_id=out_of_org)
+    await assigner.call(api.CAMPAIGN_TEXTERS_REMOVE, as_user=owner, campaign_id=campaign,
+                        user_ids=[off_campaign])  # fmt: skip
+    token = (await assigner.call(api.CAMPAIGN_INVITE, as_user=owner, campaign_id=campaign,
+                                 kind="initials"))["token"]  # fmt: skip
+
+    before = await snapshot(pool)
+    for removed in (out_of_org, off_campaign):
+        refusal = await assigner.error(api.ASSIGN_JOIN, as_user=removed, token=token)
+        assert refusal.code == "invalid_invite", refusal
+    assert await snapshot(pool) == before
+
+    # The admin's choice brings one back: added to the campaign, the link works for them again.
+    await assigner.call(api.CAMPAIGN_TEXTERS_ADD, as_user=owner, campaign_id=campaign,
+                        user_ids=[off_campaign])  # fmt: skip
+    joined = await assigner.call(api.ASSIGN_JOIN, as_user=off_campaign, token=token)
+    assert joined["campaign_id"] == campaign
+    # Someone never removed still joins by the link, as before.
+    newcomer = (await assigner.call(api.USER_CREATE, as_user=owner, org_id=org, name="New",
+                                    role="texter"))["user_id"]  # fmt: skip
+    assert (await assigner.call(api.ASSIGN_JOIN, as_user=newcomer, token=token))["campaign_id"] == (
+        campaign
+    )
+    assert (await assigner.error(api.ASSIGN_JOIN, as_user=out_of_org, token=token)).code == (
+        "invalid_invite"
+    )
 
 
 # --- Finding 4: tokens without bounds, an exp that overflowed, a repeated Authorization ---
