@@ -269,7 +269,8 @@ def render(report: Report) -> str:
         f"send latency (ms): {report.send_latency_ms}",
         f"batch request latency (ms): {report.request_latency_ms}",
         f"released by the reaper: {report.released}; reassigned: {report.reassigned}",
-        f"refusals texters saw: {report.refusals}",
+        "refusals texters saw: "
+        + (", ".join(f"{code} {n}" for code, n in sorted(report.refusals.items())) or "none"),
         "invariants:",
         *(f"  [{'ok' if good else 'FAILED'}] {name}" for name, good in report.invariants.items()),
     ]

@@ -75,7 +75,7 @@ class Texter:
                 self.sent.append(sent.message_id)
                 done += 1
             except BatonError as refusal:  # moved away, opted out meanwhile, ...
-                self.refusals[refusal.code] += 1
+                self.refusals[str(refusal.code)] += 1
             self.latencies.append(time.perf_counter() - started)
             await asyncio.sleep(max(0.0, self._interval - (time.perf_counter() - started)))
         return done
@@ -87,7 +87,7 @@ class Texter:
                 api.ASSIGN_REQUEST, RequestBatch(campaign_id=self._campaign, kind=kind)
             )
         except BatonError as refusal:
-            self.refusals[refusal.code] += 1
+            self.refusals[str(refusal.code)] += 1
             return False
         finally:
             self.request_latencies.append(time.perf_counter() - started)
