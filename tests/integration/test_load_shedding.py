@@ -42,9 +42,10 @@ PROBE = api.CAMPAIGN_STATS.subject
 # long, whichever is more. The flood, the service and its Postgres share two cores, and a probe
 # that reaches the service together with the burst waits on the service's one NATS connection
 # while the burst ahead of it is read and shed (0.3 to 0.8 s for 20,000 here); after that it
-# waits only for a Postgres connection beside the flood's. So this says "answered in its usual
-# time, not after the flood", not how fast.
-PROBE_SLOWDOWN, PROBE_FLOOR_S = 20, 0.25
+# waits only for a Postgres connection beside the flood's. So this says "answered while the
+# flood lasts (its deadline is 2 s), not after it", not how fast: the floor is half the flood's
+# deadline (it was 0.25 s, and a loaded CI machine's median of 265 ms failed it).
+PROBE_SLOWDOWN, PROBE_FLOOR_S = 20, 1.0
 
 
 def recording_starts(definition: ServiceDefinition, subject: str, starts: list[int]) -> Any:
