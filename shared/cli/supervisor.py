@@ -3,6 +3,7 @@ running."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -29,7 +30,9 @@ def service_ready(metrics_port: int) -> bool:
     except urllib.error.HTTPError as refused:  # 503 while it starts: close what it holds
         refused.close()
         return False
-    except OSError:
+    except (OSError, http.client.HTTPException):
+        # HTTPException: something not speaking HTTP on the port (or, in the ephemeral range, the
+        # probe's own socket connected to itself) is not a ready service.
         return False
 
 

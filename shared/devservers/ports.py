@@ -1,22 +1,56 @@
-"""Loopback ports for local servers."""
+"""Loopback ports for local servers.
+
+Ports are chosen below the kernel's ephemeral range. A port inside it can be taken at any
+moment by an outgoing connection, and a probe that connects to a port nobody listens on yet can
+be given that very port as its own source: the socket then connects to itself (TCP
+simultaneous open), reads back its own request and looks like a server that answered. A CI run
+failed that way (`BadStatusLine: GET /readyz HTTP/1.1`).
+"""
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Below this, ports tend to belong to well-known servers (Postgres 5432, NATS 4222, ...).
+_LOWEST_CHOSEN = 10000
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default start
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now and outside the ephemeral range."""
+    return free_port_run(1)
+
+
+def free_port_run(length: int) -> int:
+    """A base port with `length` free ports from it (for services numbered from a base)."""
+    highest_base = _ephemeral_start() - length
+    for _ in range(200):
+        base = random.randint(_LOWEST_CHOSEN, highest_base)
+        if all(_is_free(base + i) for i in range(length)):
+            return base
+    raise RuntimeError(f"no run of {length} free ports found below the ephemeral range")
+
+
+def connected_to_itself(sock: socket.socket) -> bool:
+    """Whether a connect reached no listener but the socket itself (see the module's note)."""
+    return bool(sock.getsockname() == sock.getpeername())
 
 
 def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            return not connected_to_itself(sock)
     except OSError:
         return False
 
@@ -34,15 +68,6 @@ def wait_for_port(
             raise TimeoutError(f"{what} exited with {code} before accepting connections")
         time.sleep(0.05)
     raise TimeoutError(f"{what} did not accept connections on port {port} within {timeout:.0f}s")
-
-
-def free_port_run(length: int) -> int:
-    """A base port with `length` free ports after it (for services numbered from a base)."""
-    for _ in range(50):
-        base = free_port()
-        if base + length < 65535 and all(_is_free(base + i) for i in range(length)):
-            return base
-    raise RuntimeError(f"no run of {length} free ports found")
 
 
 def _is_free(port: int) -> bool:
