@@ -75,13 +75,18 @@ async def run(url: str, nats_url: str, scenario: Scenario) -> dict[str, Any]:
     assert set(pids) == set(SERVICES), pids
     progress: list[Progress] = []
     memory: dict[str, dict[str, float]] = {name: {} for name in SERVICES}
+    by_minute: dict[str, list[float]] = {}
 
     def on_progress(now: Progress) -> None:
         progress.append(now)
+        new_minute = len(progress) == 1 or int(now.seconds // 60) > int(progress[-2].seconds // 60)
         for name, pid in pids.items():
             with contextlib.suppress(OSError):
-                memory[name].setdefault("start_mib", rss_mib(pid))
-                memory[name]["end_mib"] = rss_mib(pid)
+                rss = rss_mib(pid)
+                memory[name].setdefault("start_mib", rss)
+                memory[name]["end_mib"] = rss
+                if new_minute:  # the series shows whether memory levels off or keeps growing
+                    by_minute.setdefault(name, []).append(rss)
         if len(progress) % 30 == 0:
             print(f"  {now.seconds:.0f} s: {now.texts_sent:,} texts,"
                   f" needs reply {now.by_status.get('needs_reply', 0):,}", flush=True)  # fmt: skip
@@ -100,6 +105,11 @@ async def run(url: str, nats_url: str, scenario: Scenario) -> dict[str, Any]:
     for name in SERVICES:
         m = memory[name]
         m["growth"] = round(m["end_mib"] / m["start_mib"], 3) if m.get("start_mib") else 0.0
+        # From the end of the first minute, once pools, statement caches and buffers are warm.
+        series = by_minute.get(name, [])
+        m["growth_after_first_minute"] = (
+            round(m["end_mib"] / series[1], 3) if len(series) > 1 else 0.0
+        )
     return {
         "texts_per_s_by_minute": per_minute,
         "last_to_second_minute": round(per_minute[-1] / per_minute[1], 3)
@@ -107,6 +117,8 @@ async def run(url: str, nats_url: str, scenario: Scenario) -> dict[str, Any]:
         else None,
         "postgres_mean_active_backends": round(statistics.fmean(active), 2) if active else None,
         "rss": memory,
+        "rss_mib_by_minute": by_minute,
+        "messages": report.messages,
         "invariants": report.invariants,
         "finished": report.finished,
         "texts_sent": progress[-1].texts_sent if progress else 0,
@@ -145,7 +157,9 @@ def main(args: argparse.Namespace) -> None:
     print(f"Postgres mean active backends: {figures['postgres_mean_active_backends']}")
     for name, m in figures["rss"].items():
         print(f"{name} RSS: {m.get('start_mib')} MiB at start, {m.get('end_mib')} MiB at end"
-              f" ({m.get('growth')}x)")  # fmt: skip
+              f" ({m.get('growth')}x; {m.get('growth_after_first_minute')}x after the first"
+              f" minute; by minute {figures['rss_mib_by_minute'].get(name)})")  # fmt: skip
+    print(f"messages: {figures['messages']}")
     print(f"invariants: {figures['invariants']}; finished: {figures['finished']}")
     path = write_results(args.name, figures)
     print(f"wrote {path}")

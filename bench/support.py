@@ -16,12 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.cli.supervisor import service_ready
 from shared.devservers.nats import LocalNats
 from shared.devservers.ports import free_port
 from shared.devservers.postgres import LocalPostgres
@@ -81,10 +81,8 @@ def service(name: str, database_url: str, nats_url: str, **settings: str) -> Ite
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            url = f"http://127.0.0.1:{port}/readyz"
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    break
+            if service_ready(port):
+                break
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}")
             time.sleep(0.2)

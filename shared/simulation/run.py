@@ -151,17 +151,28 @@ async def simulate(
     return report
 
 
+# How long the final wait goes on with nothing new reaching the bridge before it gives up.
+QUIET_SECONDS = 60.0
+
+
 async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) -> None:
     """All work completes before it is judged: a sender killed between commit and publish leaves
     its outbox rows leased for 30 s, after which the restarted one sends them. Each STOP's
     confirmation is awaited too, and so is every reply still on its way: a STOP sent after the
-    counts matched would otherwise be judged without its confirmation."""
-    deadline = time.monotonic() + 60
+    counts matched would otherwise be judged without its confirmation. The wait lasts while
+    texts keep arriving (a run cut by its time limit may leave a backlog), and ends after
+    `QUIET_SECONDS` with none."""
+    expected = set(accepted)
+    deadline = time.monotonic() + QUIET_SECONDS
+    seen = len(bridge.delivered)
     while (
-        not set(accepted) <= set(bridge.delivered)
+        not expected <= bridge.delivered.keys()
         or len(bridge.confirmations) < len(bridge.stops)
         or bridge.replying
     ):
+        if len(bridge.delivered) != seen:
+            seen = len(bridge.delivered)
+            deadline = time.monotonic() + QUIET_SECONDS
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
