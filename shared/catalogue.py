@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from shared.access import OPERATOR_ONLY, PUBLIC, Access, member
+from shared.access_policy import OPERATOR_ONLY, PUBLIC, Access, member
 from shared.error_codes import TRANSPORT_CODES, ErrorCode
 from shared.schemas import admin, assign, query
 from shared.schemas import messaging as sms

@@ -32,7 +32,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from shared import failpoints, metrics
-from shared.access import NOT_FOR_OPERATOR, Access, Caller
+from shared.access import Caller
+from shared.access_policy import NOT_FOR_OPERATOR, Access
 from shared.admission import (
     PENDING_LARGEST_REQUESTS,
     PENDING_MSGS_LIMIT,

@@ -18,15 +18,14 @@ from pathlib import Path
 
 import structlog
 
+from shared import catalogue as api
+
 log = structlog.get_logger(__name__)
 
 
 def known_points() -> frozenset[str]:
     """Every point the code reaches, so a misspelt setting is refused at start instead of never
     firing. The request layer's points are named after their subjects."""
-    # Imported here: settings (which the catalogue's access rules reach) parse crash points.
-    from shared import catalogue as api
-
     replying = (api.ASSIGN_REQUEST, api.REASSIGN, api.SEND_INITIAL, api.SEND_REPLY)
     return frozenset({
         *(f"{route.subject}:before_reply" for route in replying),

@@ -12,7 +12,8 @@ import msgspec
 
 from services.assigner.named_queries import QUERIES
 from services.assigner.numbers import normalised, require_owned
-from shared.access import Caller, Role
+from shared.access import Caller
+from shared.access_policy import Role
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, forbidden, not_a_member, not_found

@@ -18,7 +18,8 @@ from services.assigner.admin import fetch_campaign_as
 from services.assigner.named_queries import QUERIES as ASSIGNER
 from services.assigner.reassign import count_moves, unassign_held
 from shared import outbox
-from shared.access import Caller, Role
+from shared.access import Caller
+from shared.access_policy import Role
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_a_member, not_found

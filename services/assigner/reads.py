@@ -12,7 +12,8 @@ from services.assigner.admin import fetch_campaign, fetch_campaign_as
 from services.assigner.conversation_pages import page_statement
 from services.assigner.empty_pool import when_open
 from services.assigner.named_queries import QUERIES
-from shared.access import Caller, allows
+from shared.access import Caller
+from shared.access_policy import allows
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, forbidden, not_found
 from shared.schemas import query as s

@@ -19,7 +19,8 @@ from services.assigner.admin import fetch_campaign
 from services.assigner.distribution import distribute
 from shared import catalogue as api
 from shared import outbox
-from shared.access import Caller, Role
+from shared.access import Caller
+from shared.access_policy import Role
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, not_a_member, not_found

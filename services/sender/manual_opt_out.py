@@ -13,7 +13,8 @@ import asyncpg
 from services.sender.named_queries import QUERIES
 from services.sender.send_rules import holder_refusal
 from shared import consent, outbox
-from shared.access import Caller, allows
+from shared.access import Caller
+from shared.access_policy import allows
 from shared.database import Connection
 from shared.errors import not_found
 from shared.schemas import messaging as s

@@ -23,7 +23,7 @@ import jwt
 import pytest
 
 from shared import catalogue as api
-from shared.access import RANK
+from shared.access_policy import RANK
 from shared.catalogue import ROUTES
 from shared.tokens import TokenSigner
 from tests.support.baton_client import (

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from shared.access import PUBLIC, Caller
+from shared.access import Caller
+from shared.access_policy import PUBLIC
 from shared.admission import RETRY_AFTER_MS, Admission, Waiting, overloaded_reply
 from shared.deadlines import (
     DEADLINE_HEADER,

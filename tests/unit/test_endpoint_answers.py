@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from shared.access import PUBLIC, Caller
+from shared.access import Caller
+from shared.access_policy import PUBLIC
 from shared.endpoints import Endpoint, answer
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError

@@ -13,7 +13,8 @@ import nats.js.errors
 import pytest
 from asyncpg.exceptions import _base as asyncpg_base
 
-from shared.access import PUBLIC, Caller
+from shared.access import Caller
+from shared.access_policy import PUBLIC
 from shared.endpoints import Endpoint, answer
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
-from shared.access import OPERATOR_ONLY, Caller, member
+from shared.access import Caller
+from shared.access_policy import OPERATOR_ONLY, member
 from shared.endpoints import Endpoint, answer
 from shared.errors import BatonError
 from shared.schemas.base import Request

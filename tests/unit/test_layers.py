@@ -1,0 +1,73 @@
+"""The layers of pyproject.toml's [tool.importlinter] hold, and a wrong import breaks them.
+
+The second test copies the code to a temporary folder, adds one import that crosses a layer and
+runs the same contracts there: a contract that could not fail would pass it too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(where: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(where))
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_every_layer_contract_is_kept() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "wrong_import", "broken"),
+    [
+        ("shared/error_codes.py", "import asyncpg", "The API contract does no I/O"),
+        ("shared/phones.py", "import shared.database", "The domain rules import only the contract"),
+        (
+            "services/sender/send_rules.py",
+            "import services.assigner.claim_rules",
+            "No service imports another",
+        ),
+        (
+            "shared/outbox.py",
+            "import services.registry",
+            "shared never imports services, but for the container's entry point",
+        ),
+        (
+            "services/reaper/releasing.py",
+            "import shared.simulation.run",
+            "No service imports the tools",
+        ),
+    ],
+)
+def test_a_wrong_import_breaks_its_contract(
+    tmp_path: Path, module: str, wrong_import: str, broken: str
+) -> None:
+    for package in ("shared", "services"):
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / module
+    target.write_text(target.read_text() + f"\n{wrong_import}  # crosses a layer\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0, result.stdout
+    assert f"{broken} BROKEN" in result.stdout, result.stdout
