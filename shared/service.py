@@ -155,6 +155,27 @@ async def _watch_pool(name: str, pool: asyncpg.Pool, nc: NatsClient) -> None:
         await asyncio.sleep(2)
 
 
+async def _drain_quietly(nc: NatsClient) -> None:
+    with contextlib.suppress(Exception):
+        await nc.drain()
+
+
+async def _stop_serving(
+    server: RequestServer,
+    workers: list[asyncio.Task[None]],
+    watcher: asyncio.Task[None],
+    stop: asyncio.Event,
+    grace_seconds: float,
+) -> None:
+    stop.set()
+    await server.stop(grace_seconds)
+    if workers:
+        _, late = await asyncio.wait(workers, timeout=grace_seconds)
+        for task in late:
+            task.cancel()
+    watcher.cancel()
+
+
 async def run_service(
     definition: ServiceDefinition,
     settings: CommonSettings,
@@ -176,87 +197,87 @@ async def run_service(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
 
-    readiness = _Readiness()
-    probes = ProbeServer(settings.metrics_host, settings.metrics_port, readiness)
-    await probes.start()
-    log.info("probes_listening", port=probes.port)
+    # Whatever has started is closed on the way out, whether the service stops or fails to start
+    # (a failed start used to leave the pool and the probe server open): last started, first
+    # closed.
+    async with contextlib.AsyncExitStack() as started_parts:
+        readiness = _Readiness()
+        probes = ProbeServer(settings.metrics_host, settings.metrics_port, readiness)
+        await probes.start()
+        started_parts.push_async_callback(probes.stop)
+        log.info("probes_listening", port=probes.port)
 
-    pool = await create_pool(
-        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
-    )
-    readiness.pool = pool
-    watch = ConnectionWatch()
-    nc = await _connect_nats_retrying(settings, name, watch)
-    readiness.nc = nc
-    js = nc.jetstream()
-    schema_version = await _wait_for_schema(pool, readiness)
-    await _declare_retrying(js, definition.consumers, settings.stream_replicas)
-    readiness.declared = True
-
-    publisher = OutboxPublisher(
-        name,
-        pool,
-        js,
-        poll_seconds=settings.outbox_poll_seconds,
-        batch=settings.outbox_batch,
-        lease_seconds=settings.outbox_lease_seconds,
-        subjects=definition.publishes,
-    )
-    context = ServiceContext(name, settings, pool, nc, js, publisher)
-    server: RequestServer
-
-    async def status(_: StatusRequest, __: Caller) -> StatusReply:
-        return StatusReply(
-            service=name,
-            version=baton_version(),
-            schema_version=schema_version,
-            uptime_seconds=round(time.monotonic() - started, 3),
-            in_flight=server.in_flight,
+        pool = await create_pool(
+            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
+        started_parts.push_async_callback(pool.close)
+        readiness.pool = pool
+        watch = ConnectionWatch()
+        nc = await _connect_nats_retrying(settings, name, watch)
+        started_parts.push_async_callback(_drain_quietly, nc)
+        readiness.nc = nc
+        js = nc.jetstream()
+        schema_version = await _wait_for_schema(pool, readiness)
+        await _declare_retrying(js, definition.consumers, settings.stream_replicas)
+        readiness.declared = True
 
-    endpoints: list[Endpoint[Any]] = [
-        bound(api.status_route(name), status),
-        *definition.endpoints(context),
-    ]
-    server = RequestServer(
-        nc,
-        name,
-        endpoints,
-        queue=name,
-        max_in_flight=settings.max_in_flight,
-        max_request_bytes=settings.max_request_bytes,
-        verifier=verifier,
-    )
-    await server.start()
-    watch.on_reconnected.append(server.resend_recent)
-    workers = [
-        asyncio.create_task(worker(stop))
-        for worker in [publisher.run, *definition.workers(context), *context.background]
-    ]
-    watcher = asyncio.create_task(_watch_pool(name, pool, nc))
-    log.info("service_ready", subjects=[e.subject for e in endpoints], workers=len(workers))
-    if ready is not None:
-        ready.set()
+        publisher = OutboxPublisher(
+            name,
+            pool,
+            js,
+            poll_seconds=settings.outbox_poll_seconds,
+            batch=settings.outbox_batch,
+            lease_seconds=settings.outbox_lease_seconds,
+            subjects=definition.publishes,
+        )
+        context = ServiceContext(name, settings, pool, nc, js, publisher)
+        server: RequestServer
 
-    # A worker that dies takes the process down with it: the orchestrator restarts a clean one,
-    # which is better than a service that looks ready but no longer works.
-    stopped = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([stopped, *workers], return_when=asyncio.FIRST_COMPLETED)
-    failed = [task for task in done if task is not stopped and task.exception() is not None]
-    for task in failed:
-        log.error("worker_failed", error=repr(task.exception()))
-    stop.set()
-    log.info("service_stopping")
-    await server.stop(settings.shutdown_grace_seconds)
-    if workers:
-        _, late = await asyncio.wait(workers, timeout=settings.shutdown_grace_seconds)
-        for task in late:
-            task.cancel()
-    watcher.cancel()
-    with contextlib.suppress(Exception):
-        await nc.drain()
-    await pool.close()
-    await probes.stop()
+        async def status(_: StatusRequest, __: Caller) -> StatusReply:
+            return StatusReply(
+                service=name,
+                version=baton_version(),
+                schema_version=schema_version,
+                uptime_seconds=round(time.monotonic() - started, 3),
+                in_flight=server.in_flight,
+            )
+
+        endpoints: list[Endpoint[Any]] = [
+            bound(api.status_route(name), status),
+            *definition.endpoints(context),
+        ]
+        server = RequestServer(
+            nc,
+            name,
+            endpoints,
+            queue=name,
+            max_in_flight=settings.max_in_flight,
+            max_request_bytes=settings.max_request_bytes,
+            verifier=verifier,
+        )
+        await server.start()
+        watch.on_reconnected.append(server.resend_recent)
+        workers = [
+            asyncio.create_task(worker(stop))
+            for worker in [publisher.run, *definition.workers(context), *context.background]
+        ]
+        watcher = asyncio.create_task(_watch_pool(name, pool, nc))
+        # Requests stop first, then the workers finish what they hold.
+        started_parts.push_async_callback(
+            _stop_serving, server, workers, watcher, stop, settings.shutdown_grace_seconds
+        )
+        log.info("service_ready", subjects=[e.subject for e in endpoints], workers=len(workers))
+        if ready is not None:
+            ready.set()
+
+        # A worker that dies takes the process down with it: the orchestrator restarts a clean
+        # one, which is better than a service that looks ready but no longer works.
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *workers], return_when=asyncio.FIRST_COMPLETED)
+        failed = [task for task in done if task is not stopped and task.exception() is not None]
+        for task in failed:
+            log.error("worker_failed", error=repr(task.exception()))
+        log.info("service_stopping")
     log.info("service_stopped")
     if failed:
         raise SystemExit(1)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
+from typing import Any
 
+import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.errors import MaxPayloadError
 
 from services.registry import DEFINITIONS
 from shared.catalogue import ROUTES, status_route
+from shared.devservers.ports import free_port, port_accepts
+from shared.endpoints import Endpoint
+from shared.service import ServiceDefinition, run_service
 from shared.settings import MAX_PAYLOAD_BYTES, CommonSettings
-from tests.support.baton_client import OPERATOR, Caller, auth_headers
+from tests.support.baton_client import OPERATOR, TEST_AUTH_SECRET, Caller, auth_headers
 from tests.support.services import running
 
 pytestmark = pytest.mark.integration
@@ -66,3 +72,33 @@ async def test_oversized_request_is_refused(settings: CommonSettings, nc: NatsCl
         reply = await nc.request(status_route(definition.name).subject, b" " * 5000, timeout=5)
         body = json.loads(reply.data)
         assert body["error"]["code"] == "payload_too_large"
+
+
+async def test_a_failed_start_leaves_nothing_open(settings: CommonSettings) -> None:
+    """A service that fails after its probes, pool and NATS connection started closes all
+    three: the probe port is free again and no connection of its pool is left in Postgres."""
+
+    def failing_endpoints(_: object) -> list[Endpoint[Any]]:
+        raise RuntimeError("an endpoint could not be built")
+
+    port = free_port()
+    broken = ServiceDefinition(name="assigner", endpoints=failing_endpoints)
+    own = replace(
+        settings,
+        metrics_port=port,
+        metrics_host="127.0.0.1",
+        db_pool_min=3,
+        auth_secret=TEST_AUTH_SECRET,
+    )
+    with pytest.raises(RuntimeError, match="could not be built"):
+        await run_service(broken, own, stop=asyncio.Event())
+    assert not port_accepts(port), "the probe server still listens"
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    assert left == 0, f"{left} connections of the failed service's pool are still open"
