@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import time
 import uuid
 from collections import defaultdict
@@ -32,7 +31,7 @@ from shared.access import Caller
 from shared.backoff import Backoff
 from shared.database import Connection
 from shared.event_parts import in_parts, part_id
-from shared.outages import is_unavailable
+from shared.periodic import every
 from shared.schemas import release as s
 from shared.texting_hours import utc_now
 
@@ -122,27 +121,20 @@ class Releaser:
         every_minute: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         last_minute = 0.0
+
+        async def one_pass() -> None:
+            nonlocal last_minute
+            released = await self.pass_once()
+            if released:
+                log.info("released_unhandled", released=released)
+            if every_minute is not None and time.monotonic() - last_minute >= 60:
+                last_minute = time.monotonic()
+                await every_minute()
+
         # A pass that failed for an outage is tried again sooner than the interval at first,
         # never later than it (one connection every interval costs Postgres nothing), jittered.
         outage = Backoff(base=interval / 4, cap=interval)
-        while not stop.is_set():
-            wait = interval
-            try:
-                released = await self.pass_once()
-                if released:
-                    log.info("released_unhandled", released=released)
-                if every_minute is not None and time.monotonic() - last_minute >= 60:
-                    last_minute = time.monotonic()
-                    await every_minute()
-                outage.reset()
-            except Exception as exc:
-                if not is_unavailable(exc):  # the one classification (shared/outages.py)
-                    log.exception("reaper_pass_failed")
-                else:
-                    wait = outage.next_delay()
-                    log.warning("reaper_unavailable", cause=type(exc).__name__, error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=wait)
+        await every(interval, one_pass, stop, name="reaper_pass", outage=outage)
 
     async def release_unhandled(
         self, request: s.ReleaseUnhandled, caller: Caller

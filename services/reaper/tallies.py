@@ -10,17 +10,14 @@ deleted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import asyncpg
-import structlog
 from prometheus_client import Counter
 
 from services.reaper.named_queries import QUERIES
 from shared.backoff import Backoff
-from shared.outages import is_unavailable
+from shared.periodic import every
 
-log = structlog.get_logger(__name__)
 FOLDED = Counter("baton_tally_rows_folded_total", "Tally rows folded into one per key.")
 
 
@@ -32,17 +29,8 @@ async def fold_tallies(pool: asyncpg.Pool) -> int:
 
 
 async def fold_forever(pool: asyncpg.Pool, stop: asyncio.Event, interval: float) -> None:
+    async def fold() -> None:
+        await fold_tallies(pool)
+
     outage = Backoff(base=interval, cap=max(interval, 15.0))
-    while not stop.is_set():
-        wait = interval
-        try:
-            await fold_tallies(pool)
-            outage.reset()
-        except Exception as exc:
-            if not is_unavailable(exc):  # the one classification (shared/outages.py)
-                log.exception("tally_fold_failed")
-            else:
-                wait = outage.next_delay()
-                log.warning("tally_fold_unavailable", cause=type(exc).__name__, error=str(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=wait)
+    await every(interval, fold, stop, name="tally_fold", outage=outage)
