@@ -140,6 +140,15 @@ class GroupCommit:
                 going.append(i)
             else:
                 outcomes[i] = refusal
+        # A refused send may be the retry of one another batch committed while this one waited
+        # on the conversation's lock: looked for before the lock, it was not there yet, and the
+        # conversation it finds now is already sent. It gets that send's answer, as any retry.
+        refused = [i for i in fresh if i in outcomes]
+        if refused:
+            committed = await self._previous(conn, [batch[i] for i in refused])
+            for i in refused:
+                if batch[i].key in committed:
+                    outcomes[i] = _retry_answer(batch[i], committed[batch[i].key])
         inserted = await conn.fetch(
             QUERIES["insert_outbounds"],
             [found[i]["id"] for i in going],

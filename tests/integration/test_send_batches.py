@@ -148,3 +148,48 @@ async def _answers(nc: NatsClient, service: str) -> bool:
     except Exception:
         return False
     return True
+
+
+async def test_a_key_committed_while_its_retry_waits_on_the_conversation_is_answered_as_a_retry(
+    assigner: Baton, sender: Baton, pool: asyncpg.Pool
+) -> None:
+    """Two batches with the same key: the retry's batch looks for earlier sends before the first
+    commits, then waits on the conversation's lock. When it gets the lock the conversation is
+    already sent; the retry must get the first send's answer, not `already_sent` (found by a
+    suite run under two workers). The first batch is played here in SQL, held open until the
+    retry is seen waiting."""
+    c = await _held(assigner, texters=1, contacts=5, number="+14155550173")
+    (texter,) = c["texters"]
+    conversation = c["held"][texter][0]
+    key = str(uuid.uuid4())
+    first = await pool.acquire()
+    try:
+        transaction = first.transaction()
+        await transaction.start()
+        await first.execute("SELECT 1 FROM conversation WHERE id = $1 FOR UPDATE", conversation)
+        message_id = await first.fetchval(
+            "INSERT INTO message (conversation_id, direction, kind, texter_id, body,"
+            " idempotency_key, delivery_status, our_number)"
+            " VALUES ($1, 'outbound', 'initial', $2, 'Hi', $3, 'queued', '+14155550173')"
+            " RETURNING id",
+            conversation, texter, key,
+        )  # fmt: skip
+        await first.execute(
+            "UPDATE conversation SET status = 'awaiting_reply' WHERE id = $1", conversation
+        )
+        retry = asyncio.create_task(_outcome(sender, texter, conversation, key))
+        await eventually(lambda: _waiting_on_a_lock(pool), within=10)
+        await transaction.commit()
+    finally:
+        await pool.release(first)
+    answer = await retry
+    assert isinstance(answer, dict), answer
+    assert answer["message_id"] == message_id and answer["duplicate"] is True
+
+
+async def _waiting_on_a_lock(pool: asyncpg.Pool) -> bool:
+    waiting: int = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return waiting > 0
