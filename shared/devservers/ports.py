@@ -12,12 +12,19 @@ from __future__ import annotations
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 # Below this, ports tend to belong to well-known servers (Postgres 5432, NATS 4222, ...).
 _LOWEST_CHOSEN = 10000
+# Not the module-level random: tests seed that one (Hypothesis does), and two picks from a
+# seeded sequence can coincide.
+_PICK = random.SystemRandom()
+# Ports this process handed out lately. A port is free until its server binds it, so two picks
+# in a row (a Postgres port, then a run of metrics ports) could name the same one: it happened.
+_HANDED_OUT: deque[int] = deque(maxlen=2048)
 
 
 def _ephemeral_start() -> int:
@@ -36,8 +43,10 @@ def free_port_run(length: int) -> int:
     """A base port with `length` free ports from it (for services numbered from a base)."""
     highest_base = _ephemeral_start() - length
     for _ in range(200):
-        base = random.randint(_LOWEST_CHOSEN, highest_base)
-        if all(_is_free(base + i) for i in range(length)):
+        base = _PICK.randint(_LOWEST_CHOSEN, highest_base)
+        run = range(base, base + length)
+        if not any(port in _HANDED_OUT for port in run) and all(map(_is_free, run)):
+            _HANDED_OUT.extend(run)
             return base
     raise RuntimeError(f"no run of {length} free ports found below the ephemeral range")
 

@@ -40,3 +40,12 @@ def test_a_real_listener_is_not_mistaken_for_a_self_connection() -> None:
         assert port_accepts(port)
         with socket.create_connection(("127.0.0.1", port)) as client:
             assert not connected_to_itself(client)
+
+
+def test_a_process_never_hands_out_one_port_twice_in_a_row() -> None:
+    handed: list[int] = []
+    for _ in range(300):
+        base = free_port_run(4)
+        handed.extend(range(base, base + 4))
+        handed.append(free_port())
+    assert len(handed) == len(set(handed))
