@@ -42,8 +42,13 @@ $(JS_STAMP): examples/js/package-lock.json
 
 js: $(JS_STAMP)
 
+# Two workers, each with Postgres and NATS of its own (tests/conftest.py). Tests that share
+# something machine-wide (the Docker engine, port 4222) carry one xdist_group and run on one
+# worker, one after another. A NATS named by BATON_TEST_NATS_URL is one server for both, and each
+# test empties its JetStream: then the suite runs in one process. A bare `pytest` does too.
+WORKERS := $(if $(BATON_TEST_NATS_URL),,-n 2 --dist loadgroup)
 test: lint typecheck tools js
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(WORKERS)
 
 # The image's dependencies, pinned (deploy/requirements.lock): what pip resolves for Baton's own
 # dependencies, without the extras. Run after changing them; a unit test checks the two agree.

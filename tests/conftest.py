@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import asyncpg
 import nats
@@ -18,8 +19,18 @@ from tests.support.servers import CHOICES, ServerSet, start_test_servers
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say where the session's servers came from (tests/support/servers.py)."""
-    for choice in CHOICES:
+    for choice in dict.fromkeys(CHOICES):  # each once, though every worker chose
         terminalreporter.write_line(f"test servers: {choice}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its choices to the controller, which reports them."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["server_choices"] = list(CHOICES)
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:  # a pytest-xdist hook
+    CHOICES.extend(getattr(node, "workeroutput", {}).get("server_choices", []))
 
 
 @pytest.fixture(scope="session")

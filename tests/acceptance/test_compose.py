@@ -42,7 +42,7 @@ from tests.support.docker_images import (
 )
 from tests.support.servers import STANDIN_LABEL, docker_answers
 
-pytestmark = pytest.mark.acceptance
+pytestmark = [pytest.mark.acceptance, pytest.mark.xdist_group("docker")]
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

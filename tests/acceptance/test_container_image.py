@@ -26,7 +26,7 @@ from tests.support.databases import empty_database
 from tests.support.docker_images import base_image_usable_by_an_unprivileged_user, docker
 from tests.support.servers import ServerSet, docker_answers
 
-pytestmark = pytest.mark.acceptance
+pytestmark = [pytest.mark.acceptance, pytest.mark.xdist_group("docker")]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -21,7 +21,7 @@ import pytest
 from shared.devservers.nats import LocalNats
 from tests.support.baton_up import baton_up
 
-pytestmark = pytest.mark.acceptance
+pytestmark = [pytest.mark.acceptance, pytest.mark.xdist_group("port-4222")]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NATS_PORT = 4222

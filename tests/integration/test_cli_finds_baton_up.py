@@ -37,7 +37,7 @@ from shared.devservers.nats import LocalNats
 from shared.devservers.ports import free_port
 from shared.settings import SettingsError
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("port-4222")]
 
 CONTACTS = "phone,first_name\n+12025550101,Ada\n"
 # Each command's words, run beside the announcement.
