@@ -29,12 +29,9 @@ def claim_refusal(
     campaign: asyncpg.Record, pending: asyncpg.Record, kind: str
 ) -> BatonError | None:
     """Why a texter of the campaign may not have a batch of `kind` now, or None if they may."""
-    if campaign["status"] != "active":
-        return BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
-    if not campaign["self_assign"]:
-        return BatonError(
-            ErrorCode.SELF_ASSIGN_DISABLED, "Self assignment is not enabled for this campaign"
-        )
+    refusal = campaign_refusal(campaign)
+    if refusal is not None:
+        return refusal
     if kind == "initials":
         if pending["initials"]:
             return BatonError(
@@ -44,6 +41,17 @@ def claim_refusal(
             return _replies_pending()
     elif pending["replies"]:
         return _replies_pending()
+    return None
+
+
+def campaign_refusal(campaign: asyncpg.Record) -> BatonError | None:
+    """Why nobody may request conversations of the campaign now, or None."""
+    if campaign["status"] != "active":
+        return BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
+    if not campaign["self_assign"]:
+        return BatonError(
+            ErrorCode.SELF_ASSIGN_DISABLED, "Self assignment is not enabled for this campaign"
+        )
     return None
 
 

@@ -22,6 +22,7 @@ import asyncpg
 import msgspec
 from prometheus_client import Counter
 
+from services.assigner.approvals import Approvals
 from services.assigner.claim_batches import (
     LOCKED_POOL_PAUSE_SECONDS,
     LOCKED_POOL_RETRIES,
@@ -67,12 +68,18 @@ class SelfAssign:
         self._clock = clock
         self._zone_groups = ZoneGroups()
         self._initials = ClaimBatches(pool, floors, clock, self._assigned_initials)
+        # Requests of texters whose level is not auto_approve (issue #33); `resolve` and `list`
+        # are its subjects.
+        self.approvals = Approvals(pool, publisher, self._assign)
 
     def _assigned_initials(self, reason: str, count: int) -> None:
         self._publisher.nudge()
         ASSIGNED.labels("initials", reason).inc(count)
 
     async def request(self, request: s.RequestBatch, caller: Caller) -> s.Batch:
+        waiting = await self.approvals.gate(request, caller.user_id)
+        if waiting is not None:
+            return waiting
         ids = await self._assign(request.campaign_id, caller.user_id, request.kind, "self_assign")
         return s.Batch(conversation_ids=ids, count=len(ids))
 

@@ -13,6 +13,7 @@ import argparse
 from typing import Any, TypeAlias
 
 from shared import catalogue as api
+from shared.cli import approval_commands, org_read_commands
 from shared.cli.client import OMIT, run_command
 from shared.cli.credentials import add_caller_options
 from shared.client import BatonClient
@@ -246,6 +247,8 @@ def add_parsers(commands: SubParsers) -> None:
     p.set_defaults(route=api.CAMPAIGN_STATS, build=lambda a: {"campaign_id": a.campaign_id})
 
     _add_moves(commands)
+    approval_commands.add_parsers(commands, user)
+    org_read_commands.add_parsers(org, team, campaign)
 
     for parser in _leaves(commands):
         parser.add_argument("--json", action="store_true", help="print the reply's data as JSON")

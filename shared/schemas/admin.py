@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from shared.schemas.approvals import RequestLevel
 from shared.schemas.base import Id, Message, Name, Request
 
 BatchSize = Annotated[int, msgspec.Meta(ge=1, le=5000)]
@@ -168,11 +169,13 @@ class OrgMember(Request):
 
 
 class UpdateOrgMember(Request):
-    """`baton.admin.org.members.update`: change a member's role."""
+    """`baton.admin.org.members.update`: change a member's role, or their request level
+    (at least one of the two)."""
 
     org_id: Id
     user_id: Id
-    role: Role
+    role: Role | msgspec.UnsetType = msgspec.UNSET
+    request_level: RequestLevel | msgspec.UnsetType = msgspec.UNSET
 
 
 class ListOrgMembers(Request):
@@ -186,6 +189,7 @@ class OrgMemberView(Message):
     user_id: int
     name: str
     role: Role
+    request_level: RequestLevel
 
 
 class OrgMembers(Message):

@@ -21,6 +21,10 @@ class RequestBatch(Request):
 class Batch(Message):
     conversation_ids: list[int]
     count: int
+    # `pending_approval`: the caller's level is approval_required; the request waits as
+    # `request_id` (baton.query.assignment_requests tells its outcome) and nothing is held yet.
+    status: Literal["assigned", "pending_approval"] = "assigned"
+    request_id: int | None = None
 
 
 class Join(Request):
