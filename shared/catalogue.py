@@ -229,6 +229,16 @@ TEAM_ADD_MEMBERS = Route(
     (E.NOT_A_MEMBER,),
     idempotent=True,
 )
+TEAM_UPDATE = Route(
+    "baton.admin.team.update",
+    admin.UpdateTeam,
+    admin.Team,
+    "assigner",
+    member("admin"),
+    "Set what a team's campaigns hand its texters: the kind of batch and the largest one "
+    "(issue #33), and its priority.",
+    idempotent=True,
+)
 CAMPAIGN_CREATE = Route(
     "baton.admin.campaign.create",
     admin.CreateCampaign,
@@ -331,11 +341,13 @@ CONVERSATIONS = Route(
 # --- Assignment (the assigner) ---
 ASSIGN_REQUEST = Route(
     "baton.assign.request", assign.RequestBatch, assign.Batch, "assigner",
-    member("texter", "for the caller, a texter on the campaign"),
-    "Take a batch of Unassigned conversations (initials) or of replies waiting.",
+    member("texter", "for the caller, a texter on the campaign (or, naming none, one of their "
+           "teams' campaigns or one they text on, picked for them)"),
+    "Take a batch of Unassigned conversations (initials) or of replies waiting; without "
+    "`campaign_id`, from the campaign picked by team priority, then age.",
     (E.NOT_A_MEMBER, E.CAMPAIGN_NOT_ACTIVE, E.SELF_ASSIGN_DISABLED, E.INITIALS_PENDING,
      E.REPLIES_PENDING, E.NO_MORE_CONVERSATIONS, E.NONE_TEXTABLE_NOW, E.BUSY,
-     E.REQUEST_PENDING, E.NOT_APPROVED))  # fmt: skip
+     E.REQUEST_PENDING, E.NOT_APPROVED, E.KIND_NOT_ALLOWED))  # fmt: skip
 ASSIGN_JOIN = Route(
     "baton.assign.join",
     assign.Join,
@@ -530,7 +542,7 @@ ROUTES: tuple[Route[Any, Any], ...] = (
     RELEASE, SEND_INITIAL, SEND_REPLY, SEND_OPT_OUT, RELEASE_UNHANDLED, RELEASE_STALE_INITIALS,
     # Issue #33: assignment requests.
     ASSIGNMENT_REQUESTS, ASSIGNMENT_REQUESTS_RESOLVE, ORG_CAMPAIGNS, ORG_TEAMS, CAMPAIGN_INVITES,
-    CAMPAIGN_EXPORT, CAMPAIGN_EXPORT_READ, CAMPAIGN_EXPORT_PART,
+    CAMPAIGN_EXPORT, CAMPAIGN_EXPORT_READ, CAMPAIGN_EXPORT_PART, TEAM_UPDATE,
 )  # fmt: skip
 BY_SUBJECT: dict[str, Route[Any, Any]] = {route.subject: route for route in ROUTES}
 

@@ -50,6 +50,7 @@ class ErrorCode(StrEnum):
     # Assignment requests that wait for approval (issue #33).
     REQUEST_PENDING = "request_pending"
     NOT_APPROVED = "not_approved"
+    KIND_NOT_ALLOWED = "kind_not_allowed"
 
     @property
     def meaning(self) -> str:
@@ -163,4 +164,7 @@ _DOCUMENTED: dict[ErrorCode, tuple[str, Retry]] = {
     ErrorCode.NOT_APPROVED: (
         "The caller's requests for conversations are not approved in this organization: a "
         "moderator assigns them conversations, or changes their request level.", Retry.LATER),
+    ErrorCode.KIND_NOT_ALLOWED: (
+        "The campaign's team takes only the other kind of batch (`details.allowed`: initials "
+        "or replies); ask for that kind.", Retry.NEVER),
 }  # fmt: skip

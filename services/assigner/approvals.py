@@ -53,6 +53,7 @@ class Approvals:
         """None: claim now, as ever. Otherwise the `pending_approval` answer, or the refusal
         raised. A caller who is not a member, or no such campaign, goes on to the claim, which
         refuses them as it always has."""
+        assert request.campaign_id is not None, "a request naming none has its campaign picked"
         async with self._pool.acquire() as conn:
             gate = await conn.fetchrow(QUERIES["request_gate"], request.campaign_id, texter_id)
             if gate is None or gate["request_level"] in (None, "auto_approve"):

@@ -59,8 +59,13 @@ class OrgReads:
         by_team: dict[int, list[s.TeamMember]] = defaultdict(list)
         for m in members:
             by_team[m["team_id"]].append(s.TeamMember(user_id=m["user_id"], name=m["name"]))
-        teams = [s.TeamView(team_id=r["id"], name=r["name"], members=by_team[r["id"]])
-                 for r in rows]  # fmt: skip
+        teams = [
+            s.TeamView(team_id=r["id"], name=r["name"],
+                       assignment_priority=r["assignment_priority"],
+                       assignment_kind=r["assignment_kind"],
+                       max_request_size=r["max_request_size"], members=by_team[r["id"]])
+            for r in rows
+        ]  # fmt: skip
         return s.OrgTeams(org_id=request.org_id, teams=teams,
                           next_after_id=_next(ids, request.limit))  # fmt: skip
 

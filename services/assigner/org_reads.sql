@@ -23,7 +23,7 @@ GROUP BY campaign_id, counted;
 -- name: org_teams_page --
 -- Organization $1's teams after id $2, in id order, $3 at most; only those user $4 is in unless
 -- NULL.
-SELECT t.id, t.name
+SELECT t.id, t.name, t.assignment_priority, t.assignment_kind, t.max_request_size
 FROM team t
 WHERE t.org_id = $1 AND t.id > $2
   AND ($4::bigint IS NULL OR EXISTS (

@@ -23,12 +23,13 @@ import msgspec
 from prometheus_client import Counter
 
 from services.assigner.approvals import Approvals
+from services.assigner.campaign_pick import CampaignPick
 from services.assigner.claim_batches import (
     LOCKED_POOL_PAUSE_SECONDS,
     LOCKED_POOL_RETRIES,
     ClaimBatches,
 )
-from services.assigner.claim_rules import claim_refusal, stranger_refusal
+from services.assigner.claim_rules import batch_size, claim_refusal, stranger_refusal
 from services.assigner.empty_pool import LookAgain, empty_pool_verdict
 from services.assigner.named_queries import CLAIMS, QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
@@ -51,6 +52,7 @@ ASSIGNED_SUBJECT = api.CONVERSATIONS_ASSIGNED.subject
 FIRST_BATCH_REFUSALS = frozenset({
     ErrorCode.NO_MORE_CONVERSATIONS, ErrorCode.NONE_TEXTABLE_NOW, ErrorCode.INITIALS_PENDING,
     ErrorCode.REPLIES_PENDING, ErrorCode.SELF_ASSIGN_DISABLED, ErrorCode.CAMPAIGN_NOT_ACTIVE,
+    ErrorCode.KIND_NOT_ALLOWED,
 })  # fmt: skip
 
 
@@ -71,17 +73,23 @@ class SelfAssign:
         # Requests of texters whose level is not auto_approve (issue #33); `resolve` and `list`
         # are its subjects.
         self.approvals = Approvals(pool, publisher, self._assign)
+        self._picks = CampaignPick(pool, clock)
 
     def _assigned_initials(self, reason: str, count: int) -> None:
         self._publisher.nudge()
         ASSIGNED.labels("initials", reason).inc(count)
 
     async def request(self, request: s.RequestBatch, caller: Caller) -> s.Batch:
+        campaign_id = request.campaign_id
+        if campaign_id is None:
+            campaign_id = await self._picks.pick(caller.user_id, request.kind)
+            request = s.RequestBatch(campaign_id=campaign_id, kind=request.kind)
         waiting = await self.approvals.gate(request, caller.user_id)
         if waiting is not None:
+            waiting.campaign_id = campaign_id
             return waiting
-        ids = await self._assign(request.campaign_id, caller.user_id, request.kind, "self_assign")
-        return s.Batch(conversation_ids=ids, count=len(ids))
+        ids = await self._assign(campaign_id, caller.user_id, request.kind, "self_assign")
+        return s.Batch(conversation_ids=ids, count=len(ids), campaign_id=campaign_id)
 
     async def join(self, request: s.Join, caller: Caller) -> s.Joined:
         texter_id = caller.user_id
@@ -160,9 +168,9 @@ class SelfAssign:
         rows = []
         operation = uuid.uuid4()
         if open_groups:
-            rows = await conn.fetch(CLAIMS["claim_replies"], campaign_id, texter_id,
-                                    campaign["replies_batch_size"], open_groups, operation,
-                                    reason)  # fmt: skip
+            size = batch_size(campaign, pending, "replies")
+            rows = await conn.fetch(CLAIMS["claim_replies"], campaign_id, texter_id, size,
+                                    open_groups, operation, reason)  # fmt: skip
         if not rows:
             verdict = await empty_pool_verdict(conn, "replies", campaign_id, hours, now)
             if isinstance(verdict, LookAgain):

@@ -86,6 +86,7 @@ def endpoints(
         bound(api.CAMPAIGN_EXPORT, exports.start),
         bound(api.CAMPAIGN_EXPORT_READ, exports.read),
         bound(api.CAMPAIGN_EXPORT_PART, exports.part),
+        bound(api.TEAM_UPDATE, administration.update_team),
     ]
 
 

@@ -66,6 +66,9 @@ class TeamMember(Message):
 class TeamView(Message):
     team_id: int
     name: str
+    assignment_priority: int
+    assignment_kind: str
+    max_request_size: int | None
     members: list[TeamMember]
 
 

@@ -104,7 +104,8 @@ async def test_approval_required_waits_then_approval_claims_the_batch_with_every
                                             stream="EVENTS")  # fmt: skip
     waiting = await assigner.call(api.ASSIGN_REQUEST, as_user=texter, campaign_id=c["campaign"])
     assert waiting == {"status": "pending_approval", "request_id": waiting["request_id"],
-                       "conversation_ids": [], "count": 0}  # fmt: skip
+                       "conversation_ids": [], "count": 0,
+                       "campaign_id": c["campaign"]}  # fmt: skip
     request_id = waiting["request_id"]
     assert isinstance(request_id, int)
     assert await _held(pool, c["campaign"], texter) == []

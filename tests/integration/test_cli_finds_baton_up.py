@@ -63,6 +63,7 @@ SAMPLES: dict[tuple[str, ...], str] = {
     ("export",): "export 1 --messages -o out.csv --as 1",
     ("team", "create"): "team create --org 1 --name T --as 1",
     ("team", "add-members"): "team add-members 1 2 --as 1",
+    ("team", "update"): "team update 1 --kind initials --max-size 50 --as 1",
     ("campaign", "create"): "campaign create --org 1 --title R --as 1",
     ("campaign", "update"): "campaign update 1 --status active --as 1",
     ("campaign", "texters-add"): "campaign texters-add 1 2 --as 1",

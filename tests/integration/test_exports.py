@@ -16,9 +16,13 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from services.assigner.service import DEFINITION as ASSIGNER
+from services.assigner.settings import AssignerSettings
 from shared import catalogue as api
 from shared.cli.export_command import export_to_file
+from shared.settings import CommonSettings, load_settings
 from tests.support.baton_client import Baton, campaign_with_texters
+from tests.support.services import running
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -173,3 +177,39 @@ async def test_who_may_export_and_what_bad_input_gets(assigner: Baton, pool: asy
     state = await eventually(complete)
     # No messages yet: the CSV is its header alone.
     assert (state["state"], state["row_count"]) == ("complete", 0)
+
+
+async def test_an_export_whose_exporter_died_is_reported_failed(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    """A crash mid-export leaves a running row nobody beats for; readers see it failed."""
+    c = await campaign_with_texters(assigner, texters=1, contacts=1)
+    export_id = await pool.fetchval(
+        """INSERT INTO campaign_export (org_id, campaign_id, requested_by, kind, object_name,
+                                        heartbeat_at, expires_at)
+           VALUES ($1, $2, $3, 'messages', 'gone.csv', now() - interval '2 minutes',
+                   now() + interval '72 hours') RETURNING id""",
+        c["org"], c["campaign"], c["owner"])  # fmt: skip
+    state = await assigner.call(api.CAMPAIGN_EXPORT_READ, as_user=c["owner"], export_id=export_id)
+    assert state["state"] == "failed" and "stopped" in state["error"]
+    refusal = await assigner.error(api.CAMPAIGN_EXPORT_PART, as_user=c["owner"],
+                                   export_id=export_id)  # fmt: skip
+    assert refusal.code == "conflict" and refusal.details == {"state": "failed"}
+
+
+async def test_objects_expire_after_baton_export_ttl_hours(
+    settings: CommonSettings, nc: NatsClient, tmp_path: Path
+) -> None:
+    own = load_settings(AssignerSettings, {
+        "BATON_DATABASE_URL": settings.database_url, "BATON_NATS_URL": settings.nats_url,
+        "BATON_DB_POOL_MIN": "1", "BATON_EXPORT_TTL_HOURS": "5"})  # fmt: skip
+    assert own.export_ttl_hours == 5
+    async with running(ASSIGNER, own):
+        baton = Baton(nc)
+        c = await campaign_with_texters(baton, texters=1, contacts=2)
+        state = await _export(baton, c["owner"], tmp_path / "c.csv", campaign_id=c["campaign"],
+                              kind="conversations")  # fmt: skip
+    info = await nc.jetstream().stream_info(f"OBJ_{api.EXPORTS_BUCKET}")
+    assert info.config.max_age == 5 * 3600
+    created = datetime.fromisoformat(state["created_at"])
+    assert datetime.fromisoformat(state["expires_at"]) - created == timedelta(hours=5)

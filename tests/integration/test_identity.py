@@ -158,6 +158,7 @@ def requests(w: dict[str, Any]) -> dict[str, dict[str, Any]]:
         api.CAMPAIGN_EXPORT.subject: {"campaign_id": campaign, "kind": "messages"},
         api.CAMPAIGN_EXPORT_READ.subject: {"export_id": w["export"]},
         api.CAMPAIGN_EXPORT_PART.subject: {"export_id": w["export"]},
+        api.TEAM_UPDATE.subject: {"team_id": w["team"], "assignment_priority": 5},
     }  # fmt: skip
 
 

@@ -19,7 +19,7 @@ EXPECTED_TABLES = {
     "contact_file_import", "contact_file_row", "consent_order", "campaign_tally",
     "campaign_tally_recount", "removal",
     # Issue #33.
-    "assignment_request", "assignment_request_event", "campaign_export",
+    "assignment_request", "assignment_request_event", "campaign_export", "campaign_team",
 }  # fmt: skip
 
 
