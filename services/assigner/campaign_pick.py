@@ -8,7 +8,8 @@ rows). The first of them with a pooled zone group open now is picked: a look at 
 candidate's texting hours in memory, not a claim per campaign. The texter is enrolled there and
 the claim is the named request's, so 1,000 texters asking at once wait on nothing a named
 request does not. A pool drained between the pick and the claim answers as the claim does
-(`no_more_conversations`): the next request picks again.
+(`no_more_conversations`) once the claim found it empty after another pick passing it over
+found nothing either: one more pick and claim at most, never a claim per campaign.
 """
 
 from __future__ import annotations
@@ -35,15 +36,18 @@ class CampaignPick:
         self._clock = clock
         self._zone_groups = ZoneGroups()
 
-    async def pick(self, texter_id: int, kind: str) -> int:
-        """The campaign picked for `texter_id`, who is enrolled on it; or the refusal raised."""
+    async def pick(
+        self, texter_id: int, kind: str, passed_over: frozenset[int] = frozenset()
+    ) -> int:
+        """The campaign picked for `texter_id` (none of `passed_over`), who is enrolled on it;
+        or the refusal raised."""
         now = self._clock()
         openings: list[Opening | None] = []
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(QUERIES["candidate_campaigns"], texter_id, kind, POOL[kind])
             for row in rows:
                 groups = list(row["pooled_groups"])
-                if not groups:
+                if not groups or row["id"] in passed_over:
                     continue
                 hours = CampaignHours.of(row)
                 zones = await self._zone_groups.zones(conn, groups)

@@ -80,15 +80,29 @@ class SelfAssign:
         ASSIGNED.labels("initials", reason).inc(count)
 
     async def request(self, request: s.RequestBatch, caller: Caller) -> s.Batch:
+        if request.campaign_id is not None:
+            return await self._request(request, caller.user_id)
+        # Naming none (issue #33): the campaign is picked. One drained between the pick and the
+        # claim by requests at the same moment is passed over by one more pick, at most.
+        picked = await self._picks.pick(caller.user_id, request.kind)
+        try:
+            return await self._request(s.RequestBatch(campaign_id=picked, kind=request.kind),
+                                       caller.user_id)  # fmt: skip
+        except BatonError as refusal:
+            if refusal.code != ErrorCode.NO_MORE_CONVERSATIONS:
+                raise
+        again = await self._picks.pick(caller.user_id, request.kind, frozenset({picked}))
+        return await self._request(s.RequestBatch(campaign_id=again, kind=request.kind),
+                                   caller.user_id)  # fmt: skip
+
+    async def _request(self, request: s.RequestBatch, texter_id: int) -> s.Batch:
         campaign_id = request.campaign_id
-        if campaign_id is None:
-            campaign_id = await self._picks.pick(caller.user_id, request.kind)
-            request = s.RequestBatch(campaign_id=campaign_id, kind=request.kind)
-        waiting = await self.approvals.gate(request, caller.user_id)
+        assert campaign_id is not None
+        waiting = await self.approvals.gate(request, texter_id)
         if waiting is not None:
             waiting.campaign_id = campaign_id
             return waiting
-        ids = await self._assign(campaign_id, caller.user_id, request.kind, "self_assign")
+        ids = await self._assign(campaign_id, texter_id, request.kind, "self_assign")
         return s.Batch(conversation_ids=ids, count=len(ids), campaign_id=campaign_id)
 
     async def join(self, request: s.Join, caller: Caller) -> s.Joined:
