@@ -109,3 +109,47 @@ async def test_a_request_of_a_kind_the_team_does_not_take_is_refused_and_changes
                         assignment_kind="both")  # fmt: skip
     batch = await assigner.call(api.ASSIGN_REQUEST, as_user=texter, campaign_id=c["campaign"])
     assert batch["count"] == 10
+
+
+async def test_team_ids_replace_team_id_and_the_previous_releases_writes_are_mirrored(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    c = await _team_campaign(assigner)
+    owner, org = c["owner"], c["org"]
+    other_team = (await assigner.call(api.TEAM_CREATE, as_user=owner, org_id=org,
+                                      name="Second"))["team_id"]  # fmt: skip
+    stranger = await campaign_with_texters(assigner, texters=0, contacts=0)
+    foreign = (await assigner.call(api.TEAM_CREATE, as_user=stranger["owner"],
+                                   org_id=stranger["org"], name="Theirs"))["team_id"]  # fmt: skip
+    shown = await assigner.call(api.CAMPAIGN_READ, as_user=owner, campaign_id=c["campaign"])
+    assert (shown["team_ids"], shown["team_id"]) == ([c["team"]], c["team"])
+    both = sorted([c["team"], other_team])
+    updated = await assigner.call(api.CAMPAIGN_UPDATE, as_user=owner, campaign_id=c["campaign"],
+                                  team_ids=both)  # fmt: skip
+    assert updated["team_ids"] == both
+    before = await snapshot(pool)
+    refusals = [
+        await assigner.error(api.CAMPAIGN_UPDATE, as_user=owner, campaign_id=c["campaign"],
+                             team_ids=[other_team, foreign]),
+        await assigner.error(api.CAMPAIGN_CREATE, as_user=owner, org_id=org, title="X",
+                             team_ids=[foreign]),
+        await assigner.error(api.CAMPAIGN_CREATE, as_user=owner, org_id=org, title="X",
+                             team_ids=[other_team], team_id=other_team),
+    ]  # fmt: skip
+    assert [r.code for r in refusals] == ["not_found", "not_found", "bad_request"]
+    assert await snapshot(pool) == before
+    # The deprecated `team_id` still creates a campaign limited to that team.
+    old_style = (await assigner.call(api.CAMPAIGN_CREATE, as_user=owner, org_id=org,
+                                     title="Old client", team_id=other_team))["campaign_id"]  # fmt: skip
+    read = await assigner.call(api.CAMPAIGN_READ, as_user=owner, campaign_id=old_style)
+    assert read["team_ids"] == [other_team]
+    cleared = await assigner.call(api.CAMPAIGN_UPDATE, as_user=owner, campaign_id=old_style,
+                                  team_ids=[])  # fmt: skip
+    assert (cleared["team_ids"], cleared["team_id"]) == ([], None)
+    # The previous release's code writes only campaign.team_id: the trigger mirrors it.
+    mirrored = await pool.fetchval(
+        """WITH c AS (INSERT INTO campaign (org_id, team_id, title, batch_size)
+                      VALUES ($1, $2, 'written by 0.1.0', 300) RETURNING id)
+           SELECT c.id FROM c""", org, c["team"])  # fmt: skip
+    assert await pool.fetchval("SELECT array_agg(team_id) FROM campaign_team WHERE "
+                               "campaign_id = $1", mirrored) == [c["team"]]  # fmt: skip
