@@ -112,8 +112,10 @@ async def reset(url: str, campaign: int) -> None:
 
 
 async def baton_drain(
-    nats_url: str, campaign: int, texters: list[int], concurrency: int
+    nats_url: str, campaign: int, texters: list[int], concurrency: int, *, named: bool = True
 ) -> dict[str, Any]:
+    """`named`: each request names the campaign; else none, and the assigner picks it (the
+    texters' team's, issue #33: bench/campaign_pick.py)."""
     nc = await nats.connect(nats_url)
     latencies: list[float] = []  # in the order requests finished
     empty_answers: list[float] = []
@@ -121,7 +123,7 @@ async def baton_drain(
     refusals: dict[str, int] = {}
     # The caller is the token's texter: one token per texter, minted before timing starts.
     callers = itertools.chain([auth_headers(t) for t in texters[200:]], itertools.repeat(None))
-    body = json.dumps({"campaign_id": campaign}).encode()
+    body = json.dumps({"campaign_id": campaign} if named else {}).encode()
     done = False
 
     async def texter() -> None:

@@ -25,6 +25,8 @@ FULL = {
     "pool_floor_trigger": ["--rounds", "10"],
     "auth_cost": ["--rounds", "10"],
     "postgres_killed": ["--sends", "20000"],
+    "exports": ["--rows", "1000000", "--small", "100000"],
+    "campaign_pick": ["--size", "100000"],
 }
 QUICK = {
     "claims": ["--sizes", "20000,100000", "--baseline-seconds", "3"],
@@ -35,6 +37,8 @@ QUICK = {
     "pool_floor_trigger": ["--rounds", "2"],
     "auth_cost": ["--rounds", "2", "--claims", "20", "--requests", "50"],
     "postgres_killed": ["--sends", "2000", "--texters", "50"],
+    "exports": ["--rows", "50000", "--small", "10000"],
+    "campaign_pick": ["--size", "20000", "--rounds", "1"],
 }
 
 
@@ -89,6 +93,20 @@ def table(results: dict[str, Any]) -> str:
         )
         rows.append(
             f"| reaper | idle pass ms, small vs large | {r['idle_pass_ms_at_small']} vs {r['idle_pass_ms_at_large']} |"
+        )
+    if "exports" in results:
+        for size in ("small", "large"):
+            e = results["exports"][size]
+            rows.append(
+                f"| exports {e['rows']:,} messages | rows/s (peak memory above baseline, MiB) "
+                f"| {e['rows_per_s']:,} ({e['peak_rss_above_baseline_mib']}) |"
+            )
+    if "campaign_pick" in results:
+        p = results["campaign_pick"]
+        rows.append(
+            f"| campaign-less claims | claims/s beside named (p99 ms) | "
+            f"{p['campaign_less_claims_per_s']} vs {p['named_claims_per_s']} "
+            f"({p['campaign_less_p99_ms']} vs {p['named_p99_ms']}): {p['ratio']}x |"
         )
     if "contacts_import" in results:
         c = results["contacts_import"]

@@ -18,7 +18,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from shared.access_policy import OPERATOR_ONLY, PUBLIC, Access, member
 from shared.error_codes import TRANSPORT_CODES, ErrorCode
-from shared.schemas import admin, assign, query
+from shared.schemas import admin, approvals, assign, exports, org_reads, query
 from shared.schemas import messaging as sms
 from shared.schemas import release as rel
 from shared.schemas.system import StatusReply, StatusRequest
@@ -91,6 +91,9 @@ EVENTS_ROOT = "baton.events"
 OUTBOUND_ROOT = "baton.outbound"
 INBOUND_ROOT = "baton.inbound"
 DEADLETTER_ROOT = "baton.deadletter"
+# The JetStream Object Store bucket campaign exports are written to (issue #33); its stream is
+# `OBJ_<bucket>`, its subjects `$O.<bucket>.>` (deploy/nats/nats-production.conf names them).
+EXPORTS_BUCKET = "baton-exports"
 
 
 # --- Health: answered by every service, no token needed ---
@@ -189,8 +192,12 @@ ORG_MEMBERS_UPDATE = Route(
     admin.UpdateOrgMember,
     admin.OrgMemberView,
     "assigner",
-    member("admin", "making, demoting an owner or an admin needs owner; never the last owner"),
-    "Change a member's role.",
+    member(
+        "moderator",
+        "a moderator may change only a texter's `request_level`; roles need admin, and making, "
+        "demoting an owner or an admin needs owner; never the last owner",
+    ),
+    "Change a member's role, or their request level (what their Request Conversations does).",
     (E.NOT_A_MEMBER, E.CONFLICT),
     idempotent=True,
 )
@@ -220,6 +227,16 @@ TEAM_ADD_MEMBERS = Route(
     member("admin"),
     "Add organization members to a team.",
     (E.NOT_A_MEMBER,),
+    idempotent=True,
+)
+TEAM_UPDATE = Route(
+    "baton.admin.team.update",
+    admin.UpdateTeam,
+    admin.Team,
+    "assigner",
+    member("admin"),
+    "Set what a team's campaigns hand its texters: the kind of batch and the largest one "
+    "(issue #33), and its priority.",
     idempotent=True,
 )
 CAMPAIGN_CREATE = Route(
@@ -324,10 +341,13 @@ CONVERSATIONS = Route(
 # --- Assignment (the assigner) ---
 ASSIGN_REQUEST = Route(
     "baton.assign.request", assign.RequestBatch, assign.Batch, "assigner",
-    member("texter", "for the caller, a texter on the campaign"),
-    "Take a batch of Unassigned conversations (initials) or of replies waiting.",
+    member("texter", "for the caller, a texter on the campaign (or, naming none, one of their "
+           "teams' campaigns or one they text on, picked for them)"),
+    "Take a batch of Unassigned conversations (initials) or of replies waiting; without "
+    "`campaign_id`, from the campaign picked by team priority, then age.",
     (E.NOT_A_MEMBER, E.CAMPAIGN_NOT_ACTIVE, E.SELF_ASSIGN_DISABLED, E.INITIALS_PENDING,
-     E.REPLIES_PENDING, E.NO_MORE_CONVERSATIONS, E.NONE_TEXTABLE_NOW, E.BUSY))  # fmt: skip
+     E.REPLIES_PENDING, E.NO_MORE_CONVERSATIONS, E.NONE_TEXTABLE_NOW, E.BUSY,
+     E.REQUEST_PENDING, E.NOT_APPROVED, E.KIND_NOT_ALLOWED))  # fmt: skip
 ASSIGN_JOIN = Route(
     "baton.assign.join",
     assign.Join,
@@ -369,6 +389,89 @@ RELEASE = Route(
     member("texter", "the caller's own replies only"),
     "Give conversations back to the pool.",
     (E.NOT_A_MEMBER,),
+    idempotent=True,
+)
+
+# --- Assignment requests that wait for approval (the assigner; issue #33) ---
+ASSIGNMENT_REQUESTS = Route(
+    "baton.query.assignment_requests",
+    approvals.ListAssignmentRequests,
+    approvals.AssignmentRequests,
+    "assigner",
+    member("texter", "a texter sees only their own requests"),
+    "An organization's assignment requests, in id order: the waiting ones (`status: pending`) "
+    "for moderators, a texter's own with their outcome.",
+    idempotent=True,
+)
+ASSIGNMENT_REQUESTS_RESOLVE = Route(
+    "baton.admin.assignment_requests.resolve",
+    approvals.ResolveAssignmentRequest,
+    approvals.AssignmentRequest,
+    "assigner",
+    member("moderator", "setting `request_level` too: a moderator only a texter's"),
+    "Approve a waiting request (its batch is claimed then, under every rule a direct request "
+    "obeys; a refusal is kept as `refusal`) or reject it; optionally set the texter's level.",
+    (E.CONFLICT, E.BUSY),
+)
+
+# --- The reads an admin app needs (the assigner; issue #33) ---
+ORG_CAMPAIGNS = Route(
+    "baton.query.org.campaigns",
+    org_reads.ListOrgCampaigns,
+    org_reads.OrgCampaigns,
+    "assigner",
+    member("texter", "a texter sees only the campaigns they text on, without counts"),
+    "A page of an organization's campaigns with their status and, for moderators, their "
+    "conversations by status (from the tallies).",
+    idempotent=True,
+)
+ORG_TEAMS = Route(
+    "baton.query.org.teams",
+    org_reads.ListOrgTeams,
+    org_reads.OrgTeams,
+    "assigner",
+    member("texter", "a texter sees only the teams they are in"),
+    "A page of an organization's teams with their members.",
+    idempotent=True,
+)
+CAMPAIGN_INVITES = Route(
+    "baton.query.campaign.invites",
+    org_reads.ListCampaignInvites,
+    org_reads.CampaignInvites,
+    "assigner",
+    member("moderator"),
+    "A campaign's invite links (the revoked ones too with `include_revoked`).",
+    idempotent=True,
+)
+
+# --- Campaign exports (the assigner; issue #33) ---
+CAMPAIGN_EXPORT = Route(
+    "baton.admin.campaign.export",
+    exports.StartExport,
+    exports.Export,
+    "assigner",
+    member("moderator"),
+    "Start an export of a campaign's conversations or messages as CSV (UTC times, RFC 3339), "
+    "streamed into the Object Store; answered at once with the export (`running`).",
+)
+CAMPAIGN_EXPORT_READ = Route(
+    "baton.query.campaign.export",
+    exports.ReadExport,
+    exports.Export,
+    "assigner",
+    member("moderator"),
+    "An export's state: running (bytes so far), complete (size, rows, digest) or failed.",
+    idempotent=True,
+)
+CAMPAIGN_EXPORT_PART = Route(
+    "baton.query.campaign.export.part",
+    exports.ReadExportPart,
+    exports.ExportPart,
+    "assigner",
+    member("moderator"),
+    "A complete export's CSV, one part per request, in order: `after` is the previous part's "
+    "`next` (0 first); the parts' bytes add up to `size_bytes`.",
+    (E.CONFLICT,),
     idempotent=True,
 )
 
@@ -437,6 +540,9 @@ ROUTES: tuple[Route[Any, Any], ...] = (
     CAMPAIGN_TEXTERS_ADD, CAMPAIGN_TEXTERS_REMOVE, CAMPAIGN_INVITE, CAMPAIGN_INVITE_REVOKE,
     CONTACTS_IMPORT, CAMPAIGN_STATS, CONVERSATIONS, ASSIGN_REQUEST, ASSIGN_JOIN, REASSIGN, MOVE,
     RELEASE, SEND_INITIAL, SEND_REPLY, SEND_OPT_OUT, RELEASE_UNHANDLED, RELEASE_STALE_INITIALS,
+    # Issue #33: assignment requests.
+    ASSIGNMENT_REQUESTS, ASSIGNMENT_REQUESTS_RESOLVE, ORG_CAMPAIGNS, ORG_TEAMS, CAMPAIGN_INVITES,
+    CAMPAIGN_EXPORT, CAMPAIGN_EXPORT_READ, CAMPAIGN_EXPORT_PART, TEAM_UPDATE,
 )  # fmt: skip
 BY_SUBJECT: dict[str, Route[Any, Any]] = {route.subject: route for route in ROUTES}
 
@@ -513,6 +619,25 @@ CONTACT_OPTED_IN = Channel(
     "A contact's START.",
     token="event_id",
 )
+ASSIGNMENT_REQUEST_CHANGED = Channel(
+    f"{EVENTS_ROOT}.assignment_request.changed",
+    approvals.AssignmentRequestChanged,
+    "EVENTS",
+    "assigner",
+    None,
+    "An assignment request's transition: pending, approved, rejected, fulfilled (with its "
+    "batch) or unfulfilled (with the claim's refusal).",
+    token="event_id",
+)
+CAMPAIGN_EXPORTED = Channel(
+    f"{EVENTS_ROOT}.campaign.exported",
+    exports.Export,
+    "EVENTS",
+    "assigner",
+    None,
+    "A campaign export ended: complete (size, rows, digest) or failed (why).",
+    token="event_id",
+)
 DEAD_LETTERS = Channel(
     DEADLETTER_ROOT,
     sms.DeadLetter,
@@ -527,6 +652,8 @@ DEAD_LETTERS = Channel(
 CHANNELS: tuple[Channel[Any], ...] = (
     OUTBOUND_SMS, INBOUND_SMS, INBOUND_RECEIPT, CONVERSATIONS_ASSIGNED, CONVERSATIONS_REASSIGNED,
     CONVERSATIONS_RELEASED, CONTACT_OPTED_OUT, CONTACT_OPTED_IN, DEAD_LETTERS,
+    # Issue #33: assignment requests.
+    ASSIGNMENT_REQUEST_CHANGED, CAMPAIGN_EXPORTED,
 )  # fmt: skip
 
 

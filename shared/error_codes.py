@@ -47,6 +47,10 @@ class ErrorCode(StrEnum):
     ALREADY_SENT = "already_sent"
     INITIAL_NOT_SENT = "initial_not_sent"
     OUTSIDE_TEXTING_HOURS = "outside_texting_hours"
+    # Assignment requests that wait for approval (issue #33).
+    REQUEST_PENDING = "request_pending"
+    NOT_APPROVED = "not_approved"
+    KIND_NOT_ALLOWED = "kind_not_allowed"
 
     @property
     def meaning(self) -> str:
@@ -152,4 +156,15 @@ _DOCUMENTED: dict[ErrorCode, tuple[str, Retry]] = {
     ErrorCode.OUTSIDE_TEXTING_HOURS: (
         "It is outside the campaign's texting hours where the contact is; nothing was sent.",
         Retry.LATER),
+    # Assignment requests that wait for approval (issue #33).
+    ErrorCode.REQUEST_PENDING: (
+        "The caller's earlier request for conversations still waits for a moderator's approval "
+        "(`details.request_id`); its outcome is in `baton.query.assignment_requests`.",
+        Retry.LATER),
+    ErrorCode.NOT_APPROVED: (
+        "The caller's requests for conversations are not approved in this organization: a "
+        "moderator assigns them conversations, or changes their request level.", Retry.LATER),
+    ErrorCode.KIND_NOT_ALLOWED: (
+        "The campaign's team takes only the other kind of batch (`details.allowed`: initials "
+        "or replies); ask for that kind.", Retry.NEVER),
 }  # fmt: skip

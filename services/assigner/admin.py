@@ -30,6 +30,7 @@ def campaign_view(row: asyncpg.Record) -> s.Campaign:
         campaign_id=row["id"],
         org_id=row["org_id"],
         team_id=row["team_id"],
+        team_ids=list(row["team_ids"]),
         title=row["title"],
         status=row["status"],
         self_assign=row["self_assign"],
@@ -69,6 +70,28 @@ async def fetch_campaign_as(
     row = await fetch_campaign(conn, campaign_id, lock=lock)
     await caller.role_in(conn, row["org_id"], not_found("campaign", campaign_id))
     return row
+
+
+async def _team_as(conn: Connection, caller: Caller, team_id: int) -> asyncpg.Record:
+    """The team, locked, if the caller has the subject's role in its organization; to anyone
+    else it does not exist."""
+    hidden = not_found("team", team_id)
+    team = await conn.fetchrow(QUERIES["team_for_update"], team_id)
+    if team is None:
+        raise hidden
+    await caller.role_in(conn, team["org_id"], hidden)
+    return team
+
+
+async def _teams_of(conn: Connection, org_id: int, team_ids: list[int]) -> list[int]:
+    """`team_ids`, in order, without repeats, each a team of the organization (else the first
+    that is not is `not_found`, as if it did not exist)."""
+    wanted = list(dict.fromkeys(team_ids))
+    found = {r["id"] for r in await conn.fetch(QUERIES["org_teams_named"], org_id, wanted)}
+    for team_id in wanted:
+        if team_id not in found:
+            raise not_found("team", team_id)
+    return wanted
 
 
 def _check_hours(hours: s.TexterHours) -> None:
@@ -182,13 +205,24 @@ class Admin:
                 )
         return s.TeamCreated(team_id=team_id)
 
-    async def add_team_members(self, request: s.AddTeamMembers, caller: Caller) -> s.TextersChanged:
-        hidden = not_found("team", request.team_id)
+    async def update_team(self, request: s.UpdateTeam, caller: Caller) -> s.Team:
         async with self._pool.acquire() as conn, conn.transaction():
-            org_id = await conn.fetchval(QUERIES["team_org"], request.team_id)
-            if org_id is None:
-                raise hidden
-            await caller.role_in(conn, org_id, hidden)
+            team = await _team_as(conn, caller, request.team_id)
+            given = {k: v for k, v in msgspec.structs.asdict(request).items()
+                     if v is not msgspec.UNSET}  # fmt: skip
+            merged = {**dict(team), **given}
+            saved = await conn.fetchrow(QUERIES["save_team"], team["id"],
+                                        merged["assignment_priority"], merged["assignment_kind"],
+                                        merged["max_request_size"])  # fmt: skip
+        assert saved is not None
+        return s.Team(team_id=saved["id"], org_id=saved["org_id"], name=saved["name"],
+                      assignment_priority=saved["assignment_priority"],
+                      assignment_kind=saved["assignment_kind"],
+                      max_request_size=saved["max_request_size"])  # fmt: skip
+
+    async def add_team_members(self, request: s.AddTeamMembers, caller: Caller) -> s.TextersChanged:
+        async with self._pool.acquire() as conn, conn.transaction():
+            org_id = (await _team_as(conn, caller, request.team_id))["org_id"]
             await _require_members(conn, org_id, request.user_ids)
             result = await conn.execute(
                 QUERIES["add_team_members"], request.team_id, request.user_ids
@@ -201,18 +235,16 @@ class Admin:
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
             batch_size = await conn.fetchval(QUERIES["org_default_batch_size"], request.org_id)
-            team_org = (
-                await conn.fetchval(QUERIES["team_org"], request.team_id)
-                if request.team_id is not None
-                else request.org_id
-            )
-            if team_org != request.org_id:
-                raise not_found("team", request.team_id)
+            if request.team_ids is not None and request.team_id is not None:
+                raise bad_request("give team_ids (team_id is its deprecated form), not both")
+            teams = request.team_ids or ([request.team_id] if request.team_id else [])
+            teams = await _teams_of(conn, request.org_id, teams)
             number = await self._sending_number(conn, request.org_id, request.sending_number)
             campaign_id = await conn.fetchval(
-                QUERIES["create_campaign"], request.org_id, request.team_id, request.title,
-                batch_size, hours.start, hours.end, number,
+                QUERIES["create_campaign"], request.org_id, teams[0] if teams else None,
+                request.title, batch_size, hours.start, hours.end, number,
             )  # fmt: skip
+            await conn.execute(QUERIES["set_campaign_teams"], campaign_id, teams)
         return s.CampaignCreated(campaign_id=campaign_id, batch_size=batch_size)
 
     async def update_campaign(self, request: s.UpdateCampaign, caller: Caller) -> s.Campaign:
@@ -227,6 +259,9 @@ class Admin:
             # Changing a campaign's state is an admin's call; its assignment settings a moderator's.
             if "status" in changes:
                 await caller.role_in(conn, row["org_id"], not_found("campaign", row["id"]), "admin")
+            if "team_ids" in changes:
+                teams = await _teams_of(conn, row["org_id"], changes.pop("team_ids"))
+                await conn.execute(QUERIES["set_campaign_teams"], row["id"], teams)
             current = dict(row)
             if "batch_size" in changes and changes["batch_size"] is None:
                 changes["batch_size"] = await conn.fetchval(

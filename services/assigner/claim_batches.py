@@ -38,7 +38,7 @@ import msgspec
 from prometheus_client import Histogram
 
 from services.assigner.claim_cursor import ClaimCursor
-from services.assigner.claim_rules import claim_refusal, stranger_refusal
+from services.assigner.claim_rules import batch_size, claim_refusal, stranger_refusal
 from services.assigner.empty_pool import LookAgain, empty_pool_verdict
 from services.assigner.named_queries import CLAIMS
 from services.assigner.pool_floor import PoolFloorKeeper
@@ -166,14 +166,19 @@ class ClaimBatches:
             else:
                 outcomes[i] = refusal
         if claiming:
-            outcomes.update(await self._claim_for(conn, campaign, batch, claiming))
+            # Each texter's batch size: the campaign's, or their team's if smaller (issue #33).
+            sizes = {i: batch_size(campaign, held[batch[i].texter_id], "initials")
+                     for i in claiming}  # fmt: skip
+            outcomes.update(await self._claim_for(conn, campaign, batch, sizes))
         return [outcomes[i] for i in range(len(batch))]
 
     async def _claim_for(
-        self, conn: Connection, campaign: asyncpg.Record, batch: list[_Claim], claiming: list[int]
-    ) -> dict[int, Outcome]:
-        """Batches for the claims `claiming` (indexes into `batch`), whose rules passed."""
-        campaign_id, size = campaign["id"], campaign["batch_size"]
+        self, conn: Connection, campaign: asyncpg.Record, batch: list[_Claim],
+        sizes: dict[int, int],
+    ) -> dict[int, Outcome]:  # fmt: skip
+        """Batches for the claims whose rules passed (indexes into `batch`, with the batch size
+        of each)."""
+        campaign_id, claiming = campaign["id"], list(sizes)
         now, hours = self._clock(), CampaignHours.of(campaign)
         groups: list[int] = list(campaign["zone_groups"])
         floors = dict(zip(groups, campaign["pool_floors"], strict=True))
@@ -185,12 +190,12 @@ class ClaimBatches:
         # Nothing of a group is in the pool below its floor; the cursor is this process's hint
         # above it.
         after = [max(self._cursor.start(campaign_id, g), floors[g] - 1) for g in open_groups]
-        await self._deal(conn, campaign_id, batch, got, size, open_groups, after, operations)
-        if any(len(ids) < size for ids in got.values()):
+        await self._deal(conn, campaign_id, batch, got, sizes, open_groups, after, operations)
+        if any(len(ids) < sizes[i] for i, ids in got.items()):
             # Below a cursor may be conversations returned to the pool: fill from there.
             below = [g for g, a in zip(open_groups, after, strict=True) if a > floors[g] - 1]
             floor_after = [floors[g] - 1 for g in below]
-            await self._deal(conn, campaign_id, batch, got, size, below, floor_after, operations)
+            await self._deal(conn, campaign_id, batch, got, sizes, below, floor_after, operations)
         outcomes: dict[int, Outcome] = {}
         events: list[tuple[str, str, bytes]] = []
         empty_verdict: Outcome | None = None
@@ -214,16 +219,17 @@ class ClaimBatches:
 
     async def _deal(
         self, conn: Connection, campaign_id: int, batch: list[_Claim], got: dict[int, list[int]],
-        size: int, groups: list[int], after: list[int], operations: Mapping[int, uuid.UUID],
+        sizes: Mapping[int, int], groups: list[int], after: list[int],
+        operations: Mapping[int, uuid.UUID],
     ) -> None:  # fmt: skip
         """One claim statement over `groups` from `after`, topping each slice in `got` up to
-        `size`, in the order the claims arrived."""
-        short = [i for i in got if len(got[i]) < size]
+        its size, in the order the claims arrived."""
+        short = [i for i in got if len(got[i]) < sizes[i]]
         if not groups or not short:
             return
         slots: list[int] = []
         for slot, i in enumerate(short, start=1):
-            slots += [slot] * (size - len(got[i]))
+            slots += [slot] * (sizes[i] - len(got[i]))
         rows = await conn.fetch(
             CLAIMS["claim_initials"], campaign_id, [batch[i].texter_id for i in short],
             len(slots), groups, after, [operations[i] for i in short],

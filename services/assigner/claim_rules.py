@@ -29,12 +29,14 @@ def claim_refusal(
     campaign: asyncpg.Record, pending: asyncpg.Record, kind: str
 ) -> BatonError | None:
     """Why a texter of the campaign may not have a batch of `kind` now, or None if they may."""
-    if campaign["status"] != "active":
-        return BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
-    if not campaign["self_assign"]:
-        return BatonError(
-            ErrorCode.SELF_ASSIGN_DISABLED, "Self assignment is not enabled for this campaign"
-        )
+    refusal = campaign_refusal(campaign)
+    if refusal is not None:
+        return refusal
+    allowed = pending["team_assignment_kind"]
+    if allowed not in (None, "both", kind):
+        return BatonError(ErrorCode.KIND_NOT_ALLOWED,
+                          f"This campaign's team takes only {allowed} batches",
+                          {"allowed": allowed})  # fmt: skip
     if kind == "initials":
         if pending["initials"]:
             return BatonError(
@@ -45,6 +47,25 @@ def claim_refusal(
     elif pending["replies"]:
         return _replies_pending()
     return None
+
+
+def campaign_refusal(campaign: asyncpg.Record) -> BatonError | None:
+    """Why nobody may request conversations of the campaign now, or None."""
+    if campaign["status"] != "active":
+        return BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
+    if not campaign["self_assign"]:
+        return BatonError(
+            ErrorCode.SELF_ASSIGN_DISABLED, "Self assignment is not enabled for this campaign"
+        )
+    return None
+
+
+def batch_size(campaign: asyncpg.Record, pending: asyncpg.Record, kind: str) -> int:
+    """The largest batch of `kind` for a texter: the campaign's, or their team's
+    `max_request_size` if smaller (issue #33)."""
+    size: int = campaign["batch_size" if kind == "initials" else "replies_batch_size"]
+    team_max: int | None = pending["team_max_request_size"]
+    return size if team_max is None else min(size, team_max)
 
 
 def _replies_pending() -> BatonError:

@@ -23,9 +23,11 @@ SELECT c.*,
 FROM campaign c WHERE c.id = $1;
 
 -- name: texters_pending --
--- For each texter of $2: whether they text on the campaign, and what they still hold that
--- blocks a new batch.
-SELECT t.user_id,
+-- For each texter of $2: whether they text on the campaign, what they still hold that blocks a
+-- new batch, and what their team on the campaign allows (migration 0018: of the campaign's teams
+-- they are in, the highest priority's; none: no limit beyond the campaign's).
+SELECT t.user_id, team.assignment_kind AS team_assignment_kind,
+    team.max_request_size AS team_max_request_size,
     EXISTS (SELECT 1 FROM campaign_texter WHERE campaign_id = $1 AND user_id = t.user_id)
         AS is_texter,
     EXISTS (SELECT 1 FROM conversation
@@ -34,7 +36,16 @@ SELECT t.user_id,
     EXISTS (SELECT 1 FROM conversation
             WHERE assignee_id = t.user_id AND campaign_id = $1 AND status = 'needs_reply')
         AS replies
-FROM unnest($2::bigint[]) AS t(user_id);
+FROM unnest($2::bigint[]) AS t(user_id)
+LEFT JOIN LATERAL (
+    SELECT tm.assignment_kind, tm.max_request_size
+    FROM campaign_team ct
+    JOIN team_member m ON m.team_id = ct.team_id AND m.user_id = t.user_id
+    JOIN team tm ON tm.id = ct.team_id
+    WHERE ct.campaign_id = $1
+    ORDER BY tm.assignment_priority DESC, tm.id
+    LIMIT 1
+) team ON true;
 
 -- name: zone_group_zones --
 -- The zones of zone groups this process has not seen yet (services/assigner/zone_groups.py).

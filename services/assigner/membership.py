@@ -13,16 +13,18 @@ demoted nor removed, so an organization always has someone who can run it.
 from __future__ import annotations
 
 import asyncpg
+import msgspec
 
 from services.assigner.admin import fetch_campaign_as
+from services.assigner.approvals import QUERIES as APPROVALS
 from services.assigner.named_queries import QUERIES as ASSIGNER
 from services.assigner.reassign import count_moves, unassign_held
 from shared import outbox
 from shared.access import Caller
-from shared.access_policy import Role
+from shared.access_policy import Role, allows
 from shared.database import Connection
 from shared.error_codes import ErrorCode
-from shared.errors import BatonError, not_a_member, not_found
+from shared.errors import BatonError, bad_request, forbidden, not_a_member, not_found
 from shared.queries import load_queries
 from shared.schemas import admin as s
 
@@ -66,11 +68,25 @@ class Membership:
         return s.MemberRemoved(user_id=request.user_id, unassigned=unassigned)
 
     async def update_member(self, request: s.UpdateOrgMember, caller: Caller) -> s.OrgMemberView:
+        role, level = request.role, request.request_level
+        if role is msgspec.UNSET and level is msgspec.UNSET:
+            raise bad_request("name a `role`, a `request_level`, or both")
+        hidden = not_found("organization", request.org_id)
         async with self._pool.acquire() as conn, conn.transaction():
             current = await self._target(conn, caller, request.org_id, request.user_id)
-            await _require_owner_for(conn, caller, request.org_id, current, request.role)
-            await _keep_an_owner(conn, request.org_id, current, request.role)
-            await conn.execute(QUERIES["set_role"], request.org_id, request.user_id, request.role)
+            if role is not msgspec.UNSET:
+                await caller.role_in(conn, request.org_id, hidden, "admin")
+                await _require_owner_for(conn, caller, request.org_id, current, role)
+                await _keep_an_owner(conn, request.org_id, current, role)
+                await conn.execute(QUERIES["set_role"], request.org_id, request.user_id, role)
+            if level is not msgspec.UNSET:
+                # A moderator sets a texter's level only (issue #33); an admin anyone's.
+                if current != "texter" and not allows(
+                    await caller.role_in(conn, request.org_id, hidden), "admin"
+                ):
+                    raise forbidden("a moderator may change only a texter's request level")
+                await conn.execute(APPROVALS["set_request_level"], request.org_id,
+                                   request.user_id, level)  # fmt: skip
             return (await _members(conn, request.org_id, request.user_id))[0]
 
     async def list_members(self, request: s.ListOrgMembers, caller: Caller) -> s.OrgMembers:
@@ -117,4 +133,8 @@ async def _keep_an_owner(conn: Connection, org_id: int, current: Role, new: Role
 
 async def _members(conn: Connection, org_id: int, user_id: int | None) -> list[s.OrgMemberView]:
     rows = await conn.fetch(QUERIES["members"], org_id, user_id)
-    return [s.OrgMemberView(user_id=r["user_id"], name=r["name"], role=r["role"]) for r in rows]
+    return [
+        s.OrgMemberView(user_id=r["user_id"], name=r["name"], role=r["role"],
+                        request_level=r["request_level"])
+        for r in rows
+    ]  # fmt: skip

@@ -25,7 +25,7 @@ DELETE FROM team_member m USING team t
 WHERE t.id = m.team_id AND t.org_id = $1 AND m.user_id = $2;
 
 -- name: members --
-SELECT m.user_id, u.name, m.role
+SELECT m.user_id, u.name, m.role, m.request_level
 FROM organization_member m JOIN app_user u ON u.id = m.user_id
 WHERE m.org_id = $1 AND ($2::bigint IS NULL OR m.user_id = $2)
 ORDER BY m.user_id;

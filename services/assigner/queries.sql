@@ -32,8 +32,29 @@ INSERT INTO team (org_id, name) VALUES ($1, $2)
 ON CONFLICT (org_id, name) DO NOTHING
 RETURNING id;
 
--- name: team_org --
-SELECT org_id FROM team WHERE id = $1;
+-- name: org_teams_named --
+-- Of the team ids $2, those of organization $1.
+SELECT id FROM team WHERE org_id = $1 AND id = ANY($2::bigint[]);
+
+-- name: set_campaign_teams --
+-- Campaign $1 limited to teams $2 exactly, and `team_id` the first of them for the previous
+-- release's code (migration 0018).
+WITH gone AS (
+    DELETE FROM campaign_team WHERE campaign_id = $1 AND team_id <> ALL($2::bigint[])
+), added AS (
+    INSERT INTO campaign_team (campaign_id, team_id)
+    SELECT $1, t FROM unnest($2::bigint[]) AS t
+    ON CONFLICT DO NOTHING
+)
+UPDATE campaign SET team_id = $2[1] WHERE id = $1;
+
+-- name: team_for_update --
+SELECT * FROM team WHERE id = $1 FOR UPDATE;
+
+-- name: save_team --
+UPDATE team SET assignment_priority = $2, assignment_kind = $3, max_request_size = $4
+WHERE id = $1
+RETURNING *;
 
 -- name: non_members --
 -- The ids in $2 that are not members of organization $1.
@@ -58,13 +79,17 @@ RETURNING id;
 -- name: campaign --
 SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
-       texting_hours_end, closing_margin_minutes, fallback_zone, sending_number
+       texting_hours_end, closing_margin_minutes, fallback_zone, sending_number,
+       ARRAY(SELECT team_id FROM campaign_team WHERE campaign_id = $1 ORDER BY team_id)
+           AS team_ids
 FROM campaign WHERE id = $1;
 
 -- name: campaign_for_update --
 SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
-       texting_hours_end, closing_margin_minutes, fallback_zone, sending_number
+       texting_hours_end, closing_margin_minutes, fallback_zone, sending_number,
+       ARRAY(SELECT team_id FROM campaign_team WHERE campaign_id = $1 ORDER BY team_id)
+           AS team_ids
 FROM campaign WHERE id = $1 FOR UPDATE;
 
 -- name: save_campaign --

@@ -22,12 +22,14 @@ import asyncpg
 import msgspec
 from prometheus_client import Counter
 
+from services.assigner.approvals import Approvals
+from services.assigner.campaign_pick import CampaignPick
 from services.assigner.claim_batches import (
     LOCKED_POOL_PAUSE_SECONDS,
     LOCKED_POOL_RETRIES,
     ClaimBatches,
 )
-from services.assigner.claim_rules import claim_refusal, stranger_refusal
+from services.assigner.claim_rules import batch_size, claim_refusal, stranger_refusal
 from services.assigner.empty_pool import LookAgain, empty_pool_verdict
 from services.assigner.named_queries import CLAIMS, QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
@@ -50,6 +52,7 @@ ASSIGNED_SUBJECT = api.CONVERSATIONS_ASSIGNED.subject
 FIRST_BATCH_REFUSALS = frozenset({
     ErrorCode.NO_MORE_CONVERSATIONS, ErrorCode.NONE_TEXTABLE_NOW, ErrorCode.INITIALS_PENDING,
     ErrorCode.REPLIES_PENDING, ErrorCode.SELF_ASSIGN_DISABLED, ErrorCode.CAMPAIGN_NOT_ACTIVE,
+    ErrorCode.KIND_NOT_ALLOWED,
 })  # fmt: skip
 
 
@@ -67,14 +70,40 @@ class SelfAssign:
         self._clock = clock
         self._zone_groups = ZoneGroups()
         self._initials = ClaimBatches(pool, floors, clock, self._assigned_initials)
+        # Requests of texters whose level is not auto_approve (issue #33); `resolve` and `list`
+        # are its subjects.
+        self.approvals = Approvals(pool, publisher, self._assign)
+        self._picks = CampaignPick(pool, clock)
 
     def _assigned_initials(self, reason: str, count: int) -> None:
         self._publisher.nudge()
         ASSIGNED.labels("initials", reason).inc(count)
 
     async def request(self, request: s.RequestBatch, caller: Caller) -> s.Batch:
-        ids = await self._assign(request.campaign_id, caller.user_id, request.kind, "self_assign")
-        return s.Batch(conversation_ids=ids, count=len(ids))
+        if request.campaign_id is not None:
+            return await self._request(request, caller.user_id)
+        # Naming none (issue #33): the campaign is picked. One drained between the pick and the
+        # claim by requests at the same moment is passed over by one more pick, at most.
+        picked = await self._picks.pick(caller.user_id, request.kind)
+        try:
+            return await self._request(s.RequestBatch(campaign_id=picked, kind=request.kind),
+                                       caller.user_id)  # fmt: skip
+        except BatonError as refusal:
+            if refusal.code != ErrorCode.NO_MORE_CONVERSATIONS:
+                raise
+        again = await self._picks.pick(caller.user_id, request.kind, frozenset({picked}))
+        return await self._request(s.RequestBatch(campaign_id=again, kind=request.kind),
+                                   caller.user_id)  # fmt: skip
+
+    async def _request(self, request: s.RequestBatch, texter_id: int) -> s.Batch:
+        campaign_id = request.campaign_id
+        assert campaign_id is not None
+        waiting = await self.approvals.gate(request, texter_id)
+        if waiting is not None:
+            waiting.campaign_id = campaign_id
+            return waiting
+        ids = await self._assign(campaign_id, texter_id, request.kind, "self_assign")
+        return s.Batch(conversation_ids=ids, count=len(ids), campaign_id=campaign_id)
 
     async def join(self, request: s.Join, caller: Caller) -> s.Joined:
         texter_id = caller.user_id
@@ -153,9 +182,9 @@ class SelfAssign:
         rows = []
         operation = uuid.uuid4()
         if open_groups:
-            rows = await conn.fetch(CLAIMS["claim_replies"], campaign_id, texter_id,
-                                    campaign["replies_batch_size"], open_groups, operation,
-                                    reason)  # fmt: skip
+            size = batch_size(campaign, pending, "replies")
+            rows = await conn.fetch(CLAIMS["claim_replies"], campaign_id, texter_id, size,
+                                    open_groups, operation, reason)  # fmt: skip
         if not rows:
             verdict = await empty_pool_verdict(conn, "replies", campaign_id, hours, now)
             if isinstance(verdict, LookAgain):

@@ -8,8 +8,10 @@ from typing import Any
 
 from services.assigner.admin import Admin
 from services.assigner.contacts import ContactImport
+from services.assigner.exports import Exports
 from services.assigner.membership import Membership
 from services.assigner.numbers import SendingNumbers
+from services.assigner.org_reads import OrgReads
 from services.assigner.phone_checks import PhoneChecks
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.reads import Reads
@@ -43,6 +45,9 @@ def endpoints(
     self_assign = SelfAssign(pool, context.outbox, floors, clock)
     reassignment = Reassignment(pool, context.outbox)
     membership = Membership(pool, context.outbox)
+    org_reads = OrgReads(pool)
+    exports = Exports(pool, context.js, context.outbox, settings.export_ttl_hours,
+                      settings.stream_replicas)  # fmt: skip
     # Who may call each subject is declared with it, in the catalogue.
     return [
         bound(api.ORG_CREATE, administration.create_org),
@@ -72,6 +77,16 @@ def endpoints(
         bound(api.REASSIGN, reassignment.reassign),
         bound(api.MOVE, reassignment.move),
         bound(api.RELEASE, reassignment.release),
+        # Issue #33: assignment requests.
+        bound(api.ASSIGNMENT_REQUESTS, self_assign.approvals.list_requests),
+        bound(api.ASSIGNMENT_REQUESTS_RESOLVE, self_assign.approvals.resolve),
+        bound(api.ORG_CAMPAIGNS, org_reads.campaigns),
+        bound(api.ORG_TEAMS, org_reads.teams),
+        bound(api.CAMPAIGN_INVITES, org_reads.invites),
+        bound(api.CAMPAIGN_EXPORT, exports.start),
+        bound(api.CAMPAIGN_EXPORT_READ, exports.read),
+        bound(api.CAMPAIGN_EXPORT_PART, exports.part),
+        bound(api.TEAM_UPDATE, administration.update_team),
     ]
 
 

@@ -18,10 +18,13 @@ class AssignerSettings(CommonSettings):
     # Worker processes checking imported phone numbers, started by the first large import (0:
     # checked in the assigner's own process, holding its other requests meanwhile).
     import_check_processes: int = 2
+    # How long a campaign export's object is kept (the exports bucket's age limit), in hours.
+    export_ttl_hours: int = 72
 
     def validate(self) -> None:
         super().validate()
         require(self.pool_floor_interval_seconds >= 0, "pool_floor_interval_seconds", "0 or more")
         require(0 <= self.import_check_processes <= 64, "import_check_processes", "0 to 64")
+        require(1 <= self.export_ttl_hours <= 24 * 365, "export_ttl_hours", "1 to 8760")
         require(len(self.default_region) == 2 and self.default_region.isupper(),
                  "default_region", "a two-letter region code such as US")  # fmt: skip

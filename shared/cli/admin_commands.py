@@ -13,6 +13,7 @@ import argparse
 from typing import Any, TypeAlias
 
 from shared import catalogue as api
+from shared.cli import approval_commands, org_read_commands
 from shared.cli.client import OMIT, run_command
 from shared.cli.credentials import add_caller_options
 from shared.client import BatonClient
@@ -23,6 +24,14 @@ SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 def _size(value: str) -> int | None:
     """A batch size, or `default` for the organization's (or product's) default."""
     return None if value == "default" else int(value)
+
+
+def _team_ids(value: str) -> list[int]:
+    return [] if value == "none" else [int(t) for t in value.split(",")]
+
+
+def _size_or_none(value: str) -> int | None:
+    return None if value == "none" else int(value)
 
 
 def _switch(value: str) -> bool:
@@ -148,6 +157,15 @@ def add_parsers(commands: SubParsers) -> None:
         route=api.TEAM_CREATE,
         build=lambda a: {"org_id": a.org, "name": a.name},
     )
+    p = team.add_parser("update", help="what the team's campaigns hand its texters")
+    p.add_argument("team_id", type=int)
+    p.add_argument("--priority", type=int, default=OMIT, help="higher first")
+    p.add_argument("--kind", choices=["initials", "replies", "both"], default=OMIT)
+    p.add_argument("--max-size", type=_size_or_none, metavar="N|none", default=OMIT,
+                   help="the largest batch (the campaign's if smaller), or none")  # fmt: skip
+    p.set_defaults(route=api.TEAM_UPDATE, build=lambda a: {
+        "team_id": a.team_id, "assignment_priority": a.priority, "assignment_kind": a.kind,
+        "max_request_size": a.max_size})  # fmt: skip
     p = team.add_parser("add-members", help="add users to a team")
     p.add_argument("team_id", type=int)
     p.add_argument("user_ids", type=int, nargs="+")
@@ -162,7 +180,8 @@ def add_parsers(commands: SubParsers) -> None:
     p = campaign.add_parser("create", help="create a campaign (in draft)")
     p.add_argument("--org", type=int, required=True)
     p.add_argument("--title", required=True)
-    p.add_argument("--team", type=int)
+    p.add_argument("--team", type=int, action="append", dest="teams", metavar="TEAM",
+                   help="limit it to this team (repeat for several)")  # fmt: skip
     p.add_argument("--hours", type=_hours, help="texting hours in the contact's time, e.g. 9-21")
     p.add_argument("--sending-number", help="one of the organization's numbers")
     p.set_defaults(
@@ -170,7 +189,7 @@ def add_parsers(commands: SubParsers) -> None:
         build=lambda a: {
             "org_id": a.org,
             "title": a.title,
-            "team_id": _given(a.team),
+            "team_ids": _given(a.teams),
             "texting_hours": _given(a.hours),
             "sending_number": _given(a.sending_number),
         },
@@ -212,6 +231,8 @@ def add_parsers(commands: SubParsers) -> None:
         default=OMIT,
         help="the IANA zone whose hours apply to numbers spanning several zones",
     )
+    p.add_argument("--teams", type=_team_ids, metavar="TEAM,TEAM|none", default=OMIT,
+                   help="limit it to these teams exactly, or none")  # fmt: skip
     p.set_defaults(route=api.CAMPAIGN_UPDATE, build=_campaign_update)
     for action, route in (
         ("add", api.CAMPAIGN_TEXTERS_ADD),
@@ -246,6 +267,8 @@ def add_parsers(commands: SubParsers) -> None:
     p.set_defaults(route=api.CAMPAIGN_STATS, build=lambda a: {"campaign_id": a.campaign_id})
 
     _add_moves(commands)
+    approval_commands.add_parsers(commands, user)
+    org_read_commands.add_parsers(org, team, campaign)
 
     for parser in _leaves(commands):
         parser.add_argument("--json", action="store_true", help="print the reply's data as JSON")
@@ -303,6 +326,7 @@ def _campaign_update(a: argparse.Namespace) -> dict[str, Any]:
         "sending_number": a.sending_number,
         "closing_margin_minutes": a.closing_margin,
         "fallback_zone": a.fallback_zone,
+        "team_ids": a.teams,
     }
 
 

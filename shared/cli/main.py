@@ -10,6 +10,7 @@ from shared.cli import (
     admin_commands,
     contacts_import,
     exit_codes,
+    export_command,
     simulate,
     token_command,
     up,
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_parsers(commands)
     admin_commands.add_parsers(commands)
     contacts_import.add_parser(commands)
+    export_command.add_parser(commands)
     simulate.add_parsers(commands)
     token_command.add_parser(commands)
     return parser

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from shared.schemas.approvals import RequestLevel
 from shared.schemas.base import Id, Message, Name, Request
 
 BatchSize = Annotated[int, msgspec.Meta(ge=1, le=5000)]
@@ -86,6 +87,31 @@ class TeamCreated(Message):
     team_id: int
 
 
+AssignmentKind = Literal["initials", "replies", "both"]
+Priority = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
+
+
+class UpdateTeam(Request):
+    """`baton.admin.team.update` (issue #33): what the team's campaigns hand its texters."""
+
+    team_id: Id
+    # Higher first, for requests that name no campaign.
+    assignment_priority: Priority | msgspec.UnsetType = msgspec.UNSET
+    # The kind of batch a campaign limited to this team hands out.
+    assignment_kind: AssignmentKind | msgspec.UnsetType = msgspec.UNSET
+    # The largest batch there (the smaller of this and the campaign's); null: no limit.
+    max_request_size: BatchSize | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class Team(Message):
+    team_id: int
+    org_id: int
+    name: str
+    assignment_priority: int
+    assignment_kind: AssignmentKind
+    max_request_size: int | None
+
+
 class AddTeamMembers(Request):
     team_id: Id
     user_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=10_000)]
@@ -98,9 +124,15 @@ class TexterHours(Message, forbid_unknown_fields=True):
     end: Hour
 
 
+TeamIds = Annotated[list[Id], msgspec.Meta(max_length=100)]
+
+
 class CreateCampaign(Request):
     org_id: Id
     title: Name
+    # The teams whose texters it is for (issue #33); empty: no team.
+    team_ids: TeamIds | None = None
+    # Deprecated, for the previous release's clients: `team_ids: [team_id]`.
     team_id: Id | None = None
     texting_hours: TexterHours | None = None
     # One of the organization's numbers (baton.admin.org.numbers.add); replies to it come here.
@@ -130,12 +162,16 @@ class UpdateCampaign(Request):
     # An IANA zone for numbers spanning several zones (or none known); null: such a number is
     # texted only while all of its zones are open.
     fallback_zone: ZoneName | msgspec.UnsetType | None = msgspec.UNSET
+    # The teams it is limited to, all of them (issue #33); empty: none.
+    team_ids: TeamIds | msgspec.UnsetType = msgspec.UNSET
 
 
 class Campaign(Message):
     campaign_id: int
     org_id: int
+    # The first of `team_ids` (deprecated, for the previous release's clients).
     team_id: int | None
+    team_ids: list[int]
     title: str
     status: str
     self_assign: bool
@@ -168,11 +204,13 @@ class OrgMember(Request):
 
 
 class UpdateOrgMember(Request):
-    """`baton.admin.org.members.update`: change a member's role."""
+    """`baton.admin.org.members.update`: change a member's role, or their request level
+    (at least one of the two)."""
 
     org_id: Id
     user_id: Id
-    role: Role
+    role: Role | msgspec.UnsetType = msgspec.UNSET
+    request_level: RequestLevel | msgspec.UnsetType = msgspec.UNSET
 
 
 class ListOrgMembers(Request):
@@ -186,6 +224,7 @@ class OrgMemberView(Message):
     user_id: int
     name: str
     role: Role
+    request_level: RequestLevel
 
 
 class OrgMembers(Message):

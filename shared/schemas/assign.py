@@ -12,15 +12,23 @@ BatchKind = Literal["initials", "replies"]
 
 
 class RequestBatch(Request):
-    """`baton.assign.request`: a batch for the caller."""
+    """`baton.assign.request`: a batch for the caller. Without `campaign_id`, the campaign is
+    picked for them (issue #33): their teams' highest priority first, then the oldest, among
+    those with something textable now; they are enrolled on it."""
 
-    campaign_id: Id
+    campaign_id: Id | None = None
     kind: BatchKind = "initials"
 
 
 class Batch(Message):
     conversation_ids: list[int]
     count: int
+    # `pending_approval`: the caller's level is approval_required; the request waits as
+    # `request_id` (baton.query.assignment_requests tells its outcome) and nothing is held yet.
+    status: Literal["assigned", "pending_approval"] = "assigned"
+    request_id: int | None = None
+    # The campaign the batch is from (the one picked, when the request named none).
+    campaign_id: int | None = None
 
 
 class Join(Request):

@@ -18,6 +18,32 @@ END;
 $$;
 
 --
+-- Name: assignment_request_event_is_append_only(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.assignment_request_event_is_append_only() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'assignment_request_event is append-only';
+END;
+$$;
+
+--
+-- Name: campaign_team_from_team_id(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.campaign_team_from_team_id() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO campaign_team (campaign_id, team_id) VALUES (NEW.id, NEW.team_id)
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+--
 -- Name: contact_zone_group(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -68,6 +94,20 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+--
+-- Name: csv_cell(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.csv_cell(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN value ~ '^[=@\t\r]' OR (value ~ '^[+-]' AND value !~ '^[+-][0-9]+([.][0-9]+)?$')
+        THEN '''' || value
+        ELSE value
+    END
+$_$;
 
 --
 -- Name: lower_pool_floor(); Type: FUNCTION; Schema: public; Owner: -
@@ -150,6 +190,16 @@ $$;
 CREATE FUNCTION public.pool_floor_lock_key(campaign_id bigint) RETURNS bigint
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT hashtextextended('pool_floor:' || campaign_id, 0) $$;
+
+--
+-- Name: rfc3339(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rfc3339(moment timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
 
 --
 -- Name: tally_conversations(); Type: FUNCTION; Schema: public; Owner: -
@@ -298,6 +348,65 @@ CREATE VIEW public.assignment_move AS
      CROSS JOIN LATERAL unnest(e.conversation_ids) m(conversation_id));
 
 --
+-- Name: assignment_request; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.assignment_request (
+    id bigint NOT NULL,
+    org_id bigint NOT NULL,
+    campaign_id bigint NOT NULL,
+    texter_id bigint NOT NULL,
+    kind text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    conversation_ids bigint[] DEFAULT '{}'::bigint[] NOT NULL,
+    refusal text,
+    resolved_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT assignment_request_kind_check CHECK ((kind = ANY (ARRAY['initials'::text, 'replies'::text]))),
+    CONSTRAINT assignment_request_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'fulfilled'::text, 'unfulfilled'::text])))
+);
+
+--
+-- Name: assignment_request_event; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.assignment_request_event (
+    id bigint NOT NULL,
+    request_id bigint NOT NULL,
+    status text NOT NULL,
+    request_level text,
+    actor_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: assignment_request_event_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.assignment_request_event ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.assignment_request_event_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: assignment_request_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.assignment_request ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.assignment_request_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: campaign; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -328,6 +437,47 @@ CREATE TABLE public.campaign (
     CONSTRAINT campaign_texting_hours_end_check CHECK (((texting_hours_end >= 1) AND (texting_hours_end <= 24))),
     CONSTRAINT campaign_texting_hours_start_check CHECK (((texting_hours_start >= 0) AND (texting_hours_start <= 23))),
     CONSTRAINT campaign_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
+
+--
+-- Name: campaign_export; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.campaign_export (
+    id bigint NOT NULL,
+    org_id bigint NOT NULL,
+    campaign_id bigint NOT NULL,
+    requested_by bigint NOT NULL,
+    kind text NOT NULL,
+    statuses text[] DEFAULT '{}'::text[] NOT NULL,
+    since timestamp with time zone,
+    until timestamp with time zone,
+    state text DEFAULT 'running'::text NOT NULL,
+    object_name text NOT NULL,
+    object_nuid text,
+    size_bytes bigint DEFAULT 0 NOT NULL,
+    row_count bigint,
+    digest text,
+    error text,
+    heartbeat_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT campaign_export_kind_check CHECK ((kind = ANY (ARRAY['conversations'::text, 'messages'::text]))),
+    CONSTRAINT campaign_export_state_check CHECK ((state = ANY (ARRAY['running'::text, 'complete'::text, 'failed'::text])))
+);
+
+--
+-- Name: campaign_export_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.campaign_export ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.campaign_export_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 --
@@ -429,6 +579,15 @@ UNION ALL
   GROUP BY c.campaign_id;
 
 --
+-- Name: campaign_team; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.campaign_team (
+    campaign_id bigint NOT NULL,
+    team_id bigint NOT NULL
+);
+
+--
 -- Name: campaign_texter; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -437,7 +596,7 @@ CREATE TABLE public.campaign_texter (
     user_id bigint NOT NULL,
     joined_via text DEFAULT 'admin'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT campaign_texter_joined_via_check CHECK ((joined_via = ANY (ARRAY['admin'::text, 'invite'::text])))
+    CONSTRAINT campaign_texter_joined_via_check CHECK ((joined_via = ANY (ARRAY['admin'::text, 'invite'::text, 'team'::text])))
 );
 
 --
@@ -618,6 +777,8 @@ CREATE TABLE public.organization_member (
     user_id bigint NOT NULL,
     role text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    request_level text DEFAULT 'auto_approve'::text NOT NULL,
+    CONSTRAINT organization_member_request_level_check CHECK ((request_level = ANY (ARRAY['auto_approve'::text, 'approval_required'::text, 'do_not_approve'::text]))),
     CONSTRAINT organization_member_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'moderator'::text, 'texter'::text])))
 );
 
@@ -700,6 +861,12 @@ CREATE TABLE public.team (
     org_id bigint NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    assignment_priority integer DEFAULT 0 NOT NULL,
+    assignment_kind text DEFAULT 'both'::text NOT NULL,
+    max_request_size integer,
+    CONSTRAINT team_assignment_kind_check CHECK ((assignment_kind = ANY (ARRAY['initials'::text, 'replies'::text, 'both'::text]))),
+    CONSTRAINT team_assignment_priority_check CHECK (((assignment_priority >= '-1000000'::integer) AND (assignment_priority <= 1000000))),
+    CONSTRAINT team_max_request_size_check CHECK (((max_request_size >= 1) AND (max_request_size <= 5000))),
     CONSTRAINT team_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -791,11 +958,39 @@ ALTER TABLE ONLY public.assignment_event
     ADD CONSTRAINT assignment_event_pkey PRIMARY KEY (id);
 
 --
+-- Name: assignment_request_event assignment_request_event_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.assignment_request_event
+    ADD CONSTRAINT assignment_request_event_pkey PRIMARY KEY (id);
+
+--
+-- Name: assignment_request assignment_request_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.assignment_request
+    ADD CONSTRAINT assignment_request_pkey PRIMARY KEY (id);
+
+--
+-- Name: campaign_export campaign_export_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.campaign_export
+    ADD CONSTRAINT campaign_export_pkey PRIMARY KEY (id);
+
+--
 -- Name: campaign campaign_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.campaign
     ADD CONSTRAINT campaign_pkey PRIMARY KEY (id);
+
+--
+-- Name: campaign_team campaign_team_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.campaign_team
+    ADD CONSTRAINT campaign_team_pkey PRIMARY KEY (campaign_id, team_id);
 
 --
 -- Name: campaign_texter campaign_texter_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -993,6 +1188,36 @@ ALTER TABLE ONLY public.zone_group
 CREATE INDEX assignment_event_operation ON public.assignment_event USING btree (operation_id);
 
 --
+-- Name: assignment_request_event_request; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX assignment_request_event_request ON public.assignment_request_event USING btree (request_id, id);
+
+--
+-- Name: assignment_request_org; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX assignment_request_org ON public.assignment_request USING btree (org_id, status, id);
+
+--
+-- Name: assignment_request_texter; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX assignment_request_texter ON public.assignment_request USING btree (texter_id, org_id, id);
+
+--
+-- Name: assignment_request_waiting; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX assignment_request_waiting ON public.assignment_request USING btree (org_id, texter_id) WHERE (status = 'pending'::text);
+
+--
+-- Name: campaign_export_campaign; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX campaign_export_campaign ON public.campaign_export USING btree (campaign_id, id);
+
+--
 -- Name: campaign_org; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1021,6 +1246,12 @@ CREATE INDEX campaign_tally_campaign ON public.campaign_tally USING btree (campa
 --
 
 CREATE INDEX campaign_tally_unfolded ON public.campaign_tally USING btree (campaign_id) WHERE (NOT folded);
+
+--
+-- Name: campaign_team_team; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX campaign_team_team ON public.campaign_team USING btree (team_id);
 
 --
 -- Name: campaign_texter_user; Type: INDEX; Schema: public; Owner: -
@@ -1083,6 +1314,12 @@ CREATE INDEX conversation_unassigned_page ON public.conversation USING btree (ca
 CREATE INDEX conversation_unhandled ON public.conversation USING btree (campaign_id, needs_reply_since) WHERE ((assignee_id IS NOT NULL) AND (status = 'needs_reply'::text));
 
 --
+-- Name: invite_link_campaign; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX invite_link_campaign ON public.invite_link USING btree (campaign_id, created_at);
+
+--
 -- Name: message_conversation; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1123,6 +1360,18 @@ CREATE UNIQUE INDEX removal_once ON public.removal USING btree (org_id, user_id,
 --
 
 CREATE TRIGGER assignment_event_append_only BEFORE DELETE OR UPDATE ON public.assignment_event FOR EACH ROW EXECUTE FUNCTION public.assignment_event_is_append_only();
+
+--
+-- Name: assignment_request_event assignment_request_event_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER assignment_request_event_append_only BEFORE DELETE OR UPDATE ON public.assignment_request_event FOR EACH ROW EXECUTE FUNCTION public.assignment_request_event_is_append_only();
+
+--
+-- Name: campaign campaign_team_from_team_id; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER campaign_team_from_team_id AFTER INSERT OR UPDATE OF team_id ON public.campaign FOR EACH ROW WHEN ((new.team_id IS NOT NULL)) EXECUTE FUNCTION public.campaign_team_from_team_id();
 
 --
 -- Name: conversation conversation_deleted_tallies; Type: TRIGGER; Schema: public; Owner: -
@@ -1179,6 +1428,62 @@ CREATE TRIGGER message_inserted_tallies AFTER INSERT ON public.message REFERENCI
 CREATE TRIGGER message_updated_tallies AFTER UPDATE ON public.message REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tally_failed_initials();
 
 --
+-- Name: assignment_request assignment_request_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.assignment_request
+    ADD CONSTRAINT assignment_request_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaign(id);
+
+--
+-- Name: assignment_request_event assignment_request_event_request_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.assignment_request_event
+    ADD CONSTRAINT assignment_request_event_request_id_fkey FOREIGN KEY (request_id) REFERENCES public.assignment_request(id);
+
+--
+-- Name: assignment_request assignment_request_org_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.assignment_request
+    ADD CONSTRAINT assignment_request_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organization(id);
+
+--
+-- Name: assignment_request assignment_request_resolved_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.assignment_request
+    ADD CONSTRAINT assignment_request_resolved_by_fkey FOREIGN KEY (resolved_by) REFERENCES public.app_user(id);
+
+--
+-- Name: assignment_request assignment_request_texter_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.assignment_request
+    ADD CONSTRAINT assignment_request_texter_id_fkey FOREIGN KEY (texter_id) REFERENCES public.app_user(id);
+
+--
+-- Name: campaign_export campaign_export_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.campaign_export
+    ADD CONSTRAINT campaign_export_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaign(id);
+
+--
+-- Name: campaign_export campaign_export_org_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.campaign_export
+    ADD CONSTRAINT campaign_export_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organization(id);
+
+--
+-- Name: campaign_export campaign_export_requested_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.campaign_export
+    ADD CONSTRAINT campaign_export_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES public.app_user(id);
+
+--
 -- Name: campaign campaign_org_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1193,11 +1498,25 @@ ALTER TABLE ONLY public.campaign
     ADD CONSTRAINT campaign_sending_number_is_its_orgs FOREIGN KEY (org_id, sending_number) REFERENCES public.sending_number(org_id, phone);
 
 --
+-- Name: campaign_team campaign_team_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.campaign_team
+    ADD CONSTRAINT campaign_team_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaign(id);
+
+--
 -- Name: campaign campaign_team_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.campaign
     ADD CONSTRAINT campaign_team_id_fkey FOREIGN KEY (team_id) REFERENCES public.team(id);
+
+--
+-- Name: campaign_team campaign_team_team_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.campaign_team
+    ADD CONSTRAINT campaign_team_team_id_fkey FOREIGN KEY (team_id) REFERENCES public.team(id);
 
 --
 -- Name: campaign_texter campaign_texter_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -28,6 +28,7 @@ from shared import catalogue as api
 from shared.catalogue import SERVICE_NAMES
 from shared.cli.client import connected
 from shared.cli.credentials import GivenToken
+from shared.cli.export_command import export_to_file
 from shared.cli.running_up import CliSettings
 from shared.devservers.nats import nats_server_binary
 from shared.devservers.ports import free_port, wait_for_port
@@ -312,3 +313,30 @@ async def _count_organizations(database_url: str) -> int:
         return count
     finally:
         await conn.close()
+
+
+async def test_exports_are_written_by_the_assigner_and_clients_read_them_only_in_parts(
+    tmp_path: Path, settings: CommonSettings
+) -> None:
+    """Issue #33: the assigner writes the exports bucket under its own user; a client system
+    downloads an export through `baton.query.campaign.export.part` and cannot touch the bucket."""
+    client_errors: list[str] = []
+    with production_nats(tmp_path) as url:
+        async with running(ASSIGNER, _assigner(settings, url), client=READINESS):
+            client = await _connect(url, "client", client_errors)
+            baton = Baton(client)
+            setup = await campaign_with_texters(baton, texters=1, contacts=5)
+            path = tmp_path / "conversations.csv"
+            state = await export_to_file(baton.client(setup["owner"]), {
+                "campaign_id": setup["campaign"], "kind": "conversations"}, path, lambda _: None)  # fmt: skip
+            assert state["row_count"] == 5
+            assert len(path.read_text().splitlines()) == 6  # the header and five rows
+            bucket = f"OBJ_{api.EXPORTS_BUCKET}"
+            await client.publish(f"$JS.API.STREAM.MSG.GET.{bucket}", b'{"seq": 1}')
+            await client.subscribe(f"$O.{api.EXPORTS_BUCKET}.>")
+            await _settle(client)
+            await client.close()
+    assert _violations(client_errors) == {
+        _publish(f"$JS.API.STREAM.MSG.GET.OBJ_{api.EXPORTS_BUCKET}"),
+        _subscription(f"$O.{api.EXPORTS_BUCKET}.>"),
+    }, client_errors

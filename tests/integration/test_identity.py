@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -87,6 +88,24 @@ async def world(assigner: Baton, sender: Baton) -> dict[str, Any]:
                                      name="East"))["team_id"]  # fmt: skip
     c["token"] = (await assigner.call(api.CAMPAIGN_INVITE, as_user=owner,
                                       campaign_id=campaign, kind="initials"))["token"]  # fmt: skip
+    # A texter whose request waits for approval (issue #33).
+    waiting = (await assigner.call(api.USER_CREATE, as_user=owner, org_id=org,
+                                   name="waiting", role="texter"))["user_id"]  # fmt: skip
+    await assigner.call(api.CAMPAIGN_TEXTERS_ADD, as_user=owner, campaign_id=campaign,
+                        user_ids=[waiting])  # fmt: skip
+    await assigner.call(api.ORG_MEMBERS_UPDATE, as_user=owner, org_id=org, user_id=waiting,
+                        request_level="approval_required")  # fmt: skip
+    c["request"] = (await assigner.call(api.ASSIGN_REQUEST, as_user=waiting,
+                                        campaign_id=campaign))["request_id"]  # fmt: skip
+    # A complete export (issue #33), finished before any snapshot is taken.
+    export = await assigner.call(api.CAMPAIGN_EXPORT, as_user=owner, campaign_id=campaign,
+                                 kind="conversations")  # fmt: skip
+    c["export"] = export["export_id"]
+    while export["state"] == "running":
+        await asyncio.sleep(0.05)
+        export = await assigner.call(api.CAMPAIGN_EXPORT_READ, as_user=owner,
+                                     export_id=c["export"])  # fmt: skip
+    assert export["state"] == "complete", export
     return c
 
 
@@ -104,7 +123,8 @@ def requests(w: dict[str, Any]) -> dict[str, dict[str, Any]]:
         api.CAMPAIGN_READ.subject: {"campaign_id": campaign},
         api.USER_CREATE.subject: {"org_id": org, "name": "X", "role": "texter"},
         api.ORG_MEMBERS_REMOVE.subject: {"org_id": org, "user_id": texter},
-        api.ORG_MEMBERS_UPDATE.subject: {"org_id": org, "user_id": texter, "role": "moderator"},
+        api.ORG_MEMBERS_UPDATE.subject: {"org_id": org, "user_id": texter,
+                                         "request_level": "approval_required"},
         api.ORG_MEMBERS.subject: {"org_id": org},
         api.TEAM_CREATE.subject: {"org_id": org, "name": f"T{uuid.uuid4().hex[:6]}"},
         api.TEAM_ADD_MEMBERS.subject: {"team_id": w["team"], "user_ids": [texter]},
@@ -130,6 +150,15 @@ def requests(w: dict[str, Any]) -> dict[str, dict[str, Any]]:
         api.RELEASE_UNHANDLED.subject: {"campaign_id": campaign},
         api.RELEASE_STALE_INITIALS.subject: {"campaign_id": campaign,
                                                "held_longer_than_hours": 1},
+        api.ASSIGNMENT_REQUESTS.subject: {"org_id": org, "status": "pending"},
+        api.ASSIGNMENT_REQUESTS_RESOLVE.subject: {"request_id": w["request"], "approve": False},
+        api.ORG_CAMPAIGNS.subject: {"org_id": org},
+        api.ORG_TEAMS.subject: {"org_id": org},
+        api.CAMPAIGN_INVITES.subject: {"campaign_id": campaign},
+        api.CAMPAIGN_EXPORT.subject: {"campaign_id": campaign, "kind": "messages"},
+        api.CAMPAIGN_EXPORT_READ.subject: {"export_id": w["export"]},
+        api.CAMPAIGN_EXPORT_PART.subject: {"export_id": w["export"]},
+        api.TEAM_UPDATE.subject: {"team_id": w["team"], "assignment_priority": 5},
     }  # fmt: skip
 
 
@@ -138,7 +167,9 @@ def test_every_guarded_subject_is_covered_here_and_documented() -> None:
 
 
 def _placeholders() -> dict[str, Any]:
-    return dict.fromkeys(("campaign", "org", "texter", "held", "team", "token"), 1)
+    return dict.fromkeys(
+        ("campaign", "org", "texter", "held", "team", "token", "request", "export"), 1
+    )
 
 
 def _b64(part: dict[str, Any]) -> str:
@@ -230,7 +261,7 @@ def _without(text: str, *ids: object) -> str:
 
 def _missing(payload: dict[str, Any]) -> dict[str, Any]:
     """The same request naming things that do not exist."""
-    named = {"org_id", "campaign_id", "team_id", "conversation_id"}
+    named = {"org_id", "campaign_id", "team_id", "conversation_id", "request_id", "export_id"}
     missing = {k: MISSING if k in named else v for k, v in payload.items()}
     if "token" in missing:
         missing["token"] = "no-such-invite-token"
@@ -252,7 +283,8 @@ async def test_another_organizations_ids_are_not_found_as_if_they_did_not_exist(
         absent = await assigner.error(subject, as_user=outsider, **_missing(payload))
         assert refusal.code == absent.code == "not_found", (subject, refusal.code, absent.code)
         ids = [v for k, v in payload.items() if k in ("org_id", "campaign_id", "team_id",
-                                                       "conversation_id", "token")]  # fmt: skip
+                                                       "conversation_id", "token",
+                                                       "request_id", "export_id")]  # fmt: skip
         assert _without(refusal.message, *ids) == _without(
             absent.message, MISSING, "no-such-invite-token"
         ), subject

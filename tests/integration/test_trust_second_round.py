@@ -230,7 +230,8 @@ async def test_members_are_listed_changed_and_removed_by_the_roles_that_may(
     assert {roles[user] for user in people.values()} == set(people)
     assert roles[owner] == "owner" and roles[texter] == "texter"
     one = await assigner.call(api.ORG_MEMBERS, as_user=moderator, org_id=org, user_id=admin)
-    assert one["members"] == [{"user_id": admin, "name": "admin", "role": "admin"}]
+    assert one["members"] == [{"user_id": admin, "name": "admin", "role": "admin",
+                               "request_level": "auto_approve"}]  # fmt: skip
 
     # Refused, each changing nothing.
     before = await snapshot(pool)
@@ -260,7 +261,8 @@ async def test_members_are_listed_changed_and_removed_by_the_roles_that_may(
     # An admin changes a texter's role; an owner makes a second owner, then may step down.
     changed = await assigner.call(api.ORG_MEMBERS_UPDATE, as_user=admin, org_id=org,
                                   user_id=moderator, role="texter")  # fmt: skip
-    assert changed == {"user_id": moderator, "name": "moderator", "role": "texter"}
+    assert changed == {"user_id": moderator, "name": "moderator", "role": "texter",
+                       "request_level": "auto_approve"}  # fmt: skip
     await assigner.call(api.ORG_MEMBERS_UPDATE, as_user=owner, org_id=org, user_id=admin,
                         role="owner")  # fmt: skip
     await assigner.call(api.ORG_MEMBERS_UPDATE, as_user=owner, org_id=org, user_id=owner,

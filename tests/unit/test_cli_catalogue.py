@@ -39,6 +39,14 @@ def test_every_subject_for_organizers_and_the_operator_has_a_command() -> None:
         "import" in build_parser()._subparsers._group_actions[0].choices["contacts"].format_help()
     )
     covered.add(api.CONTACTS_IMPORT.subject)
+    # `baton export` starts an export, waits for it and downloads it in parts
+    # (shared/cli/export_command.py).
+    assert "download" in build_parser()._subparsers._group_actions[0].choices["export"].description
+    covered |= {
+        api.CAMPAIGN_EXPORT.subject,
+        api.CAMPAIGN_EXPORT_READ.subject,
+        api.CAMPAIGN_EXPORT_PART.subject,
+    }
     assert administrative - covered == set()
 
 

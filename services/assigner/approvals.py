@@ -1,0 +1,203 @@
+"""Requests for conversations that wait for a moderator (issue #33, Spoke Rewired's assignment
+requests).
+
+Each membership has a request level. `auto_approve` (the default) is the Request Conversations
+button as it always was. `do_not_approve` refuses the request (`not_approved`).
+`approval_required` stores the request as waiting and answers ok with `pending_approval`: a
+waiting request is not a failure. One request per texter and organization waits at a time (a
+unique index), so a second is refused `request_pending`.
+
+A moderator approves or rejects it. Approval commits first, then claims the batch through the
+very claim a direct request makes (every rule: texting hours, initials pending, batch size, the
+pool), then commits the outcome: `fulfilled` with the batch, or `unfulfilled` with the claim's
+refusal. A crash between the two commits leaves the request `approved`; approving it again claims
+then, and the claim rules refuse a texter who already holds a batch, so none is handed out twice.
+Every transition is a row of `assignment_request_event` and an event on EVENTS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import msgspec
+
+from services.assigner.claim_rules import campaign_refusal, stranger_refusal
+from shared import catalogue as api
+from shared import outbox
+from shared.access import QUERIES as ACCESS_QUERIES
+from shared.access import Caller
+from shared.access_policy import allows
+from shared.database import Connection
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError, forbidden, not_found
+from shared.queries import load_queries
+from shared.schemas import approvals as s
+from shared.schemas.assign import Batch, RequestBatch
+from shared.times import rfc3339
+
+QUERIES = load_queries("services.assigner", "approvals.sql")
+CHANGED = api.ASSIGNMENT_REQUEST_CHANGED
+# (campaign id, texter id, kind, reason) -> the batch's conversation ids, or the refusal raised.
+Claim = Callable[[int, int, str, str], Awaitable[list[int]]]
+# What leaves an approved request approved, to be approved again: nothing was decided.
+_TRY_AGAIN = frozenset({ErrorCode.BUSY, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED})
+
+
+class Approvals:
+    def __init__(self, pool: asyncpg.Pool, publisher: outbox.OutboxPublisher, claim: Claim) -> None:
+        self._pool = pool
+        self._publisher = publisher
+        self._claim = claim
+
+    async def gate(self, request: RequestBatch, texter_id: int) -> Batch | None:
+        """None: claim now, as ever. Otherwise the `pending_approval` answer, or the refusal
+        raised. A caller who is not a member, or no such campaign, goes on to the claim, which
+        refuses them as it always has."""
+        assert request.campaign_id is not None, "a request naming none has its campaign picked"
+        async with self._pool.acquire() as conn:
+            gate = await conn.fetchrow(QUERIES["request_gate"], request.campaign_id, texter_id)
+            if gate is None or gate["request_level"] in (None, "auto_approve"):
+                return None
+            # Who is asking and the campaign's state come first, as in a claim: nobody waits
+            # for approval of a request no approval could make good.
+            if not gate["is_texter"]:
+                raise await stranger_refusal(conn, gate, texter_id)
+            refusal = campaign_refusal(gate)
+            if refusal is not None:
+                raise refusal
+            if gate["request_level"] == "do_not_approve":
+                raise BatonError(
+                    ErrorCode.NOT_APPROVED,
+                    "Your requests for conversations are not approved in this organization; "
+                    "a moderator assigns you conversations",
+                )
+            async with conn.transaction():
+                opened = await conn.fetchrow(QUERIES["open_request"], gate["org_id"],
+                                             gate["id"], texter_id, request.kind)  # fmt: skip
+                if opened is None:
+                    waiting = await conn.fetchval(
+                        QUERIES["waiting_request"], gate["org_id"], texter_id
+                    )
+                    raise BatonError(
+                        ErrorCode.REQUEST_PENDING,
+                        "Your earlier request still waits for a moderator's approval",
+                        {"request_id": waiting},
+                    )
+                await _record(conn, opened, texter_id, None)
+        self._publisher.nudge()
+        return Batch(conversation_ids=[], count=0, status="pending_approval",
+                     request_id=opened["id"])  # fmt: skip
+
+    async def resolve(
+        self, request: s.ResolveAssignmentRequest, caller: Caller
+    ) -> s.AssignmentRequest:
+        async with self._pool.acquire() as conn:
+            await conn.execute(QUERIES["resolve_lock"], request.request_id)
+            try:
+                row = await self._decide(conn, request, caller)
+                if row["status"] == "approved":
+                    row = await self._claim_approved(conn, row, caller.user_id)
+            finally:
+                await conn.execute(QUERIES["resolve_unlock"], request.request_id)
+        self._publisher.nudge()
+        return view(row)
+
+    async def list_requests(
+        self, request: s.ListAssignmentRequests, caller: Caller
+    ) -> s.AssignmentRequests:
+        async with self._pool.acquire() as conn:
+            role = await caller.role_in(conn, request.org_id,
+                                        not_found("organization", request.org_id))  # fmt: skip
+            # A texter sees their own requests only, whoever they name.
+            texter_id = request.texter_id if allows(role, "moderator") else caller.user_id
+            rows = await conn.fetch(QUERIES["requests_page"], request.org_id, request.status,
+                                    texter_id, request.after_id, request.limit + 1)  # fmt: skip
+        page = [view(r) for r in rows[: request.limit]]
+        more = len(rows) > request.limit
+        after = page[-1].request_id if more else None
+        return s.AssignmentRequests(org_id=request.org_id, requests=page, next_after_id=after)
+
+    async def _decide(
+        self, conn: Connection, request: s.ResolveAssignmentRequest, caller: Caller
+    ) -> asyncpg.Record:
+        """The approval or rejection, committed (and the level, if one is set)."""
+        hidden = not_found("assignment request", request.request_id)
+        async with conn.transaction():
+            row = await conn.fetchrow(QUERIES["request_for_update"], request.request_id)
+            if row is None:
+                raise hidden
+            role = await caller.role_in(conn, row["org_id"], hidden)
+            if request.request_level is not None:
+                await _set_level(conn, row, role, request.request_level)
+            if row["status"] == "approved" and request.approve:
+                # Approved before, its claim never committed (a crash, `busy`): claim now.
+                if request.request_level is not None:
+                    await _record(conn, row, caller.user_id, request.request_level)
+                return row
+            if row["status"] != "pending":
+                raise BatonError(ErrorCode.CONFLICT,
+                                 f"this request was resolved already: it is {row['status']}",
+                                 {"status": row["status"]})  # fmt: skip
+            status = "approved" if request.approve else "rejected"
+            decided = await conn.fetchrow(QUERIES["set_status"], row["id"], "pending", status,
+                                          [], None, caller.user_id)  # fmt: skip
+            assert decided is not None, "the row is locked, pending"
+            await _record(conn, decided, caller.user_id, request.request_level)
+            return decided
+
+    async def _claim_approved(
+        self, conn: Connection, row: asyncpg.Record, actor_id: int
+    ) -> asyncpg.Record:
+        ids: list[int] = []
+        refusal: str | None = None
+        try:
+            ids = await self._claim(row["campaign_id"], row["texter_id"], row["kind"],
+                                    "self_assign")  # fmt: skip
+        except BatonError as exc:
+            if exc.code in _TRY_AGAIN:
+                raise BatonError(ErrorCode.BUSY, "Approved, but conversations are being handed "
+                                 "out: approve it again in a moment to claim its batch",
+                                 {"request_id": row["id"]}) from exc  # fmt: skip
+            refusal = str(exc.code)
+        status = "fulfilled" if ids else "unfulfilled"
+        async with conn.transaction():
+            done = await conn.fetchrow(QUERIES["set_status"], row["id"], "approved", status,
+                                       ids, refusal, None)  # fmt: skip
+            assert done is not None, "resolve_lock keeps every other resolver out"
+            await _record(conn, done, actor_id, None)
+        return done
+
+
+async def _set_level(conn: Connection, row: asyncpg.Record, role: str, level: str) -> None:
+    """A moderator may set only a texter's level; an admin anyone's."""
+    target = await conn.fetchval(ACCESS_QUERIES["member_role"], row["org_id"], row["texter_id"])
+    if target is None:
+        raise BatonError(ErrorCode.CONFLICT, "the texter is no longer in this organization")
+    if target != "texter" and not allows(role, "admin"):
+        raise forbidden("a moderator may change only a texter's request level")
+    await conn.execute(QUERIES["set_request_level"], row["org_id"], row["texter_id"], level)
+
+
+async def _record(
+    conn: Connection, row: asyncpg.Record, actor_id: int | None, level: s.RequestLevel | None
+) -> None:
+    """The transition into `row`'s status: its event-log row and its event, in the caller's
+    transaction."""
+    event_id = await conn.fetchval(QUERIES["record_transition"], row["id"], row["status"],
+                                   level, actor_id)  # fmt: skip
+    event = s.AssignmentRequestChanged(
+        **msgspec.structs.asdict(view(row)), actor_id=actor_id, request_level=level
+    )
+    await outbox.enqueue(conn, CHANGED.subject, f"assignment_request:{event_id}",
+                         msgspec.json.encode(event))  # fmt: skip
+
+
+def view(row: asyncpg.Record) -> s.AssignmentRequest:
+    return s.AssignmentRequest(
+        request_id=row["id"], org_id=row["org_id"], campaign_id=row["campaign_id"],
+        texter_id=row["texter_id"], kind=row["kind"], status=row["status"],
+        conversation_ids=list(row["conversation_ids"]), refusal=row["refusal"],
+        resolved_by=row["resolved_by"], created_at=rfc3339(row["created_at"]),
+        updated_at=rfc3339(row["updated_at"]),
+    )  # fmt: skip

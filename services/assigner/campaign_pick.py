@@ -1,0 +1,62 @@
+"""Request Conversations without naming a campaign (issue #33, Spoke Rewired's "more texts"
+with team priorities): the campaign is picked for the texter.
+
+One statement reads every campaign the texter may be handed a batch of that kind from (their
+teams' campaigns, and those they text on), highest team priority first, then the oldest, each
+with the zone groups whose pool holds something, from the campaign tallies (never counting
+rows). The first of them with a pooled zone group open now is picked: a look at each
+candidate's texting hours in memory, not a claim per campaign. The texter is enrolled there and
+the claim is the named request's, so 1,000 texters asking at once wait on nothing a named
+request does not. A pool drained between the pick and the claim answers as the claim does
+(`no_more_conversations`) once the claim found it empty after another pick passing it over
+found nothing either: one more pick and claim at most, never a claim per campaign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+
+from services.assigner.empty_pool import none_textable_now
+from services.assigner.zone_groups import ZoneGroups
+from shared.error_codes import ErrorCode
+from shared.errors import BatonError
+from shared.queries import load_queries
+from shared.texting_hours import CampaignHours, Opening
+
+QUERIES = load_queries("services.assigner", "campaign_pick.sql")
+POOL = {"initials": "not_started", "replies": "needs_reply"}
+
+
+class CampaignPick:
+    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], datetime]) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._zone_groups = ZoneGroups()
+
+    async def pick(
+        self, texter_id: int, kind: str, passed_over: frozenset[int] = frozenset()
+    ) -> int:
+        """The campaign picked for `texter_id` (none of `passed_over`), who is enrolled on it;
+        or the refusal raised."""
+        now = self._clock()
+        openings: list[Opening | None] = []
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(QUERIES["candidate_campaigns"], texter_id, kind, POOL[kind])
+            for row in rows:
+                groups = list(row["pooled_groups"])
+                if not groups or row["id"] in passed_over:
+                    continue
+                hours = CampaignHours.of(row)
+                zones = await self._zone_groups.zones(conn, groups)
+                if hours.open_groups(now, zones):
+                    await conn.execute(QUERIES["enroll"], row["id"], texter_id)
+                    return int(row["id"])
+                openings.append(hours.next_opening(now, zones.values()))
+        if openings:
+            known = [o for o in openings if o is not None]
+            raise none_textable_now(min(known, key=lambda o: o.at) if known else None)
+        raise BatonError(ErrorCode.NO_MORE_CONVERSATIONS,
+                         "None of your campaigns has conversations to hand out")  # fmt: skip

@@ -1,0 +1,38 @@
+-- A request for conversations that names no campaign (services/assigner/campaign_pick.py,
+-- issue #33).
+
+-- name: candidate_campaigns --
+-- The campaigns texter $1 may be handed a batch of kind $2 from without naming one: active,
+-- self-assignment on, in an organization of theirs, limited to one of their teams or counting
+-- them among their texters, not one they were taken off, and whose team (of theirs, the highest
+-- priority) takes this kind. Each with the zone groups whose pool of kind $2 ($3: not_started
+-- or needs_reply) holds conversations, from the tallies (migration 0011). Highest team priority
+-- first (none of their teams: last), then the oldest campaign.
+SELECT c.id, c.org_id, c.texting_hours_start, c.texting_hours_end, c.closing_margin_minutes,
+       c.fallback_zone, p.priority,
+       ARRAY(SELECT g.zone_group FROM campaign_tally g
+             WHERE g.campaign_id = c.id AND g.assignee_id IS NULL AND g.counted = $3
+             GROUP BY g.zone_group HAVING sum(g.n) > 0 ORDER BY g.zone_group) AS pooled_groups
+FROM organization_member om
+JOIN campaign c ON c.org_id = om.org_id
+LEFT JOIN LATERAL (
+    SELECT tm.assignment_priority AS priority, tm.assignment_kind AS kind
+    FROM campaign_team ct
+    JOIN team_member m ON m.team_id = ct.team_id AND m.user_id = $1
+    JOIN team tm ON tm.id = ct.team_id
+    WHERE ct.campaign_id = c.id
+    ORDER BY tm.assignment_priority DESC, tm.id
+    LIMIT 1
+) p ON true
+WHERE om.user_id = $1 AND c.status = 'active' AND c.self_assign
+  AND (p.priority IS NOT NULL
+       OR EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = c.id AND t.user_id = $1))
+  AND coalesce(p.kind, 'both') IN ('both', $2::text)
+  AND NOT EXISTS (SELECT 1 FROM removal r
+                  WHERE r.org_id = c.org_id AND r.user_id = $1 AND r.campaign_id = c.id)
+ORDER BY p.priority DESC NULLS LAST, c.created_at, c.id;
+
+-- name: enroll --
+-- The texter on the campaign picked for them (a texter already is left as they joined).
+INSERT INTO campaign_texter (campaign_id, user_id, joined_via) VALUES ($1, $2, 'team')
+ON CONFLICT DO NOTHING;

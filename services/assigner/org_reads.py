@@ -1,0 +1,105 @@
+"""The reads an admin app needs (issue #33), so it keeps no copy of what Baton created: an
+organization's campaigns (with counts from the tallies) and teams (with members), and a
+campaign's invite links. Each shows what the caller's role may see: a texter, the campaigns they
+text on without counts and the teams they are in; invite links, moderators and higher."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import asyncpg
+
+from services.assigner.admin import fetch_campaign_as
+from services.assigner.reads import STATUSES
+from shared.access import Caller
+from shared.access_policy import allows
+from shared.errors import not_found
+from shared.queries import load_queries
+from shared.schemas import org_reads as s
+from shared.times import rfc3339
+
+QUERIES = load_queries("services.assigner", "org_reads.sql")
+
+
+class OrgReads:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def campaigns(self, request: s.ListOrgCampaigns, caller: Caller) -> s.OrgCampaigns:
+        async with self._pool.acquire() as conn:
+            role = await caller.role_in(conn, request.org_id,
+                                        not_found("organization", request.org_id))  # fmt: skip
+            moderator = allows(role, "moderator")
+            rows = await conn.fetch(QUERIES["org_campaigns_page"], request.org_id, request.status,
+                                    request.after_id, request.limit,
+                                    None if moderator else caller.user_id)  # fmt: skip
+            ids = [r["id"] for r in rows]
+            tallies = await conn.fetch(QUERIES["campaign_counts"], ids) if moderator else []
+        counts = _counts(tallies)
+        page = [
+            s.CampaignListed(
+                campaign_id=r["id"], title=r["title"], status=r["status"],
+                self_assign=r["self_assign"], team_id=r["team_id"],
+                created_at=rfc3339(r["created_at"]),
+                counts=counts.get(r["id"], _no_counts()) if moderator else None,
+            )
+            for r in rows
+        ]  # fmt: skip
+        return s.OrgCampaigns(org_id=request.org_id, campaigns=page,
+                              next_after_id=_next(ids, request.limit))  # fmt: skip
+
+    async def teams(self, request: s.ListOrgTeams, caller: Caller) -> s.OrgTeams:
+        async with self._pool.acquire() as conn:
+            role = await caller.role_in(conn, request.org_id,
+                                        not_found("organization", request.org_id))  # fmt: skip
+            only = None if allows(role, "moderator") else caller.user_id
+            rows = await conn.fetch(QUERIES["org_teams_page"], request.org_id, request.after_id,
+                                    request.limit, only)  # fmt: skip
+            ids = [r["id"] for r in rows]
+            members = await conn.fetch(QUERIES["team_members"], ids)
+        by_team: dict[int, list[s.TeamMember]] = defaultdict(list)
+        for m in members:
+            by_team[m["team_id"]].append(s.TeamMember(user_id=m["user_id"], name=m["name"]))
+        teams = [
+            s.TeamView(team_id=r["id"], name=r["name"],
+                       assignment_priority=r["assignment_priority"],
+                       assignment_kind=r["assignment_kind"],
+                       max_request_size=r["max_request_size"], members=by_team[r["id"]])
+            for r in rows
+        ]  # fmt: skip
+        return s.OrgTeams(org_id=request.org_id, teams=teams,
+                          next_after_id=_next(ids, request.limit))  # fmt: skip
+
+    async def invites(self, request: s.ListCampaignInvites, caller: Caller) -> s.CampaignInvites:
+        async with self._pool.acquire() as conn:
+            await fetch_campaign_as(conn, caller, request.campaign_id)
+            rows = await conn.fetch(QUERIES["campaign_invites"], request.campaign_id,
+                                    request.include_revoked)  # fmt: skip
+        invites = [
+            s.InviteView(
+                token=r["token"], kind=r["kind"], created_by=r["created_by"],
+                created_at=rfc3339(r["created_at"]),
+                revoked_at=rfc3339(r["revoked_at"]) if r["revoked_at"] else None,
+            )
+            for r in rows
+        ]  # fmt: skip
+        return s.CampaignInvites(campaign_id=request.campaign_id, invites=invites)
+
+
+def _next(ids: list[int], limit: int) -> int | None:
+    """The `after_id` of the next page: the last id of a full page."""
+    return ids[-1] if len(ids) == limit else None
+
+
+def _no_counts() -> s.CampaignCounts:
+    return s.CampaignCounts(total=0, by_status=dict.fromkeys(STATUSES, 0), unassigned=0)
+
+
+def _counts(rows: list[asyncpg.Record]) -> dict[int, s.CampaignCounts]:
+    counts: dict[int, s.CampaignCounts] = {}
+    for row in rows:
+        c = counts.setdefault(row["campaign_id"], _no_counts())
+        c.by_status[row["status"]] = c.by_status.get(row["status"], 0) + row["n"]
+        c.total += row["n"]
+        c.unassigned += row["unassigned"]
+    return counts
