@@ -98,7 +98,14 @@ def start_simulation(up: BatonUp, *args: str) -> subprocess.Popen[str]:
 
 def finished_report(simulation: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     """Wait for the simulation; its report, after checking it finished with every invariant."""
-    out, err = simulation.communicate(timeout=timeout)
+    try:
+        out, err = simulation.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Killed and reaped here, or its pipes and process outlive the test and fail the next
+        # one on the same worker (ResourceWarning is an error in this suite).
+        simulation.kill()
+        out, err = simulation.communicate()
+        raise AssertionError(f"the simulation ran past {timeout:.0f} s:\n{err[-3000:]}") from None
     assert simulation.returncode == 0, out[-3000:] + err[-3000:]
     report: dict[str, Any] = json.loads(out)
     assert report["finished"] is True, report
