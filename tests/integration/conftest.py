@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -10,6 +11,7 @@ from services.registry import REGISTRY
 from shared.catalogue import ServiceName
 from shared.settings import CommonSettings
 from tests.support.baton_client import Baton
+from tests.support.direct import served_directly
 from tests.support.services import running
 
 
@@ -32,6 +34,13 @@ async def assigner(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Ba
 
 
 @pytest.fixture
+async def assigner_over_nats(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Baton]:
+    """The assigner on NATS, for a test in a file whose `assigner` is the in-process one."""
+    async for baton in _serve("assigner", settings, nc, db_pool_max=20):
+        yield baton
+
+
+@pytest.fixture
 async def sender(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Baton]:
     async for baton in _serve("sender", settings, nc, outbox_poll_seconds=0.2):
         yield baton
@@ -48,4 +57,16 @@ async def inbound(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Bat
 @pytest.fixture
 async def reaper(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Baton]:
     async for baton in _serve("reaper", settings, nc):
+        yield baton
+
+
+@pytest.fixture
+async def assigner_direct(settings: CommonSettings, pool: asyncpg.Pool) -> AsyncIterator[Baton]:
+    """The assigner's endpoints called in process on real Postgres, no NATS (tests/support/
+    direct.py): for tests of its logic."""
+    registered = REGISTRY["assigner"]
+    own = registered.settings(
+        database_url=settings.database_url, nats_url=settings.nats_url, db_pool_min=1
+    )
+    async with served_directly(registered.definition, own, pool) as baton:
         yield baton

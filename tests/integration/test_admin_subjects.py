@@ -11,6 +11,13 @@ from tests.support.baton_client import OPERATOR, Baton
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def assigner(assigner_direct: Baton) -> Baton:
+    """These are tests of the assigner's logic: its endpoints are called in process, on real
+    Postgres, without NATS (tests/support/direct.py)."""
+    return assigner_direct
+
+
 async def _org_with_people(baton: Baton) -> dict[str, int]:
     org = (await baton.call(api.ORG_CREATE, as_user=OPERATOR, name="Bartlett 2020"))["org_id"]
     # The operator creates the first user, who becomes owner whatever role was asked for.

@@ -18,6 +18,13 @@ from tests.support.baton_client import Baton, campaign_with_texters, request_arg
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def assigner(assigner_direct: Baton) -> Baton:
+    """These are tests of the assigner's logic: its endpoints are called in process, on real
+    Postgres, without NATS (tests/support/direct.py)."""
+    return assigner_direct
+
+
 async def _holders(pool: asyncpg.Pool, campaign: int) -> dict[int | None, int]:
     rows = await pool.fetch(
         "SELECT assignee_id, count(*) AS n FROM conversation WHERE campaign_id = $1 GROUP BY 1",
@@ -38,7 +45,10 @@ async def _set_statuses(pool: asyncpg.Pool, campaign: int, statuses: list[str]) 
     return ids
 
 
-async def test_seed_002_worked_example(assigner: Baton, pool: asyncpg.Pool, nc: NatsClient) -> None:
+async def test_seed_002_worked_example(
+    assigner_over_nats: Baton, pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    assigner = assigner_over_nats  # its events are read from JetStream
     c = await campaign_with_texters(assigner, texters=3, contacts=6, batch_size=10)
     kevin, rebecca, newcomer = c["texters"]
     campaign, admin = c["campaign"], c["owner"]
