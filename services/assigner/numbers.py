@@ -60,11 +60,13 @@ class SendingNumbers:
                 numbers.append(raw.strip())
         return numbers
 
-    async def add(self, request: s.OrgNumbers, caller: Caller) -> s.OrgNumbersView:
+    async def add(self, request: s.AddOrgNumbers, caller: Caller) -> s.OrgNumbersView:
         numbers = self._numbers(request)
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
-            await conn.execute(QUERIES["add_numbers"], request.org_id, numbers)
+            await conn.execute(
+                QUERIES["add_numbers"], request.org_id, numbers, request.rate_per_second
+            )
             taken = [r["phone"] for r in await conn.fetch(
                 QUERIES["held_elsewhere"], request.org_id, numbers)]  # fmt: skip
             if taken:

@@ -246,22 +246,22 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         bridge_js = bridge.jetstream(timeout=5)
         await bridge_js.add_consumer(
             "OUTBOUND",
-            ConsumerConfig(durable_name="bridge", filter_subject=api.OUTBOUND_SMS.pattern,
+            ConsumerConfig(durable_name="bridge-outbound", filter_subject=api.OUTBOUND_SMS.pattern,
                            ack_policy=AckPolicy.EXPLICIT),
         )  # fmt: skip
         # A client may not pull from the bridge's consumer either.
-        stolen = await client_js.pull_subscribe_bind(durable="bridge", stream="OUTBOUND")
+        stolen = await client_js.pull_subscribe_bind(durable="bridge-outbound", stream="OUTBOUND")
         with pytest.raises(NatsTimeout):
             await stolen.fetch(1, timeout=1)
-        pulled = await bridge_js.pull_subscribe_bind(durable="bridge", stream="OUTBOUND")
+        pulled = await bridge_js.pull_subscribe_bind(durable="bridge-outbound", stream="OUTBOUND")
         fetched = await pulled.fetch(10, timeout=5)
         assert [m.data for m in fetched] == [b'{"message_id": 1}']
-        assert fetched[0].reply.startswith("$JS.ACK.OUTBOUND.bridge.")
+        assert fetched[0].reply.startswith("$JS.ACK.OUTBOUND.bridge-outbound.")
         await fetched[0].ack_sync()
         receipt = await bridge_js.publish(api.INBOUND_RECEIPT.subject, b'{"message_id": 1}')
         reply = await bridge_js.publish(api.INBOUND_SMS.subject, b'{"body": "Yes"}')
         assert (receipt.stream, reply.stream) == ("INBOUND", "INBOUND")
-        consumer = await bridge_js.consumer_info("OUTBOUND", "bridge")
+        consumer = await bridge_js.consumer_info("OUTBOUND", "bridge-outbound")
         assert (consumer.num_pending, consumer.num_ack_pending) == (0, 0)
 
         await _settle(client, bridge)
@@ -279,7 +279,7 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         _subscription(f"{api.OUTBOUND_ROOT}.>"),
         _publish("$JS.API.CONSUMER.DURABLE.CREATE.OUTBOUND.stolen"),
         _publish("$JS.API.CONSUMER.CREATE.OUTBOUND.stolen-sms.baton.outbound.sms.*"),
-        _publish("$JS.API.CONSUMER.MSG.NEXT.OUTBOUND.bridge"),
+        _publish("$JS.API.CONSUMER.MSG.NEXT.OUTBOUND.bridge-outbound"),
     }, client_errors
     assert _violations(bridge_errors) == set(), bridge_errors
 

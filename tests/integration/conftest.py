@@ -16,6 +16,7 @@ from services.sender.service import DEFINITION as SENDER
 from services.sender.settings import SenderSettings
 from shared.service import ServiceDefinition
 from shared.settings import CommonSettings
+from shared.simulation.twilio_simulator import TwilioSimulator
 from tests.support.baton_client import Baton
 from tests.support.services import running
 
@@ -55,3 +56,10 @@ async def inbound(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Bat
 async def reaper(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Baton]:
     async for baton in _serve(REAPER, ReaperSettings, settings, nc):
         yield baton
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[TwilioSimulator]:
+    """Twilio's Messages API on a port of its own (shared/simulation/twilio_simulator.py)."""
+    async with TwilioSimulator() as sim:
+        yield sim
