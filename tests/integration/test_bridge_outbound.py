@@ -23,6 +23,7 @@ from shared import catalogue as api
 from shared.schemas.messaging import OutboundSms
 from shared.settings import CommonSettings
 from shared.simulation.twilio_simulator import TwilioSimulator
+from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.bridge import bridge_settings
 from tests.support.services import running
 from tests.support.waiting import eventually
@@ -209,16 +210,23 @@ async def _send_directly(simulator: TwilioSimulator, one: OutboundSms) -> str:
 
 
 async def test_each_number_keeps_its_rate_in_a_burst_and_a_quiet_one_does_not_wait(
-    settings: CommonSettings, nc: NatsClient, pool: asyncpg.Pool, simulator: TwilioSimulator
-) -> None:
+    assigner: Baton, settings: CommonSettings, nc: NatsClient, pool: asyncpg.Pool,
+    simulator: TwilioSimulator,
+) -> None:  # fmt: skip
     busy = [f"+1415555{n:04d}" for n in range(20)]
     quiet = "+14155559999"
     per_number, rate = 100, 20.0
     # One number has a rate of its own (set on baton.admin.org.numbers.add): 10 texts/s.
     slow = busy[0]
-    org = await pool.fetchval("INSERT INTO organization (name) VALUES ('Org') RETURNING id")
-    await pool.execute("INSERT INTO sending_number (phone, org_id, rate_per_second) VALUES "
-                       "($1, $2, 10)", slow, org)  # fmt: skip
+    c = await campaign_with_texters(assigner, texters=1, contacts=1)
+    await assigner.call(api.ORG_NUMBERS_ADD, as_user=c["owner"], org_id=c["org"], numbers=[slow],
+                        rate_per_second=10)  # fmt: skip
+    # Added again without a rate, it keeps its own.
+    await assigner.call(api.ORG_NUMBERS_ADD, as_user=c["owner"], org_id=c["org"], numbers=[slow])
+    assert (
+        await pool.fetchval("SELECT rate_per_second FROM sending_number WHERE phone = $1", slow)
+        == 10
+    )
     texts = [text(n * per_number + i + 1, contact(i), number)
              for i in range(per_number) for n, number in enumerate(busy)]  # fmt: skip
     quiet_texts = [text(100_000 + i, contact(9000 + i), quiet) for i in range(3)]
