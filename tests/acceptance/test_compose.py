@@ -221,7 +221,9 @@ def test_compose_brings_baton_up_restarts_a_killed_service_and_leaves_nothing_be
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
 
     started = time.monotonic()
-    with _brought_up(compose, [name for name in services if name not in left_out]):
+    # Not the provider bridge (the `bridge` profile): it needs a provider's account.
+    wanted = [n for n in services if n not in left_out and "profiles" not in services[n]]
+    with _brought_up(compose, wanted):
         # The migration ran once and finished; then every Baton service turned healthy.
         _wait(lambda: compose.state("migrate", "{{.State.Status}}") == "exited", 300, "migrate")
         assert compose.state("migrate", "{{.State.ExitCode}}") == "0"

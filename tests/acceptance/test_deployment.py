@@ -83,9 +83,10 @@ def test_kustomize_renders(target: str) -> None:
         "PodDisruptionBudget",
         "PodMonitor",
         "Secret",
+        "Service",  # the provider bridge's webhooks
     ]
     deployments = [d for d in documents if d["kind"] == "Deployment"]
-    assert len(deployments) == 4
+    assert len(deployments) == 5
     config_maps = {d["metadata"]["name"]: d for d in documents if d["kind"] == "ConfigMap"}
     for deployment in deployments:
         container = deployment["spec"]["template"]["spec"]["containers"][0]

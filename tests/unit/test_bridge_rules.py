@@ -8,6 +8,9 @@ import pytest
 
 from services.bridge.lanes import Lanes
 from services.bridge.settings import BridgeSettings
+from shared.catalogue import CORE_SERVICE_NAMES
+from shared.cli.supervisor import service_processes
+from shared.deployed import deployed_services
 from shared.provider_codes import TWILIO_CODES, is_carrier_opt_out, twilio_outcome
 from shared.settings import SettingsError, load_settings
 
@@ -114,3 +117,18 @@ async def test_slots_are_one_rate_apart_per_lane_and_lanes_are_independent() -> 
     assert not third.done()
     await second
     await third
+
+
+def test_baton_up_runs_the_bridge_only_where_a_provider_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BATON_BRIDGE_PROVIDER", raising=False)
+    core = service_processes("postgresql://db", "nats://nats", 9101)
+    assert [(p.name, p.metrics_port) for p in core] == [
+        ("assigner", 9101), ("sender", 9102), ("inbound", 9103), ("reaper", 9104)]  # fmt: skip
+    assert deployed_services() == CORE_SERVICE_NAMES
+    monkeypatch.setenv("BATON_BRIDGE_PROVIDER", "twilio")
+    with_bridge = service_processes("postgresql://db", "nats://nats", 9101)
+    assert [(p.name, p.metrics_port) for p in with_bridge][-1] == ("bridge", 9105)
+    assert with_bridge[-1].env["BATON_BRIDGE_PROVIDER"] == "twilio"
+    assert deployed_services() == (*CORE_SERVICE_NAMES, "bridge")
