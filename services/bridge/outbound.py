@@ -105,6 +105,7 @@ class Outbound:
         max_in_flight: int,
         backlog_seconds: float,
         lease_seconds: float,
+        lookup_after_seconds: float = 10.0,
         fetch_batch: int = 256,
     ) -> None:
         self._pool = pool
@@ -114,6 +115,7 @@ class Outbound:
         self._rates: dict[str, float] = {}
         self._max_in_flight = max_in_flight
         self._lease = lease_seconds
+        self._lookup_after = lookup_after_seconds
         self._batch = fetch_batch
         self._lanes: Lanes[Held] = Lanes(self._send, self._rate_for, backlog_seconds)
 
@@ -211,6 +213,13 @@ class Outbound:
             return
         failpoints.reached("bridge-outbound:after_attempt_taken")
         if row["state"] == "begun" and row["calls"] > 0:
+            # A provider's message list may lag a just-taken text: looked up only once the last
+            # call is old enough to be listed.
+            since_call = row["since_call"]
+            if since_call is not None and since_call < self._lookup_after:
+                await self._pool.execute(QUERIES["release_lease"], text.message_id)
+                await msg.nak(delay=self._lookup_after - since_call)
+                return
             found = await self._timed("find", provider.find(text, row["first_call_at"]))
             if found is not None:
                 await self._record_sent(text, msg, found)

@@ -10,7 +10,8 @@ VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
 ON CONFLICT (message_id) DO UPDATE
     SET leased_until = now() + make_interval(secs => $6), updated_at = now()
     WHERE a.leased_until < now() OR a.state IN ('sent', 'failed')
-RETURNING state, provider_message_id, error_code, calls, first_call_at, (xmax = 0) AS fresh;
+RETURNING state, provider_message_id, error_code, calls, first_call_at,
+          extract(epoch FROM now() - a.last_call_at)::float8 AS since_call;
 
 -- name: mark_calling --
 -- Recorded before each provider call: a call that may have been made is never forgotten.

@@ -59,6 +59,7 @@ def workers(context: ServiceContext) -> list[Worker]:
         max_in_flight=settings.bridge_max_in_flight,
         backlog_seconds=settings.bridge_number_backlog_seconds,
         lease_seconds=lease_seconds(settings),
+        lookup_after_seconds=settings.bridge_lookup_after_seconds,
     )
 
     spool = Spool(context.pool, context.js)

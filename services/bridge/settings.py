@@ -48,6 +48,9 @@ class BridgeSettings(CommonSettings):
     bridge_number_backlog_seconds: float = 10.0
     # One provider call's limit; an attempt is leased to one replica for longer than this.
     bridge_provider_timeout_seconds: float = 10.0
+    # A call whose answer never came is looked up in the provider's message list no sooner than
+    # this after it (the list may lag a text just taken); until then the text waits.
+    bridge_lookup_after_seconds: float = 10.0
 
     def validate(self) -> None:
         super().validate()
@@ -74,6 +77,8 @@ class BridgeSettings(CommonSettings):
         require(1 <= self.bridge_max_in_flight <= 100_000, "bridge_max_in_flight", "1..100000")
         require(self.bridge_number_backlog_seconds > 0, "bridge_number_backlog_seconds",
                 "greater than 0")  # fmt: skip
+        require(0 <= self.bridge_lookup_after_seconds <= 600, "bridge_lookup_after_seconds",
+                "0..600")  # fmt: skip
         # Under the OUTBOUND consumer's ack_wait (15 s): a call in hand is never redelivered.
         require(0 < self.bridge_provider_timeout_seconds <= 12,
                 "bridge_provider_timeout_seconds", "0 < seconds <= 12")  # fmt: skip
