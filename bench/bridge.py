@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -79,6 +80,7 @@ async def run(
     for arrival in arrivals:
         by_number.setdefault(arrival.from_ or "", []).append(arrival.monotonic)
     most = max(_most_in_a_second(sorted(t)) for t in by_number.values())
+    gaps = [b - a for t in by_number.values() for a, b in itertools.pairwise(sorted(t))]
     return {
         "numbers": numbers, "rate_per_number": rate, "texts": len(texts),
         "accepted": len(arrivals), "sends_per_text_max": max(
@@ -87,6 +89,10 @@ async def run(
         "texts_per_second": round(len(arrivals) / elapsed, 1),
         "aim_texts_per_second": numbers * rate,
         "most_from_one_number_in_any_second": most,
+        # The closest two texts of one number came, against 1 / rate: the pacing as the
+        # provider saw it (the HTTP calls' own jitter included).
+        "smallest_gap_seconds": round(min(gaps), 3) if gaps else None,
+        "gap_aim_seconds": round(1 / rate, 3),
         "publish_to_accepted": latency_summary(
             [a.monotonic - published[a.body] for a in arrivals]),
     }  # fmt: skip

@@ -35,3 +35,10 @@ DELETE FROM sending_number WHERE org_id = $1 AND phone = ANY($2::text[]);
 -- name: owns_number --
 -- Held (key share) until the campaign's change commits: a removal waits for it, then sees it.
 SELECT phone FROM sending_number WHERE org_id = $1 AND phone = $2 FOR KEY SHARE;
+
+-- name: not_held_by_a_provider --
+-- With a provider bridge configured (an account listed), the numbers none of its accounts holds.
+SELECT n AS phone FROM unnest($1::text[]) AS n
+WHERE EXISTS (SELECT 1 FROM bridge_account)
+  AND NOT EXISTS (SELECT 1 FROM provider_number p WHERE p.phone = n)
+ORDER BY n;

@@ -80,3 +80,15 @@ SELECT count(*) FROM bridge_spool;
 
 -- name: message_for_provider_id --
 SELECT message_id FROM bridge_attempt WHERE provider_message_id = $1;
+
+-- name: account_synced --
+INSERT INTO bridge_account (provider, account) VALUES ($1, $2)
+ON CONFLICT (provider, account) DO UPDATE SET synced_at = now();
+
+-- name: forget_numbers --
+DELETE FROM provider_number WHERE provider = $1 AND account = $2 AND NOT (phone = ANY($3::text[]));
+
+-- name: hold_numbers --
+INSERT INTO provider_number (phone, provider, account)
+SELECT DISTINCT n, $2, $3 FROM unnest($1::text[]) AS n
+ON CONFLICT DO NOTHING;

@@ -9,6 +9,7 @@ import asyncio
 import structlog
 
 from services.bridge.http_listener import Listener
+from services.bridge.numbers import HeldNumbers
 from services.bridge.outbound import OUTBOUND_CONSUMER, Outbound
 from services.bridge.settings import BridgeSettings
 from services.bridge.spool import Spool
@@ -62,6 +63,8 @@ def workers(context: ServiceContext) -> list[Worker]:
         lookup_after_seconds=settings.bridge_lookup_after_seconds,
     )
 
+    held = HeldNumbers(context.pool, provider.name, provider.account, provider.numbers,
+                       settings.bridge_numbers_sync_seconds)  # fmt: skip
     spool = Spool(context.pool, context.js)
     webhooks = TwilioWebhooks(
         settings.twilio_account_sid, settings.twilio_token(), public_url(settings), spool
@@ -75,7 +78,7 @@ def workers(context: ServiceContext) -> list[Worker]:
         finally:
             await provider.close()
 
-    return [send, spool.run, listener.run]
+    return [send, spool.run, listener.run, held.run]
 
 
 DEFINITION = ServiceDefinition(

@@ -48,6 +48,9 @@ class BridgeSettings(CommonSettings):
     bridge_number_backlog_seconds: float = 10.0
     # One provider call's limit; an attempt is leased to one replica for longer than this.
     bridge_provider_timeout_seconds: float = 10.0
+    # How often the provider account's numbers are read again (baton.admin.org.numbers.add
+    # accepts only numbers the account holds).
+    bridge_numbers_sync_seconds: float = 60.0
     # A call whose answer never came is looked up in the provider's message list no sooner than
     # this after it (the list may lag a text just taken); until then the text waits.
     bridge_lookup_after_seconds: float = 10.0
@@ -76,6 +79,8 @@ class BridgeSettings(CommonSettings):
         require(0 < self.bridge_default_rate <= 1000, "bridge_default_rate", "0 < rate <= 1000")
         require(1 <= self.bridge_max_in_flight <= 100_000, "bridge_max_in_flight", "1..100000")
         require(self.bridge_number_backlog_seconds > 0, "bridge_number_backlog_seconds",
+                "greater than 0")  # fmt: skip
+        require(self.bridge_numbers_sync_seconds > 0, "bridge_numbers_sync_seconds",
                 "greater than 0")  # fmt: skip
         require(0 <= self.bridge_lookup_after_seconds <= 600, "bridge_lookup_after_seconds",
                 "0..600")  # fmt: skip

@@ -133,6 +133,11 @@ class TwilioProvider:
                 return Accepted(self.namespaced(str(message.sid)), message.from_)
         return None
 
+    async def numbers(self) -> list[str]:
+        """Every number the account holds (IncomingPhoneNumbers), E.164."""
+        listed = await self._call(self._client.incoming_phone_numbers.list_async(page_size=1000))
+        return [str(n.phone_number) for n in listed if n.phone_number]
+
     async def _call(self, call: Any) -> Any:
         try:
             return await call

@@ -36,6 +36,7 @@ from twilio.request_validator import RequestValidator
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = f"/{API_VERSION}/Accounts/{{account}}/Messages.json"
+NUMBERS_PATH = f"/{API_VERSION}/Accounts/{{account}}/IncomingPhoneNumbers.json"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class TwilioSimulator:
     arrivals: list[Arrival] = field(default_factory=list)
     # Every POST that reached the simulator, accepted or not (a refused one included).
     requests: int = 0
+    # The numbers the account holds (IncomingPhoneNumbers).
+    held_numbers: set[str] = field(default_factory=set)
     _failures: dict[str, _Failure] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _port: int = 0
@@ -93,6 +96,7 @@ class TwilioSimulator:
         path = MESSAGES_PATH.format(account="{account}")
         app.router.add_post(path, self._create)
         app.router.add_get(path, self._list)
+        app.router.add_get(NUMBERS_PATH.format(account="{account}"), self._numbers)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -193,6 +197,21 @@ class TwilioSimulator:
             "messages": [self._resource(a) for a in found],
             "end": max(len(found) - 1, 0), "first_page_uri": uri, "next_page_uri": None,
             "page": 0, "page_size": size, "previous_page_uri": None, "start": 0, "uri": uri,
+        })  # fmt: skip
+
+    async def _numbers(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, 20003, "Authenticate")
+        uri = str(request.rel_url)
+        numbers = [
+            {"sid": f"PN{i:032d}", "account_sid": self.account_sid, "phone_number": phone,
+             "capabilities": {"sms": True, "mms": False, "voice": False}}
+            for i, phone in enumerate(sorted(self.held_numbers))
+        ]  # fmt: skip
+        return web.json_response({
+            "incoming_phone_numbers": numbers, "end": max(len(numbers) - 1, 0),
+            "first_page_uri": uri, "next_page_uri": None, "page": 0, "page_size": len(numbers),
+            "previous_page_uri": None, "start": 0, "uri": uri,
         })  # fmt: skip
 
     def _resource(self, arrival: Arrival) -> dict[str, Any]:

@@ -17,7 +17,8 @@ EXPECTED_TABLES = {
     "unmatched_inbound", "assignment_event", "assignment_move", "outbox", "schema_migration", "sending_number",
     "zone_group", "phone_zone_prefix", "campaign_zone_group",
     "contact_file_import", "contact_file_row", "consent_order", "campaign_tally",
-    "campaign_tally_recount", "removal", "bridge_attempt", "bridge_spool",
+    "campaign_tally_recount", "removal", "bridge_attempt", "bridge_spool", "bridge_account",
+    "provider_number",
 }  # fmt: skip
 
 

@@ -49,3 +49,20 @@ CREATE TABLE bridge_spool (
     received_at         timestamptz NOT NULL DEFAULT now(),
     leased_until        timestamptz NOT NULL DEFAULT '-infinity'
 );
+
+-- The numbers each provider account holds, as the bridge last read them from the provider
+-- (services/bridge/numbers.py). While any account is listed here, baton.admin.org.numbers.add
+-- takes only numbers one of them holds: no organization claims a number it does not have.
+CREATE TABLE bridge_account (
+    provider  text        NOT NULL,
+    account   text        NOT NULL,
+    synced_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (provider, account)
+);
+CREATE TABLE provider_number (
+    phone    text NOT NULL,
+    provider text NOT NULL,
+    account  text NOT NULL,
+    PRIMARY KEY (phone, provider, account),
+    FOREIGN KEY (provider, account) REFERENCES bridge_account (provider, account)
+);
