@@ -47,6 +47,7 @@ from shared import catalogue as api
 from shared import failpoints
 from shared.backoff import Backoff
 from shared.jetstream import ConsumerSpec
+from shared.pull_worker import REBIND_AFTER_ERRORS
 from shared.schemas.messaging import DeadLetter, OutboundSms, Receipt
 
 log = structlog.get_logger(__name__)
@@ -126,10 +127,13 @@ class Outbound:
         rows = await self._pool.fetch(QUERIES["number_rates"])
         self._rates = {row["phone"]: float(row["rate_per_second"]) for row in rows}
 
-    async def run(self, stop: asyncio.Event) -> None:
-        sub = await self._js.pull_subscribe_bind(
+    async def _bind(self) -> JetStreamContext.PullSubscription:
+        return await self._js.pull_subscribe_bind(
             durable=OUTBOUND_CONSUMER.durable, stream=OUTBOUND_CONSUMER.stream
         )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self._bind()
         failures = Backoff(base=0.1, cap=5.0)
         rates_at = 0.0
         while not stop.is_set():
@@ -150,6 +154,13 @@ class Outbound:
                 failures.reset()
             except Exception as exc:
                 log.warning("bridge_fetch_failed", error=str(exc) or type(exc).__name__)
+                # Pull subscriptions can stall after a server restart: bound again, as the
+                # other consumers do (shared/pull_worker.py).
+                if (failures.failures + 1) % REBIND_AFTER_ERRORS == 0:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                    with contextlib.suppress(Exception):
+                        sub = await self._bind()
                 await failures.wait(stop)
             self._report()
         await self._lanes.finish(grace_seconds=10)

@@ -131,6 +131,18 @@ class TwilioSimulator:
                                                             headers=headers) as answer:  # fmt: skip
             return answer.status
 
+    async def report(self, arrival: Arrival, status: str, error_code: int | None = None) -> int:
+        """A status callback for `arrival`, to the URL its send named, as Twilio sends it."""
+        assert arrival.status_callback, "the send named no StatusCallback"
+        params = {
+            "AccountSid": self.account_sid, "MessageSid": arrival.sid, "SmsSid": arrival.sid,
+            "MessageStatus": status, "SmsStatus": status, "From": arrival.from_ or "",
+            "To": arrival.to, "ApiVersion": API_VERSION,
+        }  # fmt: skip
+        if error_code is not None:
+            params["ErrorCode"] = str(error_code)
+        return await self.signed_post(arrival.status_callback, params)
+
     # --- The Messages API ---
 
     def _authorized(self, request: web.Request) -> bool:

@@ -24,6 +24,7 @@ from shared.devservers.ports import free_port
 from shared.settings import CommonSettings
 from shared.simulation.twilio_simulator import TwilioSimulator
 from tests.integration.test_routing import NUMBER_A, NUMBER_B, _sharing_a_contact
+from tests.integration.test_sending_and_replies import _phone, _ready_campaign, _send
 from tests.support.baton_client import Baton
 from tests.support.bridge import bridge_settings
 from tests.support.services import running
@@ -260,3 +261,45 @@ async def test_one_provider_id_from_two_accounts_is_two_texts_and_each_stop_stay
     assert sorted(
         tuple(r) for r in await pool.fetch("SELECT org_id, phone FROM opt_out")
     ) == sorted([(a["org"], phone), (b["org"], phone)])
+
+
+async def test_twilios_status_callbacks_reach_the_messages_they_are_about(
+    assigner: Baton, sender: Baton, settings: CommonSettings, pool: asyncpg.Pool,
+    simulator: TwilioSimulator,
+) -> None:  # fmt: skip
+    """End to end: the sender's texts through the bridge to the simulator, whose status callbacks
+    (to the StatusCallback URL the bridge gave, signed) come back as receipts the sender applies:
+    `delivered` for one, `failed` with carrier filtering's code for the other."""
+    c = await _ready_campaign(assigner, pool)
+    texter, first, second = c["texters"][0], *c["conversations"][:2]
+    async with running(BRIDGE, bridge_settings(settings, simulator, bridge_http_port=free_port())):
+        sent = [await sender.call(api.SEND_INITIAL, **_send(texter, conversation))
+                for conversation in (first, second)]  # fmt: skip
+
+        async def both_sent() -> bool:
+            rows = await pool.fetch("SELECT delivery_status FROM message WHERE id = ANY($1)",
+                                    [s["message_id"] for s in sent])  # fmt: skip
+            return all(r["delivery_status"] == "sent" for r in rows)
+
+        assert await eventually(both_sent, within=30)
+        by_phone = {a.to: a for a in simulator.arrivals}
+        delivered = by_phone[await _phone(pool, first)]
+        filtered = by_phone[await _phone(pool, second)]
+        assert await simulator.report(delivered, "delivered") == 204
+        assert await simulator.report(filtered, "undelivered", 30007) == 204
+        assert await simulator.report(delivered, "sent") == 204  # late: changes nothing
+
+        async def settled() -> bool:
+            rows = await pool.fetch("SELECT delivery_status FROM message WHERE id = ANY($1)",
+                                    [s["message_id"] for s in sent])  # fmt: skip
+            return sorted(r["delivery_status"] for r in rows) == ["delivered", "failed"]
+
+        assert await eventually(settled, within=30)
+    rows = {r["id"]: r for r in await pool.fetch(
+        "SELECT id, delivery_status, error_code, provider_message_id FROM message"
+        " WHERE id = ANY($1)", [s["message_id"] for s in sent])}  # fmt: skip
+    account = simulator.account_sid
+    assert (rows[sent[0]["message_id"]]["delivery_status"], rows[sent[0]["message_id"]]["provider_message_id"]) == (
+        "delivered", f"twilio:{account}:{delivered.sid}")  # fmt: skip
+    assert (rows[sent[1]["message_id"]]["delivery_status"], rows[sent[1]["message_id"]]["error_code"]) == (
+        "failed", "twilio:30007")  # fmt: skip
