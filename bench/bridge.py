@@ -15,13 +15,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import time
+import uuid
 from typing import Any
 
+import asyncpg
 import msgspec
 import nats
 
-from bench.support import latency_summary, servers, service, write_results
+from bench.messaging import build
+from bench.support import auth_headers, latency_summary, servers, service, write_results
 from shared import catalogue as api
 from shared.jetstream import declare_all
 from shared.migrations import migrate_database
@@ -105,8 +109,64 @@ def _by_body(arrivals: list[Any]) -> dict[str, list[Any]]:
     return grouped
 
 
+async def through_the_sender(nats_url: str, database_url: str, messages: int) -> dict[str, Any]:
+    """Texters' initials through the real sender and the real bridge in one run: each text's time
+    from its request to the sender's answer, and to Twilio's acceptance. bench.messaging's
+    campaign sends from one number, so the bridge's rate is set high enough not to hold it."""
+    texters = 200
+    _, held, _ = await build(database_url, messages, texters)
+    conn = await asyncpg.connect(database_url)
+    conversation_phone = {r["id"]: r["phone"] for r in await conn.fetch(
+        "SELECT v.id, k.phone FROM conversation v JOIN contact k ON k.id = v.contact_id")}  # fmt: skip
+    await conn.close()
+    async with TwilioSimulator() as sim:
+        settings = {
+            "bridge_provider": "twilio", "twilio_account_sid": sim.account_sid,
+            "twilio_auth_token": sim.auth_token, "twilio_api_url": sim.url,
+            "bridge_default_rate": "1000", "bridge_http_port": "0", "db_pool_max": "20",
+        }  # fmt: skip
+        with service("sender", database_url, nats_url), \
+                service("bridge", database_url, nats_url, **settings):  # fmt: skip
+            nc = await nats.connect(nats_url)
+            asked: dict[str, float] = {}
+            answered: list[float] = []
+
+            async def texter(headers: dict[str, str], conversations: list[int]) -> None:
+                for conversation in conversations:
+                    body = json.dumps({"conversation_id": conversation, "body": "Hi!",
+                                       "idempotency_key": str(uuid.uuid4())}).encode()  # fmt: skip
+                    asked[conversation_phone[conversation]] = started = time.monotonic()
+                    reply = await nc.request(api.SEND_INITIAL.subject, body, timeout=60,
+                                             headers=headers)  # fmt: skip
+                    assert json.loads(reply.data)["ok"], reply.data
+                    answered.append(time.monotonic() - started)
+
+            began = time.monotonic()
+            await asyncio.gather(*(texter(auth_headers(t), c) for t, c in held.items()))
+            requests_done = time.monotonic()
+            deadline = time.monotonic() + 300
+            while len(sim.arrivals) < messages and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            await nc.close()
+    accepted = [a.monotonic - asked[a.to] for a in sim.arrivals]
+    return {
+        "texts": messages, "accepted": len(sim.arrivals),
+        "sender_texts_per_second": round(messages / (requests_done - began), 1),
+        "bridge_texts_per_second": round(
+            len(sim.arrivals) / (max(a.monotonic for a in sim.arrivals) - began), 1),
+        "request_to_sender_answer": latency_summary(answered),
+        "request_to_provider_accepted": latency_summary(accepted),
+    }  # fmt: skip
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    with servers() as found:
+        await migrate_database(found.database_url)
+        figures["through_the_sender"] = await through_the_sender(
+            found.nats_url, found.database_url, args.sender_texts
+        )
+    print("through_the_sender", figures["through_the_sender"], flush=True)
     for label, numbers, rate in (("many_numbers", args.numbers, args.rate),
                                  ("default_rate", 100, 1.0)):  # fmt: skip
         with servers() as found:
@@ -122,5 +182,6 @@ if __name__ == "__main__":
     parser.add_argument("--numbers", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=3.0)
     parser.add_argument("--seconds", type=float, default=5.0, help="of texts per number")
+    parser.add_argument("--sender-texts", type=int, default=4000)
     figures = asyncio.run(main(parser.parse_args()))
     print(write_results("bridge", figures))
