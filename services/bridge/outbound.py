@@ -235,9 +235,11 @@ class Outbound:
             if found is not None:
                 await self._record_sent(text, msg, found)
                 return
-        await self._lanes.slot(lane)  # the number's rate holds at the provider's door
-        await msg.in_progress()  # the ack clock starts again for the call
         await self._pool.fetchval(QUERIES["mark_calling"], text.message_id)
+        # The number's slot is taken last, right before the call: no database wait lies between
+        # the two to bunch a number's calls together.
+        await self._lanes.slot(lane)
+        await msg.in_progress()  # the ack clock starts again for the call
         failpoints.reached("bridge-outbound:before_provider_call")
         try:
             accepted = await self._timed("send", provider.send(text))
