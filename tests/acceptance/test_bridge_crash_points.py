@@ -88,6 +88,9 @@ async def test_a_bridge_killed_at_every_step_sends_each_text_once(
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(supervisor, timeout=40)
 
+    # Six processes' logs, crashes and all: the account's token is in none of them.
+    logged = (tmp_path / "bridge.log").read_text()
+    assert "provider_numbers_read" in logged and sim.auth_token not in logged
     fired = sorted(p.name for p in once.iterdir())
     assert fired == sorted(f"bridge.{p.replace(':', '.')}" for p in POINTS)
     assert deaths == [-9] * len(POINTS)  # SIGKILL, once at each point, and no other death
