@@ -18,9 +18,11 @@ from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 
 from services.bridge.service import DEFINITION as BRIDGE
+from services.bridge.spool import Spool
 from shared import catalogue as api
 from shared.devservers.nats import LocalNats
 from shared.devservers.ports import free_port
+from shared.jetstream import declare_all
 from shared.settings import CommonSettings
 from shared.simulation.twilio_simulator import TwilioSimulator
 from tests.integration.test_routing import NUMBER_A, NUMBER_B, _sharing_a_contact
@@ -303,3 +305,24 @@ async def test_twilios_status_callbacks_reach_the_messages_they_are_about(
         "delivered", f"twilio:{account}:{delivered.sid}")  # fmt: skip
     assert (rows[sent[1]["message_id"]]["delivery_status"], rows[sent[1]["message_id"]]["error_code"]) == (
         "failed", "twilio:30007")  # fmt: skip
+
+
+async def test_with_postgres_away_a_webhooks_message_goes_straight_to_inbound(
+    database_url: str, nc: NatsClient
+) -> None:
+    """The spool is Postgres; when Postgres cannot be reached, a contact's text is made durable
+    on INBOUND itself (the webhook is answered once JetStream acknowledged it)."""
+    gone = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    await gone.close()  # every query on it now fails as a lost connection does
+    await declare_all(nc.jetstream())
+    inbound = await watch_inbound(nc)
+    spool = Spool(gone, nc.jetstream())
+    text = json.dumps({"provider_message_id": "twilio:AC1:SM1", "from": "+12025550123",
+                       "to": "+14155550100", "body": "STOP"}).encode()  # fmt: skip
+    await spool.keep(api.INBOUND_SMS.subject, "twilio:AC1:SM1", text)
+
+    async def arrived() -> bool:
+        return len(inbound.messages) == 1
+
+    assert await eventually(arrived)
+    assert inbound.ids() == ["twilio:AC1:SM1"]
