@@ -242,10 +242,13 @@ async def test_each_number_keeps_its_rate_in_a_burst_and_a_quiet_one_does_not_wa
     for number, arrived in times.items():
         allowed = 10.0 if number == slow else rate
         assert len(arrived) == per_number
-        # Over any one-second window, at most the rate (and one for the window's edge), with
-        # 50 ms for the HTTP calls' own jitter.
-        most = max(_in_window(arrived, i, 1.0 - 0.05) for i in range(len(arrived)))
-        assert most <= allowed + 1, (number, most, allowed)
+        # Over the whole burst, the number's rate: its calls leave one slot apart.
+        assert (len(arrived) - 1) / (arrived[-1] - arrived[0]) <= allowed * 1.02, number
+        # Over any one-second window, at most the rate, and two for the window's edge and the
+        # arrival times' jitter: the simulator shares this test's event loop with the bridge,
+        # so an arrival is stamped when the loop gets to it, not when it left the bridge.
+        most = max(_in_window(arrived, i, 1.0 - 0.1) for i in range(len(arrived)))
+        assert most <= allowed + 2, (number, most, allowed)
     last_busy = max(t[-1] for t in times.values())
     quiet_arrivals = [a.monotonic for a in simulator.arrivals if a.from_ == quiet]
     # The quiet number's texts went in their own slots, long before the busy numbers finished.
