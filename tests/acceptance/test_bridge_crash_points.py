@@ -57,6 +57,7 @@ async def test_a_bridge_killed_at_every_step_sends_each_text_once(
             "bridge_provider": "twilio", "twilio_account_sid": sim.account_sid,
             "twilio_auth_token": sim.auth_token, "twilio_api_url": sim.url,
             "bridge_provider_timeout_seconds": "2", "bridge_default_rate": "50",
+            "bridge_http_port": "0",
             "crash_points": ",".join(POINTS), "crash_once_dir": str(once),
         }  # fmt: skip
         stop = asyncio.Event()
