@@ -205,7 +205,17 @@ async def test_webhooks_are_answered_while_jetstream_is_down_and_forwarded_once_
                 answer = await simulator.signed_post(messages, contact_text(simulator, f"SM{i}", body),
                                                      f"{PUBLIC}/twilio/messages")  # fmt: skip
                 assert answer == 200
-            assert await pool.fetchval("SELECT count(*) FROM bridge_spool") == len(bodies)
+            # ...and a status callback among them, for a text this bridge sent earlier.
+            await pool.execute(
+                "INSERT INTO bridge_attempt (message_id, provider, account, to_number, state,"
+                " provider_message_id) VALUES (7, 'twilio', $1, '+12025550123', 'sent', $2)",
+                simulator.account_sid, f"twilio:{simulator.account_sid}:SM77",
+            )  # fmt: skip
+            answer = await simulator.signed_post(
+                f"http://127.0.0.1:{port}/twilio/status", status(simulator, "SM77", "delivered"),
+                f"{PUBLIC}/twilio/status")  # fmt: skip
+            assert answer == 204
+            assert await pool.fetchval("SELECT count(*) FROM bridge_spool") == len(bodies) + 1
         # That bridge is gone with everything still spooled; JetStream comes back, and so does a
         # bridge (a new process would do the same: the spool is in Postgres).
         server.start()  # same port, same store
@@ -215,14 +225,17 @@ async def test_webhooks_are_answered_while_jetstream_is_down_and_forwarded_once_
             async with running(BRIDGE, own):
 
                 async def all_arrived() -> bool:
-                    return len(inbound.messages) >= len(bodies)
+                    return len(inbound.messages) >= len(bodies) + 1
 
                 assert await eventually(all_arrived, within=60)
                 await asyncio.sleep(0.5)
-            assert [b["body"] for b in inbound.bodies()] == bodies
+            assert [b.get("body") for b in inbound.bodies()] == [*bodies, None]
+            account = simulator.account_sid
             assert inbound.ids() == [
-                f"twilio:{simulator.account_sid}:SM{i}" for i in range(len(bodies))
+                *(f"twilio:{account}:SM{i}" for i in range(len(bodies))),
+                f"twilio:{account}:SM77:delivered",
             ]
+            assert inbound.bodies()[-1]["message_id"] == 7
             assert await pool.fetchval("SELECT count(*) FROM bridge_spool") == 0
         finally:
             await nc.close()
