@@ -47,7 +47,7 @@ from shared import catalogue as api
 from shared import failpoints
 from shared.backoff import Backoff
 from shared.jetstream import ConsumerSpec
-from shared.pull_worker import REBIND_AFTER_ERRORS
+from shared.pull_worker import rebound_after_errors
 from shared.schemas.messaging import DeadLetter, OutboundSms, Receipt
 
 log = structlog.get_logger(__name__)
@@ -154,13 +154,7 @@ class Outbound:
                 failures.reset()
             except Exception as exc:
                 log.warning("bridge_fetch_failed", error=str(exc) or type(exc).__name__)
-                # Pull subscriptions can stall after a server restart: bound again, as the
-                # other consumers do (shared/pull_worker.py).
-                if (failures.failures + 1) % REBIND_AFTER_ERRORS == 0:
-                    with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
-                    with contextlib.suppress(Exception):
-                        sub = await self._bind()
+                sub = await rebound_after_errors(sub, self._bind, failures.failures + 1)
                 await failures.wait(stop)
             self._report()
         await self._lanes.finish(grace_seconds=10)
