@@ -3,13 +3,15 @@
 Each text taken from the stream goes through these steps; a bridge killed between any two (the
 crash points named below) leaves Postgres saying what a restarted one, or another replica, does:
 
-1. `take_attempt`: the text's attempt row is created (or its lease taken), create-only on
-   `message_id`. No lease: another replica holds the text; it comes back later.
+1. `take_attempt`: the text's attempt row is created, counting its first call (or the lease on
+   an existing row is taken), create-only on `message_id`. No lease: another replica holds the
+   text; it comes back later.
 2. A row already `sent` or `failed`: its receipt is published again and the text acked. A row
    `begun` after a call (`calls > 0`): that call's answer never arrived here, so the provider's
    message list is searched (to, from, since the first call, same body) before anything is sent.
    Found: recorded as sent. The lookup fails: the text comes back later; never sent blind.
-3. `mark_calling`, then the provider call (the one moment a text can leave).
+3. `mark_calling` (a new row counted its call in step 1), the number's slot, then the provider
+   call (the one moment a text can leave).
 4. Accepted: `mark_sent` with the namespaced provider id, the `sent` receipt published, then ack.
    Refused for now (429, queue full): `mark_refused` and back to the stream after the jittered
    back-off. A 5xx, a timeout or a lost connection: the row stays `begun` (looked up next time).
@@ -217,7 +219,7 @@ class Outbound:
             await self._failed(text, msg, row["error_code"])
             return
         failpoints.reached("bridge-outbound:after_attempt_taken")
-        if row["state"] == "begun" and row["calls"] > 0:
+        if not row["fresh"] and row["state"] == "begun" and row["calls"] > 0:
             # A provider's message list may lag a just-taken text: looked up only once the last
             # call is old enough to be listed.
             since_call = row["since_call"]
@@ -229,7 +231,8 @@ class Outbound:
             if found is not None:
                 await self._record_sent(text, msg, found)
                 return
-        await self._pool.fetchval(QUERIES["mark_calling"], text.message_id)
+        if not row["fresh"]:  # a new row has its call counted already
+            await self._pool.fetchval(QUERIES["mark_calling"], text.message_id)
         # The number's slot is taken last, right before the call: no database wait lies between
         # the two to bunch a number's calls together.
         await self._lanes.slot(lane)

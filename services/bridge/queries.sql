@@ -3,15 +3,17 @@
 -- name: take_attempt --
 -- Creates the text's attempt, or takes the lease on the one there is when it has run out (or the
 -- attempt is settled: its receipt is only published again). No row back: another replica holds
--- the text now. `fresh`: the row was created just now.
+-- the text now. A new row counts its first call already (one commit fewer per text): whoever
+-- takes the text after a crash looks it up first, whether that call was made or not.
+-- `fresh`: the row was created just now (River's `xmax = 0`).
 INSERT INTO bridge_attempt AS a (message_id, provider, account, to_number, from_number,
-                                 leased_until)
-VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
+                                 leased_until, calls, first_call_at, last_call_at)
+VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), 1, now(), now())
 ON CONFLICT (message_id) DO UPDATE
     SET leased_until = now() + make_interval(secs => $6), updated_at = now()
     WHERE a.leased_until < now() OR a.state IN ('sent', 'failed')
 RETURNING state, provider_message_id, error_code, calls, first_call_at,
-          extract(epoch FROM now() - a.last_call_at)::float8 AS since_call;
+          extract(epoch FROM now() - a.last_call_at)::float8 AS since_call, (xmax = 0) AS fresh;
 
 -- name: mark_calling --
 -- Recorded before each provider call: a call that may have been made is never forgotten.
