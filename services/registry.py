@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.settings import AssignerSettings
+from services.bridge.service import DEFINITION as BRIDGE
+from services.bridge.settings import BridgeSettings
 from services.inbound.service import DEFINITION as INBOUND
 from services.inbound.settings import InboundSettings
 from services.reaper.service import DEFINITION as REAPER
@@ -32,6 +34,7 @@ REGISTRY: dict[ServiceName, Registered] = {
     "sender": Registered(SENDER, SenderSettings),
     "inbound": Registered(INBOUND, InboundSettings),
     "reaper": Registered(REAPER, ReaperSettings),
+    "bridge": Registered(BRIDGE, BridgeSettings),
 }
 assert tuple(REGISTRY) == SERVICE_NAMES, "the registry lists the catalogue's services, in order"
 DEFINITIONS: tuple[ServiceDefinition, ...] = tuple(r.definition for r in REGISTRY.values())

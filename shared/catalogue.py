@@ -27,8 +27,11 @@ RequestT = TypeVar("RequestT")
 ReplyT = TypeVar("ReplyT")
 MessageT = TypeVar("MessageT")
 
-ServiceName = Literal["assigner", "sender", "inbound", "reaper"]
-SERVICE_NAMES: tuple[ServiceName, ...] = ("assigner", "sender", "inbound", "reaper")
+ServiceName = Literal["assigner", "sender", "inbound", "reaper", "bridge"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("assigner", "sender", "inbound", "reaper", "bridge")
+# The bridge (issue #31) runs only where an SMS provider is configured (BATON_BRIDGE_PROVIDER);
+# the other four always (shared/deployed.py says which run where).
+CORE_SERVICE_NAMES: tuple[ServiceName, ...] = SERVICE_NAMES[:4]
 # What publishes or consumes a JetStream subject: a service, or the SMS provider bridge.
 Party = Literal["assigner", "sender", "inbound", "reaper", "bridge", "any service"]
 
@@ -128,7 +131,7 @@ ORG_UPDATE = Route(
 )
 ORG_NUMBERS_ADD = Route(
     "baton.admin.org.numbers.add",
-    admin.OrgNumbers,
+    admin.AddOrgNumbers,
     admin.OrgNumbersView,
     "assigner",
     member("admin", "a number another organization holds is refused"),

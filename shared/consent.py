@@ -20,7 +20,8 @@ from shared.queries import load_queries
 from shared.schemas.messaging import ConsentChanged, OutboundSms
 
 QUERIES = load_queries("shared", "consent.sql")
-Source = Literal["reply", "texter"]
+# `carrier`: a provider refused a text because the contact opted out at the carrier (21610).
+Source = Literal["reply", "texter", "carrier"]
 
 
 async def opt_out(

@@ -36,7 +36,19 @@ def known_points() -> frozenset[str]:
         "sender:after_batch_commit",
         "assigner:after_claim_batch_commit",
         "reaper:after_commit",
+        # The bridge, between taking a text and acking it (services/bridge/outbound.py).
+        *(f"bridge-outbound:{step}" for step in BRIDGE_STEPS),
     })  # fmt: skip
+
+
+# Where the bridge may die with a text in hand, in the order it reaches them.
+BRIDGE_STEPS = (
+    "after_attempt_taken",
+    "before_provider_call",
+    "after_provider_accepted",
+    "after_sent_recorded",
+    "before_ack",
+)
 
 
 class _Armed:

@@ -58,6 +58,22 @@ SETTLED = frozenset({"ok", "dead_lettered"})
 UNAVAILABLE = "unavailable"
 
 
+async def rebound_after_errors(
+    sub: JetStreamContext.PullSubscription,
+    bind: Callable[[], Awaitable[JetStreamContext.PullSubscription]],
+    failures: int,
+) -> JetStreamContext.PullSubscription:
+    """At every REBIND_AFTER_ERRORS-th fetch failure in a row, a pull subscription bound again
+    (they can stall after a server restart); otherwise, or when binding fails, `sub` as it is."""
+    if failures % REBIND_AFTER_ERRORS != 0:
+        return sub
+    with contextlib.suppress(Exception):
+        await sub.unsubscribe()
+    with contextlib.suppress(Exception):
+        return await bind()
+    return sub
+
+
 class PullWorker(Generic[PayloadT]):
     def __init__(
         self,
@@ -110,11 +126,7 @@ class PullWorker(Generic[PayloadT]):
                     consumer=self._spec.durable,
                     error=str(exc) or type(exc).__name__,
                 )
-                if (fetch_failures.failures + 1) % REBIND_AFTER_ERRORS == 0:
-                    with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
-                    with contextlib.suppress(Exception):
-                        sub = await self._bind()
+                sub = await rebound_after_errors(sub, self._bind, fetch_failures.failures + 1)
                 await fetch_failures.wait(stop)
                 continue
             fetch_failures.reset()

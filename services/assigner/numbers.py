@@ -60,11 +60,23 @@ class SendingNumbers:
                 numbers.append(raw.strip())
         return numbers
 
-    async def add(self, request: s.OrgNumbers, caller: Caller) -> s.OrgNumbersView:
+    async def add(self, request: s.AddOrgNumbers, caller: Caller) -> s.OrgNumbersView:
         numbers = self._numbers(request)
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
-            await conn.execute(QUERIES["add_numbers"], request.org_id, numbers)
+            unheld = [r["phone"] for r in await conn.fetch(
+                QUERIES["not_held_by_a_provider"], numbers)]  # fmt: skip
+            if unheld:
+                # With a provider bridge, a number is the organization's only if the provider
+                # account holds it (services/bridge/numbers.py keeps the account's numbers).
+                raise bad_request(
+                    f"numbers: {', '.join(unheld)} not held by the SMS provider account; buy or "
+                    "port the number there first",
+                    field="numbers", numbers=unheld,
+                )  # fmt: skip
+            await conn.execute(
+                QUERIES["add_numbers"], request.org_id, numbers, request.rate_per_second
+            )
             taken = [r["phone"] for r in await conn.fetch(
                 QUERIES["held_elsewhere"], request.org_id, numbers)]  # fmt: skip
             if taken:

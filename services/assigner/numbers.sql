@@ -5,11 +5,14 @@
 SELECT phone FROM sending_number WHERE org_id = $1 ORDER BY phone;
 
 -- name: add_numbers --
--- A number already the organization's stays so; one another organization holds is left to it
--- (and found by `held_elsewhere`, which refuses the whole request).
-INSERT INTO sending_number (phone, org_id)
-SELECT DISTINCT n, $1::bigint FROM unnest($2::text[]) AS n
-ON CONFLICT (phone) DO NOTHING;
+-- A number already the organization's stays so (with the new rate, $3, when one is given); one
+-- another organization holds is left to it (and found by `held_elsewhere`, which refuses the
+-- whole request).
+INSERT INTO sending_number AS held (phone, org_id, rate_per_second)
+SELECT DISTINCT n, $1::bigint, $3::real FROM unnest($2::text[]) AS n
+ON CONFLICT (phone) DO UPDATE
+    SET rate_per_second = coalesce(EXCLUDED.rate_per_second, held.rate_per_second)
+    WHERE held.org_id = EXCLUDED.org_id;
 
 -- name: held_elsewhere --
 SELECT phone FROM sending_number
@@ -32,3 +35,10 @@ DELETE FROM sending_number WHERE org_id = $1 AND phone = ANY($2::text[]);
 -- name: owns_number --
 -- Held (key share) until the campaign's change commits: a removal waits for it, then sees it.
 SELECT phone FROM sending_number WHERE org_id = $1 AND phone = $2 FOR KEY SHARE;
+
+-- name: not_held_by_a_provider --
+-- With a provider bridge configured (an account listed), the numbers none of its accounts holds.
+SELECT n AS phone FROM unnest($1::text[]) AS n
+WHERE EXISTS (SELECT 1 FROM bridge_account)
+  AND NOT EXISTS (SELECT 1 FROM provider_number p WHERE p.phone = n)
+ORDER BY n;

@@ -85,3 +85,13 @@ WHERE direction = 'outbound'
   AND delivery_status IN ('queued', 'sent')
   AND NOT (delivery_status = 'sent' AND $3 = 'sent')
 RETURNING id, our_number;
+
+-- name: carrier_opt_out_target --
+-- Whom a carrier's opt-out (a `failed` receipt with its code) is about: the text's contact, in
+-- the text's organization.
+SELECT v.id AS conversation_id, c.org_id, k.phone, m.our_number
+FROM message m
+JOIN conversation v ON v.id = m.conversation_id
+JOIN campaign c ON c.id = v.campaign_id
+JOIN contact k ON k.id = v.contact_id
+WHERE m.id = $1 AND m.direction = 'outbound';

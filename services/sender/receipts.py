@@ -8,8 +8,11 @@ from nats.aio.msg import Msg
 from prometheus_client import Counter
 
 from services.sender.named_queries import QUERIES
+from shared import consent
+from shared.database import Connection
 from shared.errors import bad_request
 from shared.phones import InvalidPhoneError, to_sending_number
+from shared.provider_codes import is_carrier_opt_out
 from shared.schemas.messaging import Receipt
 
 log = structlog.get_logger(__name__)
@@ -18,6 +21,10 @@ FOREIGN_FROM = Counter(
     "Receipts reporting a `from` number the message's organization does not own (ignored).",
 )
 RECEIPTS = Counter("baton_receipts_total", "Delivery receipts applied, by status.", ["status"])
+CARRIER_OPT_OUTS = Counter(
+    "baton_carrier_opt_outs_total",
+    "Contacts opted out because the carrier refused a text as opted out (Twilio 21610), new ones.",
+)
 
 
 class Receipts:
@@ -38,15 +45,10 @@ class Receipts:
             raise bad_request("a receipt names message_id or provider_message_id")
         # An unknown or already-final message changes nothing; redelivery is harmless.
         reported = self._our_number(receipt.from_)
-        updated = await self._pool.fetchrow(
-            QUERIES["apply_receipt"],
-            receipt.message_id,
-            receipt.provider_message_id,
-            receipt.status,
-            receipt.error_code,
-            receipt.provider_message_id,
-            reported,
-        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            updated = await self._apply(conn, receipt, reported)
+            if receipt.status == "failed" and is_carrier_opt_out(receipt.error_code):
+                await self._carrier_opt_out(conn, receipt)
         if updated is None:
             return
         RECEIPTS.labels(receipt.status).inc()
@@ -56,3 +58,33 @@ class Receipts:
             FOREIGN_FROM.inc()
             log.warning("receipt_from_not_the_organizations", message_id=updated["id"],
                         reported=reported)  # fmt: skip
+
+    async def _apply(
+        self, conn: Connection, receipt: Receipt, reported: str | None
+    ) -> asyncpg.Record | None:
+        return await conn.fetchrow(
+            QUERIES["apply_receipt"],
+            receipt.message_id,
+            receipt.provider_message_id,
+            receipt.status,
+            receipt.error_code,
+            receipt.provider_message_id,
+            reported,
+        )
+
+    async def _carrier_opt_out(self, conn: Connection, receipt: Receipt) -> None:
+        """The carrier refused the text because the contact opted out with it (they texted STOP
+        to the carrier): recorded in the text's organization as their STOP would be, with no
+        confirmation (the carrier already stops every text). A repeat changes nothing."""
+        if receipt.message_id is None:
+            return
+        target = await conn.fetchrow(QUERIES["carrier_opt_out_target"], receipt.message_id)
+        if target is None:
+            return
+        new = await consent.opt_out(
+            conn, org_id=target["org_id"], phone=target["phone"],
+            conversation_id=target["conversation_id"], our_number=None, source="carrier",
+            event_id=f"consent:carrier:{receipt.message_id}",
+        )  # fmt: skip
+        if new:
+            CARRIER_OPT_OUTS.inc()

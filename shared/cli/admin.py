@@ -19,6 +19,7 @@ from shared.cli import exit_codes
 from shared.cli.client import connected
 from shared.cli.credentials import add_data_dir, dev_secret_path, services_have_a_key
 from shared.cli.running_up import cli_settings
+from shared.deployed import deployed_services
 from shared.errors import BatonError
 from shared.migrations import migrate_database
 from shared.redaction import redacted
@@ -105,8 +106,9 @@ def run_status(args: argparse.Namespace) -> int:
                 return answer
 
             # Side by side: a Baton still starting is waited for once, not once per service.
-            answers = await asyncio.gather(*(one(name) for name in SERVICE_NAMES))
-            return dict(zip(SERVICE_NAMES, answers, strict=True))
+            names = deployed_services()
+            answers = await asyncio.gather(*(one(name) for name in names))
+            return dict(zip(names, answers, strict=True))
 
     try:
         answers = asyncio.run(ask())

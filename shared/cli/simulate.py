@@ -24,12 +24,12 @@ from pathlib import Path
 import nats.errors
 
 from shared import catalogue as api
-from shared.catalogue import SERVICE_NAMES
 from shared.cli import exit_codes
 from shared.cli.client import cli_connection, waiting_policy
 from shared.cli.credentials import add_data_dir, local_signer
 from shared.cli.running_up import CliSettings, cli_settings
 from shared.client import PATIENT, BatonClient
+from shared.deployed import deployed_services
 from shared.devservers.ports import free_port, free_port_run
 from shared.redaction import redacted
 from shared.schemas.system import StatusRequest
@@ -90,7 +90,7 @@ async def _simulate(
 async def _every_service_answers(client: BatonClient) -> None:
     """Before the campaign starts: each service listens (or NoServiceError, after the CLI's
     patience), so a Baton that is not there is reported at once, not as a stalled campaign."""
-    for name in SERVICE_NAMES:
+    for name in deployed_services():
         await client.call(api.STATUS[name], StatusRequest())
 
 

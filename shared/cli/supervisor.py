@@ -1,4 +1,5 @@
-"""Runs the four services as separate processes, and keeps them and `baton up`'s own servers
+"""Runs the services (the four core ones, and the provider bridge where one is configured) as
+separate processes, and keeps them and `baton up`'s own servers
 running."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Protocol
 
 from shared.backoff import Backoff
 from shared.catalogue import SERVICE_NAMES
+from shared.deployed import deployed_services
 from shared.devservers.lifetime import dies_with_parent
 from shared.devservers.postgres import DevServerError
 
@@ -85,12 +87,16 @@ def service_processes(
     metrics_base_port: int,
     extra_env: Mapping[str, str] | None = None,
 ) -> list[ServiceProcess]:
-    """The four services, each with this process's environment plus `extra_env` (the key they
-    verify tokens with, when `baton up` made one) and its own server addresses and port."""
+    """The deployed services, each with this process's environment plus `extra_env` (the key
+    they verify tokens with, when `baton up` made one) and its own server addresses and port
+    (the catalogue's order, so the bridge's port is the same whether or not it runs)."""
     processes = []
+    environment = {**os.environ, **(extra_env or {})}
+    running = deployed_services(environment)
     for offset, name in enumerate(SERVICE_NAMES):
-        env = dict(os.environ)
-        env.update(extra_env or {})
+        if name not in running:
+            continue
+        env = dict(environment)
         env.update(
             BATON_DATABASE_URL=database_url,
             BATON_NATS_URL=nats_url,

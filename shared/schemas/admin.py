@@ -58,6 +58,13 @@ class OrgNumbers(Request):
     numbers: Annotated[list[SendingNumber], msgspec.Meta(min_length=1, max_length=100)]
 
 
+class AddOrgNumbers(OrgNumbers):
+    # Texts per second the provider bridge sends from each of these numbers (the carrier's rate
+    # for a 10DLC, toll-free or short-code number); omitted: the bridge's default
+    # (BATON_BRIDGE_DEFAULT_RATE), or the rate a number already had.
+    rate_per_second: Annotated[float, msgspec.Meta(gt=0, le=1000)] | None = None
+
+
 class ListOrgNumbers(Request):
     org_id: Id
 

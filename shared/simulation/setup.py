@@ -108,7 +108,7 @@ async def _sending_number(organizer: BatonClient, org: int, wanted: str | None) 
         number = fresh_sending_number() if wanted == "fresh" else wanted
         try:
             await organizer.call(
-                api.ORG_NUMBERS_ADD, admin.OrgNumbers(org_id=org, numbers=[number])
+                api.ORG_NUMBERS_ADD, admin.AddOrgNumbers(org_id=org, numbers=[number])
             )
         except BatonError as refusal:
             if refusal.code != ErrorCode.CONFLICT or attempt == draws:

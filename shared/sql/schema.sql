@@ -407,6 +407,65 @@ ALTER TABLE public.assignment_request ALTER COLUMN id ADD GENERATED ALWAYS AS ID
 );
 
 --
+-- Name: bridge_account; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.bridge_account (
+    provider text NOT NULL,
+    account text NOT NULL,
+    synced_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: bridge_attempt; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.bridge_attempt (
+    message_id bigint NOT NULL,
+    provider text NOT NULL,
+    account text NOT NULL,
+    to_number text NOT NULL,
+    from_number text,
+    state text DEFAULT 'begun'::text NOT NULL,
+    provider_message_id text,
+    error_code text,
+    calls integer DEFAULT 0 NOT NULL,
+    leased_until timestamp with time zone DEFAULT now() NOT NULL,
+    first_call_at timestamp with time zone,
+    last_call_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT bridge_attempt_state_check CHECK ((state = ANY (ARRAY['begun'::text, 'refused'::text, 'sent'::text, 'failed'::text])))
+);
+
+--
+-- Name: bridge_spool; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.bridge_spool (
+    id bigint NOT NULL,
+    subject text NOT NULL,
+    msg_id text NOT NULL,
+    payload bytea NOT NULL,
+    provider_message_id text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    leased_until timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL
+);
+
+--
+-- Name: bridge_spool_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.bridge_spool ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.bridge_spool_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: campaign; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -820,6 +879,16 @@ CREATE TABLE public.phone_zone_prefix (
 );
 
 --
+-- Name: provider_number; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.provider_number (
+    phone text NOT NULL,
+    provider text NOT NULL,
+    account text NOT NULL
+);
+
+--
 -- Name: removal; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -849,7 +918,9 @@ CREATE TABLE public.sending_number (
     phone text NOT NULL,
     org_id bigint NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT sending_number_phone_check CHECK ((phone ~ '^(\+[1-9][0-9]{6,14}|[0-9]{3,8})$'::text))
+    rate_per_second real,
+    CONSTRAINT sending_number_phone_check CHECK ((phone ~ '^(\+[1-9][0-9]{6,14}|[0-9]{3,8})$'::text)),
+    CONSTRAINT sending_number_rate_per_second_check CHECK (((rate_per_second IS NULL) OR ((rate_per_second > (0)::double precision) AND (rate_per_second <= (1000)::double precision))))
 );
 
 --
@@ -970,6 +1041,34 @@ ALTER TABLE ONLY public.assignment_request_event
 
 ALTER TABLE ONLY public.assignment_request
     ADD CONSTRAINT assignment_request_pkey PRIMARY KEY (id);
+
+--
+-- Name: bridge_account bridge_account_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bridge_account
+    ADD CONSTRAINT bridge_account_pkey PRIMARY KEY (provider, account);
+
+--
+-- Name: bridge_attempt bridge_attempt_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bridge_attempt
+    ADD CONSTRAINT bridge_attempt_pkey PRIMARY KEY (message_id);
+
+--
+-- Name: bridge_spool bridge_spool_msg_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bridge_spool
+    ADD CONSTRAINT bridge_spool_msg_id_key UNIQUE (msg_id);
+
+--
+-- Name: bridge_spool bridge_spool_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bridge_spool
+    ADD CONSTRAINT bridge_spool_pkey PRIMARY KEY (id);
 
 --
 -- Name: campaign_export campaign_export_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1112,6 +1211,13 @@ ALTER TABLE ONLY public.phone_zone_prefix
     ADD CONSTRAINT phone_zone_prefix_pkey PRIMARY KEY (prefix);
 
 --
+-- Name: provider_number provider_number_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.provider_number
+    ADD CONSTRAINT provider_number_pkey PRIMARY KEY (phone, provider, account);
+
+--
 -- Name: schema_migration schema_migration_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1210,6 +1316,18 @@ CREATE INDEX assignment_request_texter ON public.assignment_request USING btree 
 --
 
 CREATE UNIQUE INDEX assignment_request_waiting ON public.assignment_request USING btree (org_id, texter_id) WHERE (status = 'pending'::text);
+
+--
+-- Name: bridge_attempt_provider_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX bridge_attempt_provider_id ON public.bridge_attempt USING btree (provider_message_id) WHERE (provider_message_id IS NOT NULL);
+
+--
+-- Name: bridge_attempt_unresolved; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX bridge_attempt_unresolved ON public.bridge_attempt USING btree (created_at) WHERE (state = 'begun'::text);
 
 --
 -- Name: campaign_export_campaign; Type: INDEX; Schema: public; Owner: -
@@ -1657,6 +1775,13 @@ ALTER TABLE ONLY public.organization_member
 
 ALTER TABLE ONLY public.phone_zone_prefix
     ADD CONSTRAINT phone_zone_prefix_zone_group_fkey FOREIGN KEY (zone_group) REFERENCES public.zone_group(id);
+
+--
+-- Name: provider_number provider_number_provider_account_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.provider_number
+    ADD CONSTRAINT provider_number_provider_account_fkey FOREIGN KEY (provider, account) REFERENCES public.bridge_account(provider, account);
 
 --
 -- Name: removal removal_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

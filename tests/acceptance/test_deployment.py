@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from services.registry import DEFINITIONS
-from shared.catalogue import SERVICE_NAMES
+from shared.catalogue import CORE_SERVICE_NAMES
 from shared.devservers.ports import free_port
 from shared.settings import CommonSettings
 from tests.support.services import running
@@ -54,7 +54,7 @@ def test_compose_file_is_valid() -> None:
         "grafana",
     ):
         assert name in services
-    for name in SERVICE_NAMES:
+    for name in CORE_SERVICE_NAMES:
         assert services[name]["restart"] == "unless-stopped"
         assert "healthcheck" in services[name]
         # A service without a key to verify tokens with refuses to start.
@@ -83,9 +83,10 @@ def test_kustomize_renders(target: str) -> None:
         "PodDisruptionBudget",
         "PodMonitor",
         "Secret",
+        "Service",  # the provider bridge's webhooks
     ]
     deployments = [d for d in documents if d["kind"] == "Deployment"]
-    assert len(deployments) == 4
+    assert len(deployments) == 5
     config_maps = {d["metadata"]["name"]: d for d in documents if d["kind"] == "ConfigMap"}
     for deployment in deployments:
         container = deployment["spec"]["template"]["spec"]["containers"][0]

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.settings import AssignerSettings
+from services.bridge.service import DEFINITION as BRIDGE
 from shared import catalogue as api
 from shared.catalogue import SERVICE_NAMES
 from shared.cli.client import connected
@@ -35,9 +37,13 @@ from shared.devservers.ports import free_port, wait_for_port
 from shared.envelope import unwrap
 from shared.jetstream import declare_all
 from shared.schemas.admin import CreateOrg
+from shared.schemas.messaging import OutboundSms
 from shared.settings import CommonSettings
+from shared.simulation.twilio_simulator import TwilioSimulator
 from tests.support.baton_client import OPERATOR, SIGNER, Baton, auth_headers, campaign_with_texters
+from tests.support.bridge import bridge_settings
 from tests.support.services import running
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.acceptance
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats-production.conf"
@@ -247,22 +253,22 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         bridge_js = bridge.jetstream(timeout=5)
         await bridge_js.add_consumer(
             "OUTBOUND",
-            ConsumerConfig(durable_name="bridge", filter_subject=api.OUTBOUND_SMS.pattern,
+            ConsumerConfig(durable_name="bridge-outbound", filter_subject=api.OUTBOUND_SMS.pattern,
                            ack_policy=AckPolicy.EXPLICIT),
         )  # fmt: skip
         # A client may not pull from the bridge's consumer either.
-        stolen = await client_js.pull_subscribe_bind(durable="bridge", stream="OUTBOUND")
+        stolen = await client_js.pull_subscribe_bind(durable="bridge-outbound", stream="OUTBOUND")
         with pytest.raises(NatsTimeout):
             await stolen.fetch(1, timeout=1)
-        pulled = await bridge_js.pull_subscribe_bind(durable="bridge", stream="OUTBOUND")
+        pulled = await bridge_js.pull_subscribe_bind(durable="bridge-outbound", stream="OUTBOUND")
         fetched = await pulled.fetch(10, timeout=5)
         assert [m.data for m in fetched] == [b'{"message_id": 1}']
-        assert fetched[0].reply.startswith("$JS.ACK.OUTBOUND.bridge.")
+        assert fetched[0].reply.startswith("$JS.ACK.OUTBOUND.bridge-outbound.")
         await fetched[0].ack_sync()
         receipt = await bridge_js.publish(api.INBOUND_RECEIPT.subject, b'{"message_id": 1}')
         reply = await bridge_js.publish(api.INBOUND_SMS.subject, b'{"body": "Yes"}')
         assert (receipt.stream, reply.stream) == ("INBOUND", "INBOUND")
-        consumer = await bridge_js.consumer_info("OUTBOUND", "bridge")
+        consumer = await bridge_js.consumer_info("OUTBOUND", "bridge-outbound")
         assert (consumer.num_pending, consumer.num_ack_pending) == (0, 0)
 
         await _settle(client, bridge)
@@ -280,7 +286,7 @@ async def test_only_the_bridge_feeds_inbound_and_reads_outbound(tmp_path: Path) 
         _subscription(f"{api.OUTBOUND_ROOT}.>"),
         _publish("$JS.API.CONSUMER.DURABLE.CREATE.OUTBOUND.stolen"),
         _publish("$JS.API.CONSUMER.CREATE.OUTBOUND.stolen-sms.baton.outbound.sms.*"),
-        _publish("$JS.API.CONSUMER.MSG.NEXT.OUTBOUND.bridge"),
+        _publish("$JS.API.CONSUMER.MSG.NEXT.OUTBOUND.bridge-outbound"),
     }, client_errors
     assert _violations(bridge_errors) == set(), bridge_errors
 
@@ -340,3 +346,35 @@ async def test_exports_are_written_by_the_assigner_and_clients_read_them_only_in
         _publish(f"$JS.API.STREAM.MSG.GET.OBJ_{api.EXPORTS_BUCKET}"),
         _subscription(f"$O.{api.EXPORTS_BUCKET}.>"),
     }, client_errors
+
+
+async def test_the_bridge_service_runs_under_its_own_user(
+    tmp_path: Path, settings: CommonSettings
+) -> None:
+    """The real bridge under the production `bridge` user: it declares, takes a text from its
+    consumer, sends it to the simulator, publishes the receipt and answers its status subject,
+    and the server reports no permission violation for it."""
+    with production_nats(tmp_path) as url:
+        async with TwilioSimulator() as sim:
+            own = replace(
+                bridge_settings(replace(settings, nats_url=url), sim),
+                nats_user="bridge", nats_password=PASSWORDS["bridge"],
+                nats_inbox_prefix=PREFIX["bridge"],
+            )  # fmt: skip
+            async with running(BRIDGE, own, client=READINESS):
+                sender = await _connect(url, "sender", [])
+                sender_js = sender.jetstream()
+                text = OutboundSms(message_id=1, conversation_id=1, campaign_id=1, org_id=1,
+                                   to="+12025550100", from_number="+14155550100", body="Hi",
+                                   kind="initial")  # fmt: skip
+                await sender_js.publish(api.OUTBOUND_SMS.at("1"), msgspec.json.encode(text),
+                                        headers={"Nats-Msg-Id": "1"})  # fmt: skip
+
+                async def receipt_on_inbound() -> bool:
+                    return (await sender_js.stream_info("INBOUND")).state.messages == 1
+
+                assert await eventually(receipt_on_inbound)
+                await sender.close()
+        assert [a.to for a in sim.arrivals] == ["+12025550100"]
+    log = (tmp_path / "nats.log").read_text().lower()
+    assert "violation" not in log, [line for line in log.splitlines() if "violation" in line]

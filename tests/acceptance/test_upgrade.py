@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.catalogue import SERVICE_NAMES
+from shared.catalogue import CORE_SERVICE_NAMES
 from shared.cli.supervisor import service_ready
 from shared.devservers.ports import free_port
 from shared.migrations import latest_version
@@ -139,8 +139,8 @@ def test_an_upgrade_under_the_previous_releases_running_services_fails_nothing(
         migrated = old.run("shared.cli.main", "migrate")
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         old_version = _schema_version(database_url)
-        ports = {name: free_port() for name in SERVICE_NAMES}
-        running = {name: old.start_service(name, ports[name], log) for name in SERVICE_NAMES}
+        ports = {name: free_port() for name in CORE_SERVICE_NAMES}
+        running = {name: old.start_service(name, ports[name], log) for name in CORE_SERVICE_NAMES}
         try:
             _wait_ready(ports, running)
             old.campaign()  # data of the previous release
@@ -152,7 +152,7 @@ def test_an_upgrade_under_the_previous_releases_running_services_fails_nothing(
             old.campaign()  # the old services on the new schema: nothing fails
 
             # A rolling replacement, one service at a time, as an orchestrator does it.
-            for name in SERVICE_NAMES:
+            for name in CORE_SERVICE_NAMES:
                 _stop(running[name])
                 ports[name] = free_port()
                 running[name] = new.start_service(name, ports[name], log)

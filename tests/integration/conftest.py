@@ -10,6 +10,7 @@ from nats.aio.client import Client as NatsClient
 from services.registry import REGISTRY
 from shared.catalogue import ServiceName
 from shared.settings import CommonSettings
+from shared.simulation.twilio_simulator import TwilioSimulator
 from tests.support.baton_client import Baton
 from tests.support.direct import served_directly
 from tests.support.services import running
@@ -70,3 +71,10 @@ async def assigner_direct(settings: CommonSettings, pool: asyncpg.Pool) -> Async
     )
     async with served_directly(registered.definition, own, pool) as baton:
         yield baton
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[TwilioSimulator]:
+    """Twilio's Messages API on a port of its own (shared/simulation/twilio_simulator.py)."""
+    async with TwilioSimulator() as sim:
+        yield sim

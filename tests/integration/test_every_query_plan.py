@@ -189,7 +189,7 @@ def _literal(kind: str, data: dict[str, int]) -> str:
     samples = {
         "bigint": str(data["campaign"]), "integer": str(data["group"]), "smallint": "1",
         "text": "'needs_reply'", "boolean": "false", "uuid": f"'{uuid.uuid4()}'",
-        "timestamp with time zone": "now()", "double precision": "30.0", "numeric": "30",
+        "timestamp with time zone": "now()", "double precision": "30.0", "real": "1.5", "numeric": "30",
         "interval": "'1 hour'", "jsonb": "'{}'", "bytea": "'\\x00'", "date": "current_date",
         "character varying": "'x'",
     }  # fmt: skip

@@ -18,6 +18,8 @@ EXPECTED_TABLES = {
     "zone_group", "phone_zone_prefix", "campaign_zone_group",
     "contact_file_import", "contact_file_row", "consent_order", "campaign_tally",
     "campaign_tally_recount", "removal",
+    # Issue #31.
+    "bridge_attempt", "bridge_spool", "bridge_account", "provider_number",
     # Issue #33.
     "assignment_request", "assignment_request_event", "campaign_export", "campaign_team",
 }  # fmt: skip

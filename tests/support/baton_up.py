@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.catalogue import SERVICE_NAMES
+from shared.catalogue import CORE_SERVICE_NAMES
 from shared.cli.credentials import dev_secret_path
 from shared.devservers.ports import free_port, free_port_run
 
-SERVICES = SERVICE_NAMES
+SERVICES = CORE_SERVICE_NAMES
 
 
 @dataclass

@@ -10,9 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from shared.catalogue import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -71,3 +74,11 @@ def test_a_wrong_import_breaks_its_contract(
     result = lint_imports(tmp_path)
     assert result.returncode != 0, result.stdout
     assert f"{broken} BROKEN" in result.stdout, result.stdout
+
+
+def test_the_independence_contract_names_every_registered_service() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (independence,) = [
+        c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "independence"
+    ]
+    assert set(independence["modules"]) == {f"services.{name}" for name in SERVICE_NAMES}

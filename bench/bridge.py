@@ -1,0 +1,187 @@
+"""The provider bridge (issue #31): texts/s from OUTBOUND to provider-accepted, through the real
+bridge process and its Twilio SDK over HTTP to the simulator, and each number's rate as the
+simulator saw it.
+
+Two runs on servers of their own: many numbers at a few texts/s each (the throughput aim: 3,000
+texts/s across 1,000 numbers at 3 texts/s), and 100 numbers at the default rate of 1 text/s (each
+number held to it). Texts are published on OUTBOUND as the sender's outbox publishes them; the
+sender's own rate is bench.messaging's.
+
+    python -m bench.bridge --numbers 1000 --rate 3 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import msgspec
+import nats
+
+from bench.messaging import build
+from bench.support import auth_headers, latency_summary, servers, service, write_results
+from shared import catalogue as api
+from shared.jetstream import declare_all
+from shared.migrations import migrate_database
+from shared.schemas.messaging import OutboundSms
+from shared.simulation.twilio_simulator import TwilioSimulator
+
+
+def _most_in_a_second(times: list[float]) -> int:
+    most, start = 0, 0
+    for end in range(len(times)):
+        while times[end] - times[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+async def run(
+    nats_url: str, database_url: str, numbers: int, rate: float, seconds: float
+) -> dict[str, Any]:
+    per_number = max(1, int(rate * seconds))
+    async with TwilioSimulator() as sim:
+        settings = {
+            "bridge_provider": "twilio", "twilio_account_sid": sim.account_sid,
+            "twilio_auth_token": sim.auth_token, "twilio_api_url": sim.url,
+            "bridge_default_rate": str(rate), "bridge_http_port": "0",
+            "bridge_max_in_flight": str(max(2000, int(numbers * rate * 2))),
+            "db_pool_max": "20",
+        }  # fmt: skip
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        await declare_all(js)
+        with service("bridge", database_url, nats_url, **settings):
+            texts = [
+                OutboundSms(message_id=n * per_number + i + 1, conversation_id=1, campaign_id=1,
+                            org_id=1, to=f"+1202{(n * per_number + i) % 10_000_000:07d}",
+                            from_number=f"+1415{n:07d}", body=f"Text {n}-{i}", kind="initial")
+                for i in range(per_number) for n in range(numbers)
+            ]  # fmt: skip
+            published: dict[str, float] = {}
+            started = time.monotonic()
+            for chunk in range(0, len(texts), 500):  # as fast as this one client can
+                for text in texts[chunk : chunk + 500]:
+                    published[text.body] = time.monotonic()
+                await asyncio.gather(*(
+                    js.publish(api.OUTBOUND_SMS.at(str(t.message_id)), msgspec.json.encode(t),
+                               headers={"Nats-Msg-Id": str(t.message_id)})
+                    for t in texts[chunk : chunk + 500]))  # fmt: skip
+            publish_seconds = time.monotonic() - started
+            deadline = time.monotonic() + seconds * 10 + 120
+            while len(sim.arrivals) < len(texts) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+        await nc.close()
+    arrivals = sim.arrivals
+    elapsed = max(a.monotonic for a in arrivals) - started
+    by_number: dict[str, list[float]] = {}
+    for arrival in arrivals:
+        by_number.setdefault(arrival.from_ or "", []).append(arrival.monotonic)
+    most = max(_most_in_a_second(sorted(t)) for t in by_number.values())
+    gaps = [b - a for t in by_number.values() for a, b in itertools.pairwise(sorted(t))]
+    return {
+        "numbers": numbers, "rate_per_number": rate, "texts": len(texts),
+        "accepted": len(arrivals), "sends_per_text_max": max(
+            sum(1 for _ in group) for group in _by_body(arrivals).values()),
+        "publish_seconds": round(publish_seconds, 2),
+        "texts_per_second": round(len(arrivals) / elapsed, 1),
+        "aim_texts_per_second": numbers * rate,
+        "most_from_one_number_in_any_second": most,
+        # The closest two texts of one number came, against 1 / rate: the pacing as the
+        # provider saw it (the HTTP calls' own jitter included).
+        "smallest_gap_seconds": round(min(gaps), 3) if gaps else None,
+        "gap_aim_seconds": round(1 / rate, 3),
+        "publish_to_accepted": latency_summary(
+            [a.monotonic - published[a.body] for a in arrivals]),
+    }  # fmt: skip
+
+
+def _by_body(arrivals: list[Any]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for arrival in arrivals:
+        grouped.setdefault(arrival.body, []).append(arrival)
+    return grouped
+
+
+async def through_the_sender(nats_url: str, database_url: str, messages: int) -> dict[str, Any]:
+    """Texters' initials through the real sender and the real bridge in one run: each text's time
+    from its request to the sender's answer, and to Twilio's acceptance. bench.messaging's
+    campaign sends from one number, so the bridge's rate is set high enough not to hold it."""
+    texters = 200
+    _, held, _ = await build(database_url, messages, texters)
+    conn = await asyncpg.connect(database_url)
+    conversation_phone = {r["id"]: r["phone"] for r in await conn.fetch(
+        "SELECT v.id, k.phone FROM conversation v JOIN contact k ON k.id = v.contact_id")}  # fmt: skip
+    await conn.close()
+    async with TwilioSimulator() as sim:
+        settings = {
+            "bridge_provider": "twilio", "twilio_account_sid": sim.account_sid,
+            "twilio_auth_token": sim.auth_token, "twilio_api_url": sim.url,
+            "bridge_default_rate": "1000", "bridge_http_port": "0", "db_pool_max": "20",
+        }  # fmt: skip
+        with service("sender", database_url, nats_url), \
+                service("bridge", database_url, nats_url, **settings):  # fmt: skip
+            nc = await nats.connect(nats_url)
+            asked: dict[str, float] = {}
+            answered: list[float] = []
+
+            async def texter(headers: dict[str, str], conversations: list[int]) -> None:
+                for conversation in conversations:
+                    body = json.dumps({"conversation_id": conversation, "body": "Hi!",
+                                       "idempotency_key": str(uuid.uuid4())}).encode()  # fmt: skip
+                    asked[conversation_phone[conversation]] = started = time.monotonic()
+                    reply = await nc.request(api.SEND_INITIAL.subject, body, timeout=60,
+                                             headers=headers)  # fmt: skip
+                    assert json.loads(reply.data)["ok"], reply.data
+                    answered.append(time.monotonic() - started)
+
+            began = time.monotonic()
+            await asyncio.gather(*(texter(auth_headers(t), c) for t, c in held.items()))
+            requests_done = time.monotonic()
+            deadline = time.monotonic() + 300
+            while len(sim.arrivals) < messages and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            await nc.close()
+    accepted = [a.monotonic - asked[a.to] for a in sim.arrivals]
+    return {
+        "texts": messages, "accepted": len(sim.arrivals),
+        "sender_texts_per_second": round(messages / (requests_done - began), 1),
+        "bridge_texts_per_second": round(
+            len(sim.arrivals) / (max(a.monotonic for a in sim.arrivals) - began), 1),
+        "request_to_sender_answer": latency_summary(answered),
+        "request_to_provider_accepted": latency_summary(accepted),
+    }  # fmt: skip
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    with servers() as found:
+        await migrate_database(found.database_url)
+        figures["through_the_sender"] = await through_the_sender(
+            found.nats_url, found.database_url, args.sender_texts
+        )
+    print("through_the_sender", figures["through_the_sender"], flush=True)
+    for label, numbers, rate in (("many_numbers", args.numbers, args.rate),
+                                 ("default_rate", 100, 1.0)):  # fmt: skip
+        with servers() as found:
+            await migrate_database(found.database_url)
+            figures[label] = await run(found.nats_url, found.database_url, numbers, rate,
+                                       args.seconds)  # fmt: skip
+        print(label, figures[label], flush=True)
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--numbers", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="of texts per number")
+    parser.add_argument("--sender-texts", type=int, default=4000)
+    figures = asyncio.run(main(parser.parse_args()))
+    print(write_results("bridge", figures))

@@ -1,0 +1,91 @@
+"""Each sending number's own lane: its texts reach the provider at its rate, and no lane waits for
+another.
+
+Carriers set a rate per number (10DLC, toll-free, short code), so the pacing is per number: each
+provider call first takes its number's next slot (`slot`), one `1 / rate` apart, reserved in the
+order asked, so the calls leave spaced whatever the database work before them took. A lane holds
+at most `backlog_seconds` of its texts; one more is refused (`admit` says for how long, and the
+caller puts it back on the stream for that long), so a busy number never fills the bridge's
+overall cap, and a quiet number's texts, taken beside them, are never behind them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+ItemT = TypeVar("ItemT")
+
+
+@dataclass
+class _Lane:
+    held: int = 0
+    # When the lane's next call may leave (monotonic); kept between bursts.
+    next_slot: float = 0.0
+
+
+class Lanes(Generic[ItemT]):
+    def __init__(
+        self,
+        send: Callable[[str, ItemT], Coroutine[Any, Any, None]],
+        rate_for: Callable[[str], float],
+        backlog_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self._rate_for = rate_for
+        self._backlog_seconds = backlog_seconds
+        self._clock = clock
+        self._lanes: dict[str, _Lane] = {}
+        self._sending: set[asyncio.Task[None]] = set()
+
+    @property
+    def held(self) -> int:
+        """Texts taken and not yet settled, across all lanes."""
+        return len(self._sending)
+
+    def backlog(self) -> dict[str, int]:
+        return {key: lane.held for key, lane in self._lanes.items()}
+
+    def capacity(self, key: str) -> int:
+        """How many texts the lane may hold at once."""
+        return max(1, math.ceil(self._rate_for(key) * self._backlog_seconds))
+
+    def admit(self, key: str, item: ItemT) -> float | None:
+        """Start sending `item` in `key`'s lane; None when taken, else the seconds after which
+        the lane will have room (the caller returns the item to the stream for that long)."""
+        lane = self._lanes.setdefault(key, _Lane())
+        if lane.held >= self.capacity(key):
+            return lane.held / self._rate_for(key)
+        lane.held += 1
+        task = asyncio.create_task(self._send(key, item))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        task.add_done_callback(lambda _: self._release(lane))
+        return None
+
+    @staticmethod
+    def _release(lane: _Lane) -> None:
+        lane.held -= 1
+
+    async def slot(self, key: str) -> None:
+        """Wait for the lane's next slot: called right before each provider call."""
+        lane = self._lanes.setdefault(key, _Lane())
+        now = self._clock()
+        at = max(lane.next_slot, now)
+        lane.next_slot = at + 1.0 / self._rate_for(key)
+        if at > now:
+            await asyncio.sleep(at - now)
+
+    async def finish(self, grace_seconds: float) -> None:
+        """Wait for the texts in hand (at most `grace_seconds`), then cancel the rest: their
+        attempt rows say where each stands, and they come back from the stream."""
+        if not self._sending:
+            return
+        _, late = await asyncio.wait(set(self._sending), timeout=grace_seconds)
+        for task in late:
+            task.cancel()

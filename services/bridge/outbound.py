@@ -1,0 +1,317 @@
+"""Texts out: from OUTBOUND to the provider, never two for one `message_id`.
+
+Each text taken from the stream goes through these steps; a bridge killed between any two (the
+crash points named below) leaves Postgres saying what a restarted one, or another replica, does:
+
+1. `take_attempt`: the text's attempt row is created, counting its first call (or the lease on
+   an existing row is taken), create-only on `message_id`. No lease: another replica holds the
+   text; it comes back later.
+2. A row already `sent` or `failed`: its receipt is published again and the text acked. A row
+   `begun` after a call (`calls > 0`): that call's answer never arrived here, so the provider's
+   message list is searched (to, from, since the first call, same body) before anything is sent.
+   Found: recorded as sent. The lookup fails: the text comes back later; never sent blind.
+3. `mark_calling` (a new row counted its call in step 1), the number's slot, then the provider
+   call (the one moment a text can leave).
+4. Accepted: `mark_sent` with the namespaced provider id, the `sent` receipt published, then ack.
+   Refused for now (429, queue full): `mark_refused` and back to the stream after the jittered
+   back-off. A 5xx, a timeout or a lost connection: the row stays `begun` (looked up next time).
+   Refused for good: `mark_failed`, a `failed` receipt with the code, ack.
+
+Acks come only after the provider has answered for good and the receipt is on INBOUND; the
+receipt's Nats-Msg-Id (`{provider message id}:sent`) makes a second copy of it harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+import msgspec
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from prometheus_client import Counter, Gauge, Histogram
+
+from services.bridge.lanes import Lanes
+from services.bridge.named_queries import QUERIES
+from services.bridge.provider import (
+    Accepted,
+    Provider,
+    ProviderRefusedError,
+    ProviderUnreachableError,
+)
+from shared import catalogue as api
+from shared import failpoints
+from shared.backoff import Backoff
+from shared.jetstream import ConsumerSpec
+from shared.pull_worker import rebound_after_errors
+from shared.schemas.messaging import DeadLetter, OutboundSms, Receipt
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+OUTBOUND_CONSUMER = ConsumerSpec(
+    "OUTBOUND",
+    "bridge-outbound",
+    api.OUTBOUND_SMS.pattern,
+    # Longer than one provider call (BATON_BRIDGE_PROVIDER_TIMEOUT_SECONDS, 10 s by default):
+    # the wait for the number's slot ends with an in-progress signal, which restarts this clock.
+    # Short, so that the texts a killed bridge held come back soon; the attempt's lease settles
+    # a redelivery that arrives while another replica still holds the text.
+    ack_wait_seconds=15.0,
+)
+TEXTS = Counter(
+    "baton_bridge_texts_total",
+    "Texts the bridge settled, by provider, outcome (sent, failed, retried) and provider code.",
+    ["provider", "outcome", "code"],
+)
+UNKNOWN_CODES = Counter(
+    "baton_bridge_unknown_codes_total",
+    "Provider error codes the bridge does not know (settled as failed), by provider and code.",
+    ["provider", "code"],
+)
+PROVIDER_SECONDS = Histogram(
+    "baton_bridge_provider_call_seconds",
+    "A provider call's latency, by provider and call (send, find).",
+    ["provider", "call"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+BACKLOG = Gauge(
+    "baton_bridge_number_backlog", "Texts waiting for their number's next slot.", ["number"]
+)
+RATE = Gauge("baton_bridge_number_rate", "The rate a number is held to, texts/s.", ["number"])
+IN_HAND = Gauge("baton_bridge_in_flight", "Texts taken from OUTBOUND and not yet settled.")
+# The lane of texts with no number of their own: the Messaging Service (or profile) picks one.
+POOL_LANE = "pool"
+RATES_REFRESH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Held:
+    text: OutboundSms
+    msg: Msg
+
+
+class Outbound:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        provider: Provider,
+        *,
+        default_rate: float,
+        max_in_flight: int,
+        backlog_seconds: float,
+        lease_seconds: float,
+        lookup_after_seconds: float = 10.0,
+        fetch_batch: int = 256,
+    ) -> None:
+        self._pool = pool
+        self._js = js
+        self._provider = provider
+        self._default_rate = default_rate
+        self._rates: dict[str, float] = {}
+        self._max_in_flight = max_in_flight
+        self._lease = lease_seconds
+        self._lookup_after = lookup_after_seconds
+        self._batch = fetch_batch
+        self._lanes: Lanes[Held] = Lanes(self._send, self._rate_for, backlog_seconds)
+
+    def _rate_for(self, number: str) -> float:
+        return self._rates.get(number, self._default_rate)
+
+    async def _refresh_rates(self) -> None:
+        rows = await self._pool.fetch(QUERIES["number_rates"])
+        self._rates = {row["phone"]: float(row["rate_per_second"]) for row in rows}
+
+    async def _bind(self) -> JetStreamContext.PullSubscription:
+        return await self._js.pull_subscribe_bind(
+            durable=OUTBOUND_CONSUMER.durable, stream=OUTBOUND_CONSUMER.stream
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self._bind()
+        failures = Backoff(base=0.1, cap=5.0)
+        rates_at = 0.0
+        while not stop.is_set():
+            try:
+                if time.monotonic() - rates_at > RATES_REFRESH_SECONDS:
+                    await self._refresh_rates()
+                    rates_at = time.monotonic()
+                room = self._max_in_flight - self._lanes.held
+                if room <= 0:
+                    await asyncio.sleep(0.05)
+                    continue
+                try:
+                    messages = await sub.fetch(min(room, self._batch), timeout=1.0)
+                except TimeoutError:
+                    messages = []
+                for msg in messages:
+                    await self._take(msg)
+                failures.reset()
+            except Exception as exc:
+                log.warning("bridge_fetch_failed", error=str(exc) or type(exc).__name__)
+                sub = await rebound_after_errors(sub, self._bind, failures.failures + 1)
+                await failures.wait(stop)
+            self._report()
+        await self._lanes.finish(grace_seconds=10)
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+    def _report(self) -> None:
+        IN_HAND.set(self._lanes.held)
+        for number, waiting in self._lanes.backlog().items():
+            BACKLOG.labels(number).set(waiting)
+
+    async def _take(self, msg: Msg) -> None:
+        try:
+            text = msgspec.json.decode(msg.data, type=OutboundSms)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+            await self._dead_letter(msg, f"unparseable: {exc}")
+            return
+        lane = text.from_number or POOL_LANE
+        RATE.labels(lane).set(self._rate_for(lane))
+        wait = self._lanes.admit(lane, Held(text, msg))
+        if wait is not None:
+            await msg.nak(delay=wait)
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        letter = DeadLetter(source="bridge", reason=reason, subject=msg.subject,
+                            payload=msg.data.decode("utf-8", "replace"))  # fmt: skip
+        await self._js.publish(
+            api.DEAD_LETTERS.at("bridge"),
+            msgspec.json.encode(letter),
+            headers={"Nats-Msg-Id": f"OUTBOUND:{msg.metadata.sequence.stream}"},
+        )
+        await msg.term()
+
+    async def _send(self, lane: str, held: Held) -> None:
+        try:
+            await self.settle(held.text, held.msg, lane)
+        except Exception as exc:
+            # Postgres or NATS gone mid-way: the attempt row says where the text stands, and
+            # the text comes back after the back-off (or ack_wait, if NATS is gone too).
+            log.warning("bridge_text_unsettled", message_id=held.text.message_id,
+                        error=str(exc) or type(exc).__name__)  # fmt: skip
+            with contextlib.suppress(Exception):
+                await self._pool.execute(QUERIES["release_lease"], held.text.message_id)
+            with contextlib.suppress(Exception):
+                await held.msg.nak(delay=_retry_delay(held.msg))
+
+    async def settle(self, text: OutboundSms, msg: Msg, lane: str) -> None:
+        provider = self._provider
+        row = await self._pool.fetchrow(
+            QUERIES["take_attempt"], text.message_id, provider.name, provider.account, text.to,
+            text.from_number, self._lease,
+        )  # fmt: skip
+        if row is None:  # another replica holds it; it settles it, or its lease runs out
+            await msg.nak(delay=self._lease)
+            return
+        if row["state"] == "sent":
+            await self._sent(text, msg, Accepted(row["provider_message_id"], text.from_number))
+            return
+        if row["state"] == "failed":
+            await self._failed(text, msg, row["error_code"])
+            return
+        failpoints.reached("bridge-outbound:after_attempt_taken")
+        if not row["fresh"] and row["state"] == "begun" and row["calls"] > 0:
+            # A provider's message list may lag a just-taken text: looked up only once the last
+            # call is old enough to be listed.
+            since_call = row["since_call"]
+            if since_call is not None and since_call < self._lookup_after:
+                await self._pool.execute(QUERIES["release_lease"], text.message_id)
+                await msg.nak(delay=self._lookup_after - since_call)
+                return
+            found = await self._timed("find", provider.find(text, row["first_call_at"]))
+            if found is not None:
+                await self._record_sent(text, msg, found)
+                return
+        if not row["fresh"]:  # a new row has its call counted already
+            await self._pool.fetchval(QUERIES["mark_calling"], text.message_id)
+        # The number's slot is taken last, right before the call: no database wait lies between
+        # the two to bunch a number's calls together.
+        await self._lanes.slot(lane)
+        await msg.in_progress()  # the ack clock starts again for the call
+        failpoints.reached("bridge-outbound:before_provider_call")
+        try:
+            accepted = await self._timed("send", provider.send(text))
+        except ProviderRefusedError as refused:
+            await self._refused(text, msg, refused)
+            return
+        except ProviderUnreachableError as exc:
+            TEXTS.labels(provider.name, "retried", "unreachable").inc()
+            log.warning("provider_unreachable", message_id=text.message_id, error=str(exc))
+            await self._pool.execute(QUERIES["release_lease"], text.message_id)
+            await msg.nak(delay=_retry_delay(msg))
+            return
+        failpoints.reached("bridge-outbound:after_provider_accepted")
+        await self._record_sent(text, msg, accepted)
+
+    async def _timed(self, call: str, work: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        try:
+            return await work
+        finally:
+            PROVIDER_SECONDS.labels(self._provider.name, call).observe(
+                time.perf_counter() - started
+            )
+
+    async def _record_sent(self, text: OutboundSms, msg: Msg, accepted: Accepted) -> None:
+        await self._pool.execute(
+            QUERIES["mark_sent"], text.message_id, accepted.provider_message_id
+        )
+        failpoints.reached("bridge-outbound:after_sent_recorded")
+        TEXTS.labels(self._provider.name, "sent", "").inc()
+        await self._sent(text, msg, accepted)
+
+    async def _sent(self, text: OutboundSms, msg: Msg, accepted: Accepted) -> None:
+        receipt = Receipt(status="sent", message_id=text.message_id,
+                          provider_message_id=accepted.provider_message_id,
+                          from_=accepted.from_number or text.from_number)  # fmt: skip
+        await self._publish(receipt, f"{accepted.provider_message_id}:sent")
+        failpoints.reached("bridge-outbound:before_ack")
+        await msg.ack()
+
+    async def _refused(self, text: OutboundSms, msg: Msg, refused: ProviderRefusedError) -> None:
+        outcome, name = refused.outcome, self._provider.name
+        if outcome.kind == "retry":
+            TEXTS.labels(name, "retried", outcome.code).inc()
+            query = "release_lease" if outcome.maybe_taken else "mark_refused"
+            args = (text.message_id,) if outcome.maybe_taken else (text.message_id, outcome.code)
+            await self._pool.execute(QUERIES[query], *args)
+            await msg.nak(delay=_retry_delay(msg))
+            return
+        if not outcome.known:
+            UNKNOWN_CODES.labels(name, outcome.code).inc()
+        TEXTS.labels(name, "failed", outcome.code).inc()
+        await self._pool.execute(QUERIES["mark_failed"], text.message_id, outcome.code)
+        await self._failed(text, msg, outcome.code)
+
+    async def _failed(self, text: OutboundSms, msg: Msg, code: str | None) -> None:
+        # A carrier's opt-out (21610) is applied by the sender from this receipt's code, in the
+        # text's organization (services/sender/receipts.py): one place records every opt-out.
+        receipt = Receipt(status="failed", message_id=text.message_id, error_code=code,
+                          from_=text.from_number)  # fmt: skip
+        provider = self._provider
+        await self._publish(
+            receipt, f"{provider.name}:{provider.account}:baton-{text.message_id}:failed"
+        )
+        await msg.ack()
+
+    async def _publish(self, receipt: Receipt, msg_id: str) -> None:
+        await self._js.publish(
+            api.INBOUND_RECEIPT.subject,
+            msgspec.json.encode(receipt),
+            headers={"Nats-Msg-Id": msg_id},
+        )
+
+
+def _retry_delay(msg: Msg) -> float:
+    """The one jittered back-off, by how many times the text was delivered already."""
+    delivered = msg.metadata.num_delivered or 1
+    return Backoff(base=1.0, cap=60.0, failures=delivered - 1).next_delay()

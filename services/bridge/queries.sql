@@ -1,0 +1,96 @@
+-- The bridge's named queries: its attempt records (migration 0013) and sending numbers' rates.
+
+-- name: take_attempt --
+-- Creates the text's attempt, or takes the lease on the one there is when it has run out (or the
+-- attempt is settled: its receipt is only published again). No row back: another replica holds
+-- the text now. A new row counts its first call already (one commit fewer per text): whoever
+-- takes the text after a crash looks it up first, whether that call was made or not.
+-- `fresh`: the row was created just now (River's `xmax = 0`).
+INSERT INTO bridge_attempt AS a (message_id, provider, account, to_number, from_number,
+                                 leased_until, calls, first_call_at, last_call_at)
+VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), 1, now(), now())
+ON CONFLICT (message_id) DO UPDATE
+    SET leased_until = now() + make_interval(secs => $6), updated_at = now()
+    WHERE a.leased_until < now() OR a.state IN ('sent', 'failed')
+RETURNING state, provider_message_id, error_code, calls, first_call_at,
+          extract(epoch FROM now() - a.last_call_at)::float8 AS since_call, (xmax = 0) AS fresh;
+
+-- name: mark_calling --
+-- Recorded before each provider call: a call that may have been made is never forgotten.
+UPDATE bridge_attempt
+SET state = 'begun', calls = calls + 1, first_call_at = coalesce(first_call_at, now()),
+    last_call_at = now(), updated_at = now()
+WHERE message_id = $1 AND state IN ('begun', 'refused')
+RETURNING first_call_at;
+
+-- name: mark_sent --
+UPDATE bridge_attempt
+SET state = 'sent', provider_message_id = $2, error_code = NULL, updated_at = now()
+WHERE message_id = $1 AND state IN ('begun', 'refused');
+
+-- name: mark_refused --
+-- The provider answered and did not take the text (429, 5xx): a later call cannot double it.
+UPDATE bridge_attempt
+SET state = 'refused', error_code = $2, leased_until = now(), updated_at = now()
+WHERE message_id = $1 AND state = 'begun';
+
+-- name: mark_failed --
+UPDATE bridge_attempt
+SET state = 'failed', error_code = $2, updated_at = now()
+WHERE message_id = $1 AND state IN ('begun', 'refused');
+
+-- name: release_lease --
+-- The call's answer is unknown (a timeout, a lost connection): the row stays `begun`, and whoever
+-- takes the text next looks it up at the provider first.
+UPDATE bridge_attempt SET leased_until = now(), updated_at = now() WHERE message_id = $1;
+
+-- name: number_rates --
+-- Sending numbers with a rate of their own (migration 0014); the rest go at the default rate.
+SELECT phone, rate_per_second FROM sending_number WHERE rate_per_second IS NOT NULL;
+
+-- name: spool --
+-- A webhook's message, kept before the webhook is answered; a second delivery changes nothing.
+INSERT INTO bridge_spool (subject, msg_id, payload, provider_message_id)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (msg_id) DO NOTHING;
+
+-- name: lease_spool --
+-- The oldest spooled messages, for one forwarder at a time across replicas (the advisory lock
+-- makes the check and the lease one step; a lease another forwarder holds stops this one), so
+-- INBOUND receives them in arrival order.
+WITH locked AS (SELECT pg_try_advisory_xact_lock(hashtext('bridge_spool')) AS held),
+next AS (
+    SELECT s.id FROM bridge_spool s, locked
+    WHERE locked.held
+      AND NOT EXISTS (SELECT 1 FROM bridge_spool b WHERE b.leased_until > now())
+    ORDER BY s.id
+    LIMIT $1
+)
+UPDATE bridge_spool s SET leased_until = now() + make_interval(secs => $2)
+FROM next WHERE s.id = next.id
+RETURNING s.id, s.subject, s.msg_id, s.payload, s.provider_message_id,
+          extract(epoch FROM now() - s.received_at)::float8 AS age;
+
+-- name: forwarded --
+DELETE FROM bridge_spool WHERE id = $1;
+
+-- name: release_spool --
+UPDATE bridge_spool SET leased_until = '-infinity' WHERE id = ANY($1::bigint[]);
+
+-- name: spooled --
+SELECT count(*) FROM bridge_spool;
+
+-- name: message_for_provider_id --
+SELECT message_id FROM bridge_attempt WHERE provider_message_id = $1;
+
+-- name: account_synced --
+INSERT INTO bridge_account (provider, account) VALUES ($1, $2)
+ON CONFLICT (provider, account) DO UPDATE SET synced_at = now();
+
+-- name: forget_numbers --
+DELETE FROM provider_number WHERE provider = $1 AND account = $2 AND NOT (phone = ANY($3::text[]));
+
+-- name: hold_numbers --
+INSERT INTO provider_number (phone, provider, account)
+SELECT DISTINCT n, $2, $3 FROM unnest($1::text[]) AS n
+ON CONFLICT DO NOTHING;

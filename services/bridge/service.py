@@ -1,0 +1,90 @@
+"""The bridge service's definition: texts out to the SMS provider (a JetStream pull consumer on
+OUTBOUND), and the provider's webhooks in (contacts' texts and status callbacks, through the
+durable spool to INBOUND)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from services.bridge.http_listener import Listener
+from services.bridge.numbers import HeldNumbers
+from services.bridge.outbound import OUTBOUND_CONSUMER, Outbound
+from services.bridge.settings import BridgeSettings
+from services.bridge.spool import Spool
+from services.bridge.twilio_provider import TwilioProvider
+from services.bridge.twilio_webhooks import STATUS_PATH, TwilioWebhooks
+from shared.redaction import redacted
+from shared.service import ServiceContext, ServiceDefinition, Worker
+
+log = structlog.get_logger(__name__)
+
+
+def public_url(settings: BridgeSettings) -> str:
+    """The base URL the provider calls; unset, the listener's own (local use and the demo)."""
+    own = f"http://127.0.0.1:{settings.bridge_http_port}"
+    return (settings.bridge_public_url or own).rstrip("/")
+
+
+def twilio_from(settings: BridgeSettings) -> TwilioProvider:
+    public = public_url(settings)
+    return TwilioProvider(
+        settings.twilio_account_sid,
+        settings.twilio_token(),
+        settings.twilio_api_url,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        status_callback=f"{public}{STATUS_PATH}",
+        timeout_seconds=settings.bridge_provider_timeout_seconds,
+    )
+
+
+def lease_seconds(settings: BridgeSettings) -> float:
+    """How long one replica holds a text it took: a provider call, twice, and some margin."""
+    return 2 * settings.bridge_provider_timeout_seconds + 10.0
+
+
+def workers(context: ServiceContext) -> list[Worker]:
+    settings = context.settings
+    if not isinstance(settings, BridgeSettings) or settings.bridge_provider != "twilio":
+        # Only the status subject: the bridge started without its own settings (a test of
+        # every service's common behaviour), so it has no provider to send through.
+        log.warning("bridge_without_provider")
+        return []
+    provider = twilio_from(settings)
+    outbound = Outbound(
+        context.pool,
+        context.js,
+        provider,
+        default_rate=settings.bridge_default_rate,
+        max_in_flight=settings.bridge_max_in_flight,
+        backlog_seconds=settings.bridge_number_backlog_seconds,
+        lease_seconds=lease_seconds(settings),
+        lookup_after_seconds=settings.bridge_lookup_after_seconds,
+    )
+
+    held = HeldNumbers(context.pool, provider.name, provider.account, provider.numbers,
+                       settings.bridge_numbers_sync_seconds)  # fmt: skip
+    spool = Spool(context.pool, context.js)
+    webhooks = TwilioWebhooks(
+        settings.twilio_account_sid, settings.twilio_token(), public_url(settings), spool
+    )
+    listener = Listener(webhooks.routes(), settings.metrics_host, settings.bridge_http_port)
+    log.info("webhooks_listening", port=listener.port, public_url=redacted(public_url(settings)))
+
+    async def send(stop: asyncio.Event) -> None:
+        try:
+            await outbound.run(stop)
+        finally:
+            await provider.close()
+
+    return [send, spool.run, listener.run, held.run]
+
+
+DEFINITION = ServiceDefinition(
+    name="bridge",
+    consumers=(OUTBOUND_CONSUMER,),
+    workers=workers,
+    # Nothing through the outbox: receipts and contacts' texts go straight to INBOUND.
+    publishes=(),
+)

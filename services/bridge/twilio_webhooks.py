@@ -1,0 +1,146 @@
+"""Twilio's webhooks: a contact's text (`/twilio/messages`) and status callbacks (`/twilio/status`).
+
+Each request is checked first: a bounded body, then `X-Twilio-Signature` with the SDK's
+`RequestValidator` over BATON_BRIDGE_PUBLIC_URL plus the path (the URL Twilio was given, which
+behind a proxy is not the listener's) and the POST parameters. Unsigned or wrongly signed: 403,
+counted, nothing kept. A signed one is kept in the spool (durable) before the 2xx. Twilio's
+signatures carry no time, so a replayed request is valid; it changes nothing, since it is the
+same message (the spool keeps one per Nats-Msg-Id, `twilio:{account}:{MessageSid}`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import parse_qsl
+
+import msgspec
+import structlog
+from prometheus_client import Counter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+
+from services.bridge.spool import Spool
+from shared import catalogue as api
+from shared.schemas.messaging import InboundSms, Receipt
+
+log = structlog.get_logger(__name__)
+MESSAGES_PATH = "/twilio/messages"
+STATUS_PATH = "/twilio/status"
+# A Twilio webhook is a few hundred bytes (a 1,600-character text, form-encoded, stays far
+# under this); anything larger is not Twilio.
+MAX_BODY_BYTES = 64 * 1024
+REJECTED = Counter(
+    "baton_bridge_webhook_rejected_total",
+    "Webhook requests refused before anything was read from them, by provider and reason "
+    "(unsigned, bad_signature, too_large).",
+    ["provider", "reason"],
+)
+RECEIVED = Counter(
+    "baton_bridge_webhooks_total",
+    "Signed webhooks kept, by provider and kind.",
+    ["provider", "kind"],
+)
+# Twilio's statuses, as receipts say them; the others (accepted, scheduled, read...) say nothing
+# Baton keeps.
+STATUSES: dict[str, Literal["sent", "delivered", "failed"]] = {
+    "queued": "sent", "sending": "sent", "sent": "sent", "delivered": "delivered",
+    "undelivered": "failed", "failed": "failed",
+}  # fmt: skip
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+class TwilioWebhooks:
+    def __init__(self, account_sid: str, auth_token: str, public_url: str, spool: Spool) -> None:
+        self._account = account_sid
+        self._validator = RequestValidator(auth_token)
+        self._public = public_url.rstrip("/")
+        self._spool = spool
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(MESSAGES_PATH, self._signed(self._message), methods=["POST"]),
+            Route(STATUS_PATH, self._signed(self._status), methods=["POST"]),
+        ]
+
+    def _signed(
+        self, handle: Callable[[dict[str, str]], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            signature = request.headers.get("x-twilio-signature")
+            if not signature:
+                return _refused("unsigned")
+            body = await _bounded_body(request)
+            if body is None:
+                return _refused("too_large")
+            params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            url = self._public + request.url.path
+            if request.url.query:
+                url += "?" + request.url.query
+            if not self._validator.validate(url, params, signature):
+                return _refused("bad_signature")
+            if params.get("AccountSid") != self._account:
+                return _refused("bad_signature")  # signed with our token, for no account of ours
+            return await handle(params)
+
+        return endpoint
+
+    def _namespaced(self, sid: str) -> str:
+        return f"twilio:{self._account}:{sid}"
+
+    async def _message(self, params: dict[str, str]) -> Response:
+        sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        if not sid:
+            return Response("a MessageSid is required", status_code=400)
+        text = InboundSms(
+            provider_message_id=self._namespaced(sid), from_=params.get("From", ""),
+            to=params.get("To", ""), body=params.get("Body", ""),
+            received_at=datetime.now(UTC).isoformat(),
+        )  # fmt: skip
+        await self._spool.keep(
+            api.INBOUND_SMS.subject, text.provider_message_id, msgspec.json.encode(text)
+        )
+        RECEIVED.labels("twilio", "message").inc()
+        # Empty TwiML: Baton answers through texters, never automatically from the webhook.
+        return Response(EMPTY_TWIML, media_type="text/xml")
+
+    async def _status(self, params: dict[str, str]) -> Response:
+        sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        twilio_status = params.get("MessageStatus") or params.get("SmsStatus") or ""
+        status = STATUSES.get(twilio_status)
+        if not sid or status is None:
+            return Response(status_code=204)  # nothing Baton keeps; answered, so not retried
+        provider_id = self._namespaced(sid)
+        code = params.get("ErrorCode")
+        receipt = Receipt(
+            status=status,
+            provider_message_id=provider_id,
+            error_code=f"twilio:{code}" if status == "failed" and code else None,
+            from_=params.get("From") or None,
+        )
+        # The Twilio status in the id: `delivered` after `sent` is not a repeat in the window.
+        await self._spool.keep(api.INBOUND_RECEIPT.subject, f"{provider_id}:{twilio_status}",
+                               msgspec.json.encode(receipt), provider_id)  # fmt: skip
+        RECEIVED.labels("twilio", "status").inc()
+        return Response(status_code=204)
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def _refused(reason: str) -> Response:
+    REJECTED.labels("twilio", reason).inc()
+    log.warning("webhook_refused", provider="twilio", reason=reason)
+    return Response(status_code=403 if reason != "too_large" else 413)

@@ -1,0 +1,267 @@
+"""A Twilio stand-in that speaks Twilio's Messages API wire format, for the tests and `baton demo`.
+
+A real HTTP server (aiohttp's): the bridge's official `twilio` SDK reaches it over HTTP, exactly
+as it reaches api.twilio.com, so nothing in the SDK is patched. What it does:
+
+- `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`: form-encoded `To`, `From` or
+  `MessagingServiceSid`, `Body`, `StatusCallback`; HTTP basic auth with the account's SID and
+  token. Answers 201 with the Message resource as JSON, or Twilio's error JSON
+  (`{"code", "message", "more_info", "status"}`) with its HTTP status.
+- `GET` on the same path: the account's messages, newest first, filtered by `To`, `From` and
+  `DateSent>` / `DateSent<`, in Twilio's page format (`messages`, `next_page_uri`, ...).
+- Errors chosen per destination number (`fail(to, code, status, times)`), answers held back
+  (`delay_seconds`), and every arrival recorded with its time (`arrivals`), so a test counts the
+  sends per message and measures each number's rate from the provider's side.
+- `signed_post(url, params)`: a webhook signed as Twilio signs them (`X-Twilio-Signature`: the
+  account's token over the URL and the sorted POST parameters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import secrets
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from aiohttp import ClientSession, web
+from twilio.request_validator import RequestValidator
+
+API_VERSION = "2010-04-01"
+MESSAGES_PATH = f"/{API_VERSION}/Accounts/{{account}}/Messages.json"
+NUMBERS_PATH = f"/{API_VERSION}/Accounts/{{account}}/IncomingPhoneNumbers.json"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One message the simulator accepted."""
+
+    sid: str
+    to: str
+    from_: str | None
+    messaging_service_sid: str | None
+    body: str
+    status_callback: str | None
+    # Wall-clock time (what a list filter compares), and a monotonic one for rate measurements.
+    created_at: datetime
+    monotonic: float
+
+
+@dataclass
+class _Failure:
+    code: int
+    status: int
+    # How many more requests to this number get the error; None: all of them.
+    remaining: int | None
+
+
+@dataclass
+class TwilioSimulator:
+    account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
+    auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    # Held before each POST is answered: a provider call's latency.
+    delay_seconds: float = 0.0
+    arrivals: list[Arrival] = field(default_factory=list)
+    # Every POST that reached the simulator, accepted or not (a refused one included).
+    requests: int = 0
+    # The numbers the account holds (IncomingPhoneNumbers).
+    held_numbers: set[str] = field(default_factory=set)
+    _failures: dict[str, _Failure] = field(default_factory=dict)
+    _runner: web.AppRunner | None = None
+    _port: int = 0
+    _sequence: itertools.count[int] = field(default_factory=itertools.count)
+
+    @property
+    def url(self) -> str:
+        """What BATON_TWILIO_API_URL is set to."""
+        return f"http://127.0.0.1:{self._port}"
+
+    def fail(self, to: str, code: int, status: int = 400, times: int | None = None) -> None:
+        """Answer texts to `to` with Twilio error `code` (HTTP `status`), `times` times, or
+        always."""
+        self._failures[to] = _Failure(code, status, times)
+
+    def sent_to(self, to: str) -> list[Arrival]:
+        return [a for a in self.arrivals if a.to == to]
+
+    async def start(self, port: int = 0) -> None:
+        app = web.Application()
+        path = MESSAGES_PATH.format(account="{account}")
+        app.router.add_post(path, self._create)
+        app.router.add_get(path, self._list)
+        app.router.add_get(NUMBERS_PATH.format(account="{account}"), self._numbers)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(("127.0.0.1", port))
+        await web.SockSite(self._runner, listening).start()
+        self._port = int(listening.getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> TwilioSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    # --- Webhooks, signed as Twilio signs them ---
+
+    def signature(self, url: str, params: Mapping[str, str]) -> str:
+        return str(RequestValidator(self.auth_token).compute_signature(url, dict(params)))
+
+    async def signed_post(
+        self, url: str, params: Mapping[str, str], signed_url: str | None = None
+    ) -> int:
+        """POST `params` form-encoded to `url`, signed over `signed_url` (the public URL the
+        provider was given, which behind a proxy is not the listener's); the HTTP status back."""
+        headers = {"X-Twilio-Signature": self.signature(signed_url or url, params)}
+        async with ClientSession() as session, session.post(url, data=dict(params),
+                                                            headers=headers) as answer:  # fmt: skip
+            return answer.status
+
+    async def report(self, arrival: Arrival, status: str, error_code: int | None = None) -> int:
+        """A status callback for `arrival`, to the URL its send named, as Twilio sends it."""
+        assert arrival.status_callback, "the send named no StatusCallback"
+        params = {
+            "AccountSid": self.account_sid, "MessageSid": arrival.sid, "SmsSid": arrival.sid,
+            "MessageStatus": status, "SmsStatus": status, "From": arrival.from_ or "",
+            "To": arrival.to, "ApiVersion": API_VERSION,
+        }  # fmt: skip
+        if error_code is not None:
+            params["ErrorCode"] = str(error_code)
+        return await self.signed_post(arrival.status_callback, params)
+
+    # --- The Messages API ---
+
+    def _authorized(self, request: web.Request) -> bool:
+        scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+        with contextlib.suppress(ValueError):
+            login, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+            return (
+                scheme == "Basic"
+                and login == self.account_sid
+                and secrets.compare_digest(password, self.auth_token)
+                and request.match_info["account"] == self.account_sid
+            )
+        return False
+
+    async def _create(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        if not self._authorized(request):
+            return _error(401, 20003, "Authenticate")
+        form = await request.post()
+        to, body = str(form.get("To", "")), str(form.get("Body", ""))
+        sender = form.get("From")
+        service = form.get("MessagingServiceSid")
+        if not to:
+            return _error(400, 21604, "A 'To' phone number is required.")
+        if sender is None and service is None:
+            return _error(400, 21603, "A 'From' phone number is required.")
+        failure = self._failures.get(to)
+        if failure is not None and failure.remaining != 0:
+            if failure.remaining is not None:
+                failure.remaining -= 1
+            return _error(failure.status, failure.code, f"Error {failure.code} for {to}")
+        arrival = Arrival(
+            sid=f"SM{next(self._sequence):08d}{secrets.token_hex(12)}",
+            to=to,
+            from_=None if sender is None else str(sender),
+            messaging_service_sid=None if service is None else str(service),
+            body=body,
+            status_callback=None if "StatusCallback" not in form else str(form["StatusCallback"]),
+            created_at=datetime.now(UTC),
+            monotonic=time.monotonic(),
+        )
+        self.arrivals.append(arrival)
+        return web.json_response(self._resource(arrival), status=201)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, 20003, "Authenticate")
+        query = request.query
+        after = _parse_iso(query.get("DateSent>"))
+        before = _parse_iso(query.get("DateSent<"))
+        size = min(int(query.get("PageSize", "50")), 1000)
+        found = [
+            a
+            for a in reversed(self.arrivals)
+            if query.get("To") in (None, a.to)
+            and query.get("From") in (None, a.from_)
+            and (after is None or a.created_at >= after)
+            and (before is None or a.created_at <= before)
+        ][:size]
+        uri = str(request.rel_url)
+        return web.json_response({
+            "messages": [self._resource(a) for a in found],
+            "end": max(len(found) - 1, 0), "first_page_uri": uri, "next_page_uri": None,
+            "page": 0, "page_size": size, "previous_page_uri": None, "start": 0, "uri": uri,
+        })  # fmt: skip
+
+    async def _numbers(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, 20003, "Authenticate")
+        uri = str(request.rel_url)
+        numbers = [
+            {"sid": f"PN{i:032d}", "account_sid": self.account_sid, "phone_number": phone,
+             "capabilities": {"sms": True, "mms": False, "voice": False}}
+            for i, phone in enumerate(sorted(self.held_numbers))
+        ]  # fmt: skip
+        return web.json_response({
+            "incoming_phone_numbers": numbers, "end": max(len(numbers) - 1, 0),
+            "first_page_uri": uri, "next_page_uri": None, "page": 0, "page_size": len(numbers),
+            "previous_page_uri": None, "start": 0, "uri": uri,
+        })  # fmt: skip
+
+    def _resource(self, arrival: Arrival) -> dict[str, Any]:
+        created = format_datetime(arrival.created_at, usegmt=True)
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": arrival.body,
+            "date_created": created,
+            "date_sent": created,
+            "date_updated": created,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": arrival.from_,
+            "messaging_service_sid": arrival.messaging_service_sid,
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": arrival.sid,
+            "status": "queued",
+            "subresource_uris": {},
+            "to": arrival.to,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{arrival.sid}.json",
+        }
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return web.json_response(
+        {"code": code, "message": message,
+         "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+        status=status,
+    )  # fmt: skip
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,103 @@
+"""The bridge killed (`kill -9`, shared/failpoints.py) at every step between taking a text and
+acking it, and started again each time, as `baton up` or an orchestrator would: the Twilio
+simulator counts at most one send per `message_id`, and in the end every text was sent exactly
+once, with one `sent` receipt naming the provider's id (issue #31)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from shared import catalogue as api
+from shared.failpoints import BRIDGE_STEPS
+from shared.jetstream import declare_all
+from shared.schemas.messaging import OutboundSms
+from shared.simulation.twilio_simulator import TwilioSimulator
+from tests.support.services import service_process
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.acceptance
+POINTS = [f"bridge-outbound:{step}" for step in BRIDGE_STEPS]
+
+
+@pytest.mark.timeout(400)
+async def test_a_bridge_killed_at_every_step_sends_each_text_once(
+    database_url: str, nats_url: str, nc: NatsClient, tmp_path: Path
+) -> None:
+    js = nc.jetstream()
+    await declare_all(js)
+    texts = [
+        OutboundSms(message_id=i, conversation_id=i, campaign_id=1, org_id=1,
+                    to=f"+1202555{i:04d}", from_number="+14155550100", body=f"Text {i}",
+                    kind="initial")
+        for i in range(1, 13)
+    ]  # fmt: skip
+    receipts: dict[int, list[dict[str, object]]] = {}
+
+    async def take(msg: Msg) -> None:
+        receipt = json.loads(msg.data)
+        receipts.setdefault(receipt["message_id"], []).append(receipt)
+
+    await js.subscribe(api.INBOUND_RECEIPT.subject, stream="INBOUND", cb=take)
+    once = tmp_path / "once"
+    once.mkdir()
+    async with TwilioSimulator() as sim:
+        for one in texts:
+            await js.publish(api.OUTBOUND_SMS.at(str(one.message_id)), msgspec.json.encode(one),
+                             headers={"Nats-Msg-Id": str(one.message_id)})  # fmt: skip
+        settings = {
+            "bridge_provider": "twilio", "twilio_account_sid": sim.account_sid,
+            "twilio_auth_token": sim.auth_token, "twilio_api_url": sim.url,
+            "bridge_provider_timeout_seconds": "2", "bridge_default_rate": "50",
+            "bridge_http_port": "0",
+            "crash_points": ",".join(POINTS), "crash_once_dir": str(once),
+        }  # fmt: skip
+        stop = asyncio.Event()
+        deaths: list[int] = []
+
+        async def keep_running() -> None:
+            while not stop.is_set():
+                async with service_process(
+                    "bridge", database_url, nats_url, tmp_path / "bridge.log", **settings
+                ) as process:
+                    died = asyncio.create_task(process.wait())
+                    stopped = asyncio.create_task(stop.wait())
+                    await asyncio.wait({died, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                    stopped.cancel()
+                    if died.done():
+                        deaths.append(died.result())
+                    else:
+                        died.cancel()
+
+        supervisor = asyncio.create_task(keep_running())
+        try:
+
+            async def all_sent() -> bool:
+                return all(receipts.get(t.message_id) for t in texts)
+
+            assert await eventually(all_sent, within=300)
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(supervisor, timeout=40)
+
+    # Six processes' logs, crashes and all: the account's token is in none of them.
+    logged = (tmp_path / "bridge.log").read_text()
+    assert "provider_numbers_read" in logged and sim.auth_token not in logged
+    fired = sorted(p.name for p in once.iterdir())
+    assert fired == sorted(f"bridge.{p.replace(':', '.')}" for p in POINTS)
+    assert deaths == [-9] * len(POINTS)  # SIGKILL, once at each point, and no other death
+    sends = Counter(a.body for a in sim.arrivals)
+    assert sends == {t.body: 1 for t in texts}, sends
+    by_body = {a.body: a.sid for a in sim.arrivals}
+    for one in texts:
+        statuses = [(r["status"], r["provider_message_id"]) for r in receipts[one.message_id]]
+        assert statuses == [("sent", f"twilio:{sim.account_sid}:{by_body[one.body]}")]

@@ -1,0 +1,134 @@
+"""The bridge's pure rules: Twilio's codes by class, its settings, a lane's room (issue #31)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.bridge.lanes import Lanes
+from services.bridge.settings import BridgeSettings
+from shared.catalogue import CORE_SERVICE_NAMES
+from shared.cli.supervisor import service_processes
+from shared.deployed import deployed_services
+from shared.provider_codes import TWILIO_CODES, is_carrier_opt_out, twilio_outcome
+from shared.settings import SettingsError, load_settings
+
+TWILIO = {"BATON_BRIDGE_PROVIDER": "twilio", "BATON_TWILIO_ACCOUNT_SID": "AC1",
+          "BATON_TWILIO_AUTH_TOKEN": "secret-token"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind", "named", "maybe_taken"),
+    [
+        (429, 20429, "retry", "twilio:20429", False),
+        (429, None, "retry", "twilio:http_429", False),
+        (400, 30001, "retry", "twilio:30001", False),
+        (400, 21611, "retry", "twilio:21611", False),
+        (503, None, "retry", "twilio:http_503", True),
+        (500, 20500, "retry", "twilio:20500", True),
+        (400, 21211, "final", "twilio:21211", False),
+        (400, 21614, "final", "twilio:21614", False),
+        (400, 30007, "final", "twilio:30007", False),
+        (400, 21610, "opt_out", "twilio:21610", False),
+        (400, 39999, "final", "twilio:39999", False),
+        (404, 404, "final", "twilio:http_404", False),
+    ],
+)
+def test_twilio_answers_are_classified_by_code(
+    status: int, code: int | None, kind: str, named: str, maybe_taken: bool
+) -> None:
+    outcome = twilio_outcome(status, code)
+    assert (outcome.kind, outcome.code, outcome.maybe_taken) == (kind, named, maybe_taken)
+    assert outcome.known == (code in TWILIO_CODES or status == 429 or status >= 500)
+
+
+def test_only_the_carriers_opt_out_code_opts_out() -> None:
+    assert is_carrier_opt_out("twilio:21610")
+    assert not is_carrier_opt_out("twilio:30007")
+    assert not is_carrier_opt_out("21610")  # codes are namespaced by provider
+    assert not is_carrier_opt_out(None)
+
+
+def test_settings_need_a_provider_and_its_credentials_and_never_show_the_token() -> None:
+    settings = load_settings(BridgeSettings, TWILIO)
+    assert (settings.bridge_http_port, settings.bridge_default_rate) == (8088, 1.0)
+    assert settings.twilio_api_url == "https://api.twilio.com"
+    assert "secret-token" not in repr(settings)
+    with pytest.raises(SettingsError, match="BATON_BRIDGE_PROVIDER"):
+        load_settings(BridgeSettings, {})
+    with pytest.raises(SettingsError, match="twilio only"):
+        load_settings(BridgeSettings, {"BATON_BRIDGE_PROVIDER": "telnyx"})
+    with pytest.raises(SettingsError, match="BATON_TWILIO_AUTH_TOKEN"):
+        load_settings(BridgeSettings, {**TWILIO, "BATON_TWILIO_AUTH_TOKEN": ""})
+    with pytest.raises(SettingsError, match="BATON_BRIDGE_DEFAULT_RATE"):
+        load_settings(BridgeSettings, {**TWILIO, "BATON_BRIDGE_DEFAULT_RATE": "0"})
+
+
+def test_the_token_may_come_from_a_file(tmp_path: pytest.TempPathFactory) -> None:
+    secret = tmp_path / "token"  # type: ignore[operator]
+    secret.write_text("from-a-file\n")
+    env = {**TWILIO, "BATON_TWILIO_AUTH_TOKEN": "", "BATON_TWILIO_AUTH_TOKEN_FILE": str(secret)}
+    assert load_settings(BridgeSettings, env).twilio_token() == "from-a-file"
+
+
+async def test_a_full_lane_refuses_more_and_other_lanes_are_untouched() -> None:
+    release = asyncio.Event()
+    sent: list[tuple[str, int]] = []
+
+    async def send(lane: str, item: int) -> None:
+        sent.append((lane, item))
+        await release.wait()
+
+    lanes: Lanes[int] = Lanes(send, lambda lane: 2.0 if lane == "busy" else 1.0, 1.5)
+    assert lanes.capacity("busy") == 3 and lanes.capacity("quiet") == 2
+    assert [lanes.admit("busy", i) for i in range(3)] == [None, None, None]
+    wait = lanes.admit("busy", 3)
+    assert wait == pytest.approx(1.5)  # three held at two a second
+    assert lanes.admit("quiet", 10) is None
+    await asyncio.sleep(0)
+    assert lanes.held == 4 and sorted(sent) == [
+        ("busy", 0),
+        ("busy", 1),
+        ("busy", 2),
+        ("quiet", 10),
+    ]
+    release.set()
+    await lanes.finish(grace_seconds=5)
+    assert lanes.held == 0 and lanes.admit("busy", 4) is None
+    await lanes.finish(grace_seconds=5)
+
+
+async def test_slots_are_one_rate_apart_per_lane_and_lanes_are_independent() -> None:
+    now = [100.0]  # a clock that stands still: only the reservations move
+
+    async def send(_lane: str, _item: int) -> None:
+        return None
+
+    lanes: Lanes[int] = Lanes(send, lambda _: 4.0, 10, lambda: now[0])
+    await lanes.slot("a")  # the first call of a lane leaves at once
+    second = asyncio.create_task(lanes.slot("a"))
+    await asyncio.sleep(0)
+    assert not second.done()  # a quarter of a second after the first
+    third = asyncio.create_task(lanes.slot("a"))
+    await asyncio.sleep(0)
+    assert lanes.backlog() == {"a": 0}
+    await asyncio.wait_for(lanes.slot("b"), timeout=0.1)  # lane b is behind nothing of a's
+    assert not third.done()
+    await second
+    await third
+
+
+def test_baton_up_runs_the_bridge_only_where_a_provider_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BATON_BRIDGE_PROVIDER", raising=False)
+    core = service_processes("postgresql://db", "nats://nats", 9101)
+    assert [(p.name, p.metrics_port) for p in core] == [
+        ("assigner", 9101), ("sender", 9102), ("inbound", 9103), ("reaper", 9104)]  # fmt: skip
+    assert deployed_services() == CORE_SERVICE_NAMES
+    monkeypatch.setenv("BATON_BRIDGE_PROVIDER", "twilio")
+    with_bridge = service_processes("postgresql://db", "nats://nats", 9101)
+    assert [(p.name, p.metrics_port) for p in with_bridge][-1] == ("bridge", 9105)
+    assert with_bridge[-1].env["BATON_BRIDGE_PROVIDER"] == "twilio"
+    assert deployed_services() == (*CORE_SERVICE_NAMES, "bridge")
