@@ -143,9 +143,11 @@ async def test_an_unmatched_text_under_a_taken_id_is_kept_and_its_repeat_is_not(
     rows = await pool.fetch(
         "SELECT provider_message_id, from_phone, body FROM unmatched_inbound ORDER BY id"
     )
-    assert [(r["from_phone"], r["body"]) for r in rows] == [
-        ("+12024441003", "who is this"), ("+12024441004", "who is this"),
-        ("+12024441003", "STOP"),
+    # The first, settled alone, kept the id; the two after it arrived together, and a batch
+    # writes different contacts' texts in no particular order.
+    assert (rows[0]["from_phone"], rows[0]["body"]) == ("+12024441003", "who is this")
+    assert sorted((r["from_phone"], r["body"]) for r in rows[1:]) == [
+        ("+12024441003", "STOP"), ("+12024441004", "who is this"),
     ]  # fmt: skip
     assert rows[0]["provider_message_id"] == "u-1"
     assert all(r["provider_message_id"].startswith("u-1~") for r in rows[1:])
