@@ -67,6 +67,8 @@ class Exports:
         for name, moment in (("since", since), ("until", until)):
             if moment is not None and moment.tzinfo is None:
                 raise bad_request(f"{name} needs an offset (RFC 3339, e.g. ...Z)", field=name)
+            if moment is not None and not _in_utc_range(moment):
+                raise bad_request(f"{name} is outside the years 1 to 9999 in UTC", field=name)
         if since is not None and until is not None and since >= until:
             raise bad_request("since must be before until", field="since")
         await self._bucket()  # before anything is stored: NATS unreachable is `unavailable`
@@ -165,6 +167,16 @@ async def _export_as(conn: Connection, caller: Caller, export_id: int) -> asyncp
         raise hidden
     await caller.role_in(conn, row["org_id"], hidden)
     return row
+
+
+def _in_utc_range(moment: datetime) -> bool:
+    """Whether the moment has a UTC datetime: "0001-01-01T00:00:00+14:00" has none, and the
+    driver, which sends it in UTC, would fail on it."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def view(row: asyncpg.Record) -> s.Export:

@@ -161,6 +161,12 @@ async def test_who_may_export_and_what_bad_input_gets(assigner: Baton, pool: asy
                 {"status": ["nonsense"]}, {"kind": "contacts"}):  # fmt: skip
         refusal = await assigner.error(api.CAMPAIGN_EXPORT, as_user=c["owner"], **{**start, **bad})
         assert refusal.code == "bad_request", bad
+    # Moments with no UTC datetime (the driver sends UTC) are the caller's mistake, not `internal`.
+    for field, moment in (("since", "0001-01-01T00:00:00+14:00"),
+                          ("until", "9999-12-31T23:59:59-14:00")):  # fmt: skip
+        refusal = await assigner.error(api.CAMPAIGN_EXPORT, as_user=c["owner"],
+                                       **{**start, field: moment})  # fmt: skip
+        assert refusal.code == "bad_request" and refusal.details["field"] == field, moment
     assert await pool.fetchval("SELECT count(*) FROM campaign_export") == 0
     started = await assigner.call(api.CAMPAIGN_EXPORT, as_user=c["owner"], **start)
     assert started["state"] in ("running", "complete")
