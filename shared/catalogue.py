@@ -358,7 +358,9 @@ ASSIGN_JOIN = Route(
         any_user=True,
         rule="with a valid invite token; enrolls the caller as a texter",
     ),
-    "Join a campaign with an invite token and take a first batch.",
+    "Join a campaign with an invite token and take a first batch, under the caller's request "
+    "level as `baton.assign.request`: `first_batch_error` says why none came (`not_approved`; "
+    "`pending_approval` or `request_pending` with the waiting request's `request_id`).",
     (E.INVALID_INVITE, E.BUSY),
 )
 REASSIGN = Route(

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import msgspec
 
+from services.assigner.campaign_pick import enroll
 from services.assigner.claim_rules import campaign_refusal, stranger_refusal
 from shared import catalogue as api
 from shared import outbox
@@ -50,10 +51,13 @@ class Approvals:
         self._publisher = publisher
         self._claim = claim
 
-    async def gate(self, request: RequestBatch, texter_id: int) -> Batch | None:
+    async def gate(
+        self, request: RequestBatch, texter_id: int, picked: bool = False
+    ) -> Batch | None:
         """None: claim now, as ever. Otherwise the `pending_approval` answer, or the refusal
         raised. A caller who is not a member, or no such campaign, goes on to the claim, which
-        refuses them as it always has."""
+        refuses them as it always has. `picked`: the campaign was picked for the caller
+        (campaign_pick.py), who may text on it through a team without being enrolled yet."""
         assert request.campaign_id is not None, "a request naming none has its campaign picked"
         async with self._pool.acquire() as conn:
             gate = await conn.fetchrow(QUERIES["request_gate"], request.campaign_id, texter_id)
@@ -61,7 +65,7 @@ class Approvals:
                 return None
             # Who is asking and the campaign's state come first, as in a claim: nobody waits
             # for approval of a request no approval could make good.
-            if not gate["is_texter"]:
+            if not gate["is_texter"] and not picked:
                 raise await stranger_refusal(conn, gate, texter_id)
             refusal = campaign_refusal(gate)
             if refusal is not None:
@@ -151,6 +155,9 @@ class Approvals:
     ) -> asyncpg.Record:
         ids: list[int] = []
         refusal: str | None = None
+        # A campaign picked for the texter enrolls them only now (through its teams, unless
+        # taken off it since); one they text on already is left as it is.
+        await enroll(conn, row["campaign_id"], row["texter_id"])
         try:
             ids = await self._claim(row["campaign_id"], row["texter_id"], row["kind"],
                                     "self_assign")  # fmt: skip

@@ -286,3 +286,41 @@ async def _claims_of(pool: asyncpg.Pool, texter: int) -> list[int]:
     rows = await pool.fetch("SELECT conversation_id FROM assignment_move WHERE to_texter_id = $1",
                             texter)  # fmt: skip
     return [r["conversation_id"] for r in rows]
+
+
+async def test_a_join_by_invite_obeys_the_members_request_level(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    """The first batch of an invite join is a request like any other: do_not_approve gets none,
+    approval_required waits (and a second join with the same link hands none out either)."""
+    c = await _campaign(assigner, texters=3)
+    refused, waits, auto = c["texters"]
+    await _level(assigner, c, refused, "do_not_approve")
+    await _level(assigner, c, waits, "approval_required")
+    token = (await assigner.call(api.CAMPAIGN_INVITE, as_user=c["owner"],
+                                 campaign_id=c["campaign"], kind="initials"))["token"]  # fmt: skip
+
+    for _ in range(2):
+        joined = await assigner.call(api.ASSIGN_JOIN, as_user=refused, token=token)
+        assert (joined["conversation_ids"], joined["first_batch_error"]) == ([], "not_approved")
+        assert joined["request_id"] is None
+    assert await _held(pool, c["campaign"], refused) == []
+
+    joined = await assigner.call(api.ASSIGN_JOIN, as_user=waits, token=token)
+    assert (joined["conversation_ids"], joined["first_batch_error"]) == ([], "pending_approval")
+    request_id = joined["request_id"]
+    waiting = await pool.fetchrow("SELECT texter_id, campaign_id, kind, status FROM "
+                                  "assignment_request WHERE id = $1", request_id)  # fmt: skip
+    assert tuple(waiting) == (waits, c["campaign"], "initials", "pending")
+    again = await assigner.call(api.ASSIGN_JOIN, as_user=waits, token=token)
+    assert (again["first_batch_error"], again["request_id"]) == ("request_pending", request_id)
+    assert await _held(pool, c["campaign"], waits) == []
+    resolved = await assigner.call(api.ASSIGNMENT_REQUESTS_RESOLVE, as_user=c["moderator"],
+                                   request_id=request_id, approve=True)  # fmt: skip
+    assert resolved["conversation_ids"] == await _held(pool, c["campaign"], waits)
+    assert len(resolved["conversation_ids"]) == 5
+
+    # The default level takes its batch at once, as before.
+    joined = await assigner.call(api.ASSIGN_JOIN, as_user=auto, token=token)
+    assert joined["first_batch_error"] is None and len(joined["conversation_ids"]) == 5
+    assert joined["conversation_ids"] == await _held(pool, c["campaign"], auto)
