@@ -18,6 +18,7 @@ Every transition is a row of `assignment_request_event` and an event on EVENTS.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 import asyncpg
 import msgspec
@@ -41,6 +42,9 @@ QUERIES = load_queries("services.assigner", "approvals.sql")
 CHANGED = api.ASSIGNMENT_REQUEST_CHANGED
 # (campaign id, texter id, kind, reason) -> the batch's conversation ids, or the refusal raised.
 Claim = Callable[[int, int, str, str], Awaitable[list[int]]]
+# Why a waiting request was cancelled (its `refusal`).
+CancelReason = Literal["request_level_changed", "removed_from_organization",
+                       "removed_from_campaign"]  # fmt: skip
 # What leaves an approved request approved, to be approved again: nothing was decided.
 _TRY_AGAIN = frozenset({ErrorCode.BUSY, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED})
 
@@ -174,6 +178,21 @@ class Approvals:
             assert done is not None, "resolve_lock keeps every other resolver out"
             await _record(conn, done, actor_id, None)
         return done
+
+
+async def cancel_waiting(
+    conn: Connection, org_id: int, texter_ids: list[int], campaign_id: int | None,
+    reason: CancelReason, actor_id: int, level: s.RequestLevel | None = None,
+) -> int:  # fmt: skip
+    """Close, in the caller's transaction, the waiting requests whose reason went away: the
+    texters' level changed (`level`), or they were taken out of the organization or off
+    `campaign_id`. Each is `cancelled`, logged and announced like every transition; a request
+    being approved is past `pending` and is left to its approval."""
+    rows = await conn.fetch(QUERIES["cancel_waiting"], org_id, texter_ids, campaign_id, reason,
+                            actor_id)  # fmt: skip
+    for row in rows:
+        await _record(conn, row, actor_id, level)
+    return len(rows)
 
 
 async def _set_level(conn: Connection, row: asyncpg.Record, role: str, level: str) -> None:

@@ -57,3 +57,12 @@ WHERE org_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL 
   AND id > $4
 ORDER BY id
 LIMIT $5;
+
+-- name: cancel_waiting --
+-- Close the waiting requests of texters $2 in organization $1 (only those on campaign $3 unless
+-- NULL): their reason went away ($4: why), by actor $5.
+UPDATE assignment_request
+SET status = 'cancelled', refusal = $4, resolved_by = $5, updated_at = now()
+WHERE org_id = $1 AND texter_id = ANY($2::bigint[]) AND status = 'pending'
+  AND ($3::bigint IS NULL OR campaign_id = $3)
+RETURNING *;

@@ -324,3 +324,47 @@ async def test_a_join_by_invite_obeys_the_members_request_level(
     joined = await assigner.call(api.ASSIGN_JOIN, as_user=auto, token=token)
     assert joined["first_batch_error"] is None and len(joined["conversation_ids"]) == 5
     assert joined["conversation_ids"] == await _held(pool, c["campaign"], auto)
+
+
+@pytest.mark.parametrize("reason", ["auto_approve", "do_not_approve", "removed_from_organization",
+                                    "removed_from_campaign"])  # fmt: skip
+async def test_a_waiting_request_is_cancelled_when_its_reason_goes_away(
+    assigner: Baton, pool: asyncpg.Pool, nc: NatsClient, reason: str
+) -> None:
+    c, texter, waiting = await _waiting(assigner)
+    request_id = waiting["request_id"]
+    events = await nc.jetstream().subscribe(api.ASSIGNMENT_REQUEST_CHANGED.pattern,
+                                            stream="EVENTS")  # fmt: skip
+    assert json.loads((await events.next_msg(timeout=10)).data)["status"] == "pending"
+    if reason == "removed_from_organization":
+        await assigner.call(api.ORG_MEMBERS_REMOVE, as_user=c["owner"], org_id=c["org"],
+                            user_id=texter)  # fmt: skip
+    elif reason == "removed_from_campaign":
+        await assigner.call(api.CAMPAIGN_TEXTERS_REMOVE, as_user=c["owner"],
+                            campaign_id=c["campaign"], user_ids=[texter])  # fmt: skip
+    else:
+        await _level(assigner, c, texter, reason)
+    why = "request_level_changed" if reason.endswith("approve") else reason
+    row = await pool.fetchrow("SELECT status, refusal, resolved_by FROM assignment_request "
+                              "WHERE id = $1", request_id)  # fmt: skip
+    assert tuple(row) == ("cancelled", why, c["owner"] if "removed" in reason else c["moderator"])
+    assert await _transitions(pool, request_id) == ["pending", "cancelled"]
+    event = json.loads((await events.next_msg(timeout=10)).data)
+    assert (event["request_id"], event["status"], event["refusal"]) == (request_id, "cancelled",
+                                                                        why)  # fmt: skip
+    # Nothing is left to approve: resolving it is a conflict and hands nothing out.
+    late = await assigner.error(api.ASSIGNMENT_REQUESTS_RESOLVE, as_user=c["owner"],
+                                request_id=request_id, approve=True)  # fmt: skip
+    assert late.code == "conflict" and late.details == {"status": "cancelled"}
+    assert await _held(pool, c["campaign"], texter) == []
+    if reason == "auto_approve":  # the next request follows the new level at once
+        batch = await assigner.call(api.ASSIGN_REQUEST, as_user=texter, campaign_id=c["campaign"])
+        assert batch["status"] == "assigned" and batch["count"] == 5
+
+
+async def test_a_level_set_again_to_approval_required_keeps_the_waiting_request(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    c, texter, waiting = await _waiting(assigner)
+    await _level(assigner, c, texter, "approval_required")
+    assert await _transitions(pool, waiting["request_id"]) == ["pending"]
