@@ -24,7 +24,7 @@ import asyncpg
 import msgspec
 
 from services.assigner.campaign_pick import enroll
-from services.assigner.claim_rules import campaign_refusal, stranger_refusal
+from services.assigner.claim_rules import campaign_refusal, kind_refusal, stranger_refusal
 from shared import catalogue as api
 from shared import outbox
 from shared.access import QUERIES as ACCESS_QUERIES
@@ -80,6 +80,11 @@ class Approvals:
                     "Your requests for conversations are not approved in this organization; "
                     "a moderator assigns you conversations",
                 )
+            # What no approval could change is refused now, not queued to fail at approval
+            # (a kind the team does not take, as self_assign_disabled above).
+            refusal = kind_refusal(gate["team_assignment_kind"], request.kind)
+            if refusal is not None:
+                raise refusal
             async with conn.transaction():
                 opened = await conn.fetchrow(QUERIES["open_request"], gate["org_id"],
                                              gate["id"], texter_id, request.kind)  # fmt: skip

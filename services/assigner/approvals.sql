@@ -2,11 +2,20 @@
 
 -- name: request_gate --
 -- What a Request Conversations needs to know before any claim: the caller's ($2) request level
--- in the campaign's ($1) organization (NULL: not a member), whether they text on it, and the
--- campaign's state. No row: no such campaign.
+-- in the campaign's ($1) organization (NULL: not a member), whether they text on it, the
+-- campaign's state, and the batch kind their team on it takes (as claims.sql texters_pending:
+-- of the campaign's teams they are in, the highest priority's; NULL: none). No row: no such
+-- campaign.
 SELECT c.id, c.org_id, c.status, c.self_assign, m.request_level,
        EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = c.id AND t.user_id = $2)
-           AS is_texter
+           AS is_texter,
+       (SELECT tm.assignment_kind
+        FROM campaign_team ct
+        JOIN team_member tmm ON tmm.team_id = ct.team_id AND tmm.user_id = $2
+        JOIN team tm ON tm.id = ct.team_id
+        WHERE ct.campaign_id = c.id
+        ORDER BY tm.assignment_priority DESC, tm.id
+        LIMIT 1) AS team_assignment_kind
 FROM campaign c
 LEFT JOIN organization_member m ON m.org_id = c.org_id AND m.user_id = $2
 WHERE c.id = $1;
