@@ -368,27 +368,3 @@ async def test_a_level_set_again_to_approval_required_keeps_the_waiting_request(
     c, texter, waiting = await _waiting(assigner)
     await _level(assigner, c, texter, "approval_required")
     assert await _transitions(pool, waiting["request_id"]) == ["pending"]
-
-
-async def test_a_kind_the_team_does_not_take_is_refused_up_front_not_queued(
-    assigner: Baton, pool: asyncpg.Pool
-) -> None:
-    c = await _campaign(assigner)
-    texter = c["texters"][0]
-    team = (await assigner.call(api.TEAM_CREATE, as_user=c["owner"], org_id=c["org"],
-                                name="Replies"))["team_id"]  # fmt: skip
-    await assigner.call(api.TEAM_ADD_MEMBERS, as_user=c["owner"], team_id=team, user_ids=[texter])
-    await assigner.call(api.TEAM_UPDATE, as_user=c["owner"], team_id=team,
-                        assignment_kind="replies")  # fmt: skip
-    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"], campaign_id=c["campaign"],
-                        team_ids=[team])  # fmt: skip
-    await _level(assigner, c, texter, "approval_required")
-    before = await snapshot(pool)
-    refusal = await assigner.error(api.ASSIGN_REQUEST, as_user=texter, campaign_id=c["campaign"],
-                                   kind="initials")  # fmt: skip
-    assert refusal.code == "kind_not_allowed" and refusal.details == {"allowed": "replies"}
-    assert await snapshot(pool) == before
-    # The kind it takes still waits for approval.
-    waiting = await assigner.call(api.ASSIGN_REQUEST, as_user=texter, campaign_id=c["campaign"],
-                                  kind="replies")  # fmt: skip
-    assert waiting["status"] == "pending_approval"
