@@ -154,7 +154,7 @@ class Approvals:
                                  {"status": row["status"]})  # fmt: skip
             status = "approved" if request.approve else "rejected"
             decided = await conn.fetchrow(QUERIES["set_status"], row["id"], "pending", status,
-                                          [], None, caller.user_id)  # fmt: skip
+                                          [], None, caller.user_id, None)  # fmt: skip
             assert decided is not None, "the row is locked, pending"
             await _record(conn, decided, caller.user_id, request.request_level)
             return decided
@@ -164,6 +164,7 @@ class Approvals:
     ) -> asyncpg.Record:
         ids: list[int] = []
         refusal: str | None = None
+        details: str | None = None  # the refusal's, as a direct request is told them (JSON)
         # A campaign picked for the texter enrolls them only now (through its teams, unless
         # taken off it since); one they text on already is left as it is.
         await enroll(conn, row["campaign_id"], row["texter_id"])
@@ -176,10 +177,11 @@ class Approvals:
                                  "out: approve it again in a moment to claim its batch",
                                  {"request_id": row["id"]}) from exc  # fmt: skip
             refusal = str(exc.code)
+            details = msgspec.json.encode(exc.details).decode() if exc.details else None
         status = "fulfilled" if ids else "unfulfilled"
         async with conn.transaction():
             done = await conn.fetchrow(QUERIES["set_status"], row["id"], "approved", status,
-                                       ids, refusal, None)  # fmt: skip
+                                       ids, refusal, None, details)  # fmt: skip
             assert done is not None, "resolve_lock keeps every other resolver out"
             await _record(conn, done, actor_id, None)
         return done
@@ -229,6 +231,8 @@ def view(row: asyncpg.Record) -> s.AssignmentRequest:
         request_id=row["id"], org_id=row["org_id"], campaign_id=row["campaign_id"],
         texter_id=row["texter_id"], kind=row["kind"], status=row["status"],
         conversation_ids=list(row["conversation_ids"]), refusal=row["refusal"],
+        refusal_details=msgspec.json.decode(row["refusal_details"])
+        if row["refusal_details"] is not None else None,
         resolved_by=row["resolved_by"], created_at=rfc3339(row["created_at"]),
         updated_at=rfc3339(row["updated_at"]),
     )  # fmt: skip

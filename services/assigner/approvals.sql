@@ -43,10 +43,10 @@ SELECT pg_advisory_unlock(hashtextextended('assignment_request:' || $1::bigint, 
 SELECT * FROM assignment_request WHERE id = $1 FOR UPDATE;
 
 -- name: set_status --
--- Request $1 from status $2 to $3, with the batch ($4), the refusal ($5) and who resolved it
--- ($6, kept when NULL). No row: it was not in status $2.
+-- Request $1 from status $2 to $3, with the batch ($4), the refusal ($5) and its details ($7,
+-- JSON text) and who resolved it ($6, kept when NULL). No row: it was not in status $2.
 UPDATE assignment_request
-SET status = $3, conversation_ids = $4, refusal = $5,
+SET status = $3, conversation_ids = $4, refusal = $5, refusal_details = $7::jsonb,
     resolved_by = coalesce($6, resolved_by), updated_at = now()
 WHERE id = $1 AND status = $2
 RETURNING *;

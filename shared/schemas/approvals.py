@@ -3,7 +3,7 @@ organization, the requests of those who need approval, and their resolution."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -32,6 +32,9 @@ class AssignmentRequest(Message):
     # Why the approved claim handed nothing out (unfulfilled: an error code), or why it was
     # cancelled (request_level_changed, removed_from_organization, removed_from_campaign).
     refusal: str | None
+    # The refusal's details, as a direct request's error carries them (none_textable_now:
+    # opens_at, zone, local_time); null when it has none.
+    refusal_details: dict[str, Any] | None
     resolved_by: int | None
     created_at: str  # RFC 3339, UTC
     updated_at: str  # RFC 3339, UTC

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -368,3 +370,25 @@ async def test_a_level_set_again_to_approval_required_keeps_the_waiting_request(
     c, texter, waiting = await _waiting(assigner)
     await _level(assigner, c, texter, "approval_required")
     assert await _transitions(pool, waiting["request_id"]) == ["pending"]
+
+
+async def test_an_approval_outside_texting_hours_keeps_when_the_next_ones_open(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    """An approved request that gets nothing keeps the refusal's details a direct request is
+    told (none_textable_now: opens_at, zone, local_time), not the code alone."""
+    c, texter, waiting = await _waiting(assigner)
+    hour = datetime.now(UTC).astimezone(ZoneInfo("America/Los_Angeles")).hour
+    closed = {"start": 0, "end": hour - 1} if hour >= 3 else {"start": hour + 3, "end": 24}
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"], campaign_id=c["campaign"],
+                        texting_hours=closed)  # fmt: skip
+    direct = await assigner.error(api.ASSIGN_REQUEST, as_user=c["texters"][1],
+                                  campaign_id=c["campaign"])  # fmt: skip
+    assert direct.code == "none_textable_now"
+    assert set(direct.details) == {"opens_at", "zone", "local_time"}
+    resolved = await assigner.call(api.ASSIGNMENT_REQUESTS_RESOLVE, as_user=c["moderator"],
+                                   request_id=waiting["request_id"], approve=True)  # fmt: skip
+    assert (resolved["status"], resolved["refusal"]) == ("unfulfilled", "none_textable_now")
+    assert resolved["refusal_details"] == direct.details
+    listed = await assigner.call(api.ASSIGNMENT_REQUESTS, as_user=texter, org_id=c["org"])
+    assert listed["requests"][0]["refusal_details"] == direct.details
