@@ -454,7 +454,9 @@ CAMPAIGN_EXPORT = Route(
     "assigner",
     member("moderator"),
     "Start an export of a campaign's conversations or messages as CSV (UTC times, RFC 3339), "
-    "streamed into the Object Store; answered at once with the export (`running`).",
+    "streamed into the Object Store; answered at once with the export (`running`). One per "
+    "campaign and kind runs at a time: another is refused `busy` with the running `export_id`.",
+    (E.BUSY,),
 )
 CAMPAIGN_EXPORT_READ = Route(
     "baton.query.campaign.export",
