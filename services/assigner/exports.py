@@ -207,7 +207,8 @@ def view(row: asyncpg.Record) -> s.Export:
     if state == "running" and row["heartbeat_at"] < datetime.now(UTC) - SILENT_FOR:
         state, error = "failed", "the exporter stopped (its process ended)"
     return s.Export(
-        export_id=row["id"], campaign_id=row["campaign_id"], kind=row["kind"], state=state,
+        export_id=row["id"], org_id=row["org_id"], campaign_id=row["campaign_id"],
+        kind=row["kind"], state=state,
         size_bytes=row["size_bytes"], row_count=row["row_count"], digest=row["digest"],
         error=error, created_at=rfc3339(row["created_at"]),
         finished_at=rfc3339(row["finished_at"]) if row["finished_at"] else None,

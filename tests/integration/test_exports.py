@@ -116,6 +116,7 @@ async def test_10000_messages_are_exported_in_parts_matching_postgres_row_for_ro
     event = json.loads((await events.next_msg(timeout=10)).data)
     assert (event["export_id"], event["state"], event["row_count"]) == (
         state["export_id"], "complete", MESSAGES)  # fmt: skip
+    assert event["org_id"] == state["org_id"] == c["org"]
     # The bucket keeps objects BATON_EXPORT_TTL_HOURS (72 by default).
     info = await nc.jetstream().stream_info(f"OBJ_{api.EXPORTS_BUCKET}")
     assert info.config.max_age == 72 * 3600
