@@ -9,9 +9,9 @@ candidate's texting hours in memory, not a claim per campaign. The texter is enr
 (self_assign.py: once their request level lets the claim happen, so a request waiting for
 approval enrolls nobody until it is approved) and the claim is the named request's, so 1,000
 texters asking at once wait on nothing a named request does not. A pool drained between the
-pick and the claim answers as the claim does
-(`no_more_conversations`) once the claim found it empty after another pick passing it over
-found nothing either: one more pick and claim at most, never a claim per campaign.
+pick and the claim answers as the claim does (`no_more_conversations`) once the claim found it
+empty after another pick passing it over found nothing either: one more pick and claim at most,
+never a claim per campaign.
 """
 
 from __future__ import annotations
