@@ -361,7 +361,9 @@ ASSIGN_JOIN = Route(
         any_user=True,
         rule="with a valid invite token; enrolls the caller as a texter",
     ),
-    "Join a campaign with an invite token and take a first batch.",
+    "Join a campaign with an invite token and take a first batch, under the caller's request "
+    "level as `baton.assign.request`: `first_batch_error` says why none came (`not_approved`; "
+    "`pending_approval` or `request_pending` with the waiting request's `request_id`).",
     (E.INVALID_INVITE, E.BUSY),
 )
 REASSIGN = Route(
@@ -455,7 +457,9 @@ CAMPAIGN_EXPORT = Route(
     "assigner",
     member("moderator"),
     "Start an export of a campaign's conversations or messages as CSV (UTC times, RFC 3339), "
-    "streamed into the Object Store; answered at once with the export (`running`).",
+    "streamed into the Object Store; answered at once with the export (`running`). One per "
+    "campaign and kind runs at a time: another is refused `busy` with the running `export_id`.",
+    (E.BUSY,),
 )
 CAMPAIGN_EXPORT_READ = Route(
     "baton.query.campaign.export",

@@ -18,11 +18,13 @@ Every transition is a row of `assignment_request_event` and an event on EVENTS.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 import asyncpg
 import msgspec
 
-from services.assigner.claim_rules import campaign_refusal, stranger_refusal
+from services.assigner.campaign_pick import enroll
+from services.assigner.claim_rules import campaign_refusal, kind_refusal, stranger_refusal
 from shared import catalogue as api
 from shared import outbox
 from shared.access import QUERIES as ACCESS_QUERIES
@@ -40,6 +42,9 @@ QUERIES = load_queries("services.assigner", "approvals.sql")
 CHANGED = api.ASSIGNMENT_REQUEST_CHANGED
 # (campaign id, texter id, kind, reason) -> the batch's conversation ids, or the refusal raised.
 Claim = Callable[[int, int, str, str], Awaitable[list[int]]]
+# Why a waiting request was cancelled (its `refusal`).
+CancelReason = Literal["request_level_changed", "removed_from_organization",
+                       "removed_from_campaign"]  # fmt: skip
 # What leaves an approved request approved, to be approved again: nothing was decided.
 _TRY_AGAIN = frozenset({ErrorCode.BUSY, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED})
 
@@ -50,10 +55,13 @@ class Approvals:
         self._publisher = publisher
         self._claim = claim
 
-    async def gate(self, request: RequestBatch, texter_id: int) -> Batch | None:
+    async def gate(
+        self, request: RequestBatch, texter_id: int, picked: bool = False
+    ) -> Batch | None:
         """None: claim now, as ever. Otherwise the `pending_approval` answer, or the refusal
         raised. A caller who is not a member, or no such campaign, goes on to the claim, which
-        refuses them as it always has."""
+        refuses them as it always has. `picked`: the campaign was picked for the caller
+        (campaign_pick.py), who may text on it through a team without being enrolled yet."""
         assert request.campaign_id is not None, "a request naming none has its campaign picked"
         async with self._pool.acquire() as conn:
             gate = await conn.fetchrow(QUERIES["request_gate"], request.campaign_id, texter_id)
@@ -61,7 +69,7 @@ class Approvals:
                 return None
             # Who is asking and the campaign's state come first, as in a claim: nobody waits
             # for approval of a request no approval could make good.
-            if not gate["is_texter"]:
+            if not gate["is_texter"] and not picked:
                 raise await stranger_refusal(conn, gate, texter_id)
             refusal = campaign_refusal(gate)
             if refusal is not None:
@@ -72,6 +80,11 @@ class Approvals:
                     "Your requests for conversations are not approved in this organization; "
                     "a moderator assigns you conversations",
                 )
+            # What no approval could change is refused now, not queued to fail at approval
+            # (a kind the team does not take, as self_assign_disabled above).
+            refusal = kind_refusal(gate["team_assignment_kind"], request.kind)
+            if refusal is not None:
+                raise refusal
             async with conn.transaction():
                 opened = await conn.fetchrow(QUERIES["open_request"], gate["org_id"],
                                              gate["id"], texter_id, request.kind)  # fmt: skip
@@ -141,7 +154,7 @@ class Approvals:
                                  {"status": row["status"]})  # fmt: skip
             status = "approved" if request.approve else "rejected"
             decided = await conn.fetchrow(QUERIES["set_status"], row["id"], "pending", status,
-                                          [], None, caller.user_id)  # fmt: skip
+                                          [], None, caller.user_id, None)  # fmt: skip
             assert decided is not None, "the row is locked, pending"
             await _record(conn, decided, caller.user_id, request.request_level)
             return decided
@@ -151,6 +164,10 @@ class Approvals:
     ) -> asyncpg.Record:
         ids: list[int] = []
         refusal: str | None = None
+        details: str | None = None  # the refusal's, as a direct request is told them (JSON)
+        # A campaign picked for the texter enrolls them only now (through its teams, unless
+        # taken off it since); one they text on already is left as it is.
+        await enroll(conn, row["campaign_id"], row["texter_id"])
         try:
             ids = await self._claim(row["campaign_id"], row["texter_id"], row["kind"],
                                     "self_assign")  # fmt: skip
@@ -160,13 +177,29 @@ class Approvals:
                                  "out: approve it again in a moment to claim its batch",
                                  {"request_id": row["id"]}) from exc  # fmt: skip
             refusal = str(exc.code)
+            details = msgspec.json.encode(exc.details).decode() if exc.details else None
         status = "fulfilled" if ids else "unfulfilled"
         async with conn.transaction():
             done = await conn.fetchrow(QUERIES["set_status"], row["id"], "approved", status,
-                                       ids, refusal, None)  # fmt: skip
+                                       ids, refusal, None, details)  # fmt: skip
             assert done is not None, "resolve_lock keeps every other resolver out"
             await _record(conn, done, actor_id, None)
         return done
+
+
+async def cancel_waiting(
+    conn: Connection, org_id: int, texter_ids: list[int], campaign_id: int | None,
+    reason: CancelReason, actor_id: int, level: s.RequestLevel | None = None,
+) -> int:  # fmt: skip
+    """Close, in the caller's transaction, the waiting requests whose reason went away: the
+    texters' level changed (`level`), or they were taken out of the organization or off
+    `campaign_id`. Each is `cancelled`, logged and announced like every transition; a request
+    being approved is past `pending` and is left to its approval."""
+    rows = await conn.fetch(QUERIES["cancel_waiting"], org_id, texter_ids, campaign_id, reason,
+                            actor_id)  # fmt: skip
+    for row in rows:
+        await _record(conn, row, actor_id, level)
+    return len(rows)
 
 
 async def _set_level(conn: Connection, row: asyncpg.Record, role: str, level: str) -> None:
@@ -198,6 +231,8 @@ def view(row: asyncpg.Record) -> s.AssignmentRequest:
         request_id=row["id"], org_id=row["org_id"], campaign_id=row["campaign_id"],
         texter_id=row["texter_id"], kind=row["kind"], status=row["status"],
         conversation_ids=list(row["conversation_ids"]), refusal=row["refusal"],
+        refusal_details=msgspec.json.decode(row["refusal_details"])
+        if row["refusal_details"] is not None else None,
         resolved_by=row["resolved_by"], created_at=rfc3339(row["created_at"]),
         updated_at=rfc3339(row["updated_at"]),
     )  # fmt: skip

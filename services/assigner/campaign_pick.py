@@ -5,11 +5,13 @@ One statement reads every campaign the texter may be handed a batch of that kind
 teams' campaigns, and those they text on), highest team priority first, then the oldest, each
 with the zone groups whose pool holds something, from the campaign tallies (never counting
 rows). The first of them with a pooled zone group open now is picked: a look at each
-candidate's texting hours in memory, not a claim per campaign. The texter is enrolled there and
-the claim is the named request's, so 1,000 texters asking at once wait on nothing a named
-request does not. A pool drained between the pick and the claim answers as the claim does
-(`no_more_conversations`) once the claim found it empty after another pick passing it over
-found nothing either: one more pick and claim at most, never a claim per campaign.
+candidate's texting hours in memory, not a claim per campaign. The texter is enrolled there
+(self_assign.py: once their request level lets the claim happen, so a request waiting for
+approval enrolls nobody until it is approved) and the claim is the named request's, so 1,000
+texters asking at once wait on nothing a named request does not. A pool drained between the
+pick and the claim answers as the claim does (`no_more_conversations`) once the claim found it
+empty after another pick passing it over found nothing either: one more pick and claim at most,
+never a claim per campaign.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncpg
 
 from services.assigner.empty_pool import none_textable_now
 from services.assigner.zone_groups import ZoneGroups
+from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
 from shared.queries import load_queries
@@ -39,8 +42,8 @@ class CampaignPick:
     async def pick(
         self, texter_id: int, kind: str, passed_over: frozenset[int] = frozenset()
     ) -> int:
-        """The campaign picked for `texter_id` (none of `passed_over`), who is enrolled on it;
-        or the refusal raised."""
+        """The campaign picked for `texter_id` (none of `passed_over`), or the refusal raised.
+        They are not enrolled on it here: `enroll` does that, when their batch is claimed."""
         now = self._clock()
         openings: list[Opening | None] = []
         async with self._pool.acquire() as conn:
@@ -52,7 +55,6 @@ class CampaignPick:
                 hours = CampaignHours.of(row)
                 zones = await self._zone_groups.zones(conn, groups)
                 if hours.open_groups(now, zones):
-                    await conn.execute(QUERIES["enroll"], row["id"], texter_id)
                     return int(row["id"])
                 openings.append(hours.next_opening(now, zones.values()))
         if openings:
@@ -60,3 +62,9 @@ class CampaignPick:
             raise none_textable_now(min(known, key=lambda o: o.at) if known else None)
         raise BatonError(ErrorCode.NO_MORE_CONVERSATIONS,
                          "None of your campaigns has conversations to hand out")  # fmt: skip
+
+
+async def enroll(conn: Connection, campaign_id: int, texter_id: int) -> None:
+    """The texter on a campaign picked for them, now that their batch is claimed: only through
+    one of the campaign's teams they are in, and never one they were taken off since."""
+    await conn.execute(QUERIES["enroll"], campaign_id, texter_id)

@@ -33,6 +33,17 @@ WHERE om.user_id = $1 AND c.status = 'active' AND c.self_assign
 ORDER BY p.priority DESC NULLS LAST, c.created_at, c.id;
 
 -- name: enroll --
--- The texter on the campaign picked for them (a texter already is left as they joined).
-INSERT INTO campaign_texter (campaign_id, user_id, joined_via) VALUES ($1, $2, 'team')
+-- Texter $2 on campaign $1 picked for them, when their batch is claimed (a texter already is
+-- left as they joined): a member of its organization, through one of its teams they are in,
+-- and not if they were taken off it (table removal) since the pick or the request, as
+-- candidate_campaigns asks.
+INSERT INTO campaign_texter (campaign_id, user_id, joined_via)
+SELECT c.id, $2, 'team' FROM campaign c
+JOIN organization_member om ON om.org_id = c.org_id AND om.user_id = $2
+WHERE c.id = $1
+  AND EXISTS (SELECT 1 FROM campaign_team ct
+              JOIN team_member m ON m.team_id = ct.team_id AND m.user_id = $2
+              WHERE ct.campaign_id = c.id)
+  AND NOT EXISTS (SELECT 1 FROM removal r
+                  WHERE r.org_id = c.org_id AND r.user_id = $2 AND r.campaign_id = c.id)
 ON CONFLICT DO NOTHING;

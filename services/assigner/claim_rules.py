@@ -32,11 +32,9 @@ def claim_refusal(
     refusal = campaign_refusal(campaign)
     if refusal is not None:
         return refusal
-    allowed = pending["team_assignment_kind"]
-    if allowed not in (None, "both", kind):
-        return BatonError(ErrorCode.KIND_NOT_ALLOWED,
-                          f"This campaign's team takes only {allowed} batches",
-                          {"allowed": allowed})  # fmt: skip
+    refusal = kind_refusal(pending["team_assignment_kind"], kind)
+    if refusal is not None:
+        return refusal
     if kind == "initials":
         if pending["initials"]:
             return BatonError(
@@ -58,6 +56,16 @@ def campaign_refusal(campaign: asyncpg.Record) -> BatonError | None:
             ErrorCode.SELF_ASSIGN_DISABLED, "Self assignment is not enabled for this campaign"
         )
     return None
+
+
+def kind_refusal(allowed: str | None, kind: str) -> BatonError | None:
+    """Why the texter's team on the campaign (`allowed`: its assignment_kind, None: no team)
+    does not take batches of `kind`, or None."""
+    if allowed in (None, "both", kind):
+        return None
+    return BatonError(ErrorCode.KIND_NOT_ALLOWED,
+                      f"This campaign's team takes only {allowed} batches",
+                      {"allowed": allowed})  # fmt: skip
 
 
 def batch_size(campaign: asyncpg.Record, pending: asyncpg.Record, kind: str) -> int:

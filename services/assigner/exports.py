@@ -6,14 +6,18 @@ The export runs in the assigner beside the requests, on a connection of its own,
 far it got every few seconds (`heartbeat_at`, `size_bytes`). It ends `complete` (size, rows,
 digest) or `failed`, with an event on EVENTS either way; an export whose process died stops
 beating and is reported `failed`. Objects expire with the bucket's age limit,
-BATON_EXPORT_TTL_HOURS. Clients, who may not touch `$JS.API` under the production NATS config,
-fetch the object through `baton.query.campaign.export.part`, one stored chunk per request.
+BATON_EXPORT_TTL_HOURS, and the bucket holds BATON_EXPORT_MAX_BYTES at most (an export that would
+pass it fails). One export per campaign and kind runs at a time: starting another while it runs
+is refused `busy`, naming it (`export_id`), since its filters may differ. Clients, who may not
+touch `$JS.API` under the production NATS config, fetch the object through
+`baton.query.campaign.export.part`, one stored chunk per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -51,12 +55,13 @@ AT_ONCE = 2
 class Exports:
     def __init__(
         self, pool: asyncpg.Pool, js: JetStreamContext, publisher: outbox.OutboxPublisher,
-        ttl_hours: int, replicas: int = 1,
+        ttl_hours: int, max_bytes: int, replicas: int = 1,
     ) -> None:  # fmt: skip
         self._pool = pool
         self._js = js
         self._publisher = publisher
         self._ttl_hours = ttl_hours
+        self._max_bytes = max_bytes
         self._replicas = replicas
         self._store: ObjectStore | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -67,11 +72,21 @@ class Exports:
         for name, moment in (("since", since), ("until", until)):
             if moment is not None and moment.tzinfo is None:
                 raise bad_request(f"{name} needs an offset (RFC 3339, e.g. ...Z)", field=name)
+            if moment is not None and not _in_utc_range(moment):
+                raise bad_request(f"{name} is outside the years 1 to 9999 in UTC", field=name)
         if since is not None and until is not None and since >= until:
             raise bad_request("since must be before until", field="since")
         await self._bucket()  # before anything is stored: NATS unreachable is `unavailable`
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
+            await conn.execute(QUERIES["export_turn"], campaign["id"], request.kind)
+            running = await conn.fetchval(QUERIES["running_export"], campaign["id"],
+                                          request.kind, SILENT_FOR.total_seconds())  # fmt: skip
+            if running is not None:
+                raise BatonError(ErrorCode.BUSY,
+                                 f"export {running} of this campaign's {request.kind} is still "
+                                 "running; wait for it (baton.query.campaign.export)",
+                                 {"export_id": running})  # fmt: skip
             name = (
                 f"campaign-{campaign['id']}-{request.kind}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.csv"
             )
@@ -104,16 +119,25 @@ class Exports:
         return s.ExportPart(export_id=row["id"], data=msg.data or b"", next=msg.seq or 0)
 
     async def _bucket(self) -> ObjectStore:
-        """The exports bucket, made on first use with its age limit."""
+        """The exports bucket, made on first use with its age and size limits (a bucket made
+        before with other limits is given these: the settings decide)."""
         if self._store is None:
+            ttl = self._ttl_hours * 3600.0
             try:
-                self._store = await self._js.object_store(api.EXPORTS_BUCKET)
+                store = await self._js.object_store(api.EXPORTS_BUCKET)
             except BucketNotFoundError:
                 self._store = await self._js.create_object_store(
                     api.EXPORTS_BUCKET,
-                    ObjectStoreConfig(description="Baton's campaign exports (CSV)",
-                                      ttl=self._ttl_hours * 3600.0, replicas=self._replicas),
+                    ObjectStoreConfig(description="Baton's campaign exports (CSV)", ttl=ttl,
+                                      max_bytes=self._max_bytes, replicas=self._replicas),
                 )  # fmt: skip
+                return self._store
+            config = (await self._js.stream_info(STREAM)).config
+            if (config.max_bytes, config.max_age) != (self._max_bytes, ttl):
+                await self._js.update_stream(
+                    dataclasses.replace(config, max_bytes=self._max_bytes, max_age=ttl)
+                )
+            self._store = store
         return self._store
 
     async def _run(self, row: asyncpg.Record) -> None:
@@ -167,13 +191,24 @@ async def _export_as(conn: Connection, caller: Caller, export_id: int) -> asyncp
     return row
 
 
+def _in_utc_range(moment: datetime) -> bool:
+    """Whether the moment has a UTC datetime: "0001-01-01T00:00:00+14:00" has none, and the
+    driver, which sends it in UTC, would fail on it."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
 def view(row: asyncpg.Record) -> s.Export:
     state = row["state"]
     error = row["error"]
     if state == "running" and row["heartbeat_at"] < datetime.now(UTC) - SILENT_FOR:
         state, error = "failed", "the exporter stopped (its process ended)"
     return s.Export(
-        export_id=row["id"], campaign_id=row["campaign_id"], kind=row["kind"], state=state,
+        export_id=row["id"], org_id=row["org_id"], campaign_id=row["campaign_id"],
+        kind=row["kind"], state=state,
         size_bytes=row["size_bytes"], row_count=row["row_count"], digest=row["digest"],
         error=error, created_at=rfc3339(row["created_at"]),
         finished_at=rfc3339(row["finished_at"]) if row["finished_at"] else None,

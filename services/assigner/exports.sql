@@ -6,6 +6,20 @@ INSERT INTO campaign_export (org_id, campaign_id, requested_by, kind, statuses, 
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(hours => $9))
 RETURNING *;
 
+-- name: export_turn --
+-- Held to the end of the starting transaction: one start at a time per campaign $1 and kind $2,
+-- so two at once cannot both find none running.
+SELECT pg_advisory_xact_lock(hashtextextended('campaign_export:' || $1::bigint || ':' || $2, 0));
+
+-- name: running_export --
+-- The export of campaign $1 and kind $2 still running (its exporter beat within $3 seconds),
+-- if any: one at a time per campaign and kind.
+SELECT id FROM campaign_export
+WHERE campaign_id = $1 AND kind = $2 AND state = 'running'
+  AND heartbeat_at >= now() - make_interval(secs => $3)
+ORDER BY id DESC
+LIMIT 1;
+
 -- name: export --
 SELECT * FROM campaign_export WHERE id = $1;
 

@@ -17,6 +17,7 @@ import msgspec
 
 from services.assigner.admin import fetch_campaign_as
 from services.assigner.approvals import QUERIES as APPROVALS
+from services.assigner.approvals import cancel_waiting
 from services.assigner.named_queries import QUERIES as ASSIGNER
 from services.assigner.reassign import count_moves, unassign_held
 from shared import outbox
@@ -48,7 +49,9 @@ class Membership:
             unassigned = await unassign_held(
                 conn, row["org_id"], row["id"], request.user_ids, caller.user_id
             )
-        self._moved(unassigned)
+            cancelled = await cancel_waiting(conn, row["org_id"], request.user_ids, row["id"],
+                                             "removed_from_campaign", caller.user_id)  # fmt: skip
+        self._moved(unassigned, cancelled)
         return s.TextersChanged(changed=int(result.split()[-1]), unassigned=unassigned)
 
     async def remove_member(self, request: s.OrgMember, caller: Caller) -> s.MemberRemoved:
@@ -64,7 +67,11 @@ class Membership:
             unassigned = await unassign_held(
                 conn, request.org_id, None, [request.user_id], caller.user_id
             )
-        self._moved(unassigned)
+            cancelled = await cancel_waiting(
+                conn, request.org_id, [request.user_id], None, "removed_from_organization",
+                caller.user_id,
+            )  # fmt: skip
+        self._moved(unassigned, cancelled)
         return s.MemberRemoved(user_id=request.user_id, unassigned=unassigned)
 
     async def update_member(self, request: s.UpdateOrgMember, caller: Caller) -> s.OrgMemberView:
@@ -72,6 +79,7 @@ class Membership:
         if role is msgspec.UNSET and level is msgspec.UNSET:
             raise bad_request("name a `role`, a `request_level`, or both")
         hidden = not_found("organization", request.org_id)
+        cancelled = 0
         async with self._pool.acquire() as conn, conn.transaction():
             current = await self._target(conn, caller, request.org_id, request.user_id)
             if role is not msgspec.UNSET:
@@ -87,7 +95,16 @@ class Membership:
                     raise forbidden("a moderator may change only a texter's request level")
                 await conn.execute(APPROVALS["set_request_level"], request.org_id,
                                    request.user_id, level)  # fmt: skip
-            return (await _members(conn, request.org_id, request.user_id))[0]
+                # A request waits only at approval_required: at any other level it lost its
+                # reason (issue #33, review finding 5).
+                if level != "approval_required":
+                    cancelled = await cancel_waiting(
+                        conn, request.org_id, [request.user_id], None, "request_level_changed",
+                        caller.user_id, level,
+                    )  # fmt: skip
+            member = (await _members(conn, request.org_id, request.user_id))[0]
+        self._moved(0, cancelled)
+        return member
 
     async def list_members(self, request: s.ListOrgMembers, caller: Caller) -> s.OrgMembers:
         async with self._pool.acquire() as conn:
@@ -106,10 +123,11 @@ class Membership:
             raise not_a_member([user_id], f"members of organization {org_id}")
         return role
 
-    def _moved(self, unassigned: int) -> None:
+    def _moved(self, unassigned: int, cancelled: int) -> None:
         if unassigned:
             count_moves("unassign", unassigned)
-            self._publisher.nudge()  # the moves' events go out now
+        if unassigned or cancelled:
+            self._publisher.nudge()  # the moves' and requests' events go out now
 
 
 async def _require_owner_for(

@@ -40,6 +40,7 @@ class OrgReads:
             s.CampaignListed(
                 campaign_id=r["id"], title=r["title"], status=r["status"],
                 self_assign=r["self_assign"], team_id=r["team_id"],
+                team_ids=list(r["team_ids"]),
                 created_at=rfc3339(r["created_at"]),
                 counts=counts.get(r["id"], _no_counts()) if moderator else None,
             )

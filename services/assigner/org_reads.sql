@@ -3,7 +3,9 @@
 -- name: org_campaigns_page --
 -- Organization $1's campaigns after id $3, in id order, $4 at most: only status $2 unless NULL,
 -- and only those user $5 texts on unless NULL.
-SELECT c.id, c.title, c.status, c.self_assign, c.team_id, c.created_at
+SELECT c.id, c.title, c.status, c.self_assign, c.team_id, c.created_at,
+       ARRAY(SELECT ct.team_id FROM campaign_team ct WHERE ct.campaign_id = c.id
+             ORDER BY ct.team_id) AS team_ids
 FROM campaign c
 WHERE c.org_id = $1 AND ($2::text IS NULL OR c.status = $2) AND c.id > $3
   AND ($5::bigint IS NULL OR EXISTS (

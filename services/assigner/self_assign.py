@@ -23,7 +23,7 @@ import msgspec
 from prometheus_client import Counter
 
 from services.assigner.approvals import Approvals
-from services.assigner.campaign_pick import CampaignPick
+from services.assigner.campaign_pick import CampaignPick, enroll
 from services.assigner.claim_batches import (
     LOCKED_POOL_PAUSE_SECONDS,
     LOCKED_POOL_RETRIES,
@@ -52,8 +52,10 @@ ASSIGNED_SUBJECT = api.CONVERSATIONS_ASSIGNED.subject
 FIRST_BATCH_REFUSALS = frozenset({
     ErrorCode.NO_MORE_CONVERSATIONS, ErrorCode.NONE_TEXTABLE_NOW, ErrorCode.INITIALS_PENDING,
     ErrorCode.REPLIES_PENDING, ErrorCode.SELF_ASSIGN_DISABLED, ErrorCode.CAMPAIGN_NOT_ACTIVE,
-    ErrorCode.KIND_NOT_ALLOWED,
+    ErrorCode.KIND_NOT_ALLOWED, ErrorCode.NOT_APPROVED, ErrorCode.REQUEST_PENDING,
 })  # fmt: skip
+# A join's first batch that waits for a moderator (the member's level is approval_required).
+PENDING_APPROVAL = "pending_approval"
 
 
 class SelfAssign:
@@ -87,21 +89,26 @@ class SelfAssign:
         picked = await self._picks.pick(caller.user_id, request.kind)
         try:
             return await self._request(s.RequestBatch(campaign_id=picked, kind=request.kind),
-                                       caller.user_id)  # fmt: skip
+                                       caller.user_id, picked=True)  # fmt: skip
         except BatonError as refusal:
             if refusal.code != ErrorCode.NO_MORE_CONVERSATIONS:
                 raise
         again = await self._picks.pick(caller.user_id, request.kind, frozenset({picked}))
         return await self._request(s.RequestBatch(campaign_id=again, kind=request.kind),
-                                   caller.user_id)  # fmt: skip
+                                   caller.user_id, picked=True)  # fmt: skip
 
-    async def _request(self, request: s.RequestBatch, texter_id: int) -> s.Batch:
+    async def _request(
+        self, request: s.RequestBatch, texter_id: int, picked: bool = False
+    ) -> s.Batch:
         campaign_id = request.campaign_id
         assert campaign_id is not None
-        waiting = await self.approvals.gate(request, texter_id)
+        waiting = await self.approvals.gate(request, texter_id, picked)
         if waiting is not None:
             waiting.campaign_id = campaign_id
             return waiting
+        if picked:  # enrolled only now their level lets the claim happen (an approval, later)
+            async with self._pool.acquire() as conn:
+                await enroll(conn, campaign_id, texter_id)
         ids = await self._assign(campaign_id, texter_id, request.kind, "self_assign")
         return s.Batch(conversation_ids=ids, count=len(ids), campaign_id=campaign_id)
 
@@ -127,21 +134,27 @@ class SelfAssign:
             if invite["team_id"] is not None:
                 await conn.execute(QUERIES["add_team_member"], invite["team_id"], texter_id)
             await conn.execute(QUERIES["add_texters"], invite["campaign_id"], [texter_id], "invite")
-        # The first batch is requested for them (seed 000), in its own transaction.
-        opening = None
+        # The first batch is requested for them (seed 000), in its own transaction, under the
+        # member's request level exactly as baton.assign.request is (issue #33).
+        joined = s.Joined(campaign_id=invite["campaign_id"], kind=invite["kind"],
+                          conversation_ids=[])  # fmt: skip
+        first = s.RequestBatch(campaign_id=invite["campaign_id"], kind=invite["kind"])
         try:
-            ids = await self._assign(invite["campaign_id"], texter_id, invite["kind"], "join")
-            error = None
+            waiting = await self.approvals.gate(first, texter_id)
+            if waiting is not None:
+                joined.first_batch_error, joined.request_id = PENDING_APPROVAL, waiting.request_id
+                return joined
+            joined.conversation_ids = await self._assign(invite["campaign_id"], texter_id,
+                                                         invite["kind"], "join")  # fmt: skip
         except BatonError as exc:
             if exc.code not in FIRST_BATCH_REFUSALS:
                 raise
-            ids, error = [], exc.code
+            joined.first_batch_error = exc.code
             if exc.code == ErrorCode.NONE_TEXTABLE_NOW and exc.details:
-                opening = msgspec.convert(exc.details, s.NextOpening)
-        return s.Joined(
-            campaign_id=invite["campaign_id"], kind=invite["kind"], conversation_ids=ids,
-            first_batch_error=error, next_opening=opening,
-        )  # fmt: skip
+                joined.next_opening = msgspec.convert(exc.details, s.NextOpening)
+            if exc.code == ErrorCode.REQUEST_PENDING and exc.details:
+                joined.request_id = exc.details.get("request_id")
+        return joined
 
     async def _assign(self, campaign_id: int, texter_id: int, kind: str, reason: str) -> list[int]:
         if kind == "initials":

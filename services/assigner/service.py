@@ -47,7 +47,7 @@ def endpoints(
     membership = Membership(pool, context.outbox)
     org_reads = OrgReads(pool)
     exports = Exports(pool, context.js, context.outbox, settings.export_ttl_hours,
-                      settings.stream_replicas)  # fmt: skip
+                      settings.export_max_bytes, settings.stream_replicas)  # fmt: skip
     # Who may call each subject is declared with it, in the catalogue.
     return [
         bound(api.ORG_CREATE, administration.create_org),

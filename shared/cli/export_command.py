@@ -67,6 +67,12 @@ def _moment(value: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # A file that cannot be written is found before the export runs on the server, and said to
+    # be local, not blamed on NATS.
+    problem = _unwritable(args.output)
+    if problem is not None:
+        print(f"baton export: cannot write {args.output}: {problem}", file=sys.stderr)
+        return exit_codes.USAGE
     request: dict[str, Any] = {"campaign_id": args.campaign_id, "kind": args.kind,
                                "status": args.status}  # fmt: skip
     for name in ("since", "until"):
@@ -86,6 +92,26 @@ def run(args: argparse.Namespace) -> int:
         return int(stop.code or exit_codes.FAILED)
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why the download could not be written to `path` (through its `.part` file), or None."""
+    if path.is_dir():
+        return "it is a directory"
+    partial = _partial(path)
+    existed = partial.exists()
+    try:
+        with partial.open("ab"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not existed:
+        partial.unlink(missing_ok=True)
+    return None
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
 async def export_to_file(
     client: BatonClient, request: dict[str, Any], path: Path, progress: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -99,7 +125,7 @@ async def export_to_file(
     if state["state"] != "complete":
         raise ExportFailedError(f"export {export_id} failed: {state['error']}")
     size, digest = state["size_bytes"], hashlib.sha256()
-    partial = path.with_name(path.name + ".part")
+    partial = _partial(path)
     got, after = 0, 0
     with partial.open("wb") as out:
         while got < size:

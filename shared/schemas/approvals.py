@@ -3,7 +3,7 @@ organization, the requests of those who need approval, and their resolution."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -13,8 +13,10 @@ from shared.schemas.base import Id, Message, Request
 # moderator, or a refusal (docs/request_levels.md says it from the texter's side).
 RequestLevel = Literal["auto_approve", "approval_required", "do_not_approve"]
 # pending -> rejected; pending -> approved -> fulfilled (the batch claimed) or unfulfilled (a
-# claim rule refused it: `refusal`).
-RequestStatus = Literal["pending", "approved", "rejected", "fulfilled", "unfulfilled"]
+# claim rule refused it: `refusal`); pending -> cancelled (its reason went away: `refusal` says
+# request_level_changed, removed_from_organization or removed_from_campaign).
+RequestStatus = Literal["pending", "approved", "rejected", "fulfilled", "unfulfilled",
+                        "cancelled"]  # fmt: skip
 PageSize = Annotated[int, msgspec.Meta(ge=1, le=500)]
 
 
@@ -27,8 +29,12 @@ class AssignmentRequest(Message):
     status: RequestStatus
     # The batch handed out on approval (fulfilled), else empty.
     conversation_ids: list[int]
-    # Why the approved claim handed nothing out (unfulfilled): an error code.
+    # Why the approved claim handed nothing out (unfulfilled: an error code), or why it was
+    # cancelled (request_level_changed, removed_from_organization, removed_from_campaign).
     refusal: str | None
+    # The refusal's details, as a direct request's error carries them (none_textable_now:
+    # opens_at, zone, local_time); null when it has none.
+    refusal_details: dict[str, Any] | None
     resolved_by: int | None
     created_at: str  # RFC 3339, UTC
     updated_at: str  # RFC 3339, UTC

@@ -47,6 +47,10 @@ class NextOpening(Message):
 
 
 class Joined(Message):
+    """The enrolled campaign and the first batch; when none came, `first_batch_error` says why:
+    a claim's refusal, `not_approved`, or `pending_approval` / `request_pending` with the
+    waiting request's `request_id` (the caller's request level, docs/request_levels.md)."""
+
     campaign_id: int
     kind: str
     conversation_ids: list[int]
@@ -54,6 +58,9 @@ class Joined(Message):
     first_batch_error: str | None = None
     # With `none_textable_now`: when the next conversations open (null if not within a week).
     next_opening: NextOpening | None = None
+    # With `pending_approval` (the caller's level is approval_required: the first batch waits as
+    # this request for a moderator) or `request_pending` (one of theirs waits already): its id.
+    request_id: int | None = None
 
 
 class ConversationsAssigned(Message):

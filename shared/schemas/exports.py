@@ -37,6 +37,8 @@ class ReadExport(Request):
 
 class Export(Message):
     export_id: int
+    # The campaign's organization (so a reader of the `campaign.exported` event knows whose).
+    org_id: int
     campaign_id: int
     kind: str
     state: ExportState

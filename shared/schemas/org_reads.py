@@ -38,7 +38,10 @@ class CampaignListed(Message):
     title: str
     status: str
     self_assign: bool
+    # The first of `team_ids` (deprecated, for the previous release's clients).
     team_id: int | None
+    # The teams it is limited to, all of them (issue #33); empty: none.
+    team_ids: list[int]
     created_at: str  # RFC 3339, UTC
     # Moderators and higher only (a texter's list has null, as campaign stats are theirs).
     counts: CampaignCounts | None

@@ -363,8 +363,9 @@ CREATE TABLE public.assignment_request (
     resolved_by bigint,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    refusal_details jsonb,
     CONSTRAINT assignment_request_kind_check CHECK ((kind = ANY (ARRAY['initials'::text, 'replies'::text]))),
-    CONSTRAINT assignment_request_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'fulfilled'::text, 'unfulfilled'::text])))
+    CONSTRAINT assignment_request_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'fulfilled'::text, 'unfulfilled'::text, 'cancelled'::text])))
 );
 
 --

@@ -21,7 +21,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, ObjectStoreConfig
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.settings import AssignerSettings
@@ -328,6 +328,11 @@ async def test_exports_are_written_by_the_assigner_and_clients_read_them_only_in
     downloads an export through `baton.query.campaign.export.part` and cannot touch the bucket."""
     client_errors: list[str] = []
     with production_nats(tmp_path) as url:
+        # A bucket made before with other limits is given the settings' under the assigner's
+        # own rights.
+        assigner_nc = await _connect(url, "assigner", [])
+        assigner_js = assigner_nc.jetstream()
+        await assigner_js.create_object_store(api.EXPORTS_BUCKET, ObjectStoreConfig(ttl=3600.0))
         async with running(ASSIGNER, _assigner(settings, url), client=READINESS):
             client = await _connect(url, "client", client_errors)
             baton = Baton(client)
@@ -342,6 +347,9 @@ async def test_exports_are_written_by_the_assigner_and_clients_read_them_only_in
             await client.subscribe(f"$O.{api.EXPORTS_BUCKET}.>")
             await _settle(client)
             await client.close()
+        limits = (await assigner_js.stream_info(f"OBJ_{api.EXPORTS_BUCKET}")).config
+        await assigner_nc.close()
+    assert (limits.max_age, limits.max_bytes) == (72 * 3600, 10 * 2**30)
     assert _violations(client_errors) == {
         _publish(f"$JS.API.STREAM.MSG.GET.OBJ_{api.EXPORTS_BUCKET}"),
         _subscription(f"$O.{api.EXPORTS_BUCKET}.>"),

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -286,3 +288,107 @@ async def _claims_of(pool: asyncpg.Pool, texter: int) -> list[int]:
     rows = await pool.fetch("SELECT conversation_id FROM assignment_move WHERE to_texter_id = $1",
                             texter)  # fmt: skip
     return [r["conversation_id"] for r in rows]
+
+
+async def test_a_join_by_invite_obeys_the_members_request_level(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    """The first batch of an invite join is a request like any other: do_not_approve gets none,
+    approval_required waits (and a second join with the same link hands none out either)."""
+    c = await _campaign(assigner, texters=3)
+    refused, waits, auto = c["texters"]
+    await _level(assigner, c, refused, "do_not_approve")
+    await _level(assigner, c, waits, "approval_required")
+    token = (await assigner.call(api.CAMPAIGN_INVITE, as_user=c["owner"],
+                                 campaign_id=c["campaign"], kind="initials"))["token"]  # fmt: skip
+
+    for _ in range(2):
+        joined = await assigner.call(api.ASSIGN_JOIN, as_user=refused, token=token)
+        assert (joined["conversation_ids"], joined["first_batch_error"]) == ([], "not_approved")
+        assert joined["request_id"] is None
+    assert await _held(pool, c["campaign"], refused) == []
+
+    joined = await assigner.call(api.ASSIGN_JOIN, as_user=waits, token=token)
+    assert (joined["conversation_ids"], joined["first_batch_error"]) == ([], "pending_approval")
+    request_id = joined["request_id"]
+    waiting = await pool.fetchrow("SELECT texter_id, campaign_id, kind, status FROM "
+                                  "assignment_request WHERE id = $1", request_id)  # fmt: skip
+    assert tuple(waiting) == (waits, c["campaign"], "initials", "pending")
+    again = await assigner.call(api.ASSIGN_JOIN, as_user=waits, token=token)
+    assert (again["first_batch_error"], again["request_id"]) == ("request_pending", request_id)
+    assert await _held(pool, c["campaign"], waits) == []
+    resolved = await assigner.call(api.ASSIGNMENT_REQUESTS_RESOLVE, as_user=c["moderator"],
+                                   request_id=request_id, approve=True)  # fmt: skip
+    assert resolved["conversation_ids"] == await _held(pool, c["campaign"], waits)
+    assert len(resolved["conversation_ids"]) == 5
+
+    # The default level takes its batch at once, as before.
+    joined = await assigner.call(api.ASSIGN_JOIN, as_user=auto, token=token)
+    assert joined["first_batch_error"] is None and len(joined["conversation_ids"]) == 5
+    assert joined["conversation_ids"] == await _held(pool, c["campaign"], auto)
+
+
+@pytest.mark.parametrize("reason", ["auto_approve", "do_not_approve", "removed_from_organization",
+                                    "removed_from_campaign"])  # fmt: skip
+async def test_a_waiting_request_is_cancelled_when_its_reason_goes_away(
+    assigner: Baton, pool: asyncpg.Pool, nc: NatsClient, reason: str
+) -> None:
+    c, texter, waiting = await _waiting(assigner)
+    request_id = waiting["request_id"]
+    events = await nc.jetstream().subscribe(api.ASSIGNMENT_REQUEST_CHANGED.pattern,
+                                            stream="EVENTS")  # fmt: skip
+    assert json.loads((await events.next_msg(timeout=10)).data)["status"] == "pending"
+    if reason == "removed_from_organization":
+        await assigner.call(api.ORG_MEMBERS_REMOVE, as_user=c["owner"], org_id=c["org"],
+                            user_id=texter)  # fmt: skip
+    elif reason == "removed_from_campaign":
+        await assigner.call(api.CAMPAIGN_TEXTERS_REMOVE, as_user=c["owner"],
+                            campaign_id=c["campaign"], user_ids=[texter])  # fmt: skip
+    else:
+        await _level(assigner, c, texter, reason)
+    why = "request_level_changed" if reason.endswith("approve") else reason
+    row = await pool.fetchrow("SELECT status, refusal, resolved_by FROM assignment_request "
+                              "WHERE id = $1", request_id)  # fmt: skip
+    assert tuple(row) == ("cancelled", why, c["owner"] if "removed" in reason else c["moderator"])
+    assert await _transitions(pool, request_id) == ["pending", "cancelled"]
+    event = json.loads((await events.next_msg(timeout=10)).data)
+    assert (event["request_id"], event["status"], event["refusal"]) == (request_id, "cancelled",
+                                                                        why)  # fmt: skip
+    # Nothing is left to approve: resolving it is a conflict and hands nothing out.
+    late = await assigner.error(api.ASSIGNMENT_REQUESTS_RESOLVE, as_user=c["owner"],
+                                request_id=request_id, approve=True)  # fmt: skip
+    assert late.code == "conflict" and late.details == {"status": "cancelled"}
+    assert await _held(pool, c["campaign"], texter) == []
+    if reason == "auto_approve":  # the next request follows the new level at once
+        batch = await assigner.call(api.ASSIGN_REQUEST, as_user=texter, campaign_id=c["campaign"])
+        assert batch["status"] == "assigned" and batch["count"] == 5
+
+
+async def test_a_level_set_again_to_approval_required_keeps_the_waiting_request(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    c, texter, waiting = await _waiting(assigner)
+    await _level(assigner, c, texter, "approval_required")
+    assert await _transitions(pool, waiting["request_id"]) == ["pending"]
+
+
+async def test_an_approval_outside_texting_hours_keeps_when_the_next_ones_open(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    """An approved request that gets nothing keeps the refusal's details a direct request is
+    told (none_textable_now: opens_at, zone, local_time), not the code alone."""
+    c, texter, waiting = await _waiting(assigner)
+    hour = datetime.now(UTC).astimezone(ZoneInfo("America/Los_Angeles")).hour
+    closed = {"start": 0, "end": hour - 1} if hour >= 3 else {"start": hour + 3, "end": 24}
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"], campaign_id=c["campaign"],
+                        texting_hours=closed)  # fmt: skip
+    direct = await assigner.error(api.ASSIGN_REQUEST, as_user=c["texters"][1],
+                                  campaign_id=c["campaign"])  # fmt: skip
+    assert direct.code == "none_textable_now"
+    assert set(direct.details) == {"opens_at", "zone", "local_time"}
+    resolved = await assigner.call(api.ASSIGNMENT_REQUESTS_RESOLVE, as_user=c["moderator"],
+                                   request_id=waiting["request_id"], approve=True)  # fmt: skip
+    assert (resolved["status"], resolved["refusal"]) == ("unfulfilled", "none_textable_now")
+    assert resolved["refusal_details"] == direct.details
+    listed = await assigner.call(api.ASSIGNMENT_REQUESTS, as_user=texter, org_id=c["org"])
+    assert listed["requests"][0]["refusal_details"] == direct.details

@@ -129,3 +129,36 @@ async def test_1000_campaign_less_requests_at_once_never_hand_a_conversation_twi
     by_campaign = Counter(campaign for campaign, _ in handed)
     assert by_campaign[campaigns[0]] == 2000 and set(by_campaign) <= set(campaigns)
     print(f"1,000 campaign-less requests: {dict(outcomes)}; per campaign {dict(by_campaign)}")
+
+
+async def test_a_waiting_campaign_less_request_enrolls_nobody_until_approved(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    c = await campaign_with_texters(assigner, texters=1, contacts=0)
+    texter = c["texters"][0]
+    await assigner.call(api.ORG_MEMBERS_UPDATE, as_user=c["owner"], org_id=c["org"],
+                        user_id=texter, request_level="approval_required")  # fmt: skip
+    team = await _team(assigner, c, "Team", 1, [texter])
+    picked = await _campaign(assigner, c, "Picked", [team], range(0, 4), {"start": 0, "end": 24},
+                             2)  # fmt: skip
+
+    async def enrolled() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM campaign_texter WHERE "
+                                        "campaign_id = $1 AND user_id = $2", picked, texter))  # fmt: skip
+
+    waiting = await assigner.call(api.ASSIGN_REQUEST, as_user=texter)
+    assert (waiting["status"], waiting["campaign_id"]) == ("pending_approval", picked)
+    assert not await enrolled()
+    rejected = await assigner.call(api.ASSIGNMENT_REQUESTS_RESOLVE, as_user=c["owner"],
+                                   request_id=waiting["request_id"], approve=False)  # fmt: skip
+    assert rejected["status"] == "rejected" and not await enrolled()
+
+    again = await assigner.call(api.ASSIGN_REQUEST, as_user=texter)
+    assert again["status"] == "pending_approval" and not await enrolled()
+    approved = await assigner.call(api.ASSIGNMENT_REQUESTS_RESOLVE, as_user=c["owner"],
+                                   request_id=again["request_id"], approve=True)  # fmt: skip
+    assert approved["status"] == "fulfilled" and len(approved["conversation_ids"]) == 2
+    assert await enrolled()
+    held = await pool.fetch("SELECT id FROM conversation WHERE assignee_id = $1 ORDER BY id",
+                            texter)  # fmt: skip
+    assert [r["id"] for r in held] == sorted(approved["conversation_ids"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from typing import Any
 import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js.api import ObjectStoreConfig
+from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.settings import AssignerSettings
@@ -112,9 +116,12 @@ async def test_10000_messages_are_exported_in_parts_matching_postgres_row_for_ro
     event = json.loads((await events.next_msg(timeout=10)).data)
     assert (event["export_id"], event["state"], event["row_count"]) == (
         state["export_id"], "complete", MESSAGES)  # fmt: skip
+    assert event["org_id"] == state["org_id"] == c["org"]
     # The bucket keeps objects BATON_EXPORT_TTL_HOURS (72 by default).
     info = await nc.jetstream().stream_info(f"OBJ_{api.EXPORTS_BUCKET}")
     assert info.config.max_age == 72 * 3600
+    # It holds BATON_EXPORT_MAX_BYTES at most (10 GiB by default).
+    assert info.config.max_bytes == 10 * 2**30
 
 
 async def test_conversations_export_with_status_and_time_filters(
@@ -161,6 +168,12 @@ async def test_who_may_export_and_what_bad_input_gets(assigner: Baton, pool: asy
                 {"status": ["nonsense"]}, {"kind": "contacts"}):  # fmt: skip
         refusal = await assigner.error(api.CAMPAIGN_EXPORT, as_user=c["owner"], **{**start, **bad})
         assert refusal.code == "bad_request", bad
+    # Moments with no UTC datetime (the driver sends UTC) are the caller's mistake, not `internal`.
+    for field, moment in (("since", "0001-01-01T00:00:00+14:00"),
+                          ("until", "9999-12-31T23:59:59-14:00")):  # fmt: skip
+        refusal = await assigner.error(api.CAMPAIGN_EXPORT, as_user=c["owner"],
+                                       **{**start, field: moment})  # fmt: skip
+        assert refusal.code == "bad_request" and refusal.details["field"] == field, moment
     assert await pool.fetchval("SELECT count(*) FROM campaign_export") == 0
     started = await assigner.call(api.CAMPAIGN_EXPORT, as_user=c["owner"], **start)
     assert started["state"] in ("running", "complete")
@@ -213,3 +226,79 @@ async def test_objects_expire_after_baton_export_ttl_hours(
     assert info.config.max_age == 5 * 3600
     created = datetime.fromisoformat(state["created_at"])
     assert datetime.fromisoformat(state["expires_at"]) - created == timedelta(hours=5)
+
+
+async def _running_export(pool: asyncpg.Pool, c: dict[str, Any], kind: str, beat: str) -> int:
+    """A running export row whose exporter last beat `beat` ago (as one mid-copy, or dead)."""
+    export_id: int = await pool.fetchval(
+        """INSERT INTO campaign_export (org_id, campaign_id, requested_by, kind, object_name,
+                                        heartbeat_at, expires_at)
+           VALUES ($1, $2, $3, $4, 'running.csv', now() - $5::text::interval,
+                   now() + interval '72 hours') RETURNING id""",
+        c["org"], c["campaign"], c["owner"], kind, beat)  # fmt: skip
+    return export_id
+
+
+async def test_one_export_per_campaign_and_kind_runs_at_a_time(
+    assigner: Baton, pool: asyncpg.Pool
+) -> None:
+    c = await campaign_with_texters(assigner, texters=1, contacts=2)
+    running = await _running_export(pool, c, "messages", "1 second")
+    before = await pool.fetchval("SELECT count(*) FROM campaign_export")
+    second = await assigner.error(api.CAMPAIGN_EXPORT, as_user=c["owner"],
+                                  campaign_id=c["campaign"], kind="messages")  # fmt: skip
+    assert second.code == "busy" and second.details == {"export_id": running}
+    assert await pool.fetchval("SELECT count(*) FROM campaign_export") == before
+    # The other kind is another export; a running one whose exporter died blocks nothing.
+    other = await assigner.call(api.CAMPAIGN_EXPORT, as_user=c["owner"],
+                                campaign_id=c["campaign"], kind="conversations")  # fmt: skip
+    assert other["export_id"] != running
+    await pool.execute("UPDATE campaign_export SET heartbeat_at = now() - interval '2 minutes' "
+                       "WHERE id = $1", running)  # fmt: skip
+    again = await assigner.call(api.CAMPAIGN_EXPORT, as_user=c["owner"],
+                                campaign_id=c["campaign"], kind="messages")  # fmt: skip
+    assert again["export_id"] > running
+
+
+async def test_an_export_past_baton_export_max_bytes_fails_and_keeps_nothing(
+    settings: CommonSettings, nc: NatsClient, pool: asyncpg.Pool
+) -> None:
+    """The bucket's byte cap is the setting's, also for a bucket made before without one."""
+    js = nc.jetstream()
+    await js.create_object_store(api.EXPORTS_BUCKET, ObjectStoreConfig(ttl=3600.0))
+    own = load_settings(AssignerSettings, {
+        "BATON_DATABASE_URL": settings.database_url, "BATON_NATS_URL": settings.nats_url,
+        "BATON_DB_POOL_MIN": "1", "BATON_EXPORT_MAX_BYTES": str(2**20)})  # fmt: skip
+    assert own.export_max_bytes == 2**20
+    async with running(ASSIGNER, own):
+        baton = Baton(nc)
+        c = await campaign_with_texters(baton, texters=1, contacts=1_000)
+        # 2,000 messages of 1,000 characters: about 2 MiB of CSV.
+        await pool.execute(
+            """INSERT INTO message (conversation_id, direction, kind, body, delivery_status)
+               SELECT cv.id, 'inbound', 'contact', repeat('x', 1000), 'received'
+               FROM conversation cv CROSS JOIN generate_series(1, 2)
+               WHERE cv.campaign_id = $1""", c["campaign"])  # fmt: skip
+        started = await baton.call(api.CAMPAIGN_EXPORT, as_user=c["owner"],
+                                   campaign_id=c["campaign"], kind="messages")  # fmt: skip
+
+        async def finished() -> dict[str, Any] | None:
+            state: dict[str, Any] = await baton.call(
+                api.CAMPAIGN_EXPORT_READ, as_user=c["owner"], export_id=started["export_id"]
+            )
+            return None if state["state"] == "running" else state
+
+        state = await eventually(finished)
+    assert state["state"] == "failed" and state["error"]
+    info = await js.stream_info(f"OBJ_{api.EXPORTS_BUCKET}")
+    assert (info.config.max_bytes, info.config.max_age) == (2**20, 72 * 3600)
+    assert info.state.bytes < 2**20
+    assert [o async for o in _objects(await js.object_store(api.EXPORTS_BUCKET))] == []
+
+
+async def _objects(store: ObjectStore) -> AsyncIterator[str]:
+    try:
+        for info in await store.list():
+            yield info.name
+    except NotFoundError:  # an empty bucket lists nothing this way
+        return

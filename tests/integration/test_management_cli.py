@@ -92,3 +92,10 @@ async def test_teams_reads_and_an_export_from_the_command_line(
     code, _, err = await _baton(capsys, "export", str(c["campaign"]), "--messages", "--since",
                                 "yesterday", "-o", str(path), "--as", owner)  # fmt: skip
     assert code == exit_codes.USAGE
+    # An output the CLI cannot write is a local usage error, found before any export starts.
+    exports = await pool.fetchval("SELECT count(*) FROM campaign_export")
+    for bad in (tmp_path / "missing" / "x.csv", tmp_path):
+        code, _, err = await _baton(capsys, "export", str(c["campaign"]), "--messages", "-o",
+                                    str(bad), "--as", owner)  # fmt: skip
+        assert code == exit_codes.USAGE and f"cannot write {bad}" in err, err
+    assert await pool.fetchval("SELECT count(*) FROM campaign_export") == exports

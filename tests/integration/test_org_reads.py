@@ -126,3 +126,15 @@ async def test_another_organization_reads_nothing(assigner: Baton) -> None:
                            (api.CAMPAIGN_INVITES, {"campaign_id": c["campaign"]})):  # fmt: skip
         refusal = await assigner.error(route, as_user=other["owner"], **payload)
         assert refusal.code == "not_found", route.subject
+
+
+async def test_a_campaign_limited_to_several_teams_lists_them_all(assigner: Baton) -> None:
+    c = await _org(assigner)
+    await assigner.call(api.CAMPAIGN_UPDATE, as_user=c["owner"], campaign_id=c["drafts"][0],
+                        team_ids=c["teams"])  # fmt: skip
+    listed = await assigner.call(api.ORG_CAMPAIGNS, as_user=c["moderator"], org_id=c["org"])
+    teams = {x["campaign_id"]: x["team_ids"] for x in listed["campaigns"]}
+    assert teams == {c["campaign"]: [], c["drafts"][0]: sorted(c["teams"]), c["drafts"][1]: []}
+    one = await assigner.call(api.CAMPAIGN_READ, as_user=c["moderator"],
+                          campaign_id=c["drafts"][0])  # fmt: skip
+    assert one["team_ids"] == teams[c["drafts"][0]]

@@ -89,18 +89,27 @@ async def test_the_teams_max_request_size_caps_a_batch_below_the_campaigns(
     assert held == 14
 
 
+@pytest.mark.parametrize("level", ["auto_approve", "approval_required"])
 async def test_a_request_of_a_kind_the_team_does_not_take_is_refused_and_changes_nothing(
-    assigner: Baton, pool: asyncpg.Pool
+    assigner: Baton, pool: asyncpg.Pool, level: str
 ) -> None:
     c = await _team_campaign(assigner)
     texter = c["texters"][0]
     await assigner.call(api.TEAM_UPDATE, as_user=c["owner"], team_id=c["team"],
                         assignment_kind="replies")  # fmt: skip
+    await assigner.call(api.ORG_MEMBERS_UPDATE, as_user=c["owner"], org_id=c["org"],
+                        user_id=texter, request_level=level)  # fmt: skip
     before = await snapshot(pool)
     refusal = await assigner.error(api.ASSIGN_REQUEST, as_user=texter, campaign_id=c["campaign"],
                                    kind="initials")  # fmt: skip
     assert refusal.code == "kind_not_allowed" and refusal.details == {"allowed": "replies"}
     assert await snapshot(pool) == before
+    if level == "approval_required":
+        # Refused up front, not queued to fail at approval; the kind it takes waits for one.
+        waiting = await assigner.call(api.ASSIGN_REQUEST, as_user=texter,
+                                      campaign_id=c["campaign"], kind="replies")  # fmt: skip
+        assert waiting["status"] == "pending_approval"
+        return
     # The kind it takes goes through to the claim (no reply waits yet).
     replies = await assigner.error(api.ASSIGN_REQUEST, as_user=texter, campaign_id=c["campaign"],
                                    kind="replies")  # fmt: skip
