@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 from shared.service import ServiceDefinition, run_service
-from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.settings import SettingsError, load_settings
 from shared.tokens import KeyConfigError, verifier_from_settings
 
 EXIT_BAD_SETTINGS = 2
 
 
-def main_for(definition: ServiceDefinition, settings_kind: type[CommonSettings]) -> None:
+def main_for(definition: ServiceDefinition[Any]) -> None:
     try:
-        settings = load_settings(settings_kind)
+        settings = load_settings(definition.settings_type)
         verifier_from_settings(settings)
     except (SettingsError, KeyConfigError) as exc:
         print(f"baton {definition.name}: bad setting: {exc}", file=sys.stderr)

@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import structlog
@@ -47,14 +47,17 @@ from shared.version import baton_version
 log = structlog.get_logger(__name__)
 
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+# A service's own settings type (AssignerSettings, ...): its definition, its context and
+# `run_service` agree on it, so no service falls back to defaults when a type check fails.
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
 
 @dataclass
-class ServiceContext:
+class ServiceContext(Generic[SettingsT]):
     """What a running service hands to its handlers and workers."""
 
     name: str
-    settings: CommonSettings
+    settings: SettingsT
     pool: asyncpg.Pool
     nc: NatsClient
     js: JetStreamContext
@@ -66,11 +69,12 @@ class ServiceContext:
 
 
 @dataclass(frozen=True)
-class ServiceDefinition:
+class ServiceDefinition(Generic[SettingsT]):
     name: str
-    endpoints: Callable[[ServiceContext], list[Endpoint[Any]]] = lambda _: []
+    settings_type: type[SettingsT]
+    endpoints: Callable[[ServiceContext[SettingsT]], list[Endpoint[Any]]] = lambda _: []
     consumers: tuple[ConsumerSpec, ...] = ()
-    workers: Callable[[ServiceContext], list[Worker]] = lambda _: []
+    workers: Callable[[ServiceContext[SettingsT]], list[Worker]] = lambda _: []
     # The outbox subjects (prefixes) this service publishes, as its NATS user is allowed to
     # (deploy/nats/nats-production.conf; a test checks the two agree). Rows other services
     # queue under other subjects wait for them.
@@ -177,13 +181,15 @@ async def _stop_serving(
 
 
 async def run_service(
-    definition: ServiceDefinition,
-    settings: CommonSettings,
+    definition: ServiceDefinition[SettingsT],
+    settings: SettingsT,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT, or until `stop` is set when the caller supplies one (tests)."""
     name = definition.name
+    if not isinstance(settings, definition.settings_type):  # a caller outside mypy's reach
+        raise TypeError(f"{name} runs on {definition.settings_type.__name__} settings")
     configure_logging(name, settings.log_format, settings.log_level)
     # Before anything else: a service that could not tell callers apart must not start.
     verifier = verifier_from_settings(settings)

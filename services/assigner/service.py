@@ -25,13 +25,11 @@ from shared.texting_hours import utc_now
 
 
 def endpoints(
-    context: ServiceContext, clock: Callable[[], datetime] = utc_now
+    context: ServiceContext[AssignerSettings], clock: Callable[[], datetime] = utc_now
 ) -> list[Endpoint[Any]]:
     """`clock`: what "now" is for texting hours (tests inject one)."""
     pool = context.pool
     settings = context.settings
-    if not isinstance(settings, AssignerSettings):
-        settings = AssignerSettings()
     region = settings.default_region
     administration = Admin(pool, region)
     numbers = SendingNumbers(pool, region)
@@ -90,4 +88,4 @@ def endpoints(
     ]
 
 
-DEFINITION = ServiceDefinition(name="assigner", endpoints=endpoints)
+DEFINITION = ServiceDefinition(name="assigner", settings_type=AssignerSettings, endpoints=endpoints)

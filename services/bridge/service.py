@@ -44,11 +44,11 @@ def lease_seconds(settings: BridgeSettings) -> float:
     return 2 * settings.bridge_provider_timeout_seconds + 10.0
 
 
-def workers(context: ServiceContext) -> list[Worker]:
+def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
     settings = context.settings
-    if not isinstance(settings, BridgeSettings) or settings.bridge_provider != "twilio":
-        # Only the status subject: the bridge started without its own settings (a test of
-        # every service's common behaviour), so it has no provider to send through.
+    if settings.bridge_provider != "twilio":
+        # Only the status subject: a bridge with no provider configured (a test of every
+        # service's common behaviour) has nothing to send through.
         log.warning("bridge_without_provider")
         return []
     provider = twilio_from(settings)
@@ -83,6 +83,7 @@ def workers(context: ServiceContext) -> list[Worker]:
 
 DEFINITION = ServiceDefinition(
     name="bridge",
+    settings_type=BridgeSettings,
     consumers=(OUTBOUND_CONSUMER,),
     workers=workers,
     # Nothing through the outbox: receipts and contacts' texts go straight to INBOUND.

@@ -10,10 +10,8 @@ from shared.schemas.messaging import InboundSms
 from shared.service import ServiceContext, ServiceDefinition, Worker
 
 
-def workers(context: ServiceContext) -> list[Worker]:
+def workers(context: ServiceContext[InboundSettings]) -> list[Worker]:
     settings = context.settings
-    if not isinstance(settings, InboundSettings):
-        settings = InboundSettings()
     worker = PullWorker(
         context.js,
         INBOUND_SMS_CONSUMER,
@@ -30,4 +28,9 @@ def workers(context: ServiceContext) -> list[Worker]:
     return [worker.run]
 
 
-DEFINITION = ServiceDefinition(name="inbound", consumers=(INBOUND_SMS_CONSUMER,), workers=workers)
+DEFINITION = ServiceDefinition(
+    name="inbound",
+    settings_type=InboundSettings,
+    consumers=(INBOUND_SMS_CONSUMER,),
+    workers=workers,
+)

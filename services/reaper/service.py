@@ -14,7 +14,7 @@ from shared.endpoints import Endpoint, bound
 from shared.service import ServiceContext, ServiceDefinition, Worker
 
 
-def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
+def endpoints(context: ServiceContext[ReaperSettings]) -> list[Endpoint[Any]]:
     releaser = Releaser(context.pool, context.outbox)
     return [
         bound(api.RELEASE_UNHANDLED, releaser.release_unhandled),
@@ -22,12 +22,10 @@ def endpoints(context: ServiceContext) -> list[Endpoint[Any]]:
     ]
 
 
-def workers(context: ServiceContext) -> list[Worker]:
+def workers(context: ServiceContext[ReaperSettings]) -> list[Worker]:
     settings = context.settings
-    interval = settings.reap_interval_seconds if isinstance(settings, ReaperSettings) else 15.0
-    fold_interval = (
-        settings.tally_fold_interval_seconds if isinstance(settings, ReaperSettings) else 1.0
-    )
+    interval = settings.reap_interval_seconds
+    fold_interval = settings.tally_fold_interval_seconds
     releaser = Releaser(context.pool, context.outbox)
 
     async def gauges() -> None:
@@ -42,4 +40,6 @@ def workers(context: ServiceContext) -> list[Worker]:
     return [reap, fold]
 
 
-DEFINITION = ServiceDefinition(name="reaper", endpoints=endpoints, workers=workers)
+DEFINITION = ServiceDefinition(
+    name="reaper", settings_type=ReaperSettings, endpoints=endpoints, workers=workers
+)

@@ -35,7 +35,7 @@ import structlog
 from prometheus_client import Histogram
 
 from services.sender.named_queries import QUERIES
-from services.sender.send_rules import refusal_for
+from services.sender.send_rules import ConversationForSend, refusal_for
 from shared import failpoints, outbox
 from shared.batch_writers import BatchWriters, fail_every, take_distinct
 from shared.database import Connection
@@ -130,7 +130,7 @@ class GroupCommit:
             [batch[i].request.conversation_id for i in fresh],
             [batch[i].texter_id for i in fresh],
         )
-        found = {fresh[row["i"] - 1]: row for row in rows}
+        found = {fresh[row["i"] - 1]: ConversationForSend.of(row) for row in rows}
         now = self._clock()
         going: list[int] = []
         for i in fresh:
@@ -151,12 +151,12 @@ class GroupCommit:
                     outcomes[i] = _retry_answer(batch[i], committed[batch[i].key])
         inserted = await conn.fetch(
             QUERIES["insert_outbounds"],
-            [found[i]["id"] for i in going],
+            [found[i].id for i in going],
             [batch[i].kind for i in going],
             [batch[i].texter_id for i in going],
             [batch[i].request.body for i in going],
             [batch[i].request.idempotency_key for i in going],
-            [found[i]["sending_number"] for i in going],
+            [found[i].sending_number for i in going],
         )
         message_of = {(r["texter_id"], r["idempotency_key"]): r["id"] for r in inserted}
         texts: list[tuple[str, str, bytes]] = []
@@ -169,9 +169,9 @@ class GroupCommit:
             if message_id is None:  # a concurrent batch took this key first
                 raced.append(i)
                 continue
-            (initials if pending.kind == "initial" else replies).append(row["id"])
+            (initials if pending.kind == "initial" else replies).append(row.id)
             texts.append(_text(message_id, pending, row))
-            outcomes[i] = s.Sent(message_id=message_id, conversation_id=row["id"],
+            outcomes[i] = s.Sent(message_id=message_id, conversation_id=row.id,
                                  status="queued")  # fmt: skip
         if initials or replies:
             await conn.execute(QUERIES["mark_sent"], initials, replies)
@@ -221,10 +221,10 @@ def _key_reused() -> BatonError:
     )
 
 
-def _text(message_id: int, pending: _Send, row: asyncpg.Record) -> tuple[str, str, bytes]:
+def _text(message_id: int, pending: _Send, row: ConversationForSend) -> tuple[str, str, bytes]:
     sms = s.OutboundSms(
-        message_id=message_id, conversation_id=row["id"], campaign_id=row["campaign_id"],
-        org_id=row["org_id"], to=row["phone"], from_number=row["sending_number"],
+        message_id=message_id, conversation_id=row.id, campaign_id=row.campaign_id,
+        org_id=row.org_id, to=row.phone, from_number=row.sending_number,
         body=pending.request.body, kind=pending.kind,
     )  # fmt: skip
     return (OUTBOUND_SUBJECT, str(message_id), msgspec.json.encode(sms))

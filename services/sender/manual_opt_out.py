@@ -11,7 +11,7 @@ import uuid
 import asyncpg
 
 from services.sender.named_queries import QUERIES
-from services.sender.send_rules import holder_refusal
+from services.sender.send_rules import ConversationForSend, holder_refusal
 from shared import consent, outbox
 from shared.access import Caller
 from shared.access_policy import allows
@@ -29,23 +29,24 @@ class ManualOptOut:
         hidden = not_found("conversation", request.conversation_id)
         async with self._pool.acquire() as conn, conn.transaction():
             # The row lock serialises this with a send in the same conversation.
-            row = await conn.fetchrow(
+            found = await conn.fetchrow(
                 QUERIES["conversation_for_send"], request.conversation_id, caller.user_id
             )
-            if row is None or not row["caller_is_member"]:
+            row = None if found is None else ConversationForSend.of(found)
+            if row is None or not row.caller_is_member:
                 raise hidden
-            refusal = holder_refusal(row["id"], caller.user_id, row)
-            if refusal is not None and not await _moderates(conn, caller, row["org_id"]):
+            refusal = holder_refusal(row.id, caller.user_id, row)
+            if refusal is not None and not await _moderates(conn, caller, row.org_id):
                 # A texter acts as the holder, by the rule a send follows: removed from the
                 # campaign, or no longer holding it, they may not.
                 raise refusal
             new = await consent.opt_out(
-                conn, org_id=row["org_id"], phone=row["phone"], conversation_id=row["id"],
-                our_number=await consent.last_our_number(conn, row["id"]), source="texter",
+                conn, org_id=row.org_id, phone=row.phone, conversation_id=row.id,
+                our_number=await consent.last_our_number(conn, row.id), source="texter",
                 event_id=f"consent:texter:{uuid.uuid4()}", actor_id=caller.user_id,
             )  # fmt: skip
         self._publisher.nudge()  # the confirmation and the event go out now
-        return s.ContactOptedOut(conversation_id=row["id"], opted_out_now=new)
+        return s.ContactOptedOut(conversation_id=row.id, opted_out_now=new)
 
 
 async def _moderates(conn: Connection, caller: Caller, org_id: int) -> bool:

@@ -8,28 +8,64 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
 from shared.schemas import messaging as s
-from shared.texting_hours import CampaignHours, zones_to_check
+from shared.texting_hours import CampaignHours, Hours, zones_to_check
 
-# A conversation row, read locked (queries.sql `conversations_for_send`).
-Row = asyncpg.Record | Mapping[str, Any]
 REPLYABLE = ("needs_reply", "replied", "awaiting_reply")
 
 
-def holder_refusal(conversation_id: int, texter_id: int, row: Row | None) -> BatonError | None:
+class ConversationForSend(msgspec.Struct, frozen=True):
+    """A conversation as a send sees it, read locked: queries.sql `conversation_for_send` and
+    `conversations_for_send` (which adds `i`, the send's place in its batch)."""
+
+    id: int
+    campaign_id: int
+    status: str
+    assignee_id: int | None
+    phone: str
+    zones: list[str]
+    org_id: int
+    campaign_status: str
+    texting_hours_start: int
+    texting_hours_end: int
+    closing_margin_minutes: int
+    fallback_zone: str | None
+    sending_number: str | None
+    opted_out: bool
+    caller_is_member: bool
+    caller_is_texter: bool
+    i: int = 0
+
+    @classmethod
+    def of(cls, row: asyncpg.Record | Mapping[str, Any]) -> ConversationForSend:
+        """From the query's row; a column missing or of another type fails here, loudly."""
+        return msgspec.convert(dict(row), cls)
+
+    @property
+    def hours(self) -> CampaignHours:
+        return CampaignHours(
+            Hours(self.texting_hours_start, self.texting_hours_end, self.closing_margin_minutes),
+            self.fallback_zone,
+        )
+
+
+def holder_refusal(
+    conversation_id: int, texter_id: int, row: ConversationForSend | None
+) -> BatonError | None:
     """Why this caller may not act on the conversation as the texter holding it, or None when
     they may: a member of its organization, still a texter on its campaign, holding it. One rule
     for a send and for a texter's opt-out (services/sender/manual_opt_out.py)."""
     # Another organization's conversation is, to this caller, no conversation at all.
-    if row is None or not row["caller_is_member"]:
+    if row is None or not row.caller_is_member:
         return not_found("conversation", conversation_id)
-    if not row["caller_is_texter"]:
+    if not row.caller_is_texter:
         # Removed from the campaign: what they still hold is no longer theirs to text.
         return BatonError(ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign")
-    if row["assignee_id"] != texter_id:
+    if row.assignee_id != texter_id:
         return BatonError(
             ErrorCode.ASSIGNMENT_CHANGED,
             "Your assignment has changed: this conversation is no longer yours",
@@ -38,7 +74,7 @@ def holder_refusal(conversation_id: int, texter_id: int, row: Row | None) -> Bat
 
 
 def refusal_for(
-    request: s.Send, texter_id: int, kind: str, row: Row | None, now: datetime
+    request: s.Send, texter_id: int, kind: str, row: ConversationForSend | None, now: datetime
 ) -> BatonError | None:
     """The refusal this send gets, or None when it may go: the conversation must still be this
     texter's, the contact must not have opted out, the status must allow it and the contact's
@@ -46,20 +82,20 @@ def refusal_for(
     refusal = holder_refusal(request.conversation_id, texter_id, row)
     if refusal is not None or row is None:
         return refusal or not_found("conversation", request.conversation_id)
-    if row["campaign_status"] != "active":
+    if row.campaign_status != "active":
         return BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
-    if row["opted_out"] or row["status"] == "closed":
+    if row.opted_out or row.status == "closed":
         return BatonError(ErrorCode.OPTED_OUT, "This contact has opted out; nothing can be sent")
-    if kind == "initial" and row["status"] != "not_started":
+    if kind == "initial" and row.status != "not_started":
         return BatonError(ErrorCode.ALREADY_SENT, "The initial message was already sent")
-    if kind == "reply" and row["status"] not in REPLYABLE:
+    if kind == "reply" and row.status not in REPLYABLE:
         return BatonError(ErrorCode.INITIAL_NOT_SENT, "Send the initial message first")
-    hours = CampaignHours.of(row)
-    if not hours.sendable(now, row["zones"]):
-        where = ", ".join(zones_to_check(row["zones"], hours.fallback_zone))
+    hours = row.hours
+    if not hours.sendable(now, row.zones):
+        where = ", ".join(zones_to_check(row.zones, hours.fallback_zone))
         return BatonError(
             ErrorCode.OUTSIDE_TEXTING_HOURS,
-            f"It is outside texting hours ({row['texting_hours_start']}:00-"
-            f"{row['texting_hours_end']}:00) where this contact is ({where})",
+            f"It is outside texting hours ({row.texting_hours_start}:00-"
+            f"{row.texting_hours_end}:00) where this contact is ({where})",
         )
     return None

@@ -10,6 +10,7 @@ from services.sender.consumer import RECEIPTS_CONSUMER
 from services.sender.manual_opt_out import ManualOptOut
 from services.sender.receipts import Receipts
 from services.sender.sending import Sending
+from services.sender.settings import SenderSettings
 from shared import catalogue as api
 from shared.endpoints import Endpoint, bound
 from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX
@@ -20,7 +21,7 @@ from shared.texting_hours import utc_now
 
 
 def endpoints(
-    context: ServiceContext, clock: Callable[[], datetime] = utc_now
+    context: ServiceContext[SenderSettings], clock: Callable[[], datetime] = utc_now
 ) -> list[Endpoint[Any]]:
     """`clock`: what "now" is for texting hours (tests inject one)."""
     sending = Sending(context.pool, context.outbox, clock)
@@ -32,7 +33,7 @@ def endpoints(
     ]
 
 
-def workers(context: ServiceContext) -> list[Worker]:
+def workers(context: ServiceContext[SenderSettings]) -> list[Worker]:
     receipts = PullWorker(
         context.js,
         RECEIPTS_CONSUMER,
@@ -46,6 +47,7 @@ def workers(context: ServiceContext) -> list[Worker]:
 
 DEFINITION = ServiceDefinition(
     name="sender",
+    settings_type=SenderSettings,
     endpoints=endpoints,
     consumers=(RECEIPTS_CONSUMER,),
     workers=workers,

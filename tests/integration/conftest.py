@@ -20,11 +20,11 @@ async def _serve(
     name: ServiceName, settings: CommonSettings, nc: NatsClient, **overrides: Any
 ) -> AsyncIterator[Baton]:
     """The registered service `name` running on the test's servers, and a client to call it."""
-    registered = REGISTRY[name]
-    own = registered.settings(
+    definition = REGISTRY[name]
+    own = definition.settings_type(
         database_url=settings.database_url, nats_url=settings.nats_url, db_pool_min=1, **overrides
     )
-    async with running(registered.definition, own):
+    async with running(definition, own):
         yield Baton(nc)
 
 
@@ -65,11 +65,11 @@ async def reaper(settings: CommonSettings, nc: NatsClient) -> AsyncIterator[Bato
 async def assigner_direct(settings: CommonSettings, pool: asyncpg.Pool) -> AsyncIterator[Baton]:
     """The assigner's endpoints called in process on real Postgres, no NATS (tests/support/
     direct.py): for tests of its logic."""
-    registered = REGISTRY["assigner"]
-    own = registered.settings(
+    definition = REGISTRY["assigner"]
+    own = definition.settings_type(
         database_url=settings.database_url, nats_url=settings.nats_url, db_pool_min=1
     )
-    async with served_directly(registered.definition, own, pool) as baton:
+    async with served_directly(definition, own, pool) as baton:
         yield baton
 
 

@@ -85,7 +85,9 @@ async def test_a_failed_start_leaves_nothing_open(settings: CommonSettings) -> N
         raise RuntimeError("an endpoint could not be built")
 
     port = free_port()
-    broken = ServiceDefinition(name="assigner", endpoints=failing_endpoints)
+    broken = ServiceDefinition(
+        name="assigner", settings_type=CommonSettings, endpoints=failing_endpoints
+    )
     own = replace(
         settings,
         metrics_port=port,
@@ -105,3 +107,11 @@ async def test_a_failed_start_leaves_nothing_open(settings: CommonSettings) -> N
     finally:
         await conn.close()
     assert left == 0, f"{left} connections of the failed service's pool are still open"
+
+
+async def test_a_service_refuses_settings_of_another_type(settings: CommonSettings) -> None:
+    """Each definition names its settings type; handed the common settings, a service refuses
+    to start rather than run on defaults it was never given."""
+    (assigner,) = [d for d in DEFINITIONS if d.name == "assigner"]
+    with pytest.raises(TypeError, match="AssignerSettings"):
+        await run_service(assigner, settings, stop=asyncio.Event())

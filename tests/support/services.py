@@ -7,8 +7,9 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import nats
 from nats.errors import NoRespondersError
@@ -20,14 +21,24 @@ from shared.settings import CommonSettings
 from tests.support.baton_client import TEST_AUTH_SECRET
 
 
+def own_settings(definition: ServiceDefinition[Any], settings: CommonSettings) -> Any:
+    """`settings` as the service's own type. A test handing every service the same common
+    settings gets each service's defaults for the rest."""
+    if isinstance(settings, definition.settings_type):
+        return settings
+    common = {field.name: getattr(settings, field.name) for field in fields(CommonSettings)}
+    return definition.settings_type(**common)
+
+
 @contextlib.asynccontextmanager
 async def running(
-    definition: ServiceDefinition,
+    definition: ServiceDefinition[Any],
     settings: CommonSettings,
     metrics_port: int = 0,
     client: dict[str, str] | None = None,
 ) -> AsyncIterator[CommonSettings]:
     """`client`: NATS credentials for the readiness check, where the server requires them."""
+    settings = own_settings(definition, settings)
     # Port 0 by default: the probe server takes any free port, so services never collide.
     settings = replace(
         settings, metrics_port=metrics_port, metrics_host="127.0.0.1", log_format="json"

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from services.assigner.settings import AssignerSettings
 from services.registry import REGISTRY
 from shared import catalogue as api
 from shared.error_codes import TRANSPORT_CODES, ErrorCode, Retry
@@ -51,10 +50,10 @@ def test_the_grep_would_find_a_subject_written_by_hand() -> None:
 
 
 def _served(name: api.ServiceName) -> list[Any]:
-    registered = REGISTRY[name]
+    definition = REGISTRY[name]
     # Endpoint lists only keep references to the context; nothing is connected here.
-    context = ServiceContext(name, AssignerSettings(), None, None, None, None)  # type: ignore[arg-type]
-    return registered.definition.endpoints(context)
+    context = ServiceContext(name, definition.settings_type(), None, None, None, None)  # type: ignore[arg-type]
+    return definition.endpoints(context)
 
 
 @pytest.mark.parametrize("name", api.SERVICE_NAMES)
