@@ -33,10 +33,11 @@ def _cleaned(schema: Any) -> Any:
     one is installed."""
     if isinstance(schema, dict):
         return {
-            key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
+            key: inspect.cleandoc(value)
+            if key == "description" and isinstance(value, str)
             else _cleaned(value)
             for key, value in schema.items()
-        }  # fmt: skip
+        }
     if isinstance(schema, list):
         return [_cleaned(item) for item in schema]
     return schema
@@ -78,38 +79,73 @@ def render() -> str:
         "| subject | service | who may call | retry-safe |",
         "| --- | --- | --- | --- |",
     ]
-    lines += [f"| `{r.subject}` | {r.service} | {r.access.describe()} | "
-              f"{'yes' if r.idempotent else 'no'} |" for r in api.ROUTES]  # fmt: skip
     lines += [
-        "", "## Error codes", "",
+        f"| `{r.subject}` | {r.service} | {r.access.describe()} | "
+        f"{'yes' if r.idempotent else 'no'} |"
+        for r in api.ROUTES
+    ]
+    lines += [
+        "",
+        "## Error codes",
+        "",
         "`retry`: `now`, the same request again after a back-off can succeed; `later`, once the",
-        "condition named changes; `never`, the request itself must change.", "",
-        "| code | retry | meaning |", "| --- | --- | --- |",
-    ]  # fmt: skip
+        "condition named changes; `never`, the request itself must change.",
+        "",
+        "| code | retry | meaning |",
+        "| --- | --- | --- |",
+    ]
     lines += [f"| `{code}` | {code.retry} | {code.meaning} |" for code in ErrorCode]
     for route in api.ROUTES:
         codes = ", ".join(f"`{code}`" for code in route.errors)
         lines += [
-            "", f"## `{route.subject}`", "", route.summary, "",
+            "",
+            f"## `{route.subject}`",
+            "",
+            route.summary,
+            "",
             f"Served by the {route.service} (queue group `{route.service}`). Who may call: "
             f"{route.access.describe()}. Retry-safe: {'yes' if route.idempotent else 'no'}.",
-            "", f"Error codes: {codes}.", "",
-            "Request:", "", "```json", _schema(route.request), "```", "",
-            "Reply `data`:", "", "```json", _schema(route.reply), "```",
-        ]  # fmt: skip
+            "",
+            f"Error codes: {codes}.",
+            "",
+            "Request:",
+            "",
+            "```json",
+            _schema(route.request),
+            "```",
+            "",
+            "Reply `data`:",
+            "",
+            "```json",
+            _schema(route.reply),
+            "```",
+        ]
     lines += BRIDGE_CONTRACT
     lines += _streams()
     for channel in api.CHANNELS:
-        lines += ["", f"### `{channel.address}`", "", f"{channel.summary} Stream "
-                  f"`{channel.stream}`; published by {_party(channel.publisher)}"
-                  + (f", consumed by {_party(channel.consumer)}." if channel.consumer else "."),
-                  "", "```json", _schema(channel.message), "```"]  # fmt: skip
+        lines += [
+            "",
+            f"### `{channel.address}`",
+            "",
+            f"{channel.summary} Stream "
+            f"`{channel.stream}`; published by {_party(channel.publisher)}"
+            + (f", consumed by {_party(channel.consumer)}." if channel.consumer else "."),
+            "",
+            "```json",
+            _schema(channel.message),
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def _party(party: str) -> str:
-    return "the SMS provider bridge" if party == "bridge" else \
-        "any service" if party == "any service" else f"the {party}"  # fmt: skip
+    return (
+        "the SMS provider bridge"
+        if party == "bridge"
+        else "any service"
+        if party == "any service"
+        else f"the {party}"
+    )
 
 
 _MAX_REQUEST_BYTES = CommonSettings.max_request_bytes
@@ -169,20 +205,24 @@ def _streams() -> list[str]:
         "| stream | subjects | kept for | duplicate window |",
         "| --- | --- | --- | --- |",
     ]
-    lines += [f"| `{spec.name}` | {', '.join(f'`{x}`' for x in spec.subjects)} | "
-              f"{spec.max_age_seconds / 86400:g} days | {spec.duplicate_window_seconds:g} s |"
-              for spec in ALL_STREAMS]  # fmt: skip
+    lines += [
+        f"| `{spec.name}` | {', '.join(f'`{x}`' for x in spec.subjects)} | "
+        f"{spec.max_age_seconds / 86400:g} days | {spec.duplicate_window_seconds:g} s |"
+        for spec in ALL_STREAMS
+    ]
     lines += [
         "",
         "Baton's own durable consumers (explicit acks) are "
-        + ", ".join(f"`{c.durable}` on `{c.stream}` filtered to `{c.filter_subject}`"
-                    for c in (INBOUND_SMS_CONSUMER, RECEIPTS_CONSUMER))
+        + ", ".join(
+            f"`{c.durable}` on `{c.stream}` filtered to `{c.filter_subject}`"
+            for c in (INBOUND_SMS_CONSUMER, RECEIPTS_CONSUMER)
+        )
         + ". A bridge consumes OUTBOUND with a durable consumer of its own, filter "
         f"`{api.OUTBOUND_SMS.pattern}`, explicit acks, acking each text once the provider has "
         "it; an event reader consumes EVENTS the same way. Every message a bridge publishes "
         "carries the header `Nats-Msg-Id` (the provider's message id serves) and is published "
         "with a JetStream publish, retried until the PubAck.",
-    ]  # fmt: skip
+    ]
     return lines
 
 
@@ -270,25 +310,30 @@ def asyncapi() -> dict[str, Any]:
     messages: dict[str, Any] = {}
 
     def message(kind: type) -> dict[str, str]:
-        messages.setdefault(kind.__name__, {
-            "name": kind.__name__, "contentType": "application/json",
-            "payload": {"$ref": f"#/components/schemas/{kind.__name__}"},
-        })  # fmt: skip
+        messages.setdefault(
+            kind.__name__,
+            {
+                "name": kind.__name__,
+                "contentType": "application/json",
+                "payload": {"$ref": f"#/components/schemas/{kind.__name__}"},
+            },
+        )
         return {"$ref": f"#/components/messages/{kind.__name__}"}
 
     for route in api.ROUTES:
         key = route.subject.replace(".", "_")
         channels[key] = {"address": route.subject, "messages": {"request": message(route.request)}}
         operations[key] = {
-            "action": "receive", "channel": {"$ref": f"#/channels/{key}"},
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{key}"},
             "summary": f"{route.summary} Request/reply served by the {route.service} (queue "
-                       f"group {route.service}); the reply is the envelope {{ok, data | error}} "
-                       f"with data as below. Who may call: {route.access.describe()}. Error "
-                       f"codes: {', '.join(route.errors)}.",
+            f"group {route.service}); the reply is the envelope {{ok, data | error}} "
+            f"with data as below. Who may call: {route.access.describe()}. Error "
+            f"codes: {', '.join(route.errors)}.",
             "reply": {"messages": [message(route.reply)]},
             "x-baton-error-codes": list(route.errors),
             "x-baton-retry-safe": route.idempotent,
-        }  # fmt: skip
+        }
     for channel in api.CHANNELS:
         key = channel.subject.replace(".", "_")
         channels[key] = {
@@ -297,8 +342,9 @@ def asyncapi() -> dict[str, Any]:
             "x-jetstream-stream": channel.stream,
         }
         if channel.token:
-            described = {"message_id": "The message id", "source": "The consumer that gave up"
-                         }.get(channel.token, "The event's id")  # fmt: skip
+            described = {"message_id": "The message id", "source": "The consumer that gave up"}.get(
+                channel.token, "The event's id"
+            )
             channels[key]["parameters"] = {
                 channel.token: {"description": f"{described}, {TOKEN_RULE}"}
             }

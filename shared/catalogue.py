@@ -102,9 +102,15 @@ EXPORTS_BUCKET = "baton-exports"
 # --- Health: answered by every service, no token needed ---
 def status_route(service: str) -> Route[StatusRequest, StatusReply]:
     """`baton.status.<service>`; a name outside SERVICE_NAMES serves only in tests."""
-    return Route(f"baton.status.{service}", StatusRequest, StatusReply, service,  # type: ignore[arg-type]
-                 PUBLIC, f"The {service}'s version, schema version, uptime and requests in "
-                 "flight.", idempotent=True)  # fmt: skip
+    return Route(
+        f"baton.status.{service}",
+        StatusRequest,
+        StatusReply,
+        service,  # type: ignore[arg-type]
+        PUBLIC,
+        f"The {service}'s version, schema version, uptime and requests in flight.",
+        idempotent=True,
+    )
 
 
 STATUS: dict[ServiceName, Route[StatusRequest, StatusReply]] = {
@@ -343,14 +349,31 @@ CONVERSATIONS = Route(
 
 # --- Assignment (the assigner) ---
 ASSIGN_REQUEST = Route(
-    "baton.assign.request", assign.RequestBatch, assign.Batch, "assigner",
-    member("texter", "for the caller, a texter on the campaign (or, naming none, one of their "
-           "teams' campaigns or one they text on, picked for them)"),
+    "baton.assign.request",
+    assign.RequestBatch,
+    assign.Batch,
+    "assigner",
+    member(
+        "texter",
+        "for the caller, a texter on the campaign (or, naming none, one of their "
+        "teams' campaigns or one they text on, picked for them)",
+    ),
     "Take a batch of Unassigned conversations (initials) or of replies waiting; without "
     "`campaign_id`, from the campaign picked by team priority, then age.",
-    (E.NOT_A_MEMBER, E.CAMPAIGN_NOT_ACTIVE, E.SELF_ASSIGN_DISABLED, E.INITIALS_PENDING,
-     E.REPLIES_PENDING, E.NO_MORE_CONVERSATIONS, E.NONE_TEXTABLE_NOW, E.BUSY,
-     E.REQUEST_PENDING, E.NOT_APPROVED, E.KIND_NOT_ALLOWED))  # fmt: skip
+    (
+        E.NOT_A_MEMBER,
+        E.CAMPAIGN_NOT_ACTIVE,
+        E.SELF_ASSIGN_DISABLED,
+        E.INITIALS_PENDING,
+        E.REPLIES_PENDING,
+        E.NO_MORE_CONVERSATIONS,
+        E.NONE_TEXTABLE_NOW,
+        E.BUSY,
+        E.REQUEST_PENDING,
+        E.NOT_APPROVED,
+        E.KIND_NOT_ALLOWED,
+    ),
+)
 ASSIGN_JOIN = Route(
     "baton.assign.join",
     assign.Join,
@@ -483,8 +506,14 @@ CAMPAIGN_EXPORT_PART = Route(
 )
 
 # --- Sending (the sender) ---
-_SEND_REFUSALS = (E.IDEMPOTENCY_KEY_REUSED, E.NOT_A_MEMBER, E.ASSIGNMENT_CHANGED,
-                  E.CAMPAIGN_NOT_ACTIVE, E.OPTED_OUT, E.OUTSIDE_TEXTING_HOURS)  # fmt: skip
+_SEND_REFUSALS = (
+    E.IDEMPOTENCY_KEY_REUSED,
+    E.NOT_A_MEMBER,
+    E.ASSIGNMENT_CHANGED,
+    E.CAMPAIGN_NOT_ACTIVE,
+    E.OPTED_OUT,
+    E.OUTSIDE_TEXTING_HOURS,
+)
 SEND_INITIAL = Route(
     "baton.send.initial",
     sms.Send,
@@ -541,16 +570,49 @@ RELEASE_STALE_INITIALS = Route(
 
 ROUTES: tuple[Route[Any, Any], ...] = (
     *STATUS.values(),
-    ORG_CREATE, ORG_UPDATE, ORG_NUMBERS_ADD, ORG_NUMBERS_REMOVE, ORG_NUMBERS, ORG_READ,
-    USER_CREATE, ORG_MEMBERS_REMOVE, ORG_MEMBERS_UPDATE, ORG_MEMBERS, TEAM_CREATE,
-    TEAM_ADD_MEMBERS, CAMPAIGN_CREATE, CAMPAIGN_UPDATE, CAMPAIGN_READ,
-    CAMPAIGN_TEXTERS_ADD, CAMPAIGN_TEXTERS_REMOVE, CAMPAIGN_INVITE, CAMPAIGN_INVITE_REVOKE,
-    CONTACTS_IMPORT, CAMPAIGN_STATS, CONVERSATIONS, ASSIGN_REQUEST, ASSIGN_JOIN, REASSIGN, MOVE,
-    RELEASE, SEND_INITIAL, SEND_REPLY, SEND_OPT_OUT, RELEASE_UNHANDLED, RELEASE_STALE_INITIALS,
+    ORG_CREATE,
+    ORG_UPDATE,
+    ORG_NUMBERS_ADD,
+    ORG_NUMBERS_REMOVE,
+    ORG_NUMBERS,
+    ORG_READ,
+    USER_CREATE,
+    ORG_MEMBERS_REMOVE,
+    ORG_MEMBERS_UPDATE,
+    ORG_MEMBERS,
+    TEAM_CREATE,
+    TEAM_ADD_MEMBERS,
+    CAMPAIGN_CREATE,
+    CAMPAIGN_UPDATE,
+    CAMPAIGN_READ,
+    CAMPAIGN_TEXTERS_ADD,
+    CAMPAIGN_TEXTERS_REMOVE,
+    CAMPAIGN_INVITE,
+    CAMPAIGN_INVITE_REVOKE,
+    CONTACTS_IMPORT,
+    CAMPAIGN_STATS,
+    CONVERSATIONS,
+    ASSIGN_REQUEST,
+    ASSIGN_JOIN,
+    REASSIGN,
+    MOVE,
+    RELEASE,
+    SEND_INITIAL,
+    SEND_REPLY,
+    SEND_OPT_OUT,
+    RELEASE_UNHANDLED,
+    RELEASE_STALE_INITIALS,
     # Issue #33: assignment requests.
-    ASSIGNMENT_REQUESTS, ASSIGNMENT_REQUESTS_RESOLVE, ORG_CAMPAIGNS, ORG_TEAMS, CAMPAIGN_INVITES,
-    CAMPAIGN_EXPORT, CAMPAIGN_EXPORT_READ, CAMPAIGN_EXPORT_PART, TEAM_UPDATE,
-)  # fmt: skip
+    ASSIGNMENT_REQUESTS,
+    ASSIGNMENT_REQUESTS_RESOLVE,
+    ORG_CAMPAIGNS,
+    ORG_TEAMS,
+    CAMPAIGN_INVITES,
+    CAMPAIGN_EXPORT,
+    CAMPAIGN_EXPORT_READ,
+    CAMPAIGN_EXPORT_PART,
+    TEAM_UPDATE,
+)
 BY_SUBJECT: dict[str, Route[Any, Any]] = {route.subject: route for route in ROUTES}
 
 # --- JetStream: texts, contacts' texts, receipts, events, dead letters ---
@@ -657,11 +719,19 @@ DEAD_LETTERS = Channel(
 )
 
 CHANNELS: tuple[Channel[Any], ...] = (
-    OUTBOUND_SMS, INBOUND_SMS, INBOUND_RECEIPT, CONVERSATIONS_ASSIGNED, CONVERSATIONS_REASSIGNED,
-    CONVERSATIONS_RELEASED, CONTACT_OPTED_OUT, CONTACT_OPTED_IN, DEAD_LETTERS,
+    OUTBOUND_SMS,
+    INBOUND_SMS,
+    INBOUND_RECEIPT,
+    CONVERSATIONS_ASSIGNED,
+    CONVERSATIONS_REASSIGNED,
+    CONVERSATIONS_RELEASED,
+    CONTACT_OPTED_OUT,
+    CONTACT_OPTED_IN,
+    DEAD_LETTERS,
     # Issue #33: assignment requests.
-    ASSIGNMENT_REQUEST_CHANGED, CAMPAIGN_EXPORTED,
-)  # fmt: skip
+    ASSIGNMENT_REQUEST_CHANGED,
+    CAMPAIGN_EXPORTED,
+)
 
 
 def served_by(service: ServiceName) -> tuple[Route[Any, Any], ...]:

@@ -100,12 +100,10 @@ class BatonClient:
 
     def acting_as(self, credentials: Credentials | None) -> BatonClient:
         """A client on the same connection whose requests come from someone else."""
-        return BatonClient(self.nc, credentials=credentials, timeout=self.timeout,
-                           retry=self.retry)  # fmt: skip
+        return BatonClient(self.nc, credentials=credentials, timeout=self.timeout, retry=self.retry)
 
     def with_timeout(self, seconds: float) -> BatonClient:
-        return BatonClient(self.nc, credentials=self.credentials, timeout=seconds,
-                           retry=self.retry)  # fmt: skip
+        return BatonClient(self.nc, credentials=self.credentials, timeout=seconds, retry=self.retry)
 
     async def call(self, route: Route[RequestT, ReplyT], request: RequestT) -> ReplyT:
         """Send `request` to `route`; its reply, or raise the BatonError it was refused with."""

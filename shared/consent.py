@@ -44,10 +44,20 @@ async def opt_out(
     if not is_new:
         return False
     if conversation_id is not None and our_number is not None:
-        await confirm_opt_out(conn, org_id=org_id, conversation_id=conversation_id, phone=phone,
-                              our_number=our_number)  # fmt: skip
-    await _event(conn, "opt_out", org_id, conversation_id, phone, our_number, event_id,
-                 provider_message_id, actor_id)  # fmt: skip
+        await confirm_opt_out(
+            conn, org_id=org_id, conversation_id=conversation_id, phone=phone, our_number=our_number
+        )
+    await _event(
+        conn,
+        "opt_out",
+        org_id,
+        conversation_id,
+        phone,
+        our_number,
+        event_id,
+        provider_message_id,
+        actor_id,
+    )
     return True
 
 
@@ -67,8 +77,17 @@ async def opt_in(
         return False
     if conversation_id is not None:
         await conn.execute(QUERIES["reopen"], conversation_id)
-    await _event(conn, "opt_in", org_id, conversation_id, phone, our_number, event_id,
-                 provider_message_id, None)  # fmt: skip
+    await _event(
+        conn,
+        "opt_in",
+        org_id,
+        conversation_id,
+        phone,
+        our_number,
+        event_id,
+        provider_message_id,
+        None,
+    )
     return True
 
 
@@ -88,11 +107,19 @@ async def confirm_opt_out(
     services/inbound/replies.py)."""
     row = await conn.fetchrow(QUERIES["queue_confirmation"], conversation_id, org_id, our_number)
     assert row is not None
-    await queue_text(conn, OutboundSms(
-        message_id=row["id"], conversation_id=conversation_id, campaign_id=row["campaign_id"],
-        org_id=org_id, to=phone, from_number=our_number, body=row["body"],
-        kind="opt_out_confirmation",
-    ))  # fmt: skip
+    await queue_text(
+        conn,
+        OutboundSms(
+            message_id=row["id"],
+            conversation_id=conversation_id,
+            campaign_id=row["campaign_id"],
+            org_id=org_id,
+            to=phone,
+            from_number=our_number,
+            body=row["body"],
+            kind="opt_out_confirmation",
+        ),
+    )
 
 
 async def _event(
@@ -107,9 +134,14 @@ async def _event(
     actor_id: int | None,
 ) -> None:
     event = ConsentChanged(
-        org_id=org_id, conversation_id=conversation_id, phone=phone, our_number=our_number,
-        change=change, provider_message_id=provider_message_id, actor_id=actor_id,
-    )  # fmt: skip
+        org_id=org_id,
+        conversation_id=conversation_id,
+        phone=phone,
+        our_number=our_number,
+        change=change,
+        provider_message_id=provider_message_id,
+        actor_id=actor_id,
+    )
     channel = api.CONTACT_OPTED_OUT if change == "opt_out" else api.CONTACT_OPTED_IN
     subject = channel.subject
     await outbox.enqueue(conn, subject, event_id, msgspec.json.encode(event))

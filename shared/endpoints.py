@@ -148,8 +148,12 @@ async def answer(
             # Postgres or NATS went away under the request. Whether it took effect is unknown
             # (a COMMIT may have landed before the connection died): the caller retries.
             outage = unavailable_error(exc)
-            log.warning("request_unavailable", subject=endpoint.subject,
-                        cause=type(exc).__name__, error=str(exc))  # fmt: skip
+            log.warning(
+                "request_unavailable",
+                subject=endpoint.subject,
+                cause=type(exc).__name__,
+                error=str(exc),
+            )
             return encode_error(outage), outage.code
         log.exception("request_failed", subject=endpoint.subject)
         return encode_error(
@@ -211,8 +215,9 @@ class RequestServer:
                 EXPIRED.labels(self._service, endpoint.subject).inc()
             elif self._admission.take(endpoint.subject):
                 self._start(endpoint, msg, deadline)
-            elif self._admission.wait(Waiting(endpoint.subject, (endpoint, msg), deadline,
-                                              len(msg.data))):  # fmt: skip
+            elif self._admission.wait(
+                Waiting(endpoint.subject, (endpoint, msg), deadline, len(msg.data))
+            ):
                 WAITING.labels(self._service).set(self._admission.waiting)
             else:
                 await self._refuse(endpoint, msg)
@@ -257,9 +262,13 @@ class RequestServer:
                 log.warning("reply_subject_refused", subject=endpoint.subject, reply=msg.reply)
             else:
                 reply, outcome = await answer(
-                    endpoint, msg.data, self._max_request_bytes, msg.headers, self._verifier,
+                    endpoint,
+                    msg.data,
+                    self._max_request_bytes,
+                    msg.headers,
+                    self._verifier,
                     deadline,
-                )  # fmt: skip
+                )
                 if outcome == "ok":
                     failpoints.reached(f"{endpoint.subject}:before_reply")
                 await self._answer(msg.reply, reply)

@@ -27,18 +27,20 @@ def known_points() -> frozenset[str]:
     """Every point the code reaches, so a misspelt setting is refused at start instead of never
     firing. The request layer's points are named after their subjects."""
     replying = (api.ASSIGN_REQUEST, api.REASSIGN, api.SEND_INITIAL, api.SEND_REPLY)
-    return frozenset({
-        *(f"{route.subject}:before_reply" for route in replying),
-        "outbox:after_lease",
-        "outbox:before_mark_published",
-        "inbound-sms:before_ack",
-        "sender-receipts:before_ack",
-        "sender:after_batch_commit",
-        "assigner:after_claim_batch_commit",
-        "reaper:after_commit",
-        # The bridge, between taking a text and acking it (services/bridge/outbound.py).
-        *(f"bridge-outbound:{step}" for step in BRIDGE_STEPS),
-    })  # fmt: skip
+    return frozenset(
+        {
+            *(f"{route.subject}:before_reply" for route in replying),
+            "outbox:after_lease",
+            "outbox:before_mark_published",
+            "inbound-sms:before_ack",
+            "sender-receipts:before_ack",
+            "sender:after_batch_commit",
+            "assigner:after_claim_batch_commit",
+            "reaper:after_commit",
+            # The bridge, between taking a text and acking it (services/bridge/outbound.py).
+            *(f"bridge-outbound:{step}" for step in BRIDGE_STEPS),
+        }
+    )
 
 
 # Where the bridge may die with a text in hand, in the order it reaches them.

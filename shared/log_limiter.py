@@ -17,8 +17,9 @@ from typing import Any
 import structlog
 
 # Fields that differ between copies of what is, to a reader, the same line.
-VOLATILE_FIELDS = frozenset({"timestamp", "attempt", "attempts", "delay_s", "repeated",
-                             "exc_info"})  # the exception itself is keyed below  # fmt: skip
+VOLATILE_FIELDS = frozenset(
+    {"timestamp", "attempt", "attempts", "delay_s", "repeated", "exc_info"}
+)  # the exception itself is keyed below
 # Distinct lines remembered at once; past this the oldest are forgotten (and written again).
 MAX_REMEMBERED = 4096
 # Changes of state, always written: rare, and the last one seen must be the true one (a

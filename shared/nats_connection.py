@@ -98,6 +98,10 @@ async def connect_nats(
 async def connect_configured(settings: CommonSettings, name: str, **kwargs: Any) -> NatsClient:
     """A connection as the settings say: server, NATS user and the user's own inbox prefix."""
     return await connect_nats(
-        settings.nats_url, name, user=settings.nats_user, password=settings.nats_password,
-        inbox_prefix=settings.nats_inbox_prefix, **kwargs,
-    )  # fmt: skip
+        settings.nats_url,
+        name,
+        user=settings.nats_user,
+        password=settings.nats_password,
+        inbox_prefix=settings.nats_inbox_prefix,
+        **kwargs,
+    )

@@ -136,8 +136,9 @@ class PullWorker(Generic[PayloadT]):
                     if self._on_outage is not None:
                         await self._on_outage()
                     delay = outage.next_delay()
-                    log.warning("consumer_backing_off", consumer=self._spec.durable,
-                                delay_s=round(delay, 2))  # fmt: skip
+                    log.warning(
+                        "consumer_backing_off", consumer=self._spec.durable, delay_s=round(delay, 2)
+                    )
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
                 elif "ok" in outcomes:  # handled: the handler's servers are back (a dead
@@ -170,8 +171,12 @@ class PullWorker(Generic[PayloadT]):
                     raise
                 # NATS went away before the ack, nak or dead letter reached it: nothing is lost,
                 # the message comes back after ack_wait. The worker carries on with the rest.
-                log.warning("consumer_unsettled", consumer=self._spec.durable,
-                            cause=type(exc).__name__, error=str(exc))  # fmt: skip
+                log.warning(
+                    "consumer_unsettled",
+                    consumer=self._spec.durable,
+                    cause=type(exc).__name__,
+                    error=str(exc),
+                )
                 outcome = UNAVAILABLE
         PROCESSED.labels(self._spec.durable, outcome).inc()
         return outcome
@@ -201,8 +206,12 @@ class PullWorker(Generic[PayloadT]):
             if is_unavailable(exc):
                 # An outage, not a bad message: it comes back however many times that takes and
                 # is never dead-lettered for it.
-                log.warning("consumer_retry", consumer=self._spec.durable,
-                            cause=type(exc).__name__, error=str(exc))  # fmt: skip
+                log.warning(
+                    "consumer_retry",
+                    consumer=self._spec.durable,
+                    cause=type(exc).__name__,
+                    error=str(exc),
+                )
                 await msg.nak(delay=self._retry_delay)
                 return UNAVAILABLE
             log.exception("consumer_failed", consumer=self._spec.durable, attempts=attempts)

@@ -42,5 +42,8 @@ class RecentAnswers:
 
     def sent_before(self, lost_at: float) -> list[tuple[str, bytes]]:
         """The answers sent in the window before the connection was lost, oldest first."""
-        return [(subject, payload) for at, subject, payload in self._answers
-                if lost_at - self._window <= at <= lost_at]  # fmt: skip
+        return [
+            (subject, payload)
+            for at, subject, payload in self._answers
+            if lost_at - self._window <= at <= lost_at
+        ]

@@ -109,8 +109,11 @@ async def _connect_nats_retrying(
         try:
             return await connect_configured(settings, name, watch=watch)
         except Exception as exc:
-            log.warning("nats_unreachable", attempt=backoff.failures + 1,
-                        error=str(exc) or type(exc).__name__)  # fmt: skip
+            log.warning(
+                "nats_unreachable",
+                attempt=backoff.failures + 1,
+                error=str(exc) or type(exc).__name__,
+            )
             await backoff.wait()
 
 
@@ -145,8 +148,11 @@ async def _declare_retrying(
         except Exception as exc:
             if backoff.failures >= 60:
                 raise
-            log.warning("jetstream_not_ready", attempt=backoff.failures + 1,
-                        error=str(exc) or type(exc).__name__)  # fmt: skip
+            log.warning(
+                "jetstream_not_ready",
+                attempt=backoff.failures + 1,
+                error=str(exc) or type(exc).__name__,
+            )
             await backoff.wait()
 
 

@@ -96,14 +96,20 @@ class CommonSettings:
         require(1 <= self.db_pool_min <= self.db_pool_max, "db_pool_min", "1..db_pool_max")
         require(self.db_pool_max <= 500, "db_pool_max", "at most 500")
         require(1 <= self.max_in_flight <= 10_000, "max_in_flight", "1..10000")
-        require(1024 <= self.max_request_bytes <= MAX_PAYLOAD_BYTES, "max_request_bytes",
-                 f"1024..{MAX_PAYLOAD_BYTES} (NATS max_payload)")  # fmt: skip
+        require(
+            1024 <= self.max_request_bytes <= MAX_PAYLOAD_BYTES,
+            "max_request_bytes",
+            f"1024..{MAX_PAYLOAD_BYTES} (NATS max_payload)",
+        )
         require(self.stream_replicas in (1, 3, 5), "stream_replicas", "1, 3 or 5")
         require(self.outbox_poll_seconds > 0, "outbox_poll_seconds", "greater than 0")
         require(1 <= self.outbox_batch <= 10_000, "outbox_batch", "1..10000")
         require(self.outbox_lease_seconds > 0, "outbox_lease_seconds", "greater than 0")
-        require(60 <= self.auth_max_token_seconds <= 366 * 86_400, "auth_max_token_seconds",
-                "60..31622400 (a year)")  # fmt: skip
+        require(
+            60 <= self.auth_max_token_seconds <= 366 * 86_400,
+            "auth_max_token_seconds",
+            "60..31622400 (a year)",
+        )
         try:
             parse_points(self.crash_points)
         except ValueError as exc:

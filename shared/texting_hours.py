@@ -156,10 +156,13 @@ class CampaignHours:
     def of(cls, campaign: Row) -> CampaignHours:
         """From a campaign row (texting_hours_start/_end, closing_margin_minutes, fallback_zone)."""
         return cls(
-            Hours(campaign["texting_hours_start"], campaign["texting_hours_end"],
-                  campaign["closing_margin_minutes"]),
+            Hours(
+                campaign["texting_hours_start"],
+                campaign["texting_hours_end"],
+                campaign["closing_margin_minutes"],
+            ),
             campaign["fallback_zone"],
-        )  # fmt: skip
+        )
 
     def sendable(self, now: datetime, zones: Sequence[str]) -> bool:
         """The sender's rule: inside the hours, margin or not."""

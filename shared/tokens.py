@@ -272,8 +272,15 @@ class TokenSigner:
     accounts, the CLI, tests and load harnesses. A production web app's identity provider mints
     its own, signed with the private half of a key in BATON_AUTH_PUBLIC_KEYS."""
 
-    def __init__(self, key: Any, algorithm: str, *, key_id: str | None = None,
-                 issuer: str | None = None, audience: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        key: Any,
+        algorithm: str,
+        *,
+        key_id: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> None:
         self._key = key
         self._algorithm = algorithm
         self._headers = {"kid": key_id} if key_id else None
@@ -294,8 +301,14 @@ class TokenSigner:
             raise KeyConfigError(f"{path}: signing here takes an Ed25519 private key")
         return cls(private, "EdDSA", **claims)
 
-    def mint(self, subject: int | str, *, ttl_seconds: float = 3600, operator: bool = False,
-             not_before: float | None = None) -> str:  # fmt: skip
+    def mint(
+        self,
+        subject: int | str,
+        *,
+        ttl_seconds: float = 3600,
+        operator: bool = False,
+        not_before: float | None = None,
+    ) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "sub": str(subject),
@@ -343,8 +356,12 @@ def verifier_from_settings(settings: CommonSettings) -> TokenVerifier:
             "no way to verify callers: set BATON_AUTH_PUBLIC_KEYS (production) or "
             "BATON_AUTH_SECRET / BATON_AUTH_SECRET_FILE (local use)"
         )
-    return TokenVerifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience,
-                         max_lifetime_seconds=settings.auth_max_token_seconds)  # fmt: skip
+    return TokenVerifier(
+        keys,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        max_lifetime_seconds=settings.auth_max_token_seconds,
+    )
 
 
 def signer_from_settings(settings: CommonSettings) -> TokenSigner:

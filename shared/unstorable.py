@@ -26,8 +26,9 @@ def unstorable_field(value: Any, path: str = "") -> str | None:
     if isinstance(value, str):
         return path or "(the value)" if "\x00" in value else None
     if isinstance(value, msgspec.Struct):
-        for field, encoded in zip(value.__struct_fields__, value.__struct_encode_fields__,
-                                  strict=True):  # fmt: skip
+        for field, encoded in zip(
+            value.__struct_fields__, value.__struct_encode_fields__, strict=True
+        ):
             found = unstorable_field(getattr(value, field), _join(path, encoded))
             if found:
                 return found

@@ -113,8 +113,9 @@ def _check_zone(name: str) -> None:
     try:
         zone_info(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise bad_request(f"fallback_zone: {name!r} is not an IANA time zone",
-                          field="fallback_zone") from None  # fmt: skip
+        raise bad_request(
+            f"fallback_zone: {name!r} is not an IANA time zone", field="fallback_zone"
+        ) from None
 
 
 async def _require_members(conn: Connection, org_id: int, user_ids: list[int]) -> None:
@@ -173,8 +174,12 @@ class Admin:
             for field in ("default_batch_size", "opt_out_confirmation"):
                 if (value := getattr(request, field)) is not msgspec.UNSET:
                     org[field] = value
-            await conn.execute(QUERIES["save_org"], request.org_id, org["default_batch_size"],
-                               org["opt_out_confirmation"])  # fmt: skip
+            await conn.execute(
+                QUERIES["save_org"],
+                request.org_id,
+                org["default_batch_size"],
+                org["opt_out_confirmation"],
+            )
         return _org_view(org)
 
     async def create_user(self, request: s.CreateUser, caller: Caller) -> s.UserCreated:
@@ -208,17 +213,26 @@ class Admin:
     async def update_team(self, request: s.UpdateTeam, caller: Caller) -> s.Team:
         async with self._pool.acquire() as conn, conn.transaction():
             team = await _team_as(conn, caller, request.team_id)
-            given = {k: v for k, v in msgspec.structs.asdict(request).items()
-                     if v is not msgspec.UNSET}  # fmt: skip
+            given = {
+                k: v for k, v in msgspec.structs.asdict(request).items() if v is not msgspec.UNSET
+            }
             merged = {**dict(team), **given}
-            saved = await conn.fetchrow(QUERIES["save_team"], team["id"],
-                                        merged["assignment_priority"], merged["assignment_kind"],
-                                        merged["max_request_size"])  # fmt: skip
+            saved = await conn.fetchrow(
+                QUERIES["save_team"],
+                team["id"],
+                merged["assignment_priority"],
+                merged["assignment_kind"],
+                merged["max_request_size"],
+            )
         assert saved is not None
-        return s.Team(team_id=saved["id"], org_id=saved["org_id"], name=saved["name"],
-                      assignment_priority=saved["assignment_priority"],
-                      assignment_kind=saved["assignment_kind"],
-                      max_request_size=saved["max_request_size"])  # fmt: skip
+        return s.Team(
+            team_id=saved["id"],
+            org_id=saved["org_id"],
+            name=saved["name"],
+            assignment_priority=saved["assignment_priority"],
+            assignment_kind=saved["assignment_kind"],
+            max_request_size=saved["max_request_size"],
+        )
 
     async def add_team_members(self, request: s.AddTeamMembers, caller: Caller) -> s.TextersChanged:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -241,9 +255,15 @@ class Admin:
             teams = await _teams_of(conn, request.org_id, teams)
             number = await self._sending_number(conn, request.org_id, request.sending_number)
             campaign_id = await conn.fetchval(
-                QUERIES["create_campaign"], request.org_id, teams[0] if teams else None,
-                request.title, batch_size, hours.start, hours.end, number,
-            )  # fmt: skip
+                QUERIES["create_campaign"],
+                request.org_id,
+                teams[0] if teams else None,
+                request.title,
+                batch_size,
+                hours.start,
+                hours.end,
+                number,
+            )
             await conn.execute(QUERIES["set_campaign_teams"], campaign_id, teams)
         return s.CampaignCreated(campaign_id=campaign_id, batch_size=batch_size)
 
@@ -281,16 +301,26 @@ class Admin:
             if changes.get("fallback_zone") is not None:
                 _check_zone(changes["fallback_zone"])
             current.update(changes)
-            _check_margin(current["texting_hours_start"], current["texting_hours_end"],
-                          current["closing_margin_minutes"])  # fmt: skip
+            _check_margin(
+                current["texting_hours_start"],
+                current["texting_hours_end"],
+                current["closing_margin_minutes"],
+            )
             await conn.execute(
-                QUERIES["save_campaign"], row["id"], current["status"], current["self_assign"],
-                current["batch_size"], current["replies_batch_size"],
-                current["require_replies_handled"], current["release_unhandled_after_minutes"],
-                current["texting_hours_start"], current["texting_hours_end"],
-                current["sending_number"], current["closing_margin_minutes"],
+                QUERIES["save_campaign"],
+                row["id"],
+                current["status"],
+                current["self_assign"],
+                current["batch_size"],
+                current["replies_batch_size"],
+                current["require_replies_handled"],
+                current["release_unhandled_after_minutes"],
+                current["texting_hours_start"],
+                current["texting_hours_end"],
+                current["sending_number"],
+                current["closing_margin_minutes"],
                 current["fallback_zone"],
-            )  # fmt: skip
+            )
             return campaign_view(await fetch_campaign(conn, row["id"]))
 
     async def add_texters(self, request: s.CampaignTexters, caller: Caller) -> s.TextersChanged:

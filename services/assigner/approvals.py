@@ -43,8 +43,9 @@ CHANGED = api.ASSIGNMENT_REQUEST_CHANGED
 # (campaign id, texter id, kind, reason) -> the batch's conversation ids, or the refusal raised.
 Claim = Callable[[int, int, str, str], Awaitable[list[int]]]
 # Why a waiting request was cancelled (its `refusal`).
-CancelReason = Literal["request_level_changed", "removed_from_organization",
-                       "removed_from_campaign"]  # fmt: skip
+CancelReason = Literal[
+    "request_level_changed", "removed_from_organization", "removed_from_campaign"
+]
 # What leaves an approved request approved, to be approved again: nothing was decided.
 _TRY_AGAIN = frozenset({ErrorCode.BUSY, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED})
 
@@ -86,8 +87,9 @@ class Approvals:
             if refusal is not None:
                 raise refusal
             async with conn.transaction():
-                opened = await conn.fetchrow(QUERIES["open_request"], gate["org_id"],
-                                             gate["id"], texter_id, request.kind)  # fmt: skip
+                opened = await conn.fetchrow(
+                    QUERIES["open_request"], gate["org_id"], gate["id"], texter_id, request.kind
+                )
                 if opened is None:
                     waiting = await conn.fetchval(
                         QUERIES["waiting_request"], gate["org_id"], texter_id
@@ -99,8 +101,9 @@ class Approvals:
                     )
                 await _record(conn, opened, texter_id, None)
         self._publisher.nudge()
-        return Batch(conversation_ids=[], count=0, status="pending_approval",
-                     request_id=opened["id"])  # fmt: skip
+        return Batch(
+            conversation_ids=[], count=0, status="pending_approval", request_id=opened["id"]
+        )
 
     async def resolve(
         self, request: s.ResolveAssignmentRequest, caller: Caller
@@ -120,12 +123,19 @@ class Approvals:
         self, request: s.ListAssignmentRequests, caller: Caller
     ) -> s.AssignmentRequests:
         async with self._pool.acquire() as conn:
-            role = await caller.role_in(conn, request.org_id,
-                                        not_found("organization", request.org_id))  # fmt: skip
+            role = await caller.role_in(
+                conn, request.org_id, not_found("organization", request.org_id)
+            )
             # A texter sees their own requests only, whoever they name.
             texter_id = request.texter_id if allows(role, "moderator") else caller.user_id
-            rows = await conn.fetch(QUERIES["requests_page"], request.org_id, request.status,
-                                    texter_id, request.after_id, request.limit + 1)  # fmt: skip
+            rows = await conn.fetch(
+                QUERIES["requests_page"],
+                request.org_id,
+                request.status,
+                texter_id,
+                request.after_id,
+                request.limit + 1,
+            )
         page = [view(r) for r in rows[: request.limit]]
         more = len(rows) > request.limit
         after = page[-1].request_id if more else None
@@ -149,12 +159,15 @@ class Approvals:
                     await _record(conn, row, caller.user_id, request.request_level)
                 return row
             if row["status"] != "pending":
-                raise BatonError(ErrorCode.CONFLICT,
-                                 f"this request was resolved already: it is {row['status']}",
-                                 {"status": row["status"]})  # fmt: skip
+                raise BatonError(
+                    ErrorCode.CONFLICT,
+                    f"this request was resolved already: it is {row['status']}",
+                    {"status": row["status"]},
+                )
             status = "approved" if request.approve else "rejected"
-            decided = await conn.fetchrow(QUERIES["set_status"], row["id"], "pending", status,
-                                          [], None, caller.user_id, None)  # fmt: skip
+            decided = await conn.fetchrow(
+                QUERIES["set_status"], row["id"], "pending", status, [], None, caller.user_id, None
+            )
             assert decided is not None, "the row is locked, pending"
             await _record(conn, decided, caller.user_id, request.request_level)
             return decided
@@ -169,34 +182,45 @@ class Approvals:
         # taken off it since); one they text on already is left as it is.
         await enroll(conn, row["campaign_id"], row["texter_id"])
         try:
-            ids = await self._claim(row["campaign_id"], row["texter_id"], row["kind"],
-                                    "self_assign")  # fmt: skip
+            ids = await self._claim(
+                row["campaign_id"], row["texter_id"], row["kind"], "self_assign"
+            )
         except BatonError as exc:
             if exc.code in _TRY_AGAIN:
-                raise BatonError(ErrorCode.BUSY, "Approved, but conversations are being handed "
-                                 "out: approve it again in a moment to claim its batch",
-                                 {"request_id": row["id"]}) from exc  # fmt: skip
+                raise BatonError(
+                    ErrorCode.BUSY,
+                    "Approved, but conversations are being handed "
+                    "out: approve it again in a moment to claim its batch",
+                    {"request_id": row["id"]},
+                ) from exc
             refusal = str(exc.code)
             details = msgspec.json.encode(exc.details).decode() if exc.details else None
         status = "fulfilled" if ids else "unfulfilled"
         async with conn.transaction():
-            done = await conn.fetchrow(QUERIES["set_status"], row["id"], "approved", status,
-                                       ids, refusal, None, details)  # fmt: skip
+            done = await conn.fetchrow(
+                QUERIES["set_status"], row["id"], "approved", status, ids, refusal, None, details
+            )
             assert done is not None, "resolve_lock keeps every other resolver out"
             await _record(conn, done, actor_id, None)
         return done
 
 
 async def cancel_waiting(
-    conn: Connection, org_id: int, texter_ids: list[int], campaign_id: int | None,
-    reason: CancelReason, actor_id: int, level: s.RequestLevel | None = None,
-) -> int:  # fmt: skip
+    conn: Connection,
+    org_id: int,
+    texter_ids: list[int],
+    campaign_id: int | None,
+    reason: CancelReason,
+    actor_id: int,
+    level: s.RequestLevel | None = None,
+) -> int:
     """Close, in the caller's transaction, the waiting requests whose reason went away: the
     texters' level changed (`level`), or they were taken out of the organization or off
     `campaign_id`. Each is `cancelled`, logged and announced like every transition; a request
     being approved is past `pending` and is left to its approval."""
-    rows = await conn.fetch(QUERIES["cancel_waiting"], org_id, texter_ids, campaign_id, reason,
-                            actor_id)  # fmt: skip
+    rows = await conn.fetch(
+        QUERIES["cancel_waiting"], org_id, texter_ids, campaign_id, reason, actor_id
+    )
     for row in rows:
         await _record(conn, row, actor_id, level)
     return len(rows)
@@ -217,22 +241,31 @@ async def _record(
 ) -> None:
     """The transition into `row`'s status: its event-log row and its event, in the caller's
     transaction."""
-    event_id = await conn.fetchval(QUERIES["record_transition"], row["id"], row["status"],
-                                   level, actor_id)  # fmt: skip
+    event_id = await conn.fetchval(
+        QUERIES["record_transition"], row["id"], row["status"], level, actor_id
+    )
     event = s.AssignmentRequestChanged(
         **msgspec.structs.asdict(view(row)), actor_id=actor_id, request_level=level
     )
-    await outbox.enqueue(conn, CHANGED.subject, f"assignment_request:{event_id}",
-                         msgspec.json.encode(event))  # fmt: skip
+    await outbox.enqueue(
+        conn, CHANGED.subject, f"assignment_request:{event_id}", msgspec.json.encode(event)
+    )
 
 
 def view(row: asyncpg.Record) -> s.AssignmentRequest:
     return s.AssignmentRequest(
-        request_id=row["id"], org_id=row["org_id"], campaign_id=row["campaign_id"],
-        texter_id=row["texter_id"], kind=row["kind"], status=row["status"],
-        conversation_ids=list(row["conversation_ids"]), refusal=row["refusal"],
+        request_id=row["id"],
+        org_id=row["org_id"],
+        campaign_id=row["campaign_id"],
+        texter_id=row["texter_id"],
+        kind=row["kind"],
+        status=row["status"],
+        conversation_ids=list(row["conversation_ids"]),
+        refusal=row["refusal"],
         refusal_details=msgspec.json.decode(row["refusal_details"])
-        if row["refusal_details"] is not None else None,
-        resolved_by=row["resolved_by"], created_at=rfc3339(row["created_at"]),
+        if row["refusal_details"] is not None
+        else None,
+        resolved_by=row["resolved_by"],
+        created_at=rfc3339(row["created_at"]),
         updated_at=rfc3339(row["updated_at"]),
-    )  # fmt: skip
+    )

@@ -60,8 +60,9 @@ class CampaignPick:
         if openings:
             known = [o for o in openings if o is not None]
             raise none_textable_now(min(known, key=lambda o: o.at) if known else None)
-        raise BatonError(ErrorCode.NO_MORE_CONVERSATIONS,
-                         "None of your campaigns has conversations to hand out")  # fmt: skip
+        raise BatonError(
+            ErrorCode.NO_MORE_CONVERSATIONS, "None of your campaigns has conversations to hand out"
+        )
 
 
 async def enroll(conn: Connection, campaign_id: int, texter_id: int) -> None:

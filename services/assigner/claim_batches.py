@@ -60,9 +60,10 @@ MAX_CLAIMS = 32
 LOCKED_POOL_RETRIES = 5
 LOCKED_POOL_PAUSE_SECONDS = 0.01
 CLAIM_BATCH_SIZE = Histogram(
-    "baton_claim_batch_size", "Initials claims committed together by the assigner's group commit.",
+    "baton_claim_batch_size",
+    "Initials claims committed together by the assigner's group commit.",
     buckets=(1, 2, 4, 8, 16, 32),
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -108,8 +109,12 @@ class ClaimBatches:
     def _take(waiting: deque[_Claim]) -> list[_Claim]:
         """Up to MAX_CLAIMS waiting claims of the first one's campaign, one per texter."""
         campaign_id = waiting[0].campaign_id
-        return take_distinct(waiting, MAX_CLAIMS, lambda claim: claim.texter_id,
-                             lambda claim: claim.campaign_id == campaign_id)  # fmt: skip
+        return take_distinct(
+            waiting,
+            MAX_CLAIMS,
+            lambda claim: claim.texter_id,
+            lambda claim: claim.campaign_id == campaign_id,
+        )
 
     async def _commit(self, batch: list[_Claim]) -> None:
         try:
@@ -136,9 +141,11 @@ class ClaimBatches:
     def _look_again(self, pending: _Claim) -> None:
         pending.tries += 1
         if pending.tries >= LOCKED_POOL_RETRIES:
-            pending.answer.set_exception(BatonError(
-                ErrorCode.BUSY, "Conversations are being handed out; try again in a moment"
-            ))  # fmt: skip
+            pending.answer.set_exception(
+                BatonError(
+                    ErrorCode.BUSY, "Conversations are being handed out; try again in a moment"
+                )
+            )
             return
         loop = asyncio.get_running_loop()
         loop.call_later(LOCKED_POOL_PAUSE_SECONDS, self._writers.submit, pending)
@@ -149,9 +156,10 @@ class ClaimBatches:
         campaign = await conn.fetchrow(CLAIMS["campaign_and_texter_locks"], campaign_id, texters)
         if campaign is None:
             return [not_found("campaign", campaign_id) for _ in batch]
-        held = {r["user_id"]: r for r in await conn.fetch(
-            CLAIMS["texters_pending"], campaign_id, texters
-        )}  # fmt: skip
+        held = {
+            r["user_id"]: r
+            for r in await conn.fetch(CLAIMS["texters_pending"], campaign_id, texters)
+        }
         outcomes: dict[int, Outcome] = {}
         claiming: list[int] = []
         for i, pending in enumerate(batch):
@@ -167,15 +175,19 @@ class ClaimBatches:
                 outcomes[i] = refusal
         if claiming:
             # Each texter's batch size: the campaign's, or their team's if smaller (issue #33).
-            sizes = {i: batch_size(campaign, held[batch[i].texter_id], "initials")
-                     for i in claiming}  # fmt: skip
+            sizes = {
+                i: batch_size(campaign, held[batch[i].texter_id], "initials") for i in claiming
+            }
             outcomes.update(await self._claim_for(conn, campaign, batch, sizes))
         return [outcomes[i] for i in range(len(batch))]
 
     async def _claim_for(
-        self, conn: Connection, campaign: asyncpg.Record, batch: list[_Claim],
+        self,
+        conn: Connection,
+        campaign: asyncpg.Record,
+        batch: list[_Claim],
         sizes: dict[int, int],
-    ) -> dict[int, Outcome]:  # fmt: skip
+    ) -> dict[int, Outcome]:
         """Batches for the claims whose rules passed (indexes into `batch`, with the batch size
         of each)."""
         campaign_id, claiming = campaign["id"], list(sizes)
@@ -210,18 +222,27 @@ class ClaimBatches:
             ids.sort()
             outcomes[i] = ids
             event = s.ConversationsAssigned(
-                operation_id=str(operations[i]), campaign_id=campaign_id,
-                texter_id=batch[i].texter_id, reason=batch[i].reason, conversation_ids=ids,
-            )  # fmt: skip
+                operation_id=str(operations[i]),
+                campaign_id=campaign_id,
+                texter_id=batch[i].texter_id,
+                reason=batch[i].reason,
+                conversation_ids=ids,
+            )
             events.append((ASSIGNED_SUBJECT, str(operations[i]), msgspec.json.encode(event)))
         await outbox.enqueue_many(conn, events)
         return outcomes
 
     async def _deal(
-        self, conn: Connection, campaign_id: int, batch: list[_Claim], got: dict[int, list[int]],
-        sizes: Mapping[int, int], groups: list[int], after: list[int],
+        self,
+        conn: Connection,
+        campaign_id: int,
+        batch: list[_Claim],
+        got: dict[int, list[int]],
+        sizes: Mapping[int, int],
+        groups: list[int],
+        after: list[int],
         operations: Mapping[int, uuid.UUID],
-    ) -> None:  # fmt: skip
+    ) -> None:
         """One claim statement over `groups` from `after`, topping each slice in `got` up to
         its size, in the order the claims arrived."""
         short = [i for i in got if len(got[i]) < sizes[i]]
@@ -231,10 +252,16 @@ class ClaimBatches:
         for slot, i in enumerate(short, start=1):
             slots += [slot] * (sizes[i] - len(got[i]))
         rows = await conn.fetch(
-            CLAIMS["claim_initials"], campaign_id, [batch[i].texter_id for i in short],
-            len(slots), groups, after, [operations[i] for i in short],
-            [batch[i].reason for i in short], slots,
-        )  # fmt: skip
+            CLAIMS["claim_initials"],
+            campaign_id,
+            [batch[i].texter_id for i in short],
+            len(slots),
+            groups,
+            after,
+            [operations[i] for i in short],
+            [batch[i].reason for i in short],
+            slots,
+        )
         for row in rows:
             got[short[row["slot"] - 1]].append(row["id"])
         self._cursor.advance(campaign_id, [(r["id"], r["zone_group"]) for r in rows])

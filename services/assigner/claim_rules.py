@@ -63,9 +63,11 @@ def kind_refusal(allowed: str | None, kind: str) -> BatonError | None:
     does not take batches of `kind`, or None."""
     if allowed in (None, "both", kind):
         return None
-    return BatonError(ErrorCode.KIND_NOT_ALLOWED,
-                      f"This campaign's team takes only {allowed} batches",
-                      {"allowed": allowed})  # fmt: skip
+    return BatonError(
+        ErrorCode.KIND_NOT_ALLOWED,
+        f"This campaign's team takes only {allowed} batches",
+        {"allowed": allowed},
+    )
 
 
 def batch_size(campaign: asyncpg.Record, pending: asyncpg.Record, kind: str) -> int:

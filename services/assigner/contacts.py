@@ -78,9 +78,12 @@ class ContactImport:
 
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
-            opted = {r["phone"] for r in await conn.fetch(
-                QUERIES["opted_out_phones"], campaign["org_id"], list(rows)
-            )}  # fmt: skip
+            opted = {
+                r["phone"]
+                for r in await conn.fetch(
+                    QUERIES["opted_out_phones"], campaign["org_id"], list(rows)
+                )
+            }
             for phone in sorted(opted, key=lambda p: rows[p][0]):
                 rejected.append(s.Rejected(row=rows.pop(phone)[0], reason="opted_out"))
             phones = list(rows)
@@ -116,8 +119,9 @@ class ContactImport:
         if part.first_row + len(request.contacts) > part.rows:
             raise bad_request(
                 f"file.first_row + {len(request.contacts)} contacts is past the file's "
-                f"{part.rows} rows", field="file.first_row"
-            )  # fmt: skip
+                f"{part.rows} rows",
+                field="file.first_row",
+            )
         if part.step == "abort" and request.contacts:
             raise bad_request("an abort carries no contacts", field="contacts")
         # Phones are checked before the transaction, as for a request's own import.
@@ -169,8 +173,16 @@ class ContactImport:
             # Only the reason is kept of a rejected row.
             return (part.import_id, part.first_row + index, None, "", "", "{}", None, reason)
         fields = msgspec.json.encode(contact.fields).decode()
-        return (part.import_id, part.first_row + index, phone, contact.first_name,
-                contact.last_name, fields, contact.timezone, None)  # fmt: skip
+        return (
+            part.import_id,
+            part.first_row + index,
+            phone,
+            contact.first_name,
+            contact.last_name,
+            fields,
+            contact.timezone,
+            None,
+        )
 
     async def _locked(
         self, conn: Connection, part: s.FilePart, campaign_id: int, user_id: int
@@ -180,8 +192,9 @@ class ContactImport:
         locked (so never `busy` for it), an abort of it answers as of nothing (issue #30)."""
         if part.first_row == 0 and part.step != "abort":
             await conn.execute(FILE_QUERIES["sweep_file_imports"])
-            await conn.execute(FILE_QUERIES["create_file_import"], part.import_id, campaign_id,
-                               user_id, part.rows)  # fmt: skip
+            await conn.execute(
+                FILE_QUERIES["create_file_import"], part.import_id, campaign_id, user_id, part.rows
+            )
         # Parts are staged side by side; the commit and an abort wait for none of them.
         lock = "file_import_for_staging" if part.step == "stage" else "file_import_for_update"
         try:
@@ -208,9 +221,17 @@ class ContactImport:
                     await conn.copy_records_to_table(
                         "contact_file_row",
                         records=records,
-                        columns=["import_id", "row_no", "phone", "first_name", "last_name",
-                                 "fields", "timezone", "reason"],
-                    )  # fmt: skip
+                        columns=[
+                            "import_id",
+                            "row_no",
+                            "phone",
+                            "first_name",
+                            "last_name",
+                            "fields",
+                            "timezone",
+                            "reason",
+                        ],
+                    )
                 except asyncpg.UniqueViolationError:
                     # The same rows, sent again while their first sending was being staged: once
                     # that one is in, the next try finds them staged and adds nothing.
@@ -233,9 +254,13 @@ class ContactImport:
         self, conn: Connection, part: s.FilePart, campaign: asyncpg.Record
     ) -> s.ImportResult:
         row = await conn.fetchrow(
-            FILE_QUERIES["commit_file_import"], part.import_id, campaign["id"],
-            campaign["org_id"], s.FIRST_REJECTIONS, timeout=COMMIT_TIMEOUT_SECONDS,
-        )  # fmt: skip
+            FILE_QUERIES["commit_file_import"],
+            part.import_id,
+            campaign["id"],
+            campaign["org_id"],
+            s.FIRST_REJECTIONS,
+            timeout=COMMIT_TIMEOUT_SECONDS,
+        )
         assert row is not None
         by_reason = msgspec.json.decode(row["rejected_by_reason"], type=dict[str, int])
         result = s.ImportResult(

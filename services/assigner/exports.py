@@ -54,9 +54,14 @@ AT_ONCE = 2
 
 class Exports:
     def __init__(
-        self, pool: asyncpg.Pool, js: JetStreamContext, publisher: outbox.OutboxPublisher,
-        ttl_hours: int, max_bytes: int, replicas: int = 1,
-    ) -> None:  # fmt: skip
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        publisher: outbox.OutboxPublisher,
+        ttl_hours: int,
+        max_bytes: int,
+        replicas: int = 1,
+    ) -> None:
         self._pool = pool
         self._js = js
         self._publisher = publisher
@@ -80,19 +85,31 @@ class Exports:
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
             await conn.execute(QUERIES["export_turn"], campaign["id"], request.kind)
-            running = await conn.fetchval(QUERIES["running_export"], campaign["id"],
-                                          request.kind, SILENT_FOR.total_seconds())  # fmt: skip
+            running = await conn.fetchval(
+                QUERIES["running_export"], campaign["id"], request.kind, SILENT_FOR.total_seconds()
+            )
             if running is not None:
-                raise BatonError(ErrorCode.BUSY,
-                                 f"export {running} of this campaign's {request.kind} is still "
-                                 "running; wait for it (baton.query.campaign.export)",
-                                 {"export_id": running})  # fmt: skip
+                raise BatonError(
+                    ErrorCode.BUSY,
+                    f"export {running} of this campaign's {request.kind} is still "
+                    "running; wait for it (baton.query.campaign.export)",
+                    {"export_id": running},
+                )
             name = (
                 f"campaign-{campaign['id']}-{request.kind}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.csv"
             )
-            row = await conn.fetchrow(QUERIES["start_export"], campaign["org_id"], campaign["id"],
-                                      caller.user_id, request.kind, list(request.status), since,
-                                      until, name, self._ttl_hours)  # fmt: skip
+            row = await conn.fetchrow(
+                QUERIES["start_export"],
+                campaign["org_id"],
+                campaign["id"],
+                caller.user_id,
+                request.kind,
+                list(request.status),
+                since,
+                until,
+                name,
+                self._ttl_hours,
+            )
             assert row is not None
         task = asyncio.create_task(self._run(row))
         self._running.add(task)
@@ -108,12 +125,14 @@ class Exports:
         async with self._pool.acquire() as conn:
             row = await _export_as(conn, caller, request.export_id)
         if row["state"] != "complete":
-            raise BatonError(ErrorCode.CONFLICT, f"the export is {view(row).state}, not complete",
-                             {"state": view(row).state})  # fmt: skip
+            raise BatonError(
+                ErrorCode.CONFLICT,
+                f"the export is {view(row).state}, not complete",
+                {"state": view(row).state},
+            )
         subject = f"$O.{api.EXPORTS_BUCKET}.C.{row['object_nuid']}"
         try:
-            msg = await self._js.get_msg(STREAM, seq=request.after + 1, subject=subject,
-                                         next=True)  # fmt: skip
+            msg = await self._js.get_msg(STREAM, seq=request.after + 1, subject=subject, next=True)
         except NotFoundError:
             raise not_found("export part", request.after) from None
         return s.ExportPart(export_id=row["id"], data=msg.data or b"", next=msg.seq or 0)
@@ -128,9 +147,13 @@ class Exports:
             except BucketNotFoundError:
                 self._store = await self._js.create_object_store(
                     api.EXPORTS_BUCKET,
-                    ObjectStoreConfig(description="Baton's campaign exports (CSV)", ttl=ttl,
-                                      max_bytes=self._max_bytes, replicas=self._replicas),
-                )  # fmt: skip
+                    ObjectStoreConfig(
+                        description="Baton's campaign exports (CSV)",
+                        ttl=ttl,
+                        max_bytes=self._max_bytes,
+                        replicas=self._replicas,
+                    ),
+                )
                 return self._store
             config = (await self._js.stream_info(STREAM)).config
             if (config.max_bytes, config.max_age) != (self._max_bytes, ttl):
@@ -151,14 +174,23 @@ class Exports:
         try:
             store = await self._bucket()
             query = QUERIES[f"export_{row['kind']}"]
-            args = [row["campaign_id"], row["org_id"], list(row["statuses"]), row["since"],
-                    row["until"]]  # fmt: skip
+            args = [
+                row["campaign_id"],
+                row["org_id"],
+                list(row["statuses"]),
+                row["since"],
+                row["until"],
+            ]
             async with self._turns, self._pool.acquire() as conn:
-                copied = await copy_into_object(conn, query, args, store, row["object_name"],
-                                                count)  # fmt: skip
+                copied = await copy_into_object(conn, query, args, store, row["object_name"], count)
             done: tuple[str, int, int | None, str | None, str | None, str | None] = (
-                "complete", copied.info.size or 0, copied.rows, copied.info.digest,
-                copied.info.nuid, None)  # fmt: skip
+                "complete",
+                copied.info.size or 0,
+                copied.rows,
+                copied.info.digest,
+                copied.info.nuid,
+                None,
+            )
         except Exception as exc:  # any failure ends the export as failed, with its reason
             log.exception("export_failed", export_id=row["id"])
             with contextlib.suppress(Exception):
@@ -170,8 +202,12 @@ class Exports:
             finished = await conn.fetchrow(QUERIES["finish_export"], row["id"], *done)
             if finished is not None:
                 event = view(finished)
-                await outbox.enqueue(conn, api.CAMPAIGN_EXPORTED.subject, f"export:{row['id']}",
-                                     msgspec.json.encode(event))  # fmt: skip
+                await outbox.enqueue(
+                    conn,
+                    api.CAMPAIGN_EXPORTED.subject,
+                    f"export:{row['id']}",
+                    msgspec.json.encode(event),
+                )
         self._publisher.nudge()
 
     async def _beat(self, export_id: int, written: Callable[[], int]) -> None:
@@ -207,10 +243,16 @@ def view(row: asyncpg.Record) -> s.Export:
     if state == "running" and row["heartbeat_at"] < datetime.now(UTC) - SILENT_FOR:
         state, error = "failed", "the exporter stopped (its process ended)"
     return s.Export(
-        export_id=row["id"], org_id=row["org_id"], campaign_id=row["campaign_id"],
-        kind=row["kind"], state=state,
-        size_bytes=row["size_bytes"], row_count=row["row_count"], digest=row["digest"],
-        error=error, created_at=rfc3339(row["created_at"]),
+        export_id=row["id"],
+        org_id=row["org_id"],
+        campaign_id=row["campaign_id"],
+        kind=row["kind"],
+        state=state,
+        size_bytes=row["size_bytes"],
+        row_count=row["row_count"],
+        digest=row["digest"],
+        error=error,
+        created_at=rfc3339(row["created_at"]),
         finished_at=rfc3339(row["finished_at"]) if row["finished_at"] else None,
         expires_at=rfc3339(row["expires_at"]),
-    )  # fmt: skip
+    )

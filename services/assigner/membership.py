@@ -44,13 +44,24 @@ class Membership:
             row = await fetch_campaign_as(conn, caller, request.campaign_id)
             await conn.execute(QUERIES["claim_locks"], row["org_id"], row["id"], request.user_ids)
             result = await conn.execute(QUERIES["remove_texters"], row["id"], request.user_ids)
-            await conn.execute(QUERIES["record_removal"], row["org_id"], request.user_ids,
-                               row["id"], caller.user_id)  # fmt: skip
+            await conn.execute(
+                QUERIES["record_removal"],
+                row["org_id"],
+                request.user_ids,
+                row["id"],
+                caller.user_id,
+            )
             unassigned = await unassign_held(
                 conn, row["org_id"], row["id"], request.user_ids, caller.user_id
             )
-            cancelled = await cancel_waiting(conn, row["org_id"], request.user_ids, row["id"],
-                                             "removed_from_campaign", caller.user_id)  # fmt: skip
+            cancelled = await cancel_waiting(
+                conn,
+                row["org_id"],
+                request.user_ids,
+                row["id"],
+                "removed_from_campaign",
+                caller.user_id,
+            )
         self._moved(unassigned, cancelled)
         return s.TextersChanged(changed=int(result.split()[-1]), unassigned=unassigned)
 
@@ -62,15 +73,20 @@ class Membership:
             await conn.execute(QUERIES["claim_locks"], request.org_id, None, [request.user_id])
             await conn.execute(QUERIES["leave_campaigns"], request.org_id, request.user_id)
             await conn.execute(QUERIES["remove_member"], request.org_id, request.user_id)
-            await conn.execute(QUERIES["record_removal"], request.org_id, [request.user_id],
-                               None, caller.user_id)  # fmt: skip
+            await conn.execute(
+                QUERIES["record_removal"], request.org_id, [request.user_id], None, caller.user_id
+            )
             unassigned = await unassign_held(
                 conn, request.org_id, None, [request.user_id], caller.user_id
             )
             cancelled = await cancel_waiting(
-                conn, request.org_id, [request.user_id], None, "removed_from_organization",
+                conn,
+                request.org_id,
+                [request.user_id],
+                None,
+                "removed_from_organization",
                 caller.user_id,
-            )  # fmt: skip
+            )
         self._moved(unassigned, cancelled)
         return s.MemberRemoved(user_id=request.user_id, unassigned=unassigned)
 
@@ -93,15 +109,21 @@ class Membership:
                     await caller.role_in(conn, request.org_id, hidden), "admin"
                 ):
                     raise forbidden("a moderator may change only a texter's request level")
-                await conn.execute(APPROVALS["set_request_level"], request.org_id,
-                                   request.user_id, level)  # fmt: skip
+                await conn.execute(
+                    APPROVALS["set_request_level"], request.org_id, request.user_id, level
+                )
                 # A request waits only at approval_required: at any other level it lost its
                 # reason (issue #33, review finding 5).
                 if level != "approval_required":
                     cancelled = await cancel_waiting(
-                        conn, request.org_id, [request.user_id], None, "request_level_changed",
-                        caller.user_id, level,
-                    )  # fmt: skip
+                        conn,
+                        request.org_id,
+                        [request.user_id],
+                        None,
+                        "request_level_changed",
+                        caller.user_id,
+                        level,
+                    )
             member = (await _members(conn, request.org_id, request.user_id))[0]
         self._moved(0, cancelled)
         return member
@@ -152,7 +174,8 @@ async def _keep_an_owner(conn: Connection, org_id: int, current: Role, new: Role
 async def _members(conn: Connection, org_id: int, user_id: int | None) -> list[s.OrgMemberView]:
     rows = await conn.fetch(QUERIES["members"], org_id, user_id)
     return [
-        s.OrgMemberView(user_id=r["user_id"], name=r["name"], role=r["role"],
-                        request_level=r["request_level"])
+        s.OrgMemberView(
+            user_id=r["user_id"], name=r["name"], role=r["role"], request_level=r["request_level"]
+        )
         for r in rows
-    ]  # fmt: skip
+    ]

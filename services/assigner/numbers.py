@@ -64,21 +64,25 @@ class SendingNumbers:
         numbers = self._numbers(request)
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
-            unheld = [r["phone"] for r in await conn.fetch(
-                QUERIES["not_held_by_a_provider"], numbers)]  # fmt: skip
+            unheld = [
+                r["phone"] for r in await conn.fetch(QUERIES["not_held_by_a_provider"], numbers)
+            ]
             if unheld:
                 # With a provider bridge, a number is the organization's only if the provider
                 # account holds it (services/bridge/numbers.py keeps the account's numbers).
                 raise bad_request(
                     f"numbers: {', '.join(unheld)} not held by the SMS provider account; buy or "
                     "port the number there first",
-                    field="numbers", numbers=unheld,
-                )  # fmt: skip
+                    field="numbers",
+                    numbers=unheld,
+                )
             await conn.execute(
                 QUERIES["add_numbers"], request.org_id, numbers, request.rate_per_second
             )
-            taken = [r["phone"] for r in await conn.fetch(
-                QUERIES["held_elsewhere"], request.org_id, numbers)]  # fmt: skip
+            taken = [
+                r["phone"]
+                for r in await conn.fetch(QUERIES["held_elsewhere"], request.org_id, numbers)
+            ]
             if taken:
                 # All or nothing: the transaction takes back the numbers it did add.
                 raise BatonError(

@@ -31,9 +31,13 @@ class Copied:
 
 
 async def copy_into_object(
-    conn: Connection, query: str, args: list[Any], store: ObjectStore, name: str,
+    conn: Connection,
+    query: str,
+    args: list[Any],
+    store: ObjectStore,
+    name: str,
     written: Callable[[int], None],
-) -> Copied:  # fmt: skip
+) -> Copied:
     """COPY `query` (with `args`) as CSV with a header, every field quoted, into object `name`;
     `written` hears the bytes of each chunk as it goes."""
     read_fd, write_fd = os.pipe()

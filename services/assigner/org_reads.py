@@ -27,63 +27,83 @@ class OrgReads:
 
     async def campaigns(self, request: s.ListOrgCampaigns, caller: Caller) -> s.OrgCampaigns:
         async with self._pool.acquire() as conn:
-            role = await caller.role_in(conn, request.org_id,
-                                        not_found("organization", request.org_id))  # fmt: skip
+            role = await caller.role_in(
+                conn, request.org_id, not_found("organization", request.org_id)
+            )
             moderator = allows(role, "moderator")
-            rows = await conn.fetch(QUERIES["org_campaigns_page"], request.org_id, request.status,
-                                    request.after_id, request.limit,
-                                    None if moderator else caller.user_id)  # fmt: skip
+            rows = await conn.fetch(
+                QUERIES["org_campaigns_page"],
+                request.org_id,
+                request.status,
+                request.after_id,
+                request.limit,
+                None if moderator else caller.user_id,
+            )
             ids = [r["id"] for r in rows]
             tallies = await conn.fetch(QUERIES["campaign_counts"], ids) if moderator else []
         counts = _counts(tallies)
         page = [
             s.CampaignListed(
-                campaign_id=r["id"], title=r["title"], status=r["status"],
-                self_assign=r["self_assign"], team_id=r["team_id"],
+                campaign_id=r["id"],
+                title=r["title"],
+                status=r["status"],
+                self_assign=r["self_assign"],
+                team_id=r["team_id"],
                 team_ids=list(r["team_ids"]),
                 created_at=rfc3339(r["created_at"]),
                 counts=counts.get(r["id"], _no_counts()) if moderator else None,
             )
             for r in rows
-        ]  # fmt: skip
-        return s.OrgCampaigns(org_id=request.org_id, campaigns=page,
-                              next_after_id=_next(ids, request.limit))  # fmt: skip
+        ]
+        return s.OrgCampaigns(
+            org_id=request.org_id, campaigns=page, next_after_id=_next(ids, request.limit)
+        )
 
     async def teams(self, request: s.ListOrgTeams, caller: Caller) -> s.OrgTeams:
         async with self._pool.acquire() as conn:
-            role = await caller.role_in(conn, request.org_id,
-                                        not_found("organization", request.org_id))  # fmt: skip
+            role = await caller.role_in(
+                conn, request.org_id, not_found("organization", request.org_id)
+            )
             only = None if allows(role, "moderator") else caller.user_id
-            rows = await conn.fetch(QUERIES["org_teams_page"], request.org_id, request.after_id,
-                                    request.limit, only)  # fmt: skip
+            rows = await conn.fetch(
+                QUERIES["org_teams_page"], request.org_id, request.after_id, request.limit, only
+            )
             ids = [r["id"] for r in rows]
             members = await conn.fetch(QUERIES["team_members"], ids)
         by_team: dict[int, list[s.TeamMember]] = defaultdict(list)
         for m in members:
             by_team[m["team_id"]].append(s.TeamMember(user_id=m["user_id"], name=m["name"]))
         teams = [
-            s.TeamView(team_id=r["id"], name=r["name"],
-                       assignment_priority=r["assignment_priority"],
-                       assignment_kind=r["assignment_kind"],
-                       max_request_size=r["max_request_size"], members=by_team[r["id"]])
+            s.TeamView(
+                team_id=r["id"],
+                name=r["name"],
+                assignment_priority=r["assignment_priority"],
+                assignment_kind=r["assignment_kind"],
+                max_request_size=r["max_request_size"],
+                members=by_team[r["id"]],
+            )
             for r in rows
-        ]  # fmt: skip
-        return s.OrgTeams(org_id=request.org_id, teams=teams,
-                          next_after_id=_next(ids, request.limit))  # fmt: skip
+        ]
+        return s.OrgTeams(
+            org_id=request.org_id, teams=teams, next_after_id=_next(ids, request.limit)
+        )
 
     async def invites(self, request: s.ListCampaignInvites, caller: Caller) -> s.CampaignInvites:
         async with self._pool.acquire() as conn:
             await fetch_campaign_as(conn, caller, request.campaign_id)
-            rows = await conn.fetch(QUERIES["campaign_invites"], request.campaign_id,
-                                    request.include_revoked)  # fmt: skip
+            rows = await conn.fetch(
+                QUERIES["campaign_invites"], request.campaign_id, request.include_revoked
+            )
         invites = [
             s.InviteView(
-                token=r["token"], kind=r["kind"], created_by=r["created_by"],
+                token=r["token"],
+                kind=r["kind"],
+                created_by=r["created_by"],
                 created_at=rfc3339(r["created_at"]),
                 revoked_at=rfc3339(r["revoked_at"]) if r["revoked_at"] else None,
             )
             for r in rows
-        ]  # fmt: skip
+        ]
         return s.CampaignInvites(campaign_id=request.campaign_id, invites=invites)
 
 

@@ -71,10 +71,12 @@ class PhoneChecks:
         loop = asyncio.get_running_loop()
         size = math.ceil(len(phones) / self._processes)
         try:
-            parts = await asyncio.gather(*(
-                loop.run_in_executor(executor, check, phones[i : i + size], self._region)
-                for i in range(0, len(phones), size)
-            ))  # fmt: skip
+            parts = await asyncio.gather(
+                *(
+                    loop.run_in_executor(executor, check, phones[i : i + size], self._region)
+                    for i in range(0, len(phones), size)
+                )
+            )
         except BrokenProcessPool:
             # A worker died (killed, out of memory): new workers for the next part; this one is
             # checked here rather than failed.
@@ -89,9 +91,11 @@ class PhoneChecks:
             # Spawned, not forked: a fork of a process running an event loop, asyncpg's pool
             # and NATS's connection would copy all three into each worker.
             self._executor = ProcessPoolExecutor(
-                self._processes, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_leave_with, initargs=(os.getpid(),),
-            )  # fmt: skip
+                self._processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_leave_with,
+                initargs=(os.getpid(),),
+            )
         return self._executor
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -82,9 +82,14 @@ class Reads:
                     )
                 assignee = caller.user_id
             statement, args = page_statement(
-                request.campaign_id, request.after, request.limit, assignee=assignee,
-                unassigned=request.unassigned, status=request.status, inbox=request.inbox,
-            )  # fmt: skip
+                request.campaign_id,
+                request.after,
+                request.limit,
+                assignee=assignee,
+                unassigned=request.unassigned,
+                status=request.status,
+                inbox=request.inbox,
+            )
             rows = await conn.fetch(statement, *args)
         page = [
             s.ConversationRow(
@@ -112,9 +117,13 @@ def _by_zone(rows: list[asyncpg.Record], hours: CampaignHours, now: datetime) ->
     for row in rows:
         zones = list(row["zones"])
         textable = hours.handed_out(now, zones)
-        pools.append(s.ZonePool(
-            zones=zones, hours_of=list(zones_to_check(zones, hours.fallback_zone)),
-            unassigned=row["n"], textable_now=row["n"] if textable else 0,
-            next_opening=None if textable else when_open(hours.next_opening(now, [zones])),
-        ))  # fmt: skip
+        pools.append(
+            s.ZonePool(
+                zones=zones,
+                hours_of=list(zones_to_check(zones, hours.fallback_zone)),
+                unassigned=row["n"],
+                textable_now=row["n"] if textable else 0,
+                next_opening=None if textable else when_open(hours.next_opening(now, [zones])),
+            )
+        )
     return pools

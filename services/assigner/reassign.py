@@ -79,8 +79,16 @@ class Reassignment:
             new_holders: list[int | None] = (
                 list(distribute(holders, targets)) if targets else [None] * len(rows)
             )
-            moved = await self._apply(conn, campaign["id"], operation, reason, caller.user_id,
-                                      [r["id"] for r in rows], holders, new_holders)  # fmt: skip
+            moved = await self._apply(
+                conn,
+                campaign["id"],
+                operation,
+                reason,
+                caller.user_id,
+                [r["id"] for r in rows],
+                holders,
+                new_holders,
+            )
         return self._reply(operation, reason, _by_receiver(moved))
 
     async def move(self, request: s.Move, caller: Caller) -> s.Reassigned:
@@ -98,9 +106,15 @@ class Reassignment:
             if row["assignee_id"] == request.to_texter_id:
                 return s.Reassigned(operation_id=str(operation), moved=0, per_texter={})
             moved = await self._apply(
-                conn, campaign["id"], operation, reason, caller.user_id,
-                [row["id"]], [row["assignee_id"]], [request.to_texter_id],
-            )  # fmt: skip
+                conn,
+                campaign["id"],
+                operation,
+                reason,
+                caller.user_id,
+                [row["id"]],
+                [row["assignee_id"]],
+                [request.to_texter_id],
+            )
         return self._reply(operation, reason, _by_receiver(moved))
 
     async def release(self, request: s.Release, caller: Caller) -> s.Reassigned:
@@ -110,12 +124,19 @@ class Reassignment:
         async with self._pool.acquire() as conn, conn.transaction():
             campaign_id = request.campaign_id
             await caller.campaign_role(conn, campaign_id)
-            rows = await conn.fetch(QUERIES["source_of_texter"], campaign_id, texter_id,
-                                    STATUSES["needs_reply"], None)  # fmt: skip
+            rows = await conn.fetch(
+                QUERIES["source_of_texter"], campaign_id, texter_id, STATUSES["needs_reply"], None
+            )
             moved = await self._apply(
-                conn, campaign_id, operation, "done_texting", texter_id,
-                [r["id"] for r in rows], [texter_id] * len(rows), [None] * len(rows),
-            )  # fmt: skip
+                conn,
+                campaign_id,
+                operation,
+                "done_texting",
+                texter_id,
+                [r["id"] for r in rows],
+                [texter_id] * len(rows),
+                [None] * len(rows),
+            )
         return self._reply(operation, "done_texting", _by_receiver(moved))
 
     async def _source(
@@ -123,21 +144,33 @@ class Reassignment:
     ) -> list[asyncpg.Record]:
         statuses = STATUSES[request.status]
         if request.from_texter_id is not None:
-            return await conn.fetch(QUERIES["source_of_texter"], request.campaign_id,
-                                    request.from_texter_id, statuses, request.count)  # fmt: skip
+            return await conn.fetch(
+                QUERIES["source_of_texter"],
+                request.campaign_id,
+                request.from_texter_id,
+                statuses,
+                request.count,
+            )
         if request.from_unassigned:
             return await conn.fetch(
                 QUERIES["source_unassigned"], request.campaign_id, statuses, request.count
             )
         # A lone target keeps what it already holds; with several, theirs go to the others.
         keeps = targets[0] if len(targets) == 1 else None
-        return await conn.fetch(QUERIES["source_every_sender"], request.campaign_id, statuses,
-                                request.count, keeps)  # fmt: skip
+        return await conn.fetch(
+            QUERIES["source_every_sender"], request.campaign_id, statuses, request.count, keeps
+        )
 
     async def _reassign_evenly(
-        self, conn: Connection, campaign_id: int, request: s.Reassign, targets: list[int],
-        operation: uuid.UUID, reason: str, actor_id: int,
-    ) -> dict[int | None, list[int]]:  # fmt: skip
+        self,
+        conn: Connection,
+        campaign_id: int,
+        request: s.Reassign,
+        targets: list[int],
+        operation: uuid.UUID,
+        reason: str,
+        actor_id: int,
+    ) -> dict[int | None, list[int]]:
         """Reassign All/Some or Unassign All in one statement (reassign.sql `reassign_evenly`)."""
         if request.from_texter_id is not None:
             source, holder = "texter", request.from_texter_id
@@ -145,19 +178,36 @@ class Reassignment:
             source, holder = "unassigned", None
         else:  # a lone target keeps what it already holds
             source, holder = "every_sender", targets[0] if targets else None
-        rows = await conn.fetch(QUERIES["reassign_evenly"], campaign_id, STATUSES[request.status],
-                                source, holder, request.count, targets, operation, reason,
-                                actor_id)  # fmt: skip
+        rows = await conn.fetch(
+            QUERIES["reassign_evenly"],
+            campaign_id,
+            STATUSES[request.status],
+            source,
+            holder,
+            request.count,
+            targets,
+            operation,
+            reason,
+            actor_id,
+        )
         received: dict[int | None, list[int]] = {r["to_id"]: list(r["ids"]) for r in rows}
         await _announce(conn, campaign_id, operation, reason, received)
         return received
 
     async def _apply(
-        self, conn: Connection, campaign_id: int, operation: uuid.UUID, reason: str, actor_id: int,
-        ids: list[int], holders: list[int | None], new_holders: list[int | None],
-    ) -> list[asyncpg.Record]:  # fmt: skip
-        return await apply_moves(conn, campaign_id, operation, reason, actor_id, ids, holders,
-                                 new_holders)  # fmt: skip
+        self,
+        conn: Connection,
+        campaign_id: int,
+        operation: uuid.UUID,
+        reason: str,
+        actor_id: int,
+        ids: list[int],
+        holders: list[int | None],
+        new_holders: list[int | None],
+    ) -> list[asyncpg.Record]:
+        return await apply_moves(
+            conn, campaign_id, operation, reason, actor_id, ids, holders, new_holders
+        )
 
     def _reply(
         self, operation: uuid.UUID, reason: str, received: dict[int | None, list[int]]
@@ -171,12 +221,19 @@ class Reassignment:
 
 
 async def apply_moves(
-    conn: Connection, campaign_id: int, operation: uuid.UUID, reason: str, actor_id: int,
-    ids: list[int], holders: list[int | None], new_holders: list[int | None],
-) -> list[asyncpg.Record]:  # fmt: skip
+    conn: Connection,
+    campaign_id: int,
+    operation: uuid.UUID,
+    reason: str,
+    actor_id: int,
+    ids: list[int],
+    holders: list[int | None],
+    new_holders: list[int | None],
+) -> list[asyncpg.Record]:
     """Move rows locked by the caller, log them, and enqueue their events."""
-    moved = await conn.fetch(QUERIES["apply_moves"], ids, holders, new_holders, operation,
-                             reason, actor_id)  # fmt: skip
+    moved = await conn.fetch(
+        QUERIES["apply_moves"], ids, holders, new_holders, operation, reason, actor_id
+    )
     await _announce(conn, campaign_id, operation, reason, _by_receiver(moved))
     return moved
 
@@ -195,9 +252,15 @@ async def unassign_held(
     moved = 0
     for campaign, held in by_campaign.items():
         done = await apply_moves(
-            conn, campaign, uuid.uuid4(), "unassign", actor_id, [r["id"] for r in held],
-            [r["assignee_id"] for r in held], [None] * len(held),
-        )  # fmt: skip
+            conn,
+            campaign,
+            uuid.uuid4(),
+            "unassign",
+            actor_id,
+            [r["id"] for r in held],
+            [r["assignee_id"] for r in held],
+            [None] * len(held),
+        )
         moved += len(done)
     return moved
 
@@ -229,19 +292,37 @@ def _targets_hold_none_of_the_source(request: s.Reassign, targets: list[int]) ->
 
 
 async def _announce(
-    conn: Connection, campaign_id: int, operation: uuid.UUID, reason: str,
+    conn: Connection,
+    campaign_id: int,
+    operation: uuid.UUID,
+    reason: str,
     received: dict[int | None, list[int]],
-) -> None:  # fmt: skip
+) -> None:
     """One event per receiving texter (or Unassigned), in parts (shared/event_parts.py)."""
-    await outbox.enqueue_many(conn, [
-        (MOVED_SUBJECT, part_id(f"{operation}:{_receiver(target)}", n), msgspec.json.encode(
-            s.ConversationsMoved(operation_id=str(operation), campaign_id=campaign_id,
-                                 reason=reason, to_texter_id=target,
-                                 conversation_ids=list(part), part=n, parts=len(parts))))
-        for target, ids in received.items() if ids
-        for parts in [in_parts(ids)]
-        for n, part in enumerate(parts)
-    ])  # fmt: skip
+    await outbox.enqueue_many(
+        conn,
+        [
+            (
+                MOVED_SUBJECT,
+                part_id(f"{operation}:{_receiver(target)}", n),
+                msgspec.json.encode(
+                    s.ConversationsMoved(
+                        operation_id=str(operation),
+                        campaign_id=campaign_id,
+                        reason=reason,
+                        to_texter_id=target,
+                        conversation_ids=list(part),
+                        part=n,
+                        parts=len(parts),
+                    )
+                ),
+            )
+            for target, ids in received.items()
+            if ids
+            for parts in [in_parts(ids)]
+            for n, part in enumerate(parts)
+        ],
+    )
 
 
 async def _require_texters(conn: Connection, campaign_id: int, user_ids: list[int]) -> None:

@@ -49,11 +49,19 @@ ASSIGNED = Counter(
 )
 ASSIGNED_SUBJECT = api.CONVERSATIONS_ASSIGNED.subject
 # What an invite join answers as `first_batch_error` instead of failing the join.
-FIRST_BATCH_REFUSALS = frozenset({
-    ErrorCode.NO_MORE_CONVERSATIONS, ErrorCode.NONE_TEXTABLE_NOW, ErrorCode.INITIALS_PENDING,
-    ErrorCode.REPLIES_PENDING, ErrorCode.SELF_ASSIGN_DISABLED, ErrorCode.CAMPAIGN_NOT_ACTIVE,
-    ErrorCode.KIND_NOT_ALLOWED, ErrorCode.NOT_APPROVED, ErrorCode.REQUEST_PENDING,
-})  # fmt: skip
+FIRST_BATCH_REFUSALS = frozenset(
+    {
+        ErrorCode.NO_MORE_CONVERSATIONS,
+        ErrorCode.NONE_TEXTABLE_NOW,
+        ErrorCode.INITIALS_PENDING,
+        ErrorCode.REPLIES_PENDING,
+        ErrorCode.SELF_ASSIGN_DISABLED,
+        ErrorCode.CAMPAIGN_NOT_ACTIVE,
+        ErrorCode.KIND_NOT_ALLOWED,
+        ErrorCode.NOT_APPROVED,
+        ErrorCode.REQUEST_PENDING,
+    }
+)
 # A join's first batch that waits for a moderator (the member's level is approval_required).
 PENDING_APPROVAL = "pending_approval"
 
@@ -88,14 +96,16 @@ class SelfAssign:
         # claim by requests at the same moment is passed over by one more pick, at most.
         picked = await self._picks.pick(caller.user_id, request.kind)
         try:
-            return await self._request(s.RequestBatch(campaign_id=picked, kind=request.kind),
-                                       caller.user_id, picked=True)  # fmt: skip
+            return await self._request(
+                s.RequestBatch(campaign_id=picked, kind=request.kind), caller.user_id, picked=True
+            )
         except BatonError as refusal:
             if refusal.code != ErrorCode.NO_MORE_CONVERSATIONS:
                 raise
         again = await self._picks.pick(caller.user_id, request.kind, frozenset({picked}))
-        return await self._request(s.RequestBatch(campaign_id=again, kind=request.kind),
-                                   caller.user_id, picked=True)  # fmt: skip
+        return await self._request(
+            s.RequestBatch(campaign_id=again, kind=request.kind), caller.user_id, picked=True
+        )
 
     async def _request(
         self, request: s.RequestBatch, texter_id: int, picked: bool = False
@@ -136,16 +146,18 @@ class SelfAssign:
             await conn.execute(QUERIES["add_texters"], invite["campaign_id"], [texter_id], "invite")
         # The first batch is requested for them (seed 000), in its own transaction, under the
         # member's request level exactly as baton.assign.request is (issue #33).
-        joined = s.Joined(campaign_id=invite["campaign_id"], kind=invite["kind"],
-                          conversation_ids=[])  # fmt: skip
+        joined = s.Joined(
+            campaign_id=invite["campaign_id"], kind=invite["kind"], conversation_ids=[]
+        )
         first = s.RequestBatch(campaign_id=invite["campaign_id"], kind=invite["kind"])
         try:
             waiting = await self.approvals.gate(first, texter_id)
             if waiting is not None:
                 joined.first_batch_error, joined.request_id = PENDING_APPROVAL, waiting.request_id
                 return joined
-            joined.conversation_ids = await self._assign(invite["campaign_id"], texter_id,
-                                                         invite["kind"], "join")  # fmt: skip
+            joined.conversation_ids = await self._assign(
+                invite["campaign_id"], texter_id, invite["kind"], "join"
+            )
         except BatonError as exc:
             if exc.code not in FIRST_BATCH_REFUSALS:
                 raise
@@ -196,8 +208,15 @@ class SelfAssign:
         operation = uuid.uuid4()
         if open_groups:
             size = batch_size(campaign, pending, "replies")
-            rows = await conn.fetch(CLAIMS["claim_replies"], campaign_id, texter_id, size,
-                                    open_groups, operation, reason)  # fmt: skip
+            rows = await conn.fetch(
+                CLAIMS["claim_replies"],
+                campaign_id,
+                texter_id,
+                size,
+                open_groups,
+                operation,
+                reason,
+            )
         if not rows:
             verdict = await empty_pool_verdict(conn, "replies", campaign_id, hours, now)
             if isinstance(verdict, LookAgain):
@@ -205,8 +224,11 @@ class SelfAssign:
             raise verdict
         ids = [r["id"] for r in rows]
         event = s.ConversationsAssigned(
-            operation_id=str(operation), campaign_id=campaign_id, texter_id=texter_id,
-            reason=reason, conversation_ids=ids,
-        )  # fmt: skip
+            operation_id=str(operation),
+            campaign_id=campaign_id,
+            texter_id=texter_id,
+            reason=reason,
+            conversation_ids=ids,
+        )
         await outbox.enqueue(conn, ASSIGNED_SUBJECT, str(operation), msgspec.json.encode(event))
         return ids

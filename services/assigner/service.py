@@ -44,8 +44,14 @@ def endpoints(
     reassignment = Reassignment(pool, context.outbox)
     membership = Membership(pool, context.outbox)
     org_reads = OrgReads(pool)
-    exports = Exports(pool, context.js, context.outbox, settings.export_ttl_hours,
-                      settings.export_max_bytes, settings.stream_replicas)  # fmt: skip
+    exports = Exports(
+        pool,
+        context.js,
+        context.outbox,
+        settings.export_ttl_hours,
+        settings.export_max_bytes,
+        settings.stream_replicas,
+    )
     # Who may call each subject is declared with it, in the catalogue.
     return [
         bound(api.ORG_CREATE, administration.create_org),

@@ -30,5 +30,8 @@ class AssignerSettings(CommonSettings):
         require(0 <= self.import_check_processes <= 64, "import_check_processes", "0 to 64")
         require(1 <= self.export_ttl_hours <= 24 * 365, "export_ttl_hours", "1 to 8760")
         require(self.export_max_bytes >= 2**20, "export_max_bytes", "1048576 (1 MiB) or more")
-        require(len(self.default_region) == 2 and self.default_region.isupper(),
-                 "default_region", "a two-letter region code such as US")  # fmt: skip
+        require(
+            len(self.default_region) == 2 and self.default_region.isupper(),
+            "default_region",
+            "a two-letter region code such as US",
+        )

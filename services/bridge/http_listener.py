@@ -33,11 +33,16 @@ class Listener:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         config = uvicorn.Config(
-            Starlette(routes=routes), log_config=None, access_log=False, lifespan="off",
-            http="h11", ws="none",
+            Starlette(routes=routes),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            ws="none",
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-            limit_concurrency=MAX_CONCURRENT_REQUESTS, timeout_keep_alive=5,
-        )  # fmt: skip
+            limit_concurrency=MAX_CONCURRENT_REQUESTS,
+            timeout_keep_alive=5,
+        )
         self._server = _Server(config)
 
     @property

@@ -181,8 +181,12 @@ class Outbound:
             await msg.nak(delay=wait)
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
-        letter = DeadLetter(source="bridge", reason=reason, subject=msg.subject,
-                            payload=msg.data.decode("utf-8", "replace"))  # fmt: skip
+        letter = DeadLetter(
+            source="bridge",
+            reason=reason,
+            subject=msg.subject,
+            payload=msg.data.decode("utf-8", "replace"),
+        )
         await self._js.publish(
             api.DEAD_LETTERS.at("bridge"),
             msgspec.json.encode(letter),
@@ -196,8 +200,11 @@ class Outbound:
         except Exception as exc:
             # Postgres or NATS gone mid-way: the attempt row says where the text stands, and
             # the text comes back after the back-off (or ack_wait, if NATS is gone too).
-            log.warning("bridge_text_unsettled", message_id=held.text.message_id,
-                        error=str(exc) or type(exc).__name__)  # fmt: skip
+            log.warning(
+                "bridge_text_unsettled",
+                message_id=held.text.message_id,
+                error=str(exc) or type(exc).__name__,
+            )
             with contextlib.suppress(Exception):
                 await self._pool.execute(QUERIES["release_lease"], held.text.message_id)
             with contextlib.suppress(Exception):
@@ -206,9 +213,14 @@ class Outbound:
     async def settle(self, text: OutboundSms, msg: Msg, lane: str) -> None:
         provider = self._provider
         row = await self._pool.fetchrow(
-            QUERIES["take_attempt"], text.message_id, provider.name, provider.account, text.to,
-            text.from_number, self._lease,
-        )  # fmt: skip
+            QUERIES["take_attempt"],
+            text.message_id,
+            provider.name,
+            provider.account,
+            text.to,
+            text.from_number,
+            self._lease,
+        )
         if row is None:  # another replica holds it; it settles it, or its lease runs out
             await msg.nak(delay=self._lease)
             return
@@ -270,9 +282,12 @@ class Outbound:
         await self._sent(text, msg, accepted)
 
     async def _sent(self, text: OutboundSms, msg: Msg, accepted: Accepted) -> None:
-        receipt = Receipt(status="sent", message_id=text.message_id,
-                          provider_message_id=accepted.provider_message_id,
-                          from_=accepted.from_number or text.from_number)  # fmt: skip
+        receipt = Receipt(
+            status="sent",
+            message_id=text.message_id,
+            provider_message_id=accepted.provider_message_id,
+            from_=accepted.from_number or text.from_number,
+        )
         await self._publish(receipt, f"{accepted.provider_message_id}:sent")
         failpoints.reached("bridge-outbound:before_ack")
         await msg.ack()
@@ -295,8 +310,9 @@ class Outbound:
     async def _failed(self, text: OutboundSms, msg: Msg, code: str | None) -> None:
         # A carrier's opt-out (21610) is applied by the sender from this receipt's code, in the
         # text's organization (services/sender/receipts.py): one place records every opt-out.
-        receipt = Receipt(status="failed", message_id=text.message_id, error_code=code,
-                          from_=text.from_number)  # fmt: skip
+        receipt = Receipt(
+            status="failed", message_id=text.message_id, error_code=code, from_=text.from_number
+        )
         provider = self._provider
         await self._publish(
             receipt, f"{provider.name}:{provider.account}:baton-{text.message_id}:failed"

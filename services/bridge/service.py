@@ -63,8 +63,13 @@ def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
         lookup_after_seconds=settings.bridge_lookup_after_seconds,
     )
 
-    held = HeldNumbers(context.pool, provider.name, provider.account, provider.numbers,
-                       settings.bridge_numbers_sync_seconds)  # fmt: skip
+    held = HeldNumbers(
+        context.pool,
+        provider.name,
+        provider.account,
+        provider.numbers,
+        settings.bridge_numbers_sync_seconds,
+    )
     spool = Spool(context.pool, context.js)
     webhooks = TwilioWebhooks(
         settings.twilio_account_sid, settings.twilio_token(), public_url(settings), spool

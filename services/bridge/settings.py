@@ -57,8 +57,11 @@ class BridgeSettings(CommonSettings):
 
     def validate(self) -> None:
         super().validate()
-        require(self.bridge_provider in PROVIDERS, "bridge_provider",
-                f"one of {', '.join(PROVIDERS)}: the bridge runs only with a provider")  # fmt: skip
+        require(
+            self.bridge_provider in PROVIDERS,
+            "bridge_provider",
+            f"one of {', '.join(PROVIDERS)}: the bridge runs only with a provider",
+        )
         if self.bridge_provider not in SUPPORTED_PROVIDERS:
             raise SettingsError(
                 f"BATON_BRIDGE_PROVIDER={self.bridge_provider}: this release sends through "
@@ -70,25 +73,42 @@ class BridgeSettings(CommonSettings):
             require(
                 token_once, "twilio_auth_token", "set, or BATON_TWILIO_AUTH_TOKEN_FILE, not both"
             )
-            require(self.twilio_api_url.startswith(("https://", "http://")), "twilio_api_url",
-                    "an http(s):// URL")  # fmt: skip
+            require(
+                self.twilio_api_url.startswith(("https://", "http://")),
+                "twilio_api_url",
+                "an http(s):// URL",
+            )
         require(0 <= self.bridge_http_port <= 65535, "bridge_http_port", "a port from 0 to 65535")
-        require(not self.bridge_public_url
-                or self.bridge_public_url.startswith(("https://", "http://")),
-                "bridge_public_url", "an http(s):// URL")  # fmt: skip
+        require(
+            not self.bridge_public_url
+            or self.bridge_public_url.startswith(("https://", "http://")),
+            "bridge_public_url",
+            "an http(s):// URL",
+        )
         require(0 < self.bridge_default_rate <= 1000, "bridge_default_rate", "0 < rate <= 1000")
         require(1 <= self.bridge_max_in_flight <= 100_000, "bridge_max_in_flight", "1..100000")
-        require(self.bridge_number_backlog_seconds > 0, "bridge_number_backlog_seconds",
-                "greater than 0")  # fmt: skip
-        require(self.bridge_numbers_sync_seconds > 0, "bridge_numbers_sync_seconds",
-                "greater than 0")  # fmt: skip
-        require(0 <= self.bridge_lookup_after_seconds <= 600, "bridge_lookup_after_seconds",
-                "0..600")  # fmt: skip
+        require(
+            self.bridge_number_backlog_seconds > 0,
+            "bridge_number_backlog_seconds",
+            "greater than 0",
+        )
+        require(
+            self.bridge_numbers_sync_seconds > 0, "bridge_numbers_sync_seconds", "greater than 0"
+        )
+        require(
+            0 <= self.bridge_lookup_after_seconds <= 600, "bridge_lookup_after_seconds", "0..600"
+        )
         # Under the OUTBOUND consumer's ack_wait (15 s): a call in hand is never redelivered.
-        require(0 < self.bridge_provider_timeout_seconds <= 12,
-                "bridge_provider_timeout_seconds", "0 < seconds <= 12")  # fmt: skip
-        require(self.bridge_number_backlog_seconds <= 12, "bridge_number_backlog_seconds",
-                "at most 12 (a text waits for its slot within the ack wait)")  # fmt: skip
+        require(
+            0 < self.bridge_provider_timeout_seconds <= 12,
+            "bridge_provider_timeout_seconds",
+            "0 < seconds <= 12",
+        )
+        require(
+            self.bridge_number_backlog_seconds <= 12,
+            "bridge_number_backlog_seconds",
+            "at most 12 (a text waits for its slot within the ack wait)",
+        )
 
     def twilio_token(self) -> str:
         """The auth token, from the setting or its file (a mounted secret)."""

@@ -79,8 +79,10 @@ class Spool:
 
     async def forward_once(self) -> int:
         """Forward the oldest batch in order; stops at the first failure, keeping the order."""
-        rows = sorted(await self._pool.fetch(QUERIES["lease_spool"], BATCH, LEASE_SECONDS),
-                      key=lambda row: int(row["id"]))  # fmt: skip
+        rows = sorted(
+            await self._pool.fetch(QUERIES["lease_spool"], BATCH, LEASE_SECONDS),
+            key=lambda row: int(row["id"]),
+        )
         SPOOLED.set(await self._pool.fetchval(QUERIES["spooled"]))
         done: set[int] = set()
         try:

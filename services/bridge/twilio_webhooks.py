@@ -47,9 +47,13 @@ RECEIVED = Counter(
 # Twilio's statuses, as receipts say them; the others (accepted, scheduled, read...) say nothing
 # Baton keeps.
 STATUSES: dict[str, Literal["sent", "delivered", "failed"]] = {
-    "queued": "sent", "sending": "sent", "sent": "sent", "delivered": "delivered",
-    "undelivered": "failed", "failed": "failed",
-}  # fmt: skip
+    "queued": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "failed",
+    "failed": "failed",
+}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -96,10 +100,12 @@ class TwilioWebhooks:
         if not sid:
             return Response("a MessageSid is required", status_code=400)
         text = InboundSms(
-            provider_message_id=self._namespaced(sid), from_=params.get("From", ""),
-            to=params.get("To", ""), body=params.get("Body", ""),
+            provider_message_id=self._namespaced(sid),
+            from_=params.get("From", ""),
+            to=params.get("To", ""),
+            body=params.get("Body", ""),
             received_at=datetime.now(UTC).isoformat(),
-        )  # fmt: skip
+        )
         await self._spool.keep(
             api.INBOUND_SMS.subject, text.provider_message_id, msgspec.json.encode(text)
         )
@@ -122,8 +128,12 @@ class TwilioWebhooks:
             from_=params.get("From") or None,
         )
         # The Twilio status in the id: `delivered` after `sent` is not a repeat in the window.
-        await self._spool.keep(api.INBOUND_RECEIPT.subject, f"{provider_id}:{twilio_status}",
-                               msgspec.json.encode(receipt), provider_id)  # fmt: skip
+        await self._spool.keep(
+            api.INBOUND_RECEIPT.subject,
+            f"{provider_id}:{twilio_status}",
+            msgspec.json.encode(receipt),
+            provider_id,
+        )
         RECEIVED.labels("twilio", "status").inc()
         return Response(status_code=204)
 

@@ -42,9 +42,10 @@ RECEIVED = Counter(
 # Replies per transaction at most: the pull worker's fetch (256 by default) fits in one or two.
 MAX_BATCH = 256
 REPLY_BATCH_SIZE = Histogram(
-    "baton_reply_batch_size", "Contacts' replies committed together by inbound's group commit.",
+    "baton_reply_batch_size",
+    "Contacts' replies committed together by inbound's group commit.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -67,9 +68,12 @@ class _Recorded:
 
 class Replies:
     def __init__(
-        self, pool: asyncpg.Pool, nudge_outbox: Callable[[], None], default_region: str = "US",
+        self,
+        pool: asyncpg.Pool,
+        nudge_outbox: Callable[[], None],
+        default_region: str = "US",
         writers: int = 2,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._pool = pool
         # Called after an opt-out commits its event and confirmation: the event goes out now. The
         # confirmation is the sender's to publish (only its NATS user may text), at its outbox's
@@ -131,9 +135,13 @@ class Replies:
         )
 
     async def _consent_of(
-        self, conn: Connection, message: _Message, recorded: _Recorded, intent: Outcome,
+        self,
+        conn: Connection,
+        message: _Message,
+        recorded: _Recorded,
+        intent: Outcome,
         sequence: int | None,
-    ) -> str:  # fmt: skip
+    ) -> str:
         org_id, conversation_id = recorded.org_id, recorded.conversation_id
         if conversation_id is None:
             if org_id is None or not recorded.new:
@@ -151,13 +159,13 @@ class Replies:
             # the message it is, and the consent stays what the later word made it.
             if intent == "opt_in" and await conn.fetchval(
                 QUERIES["late_start"], org_id, phone, sequence, conversation_id is not None
-            ):  # fmt: skip
+            ):
                 # ...but in stream order it opted the number in, and the STOP applied before it
                 # (a repeat then) began a new opt-out: that one is confirmed now.
                 assert conversation_id is not None
-                await consent.confirm_opt_out(conn, org_id=org_id,
-                                              conversation_id=conversation_id, phone=phone,
-                                              our_number=to)  # fmt: skip
+                await consent.confirm_opt_out(
+                    conn, org_id=org_id, conversation_id=conversation_id, phone=phone, our_number=to
+                )
             return "consent_superseded"
         # The id the message is kept under: a STOP colliding with another's id has an event of
         # its own.
@@ -165,19 +173,29 @@ class Replies:
         event_id = f"consent:{stored_id}"
         if intent == "opt_out":
             is_new = await consent.opt_out(
-                conn, org_id=org_id, phone=phone, conversation_id=conversation_id,
-                our_number=to, source="reply", event_id=event_id,
+                conn,
+                org_id=org_id,
+                phone=phone,
+                conversation_id=conversation_id,
+                our_number=to,
+                source="reply",
+                event_id=event_id,
                 provider_message_id=stored_id,
-            )  # fmt: skip
+            )
             if sequence is not None:
                 await conn.execute(QUERIES["stop_applied"], org_id, phone, sequence, is_new)
             if not is_new:
                 return "opt_out_repeated"  # consent already withdrawn: confirmed once, not again
             return intent
         opted_in = await consent.opt_in(
-            conn, org_id=org_id, phone=phone, conversation_id=conversation_id, our_number=to,
-            event_id=event_id, provider_message_id=stored_id,
-        )  # fmt: skip
+            conn,
+            org_id=org_id,
+            phone=phone,
+            conversation_id=conversation_id,
+            our_number=to,
+            event_id=event_id,
+            provider_message_id=stored_id,
+        )
         if sequence is not None:
             await conn.execute(QUERIES["start_applied"], org_id, phone, sequence)
         if not opted_in:
@@ -201,10 +219,11 @@ async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
         locked = sorted({c for c in conversations if c is not None})
         await conn.execute(QUERIES["lock_conversations"], locked)
         inserted = await conn.fetch(
-            QUERIES["insert_inbound_messages"], [conversations[i] for i in matched],
+            QUERIES["insert_inbound_messages"],
+            [conversations[i] for i in matched],
             *_columns(batch, matched, "body", "provider_message_id", "received_at"),
             [batch[i].to for i in matched],
-        )  # fmt: skip
+        )
         stored.update(_inserted(batch, matched, inserted))
         for i in matched:
             if i not in stored:
@@ -216,10 +235,11 @@ async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
         inserted = await conn.fetch(
             QUERIES["insert_unmatched"],
             *_columns(batch, unmatched, "provider_message_id"),
-            [batch[i].phone for i in unmatched], [batch[i].to for i in unmatched],
+            [batch[i].phone for i in unmatched],
+            [batch[i].to for i in unmatched],
             *_columns(batch, unmatched, "body", "received_at"),
             [orgs[i] for i in unmatched],
-        )  # fmt: skip
+        )
         stored.update(_inserted(batch, unmatched, inserted))
         for i in unmatched:
             if i not in stored:

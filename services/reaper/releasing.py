@@ -181,12 +181,26 @@ async def _announce(
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for row in rows:
         groups[(row["campaign_id"], row["from_id"])].append(row["id"])
-    await outbox.enqueue_many(conn, [
-        (RELEASED_SUBJECT, part_id(f"{operation}:{campaign_id}:{texter}", n), msgspec.json.encode(
-            s.ConversationsReleased(operation_id=str(operation), campaign_id=campaign_id,
-                                    from_texter_id=texter, reason=reason,
-                                    conversation_ids=list(part), part=n, parts=len(parts))))
-        for (campaign_id, texter), ids in groups.items()
-        for parts in [in_parts(ids)]
-        for n, part in enumerate(parts)
-    ])  # fmt: skip
+    await outbox.enqueue_many(
+        conn,
+        [
+            (
+                RELEASED_SUBJECT,
+                part_id(f"{operation}:{campaign_id}:{texter}", n),
+                msgspec.json.encode(
+                    s.ConversationsReleased(
+                        operation_id=str(operation),
+                        campaign_id=campaign_id,
+                        from_texter_id=texter,
+                        reason=reason,
+                        conversation_ids=list(part),
+                        part=n,
+                        parts=len(parts),
+                    )
+                ),
+            )
+            for (campaign_id, texter), ids in groups.items()
+            for parts in [in_parts(ids)]
+            for n, part in enumerate(parts)
+        ],
+    )

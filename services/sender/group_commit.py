@@ -49,9 +49,10 @@ Kind = Literal["initial", "reply"]
 # Sends per transaction at most: bounds a batch's statements and how long its locks are held.
 MAX_BATCH = 128
 BATCH_SIZE = Histogram(
-    "baton_send_batch_size", "Sends committed together by the sender's group commit.",
+    "baton_send_batch_size",
+    "Sends committed together by the sender's group commit.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -134,8 +135,9 @@ class GroupCommit:
         now = self._clock()
         going: list[int] = []
         for i in fresh:
-            refusal = refusal_for(batch[i].request, batch[i].texter_id, batch[i].kind,
-                                  found.get(i), now)  # fmt: skip
+            refusal = refusal_for(
+                batch[i].request, batch[i].texter_id, batch[i].kind, found.get(i), now
+            )
             if refusal is None:
                 going.append(i)
             else:
@@ -171,8 +173,7 @@ class GroupCommit:
                 continue
             (initials if pending.kind == "initial" else replies).append(row.id)
             texts.append(_text(message_id, pending, row))
-            outcomes[i] = s.Sent(message_id=message_id, conversation_id=row.id,
-                                 status="queued")  # fmt: skip
+            outcomes[i] = s.Sent(message_id=message_id, conversation_id=row.id, status="queued")
         if initials or replies:
             await conn.execute(QUERIES["mark_sent"], initials, replies)
         await outbox.enqueue_many(conn, texts)
@@ -189,16 +190,23 @@ class GroupCommit:
     async def _previous(
         self, conn: Connection, batch: list[_Send]
     ) -> dict[tuple[int, str], asyncpg.Record]:
-        rows = await conn.fetch(QUERIES["previous_sends"], [p.texter_id for p in batch],
-                                [p.request.idempotency_key for p in batch])  # fmt: skip
+        rows = await conn.fetch(
+            QUERIES["previous_sends"],
+            [p.texter_id for p in batch],
+            [p.request.idempotency_key for p in batch],
+        )
         return {(r["texter_id"], r["idempotency_key"]): r for r in rows}
 
 
 def _retry_answer(pending: _Send, row: asyncpg.Record) -> s.Sent | BatonError:
     if row["conversation_id"] != pending.request.conversation_id or row["kind"] != pending.kind:
         return _key_reused()
-    return s.Sent(message_id=row["id"], conversation_id=row["conversation_id"],
-                  status=row["delivery_status"], duplicate=True)  # fmt: skip
+    return s.Sent(
+        message_id=row["id"],
+        conversation_id=row["conversation_id"],
+        status=row["delivery_status"],
+        duplicate=True,
+    )
 
 
 def _as_retry(first: _Send, outcome: s.Sent | BatonError, pending: _Send) -> s.Sent | BatonError:
@@ -223,8 +231,13 @@ def _key_reused() -> BatonError:
 
 def _text(message_id: int, pending: _Send, row: ConversationForSend) -> tuple[str, str, bytes]:
     sms = s.OutboundSms(
-        message_id=message_id, conversation_id=row.id, campaign_id=row.campaign_id,
-        org_id=row.org_id, to=row.phone, from_number=row.sending_number,
-        body=pending.request.body, kind=pending.kind,
-    )  # fmt: skip
+        message_id=message_id,
+        conversation_id=row.id,
+        campaign_id=row.campaign_id,
+        org_id=row.org_id,
+        to=row.phone,
+        from_number=row.sending_number,
+        body=pending.request.body,
+        kind=pending.kind,
+    )
     return (OUTBOUND_SUBJECT, str(message_id), msgspec.json.encode(sms))

@@ -41,10 +41,15 @@ class ManualOptOut:
                 # campaign, or no longer holding it, they may not.
                 raise refusal
             new = await consent.opt_out(
-                conn, org_id=row.org_id, phone=row.phone, conversation_id=row.id,
-                our_number=await consent.last_our_number(conn, row.id), source="texter",
-                event_id=f"consent:texter:{uuid.uuid4()}", actor_id=caller.user_id,
-            )  # fmt: skip
+                conn,
+                org_id=row.org_id,
+                phone=row.phone,
+                conversation_id=row.id,
+                our_number=await consent.last_our_number(conn, row.id),
+                source="texter",
+                event_id=f"consent:texter:{uuid.uuid4()}",
+                actor_id=caller.user_id,
+            )
         self._publisher.nudge()  # the confirmation and the event go out now
         return s.ContactOptedOut(conversation_id=row.id, opted_out_now=new)
 

@@ -56,8 +56,9 @@ class Receipts:
             # Kept off the message: replies to a number the organization does not own would
             # reach whoever does. The bridge's number pool is misconfigured; say so.
             FOREIGN_FROM.inc()
-            log.warning("receipt_from_not_the_organizations", message_id=updated["id"],
-                        reported=reported)  # fmt: skip
+            log.warning(
+                "receipt_from_not_the_organizations", message_id=updated["id"], reported=reported
+            )
 
     async def _apply(
         self, conn: Connection, receipt: Receipt, reported: str | None
@@ -82,9 +83,13 @@ class Receipts:
         if target is None:
             return
         new = await consent.opt_out(
-            conn, org_id=target["org_id"], phone=target["phone"],
-            conversation_id=target["conversation_id"], our_number=None, source="carrier",
+            conn,
+            org_id=target["org_id"],
+            phone=target["phone"],
+            conversation_id=target["conversation_id"],
+            our_number=None,
+            source="carrier",
             event_id=f"consent:carrier:{receipt.message_id}",
-        )  # fmt: skip
+        )
         if new:
             CARRIER_OPT_OUTS.inc()

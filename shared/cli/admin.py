@@ -70,8 +70,11 @@ def run_service(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"baton service: {exc}", file=sys.stderr)
         return exit_codes.USAGE
-    env = {**os.environ, "BATON_NATS_URL": settings.nats_url,
-           "BATON_DATABASE_URL": settings.database_url}  # fmt: skip
+    env = {
+        **os.environ,
+        "BATON_NATS_URL": settings.nats_url,
+        "BATON_DATABASE_URL": settings.database_url,
+    }
     secret = dev_secret_path(args.data_dir)
     if not services_have_a_key(os.environ) and secret.exists():
         env["BATON_AUTH_SECRET_FILE"] = str(secret.resolve())
@@ -133,5 +136,7 @@ def run_status(args: argparse.Namespace) -> int:
 def _status_line(answer: dict[str, Any]) -> str:
     if "error" in answer:
         return str(answer["error"])
-    return (f"up       version {answer['version']}, schema {answer['schema_version']}, "
-            f"up {answer['uptime_seconds']:.0f} s, {answer['in_flight']} in flight")  # fmt: skip
+    return (
+        f"up       version {answer['version']}, schema {answer['schema_version']}, "
+        f"up {answer['uptime_seconds']:.0f} s, {answer['in_flight']} in flight"
+    )

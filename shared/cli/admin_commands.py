@@ -161,11 +161,22 @@ def add_parsers(commands: SubParsers) -> None:
     p.add_argument("team_id", type=int)
     p.add_argument("--priority", type=int, default=OMIT, help="higher first")
     p.add_argument("--kind", choices=["initials", "replies", "both"], default=OMIT)
-    p.add_argument("--max-size", type=_size_or_none, metavar="N|none", default=OMIT,
-                   help="the largest batch (the campaign's if smaller), or none")  # fmt: skip
-    p.set_defaults(route=api.TEAM_UPDATE, build=lambda a: {
-        "team_id": a.team_id, "assignment_priority": a.priority, "assignment_kind": a.kind,
-        "max_request_size": a.max_size})  # fmt: skip
+    p.add_argument(
+        "--max-size",
+        type=_size_or_none,
+        metavar="N|none",
+        default=OMIT,
+        help="the largest batch (the campaign's if smaller), or none",
+    )
+    p.set_defaults(
+        route=api.TEAM_UPDATE,
+        build=lambda a: {
+            "team_id": a.team_id,
+            "assignment_priority": a.priority,
+            "assignment_kind": a.kind,
+            "max_request_size": a.max_size,
+        },
+    )
     p = team.add_parser("add-members", help="add users to a team")
     p.add_argument("team_id", type=int)
     p.add_argument("user_ids", type=int, nargs="+")
@@ -180,8 +191,14 @@ def add_parsers(commands: SubParsers) -> None:
     p = campaign.add_parser("create", help="create a campaign (in draft)")
     p.add_argument("--org", type=int, required=True)
     p.add_argument("--title", required=True)
-    p.add_argument("--team", type=int, action="append", dest="teams", metavar="TEAM",
-                   help="limit it to this team (repeat for several)")  # fmt: skip
+    p.add_argument(
+        "--team",
+        type=int,
+        action="append",
+        dest="teams",
+        metavar="TEAM",
+        help="limit it to this team (repeat for several)",
+    )
     p.add_argument("--hours", type=_hours, help="texting hours in the contact's time, e.g. 9-21")
     p.add_argument("--sending-number", help="one of the organization's numbers")
     p.set_defaults(
@@ -231,8 +248,13 @@ def add_parsers(commands: SubParsers) -> None:
         default=OMIT,
         help="the IANA zone whose hours apply to numbers spanning several zones",
     )
-    p.add_argument("--teams", type=_team_ids, metavar="TEAM,TEAM|none", default=OMIT,
-                   help="limit it to these teams exactly, or none")  # fmt: skip
+    p.add_argument(
+        "--teams",
+        type=_team_ids,
+        metavar="TEAM,TEAM|none",
+        default=OMIT,
+        help="limit it to these teams exactly, or none",
+    )
     p.set_defaults(route=api.CAMPAIGN_UPDATE, build=_campaign_update)
     for action, route in (
         ("add", api.CAMPAIGN_TEXTERS_ADD),
@@ -287,20 +309,34 @@ def _add_moves(commands: SubParsers) -> None:
     source.add_argument("--from-texter", type=int, help="one sender's conversations only")
     source.add_argument("--from-unassigned", action="store_true", help="the Unassigned ones")
     p.add_argument("--status", choices=["any", "needs_reply", "not_started"], default="any")
-    p.add_argument("--to", type=int, nargs="*", default=[], metavar="TEXTER",
-                   help="spread over these texters; without: Unassign (--confirm)")  # fmt: skip
+    p.add_argument(
+        "--to",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="TEXTER",
+        help="spread over these texters; without: Unassign (--confirm)",
+    )
     p.add_argument("--count", type=int, default=OMIT, help="Reassign Some: this many")
     p.add_argument("--confirm", action="store_true", help="confirm an Unassign All")
-    p.set_defaults(route=api.REASSIGN, build=lambda a: {
-        "campaign_id": a.campaign_id, "status": a.status, "to_texter_ids": a.to,
-        "from_texter_id": _given(a.from_texter), "from_unassigned": a.from_unassigned,
-        "count": a.count, "confirm": a.confirm,
-    })  # fmt: skip
+    p.set_defaults(
+        route=api.REASSIGN,
+        build=lambda a: {
+            "campaign_id": a.campaign_id,
+            "status": a.status,
+            "to_texter_ids": a.to,
+            "from_texter_id": _given(a.from_texter),
+            "from_unassigned": a.from_unassigned,
+            "count": a.count,
+            "confirm": a.confirm,
+        },
+    )
     p = commands.add_parser("move", help="one conversation to a texter, or to Unassigned")
     p.add_argument("conversation_id", type=int)
     p.add_argument("--to", type=_texter_or_unassigned, required=True, metavar="TEXTER|none")
-    p.set_defaults(route=api.MOVE, build=lambda a: {
-        "conversation_id": a.conversation_id, "to_texter_id": a.to})  # fmt: skip
+    p.set_defaults(
+        route=api.MOVE, build=lambda a: {"conversation_id": a.conversation_id, "to_texter_id": a.to}
+    )
     release = commands.add_parser("release", help="give held conversations back to the pool")
     kinds = release.add_subparsers(dest="kind", required=True)
     p = kinds.add_parser("unhandled", help="every assigned reply of the campaign, now")
@@ -309,8 +345,10 @@ def _add_moves(commands: SubParsers) -> None:
     p = kinds.add_parser("stale-initials", help="initials held unsent longer than --hours")
     p.add_argument("campaign_id", type=int)
     p.add_argument("--hours", type=int, required=True)
-    p.set_defaults(route=api.RELEASE_STALE_INITIALS, build=lambda a: {
-        "campaign_id": a.campaign_id, "held_longer_than_hours": a.hours})  # fmt: skip
+    p.set_defaults(
+        route=api.RELEASE_STALE_INITIALS,
+        build=lambda a: {"campaign_id": a.campaign_id, "held_longer_than_hours": a.hours},
+    )
 
 
 def _campaign_update(a: argparse.Namespace) -> dict[str, Any]:

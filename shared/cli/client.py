@@ -47,8 +47,12 @@ def waiting_policy(settings: CliSettings) -> RetryPolicy:
         if said:
             return  # once per command, however many calls wait side by side
         said.add(subject)
-        print(f"waiting for a Baton service to answer {subject} on {redacted(settings.nats_url)} "
-              f"(giving up after {seconds:g} s)", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"waiting for a Baton service to answer {subject} on {redacted(settings.nats_url)} "
+            f"(giving up after {seconds:g} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     return RetryPolicy(no_responders_seconds=seconds, waiting_for=say)
 
@@ -63,9 +67,13 @@ async def cli_connection(
         pass
 
     return await connect_configured(
-        settings, name, max_reconnect_attempts=reconnect_attempts, disconnected_cb=quiet,
-        closed_cb=quiet, error_cb=quiet,
-    )  # fmt: skip
+        settings,
+        name,
+        max_reconnect_attempts=reconnect_attempts,
+        disconnected_cb=quiet,
+        closed_cb=quiet,
+        error_cb=quiet,
+    )
 
 
 @contextlib.asynccontextmanager

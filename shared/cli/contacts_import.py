@@ -114,8 +114,9 @@ async def import_file(
                     staged += len(contacts)
                 else:
                     staged += await in_flight.room()
-                    in_flight.start(_send(client, campaign, request, contacts, retry_seconds),
-                                    len(contacts))  # fmt: skip
+                    in_flight.start(
+                        _send(client, campaign, request, contacts, retry_seconds), len(contacts)
+                    )
                 _progress(staged, layout.rows, started, last)
         finally:
             await in_flight.cancel()  # what failed first stops the others
@@ -130,13 +131,15 @@ async def import_file(
             raise ImportFailedError(reason, code, _summary(layout, None, started, staged)) from exc
         # The commit went through though its answer never arrived: ask for it again.
         try:
-            result = await _send(client, campaign, {**part, "first_row": 0, "step": "commit"},
-                                 [], retry_seconds)  # fmt: skip
+            result = await _send(
+                client, campaign, {**part, "first_row": 0, "step": "commit"}, [], retry_seconds
+            )
         except _FAILURES as again:
             reason, code = _failure(again)
             summary = {**_summary(layout, None, started, layout.rows), "committed": True}
-            raise ImportFailedError(f"imported, but its summary did not arrive: {reason}",
-                               exit_codes.FAILED, summary) from again  # fmt: skip
+            raise ImportFailedError(
+                f"imported, but its summary did not arrive: {reason}", exit_codes.FAILED, summary
+            ) from again
     return _summary(layout, result, started, layout.rows)
 
 
@@ -280,8 +283,12 @@ def _progress(sent: int, rows: int, started: float, last: bool) -> None:
     if not last and (not sys.stderr.isatty() and sent % 100_000):
         return
     rate = sent / max(time.monotonic() - started, 1e-9)
-    print(f"\r{sent:,} of {rows:,} rows sent ({rate:,.0f} rows/s)", end="\n" if last else "",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"\r{sent:,} of {rows:,} rows sent ({rate:,.0f} rows/s)",
+        end="\n" if last else "",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -321,8 +328,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{COMMAND}: {failure.reason}{outcome}", file=sys.stderr)
         return failure.exit_code
     except (OSError, TimeoutError, nats.errors.Error) as exc:
-        print(f"{COMMAND}: cannot reach Baton over NATS at {redacted(settings.nats_url)}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"{COMMAND}: cannot reach Baton over NATS at {redacted(settings.nats_url)}: {exc}",
+            file=sys.stderr,
+        )
         return exit_codes.DEPENDENCY
     print_result(summary, args.json)
     return exit_codes.OK

@@ -155,21 +155,26 @@ def user_or_operator(value: str) -> User:
 
 def add_caller_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--as", dest="as_user", type=user_or_operator, metavar="USER",
+        "--as",
+        dest="as_user",
+        type=user_or_operator,
+        metavar="USER",
         help=f"who is calling: a user id, or `operator`; mints a short-lived token with the local"
         f" key (without it, ${TOKEN_VARIABLE} is sent)",
-    )  # fmt: skip
+    )
     add_data_dir(parser)
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     """`--data-dir`: the `baton up` a command works beside (its servers, its development key)."""
     parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
         help="the data folder of the `baton up` to work beside: its servers, when BATON_NATS_URL "
         "and BATON_DATABASE_URL name none, and its development key, when no key is configured "
         "(default .baton)",
-    )  # fmt: skip
+    )
 
 
 def credentials_from_args(args: argparse.Namespace, settings: CommonSettings) -> Credentials:

@@ -43,11 +43,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("campaign_id", type=int)
     kind = p.add_mutually_exclusive_group(required=True)
     kind.add_argument("--messages", dest="kind", action="store_const", const="messages")
-    kind.add_argument("--conversations", dest="kind", action="store_const",
-                      const="conversations")  # fmt: skip
-    p.add_argument("--status", action="append", default=[],
-                   choices=list(get_args(ConversationStatus)),
-                   help="only conversations in this status (repeat for several)")  # fmt: skip
+    kind.add_argument("--conversations", dest="kind", action="store_const", const="conversations")
+    p.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        choices=list(get_args(ConversationStatus)),
+        help="only conversations in this status (repeat for several)",
+    )
     p.add_argument("--since", type=_moment, help="RFC 3339 with an offset, e.g. 2026-12-01T00:00Z")
     p.add_argument("--until", type=_moment, help="RFC 3339 with an offset (not included)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the CSV file to write")
@@ -73,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"baton export: cannot write {args.output}: {problem}", file=sys.stderr)
         return exit_codes.USAGE
-    request: dict[str, Any] = {"campaign_id": args.campaign_id, "kind": args.kind,
-                               "status": args.status}  # fmt: skip
+    request: dict[str, Any] = {
+        "campaign_id": args.campaign_id,
+        "kind": args.kind,
+        "status": args.status,
+    }
     for name in ("since", "until"):
         if getattr(args, name) is not None:
             request[name] = getattr(args, name)
@@ -129,14 +135,17 @@ async def export_to_file(
     got, after = 0, 0
     with partial.open("wb") as out:
         while got < size:
-            part = await client.call_json(api.CAMPAIGN_EXPORT_PART,
-                                          {"export_id": export_id, "after": after})  # fmt: skip
+            part = await client.call_json(
+                api.CAMPAIGN_EXPORT_PART, {"export_id": export_id, "after": after}
+            )
             data = base64.b64decode(part["data"])
             out.write(data)
             digest.update(data)
             got, after = got + len(data), part["next"]
-            progress(f"export {export_id}: {state['row_count']:,} rows, downloaded "
-                     f"{got:,} of {size:,} bytes")  # fmt: skip
+            progress(
+                f"export {export_id}: {state['row_count']:,} rows, downloaded "
+                f"{got:,} of {size:,} bytes"
+            )
     expected = state["digest"].split("=", 1)[1]
     if base64.urlsafe_b64encode(digest.digest()).decode() != expected or got != size:
         partial.unlink(missing_ok=True)

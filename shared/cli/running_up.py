@@ -42,8 +42,7 @@ class CliSettings(CommonSettings):
 
     def validate(self) -> None:
         super().validate()
-        require(0 <= self.cli_no_responders_seconds <= 3600, "cli_no_responders_seconds",
-                "0..3600")  # fmt: skip
+        require(0 <= self.cli_no_responders_seconds <= 3600, "cli_no_responders_seconds", "0..3600")
 
 
 class FolderInUseError(RuntimeError):

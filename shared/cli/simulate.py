@@ -124,10 +124,19 @@ def run_demo(args: argparse.Namespace) -> int:
         secret = secrets.token_urlsafe(48)
         env["BATON_AUTH_SECRET"] = secret
         command = [
-            sys.executable, "-m", "shared.cli.main", "up", "--data-dir", str(Path(tmp) / "data"),
-            "--pg-port", str(free_port()), "--nats-port", str(free_port()),
-            "--metrics-base-port", str(free_port_run(4)),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "shared.cli.main",
+            "up",
+            "--data-dir",
+            str(Path(tmp) / "data"),
+            "--pg-port",
+            str(free_port()),
+            "--nats-port",
+            str(free_port()),
+            "--metrics-base-port",
+            str(free_port_run(4)),
+        ]
         print("starting Baton (Postgres, NATS, four services)...", flush=True)
         with log.open("wb") as out:
             up = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -37,13 +37,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", type=_user_id, help="the Baton user id the token speaks for")
     who.add_argument(
-        "--operator", action="store_true",
+        "--operator",
+        action="store_true",
         help="the deployment's operator: may create organizations and their first owners only",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--ttl", type=duration, default=3600.0, metavar="DURATION",
+        "--ttl",
+        type=duration,
+        default=3600.0,
+        metavar="DURATION",
         help="how long it is valid: 90s, 30m, 1h (default); at most BATON_AUTH_MAX_TOKEN_SECONDS",
-    )  # fmt: skip
+    )
     add_data_dir(parser)
     parser.set_defaults(run=run)
 
@@ -57,8 +61,11 @@ def run(args: argparse.Namespace) -> int:
         return exit_codes.USAGE
     if args.ttl > settings.auth_max_token_seconds:
         # The services would refuse it: say so now rather than hand out a token that never works.
-        print(f"baton token: --ttl is at most BATON_AUTH_MAX_TOKEN_SECONDS "
-              f"({settings.auth_max_token_seconds} s)", file=sys.stderr)  # fmt: skip
+        print(
+            f"baton token: --ttl is at most BATON_AUTH_MAX_TOKEN_SECONDS "
+            f"({settings.auth_max_token_seconds} s)",
+            file=sys.stderr,
+        )
         return exit_codes.USAGE
     if args.operator:
         print(signer.mint(OPERATOR, ttl_seconds=args.ttl, operator=True))

@@ -191,14 +191,24 @@ class LocalPostgres:
         else:
             self._clear_leftovers()
         options = [
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", "max_connections=300",
-            "-c", "shared_buffers=512MB",
-            "-c", "unix_socket_directories=",
-        ]  # fmt: skip
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=512MB",
+            "-c",
+            "unix_socket_directories=",
+        ]
         if not self.durable:
-            options += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                        "-c", "full_page_writes=off"]  # fmt: skip
+            options += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
         with log_path.open("ab") as log_file:
             self._process = subprocess.Popen(

@@ -15,8 +15,7 @@ RequestLevel = Literal["auto_approve", "approval_required", "do_not_approve"]
 # pending -> rejected; pending -> approved -> fulfilled (the batch claimed) or unfulfilled (a
 # claim rule refused it: `refusal`); pending -> cancelled (its reason went away: `refusal` says
 # request_level_changed, removed_from_organization or removed_from_campaign).
-RequestStatus = Literal["pending", "approved", "rejected", "fulfilled", "unfulfilled",
-                        "cancelled"]  # fmt: skip
+RequestStatus = Literal["pending", "approved", "rejected", "fulfilled", "unfulfilled", "cancelled"]
 PageSize = Annotated[int, msgspec.Meta(ge=1, le=500)]
 
 

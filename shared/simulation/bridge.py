@@ -27,9 +27,14 @@ CONSUMER_PREFIX = "simulated-bridge-"
 
 class Bridge:
     def __init__(
-        self, nc: NatsClient, campaign_id: int, sending_number: str, reply_rate: float,
-        stop_rate: float, seed: int = 7,
-    ) -> None:  # fmt: skip
+        self,
+        nc: NatsClient,
+        campaign_id: int,
+        sending_number: str,
+        reply_rate: float,
+        stop_rate: float,
+        seed: int = 7,
+    ) -> None:
         self._nc = nc
         self._js = nc.jetstream()
         self._campaign_id = campaign_id

@@ -56,20 +56,35 @@ class Report:
 async def set_up(client: BatonClient, signer: TokenSigner, scenario: Scenario) -> dict[str, Any]:
     """The scenario's campaign (shared/simulation/setup.py), with an invite link its texters
     join by."""
-    contacts = [admin.ContactRow(phone=f"+1{2022000000 + n}", first_name=f"Contact {n}")
-                for n in range(scenario.contacts)]  # fmt: skip
-    setup = await set_up_campaign(client, signer, CampaignSpec(
-        contacts=contacts, texters=scenario.texters, batch_size=scenario.batch_size,
-        replies_batch_size=50, enroll_texters=False,
-        release_unhandled_after_minutes=scenario.release_after_minutes,
-        title="Simulated campaign", org_name="Simulated org",
-    ))  # fmt: skip
+    contacts = [
+        admin.ContactRow(phone=f"+1{2022000000 + n}", first_name=f"Contact {n}")
+        for n in range(scenario.contacts)
+    ]
+    setup = await set_up_campaign(
+        client,
+        signer,
+        CampaignSpec(
+            contacts=contacts,
+            texters=scenario.texters,
+            batch_size=scenario.batch_size,
+            replies_batch_size=50,
+            enroll_texters=False,
+            release_unhandled_after_minutes=scenario.release_after_minutes,
+            title="Simulated campaign",
+            org_name="Simulated org",
+        ),
+    )
     organizer = acting(client, signer, setup.owner)
     invite = admin.CreateInvite(campaign_id=setup.campaign, kind="initials")
     token = (await organizer.call(api.CAMPAIGN_INVITE, invite)).token
-    return {"org": setup.org, "owner": setup.owner, "texters": setup.texters,
-            "campaign": setup.campaign, "token": token,
-            "sending_number": setup.sending_number}  # fmt: skip
+    return {
+        "org": setup.org,
+        "owner": setup.owner,
+        "texters": setup.texters,
+        "campaign": setup.campaign,
+        "token": token,
+        "sending_number": setup.sending_number,
+    }
 
 
 async def simulate(
@@ -86,10 +101,11 @@ async def simulate(
     organizer = acting(client, signer, setup["owner"])
     unresponsive = round(scenario.texters * scenario.unresponsive)
     texters = [
-        Texter(acting(client, signer, t), campaign, t, scenario.send_rate,
-               responsive=i >= unresponsive)
+        Texter(
+            acting(client, signer, t), campaign, t, scenario.send_rate, responsive=i >= unresponsive
+        )
         for i, t in enumerate(setup["texters"])
-    ]  # fmt: skip
+    ]
     bridge = Bridge(nc, campaign, setup["sending_number"], scenario.reply_rate, scenario.stop_rate)
     released: list[int] = []
 
@@ -146,8 +162,9 @@ async def simulate(
     await events.unsubscribe()
     report.seconds = round(time.monotonic() - started, 1)
     report.released = len(released)
-    await _conclude(report, organizer, lambda user: acting(client, signer, user), nc, setup,
-                    texters, bridge)  # fmt: skip
+    await _conclude(
+        report, organizer, lambda user: acting(client, signer, user), nc, setup, texters, bridge
+    )
     return report
 
 
@@ -183,10 +200,15 @@ async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) ->
 
 async def _reassign_once(organizer: BatonClient, setup: dict[str, Any]) -> int:
     """The organizer moves the first texter's conversations to the second (Reassign All)."""
-    result = await organizer.call(api.REASSIGN, assign.Reassign(
-        campaign_id=setup["campaign"], from_texter_id=setup["texters"][0], status="any",
-        to_texter_ids=[setup["texters"][1]],
-    ))  # fmt: skip
+    result = await organizer.call(
+        api.REASSIGN,
+        assign.Reassign(
+            campaign_id=setup["campaign"],
+            from_texter_id=setup["texters"][0],
+            status="any",
+            to_texter_ids=[setup["texters"][1]],
+        ),
+    )
     return result.moved
 
 
@@ -223,25 +245,36 @@ async def _conclude(
     for texter in setup["texters"]:
         after = 0
         while True:
-            page = await client.call(api.CONVERSATIONS, query.ListConversations(
-                campaign_id=campaign, assignee_id=texter, limit=1000, after=after))  # fmt: skip
+            page = await client.call(
+                api.CONVERSATIONS,
+                query.ListConversations(
+                    campaign_id=campaign, assignee_id=texter, limit=1000, after=after
+                ),
+            )
             held.update(row.conversation_id for row in page.conversations)
             if page.next_after is None:
                 break
             after = page.next_after
     still_reachable = 0
     for conversation in bridge.stops.values():
-        page = await client.call(api.CONVERSATIONS, query.ListConversations(
-            campaign_id=campaign, after=conversation - 1, limit=1))  # fmt: skip
+        page = await client.call(
+            api.CONVERSATIONS,
+            query.ListConversations(campaign_id=campaign, after=conversation - 1, limit=1),
+        )
         row = page.conversations[0]
         if row.status != "closed" or row.assignee_id is None:
             still_reachable += row.status != "closed"
             continue
         try:
             # As the texter who holds it: only the holder may text a contact.
-            await as_texter(row.assignee_id).call(api.SEND_REPLY, Send(
-                conversation_id=conversation, body="one more?",
-                idempotency_key=f"check-{conversation}"))  # fmt: skip
+            await as_texter(row.assignee_id).call(
+                api.SEND_REPLY,
+                Send(
+                    conversation_id=conversation,
+                    body="one more?",
+                    idempotency_key=f"check-{conversation}",
+                ),
+            )
             still_reachable += 1
         except BatonError as refusal:
             still_reachable += refusal.code != ErrorCode.OPTED_OUT

@@ -75,15 +75,23 @@ async def set_up_campaign(
         texter = admin.CreateUser(org_id=org, name=f"Texter {i}", role="texter")
         texters.append((await organizer.call(api.USER_CREATE, texter)).user_id)
     number = await _sending_number(organizer, org, spec.sending_number)
-    created = await organizer.call(api.CAMPAIGN_CREATE, admin.CreateCampaign(
-        org_id=org, title=spec.title, sending_number=number, texting_hours=spec.texting_hours,
-    ))  # fmt: skip
+    created = await organizer.call(
+        api.CAMPAIGN_CREATE,
+        admin.CreateCampaign(
+            org_id=org,
+            title=spec.title,
+            sending_number=number,
+            texting_hours=spec.texting_hours,
+        ),
+    )
     campaign = created.campaign_id
     update = admin.UpdateCampaign(
-        campaign_id=campaign, status="active", self_assign=spec.self_assign,
+        campaign_id=campaign,
+        status="active",
+        self_assign=spec.self_assign,
         batch_size=spec.batch_size,
         release_unhandled_after_minutes=spec.release_unhandled_after_minutes,
-    )  # fmt: skip
+    )
     if spec.replies_batch_size is not None:
         update.replies_batch_size = spec.replies_batch_size
     await organizer.call(api.CAMPAIGN_UPDATE, update)

@@ -53,9 +53,15 @@ class Texter:
                 await asyncio.sleep(0.5)
 
     async def _held(self, status: ConversationStatus) -> list[int]:
-        page = await self._client.call(api.CONVERSATIONS, ListConversations(
-            campaign_id=self._campaign, assignee_id=self.texter_id, status=status, limit=1000,
-        ))  # fmt: skip
+        page = await self._client.call(
+            api.CONVERSATIONS,
+            ListConversations(
+                campaign_id=self._campaign,
+                assignee_id=self.texter_id,
+                status=status,
+                limit=1000,
+            ),
+        )
         return [row.conversation_id for row in page.conversations]
 
     async def _send_all(
@@ -67,11 +73,14 @@ class Texter:
                 break
             started = time.perf_counter()
             try:
-                sent = await self._client.call(route, Send(
-                    conversation_id=conversation,
-                    body="Hi, it's a volunteer with the campaign. Can we count on your vote?",
-                    idempotency_key=str(uuid.uuid4()),
-                ))  # fmt: skip
+                sent = await self._client.call(
+                    route,
+                    Send(
+                        conversation_id=conversation,
+                        body="Hi, it's a volunteer with the campaign. Can we count on your vote?",
+                        idempotency_key=str(uuid.uuid4()),
+                    ),
+                )
                 self.sent.append(sent.message_id)
                 done += 1
             except BatonError as refusal:  # moved away, opted out meanwhile, ...

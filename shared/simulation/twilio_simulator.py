@@ -127,18 +127,25 @@ class TwilioSimulator:
         """POST `params` form-encoded to `url`, signed over `signed_url` (the public URL the
         provider was given, which behind a proxy is not the listener's); the HTTP status back."""
         headers = {"X-Twilio-Signature": self.signature(signed_url or url, params)}
-        async with ClientSession() as session, session.post(url, data=dict(params),
-                                                            headers=headers) as answer:  # fmt: skip
+        async with (
+            ClientSession() as session,
+            session.post(url, data=dict(params), headers=headers) as answer,
+        ):
             return answer.status
 
     async def report(self, arrival: Arrival, status: str, error_code: int | None = None) -> int:
         """A status callback for `arrival`, to the URL its send named, as Twilio sends it."""
         assert arrival.status_callback, "the send named no StatusCallback"
         params = {
-            "AccountSid": self.account_sid, "MessageSid": arrival.sid, "SmsSid": arrival.sid,
-            "MessageStatus": status, "SmsStatus": status, "From": arrival.from_ or "",
-            "To": arrival.to, "ApiVersion": API_VERSION,
-        }  # fmt: skip
+            "AccountSid": self.account_sid,
+            "MessageSid": arrival.sid,
+            "SmsSid": arrival.sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "From": arrival.from_ or "",
+            "To": arrival.to,
+            "ApiVersion": API_VERSION,
+        }
         if error_code is not None:
             params["ErrorCode"] = str(error_code)
         return await self.signed_post(arrival.status_callback, params)
@@ -205,26 +212,46 @@ class TwilioSimulator:
             and (before is None or a.created_at <= before)
         ][:size]
         uri = str(request.rel_url)
-        return web.json_response({
-            "messages": [self._resource(a) for a in found],
-            "end": max(len(found) - 1, 0), "first_page_uri": uri, "next_page_uri": None,
-            "page": 0, "page_size": size, "previous_page_uri": None, "start": 0, "uri": uri,
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "messages": [self._resource(a) for a in found],
+                "end": max(len(found) - 1, 0),
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
+            }
+        )
 
     async def _numbers(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _error(401, 20003, "Authenticate")
         uri = str(request.rel_url)
         numbers = [
-            {"sid": f"PN{i:032d}", "account_sid": self.account_sid, "phone_number": phone,
-             "capabilities": {"sms": True, "mms": False, "voice": False}}
+            {
+                "sid": f"PN{i:032d}",
+                "account_sid": self.account_sid,
+                "phone_number": phone,
+                "capabilities": {"sms": True, "mms": False, "voice": False},
+            }
             for i, phone in enumerate(sorted(self.held_numbers))
-        ]  # fmt: skip
-        return web.json_response({
-            "incoming_phone_numbers": numbers, "end": max(len(numbers) - 1, 0),
-            "first_page_uri": uri, "next_page_uri": None, "page": 0, "page_size": len(numbers),
-            "previous_page_uri": None, "start": 0, "uri": uri,
-        })  # fmt: skip
+        ]
+        return web.json_response(
+            {
+                "incoming_phone_numbers": numbers,
+                "end": max(len(numbers) - 1, 0),
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": len(numbers),
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
+            }
+        )
 
     def _resource(self, arrival: Arrival) -> dict[str, Any]:
         created = format_datetime(arrival.created_at, usegmt=True)
@@ -254,10 +281,14 @@ class TwilioSimulator:
 
 def _error(status: int, code: int, message: str) -> web.Response:
     return web.json_response(
-        {"code": code, "message": message,
-         "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
         status=status,
-    )  # fmt: skip
+    )
 
 
 def _parse_iso(value: str | None) -> datetime | None:
