@@ -24,7 +24,12 @@ import asyncpg
 import msgspec
 
 from services.assigner.campaign_pick import enroll
-from services.assigner.claim_rules import campaign_refusal, kind_refusal, stranger_refusal
+from services.assigner.claim_rules import (
+    CampaignState,
+    campaign_refusal,
+    kind_refusal,
+    stranger_refusal,
+)
 from shared import catalogue as api
 from shared import outbox
 from shared.access import QUERIES as ACCESS_QUERIES
@@ -70,9 +75,10 @@ class Approvals:
                 return None
             # Who is asking and the campaign's state come first, as in a claim: nobody waits
             # for approval of a request no approval could make good.
+            state = CampaignState.of(gate)
             if not gate["is_texter"] and not picked:
-                raise await stranger_refusal(conn, gate, texter_id)
-            refusal = campaign_refusal(gate)
+                raise await stranger_refusal(conn, state, texter_id)
+            refusal = campaign_refusal(state)
             if refusal is not None:
                 raise refusal
             if gate["request_level"] == "do_not_approve":

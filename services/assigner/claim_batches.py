@@ -38,7 +38,13 @@ import msgspec
 from prometheus_client import Histogram
 
 from services.assigner.claim_cursor import ClaimCursor
-from services.assigner.claim_rules import batch_size, claim_refusal, stranger_refusal
+from services.assigner.claim_rules import (
+    ClaimCampaign,
+    TexterHolding,
+    batch_size,
+    claim_refusal,
+    stranger_refusal,
+)
 from services.assigner.empty_pool import LookAgain, empty_pool_verdict
 from services.assigner.named_queries import CLAIMS
 from services.assigner.pool_floor import PoolFloorKeeper
@@ -156,8 +162,9 @@ class ClaimBatches:
         campaign = await conn.fetchrow(CLAIMS["campaign_and_texter_locks"], campaign_id, texters)
         if campaign is None:
             return [not_found("campaign", campaign_id) for _ in batch]
+        rules = ClaimCampaign.of(campaign)
         held = {
-            r["user_id"]: r
+            r["user_id"]: TexterHolding.of(r)
             for r in await conn.fetch(CLAIMS["texters_pending"], campaign_id, texters)
         }
         outcomes: dict[int, Outcome] = {}
@@ -165,9 +172,9 @@ class ClaimBatches:
         for i, pending in enumerate(batch):
             texter = held[pending.texter_id]
             refusal = (
-                await stranger_refusal(conn, campaign, pending.texter_id)
-                if not texter["is_texter"]
-                else claim_refusal(campaign, texter, "initials")
+                await stranger_refusal(conn, rules, pending.texter_id)
+                if not texter.is_texter
+                else claim_refusal(rules, texter, "initials")
             )
             if refusal is None:
                 claiming.append(i)
@@ -175,9 +182,7 @@ class ClaimBatches:
                 outcomes[i] = refusal
         if claiming:
             # Each texter's batch size: the campaign's, or their team's if smaller (issue #33).
-            sizes = {
-                i: batch_size(campaign, held[batch[i].texter_id], "initials") for i in claiming
-            }
+            sizes = {i: batch_size(rules, held[batch[i].texter_id], "initials") for i in claiming}
             outcomes.update(await self._claim_for(conn, campaign, batch, sizes))
         return [outcomes[i] for i in range(len(batch))]
 

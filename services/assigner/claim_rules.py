@@ -8,7 +8,11 @@ where the campaign asks it, before requesting more).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Self
+
 import asyncpg
+import msgspec
 
 from shared.access import QUERIES as ACCESS_QUERIES
 from shared.database import Connection
@@ -16,42 +20,77 @@ from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
 
 
-async def stranger_refusal(conn: Connection, campaign: asyncpg.Record, user_id: int) -> BatonError:
+class _Row(msgspec.Struct, frozen=True):
+    @classmethod
+    def of(cls, row: asyncpg.Record | Mapping[str, Any]) -> Self:
+        """From a query's row (its other columns ignored); a column missing or of another type
+        fails here, loudly."""
+        return msgspec.convert(dict(row), cls)
+
+
+class CampaignState(_Row, frozen=True):
+    """What every request checks of a campaign (claims.sql `campaign_and_texter_locks`,
+    approvals.sql `request_gate`)."""
+
+    id: int
+    org_id: int
+    status: str
+    self_assign: bool
+
+
+class ClaimCampaign(CampaignState, frozen=True):
+    """And what a claim also needs: its batch sizes and whether replies must be handled first."""
+
+    require_replies_handled: bool
+    batch_size: int
+    replies_batch_size: int
+
+
+class TexterHolding(_Row, frozen=True):
+    """One texter of claims.sql `texters_pending`: on the campaign or not, what they still hold
+    that blocks a new batch, and what their team on it allows (None: no team)."""
+
+    is_texter: bool
+    initials: bool
+    replies: bool
+    team_assignment_kind: str | None
+    team_max_request_size: int | None
+
+
+async def stranger_refusal(conn: Connection, campaign: CampaignState, user_id: int) -> BatonError:
     """The refusal for someone who is not a texter on the campaign: a member of its organization
     is told so, anyone else that it does not exist."""
-    role = await conn.fetchval(ACCESS_QUERIES["member_role"], campaign["org_id"], user_id)
+    role = await conn.fetchval(ACCESS_QUERIES["member_role"], campaign.org_id, user_id)
     if role is None:
-        return not_found("campaign", campaign["id"])
+        return not_found("campaign", campaign.id)
     return BatonError(ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign")
 
 
-def claim_refusal(
-    campaign: asyncpg.Record, pending: asyncpg.Record, kind: str
-) -> BatonError | None:
+def claim_refusal(campaign: ClaimCampaign, pending: TexterHolding, kind: str) -> BatonError | None:
     """Why a texter of the campaign may not have a batch of `kind` now, or None if they may."""
     refusal = campaign_refusal(campaign)
     if refusal is not None:
         return refusal
-    refusal = kind_refusal(pending["team_assignment_kind"], kind)
+    refusal = kind_refusal(pending.team_assignment_kind, kind)
     if refusal is not None:
         return refusal
     if kind == "initials":
-        if pending["initials"]:
+        if pending.initials:
             return BatonError(
                 ErrorCode.INITIALS_PENDING, "Send your initial messages before requesting more"
             )
-        if campaign["require_replies_handled"] and pending["replies"]:
+        if campaign.require_replies_handled and pending.replies:
             return _replies_pending()
-    elif pending["replies"]:
+    elif pending.replies:
         return _replies_pending()
     return None
 
 
-def campaign_refusal(campaign: asyncpg.Record) -> BatonError | None:
+def campaign_refusal(campaign: CampaignState) -> BatonError | None:
     """Why nobody may request conversations of the campaign now, or None."""
-    if campaign["status"] != "active":
+    if campaign.status != "active":
         return BatonError(ErrorCode.CAMPAIGN_NOT_ACTIVE, "This campaign is not active")
-    if not campaign["self_assign"]:
+    if not campaign.self_assign:
         return BatonError(
             ErrorCode.SELF_ASSIGN_DISABLED, "Self assignment is not enabled for this campaign"
         )
@@ -70,11 +109,11 @@ def kind_refusal(allowed: str | None, kind: str) -> BatonError | None:
     )
 
 
-def batch_size(campaign: asyncpg.Record, pending: asyncpg.Record, kind: str) -> int:
+def batch_size(campaign: ClaimCampaign, pending: TexterHolding, kind: str) -> int:
     """The largest batch of `kind` for a texter: the campaign's, or their team's
     `max_request_size` if smaller (issue #33)."""
-    size: int = campaign["batch_size" if kind == "initials" else "replies_batch_size"]
-    team_max: int | None = pending["team_max_request_size"]
+    size = campaign.batch_size if kind == "initials" else campaign.replies_batch_size
+    team_max = pending.team_max_request_size
     return size if team_max is None else min(size, team_max)
 
 

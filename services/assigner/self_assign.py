@@ -29,7 +29,13 @@ from services.assigner.claim_batches import (
     LOCKED_POOL_RETRIES,
     ClaimBatches,
 )
-from services.assigner.claim_rules import batch_size, claim_refusal, stranger_refusal
+from services.assigner.claim_rules import (
+    ClaimCampaign,
+    TexterHolding,
+    batch_size,
+    claim_refusal,
+    stranger_refusal,
+)
 from services.assigner.empty_pool import LookAgain, empty_pool_verdict
 from services.assigner.named_queries import CLAIMS, QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
@@ -192,12 +198,13 @@ class SelfAssign:
         campaign = await conn.fetchrow(CLAIMS["campaign_and_texter_locks"], campaign_id, texters)
         if campaign is None:
             raise not_found("campaign", campaign_id)
-        pending = await conn.fetchrow(CLAIMS["texters_pending"], campaign_id, texters)
-        assert pending is not None
+        found = await conn.fetchrow(CLAIMS["texters_pending"], campaign_id, texters)
+        assert found is not None
+        rules, pending = ClaimCampaign.of(campaign), TexterHolding.of(found)
         refusal = (
-            await stranger_refusal(conn, campaign, texter_id)
-            if not pending["is_texter"]
-            else claim_refusal(campaign, pending, "replies")
+            await stranger_refusal(conn, rules, texter_id)
+            if not pending.is_texter
+            else claim_refusal(rules, pending, "replies")
         )
         if refusal is not None:
             raise refusal
@@ -207,7 +214,7 @@ class SelfAssign:
         rows = []
         operation = uuid.uuid4()
         if open_groups:
-            size = batch_size(campaign, pending, "replies")
+            size = batch_size(rules, pending, "replies")
             rows = await conn.fetch(
                 CLAIMS["claim_replies"],
                 campaign_id,

@@ -1,0 +1,96 @@
+"""services/assigner/claim_rules.py on typed rows, without a database: the refusals a batch
+request gets, in the order the rules check them, and the batch size a texter's team allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.assigner.claim_rules import (
+    ClaimCampaign,
+    TexterHolding,
+    batch_size,
+    campaign_refusal,
+    claim_refusal,
+)
+from shared.error_codes import ErrorCode
+
+
+def campaign(**changes: Any) -> ClaimCampaign:
+    fields: dict[str, Any] = dict(
+        id=3,
+        org_id=1,
+        status="active",
+        self_assign=True,
+        require_replies_handled=False,
+        batch_size=200,
+        replies_batch_size=50,
+    )
+    return ClaimCampaign(**(fields | changes))
+
+
+def holding(**changes: Any) -> TexterHolding:
+    fields: dict[str, Any] = dict(
+        is_texter=True,
+        initials=False,
+        replies=False,
+        team_assignment_kind=None,
+        team_max_request_size=None,
+    )
+    return TexterHolding(**(fields | changes))
+
+
+def code(kind: str, c: ClaimCampaign | None = None, h: TexterHolding | None = None) -> str | None:
+    refusal = claim_refusal(c or campaign(), h or holding(), kind)
+    return None if refusal is None else refusal.code
+
+
+def test_a_texter_holding_nothing_may_have_either_batch() -> None:
+    assert code("initials") is None and code("replies") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "c", "h", "expected"),
+    [
+        ("initials", campaign(status="draft"), None, ErrorCode.CAMPAIGN_NOT_ACTIVE),
+        ("initials", campaign(self_assign=False), None, ErrorCode.SELF_ASSIGN_DISABLED),
+        ("initials", None, holding(team_assignment_kind="replies"), ErrorCode.KIND_NOT_ALLOWED),
+        ("replies", None, holding(team_assignment_kind="initials"), ErrorCode.KIND_NOT_ALLOWED),
+        ("initials", None, holding(initials=True), ErrorCode.INITIALS_PENDING),
+        ("replies", None, holding(replies=True), ErrorCode.REPLIES_PENDING),
+        (
+            "initials",
+            campaign(require_replies_handled=True),
+            holding(replies=True),
+            ErrorCode.REPLIES_PENDING,
+        ),
+    ],
+)
+def test_each_refusal(
+    kind: str, c: ClaimCampaign | None, h: TexterHolding | None, expected: str
+) -> None:
+    assert code(kind, c, h) == expected
+
+
+def test_unanswered_replies_do_not_hold_back_initials_unless_the_campaign_asks() -> None:
+    assert code("initials", h=holding(replies=True)) is None
+
+
+def test_the_campaign_is_checked_before_what_the_texter_holds() -> None:
+    assert code("initials", campaign(status="archived"), holding(initials=True)) == (
+        ErrorCode.CAMPAIGN_NOT_ACTIVE
+    )
+    assert campaign_refusal(campaign()) is None
+
+
+def test_a_batch_is_the_campaigns_size_or_the_teams_if_smaller() -> None:
+    assert batch_size(campaign(), holding(), "initials") == 200
+    assert batch_size(campaign(), holding(), "replies") == 50
+    assert batch_size(campaign(), holding(team_max_request_size=25), "initials") == 25
+    assert batch_size(campaign(), holding(team_max_request_size=500), "replies") == 50
+
+
+def test_a_row_without_a_column_the_rules_read_fails_at_the_edge() -> None:
+    with pytest.raises(Exception, match="missing required field"):
+        ClaimCampaign.of({"id": 3, "org_id": 1, "status": "active", "self_assign": True})
