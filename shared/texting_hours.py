@@ -27,11 +27,6 @@ FALLBACK_ZONE = "America/New_York"
 LOOKAHEAD_DAYS = 8
 
 
-def utc_now() -> datetime:
-    """The real clock: what "now" is unless a caller injects another (tests do)."""
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class Hours:
     """[start, end) hours of the contact's local day; `margin_minutes` before the end, nothing

@@ -16,13 +16,11 @@ never a claim per campaign.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 import asyncpg
 
 from services.assigner.empty_pool import none_textable_now
 from services.assigner.zone_groups import ZoneGroups
+from shared.clock import Clock
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
@@ -34,7 +32,7 @@ POOL = {"initials": "not_started", "replies": "needs_reply"}
 
 
 class CampaignPick:
-    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], datetime]) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
         self._pool = pool
         self._clock = clock
         self._zone_groups = ZoneGroups()

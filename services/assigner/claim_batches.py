@@ -31,7 +31,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import asyncpg
 import msgspec
@@ -52,6 +51,7 @@ from services.assigner.zone_groups import ZoneGroups
 from shared import catalogue as api
 from shared import failpoints, outbox
 from shared.batch_writers import BatchWriters, fail_every, take_distinct
+from shared.clock import Clock
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
@@ -91,7 +91,7 @@ class ClaimBatches:
         self,
         pool: asyncpg.Pool,
         floors: PoolFloorKeeper,
-        clock: Callable[[], datetime],
+        clock: Clock,
         on_assigned: Callable[[str, int], None],
         writers: int = 4,
     ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
@@ -14,16 +13,17 @@ from services.assigner.empty_pool import when_open
 from services.assigner.named_queries import QUERIES
 from shared.access import Caller
 from shared.access_policy import allows
+from shared.clock import Clock, utc_now
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, forbidden, not_found
 from shared.schemas import query as s
-from shared.texting_hours import CampaignHours, utc_now, zones_to_check
+from shared.texting_hours import CampaignHours, zones_to_check
 
 STATUSES = ("not_started", "awaiting_reply", "needs_reply", "replied", "closed")
 
 
 class Reads:
-    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock = utc_now) -> None:
         self._pool = pool
         self._clock = clock
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
-from datetime import datetime
 
 import asyncpg
 import msgspec
@@ -44,11 +42,12 @@ from shared import catalogue as api
 from shared import outbox
 from shared.access import QUERIES as ACCESS_QUERIES
 from shared.access import Caller
+from shared.clock import Clock, utc_now
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
 from shared.schemas import assign as s
-from shared.texting_hours import CampaignHours, utc_now
+from shared.texting_hours import CampaignHours
 
 ASSIGNED = Counter(
     "baton_conversations_assigned_total", "Conversations handed out.", ["kind", "reason"]
@@ -78,7 +77,7 @@ class SelfAssign:
         pool: asyncpg.Pool,
         publisher: outbox.OutboxPublisher,
         floors: PoolFloorKeeper,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._pool = pool
         self._publisher = publisher

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from services.assigner.admin import Admin
@@ -19,13 +17,13 @@ from services.assigner.reassign import Reassignment
 from services.assigner.self_assign import SelfAssign
 from services.assigner.settings import AssignerSettings
 from shared import catalogue as api
+from shared.clock import Clock, utc_now
 from shared.endpoints import Endpoint, bound
 from shared.service import ServiceContext, ServiceDefinition
-from shared.texting_hours import utc_now
 
 
 def endpoints(
-    context: ServiceContext[AssignerSettings], clock: Callable[[], datetime] = utc_now
+    context: ServiceContext[AssignerSettings], clock: Clock = utc_now
 ) -> list[Endpoint[Any]]:
     """`clock`: what "now" is for texting hours (tests inject one)."""
     pool = context.pool

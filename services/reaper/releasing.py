@@ -29,11 +29,11 @@ from shared import catalogue as api
 from shared import failpoints, outbox
 from shared.access import Caller
 from shared.backoff import Backoff
+from shared.clock import Clock, utc_now
 from shared.database import Connection
 from shared.event_parts import in_parts, part_id
 from shared.periodic import every
 from shared.schemas import release as s
-from shared.texting_hours import utc_now
 
 log = structlog.get_logger(__name__)
 RELEASED_SUBJECT = api.CONVERSATIONS_RELEASED.subject
@@ -54,16 +54,12 @@ OLDEST_UNHANDLED = Gauge(
 RELEASE_CHUNK = 5_000
 
 
-def no_clock() -> datetime | None:
-    return None  # Postgres's now()
-
-
 class Releaser:
     def __init__(
         self,
         pool: asyncpg.Pool,
         publisher: outbox.OutboxPublisher,
-        clock: Callable[[], datetime | None] = no_clock,
+        clock: Clock = utc_now,
     ) -> None:
         self._pool = pool
         self._publisher = publisher
@@ -85,7 +81,7 @@ class Releaser:
         PASS_SECONDS.observe(time.perf_counter() - started)
         return released
 
-    async def _chunk(self, now: datetime | None) -> tuple[int, bool]:
+    async def _chunk(self, now: datetime) -> tuple[int, bool]:
         """One chunk in one transaction: how many it released, and whether any campaign (or
         texter) filled its share, so that more may wait."""
         chunk = RELEASE_CHUNK  # read at each call: tests lower it
@@ -95,7 +91,7 @@ class Releaser:
             if await conn.fetchval(QUERIES["pass_lock"]):
                 rows = await conn.fetch(QUERIES["release_unhandled"], now, chunk, operation)
                 await _announce(conn, operation, "unhandled_timeout", rows)
-                closed = await release_closed_initials(conn, now or utc_now(), chunk, closing)
+                closed = await release_closed_initials(conn, now, chunk, closing)
                 await _announce(conn, closing, CLOSED_HOURS, closed)
         if not rows and not closed:
             return 0, False

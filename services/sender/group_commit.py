@@ -26,7 +26,6 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Literal
 
 import asyncpg
@@ -38,6 +37,7 @@ from services.sender.named_queries import QUERIES
 from services.sender.send_rules import ConversationForSend, refusal_for
 from shared import failpoints, outbox
 from shared.batch_writers import BatchWriters, fail_every, take_distinct
+from shared.clock import Clock
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
@@ -73,7 +73,7 @@ class GroupCommit:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        clock: Callable[[], datetime],
+        clock: Clock,
         on_texts_queued: Callable[[], None],
         writers: int = 4,
     ) -> None:

@@ -8,17 +8,14 @@ id. A retry with the same idempotency key answers with the first result and send
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 import asyncpg
 from prometheus_client import Counter
 
 from services.sender.group_commit import GroupCommit, Kind
 from shared import outbox
 from shared.access import Caller
+from shared.clock import Clock, utc_now
 from shared.schemas import messaging as s
-from shared.texting_hours import utc_now
 
 SENT = Counter("baton_messages_sent_total", "Messages accepted for sending.", ["kind"])
 
@@ -28,7 +25,7 @@ class Sending:
         self,
         pool: asyncpg.Pool,
         publisher: outbox.OutboxPublisher,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         # Looked up when called: endpoint lists are also built with no publisher (docs, tests).
         self._group = GroupCommit(pool, clock, on_texts_queued=lambda: publisher.nudge())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from services.sender.consumer import RECEIPTS_CONSUMER
@@ -12,16 +10,16 @@ from services.sender.receipts import Receipts
 from services.sender.sending import Sending
 from services.sender.settings import SenderSettings
 from shared import catalogue as api
+from shared.clock import Clock, utc_now
 from shared.endpoints import Endpoint, bound
 from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX
 from shared.pull_worker import PullWorker
 from shared.schemas.messaging import Receipt
 from shared.service import ServiceContext, ServiceDefinition, Worker
-from shared.texting_hours import utc_now
 
 
 def endpoints(
-    context: ServiceContext[SenderSettings], clock: Callable[[], datetime] = utc_now
+    context: ServiceContext[SenderSettings], clock: Clock = utc_now
 ) -> list[Endpoint[Any]]:
     """`clock`: what "now" is for texting hours (tests inject one)."""
     sending = Sending(context.pool, context.outbox, clock)
