@@ -13,7 +13,8 @@ crash points named below) leaves Postgres saying what a restarted one, or anothe
 3. `mark_calling` (a new row counted its call in step 1), the number's slot, then the provider
    call (the one moment a text can leave).
 4. Accepted: `mark_sent` with the namespaced provider id, the `sent` receipt published, then ack.
-   Refused for now (429, queue full): `mark_refused` and back to the stream after the jittered
+   Refused for now (429, queue full), or the bridge's credentials refused (401/403: a
+   deployment's fault, never the text's): `mark_refused` and back to the stream after the jittered
    back-off. A 5xx, a timeout or a lost connection: the row stays `begun` (looked up next time).
    Refused for good: `mark_failed`, a `failed` receipt with the code, ack.
 
@@ -85,6 +86,12 @@ BACKLOG = Gauge(
     "baton_bridge_number_backlog", "Texts waiting for their number's next slot.", ["number"]
 )
 RATE = Gauge("baton_bridge_number_rate", "The rate a number is held to, texts/s.", ["number"])
+CREDENTIALS_REFUSED = Gauge(
+    "baton_bridge_provider_credentials_refused",
+    "1 while the provider refuses the bridge's credentials (a wrong or rotated token, a suspended"
+    " account): texts wait on the stream until they are fixed.",
+    ["provider"],
+)
 IN_HAND = Gauge("baton_bridge_in_flight", "Texts taken from OUTBOUND and not yet settled.")
 # The lane of texts with no number of their own: the Messaging Service (or profile) picks one.
 POOL_LANE = "pool"
@@ -262,6 +269,7 @@ class Outbound:
             await msg.nak(delay=_retry_delay(msg))
             return
         failpoints.reached("bridge-outbound:after_provider_accepted")
+        CREDENTIALS_REFUSED.labels(provider.name).set(0)
         await self._record_sent(text, msg, accepted)
 
     async def _timed(self, call: str, work: Awaitable[T]) -> T:
@@ -294,6 +302,15 @@ class Outbound:
 
     async def _refused(self, text: OutboundSms, msg: Msg, refused: ProviderRefusedError) -> None:
         outcome, name = refused.outcome, self._provider.name
+        if outcome.kind == "credentials":
+            # The deployment's fault, not the text's: it is not failed, it waits for the fix.
+            # One line per code, rate-limited like every repeated line; no token in it.
+            CREDENTIALS_REFUSED.labels(name).set(1)
+            TEXTS.labels(name, "retried", outcome.code).inc()
+            log.error("provider_credentials_refused", provider=name, code=outcome.code)
+            await self._pool.execute(QUERIES["mark_refused"], text.message_id, outcome.code)
+            await msg.nak(delay=_retry_delay(msg))
+            return
         if outcome.kind == "retry":
             TEXTS.labels(name, "retried", outcome.code).inc()
             query = "release_lease" if outcome.maybe_taken else "mark_refused"

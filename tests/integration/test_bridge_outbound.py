@@ -260,3 +260,43 @@ def _in_window(times: list[float], start: int, width: float) -> int:
     while end < len(times) and times[end] - times[start] < width:
         end += 1
     return end - start
+
+
+async def test_refused_credentials_fail_no_text_and_it_is_sent_once_they_are_fixed(
+    settings: CommonSettings, nc: NatsClient, pool: asyncpg.Pool, simulator: TwilioSimulator
+) -> None:
+    """A wrong or rotated auth token (HTTP 401, Twilio 20003) is the deployment's fault, not the
+    text's: no `failed` receipt, the text waits on the stream and says so in a metric, and a
+    bridge with the right token sends it once."""
+    waiting = text(1, contact(1))
+    wrong = bridge_settings(settings, simulator, twilio_auth_token="rotated-" + "0" * 24)
+    async with running(BRIDGE, wrong), receipts_of(nc) as receipts:
+        await publish(nc, waiting)
+
+        async def refused_twice() -> bool:
+            return simulator.requests >= 2
+
+        assert await eventually(refused_twice, within=20)
+        assert receipts.by_message == {}
+        assert (
+            REGISTRY.get_sample_value(
+                "baton_bridge_provider_credentials_refused", {"provider": "twilio"}
+            )
+            == 1.0
+        )
+        row = await pool.fetchrow("SELECT state, error_code FROM bridge_attempt")
+        assert (row["state"], row["error_code"]) == ("refused", "twilio:20003")
+
+    assert simulator.arrivals == []
+    async with running(BRIDGE, bridge_settings(settings, simulator)), receipts_of(nc) as receipts:
+        assert await eventually(lambda: receipts.settled([1]), within=70)
+        assert await eventually(lambda: drained(nc))
+
+    assert [a.body for a in simulator.arrivals] == [waiting.body]
+    assert [r["status"] for r in receipts.by_message[1]] == ["sent"]
+    assert (
+        REGISTRY.get_sample_value(
+            "baton_bridge_provider_credentials_refused", {"provider": "twilio"}
+        )
+        == 0.0
+    )
