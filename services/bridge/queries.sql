@@ -57,12 +57,18 @@ ON CONFLICT (msg_id) DO NOTHING;
 -- name: lease_spool --
 -- The oldest spooled messages, for one forwarder at a time across replicas (the advisory lock
 -- makes the check and the lease one step; a lease another forwarder holds stops this one), so
--- INBOUND receives them in arrival order.
+-- INBOUND receives them in arrival order. A status held for its send's record (no attempt names
+-- its provider id yet, and younger than $3 seconds) is passed over, not leased: the rows after
+-- it (a STOP among them) are forwarded meanwhile, and it goes once the record names it.
 WITH locked AS (SELECT pg_try_advisory_xact_lock(hashtext('bridge_spool')) AS held),
 next AS (
     SELECT s.id FROM bridge_spool s, locked
     WHERE locked.held
       AND NOT EXISTS (SELECT 1 FROM bridge_spool b WHERE b.leased_until > now())
+      AND (s.provider_message_id IS NULL
+           OR s.received_at <= now() - make_interval(secs => $3)
+           OR EXISTS (SELECT 1 FROM bridge_attempt a
+                      WHERE a.provider_message_id = s.provider_message_id))
     ORDER BY s.id
     LIMIT $1
 )

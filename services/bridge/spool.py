@@ -36,7 +36,8 @@ FORWARDED = Counter(
 BATCH = 100
 LEASE_SECONDS = 30.0
 # A status for a text whose send the bridge has not recorded yet (its call's answer is still on
-# the way) waits this long for it, then goes as it is.
+# the way) waits this long for it, then goes as it is. A held status is not leased: the messages
+# after it are forwarded meanwhile (lease_spool).
 HOLD_SECONDS = 60.0
 
 
@@ -80,7 +81,7 @@ class Spool:
     async def forward_once(self) -> int:
         """Forward the oldest batch in order; stops at the first failure, keeping the order."""
         rows = sorted(
-            await self._pool.fetch(QUERIES["lease_spool"], BATCH, LEASE_SECONDS),
+            await self._pool.fetch(QUERIES["lease_spool"], BATCH, LEASE_SECONDS, HOLD_SECONDS),
             key=lambda row: int(row["id"]),
         )
         SPOOLED.set(await self._pool.fetchval(QUERIES["spooled"]))
@@ -89,7 +90,7 @@ class Spool:
             for row in rows:
                 payload = await self._with_message_id(row)
                 if payload is None:
-                    continue  # a status held for its send's record; later ones go on
+                    continue  # its send's record went between the lease and here: next time
                 await self._js.publish(
                     row["subject"], payload, headers={"Nats-Msg-Id": row["msg_id"]}
                 )

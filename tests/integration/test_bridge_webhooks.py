@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 
 from services.bridge.service import DEFINITION as BRIDGE
-from services.bridge.spool import Spool
+from services.bridge.spool import BATCH, Spool
 from shared import catalogue as api
 from shared.devservers.nats import LocalNats
 from shared.devservers.ports import free_port
@@ -186,6 +186,43 @@ async def test_a_status_before_the_sends_own_record_waits_for_it_and_names_the_m
     assert await eventually(arrived)
     [receipt] = inbound.bodies()
     assert (receipt["message_id"], receipt["status"]) == (42, "delivered")
+
+
+async def test_held_statuses_never_keep_the_messages_behind_them_waiting(
+    listener: str, simulator: TwilioSimulator, nc: NatsClient, pool: asyncpg.Pool
+) -> None:
+    """More held statuses than the forwarder's batch (statuses for texts whose send is not
+    recorded yet, held up to 60 s), then a STOP: the STOP reaches INBOUND at once, and each
+    status goes when its send's record names it."""
+    inbound = await watch_inbound(nc)
+    account = simulator.account_sid
+    held = [f"SM{i}" for i in range(BATCH + 5)]
+    for sid in held:
+        assert await simulator.signed_post(f"{listener}/twilio/status", status(simulator, sid, "delivered"),
+                                           f"{PUBLIC}/twilio/status") == 204  # fmt: skip
+    assert await simulator.signed_post(f"{listener}/twilio/messages", contact_text(simulator, "SMstop"),
+                                       f"{PUBLIC}/twilio/messages") == 200  # fmt: skip
+
+    async def stop_arrived() -> bool:
+        return len(inbound.messages) >= 1
+
+    # Well inside the 60 s a held status waits: the STOP did not wait for them.
+    assert await eventually(stop_arrived, within=15)
+    assert inbound.ids() == [f"twilio:{account}:SMstop"]
+    assert await pool.fetchval("SELECT count(*) FROM bridge_spool") == len(held)
+    await pool.executemany(
+        "INSERT INTO bridge_attempt (message_id, provider, account, to_number, state,"
+        " provider_message_id) VALUES ($1, 'twilio', $2, '+12025550123', 'sent', $3)",
+        [(i + 1, account, f"twilio:{account}:{sid}") for i, sid in enumerate(held)],
+    )
+
+    async def all_arrived() -> bool:
+        return len(inbound.messages) >= len(held) + 1
+
+    assert await eventually(all_arrived, within=30)
+    # Each status once, in the order they arrived, named by its message.
+    assert inbound.ids()[1:] == [f"twilio:{account}:{sid}:delivered" for sid in held]
+    assert [b["message_id"] for b in inbound.bodies()[1:]] == list(range(1, len(held) + 1))
 
 
 async def test_webhooks_are_answered_while_jetstream_is_down_and_forwarded_once_in_order_by_the_next_bridge(
