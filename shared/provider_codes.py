@@ -40,6 +40,9 @@ TWILIO_CODES: dict[int, tuple[Kind, str]] = {
 }
 # HTTP statuses that refuse the caller, not the text, whatever code comes with them.
 CREDENTIALS_STATUSES = frozenset({401, 403})
+# A text with no number of its own, no Messaging Service (or profile) to pick one, and no number
+# of its organization's that the provider account holds: failed without calling the provider.
+NO_SENDING_NUMBER = "bridge:no_sending_number"
 # Codes a `failed` receipt may carry that mean the carrier opted the contact out: the one list
 # the sender reads (services/sender/receipts.py), namespaced as receipts carry codes.
 CARRIER_OPT_OUT_CODES = frozenset(

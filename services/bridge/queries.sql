@@ -12,7 +12,7 @@ VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), 1, now(), now())
 ON CONFLICT (message_id) DO UPDATE
     SET leased_until = now() + make_interval(secs => $6), updated_at = now()
     WHERE a.leased_until < now() OR a.state IN ('sent', 'failed')
-RETURNING state, provider_message_id, error_code, calls, first_call_at,
+RETURNING state, provider_message_id, error_code, calls, first_call_at, a.from_number,
           extract(epoch FROM now() - a.last_call_at)::float8 AS since_call, (xmax = 0) AS fresh;
 
 -- name: mark_calling --
@@ -47,6 +47,17 @@ UPDATE bridge_attempt SET leased_until = now(), updated_at = now() WHERE message
 -- name: number_rates --
 -- Sending numbers with a rate of their own (migration 0014); the rest go at the default rate.
 SELECT phone, rate_per_second FROM sending_number WHERE rate_per_second IS NOT NULL;
+
+-- name: org_numbers_held --
+-- The organization's sending numbers that this provider account holds, for a text with no number
+-- of its own and no Messaging Service to pick one (docs/api.md: the bridge chooses one of the
+-- organization's). `synced`: the account's numbers have been read at least once; before that an
+-- empty list says nothing, and the text waits.
+SELECT EXISTS (SELECT 1 FROM bridge_account WHERE provider = $2 AND account = $3) AS synced,
+       coalesce(array_agg(n.phone ORDER BY n.phone), '{}') AS phones
+FROM sending_number n
+JOIN provider_number p ON p.phone = n.phone AND p.provider = $2 AND p.account = $3
+WHERE n.org_id = $1;
 
 -- name: spool --
 -- A webhook's message, kept before the webhook is answered; a second delivery changes nothing.

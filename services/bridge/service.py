@@ -57,6 +57,7 @@ def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
         context.js,
         provider,
         default_rate=settings.bridge_default_rate,
+        pool_rate=settings.bridge_pool_rate or settings.bridge_default_rate,
         max_in_flight=settings.bridge_max_in_flight,
         backlog_seconds=settings.bridge_number_backlog_seconds,
         lease_seconds=lease_seconds(settings),

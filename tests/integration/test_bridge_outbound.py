@@ -300,3 +300,46 @@ async def test_refused_credentials_fail_no_text_and_it_is_sent_once_they_are_fix
         )
         == 0.0
     )
+
+
+async def test_a_text_without_a_number_goes_from_one_of_its_organizations_held_numbers(
+    assigner: Baton, settings: CommonSettings, nc: NatsClient, pool: asyncpg.Pool,
+    simulator: TwilioSimulator,
+) -> None:  # fmt: skip
+    """No number of its own and no Messaging Service: the bridge chooses one of the text's
+    organization's numbers that the account holds (the same for a contact each time) and names
+    it in the receipt; an organization with none gets `failed` and Twilio is not called."""
+    held = ["+14155550180", "+14155550181"]
+    not_held = "+14155550189"
+    c = await campaign_with_texters(assigner, texters=1, contacts=1)
+    other = await campaign_with_texters(assigner, texters=1, contacts=1)
+    # Added before any bridge listed the account: first come, first served.
+    await assigner.call(api.ORG_NUMBERS_ADD, as_user=c["owner"], org_id=c["org"],
+                        numbers=[*held, not_held])  # fmt: skip
+    simulator.held_numbers = set(held)
+    texts = [msgspec.structs.replace(text(i, contact(i % 6), None), org_id=c["org"])
+             for i in range(1, 13)]  # fmt: skip
+    nowhere = msgspec.structs.replace(text(99, contact(99), None), org_id=other["org"])
+    async with running(BRIDGE, bridge_settings(settings, simulator, bridge_default_rate=50)), \
+            receipts_of(nc) as receipts:  # fmt: skip
+        await publish(nc, *texts, nowhere)
+        ids = [t.message_id for t in texts] + [nowhere.message_id]
+        assert await eventually(lambda: receipts.settled(ids), within=30)
+        assert await eventually(lambda: drained(nc))
+
+    assert len(simulator.arrivals) == len(texts)
+    assert simulator.requests == len(texts)  # none for the organization with no number
+    by_body = {a.body: a for a in simulator.arrivals}
+    for one in texts:
+        arrival = by_body[one.body]
+        assert arrival.from_ in held
+        [receipt] = receipts.by_message[one.message_id]
+        assert (receipt["status"], receipt["from"]) == ("sent", arrival.from_)
+    # One number for a contact, whichever text it is.
+    per_contact: dict[str, set[str]] = {}
+    for a in simulator.arrivals:
+        per_contact.setdefault(a.to, set()).add(a.from_)
+    assert all(len(numbers) == 1 for numbers in per_contact.values())
+    [failed] = receipts.by_message[nowhere.message_id]
+    assert (failed["status"], failed["error_code"]) == ("failed", "bridge:no_sending_number")
+    assert await pool.fetchval("SELECT state FROM bridge_attempt WHERE message_id = 99") == "failed"
