@@ -60,10 +60,12 @@ JOIN provider_number p ON p.phone = n.phone AND p.provider = $2 AND p.account = 
 WHERE n.org_id = $1;
 
 -- name: spool --
--- A webhook's message, kept before the webhook is answered; a second delivery changes nothing.
+-- A webhook's message, kept before the webhook is answered; a second delivery changes nothing
+-- (no row back).
 INSERT INTO bridge_spool (subject, msg_id, payload, provider_message_id)
 VALUES ($1, $2, $3, $4)
-ON CONFLICT (msg_id) DO NOTHING;
+ON CONFLICT (msg_id) DO NOTHING
+RETURNING id;
 
 -- name: lease_spool --
 -- The oldest spooled messages, for one forwarder at a time across replicas (the advisory lock

@@ -71,7 +71,7 @@ def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
         provider.numbers,
         settings.bridge_numbers_sync_seconds,
     )
-    spool = Spool(context.pool, context.js)
+    spool = Spool(context.pool, context.js, settings.bridge_spool_write_timeout_seconds)
     webhooks = TwilioWebhooks(
         settings.twilio_account_sid, settings.twilio_token(), public_url(settings), spool
     )

@@ -45,6 +45,10 @@ class BridgeSettings(CommonSettings):
     # from its pool (one lane for the whole pool: the bridge does not know its numbers); 0: the
     # default rate. Set it to the pool's numbers times their rate.
     bridge_pool_rate: float = 0.0
+    # How long a webhook waits for Postgres to keep its message; past it (a Postgres that hangs
+    # rather than refuses) the message goes straight to INBOUND, well inside the provider's
+    # patience (Twilio 15 s).
+    bridge_spool_write_timeout_seconds: float = 2.5
     # Texts taken from OUTBOUND and not yet settled, across all numbers.
     bridge_max_in_flight: int = 2000
     # Texts one number may hold waiting for its rate; past it they go back to the stream for
@@ -90,6 +94,11 @@ class BridgeSettings(CommonSettings):
             "an http(s):// URL",
         )
         require(0 < self.bridge_default_rate <= 1000, "bridge_default_rate", "0 < rate <= 1000")
+        require(
+            0 < self.bridge_spool_write_timeout_seconds <= 10,
+            "bridge_spool_write_timeout_seconds",
+            "0 < seconds <= 10",
+        )
         require(0 <= self.bridge_pool_rate <= 100_000, "bridge_pool_rate", "0 <= rate <= 100000")
         require(1 <= self.bridge_max_in_flight <= 100_000, "bridge_max_in_flight", "1..100000")
         require(

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from services.bridge.outbound import TEXTS
 from services.bridge.spool import Spool
 from shared import catalogue as api
 from shared.schemas.messaging import InboundSms, Receipt
@@ -128,13 +129,17 @@ class TwilioWebhooks:
             from_=params.get("From") or None,
         )
         # The Twilio status in the id: `delivered` after `sent` is not a repeat in the window.
-        await self._spool.keep(
+        kept = await self._spool.keep(
             api.INBOUND_RECEIPT.subject,
             f"{provider_id}:{twilio_status}",
             msgspec.json.encode(receipt),
             provider_id,
         )
         RECEIVED.labels("twilio", "status").inc()
+        if kept and status == "failed":
+            # Most carrier filtering (30007) is reported here, after the send was accepted: the
+            # carrier-filtering alert counts it with the failures the send call itself got.
+            TEXTS.labels("twilio", "failed", receipt.error_code or "").inc()
         return Response(status_code=204)
 
 

@@ -376,3 +376,63 @@ async def test_with_postgres_away_a_webhooks_message_goes_straight_to_inbound(
 
     assert await eventually(arrived)
     assert inbound.ids() == ["twilio:AC1:SM1"]
+
+
+async def test_with_postgres_hanging_a_webhooks_message_goes_to_inbound_after_the_write_timeout(
+    pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    """A Postgres that hangs rather than refuses (here: the spool's table locked by another
+    session) does not hold the webhook past the provider's patience: after the spool's short
+    write timeout the text is published straight to INBOUND, as when Postgres is away."""
+    await declare_all(nc.jetstream())
+    inbound = await watch_inbound(nc)
+    spool = Spool(pool, nc.jetstream(), write_timeout_seconds=0.5)
+    text = json.dumps({"provider_message_id": "twilio:AC1:SM2", "from": "+12025550123",
+                       "to": "+14155550100", "body": "STOP"}).encode()  # fmt: skip
+    async with pool.acquire() as locker, locker.transaction():
+        await locker.execute("LOCK TABLE bridge_spool IN ACCESS EXCLUSIVE MODE")
+        keeping = asyncio.create_task(spool.keep(api.INBOUND_SMS.subject, "twilio:AC1:SM2", text))
+
+        async def arrived() -> bool:
+            return len(inbound.messages) == 1
+
+        # Still locked: the text reached INBOUND without Postgres.
+        assert await eventually(arrived, within=10)
+        assert keeping.done() and keeping.exception() is None
+    assert inbound.ids() == ["twilio:AC1:SM2"]
+
+
+def texts_failed(code: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "baton_bridge_texts_total", {"provider": "twilio", "outcome": "failed", "code": code}
+        )
+        or 0.0
+    )
+
+
+async def test_failures_reported_by_status_callbacks_are_counted_once(
+    listener: str, simulator: TwilioSimulator, nc: NatsClient, pool: asyncpg.Pool
+) -> None:
+    """Carrier filtering (30007) mostly arrives after the send, as an `undelivered` callback: it
+    is counted in baton_bridge_texts_total (the carrier-filtering alert reads it), once however
+    often Twilio calls."""
+    inbound = await watch_inbound(nc)
+    before = texts_failed("twilio:30007")
+    account = simulator.account_sid
+    await pool.execute(
+        "INSERT INTO bridge_attempt (message_id, provider, account, to_number, state,"
+        " provider_message_id) VALUES (5, 'twilio', $1, '+12025550123', 'sent', $2)",
+        account, f"twilio:{account}:SM5",
+    )  # fmt: skip
+    for _ in range(2):  # the same callback, twice
+        assert await simulator.signed_post(f"{listener}/twilio/status",
+                                           status(simulator, "SM5", "undelivered", "30007"),
+                                           f"{PUBLIC}/twilio/status") == 204  # fmt: skip
+
+    async def arrived() -> bool:
+        return len(inbound.messages) == 1
+
+    assert await eventually(arrived)
+    assert inbound.bodies()[0]["error_code"] == "twilio:30007"
+    assert texts_failed("twilio:30007") == before + 1
