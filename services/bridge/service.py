@@ -73,7 +73,11 @@ def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
     )
     spool = Spool(context.pool, context.js, settings.bridge_spool_write_timeout_seconds)
     webhooks = TwilioWebhooks(
-        settings.twilio_account_sid, settings.twilio_token(), public_url(settings), spool
+        settings.twilio_account_sid,
+        settings.twilio_token(),
+        public_url(settings),
+        spool,
+        settings.bridge_webhook_body_timeout_seconds,
     )
     listener = Listener(webhooks.routes(), settings.metrics_host, settings.bridge_http_port)
     log.info("webhooks_listening", port=listener.port, public_url=redacted(public_url(settings)))

@@ -49,6 +49,9 @@ class BridgeSettings(CommonSettings):
     # rather than refuses) the message goes straight to INBOUND, well inside the provider's
     # patience (Twilio 15 s).
     bridge_spool_write_timeout_seconds: float = 2.5
+    # How long a webhook's body may take to arrive; a request that stalls it is answered 408
+    # rather than held open.
+    bridge_webhook_body_timeout_seconds: float = 10.0
     # Texts taken from OUTBOUND and not yet settled, across all numbers.
     bridge_max_in_flight: int = 2000
     # Texts one number may hold waiting for its rate; past it they go back to the stream for
@@ -98,6 +101,11 @@ class BridgeSettings(CommonSettings):
             0 < self.bridge_spool_write_timeout_seconds <= 10,
             "bridge_spool_write_timeout_seconds",
             "0 < seconds <= 10",
+        )
+        require(
+            0 < self.bridge_webhook_body_timeout_seconds <= 60,
+            "bridge_webhook_body_timeout_seconds",
+            "0 < seconds <= 60",
         )
         require(0 <= self.bridge_pool_rate <= 100_000, "bridge_pool_rate", "0 <= rate <= 100000")
         require(1 <= self.bridge_max_in_flight <= 100_000, "bridge_max_in_flight", "1..100000")

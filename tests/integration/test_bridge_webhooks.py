@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import aiohttp
 import asyncpg
@@ -436,3 +437,55 @@ async def test_failures_reported_by_status_callbacks_are_counted_once(
     assert await eventually(arrived)
     assert inbound.bodies()[0]["error_code"] == "twilio:30007"
     assert texts_failed("twilio:30007") == before + 1
+
+
+async def _raw(port: int, head: str, body: bytes, stall: bool = False) -> int:
+    """One request written on a bare connection (a client may send what aiohttp would not);
+    the status line's code back. `stall`: the body is left unfinished."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head.encode() + body[: len(body) // 2 if stall else len(body)])
+        await writer.drain()
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+async def test_webhooks_refuse_other_content_types_large_headers_and_stalled_bodies(
+    settings: CommonSettings, simulator: TwilioSimulator, nc: NatsClient, pool: asyncpg.Pool
+) -> None:
+    port = free_port()
+    own = bridge_settings(settings, simulator, bridge_http_port=port, bridge_public_url=PUBLIC,
+                          bridge_webhook_body_timeout_seconds=1.0)  # fmt: skip
+    before = {r: rejected(r) for r in ("not_a_form", "headers_too_large", "body_stalled")}
+    params = contact_text(simulator, "SM1")
+    signature = simulator.signature(f"{PUBLIC}/twilio/messages", params)
+    body = urlencode(params).encode()
+
+    def head(content_type: str, extra: str = "") -> str:
+        return (f"POST /twilio/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"X-Twilio-Signature: {signature}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\n{extra}\r\n")  # fmt: skip
+
+    form = "application/x-www-form-urlencoded"
+    async with running(BRIDGE, own):
+        inbound = await watch_inbound(nc)
+        # Signed correctly over the same parameters, but not a form post: not Twilio.
+        assert await _raw(port, head("application/json"), body) == 415
+        assert await _raw(port, head("text/plain; charset=utf-8"), body) == 415
+        # Headers past the documented 16 KiB, arriving in one piece.
+        assert await _raw(port, head(form, f"X-Padding: {'p' * 17_000}\r\n"), body) == 431
+        # A body that stalls half-way is answered, not held open.
+        assert await _raw(port, head(form), body, stall=True) == 408
+        # The same request, whole: kept.
+        assert await _raw(port, head(form), body) == 200
+
+        async def arrived() -> bool:
+            return len(inbound.messages) == 1
+
+        assert await eventually(arrived)
+    assert inbound.ids() == [f"twilio:{simulator.account_sid}:SM1"]
+    assert rejected("not_a_form") == before["not_a_form"] + 2
+    assert rejected("headers_too_large") == before["headers_too_large"] + 1
+    assert rejected("body_stalled") == before["body_stalled"] + 1
