@@ -343,3 +343,20 @@ async def test_a_text_without_a_number_goes_from_one_of_its_organizations_held_n
     [failed] = receipts.by_message[nowhere.message_id]
     assert (failed["status"], failed["error_code"]) == ("failed", "bridge:no_sending_number")
     assert await pool.fetchval("SELECT state FROM bridge_attempt WHERE message_id = 99") == "failed"
+
+
+async def test_texts_for_the_messaging_services_pool_go_at_the_pool_rate(
+    settings: CommonSettings, nc: NatsClient, simulator: TwilioSimulator
+) -> None:
+    """With a Messaging Service, texts without a number share its one lane: held to
+    BATON_BRIDGE_POOL_RATE (the pool's numbers times their rate), not to one number's rate."""
+    service = "MG" + "1" * 32
+    texts = [text(i, contact(i), None) for i in range(1, 6)]
+    own = bridge_settings(settings, simulator, twilio_messaging_service_sid=service,
+                          bridge_default_rate=1, bridge_pool_rate=40)  # fmt: skip
+    async with running(BRIDGE, own), receipts_of(nc) as receipts:
+        await publish(nc, *texts)
+        assert await eventually(lambda: receipts.settled([t.message_id for t in texts]))
+
+    assert [a.messaging_service_sid for a in simulator.arrivals] == [service] * len(texts)
+    assert REGISTRY.get_sample_value("baton_bridge_number_rate", {"number": "pool"}) == 40.0
