@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Postgres, NATS and the four services, and the provider bridge when one is configured
+# (BATON_BRIDGE_PROVIDER): `baton up`.
 run: install
 	$(BIN)/baton up
 

@@ -4,6 +4,10 @@
   outage). Tried again after the one jittered back-off (shared/backoff.py).
 - `final`: refused for good (an invalid, unreachable or landline number, carrier filtering); a
   `failed` receipt names the code. Unknown codes are final too, and counted: never retried forever.
+- `credentials`: the provider refused the account itself (HTTP 401/403, a wrong or rotated auth
+  token, a suspended account): a deployment problem, not the text's. The text is not settled; it
+  goes back to the stream after the back-off until an operator fixes the credentials, and the
+  bridge says so loudly (an error log, baton_bridge_provider_credentials_refused, an alert).
 - `opt_out`: the carrier's own opt-out of the contact (Twilio 21610): final, and Baton records the
   contact's opt-out in the text's organization as a STOP would, with no confirmation text.
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["retry", "final", "opt_out"]
+Kind = Literal["retry", "final", "opt_out", "credentials"]
 
 # Twilio's codes (https://www.twilio.com/docs/api/errors), each with why it is where it is.
 TWILIO_CODES: dict[int, tuple[Kind, str]] = {
@@ -29,7 +33,16 @@ TWILIO_CODES: dict[int, tuple[Kind, str]] = {
     30006: ("final", "landline or unreachable carrier"),
     30007: ("final", "carrier filtering"),
     21610: ("opt_out", "the contact replied STOP to this number at the carrier"),
+    20003: ("credentials", "authentication failed: a wrong or rotated auth token"),
+    20005: ("credentials", "the account is not active (suspended or closed)"),
+    20006: ("credentials", "access denied to the account's resource"),
+    10001: ("credentials", "the account is not active"),
 }
+# HTTP statuses that refuse the caller, not the text, whatever code comes with them.
+CREDENTIALS_STATUSES = frozenset({401, 403})
+# A text with no number of its own, no Messaging Service (or profile) to pick one, and no number
+# of its organization's that the provider account holds: failed without calling the provider.
+NO_SENDING_NUMBER = "bridge:no_sending_number"
 # Codes a `failed` receipt may carry that mean the carrier opted the contact out: the one list
 # the sender reads (services/sender/receipts.py), namespaced as receipts carry codes.
 CARRIER_OPT_OUT_CODES = frozenset(
@@ -52,6 +65,9 @@ def twilio_outcome(status: int, code: int | None) -> Outcome:
     """The meaning of a Twilio error answer: its HTTP status and its JSON `code`."""
     if code is not None and code in TWILIO_CODES:
         return Outcome(TWILIO_CODES[code][0], f"twilio:{code}", known=True)
+    if status in CREDENTIALS_STATUSES:
+        named = code if code is not None and code != status else f"http_{status}"
+        return Outcome("credentials", f"twilio:{named}", known=True)
     if status == 429 or status >= 500:
         named = code if code is not None and code != status else f"http_{status}"
         return Outcome("retry", f"twilio:{named}", known=True, maybe_taken=status >= 500)

@@ -13,7 +13,8 @@ crash points named below) leaves Postgres saying what a restarted one, or anothe
 3. `mark_calling` (a new row counted its call in step 1), the number's slot, then the provider
    call (the one moment a text can leave).
 4. Accepted: `mark_sent` with the namespaced provider id, the `sent` receipt published, then ack.
-   Refused for now (429, queue full): `mark_refused` and back to the stream after the jittered
+   Refused for now (429, queue full), or the bridge's credentials refused (401/403: a
+   deployment's fault, never the text's): `mark_refused` and back to the stream after the jittered
    back-off. A 5xx, a timeout or a lost connection: the row stays `begun` (looked up next time).
    Refused for good: `mark_failed`, a `failed` receipt with the code, ack.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import zlib
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -49,6 +51,7 @@ from shared import catalogue as api
 from shared import failpoints
 from shared.backoff import Backoff
 from shared.jetstream import ConsumerSpec
+from shared.provider_codes import NO_SENDING_NUMBER
 from shared.pull_worker import rebound_after_errors
 from shared.schemas.messaging import DeadLetter, OutboundSms, Receipt
 
@@ -85,9 +88,18 @@ BACKLOG = Gauge(
     "baton_bridge_number_backlog", "Texts waiting for their number's next slot.", ["number"]
 )
 RATE = Gauge("baton_bridge_number_rate", "The rate a number is held to, texts/s.", ["number"])
+CREDENTIALS_REFUSED = Gauge(
+    "baton_bridge_provider_credentials_refused",
+    "1 while the provider refuses the bridge's credentials (a wrong or rotated token, a suspended"
+    " account): texts wait on the stream until they are fixed.",
+    ["provider"],
+)
 IN_HAND = Gauge("baton_bridge_in_flight", "Texts taken from OUTBOUND and not yet settled.")
-# The lane of texts with no number of their own: the Messaging Service (or profile) picks one.
+# The lane of texts with no number of their own that the Messaging Service (or profile) sends
+# from its pool of numbers.
 POOL_LANE = "pool"
+# How long an organization's numbers held by the account are remembered for texts without one.
+ORG_NUMBERS_SECONDS = 30.0
 RATES_REFRESH_SECONDS = 30.0
 
 
@@ -105,6 +117,7 @@ class Outbound:
         provider: Provider,
         *,
         default_rate: float,
+        pool_rate: float | None = None,
         max_in_flight: int,
         backlog_seconds: float,
         lease_seconds: float,
@@ -115,7 +128,8 @@ class Outbound:
         self._js = js
         self._provider = provider
         self._default_rate = default_rate
-        self._rates: dict[str, float] = {}
+        self._rates: dict[str, float] = {POOL_LANE: pool_rate or default_rate}
+        self._org_numbers: dict[int, tuple[float, list[str]]] = {}
         self._max_in_flight = max_in_flight
         self._lease = lease_seconds
         self._lookup_after = lookup_after_seconds
@@ -127,7 +141,9 @@ class Outbound:
 
     async def _refresh_rates(self) -> None:
         rows = await self._pool.fetch(QUERIES["number_rates"])
+        pool = self._rates[POOL_LANE]
         self._rates = {row["phone"]: float(row["rate_per_second"]) for row in rows}
+        self._rates[POOL_LANE] = pool
 
     async def _bind(self) -> JetStreamContext.PullSubscription:
         return await self._js.pull_subscribe_bind(
@@ -174,11 +190,42 @@ class Outbound:
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             await self._dead_letter(msg, f"unparseable: {exc}")
             return
+        if text.from_number is None and not self._provider.picks_numbers:
+            synced, chosen = await self._org_number(text)
+            if not synced:  # the account's numbers not read yet: an empty list says nothing
+                await msg.nak(delay=_retry_delay(msg))
+                return
+            text = msgspec.structs.replace(text, from_number=chosen)
         lane = text.from_number or POOL_LANE
         RATE.labels(lane).set(self._rate_for(lane))
         wait = self._lanes.admit(lane, Held(text, msg))
         if wait is not None:
             await msg.nak(delay=wait)
+
+    async def _org_number(self, text: OutboundSms) -> tuple[bool, str | None]:
+        """One of the text's organization's numbers that the account holds (docs/api.md: the
+        bridge chooses one): the same one for a contact each time (by a stable hash of their
+        number), so a text taken again is looked up from the number it may have gone from, and a
+        contact hears from one number. None: the organization has none."""
+        now = time.monotonic()
+        known = self._org_numbers.get(text.org_id)
+        if known is None or now - known[0] > ORG_NUMBERS_SECONDS:
+            row = await self._pool.fetchrow(
+                QUERIES["org_numbers_held"],
+                text.org_id,
+                self._provider.name,
+                self._provider.account,
+            )
+            assert row is not None  # an aggregate: always one row
+            if not row["synced"]:
+                return False, None
+            phones = list(row["phones"])
+            if not phones:  # not remembered: a number added a moment later is used at once
+                return True, None
+            known = (now, phones)
+            self._org_numbers[text.org_id] = known
+        phones = known[1]
+        return True, phones[zlib.crc32(text.to.encode()) % len(phones)]
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         letter = DeadLetter(
@@ -230,6 +277,17 @@ class Outbound:
         if row["state"] == "failed":
             await self._failed(text, msg, row["error_code"])
             return
+        if row["from_number"] is not None and row["from_number"] != text.from_number:
+            # Chosen for an earlier attempt from a list that has changed since: that number is
+            # the one the text may have gone from, and is looked up and sent from.
+            text = msgspec.structs.replace(text, from_number=row["from_number"])
+        if text.from_number is None and not provider.picks_numbers:
+            # Nothing to send from: real Twilio refuses an empty MessagingServiceSid, so it is
+            # not asked.
+            TEXTS.labels(provider.name, "failed", NO_SENDING_NUMBER).inc()
+            await self._pool.execute(QUERIES["mark_failed"], text.message_id, NO_SENDING_NUMBER)
+            await self._failed(text, msg, NO_SENDING_NUMBER)
+            return
         failpoints.reached("bridge-outbound:after_attempt_taken")
         if not row["fresh"] and row["state"] == "begun" and row["calls"] > 0:
             # A provider's message list may lag a just-taken text: looked up only once the last
@@ -262,6 +320,7 @@ class Outbound:
             await msg.nak(delay=_retry_delay(msg))
             return
         failpoints.reached("bridge-outbound:after_provider_accepted")
+        CREDENTIALS_REFUSED.labels(provider.name).set(0)
         await self._record_sent(text, msg, accepted)
 
     async def _timed(self, call: str, work: Awaitable[T]) -> T:
@@ -294,6 +353,15 @@ class Outbound:
 
     async def _refused(self, text: OutboundSms, msg: Msg, refused: ProviderRefusedError) -> None:
         outcome, name = refused.outcome, self._provider.name
+        if outcome.kind == "credentials":
+            # The deployment's fault, not the text's: it is not failed, it waits for the fix.
+            # One line per code, rate-limited like every repeated line; no token in it.
+            CREDENTIALS_REFUSED.labels(name).set(1)
+            TEXTS.labels(name, "retried", outcome.code).inc()
+            log.error("provider_credentials_refused", provider=name, code=outcome.code)
+            await self._pool.execute(QUERIES["mark_refused"], text.message_id, outcome.code)
+            await msg.nak(delay=_retry_delay(msg))
+            return
         if outcome.kind == "retry":
             TEXTS.labels(name, "retried", outcome.code).inc()
             query = "release_lease" if outcome.maybe_taken else "mark_refused"

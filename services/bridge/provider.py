@@ -33,6 +33,8 @@ class ProviderUnreachableError(Exception):
 class Provider(Protocol):
     name: str
     account: str
+    # The provider picks the number for a text without one (a Messaging Service, a profile).
+    picks_numbers: bool
 
     async def send(self, text: OutboundSms) -> Accepted: ...
     async def find(self, text: OutboundSms, since: datetime) -> Accepted | None: ...

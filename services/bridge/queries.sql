@@ -12,7 +12,7 @@ VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), 1, now(), now())
 ON CONFLICT (message_id) DO UPDATE
     SET leased_until = now() + make_interval(secs => $6), updated_at = now()
     WHERE a.leased_until < now() OR a.state IN ('sent', 'failed')
-RETURNING state, provider_message_id, error_code, calls, first_call_at,
+RETURNING state, provider_message_id, error_code, calls, first_call_at, a.from_number,
           extract(epoch FROM now() - a.last_call_at)::float8 AS since_call, (xmax = 0) AS fresh;
 
 -- name: mark_calling --
@@ -48,21 +48,40 @@ UPDATE bridge_attempt SET leased_until = now(), updated_at = now() WHERE message
 -- Sending numbers with a rate of their own (migration 0014); the rest go at the default rate.
 SELECT phone, rate_per_second FROM sending_number WHERE rate_per_second IS NOT NULL;
 
+-- name: org_numbers_held --
+-- The organization's sending numbers that this provider account holds, for a text with no number
+-- of its own and no Messaging Service to pick one (docs/api.md: the bridge chooses one of the
+-- organization's). `synced`: the account's numbers have been read at least once; before that an
+-- empty list says nothing, and the text waits.
+SELECT EXISTS (SELECT 1 FROM bridge_account WHERE provider = $2 AND account = $3) AS synced,
+       coalesce(array_agg(n.phone ORDER BY n.phone), '{}') AS phones
+FROM sending_number n
+JOIN provider_number p ON p.phone = n.phone AND p.provider = $2 AND p.account = $3
+WHERE n.org_id = $1;
+
 -- name: spool --
--- A webhook's message, kept before the webhook is answered; a second delivery changes nothing.
+-- A webhook's message, kept before the webhook is answered; a second delivery changes nothing
+-- (no row back).
 INSERT INTO bridge_spool (subject, msg_id, payload, provider_message_id)
 VALUES ($1, $2, $3, $4)
-ON CONFLICT (msg_id) DO NOTHING;
+ON CONFLICT (msg_id) DO NOTHING
+RETURNING id;
 
 -- name: lease_spool --
 -- The oldest spooled messages, for one forwarder at a time across replicas (the advisory lock
 -- makes the check and the lease one step; a lease another forwarder holds stops this one), so
--- INBOUND receives them in arrival order.
+-- INBOUND receives them in arrival order. A status held for its send's record (no attempt names
+-- its provider id yet, and younger than $3 seconds) is passed over, not leased: the rows after
+-- it (a STOP among them) are forwarded meanwhile, and it goes once the record names it.
 WITH locked AS (SELECT pg_try_advisory_xact_lock(hashtext('bridge_spool')) AS held),
 next AS (
     SELECT s.id FROM bridge_spool s, locked
     WHERE locked.held
       AND NOT EXISTS (SELECT 1 FROM bridge_spool b WHERE b.leased_until > now())
+      AND (s.provider_message_id IS NULL
+           OR s.received_at <= now() - make_interval(secs => $3)
+           OR EXISTS (SELECT 1 FROM bridge_attempt a
+                      WHERE a.provider_message_id = s.provider_message_id))
     ORDER BY s.id
     LIMIT $1
 )

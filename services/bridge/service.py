@@ -57,6 +57,7 @@ def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
         context.js,
         provider,
         default_rate=settings.bridge_default_rate,
+        pool_rate=settings.bridge_pool_rate or settings.bridge_default_rate,
         max_in_flight=settings.bridge_max_in_flight,
         backlog_seconds=settings.bridge_number_backlog_seconds,
         lease_seconds=lease_seconds(settings),
@@ -70,9 +71,13 @@ def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
         provider.numbers,
         settings.bridge_numbers_sync_seconds,
     )
-    spool = Spool(context.pool, context.js)
+    spool = Spool(context.pool, context.js, settings.bridge_spool_write_timeout_seconds)
     webhooks = TwilioWebhooks(
-        settings.twilio_account_sid, settings.twilio_token(), public_url(settings), spool
+        settings.twilio_account_sid,
+        settings.twilio_token(),
+        public_url(settings),
+        spool,
+        settings.bridge_webhook_body_timeout_seconds,
     )
     listener = Listener(webhooks.routes(), settings.metrics_host, settings.bridge_http_port)
     log.info("webhooks_listening", port=listener.port, public_url=redacted(public_url(settings)))

@@ -41,6 +41,17 @@ class BridgeSettings(CommonSettings):
     # (`rate_per_second` on baton.admin.org.numbers.add): carriers set 10DLC, toll-free and
     # short-code rates per number.
     bridge_default_rate: float = 1.0
+    # Texts per second for texts with no number of their own that the Messaging Service sends
+    # from its pool (one lane for the whole pool: the bridge does not know its numbers); 0: the
+    # default rate. Set it to the pool's numbers times their rate.
+    bridge_pool_rate: float = 0.0
+    # How long a webhook waits for Postgres to keep its message; past it (a Postgres that hangs
+    # rather than refuses) the message goes straight to INBOUND, well inside the provider's
+    # patience (Twilio 15 s).
+    bridge_spool_write_timeout_seconds: float = 2.5
+    # How long a webhook's body may take to arrive; a request that stalls it is answered 408
+    # rather than held open.
+    bridge_webhook_body_timeout_seconds: float = 10.0
     # Texts taken from OUTBOUND and not yet settled, across all numbers.
     bridge_max_in_flight: int = 2000
     # Texts one number may hold waiting for its rate; past it they go back to the stream for
@@ -86,6 +97,17 @@ class BridgeSettings(CommonSettings):
             "an http(s):// URL",
         )
         require(0 < self.bridge_default_rate <= 1000, "bridge_default_rate", "0 < rate <= 1000")
+        require(
+            0 < self.bridge_spool_write_timeout_seconds <= 10,
+            "bridge_spool_write_timeout_seconds",
+            "0 < seconds <= 10",
+        )
+        require(
+            0 < self.bridge_webhook_body_timeout_seconds <= 60,
+            "bridge_webhook_body_timeout_seconds",
+            "0 < seconds <= 60",
+        )
+        require(0 <= self.bridge_pool_rate <= 100_000, "bridge_pool_rate", "0 <= rate <= 100000")
         require(1 <= self.bridge_max_in_flight <= 100_000, "bridge_max_in_flight", "1..100000")
         require(
             self.bridge_number_backlog_seconds > 0,

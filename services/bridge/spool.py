@@ -33,34 +33,54 @@ SPOOLED = Gauge("baton_bridge_spooled", "Webhook messages kept, not yet on INBOU
 FORWARDED = Counter(
     "baton_bridge_forwarded_total", "Webhook messages forwarded to INBOUND, by kind.", ["kind"]
 )
+SPOOL_BYPASSED = Counter(
+    "baton_bridge_spool_bypassed_total",
+    "Webhook messages published straight to INBOUND because Postgres did not keep them, by why"
+    " (unavailable, timeout).",
+    ["reason"],
+)
 BATCH = 100
 LEASE_SECONDS = 30.0
 # A status for a text whose send the bridge has not recorded yet (its call's answer is still on
-# the way) waits this long for it, then goes as it is.
+# the way) waits this long for it, then goes as it is. A held status is not leased: the messages
+# after it are forwarded meanwhile (lease_spool).
 HOLD_SECONDS = 60.0
 
 
 class Spool:
-    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, js: JetStreamContext, write_timeout_seconds: float = 2.5
+    ) -> None:
         self._pool = pool
         self._js = js
+        self._write_timeout = write_timeout_seconds
         self._nudged = asyncio.Event()
 
     async def keep(
         self, subject: str, msg_id: str, payload: bytes, provider_message_id: str | None = None
-    ) -> None:
-        """Durable when this returns (a repeat of a kept message changes nothing). Postgres
-        away, it goes straight to INBOUND instead: stored there once JetStream acknowledges."""
+    ) -> bool:
+        """Durable when this returns; False when it was kept already (a repeat changes nothing).
+        Postgres away, or not answering within the write timeout (a provider gives up on a
+        webhook after 15 s, Telnyx after 2), it goes straight to INBOUND instead: stored there
+        once JetStream acknowledges. A write that commits after all is forwarded later with the same
+        Nats-Msg-Id: a repeat the stream, or Postgres beyond its window, drops."""
         try:
-            await self._pool.execute(
-                QUERIES["spool"], subject, msg_id, payload, provider_message_id
+            kept = await asyncio.wait_for(
+                self._pool.fetchval(
+                    QUERIES["spool"], subject, msg_id, payload, provider_message_id
+                ),
+                timeout=self._write_timeout,
             )
         except Exception as exc:
-            if not is_unavailable(exc):
+            if not isinstance(exc, TimeoutError) and not is_unavailable(exc):
                 raise
+            SPOOL_BYPASSED.labels(
+                "timeout" if isinstance(exc, TimeoutError) else "unavailable"
+            ).inc()
             await self._js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
-            return
+            return True
         self._nudged.set()
+        return kept is not None
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = Backoff(base=0.2, cap=5.0)
@@ -80,7 +100,7 @@ class Spool:
     async def forward_once(self) -> int:
         """Forward the oldest batch in order; stops at the first failure, keeping the order."""
         rows = sorted(
-            await self._pool.fetch(QUERIES["lease_spool"], BATCH, LEASE_SECONDS),
+            await self._pool.fetch(QUERIES["lease_spool"], BATCH, LEASE_SECONDS, HOLD_SECONDS),
             key=lambda row: int(row["id"]),
         )
         SPOOLED.set(await self._pool.fetchval(QUERIES["spooled"]))
@@ -89,7 +109,7 @@ class Spool:
             for row in rows:
                 payload = await self._with_message_id(row)
                 if payload is None:
-                    continue  # a status held for its send's record; later ones go on
+                    continue  # its send's record went between the lease and here: next time
                 await self._js.publish(
                     row["subject"], payload, headers={"Nats-Msg-Id": row["msg_id"]}
                 )

@@ -101,6 +101,7 @@ class TwilioProvider:
         self._http = RebasedHttpClient(api_url, timeout_seconds)
         self._client = Client(account_sid, auth_token, http_client=self._http)
         self._service = messaging_service_sid
+        self.picks_numbers = bool(messaging_service_sid)
         self._callback = status_callback
 
     def namespaced(self, sid: str) -> str:

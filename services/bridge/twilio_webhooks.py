@@ -1,8 +1,10 @@
 """Twilio's webhooks: a contact's text (`/twilio/messages`) and status callbacks (`/twilio/status`).
 
-Each request is checked first: a bounded body, then `X-Twilio-Signature` with the SDK's
-`RequestValidator` over BATON_BRIDGE_PUBLIC_URL plus the path (the URL Twilio was given, which
-behind a proxy is not the listener's) and the POST parameters. Unsigned or wrongly signed: 403,
+Each request is checked first: bounded headers (431), a signature header, a form body (415 for
+any other type) read within a time limit (408 for a stalled one) and bounded (413), then
+`X-Twilio-Signature` with the SDK's `RequestValidator` over BATON_BRIDGE_PUBLIC_URL plus the
+path (the URL Twilio was given, which behind a proxy is not the listener's) and the POST
+parameters. Unsigned or wrongly signed: 403,
 counted, nothing kept. A signed one is kept in the spool (durable) before the 2xx. Twilio's
 signatures carry no time, so a replayed request is valid; it changes nothing, since it is the
 same message (the spool keeps one per Nats-Msg-Id, `twilio:{account}:{MessageSid}`).
@@ -10,6 +12,7 @@ same message (the spool keeps one per Nats-Msg-Id, `twilio:{account}:{MessageSid
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
@@ -23,6 +26,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from services.bridge.http_listener import MAX_HEADER_BYTES
+from services.bridge.outbound import TEXTS
 from services.bridge.spool import Spool
 from shared import catalogue as api
 from shared.schemas.messaging import InboundSms, Receipt
@@ -33,10 +38,12 @@ STATUS_PATH = "/twilio/status"
 # A Twilio webhook is a few hundred bytes (a 1,600-character text, form-encoded, stays far
 # under this); anything larger is not Twilio.
 MAX_BODY_BYTES = 64 * 1024
+# Twilio's webhooks are form posts: a body of any other type is not Twilio.
+FORM_TYPE = "application/x-www-form-urlencoded"
 REJECTED = Counter(
     "baton_bridge_webhook_rejected_total",
     "Webhook requests refused before anything was read from them, by provider and reason "
-    "(unsigned, bad_signature, too_large).",
+    "(unsigned, bad_signature, too_large, headers_too_large, not_a_form, body_stalled).",
     ["provider", "reason"],
 )
 RECEIVED = Counter(
@@ -58,8 +65,16 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 class TwilioWebhooks:
-    def __init__(self, account_sid: str, auth_token: str, public_url: str, spool: Spool) -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        public_url: str,
+        spool: Spool,
+        body_timeout_seconds: float = 10.0,
+    ) -> None:
         self._account = account_sid
+        self._body_timeout = body_timeout_seconds
         self._validator = RequestValidator(auth_token)
         self._public = public_url.rstrip("/")
         self._spool = spool
@@ -74,10 +89,21 @@ class TwilioWebhooks:
         self, handle: Callable[[dict[str, str]], Awaitable[Response]]
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            # h11 bounds only headers that arrive in pieces; a block that arrives whole is
+            # measured here, before anything in it is used.
+            if sum(len(k) + len(v) + 4 for k, v in request.headers.raw) > MAX_HEADER_BYTES:
+                return _refused("headers_too_large")
             signature = request.headers.get("x-twilio-signature")
             if not signature:
                 return _refused("unsigned")
-            body = await _bounded_body(request)
+            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type != FORM_TYPE:
+                return _refused("not_a_form")
+            try:
+                async with asyncio.timeout(self._body_timeout):
+                    body = await _bounded_body(request)
+            except TimeoutError:
+                return _refused("body_stalled")
             if body is None:
                 return _refused("too_large")
             params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -128,13 +154,17 @@ class TwilioWebhooks:
             from_=params.get("From") or None,
         )
         # The Twilio status in the id: `delivered` after `sent` is not a repeat in the window.
-        await self._spool.keep(
+        kept = await self._spool.keep(
             api.INBOUND_RECEIPT.subject,
             f"{provider_id}:{twilio_status}",
             msgspec.json.encode(receipt),
             provider_id,
         )
         RECEIVED.labels("twilio", "status").inc()
+        if kept and status == "failed":
+            # Most carrier filtering (30007) is reported here, after the send was accepted: the
+            # carrier-filtering alert counts it with the failures the send call itself got.
+            TEXTS.labels("twilio", "failed", receipt.error_code or "").inc()
         return Response(status_code=204)
 
 
@@ -150,7 +180,16 @@ async def _bounded_body(request: Request) -> bytes | None:
     return bytes(body)
 
 
+# What each refusal answers; a wrong or missing signature is 403.
+REFUSAL_STATUS = {
+    "too_large": 413,
+    "headers_too_large": 431,
+    "not_a_form": 415,
+    "body_stalled": 408,
+}
+
+
 def _refused(reason: str) -> Response:
     REJECTED.labels("twilio", reason).inc()
     log.warning("webhook_refused", provider="twilio", reason=reason)
-    return Response(status_code=403 if reason != "too_large" else 413)
+    return Response(status_code=REFUSAL_STATUS.get(reason, 403))

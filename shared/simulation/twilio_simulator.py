@@ -176,7 +176,8 @@ class TwilioSimulator:
         service = form.get("MessagingServiceSid")
         if not to:
             return _error(400, 21604, "A 'To' phone number is required.")
-        if sender is None and service is None:
+        # As Twilio: an empty MessagingServiceSid names no service (it answers 21603 too).
+        if not sender and not service:
             return _error(400, 21603, "A 'From' phone number is required.")
         failure = self._failures.get(to)
         if failure is not None and failure.remaining != 0:

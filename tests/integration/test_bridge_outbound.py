@@ -260,3 +260,103 @@ def _in_window(times: list[float], start: int, width: float) -> int:
     while end < len(times) and times[end] - times[start] < width:
         end += 1
     return end - start
+
+
+async def test_refused_credentials_fail_no_text_and_it_is_sent_once_they_are_fixed(
+    settings: CommonSettings, nc: NatsClient, pool: asyncpg.Pool, simulator: TwilioSimulator
+) -> None:
+    """A wrong or rotated auth token (HTTP 401, Twilio 20003) is the deployment's fault, not the
+    text's: no `failed` receipt, the text waits on the stream and says so in a metric, and a
+    bridge with the right token sends it once."""
+    waiting = text(1, contact(1))
+    wrong = bridge_settings(settings, simulator, twilio_auth_token="rotated-" + "0" * 24)
+    async with running(BRIDGE, wrong), receipts_of(nc) as receipts:
+        await publish(nc, waiting)
+
+        async def refused_twice() -> bool:
+            return simulator.requests >= 2
+
+        assert await eventually(refused_twice, within=20)
+        assert receipts.by_message == {}
+        assert (
+            REGISTRY.get_sample_value(
+                "baton_bridge_provider_credentials_refused", {"provider": "twilio"}
+            )
+            == 1.0
+        )
+        row = await pool.fetchrow("SELECT state, error_code FROM bridge_attempt")
+        assert (row["state"], row["error_code"]) == ("refused", "twilio:20003")
+
+    assert simulator.arrivals == []
+    async with running(BRIDGE, bridge_settings(settings, simulator)), receipts_of(nc) as receipts:
+        assert await eventually(lambda: receipts.settled([1]), within=70)
+        assert await eventually(lambda: drained(nc))
+
+    assert [a.body for a in simulator.arrivals] == [waiting.body]
+    assert [r["status"] for r in receipts.by_message[1]] == ["sent"]
+    assert (
+        REGISTRY.get_sample_value(
+            "baton_bridge_provider_credentials_refused", {"provider": "twilio"}
+        )
+        == 0.0
+    )
+
+
+async def test_a_text_without_a_number_goes_from_one_of_its_organizations_held_numbers(
+    assigner: Baton, settings: CommonSettings, nc: NatsClient, pool: asyncpg.Pool,
+    simulator: TwilioSimulator,
+) -> None:  # fmt: skip
+    """No number of its own and no Messaging Service: the bridge chooses one of the text's
+    organization's numbers that the account holds (the same for a contact each time) and names
+    it in the receipt; an organization with none gets `failed` and Twilio is not called."""
+    held = ["+14155550180", "+14155550181"]
+    not_held = "+14155550189"
+    c = await campaign_with_texters(assigner, texters=1, contacts=1)
+    other = await campaign_with_texters(assigner, texters=1, contacts=1)
+    # Added before any bridge listed the account: first come, first served.
+    await assigner.call(api.ORG_NUMBERS_ADD, as_user=c["owner"], org_id=c["org"],
+                        numbers=[*held, not_held])  # fmt: skip
+    simulator.held_numbers = set(held)
+    texts = [msgspec.structs.replace(text(i, contact(i % 6), None), org_id=c["org"])
+             for i in range(1, 13)]  # fmt: skip
+    nowhere = msgspec.structs.replace(text(99, contact(99), None), org_id=other["org"])
+    async with running(BRIDGE, bridge_settings(settings, simulator, bridge_default_rate=50)), \
+            receipts_of(nc) as receipts:  # fmt: skip
+        await publish(nc, *texts, nowhere)
+        ids = [t.message_id for t in texts] + [nowhere.message_id]
+        assert await eventually(lambda: receipts.settled(ids), within=30)
+        assert await eventually(lambda: drained(nc))
+
+    assert len(simulator.arrivals) == len(texts)
+    assert simulator.requests == len(texts)  # none for the organization with no number
+    by_body = {a.body: a for a in simulator.arrivals}
+    for one in texts:
+        arrival = by_body[one.body]
+        assert arrival.from_ in held
+        [receipt] = receipts.by_message[one.message_id]
+        assert (receipt["status"], receipt["from"]) == ("sent", arrival.from_)
+    # One number for a contact, whichever text it is.
+    per_contact: dict[str, set[str]] = {}
+    for a in simulator.arrivals:
+        per_contact.setdefault(a.to, set()).add(a.from_)
+    assert all(len(numbers) == 1 for numbers in per_contact.values())
+    [failed] = receipts.by_message[nowhere.message_id]
+    assert (failed["status"], failed["error_code"]) == ("failed", "bridge:no_sending_number")
+    assert await pool.fetchval("SELECT state FROM bridge_attempt WHERE message_id = 99") == "failed"
+
+
+async def test_texts_for_the_messaging_services_pool_go_at_the_pool_rate(
+    settings: CommonSettings, nc: NatsClient, simulator: TwilioSimulator
+) -> None:
+    """With a Messaging Service, texts without a number share its one lane: held to
+    BATON_BRIDGE_POOL_RATE (the pool's numbers times their rate), not to one number's rate."""
+    service = "MG" + "1" * 32
+    texts = [text(i, contact(i), None) for i in range(1, 6)]
+    own = bridge_settings(settings, simulator, twilio_messaging_service_sid=service,
+                          bridge_default_rate=1, bridge_pool_rate=40)  # fmt: skip
+    async with running(BRIDGE, own), receipts_of(nc) as receipts:
+        await publish(nc, *texts)
+        assert await eventually(lambda: receipts.settled([t.message_id for t in texts]))
+
+    assert [a.messaging_service_sid for a in simulator.arrivals] == [service] * len(texts)
+    assert REGISTRY.get_sample_value("baton_bridge_number_rate", {"number": "pool"}) == 40.0

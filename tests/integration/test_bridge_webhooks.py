@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import aiohttp
 import asyncpg
@@ -18,7 +19,7 @@ from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 
 from services.bridge.service import DEFINITION as BRIDGE
-from services.bridge.spool import Spool
+from services.bridge.spool import BATCH, Spool
 from shared import catalogue as api
 from shared.devservers.nats import LocalNats
 from shared.devservers.ports import free_port
@@ -188,6 +189,43 @@ async def test_a_status_before_the_sends_own_record_waits_for_it_and_names_the_m
     assert (receipt["message_id"], receipt["status"]) == (42, "delivered")
 
 
+async def test_held_statuses_never_keep_the_messages_behind_them_waiting(
+    listener: str, simulator: TwilioSimulator, nc: NatsClient, pool: asyncpg.Pool
+) -> None:
+    """More held statuses than the forwarder's batch (statuses for texts whose send is not
+    recorded yet, held up to 60 s), then a STOP: the STOP reaches INBOUND at once, and each
+    status goes when its send's record names it."""
+    inbound = await watch_inbound(nc)
+    account = simulator.account_sid
+    held = [f"SM{i}" for i in range(BATCH + 5)]
+    for sid in held:
+        assert await simulator.signed_post(f"{listener}/twilio/status", status(simulator, sid, "delivered"),
+                                           f"{PUBLIC}/twilio/status") == 204  # fmt: skip
+    assert await simulator.signed_post(f"{listener}/twilio/messages", contact_text(simulator, "SMstop"),
+                                       f"{PUBLIC}/twilio/messages") == 200  # fmt: skip
+
+    async def stop_arrived() -> bool:
+        return len(inbound.messages) >= 1
+
+    # Well inside the 60 s a held status waits: the STOP did not wait for them.
+    assert await eventually(stop_arrived, within=15)
+    assert inbound.ids() == [f"twilio:{account}:SMstop"]
+    assert await pool.fetchval("SELECT count(*) FROM bridge_spool") == len(held)
+    await pool.executemany(
+        "INSERT INTO bridge_attempt (message_id, provider, account, to_number, state,"
+        " provider_message_id) VALUES ($1, 'twilio', $2, '+12025550123', 'sent', $3)",
+        [(i + 1, account, f"twilio:{account}:{sid}") for i, sid in enumerate(held)],
+    )
+
+    async def all_arrived() -> bool:
+        return len(inbound.messages) >= len(held) + 1
+
+    assert await eventually(all_arrived, within=30)
+    # Each status once, in the order they arrived, named by its message.
+    assert inbound.ids()[1:] == [f"twilio:{account}:{sid}:delivered" for sid in held]
+    assert [b["message_id"] for b in inbound.bodies()[1:]] == list(range(1, len(held) + 1))
+
+
 async def test_webhooks_are_answered_while_jetstream_is_down_and_forwarded_once_in_order_by_the_next_bridge(
     tmp_path: Path, database_url: str, pool: asyncpg.Pool, simulator: TwilioSimulator
 ) -> None:
@@ -339,3 +377,115 @@ async def test_with_postgres_away_a_webhooks_message_goes_straight_to_inbound(
 
     assert await eventually(arrived)
     assert inbound.ids() == ["twilio:AC1:SM1"]
+
+
+async def test_with_postgres_hanging_a_webhooks_message_goes_to_inbound_after_the_write_timeout(
+    pool: asyncpg.Pool, nc: NatsClient
+) -> None:
+    """A Postgres that hangs rather than refuses (here: the spool's table locked by another
+    session) does not hold the webhook past the provider's patience: after the spool's short
+    write timeout the text is published straight to INBOUND, as when Postgres is away."""
+    await declare_all(nc.jetstream())
+    inbound = await watch_inbound(nc)
+    spool = Spool(pool, nc.jetstream(), write_timeout_seconds=0.5)
+    text = json.dumps({"provider_message_id": "twilio:AC1:SM2", "from": "+12025550123",
+                       "to": "+14155550100", "body": "STOP"}).encode()  # fmt: skip
+    async with pool.acquire() as locker, locker.transaction():
+        await locker.execute("LOCK TABLE bridge_spool IN ACCESS EXCLUSIVE MODE")
+        keeping = asyncio.create_task(spool.keep(api.INBOUND_SMS.subject, "twilio:AC1:SM2", text))
+
+        async def arrived() -> bool:
+            return len(inbound.messages) == 1
+
+        # Still locked: the text reached INBOUND without Postgres.
+        assert await eventually(arrived, within=10)
+        assert keeping.done() and keeping.exception() is None
+    assert inbound.ids() == ["twilio:AC1:SM2"]
+
+
+def texts_failed(code: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "baton_bridge_texts_total", {"provider": "twilio", "outcome": "failed", "code": code}
+        )
+        or 0.0
+    )
+
+
+async def test_failures_reported_by_status_callbacks_are_counted_once(
+    listener: str, simulator: TwilioSimulator, nc: NatsClient, pool: asyncpg.Pool
+) -> None:
+    """Carrier filtering (30007) mostly arrives after the send, as an `undelivered` callback: it
+    is counted in baton_bridge_texts_total (the carrier-filtering alert reads it), once however
+    often Twilio calls."""
+    inbound = await watch_inbound(nc)
+    before = texts_failed("twilio:30007")
+    account = simulator.account_sid
+    await pool.execute(
+        "INSERT INTO bridge_attempt (message_id, provider, account, to_number, state,"
+        " provider_message_id) VALUES (5, 'twilio', $1, '+12025550123', 'sent', $2)",
+        account, f"twilio:{account}:SM5",
+    )  # fmt: skip
+    for _ in range(2):  # the same callback, twice
+        assert await simulator.signed_post(f"{listener}/twilio/status",
+                                           status(simulator, "SM5", "undelivered", "30007"),
+                                           f"{PUBLIC}/twilio/status") == 204  # fmt: skip
+
+    async def arrived() -> bool:
+        return len(inbound.messages) == 1
+
+    assert await eventually(arrived)
+    assert inbound.bodies()[0]["error_code"] == "twilio:30007"
+    assert texts_failed("twilio:30007") == before + 1
+
+
+async def _raw(port: int, head: str, body: bytes, stall: bool = False) -> int:
+    """One request written on a bare connection (a client may send what aiohttp would not);
+    the status line's code back. `stall`: the body is left unfinished."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head.encode() + body[: len(body) // 2 if stall else len(body)])
+        await writer.drain()
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+async def test_webhooks_refuse_other_content_types_large_headers_and_stalled_bodies(
+    settings: CommonSettings, simulator: TwilioSimulator, nc: NatsClient, pool: asyncpg.Pool
+) -> None:
+    port = free_port()
+    own = bridge_settings(settings, simulator, bridge_http_port=port, bridge_public_url=PUBLIC,
+                          bridge_webhook_body_timeout_seconds=1.0)  # fmt: skip
+    before = {r: rejected(r) for r in ("not_a_form", "headers_too_large", "body_stalled")}
+    params = contact_text(simulator, "SM1")
+    signature = simulator.signature(f"{PUBLIC}/twilio/messages", params)
+    body = urlencode(params).encode()
+
+    def head(content_type: str, extra: str = "") -> str:
+        return (f"POST /twilio/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"X-Twilio-Signature: {signature}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\n{extra}\r\n")  # fmt: skip
+
+    form = "application/x-www-form-urlencoded"
+    async with running(BRIDGE, own):
+        inbound = await watch_inbound(nc)
+        # Signed correctly over the same parameters, but not a form post: not Twilio.
+        assert await _raw(port, head("application/json"), body) == 415
+        assert await _raw(port, head("text/plain; charset=utf-8"), body) == 415
+        # Headers past the documented 16 KiB, arriving in one piece.
+        assert await _raw(port, head(form, f"X-Padding: {'p' * 17_000}\r\n"), body) == 431
+        # A body that stalls half-way is answered, not held open.
+        assert await _raw(port, head(form), body, stall=True) == 408
+        # The same request, whole: kept.
+        assert await _raw(port, head(form), body) == 200
+
+        async def arrived() -> bool:
+            return len(inbound.messages) == 1
+
+        assert await eventually(arrived)
+    assert inbound.ids() == [f"twilio:{simulator.account_sid}:SM1"]
+    assert rejected("not_a_form") == before["not_a_form"] + 2
+    assert rejected("headers_too_large") == before["headers_too_large"] + 1
+    assert rejected("body_stalled") == before["body_stalled"] + 1

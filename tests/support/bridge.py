@@ -15,9 +15,10 @@ def bridge_settings(
     """Port 0 for the webhook listener unless a test names one: nothing else's port is taken."""
     overrides.setdefault("bridge_http_port", 0)
     overrides.setdefault("bridge_lookup_after_seconds", 1.0)
+    overrides.setdefault("twilio_auth_token", sim.auth_token)
     return BridgeSettings(
         database_url=settings.database_url, nats_url=settings.nats_url, db_pool_min=1,
         bridge_provider="twilio", twilio_account_sid=sim.account_sid,
-        twilio_auth_token=sim.auth_token, twilio_api_url=sim.url,
+        twilio_api_url=sim.url,
         bridge_provider_timeout_seconds=2.0, **overrides,
     )  # fmt: skip
