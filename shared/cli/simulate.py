@@ -31,6 +31,7 @@ from shared.cli.running_up import CliSettings, cli_settings
 from shared.client import PATIENT, BatonClient
 from shared.deployed import deployed_services
 from shared.devservers.ports import free_port, free_port_run
+from shared.errors import BatonError
 from shared.redaction import redacted
 from shared.schemas.system import StatusRequest
 from shared.settings import SettingsError
@@ -108,6 +109,11 @@ def run_simulate(args: argparse.Namespace) -> int:
         return exit_codes.USAGE
     try:
         report = asyncio.run(_simulate(settings, signer, _scenario(args), args.quiet))
+    except BatonError as refusal:
+        # Setting up its campaign was refused: said as every command says it, no traceback
+        # (a Baton whose bridge's account holds none of the simulation's numbers refuses them).
+        print(f"baton simulate: {refusal.code}: {refusal.message}", file=sys.stderr)
+        return exit_codes.REFUSED
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         where = redacted(settings.nats_url)
         print(f"baton simulate: cannot reach Baton over NATS at {where}: {exc}", file=sys.stderr)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from tests.support.baton_up import baton_up, finished_report, start_simulation
+from tests.support.baton_up import baton_up, database_url, finished_report, start_simulation
 
 pytestmark = pytest.mark.acceptance
 
@@ -33,3 +35,26 @@ def test_simulate_twice_against_one_baton_up_reports_every_invariant_true(
         assert messages["on_outbound"] == messages["sent"] + messages["opt_out_confirmations"]
         assert messages["sent"] >= 200
         assert messages["opt_out_confirmations"] == messages["stops"]
+
+
+def test_a_refused_setup_is_said_in_one_line_with_exit_4(tmp_path: Path) -> None:
+    """A Baton whose provider bridge has read its account takes only the numbers that account
+    holds (issue #31), and the simulation's are not among them: the refusal is said as every
+    command says one, not as a traceback."""
+    with baton_up(tmp_path / "data", tmp_path / "up.log") as up:
+
+        async def an_account_read_by_a_bridge() -> None:
+            conn = await asyncpg.connect(database_url(up))
+            try:
+                await conn.execute(
+                    "INSERT INTO bridge_account (provider, account) VALUES ('twilio', 'AC1')"
+                )
+            finally:
+                await conn.close()
+
+        asyncio.run(an_account_read_by_a_bridge())
+        simulation = start_simulation(up, "--contacts", "20", "--texters", "2")
+        out, err = simulation.communicate(timeout=120)
+    assert simulation.returncode == 4, out + err
+    assert "Traceback" not in err
+    assert err.strip().startswith("baton simulate: bad_request:") and "not held" in err, err
