@@ -23,3 +23,10 @@ def in_parts(ids: Sequence[int]) -> list[Sequence[int]]:
 def part_id(base: str, part: int) -> str:
     """The message id of one part: the event's id, then the part's number."""
     return f"{base}:{part}"
+
+
+def numbered_parts(base: str, ids: Sequence[int]) -> list[tuple[str, int, int, list[int]]]:
+    """Each part of `ids` as (its message id, its number, how many parts, its ids): what every
+    event in parts carries."""
+    parts = in_parts(ids)
+    return [(part_id(base, n), n, len(parts), list(part)) for n, part in enumerate(parts)]

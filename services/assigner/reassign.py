@@ -24,7 +24,7 @@ from shared.access_policy import Role
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, not_a_member, not_found
-from shared.event_parts import in_parts, part_id
+from shared.event_parts import numbered_parts
 from shared.queries import load_queries
 from shared.schemas import assign as s
 
@@ -304,23 +304,22 @@ async def _announce(
         [
             (
                 MOVED_SUBJECT,
-                part_id(f"{operation}:{_receiver(target)}", n),
+                msg_id,
                 msgspec.json.encode(
                     s.ConversationsMoved(
                         operation_id=str(operation),
                         campaign_id=campaign_id,
                         reason=reason,
                         to_texter_id=target,
-                        conversation_ids=list(part),
+                        conversation_ids=part,
                         part=n,
-                        parts=len(parts),
+                        parts=parts,
                     )
                 ),
             )
             for target, ids in received.items()
             if ids
-            for parts in [in_parts(ids)]
-            for n, part in enumerate(parts)
+            for msg_id, n, parts, part in numbered_parts(f"{operation}:{_receiver(target)}", ids)
         ],
     )
 

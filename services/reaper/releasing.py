@@ -31,7 +31,7 @@ from shared.access import Caller
 from shared.backoff import Backoff
 from shared.clock import Clock, utc_now
 from shared.database import Connection
-from shared.event_parts import in_parts, part_id
+from shared.event_parts import numbered_parts
 from shared.periodic import every
 from shared.schemas import release as s
 
@@ -182,21 +182,20 @@ async def _announce(
         [
             (
                 RELEASED_SUBJECT,
-                part_id(f"{operation}:{campaign_id}:{texter}", n),
+                msg_id,
                 msgspec.json.encode(
                     s.ConversationsReleased(
                         operation_id=str(operation),
                         campaign_id=campaign_id,
                         from_texter_id=texter,
                         reason=reason,
-                        conversation_ids=list(part),
+                        conversation_ids=part,
                         part=n,
-                        parts=len(parts),
+                        parts=parts,
                     )
                 ),
             )
             for (campaign_id, texter), ids in groups.items()
-            for parts in [in_parts(ids)]
-            for n, part in enumerate(parts)
+            for msg_id, n, parts, part in numbered_parts(f"{operation}:{campaign_id}:{texter}", ids)
         ],
     )

@@ -1,5 +1,7 @@
 import msgspec
+import pytest
 
+from shared import event_parts
 from shared.event_parts import IDS_PER_EVENT, in_parts, part_id
 from shared.schemas.assign import ConversationsMoved
 from shared.settings import MAX_PAYLOAD_BYTES
@@ -19,3 +21,12 @@ def test_a_full_part_of_the_largest_ids_is_far_under_the_nats_payload_limit() ->
     event = ConversationsMoved(operation_id="0" * 36, campaign_id=2**63 - 1, reason="reassign",
                                to_texter_id=2**63 - 1, conversation_ids=largest, part=0, parts=1)  # fmt: skip
     assert len(msgspec.json.encode(event)) < MAX_PAYLOAD_BYTES / 4
+
+
+def test_numbered_parts_carry_their_id_number_and_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(event_parts, "IDS_PER_EVENT", 2)
+    assert event_parts.numbered_parts("op:7", [1, 2, 3]) == [
+        ("op:7:0", 0, 2, [1, 2]),
+        ("op:7:1", 1, 2, [3]),
+    ]
+    assert event_parts.numbered_parts("op:7", []) == [("op:7:0", 0, 1, [])]
