@@ -1,4 +1,5 @@
-"""What verifying the bearer token (shared/tokens.py) costs each request, as a share of a claim.
+"""What verifying the bearer token (shared/runtime/tokens.py) costs each request, as a share of a
+claim.
 
 Measured in one process, in alternating rounds so neither side always runs on a warmer machine:
 1. `TokenVerifier.verify` on valid, unexpired tokens (a different one each call), built from the
@@ -40,11 +41,11 @@ from bench.support import (
     service,
     write_results,
 )
-from shared import catalogue as api
-from shared.migrations import migrate_database
-from shared.queries import load_queries
-from shared.settings import CommonSettings
-from shared.tokens import (
+from shared.contract import catalogue as api
+from shared.runtime.migrations import migrate_database
+from shared.runtime.queries import load_queries
+from shared.runtime.settings import CommonSettings
+from shared.runtime.tokens import (
     AUTHORIZATION_HEADER,
     BEARER,
     TokenSigner,

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import nats
 from nats.aio.client import Client as NatsClient
 
-from shared.catalogue import Route
-from shared.client import BatonClient, Credentials
+from shared.contract.catalogue import Route
+from shared.runtime.client import BatonClient, Credentials
 
 T = TypeVar("T")
 RequestT = TypeVar("RequestT")

@@ -26,11 +26,11 @@ import nats
 
 from bench.messaging import build
 from bench.support import auth_headers, latency_summary, servers, service, write_results
-from shared import catalogue as api
-from shared.jetstream import declare_all
-from shared.migrations import migrate_database
-from shared.schemas.messaging import OutboundSms
-from shared.simulation.twilio_simulator import TwilioSimulator
+from shared.contract import catalogue as api
+from shared.contract.schemas.messaging import OutboundSms
+from shared.runtime.jetstream import declare_all
+from shared.runtime.migrations import migrate_database
+from tools.simulation.twilio_simulator import TwilioSimulator
 
 
 def _most_in_a_second(times: list[float]) -> int:

@@ -17,7 +17,7 @@ import asyncpg
 
 from bench.claims import baton_drain, build_campaign, reset
 from bench.support import servers, service, write_results
-from shared.migrations import migrate_database
+from shared.runtime.migrations import migrate_database
 
 
 async def limit_to_one_team(url: str, campaign: int, texters: list[int]) -> None:

@@ -42,8 +42,8 @@ from bench.support import (
     service,
     write_results,
 )
-from shared import catalogue as api
-from shared.migrations import migrate_database
+from shared.contract import catalogue as api
+from shared.runtime.migrations import migrate_database
 
 BATCH = 300
 PLAIN_CLAIM = """

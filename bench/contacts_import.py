@@ -14,11 +14,11 @@ from pathlib import Path
 import asyncpg
 
 from bench.support import SIGNER, servers, service, write_results
-from shared.cli.client import connected
-from shared.cli.contacts_import import import_file
-from shared.cli.credentials import SignedAs
-from shared.cli.running_up import CliSettings
-from shared.migrations import migrate_database
+from shared.runtime.commands.credentials import SignedAs
+from shared.runtime.commands.running_up import CliSettings
+from shared.runtime.migrations import migrate_database
+from tools.cli.client import connected
+from tools.cli.contacts_import import import_file
 
 
 async def setup(url: str) -> tuple[int, int]:

@@ -20,8 +20,8 @@ import nats
 from bench.support import servers, write_results
 from services.assigner.exports import QUERIES
 from services.assigner.object_pipe import copy_into_object
-from shared import catalogue as api
-from shared.migrations import migrate_database
+from shared.contract import catalogue as api
+from shared.runtime.migrations import migrate_database
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

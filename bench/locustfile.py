@@ -30,16 +30,16 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from bench.blocking_nats import BlockingNats
-from shared import catalogue as api
-from shared.catalogue import Route
-from shared.cli.credentials import SignedAs, local_signer
-from shared.client import BatonClient
-from shared.errors import BatonError
-from shared.settings import CommonSettings, load_settings
-from shared.simulation.bridge import Bridge
-from shared.simulation.run import set_up
-from shared.simulation.scenario import Scenario
-from shared.simulation.setup import acting
+from shared.contract import catalogue as api
+from shared.contract.catalogue import Route
+from shared.contract.errors import BatonError
+from shared.runtime.client import BatonClient
+from shared.runtime.commands.credentials import SignedAs, local_signer
+from shared.runtime.settings import CommonSettings, load_settings
+from tools.simulation.bridge import Bridge
+from tools.simulation.run import set_up
+from tools.simulation.scenario import Scenario
+from tools.simulation.setup import acting
 
 NATS_URL = os.environ.get("BATON_NATS_URL", "nats://127.0.0.1:4222")
 CONTACTS = int(os.environ.get("BATON_LOCUST_CONTACTS", "20000"))

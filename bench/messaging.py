@@ -30,8 +30,8 @@ from bench.support import (
     service,
     write_results,
 )
-from shared import catalogue as api
-from shared.migrations import migrate_database
+from shared.contract import catalogue as api
+from shared.runtime.migrations import migrate_database
 
 SENDING_NUMBER = "+14155550000"
 

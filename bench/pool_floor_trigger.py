@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from bench.support import servers, write_results
-from shared.migrations import migrate_database
+from shared.runtime.migrations import migrate_database
 
 TRIGGER = "conversation_updated_lowers_pool_floor"
 # Rows taken by id range, so what is timed is the update and its trigger, not a pool scan.

@@ -37,10 +37,10 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from bench.messaging import build
 from bench.support import auth_headers, service, write_results
-from shared import catalogue as api
-from shared.devservers.nats import LocalNats
-from shared.devservers.postgres import LocalPostgres
-from shared.migrations import migrate_database
+from shared.contract import catalogue as api
+from shared.runtime.migrations import migrate_database
+from tools.devservers.nats import LocalNats
+from tools.devservers.postgres import LocalPostgres
 
 # Answers after which the request may be retried with the same key: nothing refused for good.
 MAYBE = frozenset({"unavailable", "overloaded", "timeout"})

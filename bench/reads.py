@@ -28,7 +28,7 @@ from bench.support import latency_summary, servers, write_results
 from services.assigner.conversation_pages import page_statement
 from services.assigner.named_queries import QUERIES
 from services.reaper.named_queries import QUERIES as REAPER
-from shared.migrations import migrate_database
+from shared.runtime.migrations import migrate_database
 
 # The previous release's statements, for the baseline.
 OLD_PAGE = """

@@ -18,8 +18,8 @@ import nats
 
 from bench.support import servers, write_results
 from services.reaper.releasing import Releaser
-from shared.migrations import migrate_database
-from shared.outbox import OutboxPublisher
+from shared.runtime.migrations import migrate_database
+from shared.runtime.outbox import OutboxPublisher
 
 NOW = datetime(2026, 11, 3, 18, 0, tzinfo=UTC)
 

@@ -34,8 +34,8 @@ import nats
 
 from bench.claims import build_campaign
 from bench.support import auth_headers, latency_summary, servers, service, write_results
-from shared import catalogue as api
-from shared.migrations import migrate_database
+from shared.contract import catalogue as api
+from shared.runtime.migrations import migrate_database
 
 # The least a reassignment costs: deal the rows round-robin in one UPDATE and log every move in
 # the same statement.

@@ -1,4 +1,4 @@
-"""Soak: the simulated campaign (shared/simulation, `baton simulate`) long enough for a slowdown
+"""Soak: the simulated campaign (tools/simulation, `baton simulate`) long enough for a slowdown
 to show (issue 29): 600,000 contacts and 300 texters for 7 minutes, against the four services
 as separate processes on durable Postgres and NATS of their own.
 
@@ -25,11 +25,11 @@ import asyncpg
 import nats
 
 from bench.support import SIGNER, servers, service, write_results
-from shared.client import BatonClient
-from shared.migrations import migrate_database
-from shared.simulation.progress import Progress
-from shared.simulation.run import simulate
-from shared.simulation.scenario import Scenario
+from shared.runtime.client import BatonClient
+from shared.runtime.migrations import migrate_database
+from tools.simulation.progress import Progress
+from tools.simulation.run import simulate
+from tools.simulation.scenario import Scenario
 
 SERVICES = ("assigner", "sender", "inbound", "reaper")
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.cli.supervisor import service_ready
-from shared.devservers.nats import LocalNats
-from shared.devservers.ports import free_port
-from shared.devservers.postgres import LocalPostgres
-from shared.tokens import TokenSigner
+from shared.runtime.tokens import TokenSigner
+from tools.cli.supervisor import service_ready
+from tools.devservers.nats import LocalNats
+from tools.devservers.ports import free_port
+from tools.devservers.postgres import LocalPostgres
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Fresh for every run: nothing outside this process can call the services it starts.

@@ -2,7 +2,7 @@
 
 import sys
 
-from shared.catalogue import SERVICE_NAMES
+from shared.contract.catalogue import SERVICE_NAMES
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in SERVICE_NAMES:

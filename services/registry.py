@@ -1,4 +1,4 @@
-"""The one list of Baton's services: each name (declared in shared/catalogue.py) with its
+"""The one list of Baton's services: each name (declared in shared/contract/catalogue.py) with its
 definition, which names its settings type. `python -m services NAME` runs one; `baton up`, the
 container entry point, the docs and the tests take the names from here.
 """
@@ -12,9 +12,9 @@ from services.bridge.service import DEFINITION as BRIDGE
 from services.inbound.service import DEFINITION as INBOUND
 from services.reaper.service import DEFINITION as REAPER
 from services.sender.service import DEFINITION as SENDER
-from shared.catalogue import SERVICE_NAMES, ServiceName
-from shared.runner import main_for
-from shared.service import ServiceDefinition
+from shared.contract.catalogue import SERVICE_NAMES, ServiceName
+from shared.runtime.runner import main_for
+from shared.runtime.service import ServiceDefinition
 
 REGISTRY: dict[ServiceName, ServiceDefinition[Any]] = {
     "assigner": ASSIGNER,

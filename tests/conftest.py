@@ -11,7 +11,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared.settings import CommonSettings
+from shared.runtime.settings import CommonSettings
 from tests.support.databases import clone_database, create_template, drop_database, with_database
 from tests.support.nats_reset import delete_all_streams
 from tests.support.servers import CHOICES, ServerSet, start_test_servers

@@ -12,15 +12,15 @@ import msgspec
 
 from services.assigner.named_queries import QUERIES
 from services.assigner.numbers import normalised, require_owned
-from shared.access import Caller
-from shared.access_policy import Role
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, bad_request, forbidden, not_a_member, not_found
-from shared.schemas import admin as s
-from shared.schemas import query as q
-from shared.text import storable
-from shared.texting_hours import zone_info
+from shared.contract.access_policy import Role
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, bad_request, forbidden, not_a_member, not_found
+from shared.contract.schemas import admin as s
+from shared.contract.schemas import query as q
+from shared.domain.text import storable
+from shared.domain.texting_hours import zone_info
+from shared.runtime.access import Caller
+from shared.runtime.database import Connection
 
 PRODUCT_DEFAULT_BATCH_SIZE = 300
 

@@ -30,18 +30,18 @@ from services.assigner.claim_rules import (
     kind_refusal,
     stranger_refusal,
 )
-from shared import catalogue as api
-from shared import outbox
-from shared.access import QUERIES as ACCESS_QUERIES
-from shared.access import Caller
-from shared.access_policy import allows
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, forbidden, not_found
-from shared.queries import load_queries
-from shared.schemas import approvals as s
-from shared.schemas.assign import Batch, RequestBatch
-from shared.times import rfc3339
+from shared.contract import catalogue as api
+from shared.contract.access_policy import allows
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, forbidden, not_found
+from shared.contract.schemas import approvals as s
+from shared.contract.schemas.assign import Batch, RequestBatch
+from shared.domain.times import rfc3339
+from shared.runtime import outbox
+from shared.runtime.access import QUERIES as ACCESS_QUERIES
+from shared.runtime.access import Caller
+from shared.runtime.database import Connection
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.assigner", "approvals.sql")
 CHANGED = api.ASSIGNMENT_REQUEST_CHANGED

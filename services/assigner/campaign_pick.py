@@ -20,12 +20,12 @@ import asyncpg
 
 from services.assigner.empty_pool import none_textable_now
 from services.assigner.zone_groups import ZoneGroups
-from shared.clock import Clock
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError
-from shared.queries import load_queries
-from shared.texting_hours import CampaignHours, Opening
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError
+from shared.domain.clock import Clock
+from shared.domain.texting_hours import CampaignHours, Opening
+from shared.runtime.database import Connection
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.assigner", "campaign_pick.sql")
 POOL = {"initials": "not_started", "replies": "needs_reply"}

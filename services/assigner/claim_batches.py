@@ -1,8 +1,8 @@
 """Group commit for initials claims: the claims of one campaign waiting at one moment share a
 transaction and one claim statement (#17).
 
-A claim arrives and waits in line (shared/batch_writers.py); a free writer takes the claims of
-the first waiting one's campaign, one per texter, and in one transaction:
+A claim arrives and waits in line (shared/runtime/batch_writers.py); a free writer takes the claims
+of the first waiting one's campaign, one per texter, and in one transaction:
 1. takes every texter's claim lock, in id order, and reads the campaign (one statement);
 2. reads what each texter holds (one statement), and checks each texter's rules on it
    (claim_rules.py): a refused texter is answered alone and the others go on;
@@ -48,15 +48,15 @@ from services.assigner.empty_pool import LookAgain, empty_pool_verdict
 from services.assigner.named_queries import CLAIMS
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.zone_groups import ZoneGroups
-from shared import catalogue as api
-from shared import failpoints, outbox
-from shared.batch_writers import BatchWriters, fail_every, take_distinct
-from shared.clock import Clock
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, not_found
-from shared.schemas import assign as s
-from shared.texting_hours import CampaignHours
+from shared.contract import catalogue as api
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, not_found
+from shared.contract.schemas import assign as s
+from shared.domain.clock import Clock
+from shared.domain.texting_hours import CampaignHours
+from shared.runtime import failpoints, outbox
+from shared.runtime.batch_writers import BatchWriters, fail_every, take_distinct
+from shared.runtime.database import Connection
 
 ASSIGNED_SUBJECT = api.CONVERSATIONS_ASSIGNED.subject
 # Claims per transaction at most: bounds the rows one transaction locks (with the largest batch

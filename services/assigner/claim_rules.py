@@ -14,10 +14,10 @@ from typing import Any, Self
 import asyncpg
 import msgspec
 
-from shared.access import QUERIES as ACCESS_QUERIES
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, not_found
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, not_found
+from shared.runtime.access import QUERIES as ACCESS_QUERIES
+from shared.runtime.database import Connection
 
 
 class _Row(msgspec.Struct, frozen=True):

@@ -21,12 +21,12 @@ import msgspec
 from services.assigner.admin import fetch_campaign_as
 from services.assigner.named_queries import QUERIES
 from services.assigner.phone_checks import Checked, PhoneChecks
-from shared.access import Caller
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, bad_request, not_found
-from shared.queries import load_queries
-from shared.schemas import admin as s
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, bad_request, not_found
+from shared.contract.schemas import admin as s
+from shared.runtime.access import Caller
+from shared.runtime.database import Connection
+from shared.runtime.queries import load_queries
 
 FILE_QUERIES = load_queries("services.assigner", "contact_files.sql")
 # The commit of a file of millions of rows is one statement; it may take longer than the pool's

@@ -14,11 +14,11 @@ from typing import Final
 import msgspec
 
 from services.assigner.named_queries import CLAIMS
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError
-from shared.schemas import assign as s
-from shared.texting_hours import CampaignHours, Opening
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError
+from shared.contract.schemas import assign as s
+from shared.domain.texting_hours import CampaignHours, Opening
+from shared.runtime.database import Connection
 
 
 class LookAgain:

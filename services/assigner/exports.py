@@ -31,15 +31,15 @@ from nats.js.object_store import ObjectStore
 
 from services.assigner.admin import fetch_campaign_as
 from services.assigner.object_pipe import copy_into_object
-from shared import catalogue as api
-from shared import outbox
-from shared.access import Caller
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, bad_request, not_found
-from shared.queries import load_queries
-from shared.schemas import exports as s
-from shared.times import rfc3339
+from shared.contract import catalogue as api
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, bad_request, not_found
+from shared.contract.schemas import exports as s
+from shared.domain.times import rfc3339
+from shared.runtime import outbox
+from shared.runtime.access import Caller
+from shared.runtime.database import Connection
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.assigner", "exports.sql")
 log = structlog.get_logger(__name__)

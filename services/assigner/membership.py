@@ -20,14 +20,14 @@ from services.assigner.approvals import QUERIES as APPROVALS
 from services.assigner.approvals import cancel_waiting
 from services.assigner.named_queries import QUERIES as ASSIGNER
 from services.assigner.reassign import count_moves, unassign_held
-from shared import outbox
-from shared.access import Caller
-from shared.access_policy import Role, allows
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, bad_request, forbidden, not_a_member, not_found
-from shared.queries import load_queries
-from shared.schemas import admin as s
+from shared.contract.access_policy import Role, allows
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, bad_request, forbidden, not_a_member, not_found
+from shared.contract.schemas import admin as s
+from shared.runtime import outbox
+from shared.runtime.access import Caller
+from shared.runtime.database import Connection
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.assigner", "membership.sql")
 # Roles only an owner may grant, take away or remove.

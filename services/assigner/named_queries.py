@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.queries import load_queries
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.assigner")
 CLAIMS = load_queries("services.assigner", "claims.sql")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncpg
 
-from shared.access import Caller
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, bad_request, not_found
-from shared.phones import InvalidPhoneError, to_sending_number
-from shared.queries import load_queries
-from shared.schemas import admin as s
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, bad_request, not_found
+from shared.contract.schemas import admin as s
+from shared.domain.phones import InvalidPhoneError, to_sending_number
+from shared.runtime.access import Caller
+from shared.runtime.database import Connection
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.assigner", "numbers.sql")
 

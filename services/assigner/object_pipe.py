@@ -21,7 +21,7 @@ from typing import Any
 from nats.js.api import ObjectInfo
 from nats.js.object_store import ObjectStore
 
-from shared.database import Connection
+from shared.runtime.database import Connection
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ import asyncpg
 
 from services.assigner.admin import fetch_campaign_as
 from services.assigner.reads import STATUSES
-from shared.access import Caller
-from shared.access_policy import allows
-from shared.errors import not_found
-from shared.queries import load_queries
-from shared.schemas import org_reads as s
-from shared.times import rfc3339
+from shared.contract.access_policy import allows
+from shared.contract.errors import not_found
+from shared.contract.schemas import org_reads as s
+from shared.domain.times import rfc3339
+from shared.runtime.access import Caller
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.assigner", "org_reads.sql")
 

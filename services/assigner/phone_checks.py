@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import structlog
 
-from shared.phones import InvalidPhoneError, to_e164
+from shared.domain.phones import InvalidPhoneError, to_e164
 
 log = structlog.get_logger(__name__)
 # (the number in E.164, None), or (None, why it cannot be imported).

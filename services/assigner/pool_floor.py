@@ -22,9 +22,9 @@ import time
 import asyncpg
 import structlog
 
-from shared.backoff import Backoff
-from shared.outages import is_unavailable
-from shared.queries import load_queries
+from shared.runtime.backoff import Backoff
+from shared.runtime.outages import is_unavailable
+from shared.runtime.queries import load_queries
 
 log = structlog.get_logger(__name__)
 QUERIES = load_queries("services.assigner", "pool_floor.sql")

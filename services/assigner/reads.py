@@ -11,13 +11,13 @@ from services.assigner.admin import fetch_campaign, fetch_campaign_as
 from services.assigner.conversation_pages import page_statement
 from services.assigner.empty_pool import when_open
 from services.assigner.named_queries import QUERIES
-from shared.access import Caller
-from shared.access_policy import allows
-from shared.clock import Clock, utc_now
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, bad_request, forbidden, not_found
-from shared.schemas import query as s
-from shared.texting_hours import CampaignHours, zones_to_check
+from shared.contract.access_policy import allows
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, bad_request, forbidden, not_found
+from shared.contract.schemas import query as s
+from shared.domain.clock import Clock, utc_now
+from shared.domain.texting_hours import CampaignHours, zones_to_check
+from shared.runtime.access import Caller
 
 STATUSES = ("not_started", "awaiting_reply", "needs_reply", "replied", "closed")
 

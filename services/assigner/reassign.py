@@ -17,16 +17,16 @@ from prometheus_client import Counter as MetricCounter
 
 from services.assigner.admin import fetch_campaign
 from services.assigner.distribution import distribute
-from shared import catalogue as api
-from shared import outbox
-from shared.access import Caller
-from shared.access_policy import Role
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, bad_request, not_a_member, not_found
-from shared.event_parts import numbered_parts
-from shared.queries import load_queries
-from shared.schemas import assign as s
+from shared.contract import catalogue as api
+from shared.contract.access_policy import Role
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, bad_request, not_a_member, not_found
+from shared.contract.schemas import assign as s
+from shared.domain.event_parts import numbered_parts
+from shared.runtime import outbox
+from shared.runtime.access import Caller
+from shared.runtime.database import Connection
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.assigner", "reassign.sql")
 REASSIGNED = MetricCounter(
@@ -298,7 +298,7 @@ async def _announce(
     reason: str,
     received: dict[int | None, list[int]],
 ) -> None:
-    """One event per receiving texter (or Unassigned), in parts (shared/event_parts.py)."""
+    """One event per receiving texter (or Unassigned), in parts (shared/domain/event_parts.py)."""
     await outbox.enqueue_many(
         conn,
         [

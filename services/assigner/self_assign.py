@@ -6,8 +6,8 @@ conversation is ever held by two texters. Initials claims of one campaign waitin
 moment share that transaction and statement (claim_batches.py); a replies claim is its own.
 
 A batch holds only conversations that can be sent at once: those whose contact is inside the
-campaign's texting hours now, with the closing margin still ahead (shared/texting_hours.py). The
-claim walks only the zone groups open now (claims.sql); with nothing open while the pool still
+campaign's texting hours now, with the closing margin still ahead (shared/domain/texting_hours.py).
+The claim walks only the zone groups open now (claims.sql); with nothing open while the pool still
 holds conversations, the refusal is `none_textable_now`, with when the next ones open.
 """
 
@@ -38,16 +38,16 @@ from services.assigner.empty_pool import LookAgain, empty_pool_verdict
 from services.assigner.named_queries import CLAIMS, QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.zone_groups import ZoneGroups
-from shared import catalogue as api
-from shared import outbox
-from shared.access import QUERIES as ACCESS_QUERIES
-from shared.access import Caller
-from shared.clock import Clock, utc_now
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, not_found
-from shared.schemas import assign as s
-from shared.texting_hours import CampaignHours
+from shared.contract import catalogue as api
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, not_found
+from shared.contract.schemas import assign as s
+from shared.domain.clock import Clock, utc_now
+from shared.domain.texting_hours import CampaignHours
+from shared.runtime import outbox
+from shared.runtime.access import QUERIES as ACCESS_QUERIES
+from shared.runtime.access import Caller
+from shared.runtime.database import Connection
 
 ASSIGNED = Counter(
     "baton_conversations_assigned_total", "Conversations handed out.", ["kind", "reason"]

@@ -16,10 +16,10 @@ from services.assigner.reads import Reads
 from services.assigner.reassign import Reassignment
 from services.assigner.self_assign import SelfAssign
 from services.assigner.settings import AssignerSettings
-from shared import catalogue as api
-from shared.clock import Clock, utc_now
-from shared.endpoints import Endpoint, bound
-from shared.service import ServiceContext, ServiceDefinition
+from shared.contract import catalogue as api
+from shared.domain.clock import Clock, utc_now
+from shared.runtime.endpoints import Endpoint, bound
+from shared.runtime.service import ServiceContext, ServiceDefinition
 
 
 def endpoints(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from services.assigner.named_queries import CLAIMS
-from shared.database import Connection
+from shared.runtime.database import Connection
 
 
 class ZoneGroups:

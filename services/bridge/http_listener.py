@@ -3,7 +3,7 @@
 Bounded: request headers by h11's limit (16 KiB), bodies by each route (twilio_webhooks.py),
 requests at once by `limit_concurrency` (past it uvicorn answers 503, which a provider retries
 or sends to the fallback URL). uvicorn's own signal handling is left out: the service owns
-SIGTERM (shared/service.py) and stops the listener through its stop event.
+SIGTERM (shared/runtime/service.py) and stops the listener through its stop event.
 """
 
 from __future__ import annotations

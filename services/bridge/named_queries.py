@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from shared.queries import load_queries
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.bridge")

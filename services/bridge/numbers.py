@@ -16,7 +16,7 @@ import asyncpg
 import structlog
 
 from services.bridge.named_queries import QUERIES
-from shared.backoff import Backoff
+from shared.runtime.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 

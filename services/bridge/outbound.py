@@ -47,13 +47,13 @@ from services.bridge.provider import (
     ProviderRefusedError,
     ProviderUnreachableError,
 )
-from shared import catalogue as api
-from shared import failpoints
-from shared.backoff import Backoff
-from shared.jetstream import ConsumerSpec
-from shared.provider_codes import NO_SENDING_NUMBER
-from shared.pull_worker import rebound_after_errors
-from shared.schemas.messaging import DeadLetter, OutboundSms, Receipt
+from shared.contract import catalogue as api
+from shared.contract.schemas.messaging import DeadLetter, OutboundSms, Receipt
+from shared.domain.provider_codes import NO_SENDING_NUMBER
+from shared.runtime import failpoints
+from shared.runtime.backoff import Backoff
+from shared.runtime.jetstream import ConsumerSpec
+from shared.runtime.pull_worker import rebound_after_errors
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

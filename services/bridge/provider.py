@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shared.provider_codes import Outcome
-from shared.schemas.messaging import OutboundSms
+from shared.contract.schemas.messaging import OutboundSms
+from shared.domain.provider_codes import Outcome
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from services.bridge.settings import BridgeSettings
 from services.bridge.spool import Spool
 from services.bridge.twilio_provider import TwilioProvider
 from services.bridge.twilio_webhooks import STATUS_PATH, TwilioWebhooks
-from shared.redaction import redacted
-from shared.service import ServiceContext, ServiceDefinition, Worker
+from shared.domain.redaction import redacted
+from shared.runtime.service import ServiceContext, ServiceDefinition, Worker
 
 log = structlog.get_logger(__name__)
 

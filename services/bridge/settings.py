@@ -1,4 +1,5 @@
-"""The bridge's settings: `BATON_<FIELD>` variables, beside shared/settings.py's common ones.
+"""The bridge's settings: `BATON_<FIELD>` variables, beside shared/runtime/settings.py's common
+ones.
 
 The names of the provider's settings are a contract a deployment and an outside test rely on
 (issue #31): BATON_BRIDGE_PROVIDER, BATON_TWILIO_*, BATON_TELNYX_*, BATON_BRIDGE_HTTP_PORT,
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.settings import CommonSettings, SettingsError, require
+from shared.runtime.settings import CommonSettings, SettingsError, require
 
 PROVIDERS = ("twilio", "telnyx")
 # Providers this release can send through; the others are refused at start, not half-run.

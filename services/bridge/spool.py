@@ -23,10 +23,10 @@ from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge
 
 from services.bridge.named_queries import QUERIES
-from shared import catalogue as api
-from shared.backoff import Backoff
-from shared.outages import is_unavailable
-from shared.schemas.messaging import Receipt
+from shared.contract import catalogue as api
+from shared.contract.schemas.messaging import Receipt
+from shared.runtime.backoff import Backoff
+from shared.runtime.outages import is_unavailable
 
 log = structlog.get_logger(__name__)
 SPOOLED = Gauge("baton_bridge_spooled", "Webhook messages kept, not yet on INBOUND.")

@@ -3,7 +3,7 @@
 The SDK has no base-URL option; it takes an `http_client` (its documented extension point). Ours
 is a real aiohttp client that sends each of the SDK's requests to BATON_TWILIO_API_URL instead of
 https://api.twilio.com: production leaves it at the default, the tests and `baton demo` point it
-at the simulator (shared/simulation/twilio_simulator.py). It logs no request: the SDK's own
+at the simulator (tools/simulation/twilio_simulator.py). It logs no request: the SDK's own
 logging would print the parameters (numbers), and Baton prints no credentials or contacts.
 """
 
@@ -22,8 +22,8 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from services.bridge.provider import Accepted, ProviderRefusedError, ProviderUnreachableError
-from shared.provider_codes import twilio_outcome
-from shared.schemas.messaging import OutboundSms
+from shared.contract.schemas.messaging import OutboundSms
+from shared.domain.provider_codes import twilio_outcome
 
 # How far a provider's clock (and its one-second `date_created`) may be behind ours when a text
 # is looked up after a crash.

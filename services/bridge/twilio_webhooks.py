@@ -29,8 +29,8 @@ from twilio.request_validator import RequestValidator
 from services.bridge.http_listener import MAX_HEADER_BYTES
 from services.bridge.outbound import TEXTS
 from services.bridge.spool import Spool
-from shared import catalogue as api
-from shared.schemas.messaging import InboundSms, Receipt
+from shared.contract import catalogue as api
+from shared.contract.schemas.messaging import InboundSms, Receipt
 
 log = structlog.get_logger(__name__)
 MESSAGES_PATH = "/twilio/messages"

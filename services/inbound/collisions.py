@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter
 
-from shared.database import Connection
+from shared.runtime.database import Connection
 
 ID_COLLISIONS = Counter(
     "baton_inbound_id_collisions_total",

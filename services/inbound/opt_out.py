@@ -7,7 +7,7 @@ UNSTOP to opt back in. A missed opt-out is a legal risk; a false one loses a sup
 nobody may text again. So a short message made of an opt-out word opts out, whatever else the
 word could mean, and a longer message opts out when it holds a revocation phrase.
 
-How a message is read: `shared.text.for_matching` (NFKC, casefolded, accents, zero-width and
+How a message is read: `shared.domain.text.for_matching` (NFKC, casefolded, accents, zero-width and
 control characters and apostrophes dropped, punctuation and emoji turned into spaces), every run
 of one letter squeezed to one ("STOPPPP", "stooop" and, alas, "stoop" are "stop"; the tables are
 squeezed the same way), `NOISE` words dropped ("stop fucking texting me"). The message is read
@@ -53,7 +53,7 @@ from collections.abc import Iterable, Sequence
 from typing import Final, Literal
 
 from services.inbound import lookalikes
-from shared.text import for_matching
+from shared.domain.text import for_matching
 
 Outcome = Literal["opt_out", "opt_in"]
 

@@ -2,8 +2,8 @@
 STOP), whoever holds it; Unassigned replies wait for texters requesting replies.
 
 Replies that arrive together share one transaction (group commit, as the sender's sends do:
-shared/batch_writers.py): the pull worker hands each fetched message to `ingest` at once, the
-plain replies waiting at one moment are matched, locked in id order, recorded and flipped by one
+shared/runtime/batch_writers.py): the pull worker hands each fetched message to `ingest` at once,
+the plain replies waiting at one moment are matched, locked in id order, recorded and flipped by one
 set-based statement each, and each message is acked only after the commit that recorded it. A
 batch that fails for anything but an outage is done again one message at a time, so a message
 that cannot be stored fails alone. An opt-out or opt-in is its own transaction: the message, the
@@ -26,14 +26,14 @@ from prometheus_client import Counter, Histogram
 
 from services.inbound import collisions
 from services.inbound.opt_out import Outcome, classify
-from shared import consent
-from shared.batch_writers import BatchWriters, fail_every, take_distinct
-from shared.database import Connection
-from shared.errors import bad_request
-from shared.outages import is_unavailable
-from shared.phones import InvalidPhoneError, to_e164, to_sending_number
-from shared.queries import load_queries
-from shared.schemas.messaging import InboundSms
+from shared.contract.errors import bad_request
+from shared.contract.schemas.messaging import InboundSms
+from shared.domain.phones import InvalidPhoneError, to_e164, to_sending_number
+from shared.runtime import consent
+from shared.runtime.batch_writers import BatchWriters, fail_every, take_distinct
+from shared.runtime.database import Connection
+from shared.runtime.outages import is_unavailable
+from shared.runtime.queries import load_queries
 
 QUERIES = load_queries("services.inbound")
 RECEIVED = Counter(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from services.inbound.consumer import INBOUND_SMS_CONSUMER
 from services.inbound.replies import Replies
 from services.inbound.settings import InboundSettings
-from shared.pull_worker import PullWorker
-from shared.schemas.messaging import InboundSms
-from shared.service import ServiceContext, ServiceDefinition, Worker
+from shared.contract.schemas.messaging import InboundSms
+from shared.runtime.pull_worker import PullWorker
+from shared.runtime.service import ServiceContext, ServiceDefinition, Worker
 
 
 def workers(context: ServiceContext[InboundSettings]) -> list[Worker]:

@@ -1,10 +1,11 @@
-"""The inbound's settings: `BATON_<FIELD>` variables, beside shared/settings.py's common ones."""
+"""The inbound's settings: `BATON_<FIELD>` variables, beside shared/runtime/settings.py's common
+ones."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.settings import CommonSettings, require
+from shared.runtime.settings import CommonSettings, require
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ A texter cannot send an initial outside the contact's hours, and unsent initials
 request (`initials_pending`): without this, whoever requested at 20:55 would be stuck holding
 conversations they cannot text until morning. Each reaper pass returns to Unassigned every
 not_started conversation held in an active self-assign campaign whose contact's hours are closed
-by the sender's rule (shared/texting_hours.py, no margin: what is handed out before the margin
-can still be sent until the end). They are handed out again, to whoever asks, once they open.
+by the sender's rule (shared/domain/texting_hours.py, no margin: what is handed out before the
+margin can still be sent until the end). They are handed out again, to whoever asks, once they open.
 Campaigns without self assignment keep what an admin assigned; so does anyone no longer a texter
 on the campaign (the sender refuses them anyway, and they request nothing).
 """
@@ -18,8 +18,8 @@ from datetime import datetime
 import asyncpg
 
 from services.reaper.named_queries import QUERIES
-from shared.database import Connection
-from shared.texting_hours import CampaignHours
+from shared.domain.texting_hours import CampaignHours
+from shared.runtime.database import Connection
 
 REASON = "texting_hours_closed"
 

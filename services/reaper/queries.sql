@@ -121,7 +121,7 @@ SELECT count(*) FROM gone;
 
 -- name: self_assign_zone_groups --
 -- Every zone group of every active self-assign campaign, with the campaign's hours: the reaper
--- tells in Python (shared/texting_hours.py) which are closed now.
+-- tells in Python (shared/domain/texting_hours.py) which are closed now.
 SELECT c.id AS campaign_id, c.texting_hours_start, c.texting_hours_end, c.closing_margin_minutes,
        c.fallback_zone, z.zone_group, g.zones
 FROM campaign c

@@ -25,15 +25,15 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.reaper.closed_hours import REASON as CLOSED_HOURS
 from services.reaper.closed_hours import release_closed_initials
 from services.reaper.named_queries import QUERIES
-from shared import catalogue as api
-from shared import failpoints, outbox
-from shared.access import Caller
-from shared.backoff import Backoff
-from shared.clock import Clock, utc_now
-from shared.database import Connection
-from shared.event_parts import numbered_parts
-from shared.periodic import every
-from shared.schemas import release as s
+from shared.contract import catalogue as api
+from shared.contract.schemas import release as s
+from shared.domain.clock import Clock, utc_now
+from shared.domain.event_parts import numbered_parts
+from shared.runtime import failpoints, outbox
+from shared.runtime.access import Caller
+from shared.runtime.backoff import Backoff
+from shared.runtime.database import Connection
+from shared.runtime.periodic import every
 
 log = structlog.get_logger(__name__)
 RELEASED_SUBJECT = api.CONVERSATIONS_RELEASED.subject

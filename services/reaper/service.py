@@ -9,9 +9,9 @@ from services.reaper.campaign_gauges import report_campaign_gauges
 from services.reaper.releasing import Releaser
 from services.reaper.settings import ReaperSettings
 from services.reaper.tallies import fold_forever
-from shared import catalogue as api
-from shared.endpoints import Endpoint, bound
-from shared.service import ServiceContext, ServiceDefinition, Worker
+from shared.contract import catalogue as api
+from shared.runtime.endpoints import Endpoint, bound
+from shared.runtime.service import ServiceContext, ServiceDefinition, Worker
 
 
 def endpoints(context: ServiceContext[ReaperSettings]) -> list[Endpoint[Any]]:

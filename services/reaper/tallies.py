@@ -15,8 +15,8 @@ import asyncpg
 from prometheus_client import Counter
 
 from services.reaper.named_queries import QUERIES
-from shared.backoff import Backoff
-from shared.periodic import every
+from shared.runtime.backoff import Backoff
+from shared.runtime.periodic import every
 
 FOLDED = Counter("baton_tally_rows_folded_total", "Tally rows folded into one per key.")
 

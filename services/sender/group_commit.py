@@ -35,14 +35,14 @@ from prometheus_client import Histogram
 
 from services.sender.named_queries import QUERIES
 from services.sender.send_rules import ConversationForSend, refusal_for
-from shared import failpoints, outbox
-from shared.batch_writers import BatchWriters, fail_every, take_distinct
-from shared.clock import Clock
-from shared.database import Connection
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError
-from shared.outbound import OUTBOUND_SUBJECT
-from shared.schemas import messaging as s
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError
+from shared.contract.schemas import messaging as s
+from shared.domain.clock import Clock
+from shared.runtime import failpoints, outbox
+from shared.runtime.batch_writers import BatchWriters, fail_every, take_distinct
+from shared.runtime.database import Connection
+from shared.runtime.outbound import OUTBOUND_SUBJECT
 
 log = structlog.get_logger(__name__)
 Kind = Literal["initial", "reply"]

@@ -1,8 +1,8 @@
 """`baton.send.opt_out`: a person opts a contact out whose words the classifier did not read as
 an opt-out ("I said STOP", "STOP this is harassment"). A missed revocation must have a remedy:
 the texter holding the conversation (or a moderator) records it, with the same effects as a STOP
-(shared/consent.py): the organization's list, every conversation closed, one confirmation, an
-event naming who did it."""
+(shared/runtime/consent.py): the organization's list, every conversation closed, one confirmation,
+an event naming who did it."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import asyncpg
 
 from services.sender.named_queries import QUERIES
 from services.sender.send_rules import ConversationForSend, holder_refusal
-from shared import consent, outbox
-from shared.access import Caller
-from shared.access_policy import allows
-from shared.database import Connection
-from shared.errors import not_found
-from shared.schemas import messaging as s
+from shared.contract.access_policy import allows
+from shared.contract.errors import not_found
+from shared.contract.schemas import messaging as s
+from shared.runtime import consent, outbox
+from shared.runtime.access import Caller
+from shared.runtime.database import Connection
 
 
 class ManualOptOut:

@@ -8,12 +8,12 @@ from nats.aio.msg import Msg
 from prometheus_client import Counter
 
 from services.sender.named_queries import QUERIES
-from shared import consent
-from shared.database import Connection
-from shared.errors import bad_request
-from shared.phones import InvalidPhoneError, to_sending_number
-from shared.provider_codes import is_carrier_opt_out
-from shared.schemas.messaging import Receipt
+from shared.contract.errors import bad_request
+from shared.contract.schemas.messaging import Receipt
+from shared.domain.phones import InvalidPhoneError, to_sending_number
+from shared.domain.provider_codes import is_carrier_opt_out
+from shared.runtime import consent
+from shared.runtime.database import Connection
 
 log = structlog.get_logger(__name__)
 FOREIGN_FROM = Counter(

@@ -10,10 +10,10 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, not_found
-from shared.schemas import messaging as s
-from shared.texting_hours import CampaignHours, Hours, zones_to_check
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, not_found
+from shared.contract.schemas import messaging as s
+from shared.domain.texting_hours import CampaignHours, Hours, zones_to_check
 
 REPLYABLE = ("needs_reply", "replied", "awaiting_reply")
 

@@ -12,10 +12,10 @@ import asyncpg
 from prometheus_client import Counter
 
 from services.sender.group_commit import GroupCommit, Kind
-from shared import outbox
-from shared.access import Caller
-from shared.clock import Clock, utc_now
-from shared.schemas import messaging as s
+from shared.contract.schemas import messaging as s
+from shared.domain.clock import Clock, utc_now
+from shared.runtime import outbox
+from shared.runtime.access import Caller
 
 SENT = Counter("baton_messages_sent_total", "Messages accepted for sending.", ["kind"])
 

@@ -9,13 +9,13 @@ from services.sender.manual_opt_out import ManualOptOut
 from services.sender.receipts import Receipts
 from services.sender.sending import Sending
 from services.sender.settings import SenderSettings
-from shared import catalogue as api
-from shared.clock import Clock, utc_now
-from shared.endpoints import Endpoint, bound
-from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX
-from shared.pull_worker import PullWorker
-from shared.schemas.messaging import Receipt
-from shared.service import ServiceContext, ServiceDefinition, Worker
+from shared.contract import catalogue as api
+from shared.contract.schemas.messaging import Receipt
+from shared.domain.clock import Clock, utc_now
+from shared.runtime.endpoints import Endpoint, bound
+from shared.runtime.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX
+from shared.runtime.pull_worker import PullWorker
+from shared.runtime.service import ServiceContext, ServiceDefinition, Worker
 
 
 def endpoints(

@@ -20,11 +20,11 @@ import asyncpg
 import psutil
 import pytest
 
-from shared.cli.credentials import dev_secret_path
-from shared.cli.running_up import CliSettings, cli_settings
-from shared.devservers.nats import nats_server_binary
-from shared.devservers.postgres import LocalPostgres, postgres_bin_dir
+from shared.runtime.commands.credentials import dev_secret_path
+from shared.runtime.commands.running_up import CliSettings, cli_settings
 from tests.support.baton_up import SERVICES, BatonUp, baton_up, database_url, nats_url
+from tools.devservers.nats import nats_server_binary
+from tools.devservers.postgres import LocalPostgres, postgres_bin_dir
 
 pytestmark = pytest.mark.acceptance
 
@@ -76,7 +76,7 @@ def _baton(
         env["BATON_NATS_URL"] = nats_url(up)
     if token:
         env["BATON_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "shared.cli.main", *argv], env=env,
+    return subprocess.run([sys.executable, "-m", "tools.cli.main", *argv], env=env,
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
 
 
@@ -245,7 +245,7 @@ def test_baton_up_on_servers_of_ones_own_with_a_key_serves_in_a_fresh_folder(
         assert stat.S_IMODE((folder / ".baton" / "up.json").stat().st_mode) == 0o600
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
         status = subprocess.run(
-            [sys.executable, "-m", "shared.cli.main", "status", "--json"],
+            [sys.executable, "-m", "tools.cli.main", "status", "--json"],
             cwd=folder, env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert status.returncode == 0, status.stdout + status.stderr
@@ -260,7 +260,7 @@ def test_one_baton_up_per_folder_and_nothing_outlives_a_killed_one(tmp_path: Pat
         started = psutil.Process(up.process.pid).children(recursive=True)
         assert len(started) >= 6, started  # Postgres, NATS, the four services
         second = subprocess.run(
-            [sys.executable, "-m", "shared.cli.main", "up", "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "tools.cli.main", "up", "--data-dir", str(data_dir)],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert second.returncode == 2, second.stdout + second.stderr

@@ -1,5 +1,5 @@
-"""The bridge killed (`kill -9`, shared/failpoints.py) at every step between taking a text and
-acking it, and started again each time, as `baton up` or an orchestrator would: the Twilio
+"""The bridge killed (`kill -9`, shared/runtime/failpoints.py) at every step between taking a text
+and acking it, and started again each time, as `baton up` or an orchestrator would: the Twilio
 simulator counts at most one send per `message_id`, and in the end every text was sent exactly
 once, with one `sent` receipt naming the provider's id (issue #31)."""
 
@@ -16,13 +16,13 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from shared import catalogue as api
-from shared.failpoints import BRIDGE_STEPS
-from shared.jetstream import declare_all
-from shared.schemas.messaging import OutboundSms
-from shared.simulation.twilio_simulator import TwilioSimulator
+from shared.contract import catalogue as api
+from shared.contract.schemas.messaging import OutboundSms
+from shared.runtime.failpoints import BRIDGE_STEPS
+from shared.runtime.jetstream import declare_all
 from tests.support.services import service_process
 from tests.support.waiting import eventually
+from tools.simulation.twilio_simulator import TwilioSimulator
 
 pytestmark = pytest.mark.acceptance
 POINTS = [f"bridge-outbound:{step}" for step in BRIDGE_STEPS]

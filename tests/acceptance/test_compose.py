@@ -30,10 +30,8 @@ from typing import Any
 import pytest
 import yaml
 
-from shared import catalogue as api
-from shared.catalogue import CORE_SERVICE_NAMES
-from shared.cli.supervisor import service_ready
-from shared.devservers.ports import free_port
+from shared.contract import catalogue as api
+from shared.contract.catalogue import CORE_SERVICE_NAMES
 from tests.support.baton_up import finished_report
 from tests.support.docker_images import (
     base_image_usable_by_an_unprivileged_user,
@@ -41,6 +39,8 @@ from tests.support.docker_images import (
     image_present,
 )
 from tests.support.servers import STANDIN_LABEL, docker_answers
+from tools.cli.supervisor import service_ready
+from tools.devservers.ports import free_port
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.xdist_group("docker")]
 
@@ -238,7 +238,7 @@ def test_compose_brings_baton_up_restarts_a_killed_service_and_leaves_nothing_be
             BATON_NATS_URL=f"nats://127.0.0.1:{ports['nats']}", BATON_AUTH_SECRET=secret
         )
         simulation = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli.main", "simulate", "--contacts", "600",
+            [sys.executable, "-m", "tools.cli.main", "simulate", "--contacts", "600",
              "--texters", "4", "--batch-size", "50", "--send-rate", "20", "--reply-rate", "0.3",
              "--unresponsive", "0", "--release-after-minutes", "0",
              "--reassign-after-seconds", "2", "--time-limit-seconds", "240", "--json"],

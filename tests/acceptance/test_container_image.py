@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli.supervisor import service_ready
-from shared.devservers.ports import free_port
 from tests.support.baton_up import SERVICES, finished_report
 from tests.support.databases import empty_database
 from tests.support.docker_images import base_image_usable_by_an_unprivileged_user, docker
 from tests.support.servers import ServerSet, docker_answers
+from tools.cli.supervisor import service_ready
+from tools.devservers.ports import free_port
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.xdist_group("docker")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
             simulation_env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
             simulation_env.update(BATON_NATS_URL=nats_url, BATON_AUTH_SECRET=secret)
             simulation = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli.main", "simulate", "--contacts", "200",
+                [sys.executable, "-m", "tools.cli.main", "simulate", "--contacts", "200",
                  "--texters", "3", "--batch-size", "50", "--send-rate", "100",
                  "--reply-rate", "0.3", "--unresponsive", "0", "--release-after-minutes", "0",
                  "--reassign-after-seconds", "1", "--time-limit-seconds", "90", "--json"],

@@ -1,6 +1,6 @@
 """kill -9 at the exact moments that matter, not at random ones: every service dies once at every
-crash point it reaches (shared/failpoints.py) -- a send committed but not yet answered, outbox
-rows leased but not published, published but not marked, a reply committed but not acked, a
+crash point it reaches (shared/runtime/failpoints.py) -- a send committed but not yet answered,
+outbox rows leased but not published, published but not marked, a reply committed but not acked, a
 reaper pass committed but not announced -- `baton up` restarts it, and a simulated campaign
 still finishes with every invariant true. Postgres then shows every reply stored exactly once,
 every holder explained by the event log, and nothing left in the outbox."""
@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared import catalogue as api
-from shared.failpoints import known_points
+from shared.contract import catalogue as api
+from shared.runtime.failpoints import known_points
 from tests.support.baton_up import baton_up, database_url, finished_report, start_simulation
 from tests.support.waiting import eventually
 

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from services.registry import DEFINITIONS
-from shared.catalogue import CORE_SERVICE_NAMES
-from shared.devservers.ports import free_port
-from shared.settings import CommonSettings
+from shared.contract.catalogue import CORE_SERVICE_NAMES
+from shared.runtime.settings import CommonSettings
 from tests.support.services import running
+from tools.devservers.ports import free_port
 
 pytestmark = pytest.mark.acceptance
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.support.baton_up import baton_up, nats_url
 
 pytestmark = pytest.mark.acceptance

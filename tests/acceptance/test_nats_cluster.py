@@ -19,13 +19,13 @@ from services.reaper.service import DEFINITION as REAPER
 from services.reaper.settings import ReaperSettings
 from services.sender.service import DEFINITION as SENDER
 from services.sender.settings import SenderSettings
-from shared.client import PATIENT, BatonClient
-from shared.devservers.nats import LocalNats
-from shared.devservers.ports import free_port
-from shared.simulation.run import render, simulate
-from shared.simulation.scenario import Scenario
+from shared.runtime.client import PATIENT, BatonClient
 from tests.support.baton_client import SIGNER
 from tests.support.services import running
+from tools.devservers.nats import LocalNats
+from tools.devservers.ports import free_port
+from tools.simulation.run import render, simulate
+from tools.simulation.scenario import Scenario
 
 pytestmark = pytest.mark.acceptance
 

@@ -26,24 +26,24 @@ from nats.js.api import AckPolicy, ConsumerConfig, ObjectStoreConfig
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.settings import AssignerSettings
 from services.bridge.service import DEFINITION as BRIDGE
-from shared import catalogue as api
-from shared.catalogue import SERVICE_NAMES
-from shared.cli.client import connected
-from shared.cli.credentials import GivenToken
-from shared.cli.export_command import export_to_file
-from shared.cli.running_up import CliSettings
-from shared.devservers.nats import nats_server_binary
-from shared.devservers.ports import free_port, wait_for_port
-from shared.envelope import unwrap
-from shared.jetstream import declare_all
-from shared.schemas.admin import CreateOrg
-from shared.schemas.messaging import OutboundSms
-from shared.settings import CommonSettings
-from shared.simulation.twilio_simulator import TwilioSimulator
+from shared.contract import catalogue as api
+from shared.contract.catalogue import SERVICE_NAMES
+from shared.contract.envelope import unwrap
+from shared.contract.schemas.admin import CreateOrg
+from shared.contract.schemas.messaging import OutboundSms
+from shared.runtime.commands.credentials import GivenToken
+from shared.runtime.commands.running_up import CliSettings
+from shared.runtime.jetstream import declare_all
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import OPERATOR, SIGNER, Baton, auth_headers, campaign_with_texters
 from tests.support.bridge import bridge_settings
 from tests.support.services import running
 from tests.support.waiting import eventually
+from tools.cli.client import connected
+from tools.cli.export_command import export_to_file
+from tools.devservers.nats import nats_server_binary
+from tools.devservers.ports import free_port, wait_for_port
+from tools.simulation.twilio_simulator import TwilioSimulator
 
 pytestmark = pytest.mark.acceptance
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats-production.conf"
@@ -141,7 +141,7 @@ async def test_services_run_under_their_users_and_nobody_leaves_their_subjects(
                    "BATON_NATS_PASSWORD": PASSWORDS["client"],
                    "BATON_NATS_INBOX_PREFIX": PREFIX["client"]}  # fmt: skip
             status = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "shared.cli.main", "status", "--json", env=env,
+                sys.executable, "-m", "tools.cli.main", "status", "--json", env=env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             out, err = await status.communicate()

@@ -17,11 +17,11 @@ from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.settings import AssignerSettings
 from services.inbound.service import DEFINITION as INBOUND
 from services.inbound.settings import InboundSettings
-from shared import catalogue as api
-from shared.devservers.nats import LocalNats
+from shared.contract import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.services import running
 from tests.support.waiting import eventually
+from tools.devservers.nats import LocalNats
 
 pytestmark = pytest.mark.acceptance
 SENDING_NUMBER = "+14155550000"

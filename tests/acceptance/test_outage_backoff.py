@@ -1,9 +1,9 @@
 """Issue #15: a consumer with work waiting while Postgres is down neither hammers Postgres nor
 floods the logs. The issue saw the receipts consumer retry about 550 connections a second and
 write 80 MB of logs in 11 minutes; here inbound holds 2,000 texts from the bridge through an
-outage, tries them one at a time at growing, jittered intervals (shared/backoff.py), writes each
-repeated line once per window (shared/log_limiter.py), and stores every text once when Postgres is
-back."""
+outage, tries them one at a time at growing, jittered intervals (shared/runtime/backoff.py), writes
+each repeated line once per window (shared/runtime/log_limiter.py), and stores every text once when
+Postgres is back."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from prometheus_client import REGISTRY
 
 from services.inbound.service import DEFINITION as INBOUND
 from services.inbound.settings import InboundSettings
-from shared import catalogue as api
-from shared.devservers.postgres import LocalPostgres
-from shared.migrations import migrate_database
+from shared.contract import catalogue as api
+from shared.runtime.migrations import migrate_database
 from tests.support.services import running
 from tests.support.waiting import eventually
+from tools.devservers.postgres import LocalPostgres
 
 pytestmark = pytest.mark.acceptance
 

@@ -28,13 +28,13 @@ import pytest
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 
-from shared import catalogue as api
-from shared import outbox
-from shared.devservers.nats import LocalNats
-from shared.devservers.postgres import LocalPostgres
-from shared.jetstream import EVENTS, OUTBOUND, declare_all
-from shared.migrations import migrate_database
+from shared.contract import catalogue as api
+from shared.runtime import outbox
+from shared.runtime.jetstream import EVENTS, OUTBOUND, declare_all
+from shared.runtime.migrations import migrate_database
 from tests.support.waiting import eventually
+from tools.devservers.nats import LocalNats
+from tools.devservers.postgres import LocalPostgres
 
 pytestmark = pytest.mark.acceptance
 

@@ -12,13 +12,13 @@ import pytest
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.settings import AssignerSettings
-from shared import catalogue as api
-from shared.devservers.postgres import LocalPostgres
-from shared.errors import BatonError
-from shared.migrations import migrate_database
+from shared.contract import catalogue as api
+from shared.contract.errors import BatonError
+from shared.runtime.migrations import migrate_database
 from tests.support.baton_client import OPERATOR, Baton
 from tests.support.services import running
 from tests.support.waiting import eventually
+from tools.devservers.postgres import LocalPostgres
 
 pytestmark = pytest.mark.acceptance
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.devservers.ports import free_port
 from tests.support.baton_up import SERVICES, baton_up
+from tools.devservers.ports import free_port
 
 pytestmark = pytest.mark.acceptance
 

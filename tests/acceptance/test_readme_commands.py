@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.devservers.nats import LocalNats
 from tests.support.baton_up import baton_up
+from tools.devservers.nats import LocalNats
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.xdist_group("port-4222")]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli.supervisor import service_ready
-from shared.devservers.ports import free_port
 from tests.support.baton_up import SERVICES, baton_up
+from tools.cli.supervisor import service_ready
+from tools.devservers.ports import free_port
 
 pytestmark = pytest.mark.acceptance
 
@@ -57,7 +57,7 @@ def test_two_replicas_of_everything_with_one_killed(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "second replicas not ready"
                 time.sleep(0.2)
             simulation = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli.main", "simulate", "--contacts", "1500", "--texters", "6",
+                [sys.executable, "-m", "tools.cli.main", "simulate", "--contacts", "1500", "--texters", "6",
                  "--batch-size", "50", "--send-rate", "40", "--reply-rate", "0.2", "--unresponsive", "0",
                  "--release-after-minutes", "0", "--reassign-after-seconds", "3", "--time-limit-seconds", "200",
                  "--json"],

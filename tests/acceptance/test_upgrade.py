@@ -22,13 +22,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.catalogue import CORE_SERVICE_NAMES
-from shared.cli.supervisor import service_ready
-from shared.devservers.ports import free_port
-from shared.migrations import latest_version
+from shared.contract.catalogue import CORE_SERVICE_NAMES
+from shared.runtime.migrations import latest_version
 from tests.support.baton_up import finished_report
 from tests.support.databases import empty_database
 from tests.support.servers import ServerSet
+from tools.cli.supervisor import service_ready
+from tools.devservers.ports import free_port
 
 pytestmark = pytest.mark.acceptance
 
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The release before this one (CHANGELOG.md), by its commit: what a deployment runs before it
 # upgrades.
 PREVIOUS_RELEASE = ("0.1.0", "99ccebc3550b828ca274ed1706677bfbfdf5cd37")
-# Each campaign's own organization, number and texts (shared/simulation); small and quick.
+# Each campaign's own organization, number and texts (tools/simulation); small and quick.
 CAMPAIGN = ["--contacts", "150", "--texters", "3", "--batch-size", "40", "--send-rate", "100",
             "--reply-rate", "0.3", "--unresponsive", "0", "--release-after-minutes", "0",
             "--reassign-after-seconds", "1", "--time-limit-seconds", "120", "--json"]  # fmt: skip
@@ -86,7 +86,7 @@ class Release:
 
     def campaign(self) -> dict[str, object]:
         simulation = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli.main", "simulate", *CAMPAIGN], cwd=self.code,
+            [sys.executable, "-m", "tools.cli.main", "simulate", *CAMPAIGN], cwd=self.code,
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         report = finished_report(simulation, timeout=200)
@@ -136,7 +136,7 @@ def test_an_upgrade_under_the_previous_releases_running_services_fails_nothing(
         assert old.imports_from() == previous  # not this release's code
         assert new.imports_from() == ROOT
 
-        migrated = old.run("shared.cli.main", "migrate")
+        migrated = old.run("tools.cli.main", "migrate")
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         old_version = _schema_version(database_url)
         ports = {name: free_port() for name in CORE_SERVICE_NAMES}
@@ -146,7 +146,7 @@ def test_an_upgrade_under_the_previous_releases_running_services_fails_nothing(
             old.campaign()  # data of the previous release
 
             # This release's migration, with the previous release's services serving.
-            upgraded = new.run("shared.cli.main", "migrate")
+            upgraded = new.run("tools.cli.main", "migrate")
             assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
             assert _schema_version(database_url) == latest_version() >= old_version
             old.campaign()  # the old services on the new schema: nothing fails

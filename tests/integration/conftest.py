@@ -8,12 +8,12 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.registry import REGISTRY
-from shared.catalogue import ServiceName
-from shared.settings import CommonSettings
-from shared.simulation.twilio_simulator import TwilioSimulator
+from shared.contract.catalogue import ServiceName
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import Baton
 from tests.support.direct import served_directly
 from tests.support.services import running
+from tools.simulation.twilio_simulator import TwilioSimulator
 
 
 async def _serve(
@@ -75,6 +75,6 @@ async def assigner_direct(settings: CommonSettings, pool: asyncpg.Pool) -> Async
 
 @pytest.fixture
 async def simulator() -> AsyncIterator[TwilioSimulator]:
-    """Twilio's Messages API on a port of its own (shared/simulation/twilio_simulator.py)."""
+    """Twilio's Messages API on a port of its own (tools/simulation/twilio_simulator.py)."""
     async with TwilioSimulator() as sim:
         yield sim

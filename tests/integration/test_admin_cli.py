@@ -11,12 +11,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared import catalogue as api
-from shared.cli import exit_codes
-from shared.cli.main import main
-from shared.settings import CommonSettings
-from shared.tokens import TokenSigner
+from shared.contract import catalogue as api
+from shared.runtime.commands import exit_codes
+from shared.runtime.settings import CommonSettings
+from shared.runtime.tokens import TokenSigner
 from tests.support.baton_client import TEST_AUTH_SECRET, Baton, campaign_with_texters
+from tools.cli.main import main
 
 pytestmark = pytest.mark.integration
 

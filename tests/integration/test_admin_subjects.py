@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.support.baton_client import OPERATOR, Baton
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters
 
 pytestmark = pytest.mark.integration

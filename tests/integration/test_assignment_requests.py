@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.snapshots import snapshot
 

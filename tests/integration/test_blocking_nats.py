@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from bench.blocking_nats import BlockingNats
-from shared import catalogue as api
-from shared.cli.credentials import OPERATOR, SignedAs
-from shared.errors import BatonError
-from shared.schemas.admin import CreateOrg
-from shared.schemas.system import StatusRequest
-from shared.settings import CommonSettings
+from shared.contract import catalogue as api
+from shared.contract.errors import BatonError
+from shared.contract.schemas.admin import CreateOrg
+from shared.contract.schemas.system import StatusRequest
+from shared.runtime.commands.credentials import OPERATOR, SignedAs
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import SIGNER, Baton
 
 pytestmark = pytest.mark.integration

@@ -10,14 +10,14 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.bridge.service import DEFINITION as BRIDGE
-from shared import catalogue as api
-from shared.settings import CommonSettings
-from shared.simulation.twilio_simulator import TwilioSimulator
+from shared.contract import catalogue as api
+from shared.runtime.settings import CommonSettings
 from tests.integration.test_sending_and_replies import _phone, _ready_campaign, _send
 from tests.support.baton_client import Baton
 from tests.support.bridge import bridge_settings
 from tests.support.services import running
 from tests.support.waiting import eventually
+from tools.simulation.twilio_simulator import TwilioSimulator
 
 pytestmark = pytest.mark.integration
 

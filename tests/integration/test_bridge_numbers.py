@@ -8,13 +8,13 @@ import asyncpg
 import pytest
 
 from services.bridge.service import DEFINITION as BRIDGE
-from shared import catalogue as api
-from shared.settings import CommonSettings
-from shared.simulation.twilio_simulator import TwilioSimulator
+from shared.contract import catalogue as api
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.bridge import bridge_settings
 from tests.support.services import running
 from tests.support.waiting import eventually
+from tools.simulation.twilio_simulator import TwilioSimulator
 
 pytestmark = pytest.mark.integration
 HELD, NOT_HELD = "+14155550170", "+14155550171"

@@ -1,5 +1,5 @@
 """The provider bridge, texts out (issue #31): on real NATS and Postgres, the official `twilio` SDK
-going over HTTP to the simulator (shared/simulation/twilio_simulator.py), which records what
+going over HTTP to the simulator (tools/simulation/twilio_simulator.py), which records what
 reached "Twilio" and when."""
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from prometheus_client import REGISTRY
 
 from services.bridge.outbound import OUTBOUND_CONSUMER
 from services.bridge.service import DEFINITION as BRIDGE
-from shared import catalogue as api
-from shared.schemas.messaging import OutboundSms
-from shared.settings import CommonSettings
-from shared.simulation.twilio_simulator import TwilioSimulator
+from shared.contract import catalogue as api
+from shared.contract.schemas.messaging import OutboundSms
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.bridge import bridge_settings
 from tests.support.services import running
 from tests.support.waiting import eventually
+from tools.simulation.twilio_simulator import TwilioSimulator
 
 pytestmark = pytest.mark.integration
 

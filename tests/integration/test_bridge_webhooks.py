@@ -20,18 +20,18 @@ from prometheus_client import REGISTRY
 
 from services.bridge.service import DEFINITION as BRIDGE
 from services.bridge.spool import BATCH, Spool
-from shared import catalogue as api
-from shared.devservers.nats import LocalNats
-from shared.devservers.ports import free_port
-from shared.jetstream import declare_all
-from shared.settings import CommonSettings
-from shared.simulation.twilio_simulator import TwilioSimulator
+from shared.contract import catalogue as api
+from shared.runtime.jetstream import declare_all
+from shared.runtime.settings import CommonSettings
 from tests.integration.test_routing import NUMBER_A, NUMBER_B, _sharing_a_contact
 from tests.integration.test_sending_and_replies import _phone, _ready_campaign, _send
 from tests.support.baton_client import Baton
 from tests.support.bridge import bridge_settings
 from tests.support.services import running
 from tests.support.waiting import eventually
+from tools.devservers.nats import LocalNats
+from tools.devservers.ports import free_port
+from tools.simulation.twilio_simulator import TwilioSimulator
 
 pytestmark = pytest.mark.integration
 PUBLIC = "https://bridge.example.org/hooks"  # what Twilio was given: a proxy in front

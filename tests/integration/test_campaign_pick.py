@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters, request_args
 
 pytestmark = pytest.mark.integration

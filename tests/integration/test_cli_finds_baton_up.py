@@ -1,5 +1,6 @@
-"""Every `baton` command finds a running `baton up` the same way (shared/cli/running_up.py's
-`cli_settings`): through the announcement in its data folder, with no `BATON_*` variable set.
+"""Every `baton` command finds a running `baton up` the same way
+(shared/runtime/commands/running_up.py's `cli_settings`): through the announcement in its data
+folder, with no `BATON_*` variable set.
 
 Each command below is run beside an announcement naming a real NATS on which no Baton serves
 and a Postgres port where nothing listens; with the default 127.0.0.1:4222 also serving (this
@@ -23,19 +24,19 @@ from pathlib import Path
 import nats as nats_client
 import pytest
 
-from shared import catalogue as api
-from shared.cli.credentials import ensure_dev_secret
-from shared.cli.main import build_parser, main
-from shared.cli.running_up import (
+from shared.contract import catalogue as api
+from shared.runtime.commands.credentials import ensure_dev_secret
+from shared.runtime.commands.running_up import (
     ANNOUNCEMENT_FILE,
     FolderInUseError,
     announced,
     cli_settings,
     one_up_per_folder,
 )
-from shared.devservers.nats import LocalNats
-from shared.devservers.ports import free_port
-from shared.settings import SettingsError
+from shared.runtime.settings import SettingsError
+from tools.cli.main import build_parser, main
+from tools.devservers.nats import LocalNats
+from tools.devservers.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("port-4222")]
 
@@ -203,7 +204,7 @@ async def test_service_command_takes_the_announced_servers(
     nats_url = nats.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     env["BATON_METRICS_PORT"] = str(free_port())
-    command = [sys.executable, "-m", "shared.cli.main", "service", "assigner",
+    command = [sys.executable, "-m", "tools.cli.main", "service", "assigner",
                "--data-dir", str(data_dir)]  # fmt: skip
     try:
         with (

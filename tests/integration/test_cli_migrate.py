@@ -3,9 +3,9 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from shared.cli import exit_codes
-from shared.cli.main import main
-from shared.migrations import latest_version
+from shared.runtime.commands import exit_codes
+from shared.runtime.migrations import latest_version
+from tools.cli.main import main
 
 pytestmark = pytest.mark.integration
 

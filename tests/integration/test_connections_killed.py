@@ -21,9 +21,9 @@ from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.settings import AssignerSettings
 from services.sender.service import DEFINITION as SENDER
 from services.sender.settings import SenderSettings
-from shared import catalogue as api
-from shared.envelope import decode_reply
-from shared.settings import CommonSettings
+from shared.contract import catalogue as api
+from shared.contract.envelope import decode_reply
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import Baton, auth_headers, campaign_with_texters
 from tests.support.services import running
 from tests.support.waiting import eventually

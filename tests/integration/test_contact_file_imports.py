@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared import catalogue as api
-from shared.errors import BatonError
+from shared.contract import catalogue as api
+from shared.contract.errors import BatonError
 from tests.support.baton_client import Baton, auth_headers, campaign_with_texters
 from tests.support.snapshots import snapshot
 from tests.support.waiting import eventually

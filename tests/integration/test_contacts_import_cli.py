@@ -15,13 +15,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared import catalogue as api
-from shared.cli import exit_codes
-from shared.cli.main import main
-from shared.settings import CommonSettings
+from shared.contract import catalogue as api
+from shared.runtime.commands import exit_codes
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import TEST_AUTH_SECRET, Baton, campaign_with_texters
 from tests.support.snapshots import snapshot
 from tests.support.waiting import eventually
+from tools.cli.main import main
 
 pytestmark = pytest.mark.integration
 

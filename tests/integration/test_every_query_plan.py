@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 
 from services.assigner.conversation_pages import page_statement
-from shared.queries import parse_queries
+from shared.runtime.queries import parse_queries
 from tests.support.databases import clone_database, drop_database, with_database
 from tests.support.schema import SCHEMA_FILE
 from tests.support.servers import ServerSet
@@ -32,14 +32,14 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 WATCHED = {"conversation", "message", "contact", "assignment_event"}
-MIGRATIONS = "shared/sql/migrations/"
+MIGRATIONS = "shared/runtime/sql/migrations/"
 CONVERSATIONS = {"big": 170_000, "small": 10_000, "other": 10_000, "last": 10_000}
 
 
 def _named_queries() -> dict[str, str]:
     """Every `-- name: x --` query of every `.sql` file Baton ships, as "file:name". The
     migrations are the one kind of file left out: each runs once, whole, and must read
-    everything it changes (a backfill counts every row). shared/sql/schema.sql holds no
+    everything it changes (a backfill counts every row). shared/runtime/sql/schema.sql holds no
     queries: it is the migrations' result, for reading."""
     found: dict[str, str] = {}
     for path in sorted([*ROOT.glob("shared/**/*.sql"), *ROOT.glob("services/**/*.sql")]):
@@ -56,7 +56,7 @@ QUERIES = _named_queries()
 # Queries that are not planned statements, or must read everything: each with its reason.
 ALLOWED: dict[str, str] = {
     "services/assigner/queries.sql:create_import_staging": "DDL: creates the import's temp table",
-    "shared/phone_zones.sql:rehome_unknown": "runs once after a phonenumbers upgrade, under the "
+    "shared/runtime/phone_zones.sql:rehome_unknown": "runs once after a phonenumbers upgrade, under the "
     "migration lock: every conversation no earlier table could place is looked at again",
     # Issue #33: an export is every row of its campaign, which for the largest campaign here is
     # most of the table; it runs off the request path, one or two at a time per assigner.
@@ -92,7 +92,7 @@ def test_the_enumeration_finds_every_file_and_the_reads_of_issue_29() -> None:
     files = {key.split(":")[0] for key in QUERIES}
     assert {"services/assigner/queries.sql", "services/assigner/claims.sql",
             "services/sender/queries.sql", "services/inbound/queries.sql",
-            "services/reaper/queries.sql", "shared/outbox.sql"} <= files  # fmt: skip
+            "services/reaper/queries.sql", "shared/runtime/outbox.sql"} <= files  # fmt: skip
     assert "services/assigner/queries.sql:page_of_holder" in QUERIES
     assert len(QUERIES) > 100
     assert set(ALLOWED) | set(KNOWN_WALKS) <= set(QUERIES), "a listed query is gone"

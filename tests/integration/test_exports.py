@@ -22,12 +22,12 @@ from nats.js.object_store import ObjectStore
 
 from services.assigner.service import DEFINITION as ASSIGNER
 from services.assigner.settings import AssignerSettings
-from shared import catalogue as api
-from shared.cli.export_command import export_to_file
-from shared.settings import CommonSettings, load_settings
+from shared.contract import catalogue as api
+from shared.runtime.settings import CommonSettings, load_settings
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.services import running
 from tests.support.waiting import eventually
+from tools.cli.export_command import export_to_file
 
 pytestmark = pytest.mark.integration
 

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from shared import catalogue as api
-from shared.catalogue import BY_SUBJECT, CORE_SERVICE_NAMES, ROUTES
-from shared.error_codes import ErrorCode
-from shared.jetstream import INBOUND
+from shared.contract import catalogue as api
+from shared.contract.catalogue import BY_SUBJECT, CORE_SERVICE_NAMES, ROUTES
+from shared.contract.error_codes import ErrorCode
+from shared.runtime.jetstream import INBOUND
 from tests.support.baton_client import OPERATOR, Baton, auth_headers, campaign_with_texters
 from tests.support.snapshots import snapshot
 from tests.support.waiting import eventually
@@ -27,7 +27,7 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.integration
 
 # The subjects of the four core services this test runs; the provider bridge serves only its
-# status subject, the same handler every service binds (shared/service.py).
+# status subject, the same handler every service binds (shared/runtime/service.py).
 SUBJECTS = sorted(entry.subject for entry in ROUTES if entry.service in CORE_SERVICE_NAMES)
 # JetStream subject -> the durable consumer that takes it.
 STREAM_SUBJECTS = {

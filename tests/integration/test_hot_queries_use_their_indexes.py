@@ -11,8 +11,8 @@ import pytest
 
 from services.assigner.named_queries import CLAIMS
 from services.sender.named_queries import QUERIES as SENDER
-from shared import catalogue as api
-from shared.outbox import QUERIES as OUTBOX
+from shared.contract import catalogue as api
+from shared.runtime.outbox import QUERIES as OUTBOX
 
 pytestmark = pytest.mark.integration
 

@@ -23,10 +23,10 @@ import asyncpg
 import jwt
 import pytest
 
-from shared import catalogue as api
-from shared.access_policy import RANK
-from shared.catalogue import ROUTES
-from shared.tokens import TokenSigner
+from shared.contract import catalogue as api
+from shared.contract.access_policy import RANK
+from shared.contract.catalogue import ROUTES
+from shared.runtime.tokens import TokenSigner
 from tests.support.baton_client import (
     OPERATOR,
     SIGNER,

@@ -13,12 +13,12 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from shared import catalogue as api
-from shared.admission import RETRY_AFTER_MS, overloaded_reply
-from shared.cli.contacts_import import _send
-from shared.client import BatonClient
-from shared.envelope import encode_error, encode_ok
-from shared.errors import BatonError, bad_request
+from shared.contract import catalogue as api
+from shared.contract.envelope import encode_error, encode_ok
+from shared.contract.errors import BatonError, bad_request
+from shared.runtime.admission import RETRY_AFTER_MS, overloaded_reply
+from shared.runtime.client import BatonClient
+from tools.cli.contacts_import import _send
 
 pytestmark = pytest.mark.integration
 

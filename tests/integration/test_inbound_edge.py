@@ -14,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
 from services.reaper.releasing import Releaser
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.integration.test_sending_and_replies import (
     SENDING_NUMBER,
     _drained,
@@ -203,7 +203,7 @@ async def test_stop_then_start_opts_out_and_back_in_with_an_event_each(
     assert row["status"] == "needs_reply" and row["needs_reply_since"] is not None
     await sender.call(api.SEND_REPLY, **_send(texter, conversation, body="Welcome back"))
     received = [await events.next_msg(timeout=15) for _ in range(2)]
-    # One event per subject, its id last (shared/outbox.py).
+    # One event per subject, its id last (shared/runtime/outbox.py).
     assert [m.subject.rsplit(".", 1)[0] for m in received] == [api.CONTACT_OPTED_OUT.subject,
                                                                api.CONTACT_OPTED_IN.subject]  # fmt: skip
     assert [json.loads(m.data)["conversation_id"] for m in received] == [conversation] * 2

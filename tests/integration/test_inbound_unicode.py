@@ -32,8 +32,8 @@ from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
 from services.inbound.opt_out import classify
-from shared import catalogue as api
-from shared.text import storable
+from shared.contract import catalogue as api
+from shared.domain.text import storable
 from tests.integration.test_sending_and_replies import (
     SENDING_NUMBER,
     _drained,

@@ -5,8 +5,8 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import ConsumerConfig, StorageType, StreamConfig
 
 from services.inbound.consumer import INBOUND_SMS_CONSUMER
-from shared import catalogue as api
-from shared.jetstream import ALL_STREAMS, ConfigDriftError, declare_all
+from shared.contract import catalogue as api
+from shared.runtime.jetstream import ALL_STREAMS, ConfigDriftError, declare_all
 
 pytestmark = pytest.mark.integration
 

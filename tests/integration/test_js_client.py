@@ -14,8 +14,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared import catalogue as api
-from shared.settings import CommonSettings
+from shared.contract import catalogue as api
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import SIGNER, Baton, campaign_with_texters
 from tests.support.waiting import eventually
 

@@ -23,12 +23,12 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.assigner.service import DEFINITION as ASSIGNER
-from shared import catalogue as api
-from shared.access import Caller
-from shared.admission import WAITING_PER_SLOT
-from shared.deadlines import now_ms
-from shared.service import ServiceContext, ServiceDefinition
-from shared.settings import CommonSettings
+from shared.contract import catalogue as api
+from shared.runtime.access import Caller
+from shared.runtime.admission import WAITING_PER_SLOT
+from shared.runtime.deadlines import now_ms
+from shared.runtime.service import ServiceContext, ServiceDefinition
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import Baton, auth_headers, campaign_with_texters
 from tests.support.services import running
 
@@ -236,7 +236,8 @@ async def test_a_slow_consumer_disconnect_loses_no_accepted_request(
     request the service took is run (or dropped as expired) and answered, and every other one
     was never started, so its caller's retry is safe. Answers written into the connection in the
     instant it was cut used to be lost with it (4 to 8 a cut); they are now sent again after the
-    reconnect (shared/recent_answers.py), so every caller whose request was run hears back."""
+    reconnect (shared/runtime/recent_answers.py), so every caller whose request was run hears
+    back."""
     starts: list[int] = []
 
     def sent(outcome: str) -> int:

@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared import catalogue as api
-from shared.cli import exit_codes
+from shared.contract import catalogue as api
+from shared.runtime.commands import exit_codes
 from tests.integration.test_admin_cli import _baton
 from tests.integration.test_contacts_import_cli import cli_environment
 from tests.support.baton_client import Baton, campaign_with_texters

@@ -5,7 +5,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from shared.migrations import current_version, latest_version, migrate
+from shared.runtime.migrations import current_version, latest_version, migrate
 from tests.support.databases import drop_database, migrate_below, with_database
 from tests.support.servers import ServerSet
 

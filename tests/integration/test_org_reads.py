@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters
 
 pytestmark = pytest.mark.integration

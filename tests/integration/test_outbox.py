@@ -7,9 +7,9 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared import catalogue as api
-from shared import outbox
-from shared.jetstream import ALL_STREAMS, EVENTS_PREFIX, OUTBOUND_PREFIX, declare_all
+from shared.contract import catalogue as api
+from shared.runtime import outbox
+from shared.runtime.jetstream import ALL_STREAMS, EVENTS_PREFIX, OUTBOUND_PREFIX, declare_all
 
 pytestmark = pytest.mark.integration
 

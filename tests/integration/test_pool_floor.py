@@ -15,7 +15,7 @@ import pytest
 
 from services.assigner.named_queries import CLAIMS
 from services.assigner.pool_floor import EMPTY_POOL_FLOOR, PoolFloorKeeper
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.waiting import eventually
 

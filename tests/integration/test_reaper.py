@@ -16,9 +16,9 @@ from services.reaper import releasing
 from services.reaper.releasing import Releaser
 from services.reaper.service import DEFINITION as REAPER
 from services.reaper.settings import ReaperSettings
-from shared import catalogue as api
-from shared.outbox import OutboxPublisher
-from shared.settings import CommonSettings
+from shared.contract import catalogue as api
+from shared.runtime.outbox import OutboxPublisher
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.services import running
 from tests.support.waiting import eventually

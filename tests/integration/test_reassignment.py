@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared import catalogue as api
-from shared import event_parts
+from shared.contract import catalogue as api
+from shared.domain import event_parts
 from tests.support.baton_client import Baton, campaign_with_texters, request_args
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY
 
 from services.inbound.replies import Replies
-from shared import catalogue as api
-from shared.schemas.messaging import InboundSms
+from shared.contract import catalogue as api
+from shared.contract.schemas.messaging import InboundSms
 from tests.integration.test_sending_and_replies import (
     SENDING_NUMBER,
     _drained,

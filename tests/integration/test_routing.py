@@ -16,14 +16,14 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared import catalogue as api
-from shared.cli import exit_codes
-from shared.cli.main import main
-from shared.settings import CommonSettings
+from shared.contract import catalogue as api
+from shared.runtime.commands import exit_codes
+from shared.runtime.settings import CommonSettings
 from tests.integration.test_sending_and_replies import _phone, _send
 from tests.support.baton_client import TEST_AUTH_SECRET, Baton, campaign_with_texters
 from tests.support.snapshots import snapshot
 from tests.support.waiting import eventually
+from tools.cli.main import main
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +139,7 @@ async def test_a_stop_to_one_organizations_number_stays_in_that_organization(
     )
     assert dict(row) == {"conversation_id": in_a, "our_number": NUMBER_A, "texter_id": None}
     event = await events.next_msg(timeout=10)
-    # One event per subject, its id last (shared/outbox.py).
+    # One event per subject, its id last (shared/runtime/outbox.py).
     assert event.subject.rsplit(".", 1)[0] == api.CONTACT_OPTED_OUT.subject
     assert {k: json.loads(event.data)[k] for k in ("org_id", "conversation_id", "phone",
                                                    "our_number")} == {

@@ -1,4 +1,4 @@
-"""shared/sql/schema.sql is the schema the migrations make: a reader sees every table in one
+"""shared/runtime/sql/schema.sql is the schema the migrations make: a reader sees every table in one
 file, and a migration without `make schema` fails here."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ def test_the_schema_file_is_what_the_migrations_make(database_url: str) -> None:
         difflib.unified_diff(
             written.splitlines(keepends=True),
             dumped.splitlines(keepends=True),
-            "shared/sql/schema.sql",
+            "shared/runtime/sql/schema.sql",
             "the migrations",
         )
     )
-    assert not diff, f"shared/sql/schema.sql is out of date: run `make schema`\n{diff}"
+    assert not diff, f"shared/runtime/sql/schema.sql is out of date: run `make schema`\n{diff}"

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.support.baton_client import OPERATOR, Baton, campaign_with_texters, request_args
 
 pytestmark = pytest.mark.integration

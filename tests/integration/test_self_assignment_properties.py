@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import catalogue as api
-from shared.errors import BatonError
+from shared.contract import catalogue as api
+from shared.contract.errors import BatonError
 from tests.support.baton_client import Baton, campaign_with_texters
 
 pytestmark = pytest.mark.integration

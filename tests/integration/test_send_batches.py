@@ -13,8 +13,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
-from shared import catalogue as api
-from shared.errors import BatonError
+from shared.contract import catalogue as api
+from shared.contract.errors import BatonError
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.services import service_process
 from tests.support.waiting import eventually

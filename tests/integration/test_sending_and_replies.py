@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.support.baton_client import Baton, campaign_with_texters, request_args
 from tests.support.waiting import eventually
 
@@ -233,7 +233,7 @@ async def test_a_redelivery_after_a_crash_between_commit_and_ack_changes_nothing
 ) -> None:
     """The handler runs twice for one message, as after a crash between commit and ack."""
     from services.inbound.replies import Replies
-    from shared.schemas.messaging import InboundSms
+    from shared.contract.schemas.messaging import InboundSms
 
     org = await pool.fetchval("INSERT INTO organization (name) VALUES ('o') RETURNING id")
     await pool.execute("INSERT INTO sending_number VALUES ($1, $2)", SENDING_NUMBER, org)

@@ -10,9 +10,9 @@ import nats
 import psutil
 import pytest
 
-from shared.devservers.nats import nats_server_binary
-from shared.devservers.postgres import postgres_bin_dir
 from tests.support.servers import ServerSet
+from tools.devservers.nats import nats_server_binary
+from tools.devservers.postgres import postgres_bin_dir
 
 pytestmark = pytest.mark.integration
 

@@ -13,13 +13,13 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import MaxPayloadError
 
 from services.registry import DEFINITIONS
-from shared.catalogue import ROUTES, status_route
-from shared.devservers.ports import free_port, port_accepts
-from shared.endpoints import Endpoint
-from shared.service import ServiceDefinition, run_service
-from shared.settings import MAX_PAYLOAD_BYTES, CommonSettings
+from shared.contract.catalogue import ROUTES, status_route
+from shared.runtime.endpoints import Endpoint
+from shared.runtime.service import ServiceDefinition, run_service
+from shared.runtime.settings import MAX_PAYLOAD_BYTES, CommonSettings
 from tests.support.baton_client import OPERATOR, TEST_AUTH_SECRET, Caller, auth_headers
 from tests.support.services import running
+from tools.devservers.ports import free_port, port_accepts
 
 pytestmark = pytest.mark.integration
 

@@ -17,12 +17,12 @@ from services.reaper.named_queries import QUERIES as REAPER_QUERIES
 from services.reaper.service import DEFINITION as REAPER
 from services.reaper.settings import ReaperSettings
 from services.reaper.tallies import fold_tallies
-from shared.client import BatonClient
-from shared.settings import CommonSettings
-from shared.simulation.run import render, simulate
-from shared.simulation.scenario import Scenario
+from shared.runtime.client import BatonClient
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import SIGNER, Baton
 from tests.support.services import running
+from tools.simulation.run import render, simulate
+from tools.simulation.scenario import Scenario
 
 pytestmark = pytest.mark.integration
 

@@ -22,11 +22,11 @@ from services.reaper.releasing import Releaser
 from services.sender.service import DEFINITION as SENDER
 from services.sender.service import endpoints as sender_endpoints
 from services.sender.settings import SenderSettings
-from shared import catalogue as api
-from shared.migrations import latest_version, migrate
-from shared.outbox import OutboxPublisher
-from shared.phone_zones import load_phone_zones
-from shared.settings import CommonSettings
+from shared.contract import catalogue as api
+from shared.runtime.migrations import latest_version, migrate
+from shared.runtime.outbox import OutboxPublisher
+from shared.runtime.phone_zones import load_phone_zones
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.databases import migrate_below, with_database
 from tests.support.servers import ServerSet

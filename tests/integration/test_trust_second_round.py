@@ -16,7 +16,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
-from shared import catalogue as api
+from shared.contract import catalogue as api
 from tests.integration.test_sending_and_replies import (
     SENDING_NUMBER,
     _drained,

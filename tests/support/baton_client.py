@@ -11,12 +11,12 @@ from typing import Any, Literal
 import msgspec
 from nats.aio.client import Client as NatsClient
 
-from shared.catalogue import BY_SUBJECT, Route
-from shared.client import BatonClient
-from shared.errors import BatonError
-from shared.schemas.admin import ContactRow
-from shared.simulation.setup import CampaignSpec, set_up_campaign
-from shared.tokens import TokenSigner
+from shared.contract.catalogue import BY_SUBJECT, Route
+from shared.contract.errors import BatonError
+from shared.contract.schemas.admin import ContactRow
+from shared.runtime.client import BatonClient
+from shared.runtime.tokens import TokenSigner
+from tools.simulation.setup import CampaignSpec, set_up_campaign
 
 # The HS256 secret of every service the tests start (tests/support/services.py).
 TEST_AUTH_SECRET = "baton-tests-only-secret-0123456789abcdef"
@@ -49,8 +49,8 @@ class TestCredentials:
 
 
 class Baton:
-    """The shared client (shared/client.py) as the tests use it: keyword payloads, any caller
-    per call, and every refusal checked against the codes the catalogue declares."""
+    """The shared client (shared/runtime/client.py) as the tests use it: keyword payloads, any
+    caller per call, and every refusal checked against the codes the catalogue declares."""
 
     def __init__(self, nc: NatsClient, timeout: float = 10.0) -> None:
         self.nc = nc
@@ -90,7 +90,7 @@ def _route(route: Route[Any, Any] | str) -> Route[Any, Any]:
 def _declared(route: Route[Any, Any], refusal: BatonError) -> None:
     """Every code a test meets must be one the catalogue says the subject may answer."""
     assert refusal.code in route.errors, (
-        f"{route.subject} answered {refusal.code!r}, which shared/catalogue.py does not declare "
+        f"{route.subject} answered {refusal.code!r}, which shared/contract/catalogue.py does not declare "
         f"for it ({refusal.message})"
     )
 
@@ -105,7 +105,7 @@ async def campaign_with_texters(
     sending_number: str | None = None,
 ) -> dict[str, Any]:
     """An active campaign with `contacts` Unassigned conversations and `texters` texters on it,
-    set up as the simulation does (shared/simulation/setup.py); with `sending_number`, the
+    set up as the simulation does (tools/simulation/setup.py); with `sending_number`, the
     organization owns it and the campaign sends from it."""
     rows = [ContactRow(phone=f"+1415555{n:04d}" if n < 10000 else f"+1650555{n - 10000:04d}")
             for n in range(contacts)]  # fmt: skip

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.catalogue import CORE_SERVICE_NAMES
-from shared.cli.credentials import dev_secret_path
-from shared.devservers.ports import free_port, free_port_run
+from shared.contract.catalogue import CORE_SERVICE_NAMES
+from shared.runtime.commands.credentials import dev_secret_path
+from tools.devservers.ports import free_port, free_port_run
 
 SERVICES = CORE_SERVICE_NAMES
 
@@ -56,7 +56,7 @@ def baton_up(
     up = BatonUp(process=None, log=log, data_dir=data_dir,  # type: ignore[arg-type]
                  metrics_base=free_port_run(4), pg_port=free_port(), nats_port=free_port())  # fmt: skip
     command = [
-        sys.executable, "-m", "shared.cli.main", "up", "--data-dir", str(data_dir),
+        sys.executable, "-m", "tools.cli.main", "up", "--data-dir", str(data_dir),
         "--pg-port", str(up.pg_port), "--nats-port", str(up.nats_port),
         "--metrics-base-port", str(up.metrics_base),
     ]  # fmt: skip
@@ -90,7 +90,7 @@ def start_simulation(up: BatonUp, *args: str) -> subprocess.Popen[str]:
     """`baton simulate --json ARGS` against this `baton up`, as an outside harness runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     env.update(up.auth_env(), BATON_NATS_URL=nats_url(up))
-    command = [sys.executable, "-m", "shared.cli.main", "simulate", *args, "--json"]
+    command = [sys.executable, "-m", "tools.cli.main", "simulate", *args, "--json"]
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

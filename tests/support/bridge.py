@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.bridge.settings import BridgeSettings
-from shared.settings import CommonSettings
-from shared.simulation.twilio_simulator import TwilioSimulator
+from shared.runtime.settings import CommonSettings
+from tools.simulation.twilio_simulator import TwilioSimulator
 
 
 def bridge_settings(

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from shared.migrations import available_migrations, migrate_database
+from shared.runtime.migrations import available_migrations, migrate_database
 
 _counter = itertools.count(1)
 

@@ -1,13 +1,14 @@
 """A service's endpoints called in the test's process, against real Postgres, without NATS.
 
-`InProcessTransport` stands where the NATS connection stands under `shared/client.BatonClient`
-(its one call, `request`), and hands each request to the path a NATS request takes inside the
-service: `shared/endpoints.answer` (the bearer token, the payload's bound, decoding, the
-handler, the envelope). Only the transport is skipped, as FastStream's TestNatsBroker skips it:
-logic tests run here with nothing between them and the handler, while transport, permissions
-and fault tests keep real NATS. What a handler publishes goes into the outbox table as always;
-nothing publishes it. An endpoint that needs JetStream itself (the exports' Object Store) is
-not for this path: the context it gets has no connection, and calling it fails loudly.
+`InProcessTransport` stands where the NATS connection stands under
+`shared/runtime/client.BatonClient` (its one call, `request`), and hands each request to the path a
+NATS request takes inside the service: `shared/runtime/endpoints.answer` (the bearer token, the
+payload's bound, decoding, the handler, the envelope). Only the transport is skipped, as
+FastStream's TestNatsBroker skips it: logic tests run here with nothing between them and the
+handler, while transport, permissions and fault tests keep real NATS. What a handler publishes goes
+into the outbox table as always; nothing publishes it. An endpoint that needs JetStream itself (the
+exports' Object Store) is not for this path: the context it gets has no connection, and calling it
+fails loudly.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import Any, cast
 import asyncpg
 from nats.errors import NoRespondersError
 
-from shared.endpoints import Endpoint, answer
-from shared.outbox import OutboxPublisher
-from shared.service import ServiceContext, ServiceDefinition
-from shared.settings import CommonSettings
-from shared.tokens import TokenVerifier, verifier_from_settings
+from shared.runtime.endpoints import Endpoint, answer
+from shared.runtime.outbox import OutboxPublisher
+from shared.runtime.service import ServiceContext, ServiceDefinition
+from shared.runtime.settings import CommonSettings
+from shared.runtime.tokens import TokenVerifier, verifier_from_settings
 from tests.support.baton_client import TEST_AUTH_SECRET, Baton
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import nats
 from nats.aio.msg import Msg
 
-from shared.deadlines import DEADLINE_HEADER, now_ms
+from shared.runtime.deadlines import DEADLINE_HEADER, now_ms
 
 
 async def flood(spec: dict[str, Any]) -> dict[str, Any]:

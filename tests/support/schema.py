@@ -1,4 +1,4 @@
-"""shared/sql/schema.sql: the schema as the migrations leave it, in one file for a reader.
+"""shared/runtime/sql/schema.sql: the schema as the migrations leave it, in one file for a reader.
 
 Dumped with the pip-shipped `pg_dump` (the same on every machine that runs the tests), with the
 lines that change from run to run or from server to server taken out. tests/integration/
@@ -14,11 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.devservers.postgres import postgres_bin_dir
+from tools.devservers.postgres import postgres_bin_dir
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "shared" / "sql" / "schema.sql"
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "shared" / "runtime" / "sql" / "schema.sql"
 HEADER = (
-    "-- The schema as shared/sql/migrations leave it, for reading: the migrations are the truth.\n"
+    "-- The schema as shared/runtime/sql/migrations leave it, for reading: the migrations are the truth.\n"
     "-- Written by `make schema`; tests/integration/test_schema_file.py checks it is current.\n"
 )
 # pg_dump's session settings, its version banner and its per-run \restrict key.

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from shared.devservers.nats import LocalNats
-from shared.devservers.postgres import LocalPostgres
+from tools.devservers.nats import LocalNats
+from tools.devservers.postgres import LocalPostgres
 
 
 @dataclass(frozen=True)

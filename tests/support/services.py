@@ -15,9 +15,9 @@ import nats
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from shared.catalogue import status_route
-from shared.service import ServiceDefinition, run_service
-from shared.settings import CommonSettings
+from shared.contract.catalogue import status_route
+from shared.runtime.service import ServiceDefinition, run_service
+from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import TEST_AUTH_SECRET
 
 

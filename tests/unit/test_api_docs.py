@@ -6,15 +6,15 @@ from typing import Any
 
 import yaml
 
-from services.api_docs import render
-from shared import catalogue as api
-from shared.catalogue import ROUTES
+from shared.contract import catalogue as api
+from shared.contract.catalogue import ROUTES
+from tools.api_docs import render
 
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
 def test_docs_api_md_is_up_to_date() -> None:
-    assert API_MD.read_text() == render(), "run: python -m services.api_docs > docs/api.md"
+    assert API_MD.read_text() == render(), "run: python -m tools.api_docs > docs/api.md"
 
 
 def test_every_subject_is_documented_once_with_its_reply_type() -> None:
@@ -30,10 +30,10 @@ ASYNCAPI = API_MD.parent / "asyncapi.yaml"
 
 
 def test_docs_asyncapi_yaml_is_up_to_date_and_complete() -> None:
-    from services.api_docs import render_asyncapi
+    from tools.api_docs import render_asyncapi
 
     assert ASYNCAPI.read_text() == render_asyncapi(), (
-        "run: python -m services.api_docs --asyncapi > docs/asyncapi.yaml"
+        "run: python -m tools.api_docs --asyncapi > docs/asyncapi.yaml"
     )
     document = yaml.safe_load(ASYNCAPI.read_text())
     assert document["asyncapi"] == "3.0.0"

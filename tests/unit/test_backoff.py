@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from shared.backoff import Backoff
+from shared.runtime.backoff import Backoff
 
 
 def test_delays_double_up_to_the_cap_each_between_half_the_ceiling_and_the_ceiling() -> None:

@@ -8,11 +8,11 @@ import pytest
 
 from services.bridge.lanes import Lanes
 from services.bridge.settings import BridgeSettings
-from shared.catalogue import CORE_SERVICE_NAMES
-from shared.cli.supervisor import service_processes
-from shared.deployed import deployed_services
-from shared.provider_codes import TWILIO_CODES, is_carrier_opt_out, twilio_outcome
-from shared.settings import SettingsError, load_settings
+from shared.contract.catalogue import CORE_SERVICE_NAMES
+from shared.domain.provider_codes import TWILIO_CODES, is_carrier_opt_out, twilio_outcome
+from shared.runtime.deployed import deployed_services
+from shared.runtime.settings import SettingsError, load_settings
+from tools.cli.supervisor import service_processes
 
 TWILIO = {"BATON_BRIDGE_PROVIDER": "twilio", "BATON_TWILIO_ACCOUNT_SID": "AC1",
           "BATON_TWILIO_AUTH_TOKEN": "secret-token"}  # fmt: skip

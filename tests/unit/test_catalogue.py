@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from services.registry import REGISTRY
-from shared import catalogue as api
-from shared.error_codes import TRANSPORT_CODES, ErrorCode, Retry
-from shared.service import ServiceContext
+from shared.contract import catalogue as api
+from shared.contract.error_codes import TRANSPORT_CODES, ErrorCode, Retry
+from shared.runtime.service import ServiceContext
 
 ROOT = Path(__file__).resolve().parents[2]
 # The first two tokens of every subject the catalogue declares (`baton.assign`, ...).
@@ -28,7 +28,7 @@ def _sources() -> list[Path]:
     folders = ("shared", "services", "tests", "bench", "examples")
     found = [p for folder in folders for p in (ROOT / folder).rglob("*")
              if p.suffix in {".py", ".js", ".mjs"} and "node_modules" not in p.parts]  # fmt: skip
-    return [p for p in found if p != ROOT / "shared" / "catalogue.py"]
+    return [p for p in found if p != ROOT / "shared" / "contract" / "catalogue.py"]
 
 
 def test_no_subject_is_written_outside_the_catalogue() -> None:
@@ -39,7 +39,7 @@ def test_no_subject_is_written_outside_the_catalogue() -> None:
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if SUBJECT_LITERAL.search(line)
     ]
-    assert offenders == [], "write subjects as shared/catalogue.py's routes and channels"
+    assert offenders == [], "write subjects as shared/contract/catalogue.py's routes and channels"
 
 
 def test_the_grep_would_find_a_subject_written_by_hand() -> None:
@@ -61,7 +61,7 @@ def test_each_service_serves_exactly_its_catalogue_routes_with_their_types(
     name: api.ServiceName,
 ) -> None:
     endpoints = _served(name)
-    # The status route is bound by shared/service.py for every service.
+    # The status route is bound by shared/runtime/service.py for every service.
     routes = [r for r in api.served_by(name) if r.subject != api.STATUS[name].subject]
     assert sorted(e.subject for e in endpoints) == sorted(r.subject for r in routes)
     for endpoint in endpoints:

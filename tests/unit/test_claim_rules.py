@@ -14,7 +14,7 @@ from services.assigner.claim_rules import (
     campaign_refusal,
     claim_refusal,
 )
-from shared.error_codes import ErrorCode
+from shared.contract.error_codes import ErrorCode
 
 
 def campaign(**changes: Any) -> ClaimCampaign:

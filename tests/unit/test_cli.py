@@ -9,10 +9,10 @@ import jwt
 import pytest
 import yaml
 
-from shared.cli import exit_codes
-from shared.cli.credentials import ensure_dev_secret
-from shared.cli.main import build_parser, main
-from shared.tokens import Identity, TokenVerifier, hmac_key
+from shared.runtime.commands import exit_codes
+from shared.runtime.commands.credentials import ensure_dev_secret
+from shared.runtime.tokens import Identity, TokenVerifier, hmac_key
+from tools.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ import argparse
 
 import pytest
 
-from shared import catalogue as api
-from shared.cli import admin_commands
-from shared.cli.main import build_parser
+from shared.contract import catalogue as api
+from tools.cli import admin_commands
+from tools.cli.main import build_parser
 
 
 def _leaves() -> list[argparse.ArgumentParser]:
@@ -34,13 +34,13 @@ def test_every_subject_for_organizers_and_the_operator_has_a_command() -> None:
         if not r.access.public and (r.access.operator or r.access.role in ("moderator", "admin"))
     }  # fmt: skip
     covered = {leaf.get_default("route").subject for leaf in _leaves()}
-    # `baton contacts import` sends a CSV of any size in parts (shared/cli/contacts_import.py).
+    # `baton contacts import` sends a CSV of any size in parts (tools/cli/contacts_import.py).
     assert (
         "import" in build_parser()._subparsers._group_actions[0].choices["contacts"].format_help()
     )
     covered.add(api.CONTACTS_IMPORT.subject)
     # `baton export` starts an export, waits for it and downloads it in parts
-    # (shared/cli/export_command.py).
+    # (tools/cli/export_command.py).
     assert "download" in build_parser()._subparsers._group_actions[0].choices["export"].description
     covered |= {
         api.CAMPAIGN_EXPORT.subject,

@@ -1,4 +1,4 @@
-"""Reading a contacts CSV (shared/cli/contacts_file.py): what a good file yields, and the one line
+"""Reading a contacts CSV (tools/cli/contacts_file.py): what a good file yields, and the one line
 that names what is wrong with a bad one. The whole command, against real servers, is in
 integration/test_contacts_import_cli.py."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli.contacts_file import ContactsFile, MalformedFileError
+from tools.cli.contacts_file import ContactsFile, MalformedFileError
 
 
 def read(tmp_path: Path, content: bytes) -> tuple[list[tuple[int, dict[str, object]]], list[int]]:

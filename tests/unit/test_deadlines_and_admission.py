@@ -6,10 +6,12 @@ import json
 
 import pytest
 
-from shared.access import Caller
-from shared.access_policy import PUBLIC
-from shared.admission import RETRY_AFTER_MS, Admission, Waiting, overloaded_reply
-from shared.deadlines import (
+from shared.contract.access_policy import PUBLIC
+from shared.contract.error_codes import ErrorCode
+from shared.contract.schemas.base import Request
+from shared.runtime.access import Caller
+from shared.runtime.admission import RETRY_AFTER_MS, Admission, Waiting, overloaded_reply
+from shared.runtime.deadlines import (
     DEADLINE_HEADER,
     DeadlinePassedError,
     deadline_header,
@@ -17,9 +19,7 @@ from shared.deadlines import (
     now_ms,
     passed,
 )
-from shared.endpoints import Endpoint, answer
-from shared.error_codes import ErrorCode
-from shared.schemas.base import Request
+from shared.runtime.endpoints import Endpoint, answer
 
 
 def test_the_header_carries_when_the_caller_stops_waiting() -> None:

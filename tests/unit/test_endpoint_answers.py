@@ -8,12 +8,12 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from shared.access import Caller
-from shared.access_policy import PUBLIC
-from shared.endpoints import Endpoint, answer
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError
-from shared.schemas.base import Request
+from shared.contract.access_policy import PUBLIC
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError
+from shared.contract.schemas.base import Request
+from shared.runtime.access import Caller
+from shared.runtime.endpoints import Endpoint, answer
 
 
 class Echo(Request):

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from shared.envelope import encode_error, encode_ok, unwrap
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError
+from shared.contract.envelope import encode_error, encode_ok, unwrap
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError
 
 
 def test_ok_envelope() -> None:

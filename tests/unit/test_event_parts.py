@@ -1,10 +1,10 @@
 import msgspec
 import pytest
 
-from shared import event_parts
-from shared.event_parts import IDS_PER_EVENT, in_parts, part_id
-from shared.schemas.assign import ConversationsMoved
-from shared.settings import MAX_PAYLOAD_BYTES
+from shared.contract.schemas.assign import ConversationsMoved
+from shared.domain import event_parts
+from shared.domain.event_parts import IDS_PER_EVENT, in_parts, part_id
+from shared.runtime.settings import MAX_PAYLOAD_BYTES
 
 
 def test_parts_cover_every_id_once_in_order_and_none_is_larger_than_the_limit() -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.failpoints import parse_points
-from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.runtime.failpoints import parse_points
+from shared.runtime.settings import CommonSettings, SettingsError, load_settings
 
 REACH = (
-    "from shared import failpoints\n"
+    "from shared.runtime import failpoints\n"
     "failpoints.arm('sender', 'outbox:after_lease', {once_dir!r})\n"
     "failpoints.reached('inbound-sms:before_ack')\n"
     "failpoints.reached('outbox:after_lease')\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.assigner.settings import AssignerSettings
-from shared.settings import CommonSettings, SettingsError, load_settings
+from shared.runtime.settings import CommonSettings, SettingsError, load_settings
 
 
 def test_empty_by_default_which_keeps_nats_pys_inbox() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.catalogue import SERVICE_NAMES
+from shared.contract.catalogue import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -42,21 +42,25 @@ def test_every_layer_contract_is_kept() -> None:
 @pytest.mark.parametrize(
     ("module", "wrong_import", "broken"),
     [
-        ("shared/error_codes.py", "import asyncpg", "The API contract does no I/O"),
-        ("shared/phones.py", "import shared.database", "The domain rules import only the contract"),
+        ("shared/contract/error_codes.py", "import asyncpg", "The API contract does no I/O"),
+        (
+            "shared/domain/phones.py",
+            "import shared.runtime.database",
+            "The domain rules import only the contract",
+        ),
         (
             "services/sender/send_rules.py",
             "import services.assigner.claim_rules",
             "No service imports another",
         ),
         (
-            "shared/outbox.py",
+            "shared/runtime/outbox.py",
             "import services.registry",
             "shared never imports services, but for the container's entry point",
         ),
         (
             "services/reaper/releasing.py",
-            "import shared.simulation.run",
+            "import tools.simulation.run",
             "No service imports the tools",
         ),
     ],

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import structlog
 
-from shared.log_limiter import MAX_REMEMBERED, RepeatLimiter
+from shared.runtime.log_limiter import MAX_REMEMBERED, RepeatLimiter
 
 
 class Clock:

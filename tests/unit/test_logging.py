@@ -6,7 +6,7 @@ import sys
 import pytest
 import structlog
 
-from shared.logging import configure_logging, mask_phone
+from shared.runtime.logging import configure_logging, mask_phone
 
 
 def test_phone_numbers_are_masked_to_their_last_two_digits() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.migrations import available_migrations, latest_version
+from shared.runtime.migrations import available_migrations, latest_version
 
 
 def test_migrations_are_numbered_without_gaps() -> None:

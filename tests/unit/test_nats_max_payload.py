@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.devservers.nats import LocalNats
-from shared.settings import MAX_PAYLOAD_BYTES, CommonSettings
+from shared.runtime.settings import MAX_PAYLOAD_BYTES, CommonSettings
+from tools.devservers.nats import LocalNats
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [ROOT / "deploy/nats/nats.conf", ROOT / "deploy/nats/nats-production.conf"]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from services.inbound.lookalikes import DIGIT_LETTERS
 from services.inbound.opt_out import OPT_OUT_ALONE, classify, is_opt_out
-from shared.text import storable
+from shared.domain.text import storable
 
 OUT = "opt_out"
 IN = "opt_in"

@@ -1,5 +1,5 @@
-"""shared/outages.py over every asyncpg exception class: what means "the server is gone or cannot
-serve now" is `unavailable` (and a retry for a pull worker), everything else stays a bug or a
+"""shared/runtime/outages.py over every asyncpg exception class: what means "the server is gone or
+cannot serve now" is `unavailable` (and a retry for a pull worker), everything else stays a bug or a
 refusal. The request layer answers with that classification."""
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import nats.js.errors
 import pytest
 from asyncpg.exceptions import _base as asyncpg_base
 
-from shared.access import Caller
-from shared.access_policy import PUBLIC
-from shared.endpoints import Endpoint, answer
-from shared.error_codes import ErrorCode
-from shared.errors import BatonError, bad_request
-from shared.outages import is_unavailable, unavailable_error
-from shared.schemas.base import Request
+from shared.contract.access_policy import PUBLIC
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError, bad_request
+from shared.contract.schemas.base import Request
+from shared.runtime.access import Caller
+from shared.runtime.endpoints import Endpoint, answer
+from shared.runtime.outages import is_unavailable, unavailable_error
 
-# SQLSTATE classes and codes that mean an outage (shared/outages.py says why for each).
+# SQLSTATE classes and codes that mean an outage (shared/runtime/outages.py says why for each).
 OUTAGE_CLASSES = {"08", "53", "57"}
 OUTAGE_CODES = {"40001", "40P01", "40003", "55P03", "25P03", "25006", "58030"}
 # 25P04 (transaction_timeout) is an outage too, but as the FATAL error it always arrives as.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.registry import DEFINITIONS
-from shared.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX
+from shared.runtime.jetstream import EVENTS_PREFIX, OUTBOUND_PREFIX
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats-production.conf"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import catalogue as api
-from shared.outbox import stream_subject, subject_token
+from shared.contract import catalogue as api
+from shared.runtime.outbox import stream_subject, subject_token
 
 
 def _valid_token(token: str) -> bool:

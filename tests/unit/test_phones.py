@@ -7,8 +7,8 @@ import phonenumbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import phones
-from shared.phones import InvalidPhoneError, to_e164
+from shared.domain import phones
+from shared.domain.phones import InvalidPhoneError, to_e164
 
 REGIONS = ("US", "CA", "GB", "PR")
 

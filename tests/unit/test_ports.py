@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from shared.devservers.ports import (
+from tools.devservers.ports import (
     _ephemeral_start,
     connected_to_itself,
     free_port,

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from shared.catalogue import ROUTES
+from shared.contract.catalogue import ROUTES
 from tests.unit.test_outbox_publishers import CONFIG
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.queries import QueryFileError, parse_queries
+from shared.runtime.queries import QueryFileError, parse_queries
 
 
 def test_parses_named_queries_in_order() -> None:

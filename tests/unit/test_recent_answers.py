@@ -3,7 +3,7 @@ window before the cut, bounded in time and bytes."""
 
 from __future__ import annotations
 
-from shared.recent_answers import RecentAnswers
+from shared.runtime.recent_answers import RecentAnswers
 
 
 class Clock:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
 
-from shared.repeated_headers import RepeatAwareClient, repeats_authorization
+from shared.runtime.repeated_headers import RepeatAwareClient, repeats_authorization
 
 
 @pytest.mark.parametrize(

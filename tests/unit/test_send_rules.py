@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from services.sender.send_rules import ConversationForSend, holder_refusal, refusal_for
-from shared.error_codes import ErrorCode
-from shared.schemas.messaging import Send
+from shared.contract.error_codes import ErrorCode
+from shared.contract.schemas.messaging import Send
 
 TEXTER = 7
 # 18:00 UTC is 14:00 in New York, inside 9-21; 03:00 UTC is 23:00 there, outside.

@@ -4,8 +4,8 @@ import pytest
 
 from services.inbound.settings import InboundSettings
 from services.reaper.settings import ReaperSettings
-from shared.settings import CommonSettings, SettingsError, load_settings
-from shared.tokens import KeyConfigError, verifier_from_settings
+from shared.runtime.settings import CommonSettings, SettingsError, load_settings
+from shared.runtime.tokens import KeyConfigError, verifier_from_settings
 
 
 def test_defaults_work_locally() -> None:

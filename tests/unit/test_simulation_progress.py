@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from shared.simulation.progress import Progress, ProgressLine, render
+from tools.simulation.progress import Progress, ProgressLine, render
 
 
 def _progress(seconds: float, not_started: int, texts: int) -> Progress:

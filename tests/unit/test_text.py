@@ -1,4 +1,5 @@
-"""shared/text.py: what is stored of a contact's message, and what its words are compared in."""
+"""shared/domain/text.py: what is stored of a contact's message, and what its words are compared
+in."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.text import for_matching, storable
+from shared.domain.text import for_matching, storable
 
 
 @pytest.mark.parametrize(

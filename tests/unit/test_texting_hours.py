@@ -1,12 +1,12 @@
-"""Texting hours in the contact's local time (shared/texting_hours.py), on an injected instant:
-zones apart, daylight saving and the zones without it, a number spanning zones, the closing
+"""Texting hours in the contact's local time (shared/domain/texting_hours.py), on an injected
+instant: zones apart, daylight saving and the zones without it, a number spanning zones, the closing
 margin, and when the next ones open."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.texting_hours import (
+from shared.domain.texting_hours import (
     CampaignHours,
     Hours,
     closes_at,

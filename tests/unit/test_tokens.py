@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
-from shared.access import Caller
-from shared.access_policy import OPERATOR_ONLY, member
-from shared.endpoints import Endpoint, answer
-from shared.errors import BatonError
-from shared.schemas.base import Request
-from shared.settings import CommonSettings
-from shared.tokens import (
+from shared.contract.access_policy import OPERATOR_ONLY, member
+from shared.contract.errors import BatonError
+from shared.contract.schemas.base import Request
+from shared.runtime.access import Caller
+from shared.runtime.endpoints import Endpoint, answer
+from shared.runtime.settings import CommonSettings
+from shared.runtime.tokens import (
     Identity,
     KeyConfigError,
     TokenSigner,
@@ -273,7 +273,7 @@ def test_only_the_exact_token_verified_is_remembered() -> None:
 
 
 def test_remembered_tokens_are_bounded() -> None:
-    from shared.tokens import REMEMBERED_TOKENS
+    from shared.runtime.tokens import REMEMBERED_TOKENS
 
     verifier = TokenVerifier([hmac_key(SECRET)])
     first = SIGNER.mint(1)

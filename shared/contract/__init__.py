@@ -1,0 +1,1 @@
+"""The API contract: subjects, schemas, error codes, access rules. No I/O."""

@@ -1,0 +1,1 @@
+"""The domain rules: texting hours, phones, text, time. Pure; only the contract."""

@@ -1,0 +1,1 @@
+"""The runtime: services, endpoints, outbox, Postgres, NATS, settings, tokens."""

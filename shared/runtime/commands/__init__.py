@@ -1,0 +1,1 @@
+"""What the image runs besides a service: the entry point, migrate, token."""

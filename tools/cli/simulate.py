@@ -1,0 +1,170 @@
+"""`baton simulate` (against a running Baton) and `baton demo` (Baton started for it).
+
+The simulated parties call with tokens minted here: against a running Baton with the key it
+verifies (BATON_AUTH_* in the environment, else the development secret of a local `baton up`);
+in the demo with a fresh secret handed to the Baton it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nats.errors
+
+from shared.contract import catalogue as api
+from shared.contract.errors import BatonError
+from shared.contract.schemas.system import StatusRequest
+from shared.domain.redaction import redacted
+from shared.runtime.client import PATIENT, BatonClient
+from shared.runtime.commands import exit_codes
+from shared.runtime.commands.credentials import add_data_dir, local_signer
+from shared.runtime.commands.running_up import CliSettings, cli_settings
+from shared.runtime.deployed import deployed_services
+from shared.runtime.settings import SettingsError
+from shared.runtime.tokens import KeyConfigError, TokenSigner
+from tools.cli.client import cli_connection, waiting_policy
+from tools.devservers.ports import free_port, free_port_run
+from tools.simulation.progress import ProgressLine
+from tools.simulation.run import Report, render, simulate
+from tools.simulation.scenario import Scenario
+
+DEMO = Scenario(contacts=10_000, texters=20, time_limit_seconds=240)
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = commands.add_parser(
+        "simulate", help="drive a realistic campaign through a running Baton over NATS"
+    )
+    for field in dataclasses.fields(Scenario):
+        flag = "--" + field.name.replace("_", "-")
+        kind = float if field.type in ("float", "float | None") else int
+        sim.add_argument(flag, type=kind, default=field.default)
+    sim.add_argument("--json", action="store_true")
+    sim.add_argument("--quiet", action="store_true", help="no live progress on stderr")
+    add_data_dir(sim)
+    sim.set_defaults(run=run_simulate)
+    demo = commands.add_parser(
+        "demo",
+        help="start Baton on its own fresh servers and run a small campaign through it (~2 min)",
+    )
+    demo.add_argument("--json", action="store_true")
+    demo.add_argument("--quiet", action="store_true", help="no live progress on stderr")
+    demo.set_defaults(run=run_demo)
+
+
+def _scenario(args: argparse.Namespace) -> Scenario:
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Scenario)}
+    # `--release-after-minutes 0` switches Release Unhandled Replies off.
+    values["release_after_minutes"] = values["release_after_minutes"] or None
+    return Scenario(**values)
+
+
+async def _simulate(
+    settings: CliSettings, signer: TokenSigner, scenario: Scenario, quiet: bool
+) -> Report:
+    nc = await cli_connection(settings, "baton-simulate", reconnect_attempts=3)
+    # Progress goes to stderr: stdout carries the report (or the JSON) alone.
+    progress = None if quiet else ProgressLine(sys.stderr)
+    try:
+        await _every_service_answers(BatonClient(nc, timeout=5, retry=waiting_policy(settings)))
+        return await simulate(
+            nc, BatonClient(nc, timeout=10, retry=PATIENT), signer, scenario, progress
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+        await nc.close()
+
+
+async def _every_service_answers(client: BatonClient) -> None:
+    """Before the campaign starts: each service listens (or NoServiceError, after the CLI's
+    patience), so a Baton that is not there is reported at once, not as a stalled campaign."""
+    for name in deployed_services():
+        await client.call(api.STATUS[name], StatusRequest())
+
+
+def _print(report: Report, as_json: bool) -> int:
+    print(json.dumps(dataclasses.asdict(report), indent=2) if as_json else render(report))
+    return exit_codes.OK if report.ok else exit_codes.FAILED
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    try:
+        settings = cli_settings(args.data_dir)
+        signer = local_signer(settings, args.data_dir)
+    except (SettingsError, KeyConfigError) as exc:
+        print(f"baton simulate: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+    try:
+        report = asyncio.run(_simulate(settings, signer, _scenario(args), args.quiet))
+    except BatonError as refusal:
+        # Setting up its campaign was refused: said as every command says it, no traceback
+        # (a Baton whose bridge's account holds none of the simulation's numbers refuses them).
+        print(f"baton simulate: {refusal.code}: {refusal.message}", file=sys.stderr)
+        return exit_codes.REFUSED
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        where = redacted(settings.nats_url)
+        print(f"baton simulate: cannot reach Baton over NATS at {where}: {exc}", file=sys.stderr)
+        return exit_codes.DEPENDENCY
+    return _print(report, args.json)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="baton-demo-") as tmp:
+        log = Path(tmp) / "up.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+        env["BATON_REAP_INTERVAL_SECONDS"] = "2"  # releases show up within the demo
+        # A key of this demo's own: its Baton trusts only tokens minted here.
+        secret = secrets.token_urlsafe(48)
+        env["BATON_AUTH_SECRET"] = secret
+        command = [
+            sys.executable,
+            "-m",
+            "tools.cli.main",
+            "up",
+            "--data-dir",
+            str(Path(tmp) / "data"),
+            "--pg-port",
+            str(free_port()),
+            "--nats-port",
+            str(free_port()),
+            "--metrics-base-port",
+            str(free_port_run(4)),
+        ]
+        print("starting Baton (Postgres, NATS, four services)...", flush=True)
+        with log.open("wb") as out:
+            up = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while "Baton is up" not in log.read_text():
+                if up.poll() is not None or time.monotonic() > deadline:
+                    print(
+                        f"baton demo: Baton did not start:\n{log.read_text()[-3000:]}",
+                        file=sys.stderr,
+                    )
+                    return exit_codes.DEPENDENCY
+                time.sleep(0.2)
+            found = re.search(
+                r"nats-server \(pip-shipped, JetStream\) (nats://\S+)", log.read_text()
+            )
+            assert found is not None
+            print(f"running {DEMO.contacts:,} contacts with {DEMO.texters} texters...", flush=True)
+            signer = TokenSigner.from_secret(secret)
+            settings = CliSettings(nats_url=found.group(1))
+            report = asyncio.run(_simulate(settings, signer, DEMO, args.quiet))
+            return _print(report, args.json)
+        finally:
+            up.send_signal(signal.SIGINT)
+            up.wait(60)

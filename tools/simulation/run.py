@@ -1,0 +1,321 @@
+"""Set up a campaign over the admin subjects, run texters and the bridge until every contact got
+an initial and every reply an answer (or the time limit), then check the invariants.
+
+Everyone calls as themselves, each with a token minted by `signer` (a key the services verify):
+the operator creates the organization and its owner, the owner (the organizer) sets the campaign
+up, reassigns and reads the statistics, and each texter joins, requests and sends as that texter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NatsClient
+
+from shared.contract import catalogue as api
+from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import BatonError
+from shared.contract.schemas import admin, assign, query
+from shared.contract.schemas.messaging import Send
+from shared.runtime.client import BatonClient
+from shared.runtime.tokens import TokenSigner
+from tools.simulation.bridge import Bridge
+from tools.simulation.progress import Progress
+from tools.simulation.scenario import Scenario
+from tools.simulation.setup import CampaignSpec, acting, set_up_campaign
+from tools.simulation.texter import Texter
+
+
+@dataclass
+class Report:
+    seconds: float = 0.0
+    finished: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
+    messages: dict[str, int] = field(default_factory=dict)
+    send_latency_ms: dict[str, float] = field(default_factory=dict)
+    request_latency_ms: dict[str, float] = field(default_factory=dict)
+    refusals: dict[str, int] = field(default_factory=dict)
+    released: int = 0
+    reassigned: int = 0
+    invariants: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.finished and all(self.invariants.values())
+
+
+async def set_up(client: BatonClient, signer: TokenSigner, scenario: Scenario) -> dict[str, Any]:
+    """The scenario's campaign (tools/simulation/setup.py), with an invite link its texters
+    join by."""
+    contacts = [
+        admin.ContactRow(phone=f"+1{2022000000 + n}", first_name=f"Contact {n}")
+        for n in range(scenario.contacts)
+    ]
+    setup = await set_up_campaign(
+        client,
+        signer,
+        CampaignSpec(
+            contacts=contacts,
+            texters=scenario.texters,
+            batch_size=scenario.batch_size,
+            replies_batch_size=50,
+            enroll_texters=False,
+            release_unhandled_after_minutes=scenario.release_after_minutes,
+            title="Simulated campaign",
+            org_name="Simulated org",
+        ),
+    )
+    organizer = acting(client, signer, setup.owner)
+    invite = admin.CreateInvite(campaign_id=setup.campaign, kind="initials")
+    token = (await organizer.call(api.CAMPAIGN_INVITE, invite)).token
+    return {
+        "org": setup.org,
+        "owner": setup.owner,
+        "texters": setup.texters,
+        "campaign": setup.campaign,
+        "token": token,
+        "sending_number": setup.sending_number,
+    }
+
+
+async def simulate(
+    nc: NatsClient,
+    client: BatonClient,
+    signer: TokenSigner,
+    scenario: Scenario,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Report:
+    """`client` is the connection the parties share; `signer` mints each one's tokens."""
+    report = Report()
+    setup = await set_up(client, signer, scenario)
+    campaign = setup["campaign"]
+    organizer = acting(client, signer, setup["owner"])
+    unresponsive = round(scenario.texters * scenario.unresponsive)
+    texters = [
+        Texter(
+            acting(client, signer, t), campaign, t, scenario.send_rate, responsive=i >= unresponsive
+        )
+        for i, t in enumerate(setup["texters"])
+    ]
+    bridge = Bridge(nc, campaign, setup["sending_number"], scenario.reply_rate, scenario.stop_rate)
+    released: list[int] = []
+
+    async def on_release(msg: Any) -> None:
+        released.extend(json.loads(msg.data)["conversation_ids"])
+
+    # Each event is on a subject of its own, its id last (shared/runtime/outbox.py).
+    events = await nc.subscribe(api.CONVERSATIONS_RELEASED.pattern, cb=on_release)
+    stop = asyncio.Event()
+    started = time.monotonic()
+    bridge_stop = asyncio.Event()  # the bridge outlives the texters: it takes the last texts
+    bridge_task = asyncio.create_task(bridge.run(bridge_stop))
+    tasks = [bridge_task] + [asyncio.create_task(t.run(setup["token"], stop)) for t in texters]
+    reassigned = False
+    while time.monotonic() - started < scenario.time_limit_seconds:
+        await asyncio.sleep(1)
+        failed = [t for t in tasks if t.done() and t.exception() is not None]
+        if failed:
+            stop.set()
+            raise RuntimeError("a simulated party failed") from failed[0].exception()
+        if (
+            not reassigned
+            and time.monotonic() - started >= scenario.reassign_after_seconds
+            and len(texters) > 1
+        ):
+            report.reassigned = await _reassign_once(organizer, setup)
+            reassigned = True
+        stats = await organizer.call(
+            api.CAMPAIGN_STATS, query.CampaignStatsRequest(campaign_id=campaign)
+        )
+        if on_progress is not None:
+            on_progress(
+                Progress(
+                    seconds=round(time.monotonic() - started, 1),
+                    contacts=scenario.contacts,
+                    by_status=dict(stats.by_status),
+                    texts_sent=sum(len(t.sent) for t in texters),
+                    replies=bridge.replies,
+                    released=len(released),
+                )
+            )
+        if (
+            stats.by_status["not_started"] == 0
+            and stats.by_status["needs_reply"] == 0
+            and all(t.idle for t in texters)
+        ):
+            report.finished = True
+            break
+    stop.set()
+    await asyncio.gather(*tasks[1:], return_exceptions=True)
+    await _all_delivered(nc, bridge, [m for t in texters for m in t.sent])
+    bridge_stop.set()
+    await asyncio.gather(bridge_task, return_exceptions=True)
+    await events.unsubscribe()
+    report.seconds = round(time.monotonic() - started, 1)
+    report.released = len(released)
+    await _conclude(
+        report, organizer, lambda user: acting(client, signer, user), nc, setup, texters, bridge
+    )
+    return report
+
+
+# How long the final wait goes on with nothing new reaching the bridge before it gives up.
+QUIET_SECONDS = 60.0
+
+
+async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) -> None:
+    """All work completes before it is judged: a sender killed between commit and publish leaves
+    its outbox rows leased for 30 s, after which the restarted one sends them. Each STOP's
+    confirmation is awaited too, and so is every reply still on its way: a STOP sent after the
+    counts matched would otherwise be judged without its confirmation. The wait lasts while
+    texts keep arriving (a run cut by its time limit may leave a backlog), and ends after
+    `QUIET_SECONDS` with none."""
+    expected = set(accepted)
+    deadline = time.monotonic() + QUIET_SECONDS
+    seen = len(bridge.delivered)
+    while (
+        not expected <= bridge.delivered.keys()
+        or len(bridge.confirmations) < len(bridge.stops)
+        or bridge.replying
+    ):
+        if len(bridge.delivered) != seen:
+            seen = len(bridge.delivered)
+            deadline = time.monotonic() + QUIET_SECONDS
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        bridge.delivery.clear()
+        with contextlib.suppress(TimeoutError):  # a reply finishing sets nothing: look again
+            await asyncio.wait_for(bridge.delivery.wait(), min(remaining, 0.2))
+
+
+async def _reassign_once(organizer: BatonClient, setup: dict[str, Any]) -> int:
+    """The organizer moves the first texter's conversations to the second (Reassign All)."""
+    result = await organizer.call(
+        api.REASSIGN,
+        assign.Reassign(
+            campaign_id=setup["campaign"],
+            from_texter_id=setup["texters"][0],
+            status="any",
+            to_texter_ids=[setup["texters"][1]],
+        ),
+    )
+    return result.moved
+
+
+async def _conclude(
+    report: Report,
+    client: BatonClient,
+    as_texter: Callable[[int], BatonClient],
+    nc: NatsClient,
+    setup: dict[str, Any],
+    texters: list[Texter],
+    bridge: Bridge,
+) -> None:
+    campaign = setup["campaign"]
+    stats = await client.call(api.CAMPAIGN_STATS, query.CampaignStatsRequest(campaign_id=campaign))
+    report.stats = msgspec.to_builtins(stats)
+    accepted = [m for t in texters for m in t.sent]
+    # This campaign's texts only: a Baton may carry other campaigns' meanwhile, or earlier runs'.
+    outbound = len(bridge.stream_copies)
+    report.messages = {
+        "sent": len(accepted),
+        "on_outbound": outbound,
+        "delivered_to_bridge": len(bridge.delivered),
+        "replies": bridge.replies,
+        "stops": len(bridge.stops),
+        "opt_out_confirmations": len(bridge.confirmations),
+    }
+    report.send_latency_ms = _percentiles_ms([x for t in texters for x in t.latencies])
+    report.request_latency_ms = _percentiles_ms([x for t in texters for x in t.request_latencies])
+    refusals: Counter[str] = Counter()
+    for t in texters:
+        refusals.update(t.refusals)
+    report.refusals = dict(refusals)
+    held: Counter[int] = Counter()
+    for texter in setup["texters"]:
+        after = 0
+        while True:
+            page = await client.call(
+                api.CONVERSATIONS,
+                query.ListConversations(
+                    campaign_id=campaign, assignee_id=texter, limit=1000, after=after
+                ),
+            )
+            held.update(row.conversation_id for row in page.conversations)
+            if page.next_after is None:
+                break
+            after = page.next_after
+    still_reachable = 0
+    for conversation in bridge.stops.values():
+        page = await client.call(
+            api.CONVERSATIONS,
+            query.ListConversations(campaign_id=campaign, after=conversation - 1, limit=1),
+        )
+        row = page.conversations[0]
+        if row.status != "closed" or row.assignee_id is None:
+            still_reachable += row.status != "closed"
+            continue
+        try:
+            # As the texter who holds it: only the holder may text a contact.
+            await as_texter(row.assignee_id).call(
+                api.SEND_REPLY,
+                Send(
+                    conversation_id=conversation,
+                    body="one more?",
+                    idempotency_key=f"check-{conversation}",
+                ),
+            )
+            still_reachable += 1
+        except BatonError as refusal:
+            still_reachable += refusal.code != ErrorCode.OPTED_OUT
+    distinct = set(accepted)
+    report.invariants = {
+        "no conversation held by two texters": all(n == 1 for n in held.values()),
+        "every accepted text reached OUTBOUND exactly once": (
+            len(distinct) == len(accepted)
+            and outbound == len(accepted) + len(bridge.confirmations)
+            and set(bridge.stream_copies) == distinct | bridge.confirmations
+            and all(len(copies) == 1 for copies in bridge.stream_copies.values())
+        ),
+        "every opted-out contact got one confirmation": (
+            len(bridge.confirmations) == len(bridge.stops)
+        ),
+        "no opted-out contact can be texted again": still_reachable == 0,
+        "every contact got an initial": report.stats["by_status"]["not_started"] == 0,
+    }
+
+
+def _percentiles_ms(seconds: list[float]) -> dict[str, float]:
+    if not seconds:
+        return {}
+    ordered = sorted(seconds)
+    return {
+        "p50": round(statistics.median(ordered) * 1000, 1),
+        "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1),
+    }
+
+
+def render(report: Report) -> str:
+    lines = [
+        f"finished: {report.finished} in {report.seconds} s",
+        f"conversations by status: {report.stats.get('by_status')}",
+        f"messages: {report.messages}",
+        f"send latency (ms): {report.send_latency_ms}",
+        f"batch request latency (ms): {report.request_latency_ms}",
+        f"released by the reaper: {report.released}; reassigned: {report.reassigned}",
+        "refusals texters saw: "
+        + (", ".join(f"{code} {n}" for code, n in sorted(report.refusals.items())) or "none"),
+        "invariants:",
+        *(f"  [{'ok' if good else 'FAILED'}] {name}" for name, good in report.invariants.items()),
+    ]
+    return "\n".join(lines)
