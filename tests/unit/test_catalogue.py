@@ -25,7 +25,7 @@ SUBJECT_LITERAL = re.compile(rf"""["'](?:{_ROOTS_PATTERN})\b""")
 
 
 def _sources() -> list[Path]:
-    folders = ("shared", "services", "tests", "bench", "examples")
+    folders = ("shared", "services", "tools", "tests", "bench", "examples")
     found = [p for folder in folders for p in (ROOT / folder).rglob("*")
              if p.suffix in {".py", ".js", ".mjs"} and "node_modules" not in p.parts]  # fmt: skip
     return [p for p in found if p != ROOT / "shared" / "contract" / "catalogue.py"]

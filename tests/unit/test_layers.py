@@ -63,12 +63,22 @@ def test_every_layer_contract_is_kept() -> None:
             "import tools.simulation.run",
             "No service imports the tools",
         ),
+        (
+            "shared/runtime/commands/entrypoint.py",
+            "import tools.cli.main",
+            "The image's code never imports the tools",
+        ),
+        (
+            "shared/contract/catalogue.py",
+            "import shared.runtime.database",
+            "The API contract does no I/O",
+        ),
     ],
 )
 def test_a_wrong_import_breaks_its_contract(
     tmp_path: Path, module: str, wrong_import: str, broken: str
 ) -> None:
-    for package in ("shared", "services"):
+    for package in ("shared", "services", "tools"):
         shutil.copytree(
             ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
         )

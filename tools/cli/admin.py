@@ -9,7 +9,6 @@ import os
 import sys
 from typing import Any
 
-import asyncpg
 import msgspec
 import nats.errors
 
@@ -18,22 +17,16 @@ from shared.contract.catalogue import SERVICE_NAMES, ServiceName
 from shared.contract.errors import BatonError
 from shared.contract.schemas.system import StatusRequest
 from shared.domain.redaction import redacted
-from shared.runtime.commands import exit_codes
+from shared.runtime.commands import exit_codes, migrate_command
 from shared.runtime.commands.credentials import add_data_dir, dev_secret_path, services_have_a_key
 from shared.runtime.commands.running_up import cli_settings
 from shared.runtime.deployed import deployed_services
-from shared.runtime.migrations import migrate_database
 from shared.runtime.settings import SettingsError
 from tools.cli.client import connected
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    migrate_parser = commands.add_parser(
-        "migrate", help="apply pending database migrations (safe to run from many places at once)"
-    )
-    add_data_dir(migrate_parser)
-    migrate_parser.set_defaults(run=run_migrate)
-
+    migrate_command.add_parser(commands)  # the image runs it too (shared/runtime/commands)
     service = commands.add_parser("service", help="run one service in the foreground")
     service.add_argument("name", choices=SERVICE_NAMES)
     add_data_dir(service)
@@ -43,23 +36,6 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
     add_data_dir(status)
     status.set_defaults(run=run_status)
-
-
-def run_migrate(args: argparse.Namespace) -> int:
-    try:
-        settings = cli_settings(args.data_dir)
-    except SettingsError as exc:
-        print(f"baton migrate: {exc}", file=sys.stderr)
-        return exit_codes.USAGE
-
-    try:
-        applied = asyncio.run(migrate_database(settings.database_url))
-    except (OSError, asyncpg.PostgresError) as exc:
-        where = redacted(settings.database_url)
-        print(f"baton migrate: cannot migrate the database at {where}: {exc}", file=sys.stderr)
-        return exit_codes.DEPENDENCY
-    print("applied: " + (", ".join(applied) if applied else "nothing; the schema is current"))
-    return exit_codes.OK
 
 
 def run_service(args: argparse.Namespace) -> int:
