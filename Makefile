@@ -61,8 +61,8 @@ lock: install
 	  print(*sorted(f\"{i['metadata']['name']}=={i['metadata']['version']}\" for i in r['install'] \
 	    if not i.get('requested')), sep='\\n')" $(VENV)/lock.json > deploy/requirements.lock
 
-# shared/runtime/sql/schema.sql, the schema the migrations leave, written again after a migration changes
-# it (tests/integration/test_schema_file.py fails until then).
+# shared/runtime/sql/schema.sql, the schema the migrations leave, written again after a migration
+# changes it (tests/integration/test_schema_file.py fails until then).
 schema: install
 	$(BIN)/python -m tests.support.schema
 
