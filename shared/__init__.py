@@ -1,1 +1,1 @@
-"""Baton common code: settings, logging, metrics, Postgres, NATS, schemas, service runtime."""
+"""Baton's common code, by layer: contract/ (the API, pure), domain/ (the rules), runtime/ (I/O)."""
