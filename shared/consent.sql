@@ -2,6 +2,7 @@
 -- classifier missed), the confirmation, and opting back in (START, UNSTOP).
 
 -- name: add_opt_out :scalar --
+-- not null: exists
 -- Whether this is a new opt-out (a second STOP changes nothing and is not confirmed again).
 WITH added AS (
     INSERT INTO opt_out (org_id, phone, source) VALUES (:org_id, :phone, :source)
@@ -19,8 +20,9 @@ FROM contact k, campaign c
 WHERE v.contact_id = k.id AND k.phone = :phone AND c.id = k.campaign_id AND c.org_id = :org_id
   AND v.status <> 'closed';
 
--- name: queue_confirmation :maybe --
+-- name: queue_confirmation :one --
 -- positional: conversation_id, org_id, our_number
+-- not null: campaign_id
 -- The organization's confirmation, from the number the contact texted, in the conversation they
 -- texted from: a message like any other, so receipts and the record find it.
 INSERT INTO message (conversation_id, direction, kind, body, delivery_status, our_number)
@@ -32,6 +34,7 @@ WHERE v.id = :conversation_id AND o.id = :org_id
 RETURNING id, body, (SELECT campaign_id FROM conversation WHERE id = :conversation_id) AS campaign_id;
 
 -- name: remove_opt_out :scalar --
+-- not null: exists
 -- Whether the number had opted out of the organization (and no longer has).
 WITH removed AS (DELETE FROM opt_out WHERE org_id = :org_id AND phone = :phone RETURNING 1)
 SELECT EXISTS (SELECT 1 FROM removed);

@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import msgspec
 
 from shared.query_executor import Executor
 
-ADD_OPT_OUT_SQL = """-- Whether this is a new opt-out (a second STOP changes nothing and is not confirmed again).
+ADD_OPT_OUT_SQL = """-- not null: exists
+-- Whether this is a new opt-out (a second STOP changes nothing and is not confirmed again).
 WITH added AS (
     INSERT INTO opt_out (org_id, phone, source) VALUES ($1, $2, $3)
     ON CONFLICT DO NOTHING RETURNING 1
@@ -21,8 +23,10 @@ WITH added AS (
 SELECT EXISTS (SELECT 1 FROM added);"""
 
 
-async def add_opt_out(conn: Executor, *, org_id: int, phone: str, source: str) -> bool | None:
+async def add_opt_out(conn: Executor, *, org_id: int, phone: str, source: str) -> bool:
     value: bool | None = await conn.fetchval(ADD_OPT_OUT_SQL, org_id, phone, source)
+    if value is None:
+        raise LookupError("add_opt_out: no row, or NULL")
     return value
 
 
@@ -41,6 +45,7 @@ async def close_for_phone(conn: Executor, *, org_id: int, phone: str) -> str:
 
 
 QUEUE_CONFIRMATION_SQL = """-- positional: conversation_id, org_id, our_number
+-- not null: campaign_id
 -- The organization's confirmation, from the number the contact texted, in the conversation they
 -- texted from: a message like any other, so receipts and the record find it.
 INSERT INTO message (conversation_id, direction, kind, body, delivery_status, our_number)
@@ -55,23 +60,28 @@ RETURNING id, body, (SELECT campaign_id FROM conversation WHERE id = $1) AS camp
 class QueueConfirmationRow(msgspec.Struct, frozen=True):
     id: int
     body: str
-    campaign_id: int | None
+    campaign_id: int
 
 
 async def queue_confirmation(
     conn: Executor, *, conversation_id: int, org_id: int, our_number: str
-) -> QueueConfirmationRow | None:
+) -> QueueConfirmationRow:
     record = await conn.fetchrow(QUEUE_CONFIRMATION_SQL, conversation_id, org_id, our_number)
-    return None if record is None else QueueConfirmationRow(*record)
+    if record is None:
+        raise LookupError("queue_confirmation: no row")
+    return QueueConfirmationRow(*record)
 
 
-REMOVE_OPT_OUT_SQL = """-- Whether the number had opted out of the organization (and no longer has).
+REMOVE_OPT_OUT_SQL = """-- not null: exists
+-- Whether the number had opted out of the organization (and no longer has).
 WITH removed AS (DELETE FROM opt_out WHERE org_id = $1 AND phone = $2 RETURNING 1)
 SELECT EXISTS (SELECT 1 FROM removed);"""
 
 
-async def remove_opt_out(conn: Executor, *, org_id: int, phone: str) -> bool | None:
+async def remove_opt_out(conn: Executor, *, org_id: int, phone: str) -> bool:
     value: bool | None = await conn.fetchval(REMOVE_OPT_OUT_SQL, org_id, phone)
+    if value is None:
+        raise LookupError("remove_opt_out: no row, or NULL")
     return value
 
 

@@ -38,6 +38,7 @@ SELECT * FROM unnest(:subjects::text[], :msg_ids::text[], :payloads::bytea[])
 ON CONFLICT (msg_id) DO NOTHING;
 
 -- name: pending_count :scalar --
+-- not null: count
 -- This publisher's backlog: rows under its subject prefixes (:subject_prefixes), not other services'.
 SELECT count(*) FROM outbox
 WHERE published_at IS NULL

@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ class LeasePendingRow(msgspec.Struct, frozen=True):
 
 
 async def lease_pending(
-    conn: Executor, *, limit: int, lease_seconds: float, subject_prefixes: Sequence[str]
+    conn: Executor, *, limit: int, lease_seconds: float, subject_prefixes: Sequence[str | None]
 ) -> list[LeasePendingRow]:
     return [
         LeasePendingRow(*r)
@@ -61,7 +62,7 @@ UPDATE outbox SET published_at = now(), lease_until = NULL
 WHERE id = ANY($1::bigint[]) AND published_at IS NULL;"""
 
 
-async def mark_published(conn: Executor, *, outbox_ids: Sequence[int]) -> str:
+async def mark_published(conn: Executor, *, outbox_ids: Sequence[int | None]) -> str:
     return await conn.execute(MARK_PUBLISHED_SQL, outbox_ids)
 
 
@@ -79,17 +80,24 @@ ON CONFLICT (msg_id) DO NOTHING;"""
 
 
 async def insert_many(
-    conn: Executor, *, subjects: Sequence[str], msg_ids: Sequence[str], payloads: Sequence[bytes]
+    conn: Executor,
+    *,
+    subjects: Sequence[str | None],
+    msg_ids: Sequence[str | None],
+    payloads: Sequence[bytes | None],
 ) -> str:
     return await conn.execute(INSERT_MANY_SQL, subjects, msg_ids, payloads)
 
 
-PENDING_COUNT_SQL = """-- This publisher's backlog: rows under its subject prefixes (:subject_prefixes), not other services'.
+PENDING_COUNT_SQL = """-- not null: count
+-- This publisher's backlog: rows under its subject prefixes (:subject_prefixes), not other services'.
 SELECT count(*) FROM outbox
 WHERE published_at IS NULL
   AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS prefix WHERE starts_with(subject, prefix));"""
 
 
-async def pending_count(conn: Executor, *, subject_prefixes: Sequence[str]) -> int | None:
+async def pending_count(conn: Executor, *, subject_prefixes: Sequence[str | None]) -> int:
     value: int | None = await conn.fetchval(PENDING_COUNT_SQL, subject_prefixes)
+    if value is None:
+        raise LookupError("pending_count: no row, or NULL")
     return value

@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ WHERE s <> ''
 ON CONFLICT (zones) DO NOTHING;"""
 
 
-async def add_zone_groups(conn: Executor, *, zone_sets: Sequence[str]) -> str:
+async def add_zone_groups(conn: Executor, *, zone_sets: Sequence[str | None]) -> str:
     return await conn.execute(ADD_ZONE_GROUPS_SQL, zone_sets)
 
 
@@ -49,7 +50,7 @@ JOIN zone_group g ON g.zones = coalesce(string_to_array(nullif(x.zones, ''), ' '
 
 
 async def insert_prefixes(
-    conn: Executor, *, prefixes: Sequence[str], zone_sets: Sequence[str]
+    conn: Executor, *, prefixes: Sequence[str | None], zone_sets: Sequence[str | None]
 ) -> str:
     return await conn.execute(INSERT_PREFIXES_SQL, prefixes, zone_sets)
 

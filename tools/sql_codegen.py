@@ -213,8 +213,9 @@ def render(sql_file: Path, typed: Iterable[Typed], imports: set[str]) -> str:
         "may be None), returning frozen msgspec rows built by position. A column is `T | None`",
         "unless it comes straight from a NOT NULL table column through no outer join, or the",
         "query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).",
-        "Array elements are typed as their element type: Postgres does not say whether an",
-        'element may be NULL. tools/sql_codegen.py explains how each type is found."""',
+        "An array parameter's elements may be None; a result array's elements are typed as",
+        "their element type (Postgres does not say whether one may be NULL).",
+        'tools/sql_codegen.py explains how each type is found."""',
         "",
         "from __future__ import annotations",
         "",
@@ -237,7 +238,9 @@ def render(sql_file: Path, typed: Iterable[Typed], imports: set[str]) -> str:
         params = []
         for name, annotation in t.params:
             if annotation.startswith("list["):
-                annotation = "Sequence[" + annotation[5:]
+                # Any sequence, and elements may be NULL (Sequence is covariant: a list[int]
+                # passes); what a NULL element means is the query's to say.
+                annotation = f"Sequence[{annotation[5:-1]} | None]"
             optional = " | None" if name in q.nullable_params else ""
             params.append(f"{name}: {annotation}{optional}")
         signature = ", ".join(["conn: Executor", *(["*"] if params else []), *params])

@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -164,7 +165,7 @@ async def set_status(
     request_id: int,
     from_status: str,
     to_status: str,
-    conversation_ids: Sequence[int],
+    conversation_ids: Sequence[int | None],
     refusal: str | None,
     resolved_by: int | None,
     refusal_details: str | None,
@@ -271,7 +272,7 @@ async def cancel_waiting(
     conn: Executor,
     *,
     org_id: int,
-    texter_ids: Sequence[int],
+    texter_ids: Sequence[int | None],
     campaign_id: int | None,
     reason: str,
     actor_id: int,

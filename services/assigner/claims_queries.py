@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ class CampaignAndTexterLocksRow(msgspec.Struct, frozen=True):
 
 
 async def campaign_and_texter_locks(
-    conn: Executor, *, campaign_id: int, texter_ids: Sequence[int]
+    conn: Executor, *, campaign_id: int, texter_ids: Sequence[int | None]
 ) -> CampaignAndTexterLocksRow | None:
     record = await conn.fetchrow(CAMPAIGN_AND_TEXTER_LOCKS_SQL, campaign_id, texter_ids)
     return None if record is None else CampaignAndTexterLocksRow(*record)
@@ -104,7 +105,7 @@ class TextersPendingRow(msgspec.Struct, frozen=True):
 
 
 async def texters_pending(
-    conn: Executor, *, campaign_id: int, texter_ids: Sequence[int]
+    conn: Executor, *, campaign_id: int, texter_ids: Sequence[int | None]
 ) -> list[TextersPendingRow]:
     return [
         TextersPendingRow(*r)
@@ -122,7 +123,7 @@ class ZoneGroupZonesRow(msgspec.Struct, frozen=True):
 
 
 async def zone_group_zones(
-    conn: Executor, *, zone_groups: Sequence[int]
+    conn: Executor, *, zone_groups: Sequence[int | None]
 ) -> list[ZoneGroupZonesRow]:
     return [ZoneGroupZonesRow(*r) for r in await conn.fetch(ZONE_GROUP_ZONES_SQL, zone_groups)]
 
@@ -185,13 +186,13 @@ async def claim_initials(
     conn: Executor,
     *,
     campaign_id: int,
-    texter_ids: Sequence[int],
+    texter_ids: Sequence[int | None],
     size: int,
-    zone_groups: Sequence[int],
-    after_ids: Sequence[int],
-    operations: Sequence[uuid.UUID],
-    reasons: Sequence[str],
-    slots: Sequence[int],
+    zone_groups: Sequence[int | None],
+    after_ids: Sequence[int | None],
+    operations: Sequence[uuid.UUID | None],
+    reasons: Sequence[str | None],
+    slots: Sequence[int | None],
 ) -> list[ClaimInitialsRow]:
     return [
         ClaimInitialsRow(*r)
@@ -248,7 +249,7 @@ async def claim_replies(
     campaign_id: int,
     texter_id: int,
     size: int,
-    open_groups: Sequence[int],
+    open_groups: Sequence[int | None],
     operation: uuid.UUID,
     reason: str,
 ) -> list[ClaimRepliesRow]:

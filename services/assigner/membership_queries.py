@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ FROM (
 
 
 async def claim_locks(
-    conn: Executor, *, org_id: int, campaign_id: int | None, user_ids: Sequence[int]
+    conn: Executor, *, org_id: int, campaign_id: int | None, user_ids: Sequence[int | None]
 ) -> str:
     return await conn.execute(CLAIM_LOCKS_SQL, org_id, campaign_id, user_ids)
 
@@ -106,7 +107,9 @@ REMOVE_TEXTERS_SQL = (
 )
 
 
-async def remove_texters(conn: Executor, *, campaign_id: int, user_ids: Sequence[int]) -> str:
+async def remove_texters(
+    conn: Executor, *, campaign_id: int, user_ids: Sequence[int | None]
+) -> str:
     return await conn.execute(REMOVE_TEXTERS_SQL, campaign_id, user_ids)
 
 
@@ -123,7 +126,7 @@ async def record_removal(
     conn: Executor,
     *,
     org_id: int,
-    user_ids: Sequence[int],
+    user_ids: Sequence[int | None],
     campaign_id: int | None,
     removed_by: int,
 ) -> str:

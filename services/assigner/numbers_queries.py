@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ ON CONFLICT (phone) DO UPDATE
 
 
 async def add_numbers(
-    conn: Executor, *, org_id: int, numbers: Sequence[str], rate_per_second: float
+    conn: Executor, *, org_id: int, numbers: Sequence[str | None], rate_per_second: float
 ) -> str:
     return await conn.execute(ADD_NUMBERS_SQL, org_id, numbers, rate_per_second)
 
@@ -54,7 +55,7 @@ class HeldElsewhereRow(msgspec.Struct, frozen=True):
 
 
 async def held_elsewhere(
-    conn: Executor, *, org_id: int, numbers: Sequence[str]
+    conn: Executor, *, org_id: int, numbers: Sequence[str | None]
 ) -> list[HeldElsewhereRow]:
     return [HeldElsewhereRow(*r) for r in await conn.fetch(HELD_ELSEWHERE_SQL, org_id, numbers)]
 
@@ -71,7 +72,7 @@ class CampaignsSendingFromRow(msgspec.Struct, frozen=True):
 
 
 async def campaigns_sending_from(
-    conn: Executor, *, org_id: int, numbers: Sequence[str]
+    conn: Executor, *, org_id: int, numbers: Sequence[str | None]
 ) -> list[CampaignsSendingFromRow]:
     return [
         CampaignsSendingFromRow(*r)
@@ -83,14 +84,14 @@ LOCK_NUMBERS_SQL = """-- Waits for any transaction giving a campaign one of thes
 SELECT phone FROM sending_number WHERE org_id = $1 AND phone = ANY($2::text[]) FOR UPDATE;"""
 
 
-async def lock_numbers(conn: Executor, *, org_id: int, numbers: Sequence[str]) -> str:
+async def lock_numbers(conn: Executor, *, org_id: int, numbers: Sequence[str | None]) -> str:
     return await conn.execute(LOCK_NUMBERS_SQL, org_id, numbers)
 
 
 REMOVE_NUMBERS_SQL = """DELETE FROM sending_number WHERE org_id = $1 AND phone = ANY($2::text[]);"""
 
 
-async def remove_numbers(conn: Executor, *, org_id: int, numbers: Sequence[str]) -> str:
+async def remove_numbers(conn: Executor, *, org_id: int, numbers: Sequence[str | None]) -> str:
     return await conn.execute(REMOVE_NUMBERS_SQL, org_id, numbers)
 
 
@@ -115,7 +116,7 @@ class NotHeldByAProviderRow(msgspec.Struct, frozen=True):
 
 
 async def not_held_by_a_provider(
-    conn: Executor, *, numbers: Sequence[str]
+    conn: Executor, *, numbers: Sequence[str | None]
 ) -> list[NotHeldByAProviderRow]:
     return [
         NotHeldByAProviderRow(*r) for r in await conn.fetch(NOT_HELD_BY_A_PROVIDER_SQL, numbers)

@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ class OrgTeamsNamedRow(msgspec.Struct, frozen=True):
 
 
 async def org_teams_named(
-    conn: Executor, *, org_id: int, names: Sequence[int]
+    conn: Executor, *, org_id: int, names: Sequence[int | None]
 ) -> list[OrgTeamsNamedRow]:
     return [OrgTeamsNamedRow(*r) for r in await conn.fetch(ORG_TEAMS_NAMED_SQL, org_id, names)]
 
@@ -141,7 +142,9 @@ WITH gone AS (
 UPDATE campaign SET team_id = $2[1] WHERE id = $1;"""
 
 
-async def set_campaign_teams(conn: Executor, *, campaign_id: int, team_ids: Sequence[int]) -> str:
+async def set_campaign_teams(
+    conn: Executor, *, campaign_id: int, team_ids: Sequence[int | None]
+) -> str:
     return await conn.execute(SET_CAMPAIGN_TEAMS_SQL, campaign_id, team_ids)
 
 
@@ -205,7 +208,7 @@ class NonMembersRow(msgspec.Struct, frozen=True):
 
 
 async def non_members(
-    conn: Executor, *, org_id: int, user_ids: Sequence[int]
+    conn: Executor, *, org_id: int, user_ids: Sequence[int | None]
 ) -> list[NonMembersRow]:
     return [NonMembersRow(*r) for r in await conn.fetch(NON_MEMBERS_SQL, org_id, user_ids)]
 
@@ -215,7 +218,7 @@ SELECT $1, u FROM unnest($2::bigint[]) AS u
 ON CONFLICT DO NOTHING;"""
 
 
-async def add_team_members(conn: Executor, *, team_id: int, user_ids: Sequence[int]) -> str:
+async def add_team_members(conn: Executor, *, team_id: int, user_ids: Sequence[int | None]) -> str:
     return await conn.execute(ADD_TEAM_MEMBERS_SQL, team_id, user_ids)
 
 
@@ -371,7 +374,7 @@ ON CONFLICT DO NOTHING;"""
 
 
 async def add_texters(
-    conn: Executor, *, campaign_id: int, user_ids: Sequence[int], source: str
+    conn: Executor, *, campaign_id: int, user_ids: Sequence[int | None], source: str
 ) -> str:
     return await conn.execute(ADD_TEXTERS_SQL, campaign_id, user_ids, source)
 
@@ -444,7 +447,7 @@ class OptedOutPhonesRow(msgspec.Struct, frozen=True):
 
 
 async def opted_out_phones(
-    conn: Executor, *, org_id: int, phones: Sequence[str]
+    conn: Executor, *, org_id: int, phones: Sequence[str | None]
 ) -> list[OptedOutPhonesRow]:
     return [OptedOutPhonesRow(*r) for r in await conn.fetch(OPTED_OUT_PHONES_SQL, org_id, phones)]
 
@@ -694,7 +697,7 @@ DELETE FROM removal WHERE campaign_id = $1 AND user_id = ANY($2::bigint[]);"""
 
 
 async def clear_campaign_removals(
-    conn: Executor, *, campaign_id: int, user_ids: Sequence[int]
+    conn: Executor, *, campaign_id: int, user_ids: Sequence[int | None]
 ) -> str:
     return await conn.execute(CLEAR_CAMPAIGN_REMOVALS_SQL, campaign_id, user_ids)
 

@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -29,7 +30,12 @@ class SourceOfTexterRow(msgspec.Struct, frozen=True):
 
 
 async def source_of_texter(
-    conn: Executor, *, campaign_id: int, texter_id: int, statuses: Sequence[str], limit: int | None
+    conn: Executor,
+    *,
+    campaign_id: int,
+    texter_id: int,
+    statuses: Sequence[str | None],
+    limit: int | None,
 ) -> list[SourceOfTexterRow]:
     return [
         SourceOfTexterRow(*r)
@@ -49,7 +55,7 @@ class SourceUnassignedRow(msgspec.Struct, frozen=True):
 
 
 async def source_unassigned(
-    conn: Executor, *, campaign_id: int, statuses: Sequence[str], limit: int
+    conn: Executor, *, campaign_id: int, statuses: Sequence[str | None], limit: int
 ) -> list[SourceUnassignedRow]:
     return [
         SourceUnassignedRow(*r)
@@ -71,7 +77,12 @@ class SourceEverySenderRow(msgspec.Struct, frozen=True):
 
 
 async def source_every_sender(
-    conn: Executor, *, campaign_id: int, statuses: Sequence[str], limit: int, keeps: int | None
+    conn: Executor,
+    *,
+    campaign_id: int,
+    statuses: Sequence[str | None],
+    limit: int,
+    keeps: int | None,
 ) -> list[SourceEverySenderRow]:
     return [
         SourceEverySenderRow(*r)
@@ -118,11 +129,11 @@ async def reassign_evenly(
     conn: Executor,
     *,
     campaign_id: int,
-    statuses: Sequence[str],
+    statuses: Sequence[str | None],
     source: str,
     holder: int | None,
     limit: int,
-    targets: Sequence[int],
+    targets: Sequence[int | None],
     operation: uuid.UUID,
     reason: str,
     actor_id: int,
@@ -159,9 +170,9 @@ class ApplyMovesRow(msgspec.Struct, frozen=True):
 async def apply_moves(
     conn: Executor,
     *,
-    conversation_ids: Sequence[int],
-    holders: Sequence[int],
-    new_holders: Sequence[int],
+    conversation_ids: Sequence[int | None],
+    holders: Sequence[int | None],
+    new_holders: Sequence[int | None],
     operation: uuid.UUID,
     reason: str,
     actor_id: int,
@@ -186,7 +197,7 @@ class NonTextersRow(msgspec.Struct, frozen=True):
 
 
 async def non_texters(
-    conn: Executor, *, campaign_id: int, user_ids: Sequence[int]
+    conn: Executor, *, campaign_id: int, user_ids: Sequence[int | None]
 ) -> list[NonTextersRow]:
     return [NonTextersRow(*r) for r in await conn.fetch(NON_TEXTERS_SQL, campaign_id, user_ids)]
 
@@ -232,8 +243,8 @@ async def held_by(
     *,
     org_id: int,
     campaign_id: int | None,
-    user_ids: Sequence[int],
-    statuses: Sequence[str],
+    user_ids: Sequence[int | None],
+    statuses: Sequence[str | None],
 ) -> list[HeldByRow]:
     return [
         HeldByRow(*r)

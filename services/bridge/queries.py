@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -219,7 +220,7 @@ RELEASE_SPOOL_SQL = (
 )
 
 
-async def release_spool(conn: Executor, *, spool_ids: Sequence[int]) -> str:
+async def release_spool(conn: Executor, *, spool_ids: Sequence[int | None]) -> str:
     return await conn.execute(RELEASE_SPOOL_SQL, spool_ids)
 
 
@@ -253,7 +254,7 @@ FORGET_NUMBERS_SQL = """DELETE FROM provider_number WHERE provider = $1 AND acco
 
 
 async def forget_numbers(
-    conn: Executor, *, provider: str, account: str, numbers: Sequence[str]
+    conn: Executor, *, provider: str, account: str, numbers: Sequence[str | None]
 ) -> str:
     return await conn.execute(FORGET_NUMBERS_SQL, provider, account, numbers)
 
@@ -265,6 +266,6 @@ ON CONFLICT DO NOTHING;"""
 
 
 async def hold_numbers(
-    conn: Executor, *, numbers: Sequence[str], provider: str, account: str
+    conn: Executor, *, numbers: Sequence[str | None], provider: str, account: str
 ) -> str:
     return await conn.execute(HOLD_NUMBERS_SQL, numbers, provider, account)

@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ class MatchMessagesRow(msgspec.Struct, frozen=True):
 
 
 async def match_messages(
-    conn: Executor, *, phones: Sequence[str], to_numbers: Sequence[str]
+    conn: Executor, *, phones: Sequence[str | None], to_numbers: Sequence[str | None]
 ) -> list[MatchMessagesRow]:
     return [MatchMessagesRow(*r) for r in await conn.fetch(MATCH_MESSAGES_SQL, phones, to_numbers)]
 
@@ -71,7 +72,7 @@ LOCK_CONVERSATIONS_SQL = """-- Locked in id order, so a reply and a send in one 
 SELECT id FROM conversation WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE;"""
 
 
-async def lock_conversations(conn: Executor, *, conversation_ids: Sequence[int]) -> str:
+async def lock_conversations(conn: Executor, *, conversation_ids: Sequence[int | None]) -> str:
     return await conn.execute(LOCK_CONVERSATIONS_SQL, conversation_ids)
 
 
@@ -97,11 +98,11 @@ class InsertInboundMessagesRow(msgspec.Struct, frozen=True):
 async def insert_inbound_messages(
     conn: Executor,
     *,
-    conversation_ids: Sequence[int],
-    bodies: Sequence[str],
-    provider_message_ids: Sequence[str],
-    received_ats: Sequence[datetime.datetime],
-    our_numbers: Sequence[str],
+    conversation_ids: Sequence[int | None],
+    bodies: Sequence[str | None],
+    provider_message_ids: Sequence[str | None],
+    received_ats: Sequence[datetime.datetime | None],
+    our_numbers: Sequence[str | None],
 ) -> list[InsertInboundMessagesRow]:
     return [
         InsertInboundMessagesRow(*r)
@@ -160,7 +161,7 @@ SET status = 'needs_reply', needs_reply_since = coalesce(needs_reply_since, now(
 WHERE id = ANY($1::bigint[]) AND status <> 'closed';"""
 
 
-async def flip_to_needs_reply(conn: Executor, *, conversation_ids: Sequence[int]) -> str:
+async def flip_to_needs_reply(conn: Executor, *, conversation_ids: Sequence[int | None]) -> str:
     return await conn.execute(FLIP_TO_NEEDS_REPLY_SQL, conversation_ids)
 
 
@@ -183,12 +184,12 @@ class InsertUnmatchedRow(msgspec.Struct, frozen=True):
 async def insert_unmatched(
     conn: Executor,
     *,
-    provider_message_ids: Sequence[str],
-    from_phones: Sequence[str],
-    to_phones: Sequence[str],
-    bodies: Sequence[str],
-    received_ats: Sequence[datetime.datetime],
-    org_ids: Sequence[int],
+    provider_message_ids: Sequence[str | None],
+    from_phones: Sequence[str | None],
+    to_phones: Sequence[str | None],
+    bodies: Sequence[str | None],
+    received_ats: Sequence[datetime.datetime | None],
+    org_ids: Sequence[int | None],
 ) -> list[InsertUnmatchedRow]:
     return [
         InsertUnmatchedRow(*r)

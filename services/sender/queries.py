@@ -4,8 +4,9 @@ One function per named query, its parameters named as in the SQL (`:name`; `:nam
 may be None), returning frozen msgspec rows built by position. A column is `T | None`
 unless it comes straight from a NOT NULL table column through no outer join, or the
 query says `-- not null: col` (a :scalar is non-optional only so: it may find no row).
-Array elements are typed as their element type: Postgres does not say whether an
-element may be NULL. tools/sql_codegen.py explains how each type is found."""
+An array parameter's elements may be None; a result array's elements are typed as
+their element type (Postgres does not say whether one may be NULL).
+tools/sql_codegen.py explains how each type is found."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import msgspec
 from shared.query_executor import Executor
 
 CONVERSATION_FOR_SEND_SQL = """-- positional: conversation_id, caller_id
+-- not null: opted_out, caller_is_member, caller_is_texter
 -- The row lock serialises a send with an opt-out, a reassignment or another send.
 SELECT v.id, v.campaign_id, v.status, v.assignee_id, k.phone, z.zones, c.org_id,
        c.status AS campaign_status, c.texting_hours_start, c.texting_hours_end,
@@ -48,9 +50,9 @@ class ConversationForSendRow(msgspec.Struct, frozen=True):
     closing_margin_minutes: int
     fallback_zone: str | None
     sending_number: str | None
-    opted_out: bool | None
-    caller_is_member: bool | None
-    caller_is_texter: bool | None
+    opted_out: bool
+    caller_is_member: bool
+    caller_is_texter: bool
 
 
 async def conversation_for_send(
@@ -76,7 +78,7 @@ class PreviousSendsRow(msgspec.Struct, frozen=True):
 
 
 async def previous_sends(
-    conn: Executor, *, texter_ids: Sequence[int], idempotency_keys: Sequence[str]
+    conn: Executor, *, texter_ids: Sequence[int | None], idempotency_keys: Sequence[str | None]
 ) -> list[PreviousSendsRow]:
     return [
         PreviousSendsRow(*r)
@@ -84,7 +86,8 @@ async def previous_sends(
     ]
 
 
-CONVERSATIONS_FOR_SEND_SQL = """-- conversation_for_send for a batch of (conversation :conversation_ids[i], caller :caller_ids[i]), locked in id order so
+CONVERSATIONS_FOR_SEND_SQL = """-- not null: i, opted_out, caller_is_member, caller_is_texter
+-- conversation_for_send for a batch of (conversation :conversation_ids[i], caller :caller_ids[i]), locked in id order so
 -- that two batches sharing conversations wait for each other and never deadlock.
 SELECT r.i, v.id, v.campaign_id, v.status, v.assignee_id, k.phone, z.zones, c.org_id,
        c.status AS campaign_status, c.texting_hours_start, c.texting_hours_end,
@@ -104,7 +107,7 @@ FOR UPDATE OF v;"""
 
 
 class ConversationsForSendRow(msgspec.Struct, frozen=True):
-    i: int | None
+    i: int
     id: int
     campaign_id: int
     status: str
@@ -118,13 +121,13 @@ class ConversationsForSendRow(msgspec.Struct, frozen=True):
     closing_margin_minutes: int
     fallback_zone: str | None
     sending_number: str | None
-    opted_out: bool | None
-    caller_is_member: bool | None
-    caller_is_texter: bool | None
+    opted_out: bool
+    caller_is_member: bool
+    caller_is_texter: bool
 
 
 async def conversations_for_send(
-    conn: Executor, *, conversation_ids: Sequence[int], caller_ids: Sequence[int]
+    conn: Executor, *, conversation_ids: Sequence[int | None], caller_ids: Sequence[int | None]
 ) -> list[ConversationsForSendRow]:
     return [
         ConversationsForSendRow(*r)
@@ -154,12 +157,12 @@ class InsertOutboundsRow(msgspec.Struct, frozen=True):
 async def insert_outbounds(
     conn: Executor,
     *,
-    conversation_ids: Sequence[int],
-    kinds: Sequence[str],
-    texter_ids: Sequence[int],
-    bodies: Sequence[str],
-    idempotency_keys: Sequence[str],
-    our_numbers: Sequence[str],
+    conversation_ids: Sequence[int | None],
+    kinds: Sequence[str | None],
+    texter_ids: Sequence[int | None],
+    bodies: Sequence[str | None],
+    idempotency_keys: Sequence[str | None],
+    our_numbers: Sequence[str | None],
 ) -> list[InsertOutboundsRow]:
     return [
         InsertOutboundsRow(*r)
@@ -185,7 +188,9 @@ WHERE (id = ANY($1::bigint[]) AND status = 'not_started')
    OR (id = ANY($2::bigint[]) AND status <> 'closed');"""
 
 
-async def mark_sent(conn: Executor, *, initials: Sequence[int], replies: Sequence[int]) -> str:
+async def mark_sent(
+    conn: Executor, *, initials: Sequence[int | None], replies: Sequence[int | None]
+) -> str:
     return await conn.execute(MARK_SENT_SQL, initials, replies)
 
 
@@ -220,11 +225,11 @@ async def apply_receipt(
     conn: Executor,
     *,
     message_id: int | None,
-    provider_message_id: str,
+    provider_message_id: str | None,
     status: str,
     error_code: str | None,
-    new_provider_message_id: str,
-    reported_number: str,
+    new_provider_message_id: str | None,
+    reported_number: str | None,
 ) -> ApplyReceiptRow | None:
     record = await conn.fetchrow(
         APPLY_RECEIPT_SQL,

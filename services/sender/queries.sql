@@ -2,6 +2,7 @@
 
 -- name: conversation_for_send :maybe --
 -- positional: conversation_id, caller_id
+-- not null: opted_out, caller_is_member, caller_is_texter
 -- The row lock serialises a send with an opt-out, a reassignment or another send.
 SELECT v.id, v.campaign_id, v.status, v.assignee_id, k.phone, z.zones, c.org_id,
        c.status AS campaign_status, c.texting_hours_start, c.texting_hours_end,
@@ -26,6 +27,7 @@ FROM unnest(:texter_ids::bigint[], :idempotency_keys::text[]) AS r(texter_id, id
 JOIN message m ON m.texter_id = r.texter_id AND m.idempotency_key = r.idempotency_key;
 
 -- name: conversations_for_send :many --
+-- not null: i, opted_out, caller_is_member, caller_is_texter
 -- conversation_for_send for a batch of (conversation :conversation_ids[i], caller :caller_ids[i]), locked in id order so
 -- that two batches sharing conversations wait for each other and never deadlock.
 SELECT r.i, v.id, v.campaign_id, v.status, v.assignee_id, k.phone, z.zones, c.org_id,
@@ -72,18 +74,18 @@ WHERE (id = ANY(:initials::bigint[]) AND status = 'not_started')
 UPDATE message
 SET delivery_status = :status,
     error_code = coalesce(:error_code?, error_code),
-    provider_message_id = coalesce(provider_message_id, :new_provider_message_id),
+    provider_message_id = coalesce(provider_message_id, :new_provider_message_id?),
     -- The number the bridge says it sent from, if the message's organization owns it: a number
     -- it does not own would route the contact's answers (and STOP) to whoever does.
     our_number = coalesce(
         (SELECT n.phone FROM sending_number n
          JOIN conversation v ON v.id = message.conversation_id
          JOIN campaign c ON c.id = v.campaign_id
-         WHERE n.phone = :reported_number AND n.org_id = c.org_id),
+         WHERE n.phone = :reported_number? AND n.org_id = c.org_id),
         our_number),
     updated_at = now()
 WHERE direction = 'outbound'
-  AND (id = :message_id? OR (:message_id?::bigint IS NULL AND provider_message_id = :provider_message_id))
+  AND (id = :message_id? OR (:message_id?::bigint IS NULL AND provider_message_id = :provider_message_id?))
   AND delivery_status IN ('queued', 'sent')
   AND NOT (delivery_status = 'sent' AND :status = 'sent')
 RETURNING id, our_number;
