@@ -23,6 +23,7 @@ SELECT c.*,
 FROM campaign c WHERE c.id = :campaign_id;
 
 -- name: texters_pending :many --
+-- not null: is_texter, initials, replies
 -- For each texter of :texter_ids: whether they text on the campaign, what they still hold that blocks a
 -- new batch, and what their team on the campaign allows (migration 0018: of the campaign's teams
 -- they are in, the highest priority's; none: no limit beyond the campaign's).

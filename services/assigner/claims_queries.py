@@ -70,7 +70,8 @@ async def campaign_and_texter_locks(
     return None if record is None else CampaignAndTexterLocksRow(*record)
 
 
-TEXTERS_PENDING_SQL = """-- For each texter of :texter_ids: whether they text on the campaign, what they still hold that blocks a
+TEXTERS_PENDING_SQL = """-- not null: is_texter, initials, replies
+-- For each texter of :texter_ids: whether they text on the campaign, what they still hold that blocks a
 -- new batch, and what their team on the campaign allows (migration 0018: of the campaign's teams
 -- they are in, the highest priority's; none: no limit beyond the campaign's).
 SELECT t.user_id, team.assignment_kind AS team_assignment_kind,
@@ -99,9 +100,9 @@ class TextersPendingRow(msgspec.Struct, frozen=True):
     user_id: int | None
     team_assignment_kind: str | None
     team_max_request_size: int | None
-    is_texter: bool | None
-    initials: bool | None
-    replies: bool | None
+    is_texter: bool
+    initials: bool
+    replies: bool
 
 
 async def texters_pending(

@@ -205,7 +205,8 @@ async def insert_unmatched(
     ]
 
 
-CONSENT_TURN_SQL = """-- Whether a STOP or START at stream sequence :sequence is the newest word of number :phone to organization
+CONSENT_TURN_SQL = """-- not null: exists
+-- Whether a STOP or START at stream sequence :sequence is the newest word of number :phone to organization
 -- :org_id (migration 0009); if so it becomes the last applied. The row stays locked until the
 -- transaction ends, so two words of one number are applied one after the other, and an older
 -- one, arriving later (another process, a redelivery), is found older and changes nothing.
@@ -218,8 +219,10 @@ WITH turn AS (
 SELECT EXISTS (SELECT 1 FROM turn);"""
 
 
-async def consent_turn(conn: Executor, *, org_id: int, phone: str, sequence: int) -> bool | None:
+async def consent_turn(conn: Executor, *, org_id: int, phone: str, sequence: int) -> bool:
     value: bool | None = await conn.fetchval(CONSENT_TURN_SQL, org_id, phone, sequence)
+    if value is None:
+        raise LookupError("consent_turn: no row, or NULL")
     return value
 
 

@@ -97,6 +97,7 @@ ON CONFLICT (provider_message_id) DO NOTHING
 RETURNING provider_message_id;
 
 -- name: consent_turn :scalar --
+-- not null: exists
 -- Whether a STOP or START at stream sequence :sequence is the newest word of number :phone to organization
 -- :org_id (migration 0009); if so it becomes the last applied. The row stays locked until the
 -- transaction ends, so two words of one number are applied one after the other, and an older

@@ -19,16 +19,20 @@ import msgspec
 
 from shared.query_executor import Executor
 
-PASS_LOCK_SQL = """-- One reaper works at a time; the others find the lock taken and skip this pass.
+PASS_LOCK_SQL = """-- not null: pg_try_advisory_xact_lock
+-- One reaper works at a time; the others find the lock taken and skip this pass.
 SELECT pg_try_advisory_xact_lock(hashtextextended('baton:reaper', 0));"""
 
 
-async def pass_lock(conn: Executor) -> bool | None:
+async def pass_lock(conn: Executor) -> bool:
     value: bool | None = await conn.fetchval(PASS_LOCK_SQL)
+    if value is None:
+        raise LookupError("pass_lock: no row, or NULL")
     return value
 
 
-RELEASE_UNHANDLED_SQL = """-- Assigned replies left unhandled longer than their campaign's timeout by the texter holding
+RELEASE_UNHANDLED_SQL = """-- not null: id, campaign_id, from_id
+-- Assigned replies left unhandled longer than their campaign's timeout by the texter holding
 -- them: timed from needs_reply_since or from when that texter got the conversation, whichever
 -- is later (never from updated_at, which any edit bumps). A reply reassigned or claimed from
 -- the pool gets its new holder the whole timeout, not whatever was left of the old one's.
@@ -61,9 +65,9 @@ ORDER BY m.id;"""
 
 
 class ReleaseUnhandledRow(msgspec.Struct, frozen=True):
-    id: int | None
-    campaign_id: int | None
-    from_id: int | None
+    id: int
+    campaign_id: int
+    from_id: int
 
 
 async def release_unhandled(
@@ -75,7 +79,8 @@ async def release_unhandled(
     ]
 
 
-RELEASE_ALL_UNHANDLED_SQL = """-- The admin's "release all unhandled replies of this campaign now".
+RELEASE_ALL_UNHANDLED_SQL = """-- not null: id, campaign_id, from_id
+-- The admin's "release all unhandled replies of this campaign now".
 WITH due AS (
     SELECT id, campaign_id, assignee_id FROM conversation
     WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = 'needs_reply'
@@ -92,9 +97,9 @@ ORDER BY m.id;"""
 
 
 class ReleaseAllUnhandledRow(msgspec.Struct, frozen=True):
-    id: int | None
-    campaign_id: int | None
-    from_id: int | None
+    id: int
+    campaign_id: int
+    from_id: int
 
 
 async def release_all_unhandled(
@@ -107,6 +112,7 @@ async def release_all_unhandled(
 
 
 RELEASE_STALE_INITIALS_SQL = """-- positional: campaign_id, held_longer_than_hours, operation, actor_id, now
+-- not null: id, campaign_id, from_id
 -- Not-started conversations held longer than :held_longer_than_hours hours by texters who stopped.
 WITH due AS (
     SELECT id, campaign_id, assignee_id FROM conversation
@@ -126,9 +132,9 @@ ORDER BY m.id;"""
 
 
 class ReleaseStaleInitialsRow(msgspec.Struct, frozen=True):
-    id: int | None
-    campaign_id: int | None
-    from_id: int | None
+    id: int
+    campaign_id: int
+    from_id: int
 
 
 async def release_stale_initials(
@@ -153,7 +159,8 @@ async def release_stale_initials(
     ]
 
 
-OLDEST_UNHANDLED_SQL = """-- Per campaign with release on, how long its oldest assigned reply has waited (seconds) on
+OLDEST_UNHANDLED_SQL = """-- not null: age_seconds
+-- Per campaign with release on, how long its oldest assigned reply has waited (seconds) on
 -- the texter holding it: on the release clock of release_unhandled.
 SELECT c.id AS campaign_id,
        extract(epoch FROM coalesce($1, now()) - o.since)::float8 AS age_seconds
@@ -168,7 +175,7 @@ WHERE o.since IS NOT NULL
 
 class OldestUnhandledRow(msgspec.Struct, frozen=True):
     campaign_id: int
-    age_seconds: float | None
+    age_seconds: float
 
 
 async def oldest_unhandled(
@@ -177,7 +184,8 @@ async def oldest_unhandled(
     return [OldestUnhandledRow(*r) for r in await conn.fetch(OLDEST_UNHANDLED_SQL, now)]
 
 
-CAMPAIGN_GAUGES_SQL = """-- What an organizer watches per active campaign, from the tallies (migration 0011): a few rows
+CAMPAIGN_GAUGES_SQL = """-- not null: campaign_id, unassigned_not_started, unassigned_needs_reply, assigned_needs_reply, not_started
+-- What an organizer watches per active campaign, from the tallies (migration 0011): a few rows
 -- per texter and zone group, whatever the campaign's size.
 SELECT c.id AS campaign_id,
        c.release_unhandled_after_minutes,
@@ -196,19 +204,20 @@ GROUP BY c.id, c.release_unhandled_after_minutes;"""
 
 
 class CampaignGaugesRow(msgspec.Struct, frozen=True):
-    campaign_id: int | None
+    campaign_id: int
     release_unhandled_after_minutes: int | None
-    unassigned_not_started: decimal.Decimal | None
-    unassigned_needs_reply: decimal.Decimal | None
-    assigned_needs_reply: decimal.Decimal | None
-    not_started: decimal.Decimal | None
+    unassigned_not_started: decimal.Decimal
+    unassigned_needs_reply: decimal.Decimal
+    assigned_needs_reply: decimal.Decimal
+    not_started: decimal.Decimal
 
 
 async def campaign_gauges(conn: Executor) -> list[CampaignGaugesRow]:
     return [CampaignGaugesRow(*r) for r in await conn.fetch(CAMPAIGN_GAUGES_SQL)]
 
 
-FOLD_TALLIES_SQL = """-- Each campaign with rows appended since the last fold: all its rows replaced by one per key.
+FOLD_TALLIES_SQL = """-- not null: count
+-- Each campaign with rows appended since the last fold: all its rows replaced by one per key.
 -- Rows appended while this runs are not in its snapshot and stay for the next fold; writers
 -- never wait on it (they only append).
 WITH due AS (
@@ -225,8 +234,10 @@ WITH due AS (
 SELECT count(*) FROM gone;"""
 
 
-async def fold_tallies(conn: Executor) -> int | None:
+async def fold_tallies(conn: Executor) -> int:
     value: int | None = await conn.fetchval(FOLD_TALLIES_SQL)
+    if value is None:
+        raise LookupError("fold_tallies: no row, or NULL")
     return value
 
 
@@ -254,7 +265,8 @@ async def self_assign_zone_groups(conn: Executor) -> list[SelfAssignZoneGroupsRo
     return [SelfAssignZoneGroupsRow(*r) for r in await conn.fetch(SELF_ASSIGN_ZONE_GROUPS_SQL)]
 
 
-RELEASE_CLOSED_INITIALS_SQL = """-- Held not_started conversations of the (campaign :campaign_ids[i], zone group :zone_groups[i]) pairs whose texting
+RELEASE_CLOSED_INITIALS_SQL = """-- not null: id, campaign_id, from_id
+-- Held not_started conversations of the (campaign :campaign_ids[i], zone group :zone_groups[i]) pairs whose texting
 -- hours have closed, back to Unassigned, up to :limit per texter: their texter cannot send them, and
 -- they would block that texter's next request. Found texter by texter through the assignee
 -- index, so that claims keep no index of their own for this (a third of a millisecond per
@@ -290,9 +302,9 @@ ORDER BY m.id;"""
 
 
 class ReleaseClosedInitialsRow(msgspec.Struct, frozen=True):
-    id: int | None
-    campaign_id: int | None
-    from_id: int | None
+    id: int
+    campaign_id: int
+    from_id: int
 
 
 async def release_closed_initials(

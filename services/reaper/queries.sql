@@ -1,11 +1,13 @@
 -- The reaper's named queries. Every time comparison takes the injectable clock:
--- coalesce($1, now()). Every release moves its rows with move_conversations (migration 0007).
+-- coalesce(:now?, now()). Every release moves its rows with move_conversations (migration 0007).
 
 -- name: pass_lock :scalar --
+-- not null: pg_try_advisory_xact_lock
 -- One reaper works at a time; the others find the lock taken and skip this pass.
 SELECT pg_try_advisory_xact_lock(hashtextextended('baton:reaper', 0));
 
 -- name: release_unhandled :many --
+-- not null: id, campaign_id, from_id
 -- Assigned replies left unhandled longer than their campaign's timeout by the texter holding
 -- them: timed from needs_reply_since or from when that texter got the conversation, whichever
 -- is later (never from updated_at, which any edit bumps). A reply reassigned or claimed from
@@ -38,6 +40,7 @@ FROM batch,
 ORDER BY m.id;
 
 -- name: release_all_unhandled :many --
+-- not null: id, campaign_id, from_id
 -- The admin's "release all unhandled replies of this campaign now".
 WITH due AS (
     SELECT id, campaign_id, assignee_id FROM conversation
@@ -55,6 +58,7 @@ ORDER BY m.id;
 
 -- name: release_stale_initials :many --
 -- positional: campaign_id, held_longer_than_hours, operation, actor_id, now
+-- not null: id, campaign_id, from_id
 -- Not-started conversations held longer than :held_longer_than_hours hours by texters who stopped.
 WITH due AS (
     SELECT id, campaign_id, assignee_id FROM conversation
@@ -73,6 +77,7 @@ FROM batch,
 ORDER BY m.id;
 
 -- name: oldest_unhandled :many --
+-- not null: age_seconds
 -- Per campaign with release on, how long its oldest assigned reply has waited (seconds) on
 -- the texter holding it: on the release clock of release_unhandled.
 SELECT c.id AS campaign_id,
@@ -86,6 +91,7 @@ WHERE o.since IS NOT NULL
   AND c.release_unhandled_after_minutes IS NOT NULL AND c.status = 'active';
 
 -- name: campaign_gauges :many --
+-- not null: campaign_id, unassigned_not_started, unassigned_needs_reply, assigned_needs_reply, not_started
 -- What an organizer watches per active campaign, from the tallies (migration 0011): a few rows
 -- per texter and zone group, whatever the campaign's size.
 SELECT c.id AS campaign_id,
@@ -104,6 +110,7 @@ WHERE c.status = 'active'
 GROUP BY c.id, c.release_unhandled_after_minutes;
 
 -- name: fold_tallies :scalar --
+-- not null: count
 -- Each campaign with rows appended since the last fold: all its rows replaced by one per key.
 -- Rows appended while this runs are not in its snapshot and stay for the next fold; writers
 -- never wait on it (they only append).
@@ -131,6 +138,7 @@ JOIN zone_group g ON g.id = z.zone_group
 WHERE c.status = 'active' AND c.self_assign;
 
 -- name: release_closed_initials :many --
+-- not null: id, campaign_id, from_id
 -- Held not_started conversations of the (campaign :campaign_ids[i], zone group :zone_groups[i]) pairs whose texting
 -- hours have closed, back to Unassigned, up to :limit per texter: their texter cannot send them, and
 -- they would block that texter's next request. Found texter by texter through the assignee

@@ -10,7 +10,7 @@ from services.sender.queries import ConversationForSendRow, ConversationsForSend
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, not_found
 from shared.schemas import messaging as s
-from shared.texting_hours import CampaignHours, Hours, zones_to_check
+from shared.texting_hours import CampaignHours, zones_to_check
 
 REPLYABLE = ("needs_reply", "replied", "awaiting_reply")
 
@@ -18,13 +18,6 @@ REPLYABLE = ("needs_reply", "replied", "awaiting_reply")
 # A conversation as a send sees it, read locked: queries.sql `conversation_for_send`, or
 # `conversations_for_send` for a batch (the same columns and `i`, the send's place in it).
 ConversationForSend: TypeAlias = ConversationForSendRow | ConversationsForSendRow
-
-
-def campaign_hours(row: ConversationForSend) -> CampaignHours:
-    return CampaignHours(
-        Hours(row.texting_hours_start, row.texting_hours_end, row.closing_margin_minutes),
-        row.fallback_zone,
-    )
 
 
 def holder_refusal(
@@ -64,7 +57,7 @@ def refusal_for(
         return BatonError(ErrorCode.ALREADY_SENT, "The initial message was already sent")
     if kind == "reply" and row.status not in REPLYABLE:
         return BatonError(ErrorCode.INITIAL_NOT_SENT, "Send the initial message first")
-    hours = campaign_hours(row)
+    hours = CampaignHours.of_row(row)
     if not hours.sendable(now, row.zones):
         where = ", ".join(zones_to_check(row.zones, hours.fallback_zone))
         return BatonError(

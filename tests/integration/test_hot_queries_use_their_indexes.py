@@ -10,9 +10,12 @@ import asyncpg
 import pytest
 
 from services.assigner.named_queries import CLAIMS
-from services.sender.named_queries import QUERIES as SENDER
 from shared import catalogue as api
-from shared.outbox import QUERIES as OUTBOX
+from shared.queries import load_queries
+
+# The SQL each query sends, by name (the typed functions of `make queries` send the same text).
+SENDER = load_queries("services.sender")
+OUTBOX = load_queries("shared", "outbox.sql")
 
 pytestmark = pytest.mark.integration
 
