@@ -17,12 +17,12 @@ import msgspec
 from shared.query_executor import Executor
 
 LEASE_PENDING_SQL = """-- positional: limit, lease_seconds, subject_prefixes
--- Lease up to :limit unpublished rows for :lease_seconds seconds; rows another publisher holds are skipped.
--- A row whose lease ran out may be on its stream already (the answer was lost before the mark):
--- publishing it again is safe, the stream refuses a second message on the row's subject.
--- In id order: the publisher sends them in this order, so a stream receives one publisher's
--- rows in the order they were committed (an UPDATE's RETURNING has no order of its own: an
--- opt-out and the opt-in 38 ms after it reached EVENTS reversed).
+-- Lease up to :limit unpublished rows for :lease_seconds seconds; rows another publisher holds are
+-- skipped. A row whose lease ran out may be on its stream already (the answer was lost before the
+-- mark): publishing it again is safe, the stream refuses a second message on the row's subject. In
+-- id order: the publisher sends them in this order, so a stream receives one publisher's rows in
+-- the order they were committed (an UPDATE's RETURNING has no order of its own: an opt-out and the
+-- opt-in 38 ms after it reached EVENTS reversed).
 WITH leased AS (
     UPDATE outbox o
     SET lease_until = now() + make_interval(secs => $2)
@@ -90,7 +90,8 @@ async def insert_many(
 
 
 PENDING_COUNT_SQL = """-- not null: count
--- This publisher's backlog: rows under its subject prefixes (:subject_prefixes), not other services'.
+-- This publisher's backlog: rows under its subject prefixes (:subject_prefixes), not other
+-- services'.
 SELECT count(*) FROM outbox
 WHERE published_at IS NULL
   AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS prefix WHERE starts_with(subject, prefix));"""

@@ -1,9 +1,9 @@
 -- Inbound's named queries.
 
 -- name: match_messages :many --
--- Where each of a batch of contacts' messages goes (:phones: the contacts' numbers, :to_numbers: the numbers
--- they texted, one pair per message; one row per message, in their order). The number texted
--- decides, never the contact's number alone, so a reply does not wander into another
+-- Where each of a batch of contacts' messages goes (:phones: the contacts' numbers, :to_numbers:
+-- the numbers they texted, one pair per message; one row per message, in their order). The number
+-- texted decides, never the contact's number alone, so a reply does not wander into another
 -- organization that has the same contact:
 -- 1. the conversation that number last texted this contact, whoever owns the number now: the
 --    contact is answering that text (this holds when a number was given up, or has passed to
@@ -60,8 +60,8 @@ RETURNING provider_message_id;
 
 -- name: inbound_repeats :scalar --
 -- positional: provider_message_id, from_phone, to_phone, body
--- Whether the contact's message stored under provider id :provider_message_id is the one from :from_phone to :to_phone saying
--- :body: a true repeat. NULL when no message has that id (yet).
+-- Whether the contact's message stored under provider id :provider_message_id is the one from
+-- :from_phone to :to_phone saying :body: a true repeat. NULL when no message has that id (yet).
 SELECT k.phone = :from_phone AND m.our_number IS NOT DISTINCT FROM :to_phone? AND m.body = :body
 FROM message m
 JOIN conversation v ON v.id = m.conversation_id
@@ -98,10 +98,10 @@ RETURNING provider_message_id;
 
 -- name: consent_turn :scalar --
 -- not null: exists
--- Whether a STOP or START at stream sequence :sequence is the newest word of number :phone to organization
--- :org_id (migration 0009); if so it becomes the last applied. The row stays locked until the
--- transaction ends, so two words of one number are applied one after the other, and an older
--- one, arriving later (another process, a redelivery), is found older and changes nothing.
+-- Whether a STOP or START at stream sequence :sequence is the newest word of number :phone to
+-- organization :org_id (migration 0009); if so it becomes the last applied. The row stays locked
+-- until the transaction ends, so two words of one number are applied one after the other, and an
+-- older one, arriving later (another process, a redelivery), is found older and changes nothing.
 WITH turn AS (
     INSERT INTO consent_order AS o (org_id, phone, stream_seq) VALUES (:org_id, :phone, :sequence)
     ON CONFLICT (org_id, phone) DO UPDATE SET stream_seq = excluded.stream_seq
@@ -112,8 +112,8 @@ SELECT EXISTS (SELECT 1 FROM turn);
 
 -- name: stop_applied :exec --
 -- positional: org_id, phone, sequence, is_new
--- The STOP at sequence :sequence, just applied to number :phone of organization :org_id; a new opt-out (:is_new) was
--- confirmed as it was applied (migration 0010).
+-- The STOP at sequence :sequence, just applied to number :phone of organization :org_id; a new
+-- opt-out (:is_new) was confirmed as it was applied (migration 0010).
 UPDATE consent_order
 SET last_word = 'opt_out',
     confirmed_stop_seq = CASE WHEN :is_new THEN :sequence ELSE confirmed_stop_seq END
@@ -126,10 +126,10 @@ WHERE org_id = :org_id AND phone = :phone;
 
 -- name: late_start :scalar --
 -- positional: org_id, phone, sequence, confirm
--- A START at sequence :sequence, older than the last word applied: whether the number, opted out now by
--- a STOP, is owed a confirmation because this START is its newest (in stream order) and came
--- after its newest confirmed STOP; the STOPs after it then began an opt-out never confirmed.
--- With :confirm (a conversation to confirm in), the last applied STOP counts as confirmed from now:
+-- A START at sequence :sequence, older than the last word applied: whether the number, opted out
+-- now by a STOP, is owed a confirmation because this START is its newest (in stream order) and came
+-- after its newest confirmed STOP; the STOPs after it then began an opt-out never confirmed. With
+-- :confirm (a conversation to confirm in), the last applied STOP counts as confirmed from now:
 -- once. The row is locked already, by consent_turn.
 UPDATE consent_order o
 SET newest_start_seq = greatest(o.newest_start_seq, :sequence),

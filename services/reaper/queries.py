@@ -184,7 +184,8 @@ async def oldest_unhandled(
     return [OldestUnhandledRow(*r) for r in await conn.fetch(OLDEST_UNHANDLED_SQL, now)]
 
 
-CAMPAIGN_GAUGES_SQL = """-- not null: campaign_id, unassigned_not_started, unassigned_needs_reply, assigned_needs_reply, not_started
+CAMPAIGN_GAUGES_SQL = """-- not null: campaign_id, unassigned_not_started, unassigned_needs_reply
+-- not null: assigned_needs_reply, not_started
 -- What an organizer watches per active campaign, from the tallies (migration 0011): a few rows
 -- per texter and zone group, whatever the campaign's size.
 SELECT c.id AS campaign_id,
@@ -266,12 +267,12 @@ async def self_assign_zone_groups(conn: Executor) -> list[SelfAssignZoneGroupsRo
 
 
 RELEASE_CLOSED_INITIALS_SQL = """-- not null: id, campaign_id, from_id
--- Held not_started conversations of the (campaign :campaign_ids[i], zone group :zone_groups[i]) pairs whose texting
--- hours have closed, back to Unassigned, up to :limit per texter: their texter cannot send them, and
--- they would block that texter's next request. Found texter by texter through the assignee
--- index, so that claims keep no index of their own for this (a third of a millisecond per
--- 300-row claim, measured); a campaign's texters are a few probes each. The zone test sits below
--- the lock, so no open conversation is locked; SKIP LOCKED leaves a send in flight alone, the
+-- Held not_started conversations of the (campaign :campaign_ids[i], zone group :zone_groups[i])
+-- pairs whose texting hours have closed, back to Unassigned, up to :limit per texter: their texter
+-- cannot send them, and they would block that texter's next request. Found texter by texter through
+-- the assignee index, so that claims keep no index of their own for this (a third of a millisecond
+-- per 300-row claim, measured); a campaign's texters are a few probes each. The zone test sits
+-- below the lock, so no open conversation is locked; SKIP LOCKED leaves a send in flight alone, the
 -- status guard one that committed.
 WITH closed AS (
     SELECT * FROM unnest($1::bigint[], $2::integer[]) AS g(campaign_id, zone_group)

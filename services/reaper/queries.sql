@@ -91,7 +91,8 @@ WHERE o.since IS NOT NULL
   AND c.release_unhandled_after_minutes IS NOT NULL AND c.status = 'active';
 
 -- name: campaign_gauges :many --
--- not null: campaign_id, unassigned_not_started, unassigned_needs_reply, assigned_needs_reply, not_started
+-- not null: campaign_id, unassigned_not_started, unassigned_needs_reply
+-- not null: assigned_needs_reply, not_started
 -- What an organizer watches per active campaign, from the tallies (migration 0011): a few rows
 -- per texter and zone group, whatever the campaign's size.
 SELECT c.id AS campaign_id,
@@ -139,12 +140,12 @@ WHERE c.status = 'active' AND c.self_assign;
 
 -- name: release_closed_initials :many --
 -- not null: id, campaign_id, from_id
--- Held not_started conversations of the (campaign :campaign_ids[i], zone group :zone_groups[i]) pairs whose texting
--- hours have closed, back to Unassigned, up to :limit per texter: their texter cannot send them, and
--- they would block that texter's next request. Found texter by texter through the assignee
--- index, so that claims keep no index of their own for this (a third of a millisecond per
--- 300-row claim, measured); a campaign's texters are a few probes each. The zone test sits below
--- the lock, so no open conversation is locked; SKIP LOCKED leaves a send in flight alone, the
+-- Held not_started conversations of the (campaign :campaign_ids[i], zone group :zone_groups[i])
+-- pairs whose texting hours have closed, back to Unassigned, up to :limit per texter: their texter
+-- cannot send them, and they would block that texter's next request. Found texter by texter through
+-- the assignee index, so that claims keep no index of their own for this (a third of a millisecond
+-- per 300-row claim, measured); a campaign's texters are a few probes each. The zone test sits
+-- below the lock, so no open conversation is locked; SKIP LOCKED leaves a send in flight alone, the
 -- status guard one that committed.
 WITH closed AS (
     SELECT * FROM unnest(:campaign_ids::bigint[], :zone_groups::integer[]) AS g(campaign_id, zone_group)

@@ -62,7 +62,8 @@ async def conversation_for_send(
     return None if record is None else ConversationForSendRow(*record)
 
 
-PREVIOUS_SENDS_SQL = """-- The (:texter_ids[i] texter, :idempotency_keys[i] idempotency key) pairs already used, with what they sent.
+PREVIOUS_SENDS_SQL = """-- The (:texter_ids[i] texter, :idempotency_keys[i] idempotency key) pairs already used, with what
+-- they sent.
 SELECT m.texter_id, m.idempotency_key, m.id, m.conversation_id, m.kind, m.delivery_status
 FROM unnest($1::bigint[], $2::text[]) AS r(texter_id, idempotency_key)
 JOIN message m ON m.texter_id = r.texter_id AND m.idempotency_key = r.idempotency_key;"""
@@ -87,8 +88,9 @@ async def previous_sends(
 
 
 CONVERSATIONS_FOR_SEND_SQL = """-- not null: i, opted_out, caller_is_member, caller_is_texter
--- conversation_for_send for a batch of (conversation :conversation_ids[i], caller :caller_ids[i]), locked in id order so
--- that two batches sharing conversations wait for each other and never deadlock.
+-- conversation_for_send for a batch of (conversation :conversation_ids[i], caller :caller_ids[i]),
+-- locked in id order so that two batches sharing conversations wait for each other and never
+-- deadlock.
 SELECT r.i, v.id, v.campaign_id, v.status, v.assignee_id, k.phone, z.zones, c.org_id,
        c.status AS campaign_status, c.texting_hours_start, c.texting_hours_end,
        c.closing_margin_minutes, c.fallback_zone, c.sending_number,
@@ -178,8 +180,8 @@ async def insert_outbounds(
     ]
 
 
-MARK_SENT_SQL = """-- A batch's conversations after their texts: :initials the initials' (now awaiting a reply), :replies the
--- replies' (our answer stops the release clock).
+MARK_SENT_SQL = """-- A batch's conversations after their texts: :initials the initials' (now awaiting a reply),
+-- :replies the replies' (our answer stops the release clock).
 UPDATE conversation
 SET status = CASE WHEN id = ANY($1::bigint[]) THEN 'awaiting_reply' ELSE 'replied' END,
     needs_reply_since = CASE WHEN id = ANY($1::bigint[]) THEN needs_reply_since END,

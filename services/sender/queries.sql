@@ -21,15 +21,17 @@ WHERE v.id = :conversation_id
 FOR UPDATE OF v;
 
 -- name: previous_sends :many --
--- The (:texter_ids[i] texter, :idempotency_keys[i] idempotency key) pairs already used, with what they sent.
+-- The (:texter_ids[i] texter, :idempotency_keys[i] idempotency key) pairs already used, with what
+-- they sent.
 SELECT m.texter_id, m.idempotency_key, m.id, m.conversation_id, m.kind, m.delivery_status
 FROM unnest(:texter_ids::bigint[], :idempotency_keys::text[]) AS r(texter_id, idempotency_key)
 JOIN message m ON m.texter_id = r.texter_id AND m.idempotency_key = r.idempotency_key;
 
 -- name: conversations_for_send :many --
 -- not null: i, opted_out, caller_is_member, caller_is_texter
--- conversation_for_send for a batch of (conversation :conversation_ids[i], caller :caller_ids[i]), locked in id order so
--- that two batches sharing conversations wait for each other and never deadlock.
+-- conversation_for_send for a batch of (conversation :conversation_ids[i], caller :caller_ids[i]),
+-- locked in id order so that two batches sharing conversations wait for each other and never
+-- deadlock.
 SELECT r.i, v.id, v.campaign_id, v.status, v.assignee_id, k.phone, z.zones, c.org_id,
        c.status AS campaign_status, c.texting_hours_start, c.texting_hours_end,
        c.closing_margin_minutes, c.fallback_zone, c.sending_number,
@@ -59,8 +61,8 @@ ON CONFLICT (texter_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NO
 RETURNING id, conversation_id, texter_id, idempotency_key;
 
 -- name: mark_sent :exec --
--- A batch's conversations after their texts: :initials the initials' (now awaiting a reply), :replies the
--- replies' (our answer stops the release clock).
+-- A batch's conversations after their texts: :initials the initials' (now awaiting a reply),
+-- :replies the replies' (our answer stops the release clock).
 UPDATE conversation
 SET status = CASE WHEN id = ANY(:initials::bigint[]) THEN 'awaiting_reply' ELSE 'replied' END,
     needs_reply_since = CASE WHEN id = ANY(:initials::bigint[]) THEN needs_reply_since END,
