@@ -11,7 +11,6 @@ WITH added AS (
 SELECT EXISTS (SELECT 1 FROM added);
 
 -- name: close_for_phone :exec --
--- positional: org_id, phone
 -- Every conversation the organization has with this number closes: nothing is sent to it again
 -- and none of them is handed out.
 UPDATE conversation v
@@ -21,7 +20,6 @@ WHERE v.contact_id = k.id AND k.phone = :phone AND c.id = k.campaign_id AND c.or
   AND v.status <> 'closed';
 
 -- name: queue_confirmation :one --
--- positional: conversation_id, org_id, our_number
 -- not null: campaign_id
 -- The organization's confirmation, from the number the contact texted, in the conversation they
 -- texted from: a message like any other, so receipts and the record find it.

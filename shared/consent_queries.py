@@ -30,31 +30,29 @@ async def add_opt_out(conn: Executor, *, org_id: int, phone: str, source: str) -
     return value
 
 
-CLOSE_FOR_PHONE_SQL = """-- positional: org_id, phone
--- Every conversation the organization has with this number closes: nothing is sent to it again
+CLOSE_FOR_PHONE_SQL = """-- Every conversation the organization has with this number closes: nothing is sent to it again
 -- and none of them is handed out.
 UPDATE conversation v
 SET status = 'closed', needs_reply_since = NULL, updated_at = now()
 FROM contact k, campaign c
-WHERE v.contact_id = k.id AND k.phone = $2 AND c.id = k.campaign_id AND c.org_id = $1
+WHERE v.contact_id = k.id AND k.phone = $1 AND c.id = k.campaign_id AND c.org_id = $2
   AND v.status <> 'closed';"""
 
 
-async def close_for_phone(conn: Executor, *, org_id: int, phone: str) -> str:
-    return await conn.execute(CLOSE_FOR_PHONE_SQL, org_id, phone)
+async def close_for_phone(conn: Executor, *, phone: str, org_id: int) -> str:
+    return await conn.execute(CLOSE_FOR_PHONE_SQL, phone, org_id)
 
 
-QUEUE_CONFIRMATION_SQL = """-- positional: conversation_id, org_id, our_number
--- not null: campaign_id
+QUEUE_CONFIRMATION_SQL = """-- not null: campaign_id
 -- The organization's confirmation, from the number the contact texted, in the conversation they
 -- texted from: a message like any other, so receipts and the record find it.
 INSERT INTO message (conversation_id, direction, kind, body, delivery_status, our_number)
-SELECT v.id, 'outbound', 'opt_out_confirmation', o.opt_out_confirmation, 'queued', $3
+SELECT v.id, 'outbound', 'opt_out_confirmation', o.opt_out_confirmation, 'queued', $1
 FROM conversation v
 JOIN campaign c ON c.id = v.campaign_id
 JOIN organization o ON o.id = c.org_id
-WHERE v.id = $1 AND o.id = $2
-RETURNING id, body, (SELECT campaign_id FROM conversation WHERE id = $1) AS campaign_id;"""
+WHERE v.id = $2 AND o.id = $3
+RETURNING id, body, (SELECT campaign_id FROM conversation WHERE id = $2) AS campaign_id;"""
 
 
 class QueueConfirmationRow(msgspec.Struct, frozen=True):
@@ -64,9 +62,9 @@ class QueueConfirmationRow(msgspec.Struct, frozen=True):
 
 
 async def queue_confirmation(
-    conn: Executor, *, conversation_id: int, org_id: int, our_number: str
+    conn: Executor, *, our_number: str, conversation_id: int, org_id: int
 ) -> QueueConfirmationRow:
-    record = await conn.fetchrow(QUEUE_CONFIRMATION_SQL, conversation_id, org_id, our_number)
+    record = await conn.fetchrow(QUEUE_CONFIRMATION_SQL, our_number, conversation_id, org_id)
     if record is None:
         raise LookupError("queue_confirmation: no row")
     return QueueConfirmationRow(*record)

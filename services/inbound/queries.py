@@ -117,36 +117,34 @@ async def insert_inbound_messages(
     ]
 
 
-INBOUND_REPEATS_SQL = """-- positional: provider_message_id, from_phone, to_phone, body
--- Whether the contact's message stored under provider id :provider_message_id is the one from
+INBOUND_REPEATS_SQL = """-- Whether the contact's message stored under provider id :provider_message_id is the one from
 -- :from_phone to :to_phone saying :body: a true repeat. NULL when no message has that id (yet).
-SELECT k.phone = $2 AND m.our_number IS NOT DISTINCT FROM $3 AND m.body = $4
+SELECT k.phone = $1 AND m.our_number IS NOT DISTINCT FROM $2 AND m.body = $3
 FROM message m
 JOIN conversation v ON v.id = m.conversation_id
 JOIN contact k ON k.id = v.contact_id
-WHERE m.direction = 'inbound' AND m.provider_message_id = $1;"""
+WHERE m.direction = 'inbound' AND m.provider_message_id = $4;"""
 
 
 async def inbound_repeats(
-    conn: Executor, *, provider_message_id: str, from_phone: str, to_phone: str | None, body: str
+    conn: Executor, *, from_phone: str, to_phone: str | None, body: str, provider_message_id: str
 ) -> bool | None:
     value: bool | None = await conn.fetchval(
-        INBOUND_REPEATS_SQL, provider_message_id, from_phone, to_phone, body
+        INBOUND_REPEATS_SQL, from_phone, to_phone, body, provider_message_id
     )
     return value
 
 
-UNMATCHED_REPEATS_SQL = """-- positional: provider_message_id, from_phone, to_phone, body
--- The same for a message kept in unmatched_inbound.
-SELECT from_phone = $2 AND to_phone = $3 AND body = $4
-FROM unmatched_inbound WHERE provider_message_id = $1;"""
+UNMATCHED_REPEATS_SQL = """-- The same for a message kept in unmatched_inbound.
+SELECT from_phone = $1 AND to_phone = $2 AND body = $3
+FROM unmatched_inbound WHERE provider_message_id = $4;"""
 
 
 async def unmatched_repeats(
-    conn: Executor, *, provider_message_id: str, from_phone: str, to_phone: str, body: str
+    conn: Executor, *, from_phone: str, to_phone: str, body: str, provider_message_id: str
 ) -> bool | None:
     value: bool | None = await conn.fetchval(
-        UNMATCHED_REPEATS_SQL, provider_message_id, from_phone, to_phone, body
+        UNMATCHED_REPEATS_SQL, from_phone, to_phone, body, provider_message_id
     )
     return value
 
@@ -226,52 +224,49 @@ async def consent_turn(conn: Executor, *, org_id: int, phone: str, sequence: int
     return value
 
 
-STOP_APPLIED_SQL = """-- positional: org_id, phone, sequence, is_new
--- The STOP at sequence :sequence, just applied to number :phone of organization :org_id; a new
+STOP_APPLIED_SQL = """-- The STOP at sequence :sequence, just applied to number :phone of organization :org_id; a new
 -- opt-out (:is_new) was confirmed as it was applied (migration 0010).
 UPDATE consent_order
 SET last_word = 'opt_out',
-    confirmed_stop_seq = CASE WHEN $4 THEN $3 ELSE confirmed_stop_seq END
-WHERE org_id = $1 AND phone = $2;"""
+    confirmed_stop_seq = CASE WHEN $1 THEN $2 ELSE confirmed_stop_seq END
+WHERE org_id = $3 AND phone = $4;"""
 
 
 async def stop_applied(
-    conn: Executor, *, org_id: int, phone: str, sequence: int, is_new: bool
+    conn: Executor, *, is_new: bool, sequence: int, org_id: int, phone: str
 ) -> str:
-    return await conn.execute(STOP_APPLIED_SQL, org_id, phone, sequence, is_new)
+    return await conn.execute(STOP_APPLIED_SQL, is_new, sequence, org_id, phone)
 
 
-START_APPLIED_SQL = """-- positional: org_id, phone, sequence
-UPDATE consent_order SET last_word = 'opt_in', newest_start_seq = greatest(newest_start_seq, $3)
-WHERE org_id = $1 AND phone = $2;"""
+START_APPLIED_SQL = """UPDATE consent_order SET last_word = 'opt_in', newest_start_seq = greatest(newest_start_seq, $1)
+WHERE org_id = $2 AND phone = $3;"""
 
 
-async def start_applied(conn: Executor, *, org_id: int, phone: str, sequence: int) -> str:
-    return await conn.execute(START_APPLIED_SQL, org_id, phone, sequence)
+async def start_applied(conn: Executor, *, sequence: int, org_id: int, phone: str) -> str:
+    return await conn.execute(START_APPLIED_SQL, sequence, org_id, phone)
 
 
-LATE_START_SQL = """-- positional: org_id, phone, sequence, confirm
--- A START at sequence :sequence, older than the last word applied: whether the number, opted out
+LATE_START_SQL = """-- A START at sequence :sequence, older than the last word applied: whether the number, opted out
 -- now by a STOP, is owed a confirmation because this START is its newest (in stream order) and came
 -- after its newest confirmed STOP; the STOPs after it then began an opt-out never confirmed. With
 -- :confirm (a conversation to confirm in), the last applied STOP counts as confirmed from now:
 -- once. The row is locked already, by consent_turn.
 UPDATE consent_order o
-SET newest_start_seq = greatest(o.newest_start_seq, $3),
-    confirmed_stop_seq = CASE WHEN owed.yes AND $4 THEN o.stream_seq ELSE o.confirmed_stop_seq END
+SET newest_start_seq = greatest(o.newest_start_seq, $1),
+    confirmed_stop_seq = CASE WHEN owed.yes AND $2 THEN o.stream_seq ELSE o.confirmed_stop_seq END
 FROM (
     SELECT last_word = 'opt_out'
-           AND $3 > coalesce(newest_start_seq, -1)
-           AND $3 > coalesce(confirmed_stop_seq, -1)
-           AND EXISTS (SELECT 1 FROM opt_out WHERE org_id = $1 AND phone = $2) AS yes
-    FROM consent_order WHERE org_id = $1 AND phone = $2
+           AND $1 > coalesce(newest_start_seq, -1)
+           AND $1 > coalesce(confirmed_stop_seq, -1)
+           AND EXISTS (SELECT 1 FROM opt_out WHERE org_id = $3 AND phone = $4) AS yes
+    FROM consent_order WHERE org_id = $3 AND phone = $4
 ) owed
-WHERE o.org_id = $1 AND o.phone = $2
-RETURNING owed.yes AND $4 AS confirm;"""
+WHERE o.org_id = $3 AND o.phone = $4
+RETURNING owed.yes AND $2 AS confirm;"""
 
 
 async def late_start(
-    conn: Executor, *, org_id: int, phone: str, sequence: int, confirm: bool
+    conn: Executor, *, sequence: int, confirm: bool, org_id: int, phone: str
 ) -> bool | None:
-    value: bool | None = await conn.fetchval(LATE_START_SQL, org_id, phone, sequence, confirm)
+    value: bool | None = await conn.fetchval(LATE_START_SQL, sequence, confirm, org_id, phone)
     return value

@@ -59,7 +59,6 @@ ON CONFLICT (direction, provider_message_id) WHERE provider_message_id IS NOT NU
 RETURNING provider_message_id;
 
 -- name: inbound_repeats :scalar --
--- positional: provider_message_id, from_phone, to_phone, body
 -- Whether the contact's message stored under provider id :provider_message_id is the one from
 -- :from_phone to :to_phone saying :body: a true repeat. NULL when no message has that id (yet).
 SELECT k.phone = :from_phone AND m.our_number IS NOT DISTINCT FROM :to_phone? AND m.body = :body
@@ -69,7 +68,6 @@ JOIN contact k ON k.id = v.contact_id
 WHERE m.direction = 'inbound' AND m.provider_message_id = :provider_message_id;
 
 -- name: unmatched_repeats :scalar --
--- positional: provider_message_id, from_phone, to_phone, body
 -- The same for a message kept in unmatched_inbound.
 SELECT from_phone = :from_phone AND to_phone = :to_phone AND body = :body
 FROM unmatched_inbound WHERE provider_message_id = :provider_message_id;
@@ -111,7 +109,6 @@ WITH turn AS (
 SELECT EXISTS (SELECT 1 FROM turn);
 
 -- name: stop_applied :exec --
--- positional: org_id, phone, sequence, is_new
 -- The STOP at sequence :sequence, just applied to number :phone of organization :org_id; a new
 -- opt-out (:is_new) was confirmed as it was applied (migration 0010).
 UPDATE consent_order
@@ -120,12 +117,10 @@ SET last_word = 'opt_out',
 WHERE org_id = :org_id AND phone = :phone;
 
 -- name: start_applied :exec --
--- positional: org_id, phone, sequence
 UPDATE consent_order SET last_word = 'opt_in', newest_start_seq = greatest(newest_start_seq, :sequence)
 WHERE org_id = :org_id AND phone = :phone;
 
 -- name: late_start :scalar --
--- positional: org_id, phone, sequence, confirm
 -- A START at sequence :sequence, older than the last word applied: whether the number, opted out
 -- now by a STOP, is owed a confirmation because this START is its newest (in stream order) and came
 -- after its newest confirmed STOP; the STOPs after it then began an opt-out never confirmed. With

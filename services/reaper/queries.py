@@ -111,13 +111,12 @@ async def release_all_unhandled(
     ]
 
 
-RELEASE_STALE_INITIALS_SQL = """-- positional: campaign_id, held_longer_than_hours, operation, actor_id, now
--- not null: id, campaign_id, from_id
+RELEASE_STALE_INITIALS_SQL = """-- not null: id, campaign_id, from_id
 -- Not-started conversations held longer than :held_longer_than_hours hours by texters who stopped.
 WITH due AS (
     SELECT id, campaign_id, assignee_id FROM conversation
     WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = 'not_started'
-      AND assigned_at <= coalesce($5, now()) - make_interval(hours => $2)
+      AND assigned_at <= coalesce($2, now()) - make_interval(hours => $3)
     ORDER BY id FOR UPDATE
 ), batch AS (
     SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(assignee_id), '{}') AS froms,
@@ -126,8 +125,8 @@ WITH due AS (
 )
 SELECT m.id, m.campaign_id, m.from_id
 FROM batch,
-     move_conversations($3, batch.ids, batch.froms, batch.tos,
-                        'not_started', 'stale_initials', $4) m
+     move_conversations($4, batch.ids, batch.froms, batch.tos,
+                        'not_started', 'stale_initials', $5) m
 ORDER BY m.id;"""
 
 
@@ -141,20 +140,20 @@ async def release_stale_initials(
     conn: Executor,
     *,
     campaign_id: int,
+    now: datetime.datetime | None,
     held_longer_than_hours: int,
     operation: uuid.UUID,
     actor_id: int,
-    now: datetime.datetime | None,
 ) -> list[ReleaseStaleInitialsRow]:
     return [
         ReleaseStaleInitialsRow(*r)
         for r in await conn.fetch(
             RELEASE_STALE_INITIALS_SQL,
             campaign_id,
+            now,
             held_longer_than_hours,
             operation,
             actor_id,
-            now,
         )
     ]
 

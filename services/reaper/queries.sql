@@ -57,7 +57,6 @@ FROM batch,
 ORDER BY m.id;
 
 -- name: release_stale_initials :many --
--- positional: campaign_id, held_longer_than_hours, operation, actor_id, now
 -- not null: id, campaign_id, from_id
 -- Not-started conversations held longer than :held_longer_than_hours hours by texters who stopped.
 WITH due AS (

@@ -16,23 +16,22 @@ import msgspec
 
 from shared.query_executor import Executor
 
-CONVERSATION_FOR_SEND_SQL = """-- positional: conversation_id, caller_id
--- not null: opted_out, caller_is_member, caller_is_texter
+CONVERSATION_FOR_SEND_SQL = """-- not null: opted_out, caller_is_member, caller_is_texter
 -- The row lock serialises a send with an opt-out, a reassignment or another send.
 SELECT v.id, v.campaign_id, v.status, v.assignee_id, k.phone, z.zones, c.org_id,
        c.status AS campaign_status, c.texting_hours_start, c.texting_hours_end,
        c.closing_margin_minutes, c.fallback_zone, c.sending_number,
        EXISTS (SELECT 1 FROM opt_out o WHERE o.org_id = c.org_id AND o.phone = k.phone) AS opted_out,
        EXISTS (SELECT 1 FROM organization_member m
-               WHERE m.org_id = c.org_id AND m.user_id = $2) AS caller_is_member,
+               WHERE m.org_id = c.org_id AND m.user_id = $1) AS caller_is_member,
        EXISTS (SELECT 1 FROM campaign_texter t
-               WHERE t.campaign_id = c.id AND t.user_id = $2) AS caller_is_texter
+               WHERE t.campaign_id = c.id AND t.user_id = $1) AS caller_is_texter
 FROM conversation v
 JOIN contact k ON k.id = v.contact_id
 JOIN campaign c ON c.id = v.campaign_id
 -- The contact's zones, as the assigner saw them when it handed the conversation out.
 JOIN zone_group z ON z.id = v.zone_group
-WHERE v.id = $1
+WHERE v.id = $2
 FOR UPDATE OF v;"""
 
 
@@ -56,9 +55,9 @@ class ConversationForSendRow(msgspec.Struct, frozen=True):
 
 
 async def conversation_for_send(
-    conn: Executor, *, conversation_id: int, caller_id: int
+    conn: Executor, *, caller_id: int, conversation_id: int
 ) -> ConversationForSendRow | None:
-    record = await conn.fetchrow(CONVERSATION_FOR_SEND_SQL, conversation_id, caller_id)
+    record = await conn.fetchrow(CONVERSATION_FOR_SEND_SQL, caller_id, conversation_id)
     return None if record is None else ConversationForSendRow(*record)
 
 
@@ -196,25 +195,24 @@ async def mark_sent(
     return await conn.execute(MARK_SENT_SQL, initials, replies)
 
 
-APPLY_RECEIPT_SQL = """-- positional: message_id, provider_message_id, status, error_code, new_provider_message_id, reported_number
--- A later receipt never takes a message back: delivered and failed are final.
+APPLY_RECEIPT_SQL = """-- A later receipt never takes a message back: delivered and failed are final.
 UPDATE message
-SET delivery_status = $3,
-    error_code = coalesce($4, error_code),
-    provider_message_id = coalesce(provider_message_id, $5),
+SET delivery_status = $1,
+    error_code = coalesce($2, error_code),
+    provider_message_id = coalesce(provider_message_id, $3),
     -- The number the bridge says it sent from, if the message's organization owns it: a number
     -- it does not own would route the contact's answers (and STOP) to whoever does.
     our_number = coalesce(
         (SELECT n.phone FROM sending_number n
          JOIN conversation v ON v.id = message.conversation_id
          JOIN campaign c ON c.id = v.campaign_id
-         WHERE n.phone = $6 AND n.org_id = c.org_id),
+         WHERE n.phone = $4 AND n.org_id = c.org_id),
         our_number),
     updated_at = now()
 WHERE direction = 'outbound'
-  AND (id = $1 OR ($1::bigint IS NULL AND provider_message_id = $2))
+  AND (id = $5 OR ($5::bigint IS NULL AND provider_message_id = $6))
   AND delivery_status IN ('queued', 'sent')
-  AND NOT (delivery_status = 'sent' AND $3 = 'sent')
+  AND NOT (delivery_status = 'sent' AND $1 = 'sent')
 RETURNING id, our_number;"""
 
 
@@ -226,21 +224,21 @@ class ApplyReceiptRow(msgspec.Struct, frozen=True):
 async def apply_receipt(
     conn: Executor,
     *,
-    message_id: int | None,
-    provider_message_id: str | None,
     status: str,
     error_code: str | None,
     new_provider_message_id: str | None,
     reported_number: str | None,
+    message_id: int | None,
+    provider_message_id: str | None,
 ) -> ApplyReceiptRow | None:
     record = await conn.fetchrow(
         APPLY_RECEIPT_SQL,
-        message_id,
-        provider_message_id,
         status,
         error_code,
         new_provider_message_id,
         reported_number,
+        message_id,
+        provider_message_id,
     )
     return None if record is None else ApplyReceiptRow(*record)
 

@@ -1,7 +1,6 @@
 -- The sender's named queries. $now is injectable: coalesce($n, now()).
 
 -- name: conversation_for_send :maybe --
--- positional: conversation_id, caller_id
 -- not null: opted_out, caller_is_member, caller_is_texter
 -- The row lock serialises a send with an opt-out, a reassignment or another send.
 SELECT v.id, v.campaign_id, v.status, v.assignee_id, k.phone, z.zones, c.org_id,
@@ -71,7 +70,6 @@ WHERE (id = ANY(:initials::bigint[]) AND status = 'not_started')
    OR (id = ANY(:replies::bigint[]) AND status <> 'closed');
 
 -- name: apply_receipt :maybe --
--- positional: message_id, provider_message_id, status, error_code, new_provider_message_id, reported_number
 -- A later receipt never takes a message back: delivered and failed are final.
 UPDATE message
 SET delivery_status = :status,
