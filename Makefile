@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes; the stamp remembers the last install.
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean tools lock js schema
+.PHONY: run test lint typecheck unit install clean tools lock js schema queries
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,11 @@ lock: install
 # changes it (tests/integration/test_schema_file.py fails until then).
 schema: install
 	$(BIN)/python -m tests.support.schema
+
+# The typed query modules (`*_queries.py`, beside each `.sql` file), written again after a
+# query or a migration changes (tests/integration/test_query_modules.py fails until then).
+queries: install
+	$(BIN)/python -m tools.sql_codegen
 
 unit: install
 	$(BIN)/python -m pytest tests/unit

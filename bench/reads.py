@@ -27,7 +27,7 @@ import asyncpg
 from bench.support import latency_summary, servers, write_results
 from services.assigner.conversation_pages import page_statement
 from services.assigner.named_queries import QUERIES
-from services.reaper.named_queries import QUERIES as REAPER
+from services.reaper import queries as reaper_queries
 from shared.runtime.migrations import migrate_database
 
 # The previous release's statements, for the baseline.
@@ -183,7 +183,7 @@ async def main(args: argparse.Namespace) -> None:
                 started = time.perf_counter()
                 campaign = await build(conn, org, texters, size)
                 await conn.execute("VACUUM ANALYZE")
-                await conn.fetchval(REAPER["fold_tallies"])  # as the reaper keeps them
+                await reaper_queries.fold_tallies(conn)  # as the reaper keeps them
                 print(f"built {size:,} in {time.perf_counter() - started:.0f} s", flush=True)
                 runs[size] = await measure(conn, campaign, texters[1], idle, args.repeat)
                 print(f"  {size:,}: {runs[size]}", flush=True)

@@ -1,7 +1,7 @@
 -- File imports in parts (services/assigner/contacts.py): parts are staged under an import id and
 -- go into the campaign together, in the commit's one transaction, or not at all.
 
--- name: sweep_file_imports --
+-- name: sweep_file_imports :exec --
 -- Imports abandoned for a day (a client that died, an outage that outlasted it) and the answers
 -- of committed ones, which a retried commit needs only for minutes.
 -- One request in flight on such an import keeps it (SKIP LOCKED): sweeps never wait or deadlock.
@@ -10,53 +10,55 @@ DELETE FROM contact_file_import WHERE id IN (
     FOR UPDATE SKIP LOCKED
 );
 
--- name: create_file_import --
+-- name: create_file_import :exec --
 INSERT INTO contact_file_import (id, campaign_id, created_by, rows)
-VALUES ($1, $2, $3, $4)
+VALUES (:import_id, :campaign_id, :user_id, :rows)
 ON CONFLICT (id) DO NOTHING;
 
--- name: file_import_for_update --
+-- name: file_import_for_update :maybe --
 -- The commit or an abort has the import to itself: a part or another commit arriving meanwhile,
 -- or either arriving while parts are being staged, does not wait (NOWAIT) and is told to ask
--- again. Only the caller's own import of this campaign ($2, $3) is found: another's, busy or
+-- again. Only the caller's own import of this campaign (:campaign_id, :user_id) is found: another's, busy or
 -- not, is as absent as an id never used, and is not locked.
 SELECT campaign_id, created_by, rows, staged, state, result
-FROM contact_file_import WHERE id = $1 AND campaign_id = $2 AND created_by = $3
+FROM contact_file_import WHERE id = :import_id AND campaign_id = :campaign_id AND created_by = :user_id
 FOR UPDATE NOWAIT;
 
--- name: file_import_for_staging --
+-- name: file_import_for_staging :maybe --
 -- Parts are staged side by side (a key share lock each, which only the commit's and an abort's
 -- locks exclude); each adds its count under the row's own lock, taken by count_staged. Only the
 -- caller's own, as above.
 SELECT campaign_id, created_by, rows, staged, state, result
-FROM contact_file_import WHERE id = $1 AND campaign_id = $2 AND created_by = $3
+FROM contact_file_import WHERE id = :import_id AND campaign_id = :campaign_id AND created_by = :user_id
 FOR KEY SHARE NOWAIT;
 
--- name: staged_between --
-SELECT count(*) FROM contact_file_row WHERE import_id = $1 AND row_no >= $2 AND row_no < $3;
+-- name: staged_between :scalar --
+SELECT count(*) FROM contact_file_row WHERE import_id = :import_id AND row_no >= :first_row AND row_no < :end_row;
 
--- name: count_staged --
--- $2 rows more were staged; answers the rows staged so far. Parts staged side by side take turns
+-- name: count_staged :scalar --
+-- positional: import_id, added
+-- :added rows more were staged; answers the rows staged so far. Parts staged side by side take turns
 -- here, each until its transaction ends, and each adds to the count the one before it left.
-UPDATE contact_file_import SET staged = staged + $2, touched_at = now() WHERE id = $1
+UPDATE contact_file_import SET staged = staged + :added, touched_at = now() WHERE id = :import_id
 RETURNING staged;
 
--- name: commit_file_import --
--- Everything staged under import $1 goes into campaign $2 of organization $3 in this one
+-- name: commit_file_import :maybe --
+-- positional: import_id, campaign_id, org_id, first_rejections
+-- Everything staged under import :import_id goes into campaign :campaign_id of organization :org_id in this one
 -- statement: each phone's first row in the file, unless the organization's opt-out list or the
 -- campaign already has that phone; every other row is a rejection with its reason. Answers the
--- count imported, the rejections counted by reason, and the first $4 rejections in file order.
+-- count imported, the rejections counted by reason, and the first :first_rejections rejections in file order.
 WITH staged AS (
     SELECT row_no, phone, first_name, last_name, fields, timezone, reason,
            row_number() OVER (PARTITION BY phone ORDER BY row_no) AS nth
-    FROM contact_file_row WHERE import_id = $1
+    FROM contact_file_row WHERE import_id = :import_id
 ), candidates AS (
     SELECT s.row_no, s.phone, s.first_name, s.last_name, s.fields, s.timezone,
-           EXISTS (SELECT 1 FROM opt_out o WHERE o.org_id = $3 AND o.phone = s.phone) AS opted_out
+           EXISTS (SELECT 1 FROM opt_out o WHERE o.org_id = :org_id AND o.phone = s.phone) AS opted_out
     FROM staged s WHERE s.reason IS NULL AND s.nth = 1
 ), inserted AS (
     INSERT INTO contact (campaign_id, phone, first_name, last_name, fields, timezone)
-    SELECT $2, phone, first_name, last_name, fields, timezone
+    SELECT :campaign_id, phone, first_name, last_name, fields, timezone
     FROM candidates WHERE NOT opted_out ORDER BY row_no
     ON CONFLICT (campaign_id, phone) DO NOTHING
     RETURNING id, phone, timezone
@@ -64,7 +66,7 @@ WITH staged AS (
     -- The zone group from the contact's own row, here, not by the insert trigger, which reads
     -- the contact again row by row (5 of a million-row commit's 28 s).
     INSERT INTO conversation (campaign_id, contact_id, zone_group)
-    SELECT $2, id, contact_zone_group(timezone, phone) FROM inserted ORDER BY id
+    SELECT :campaign_id, id, contact_zone_group(timezone, phone) FROM inserted ORDER BY id
 ), outcome AS (
     -- Every rejected row with its reason. No joins: the staged rows have no statistics yet, and
     -- a nested loop over two CTEs of a million rows each would never end; NOT IN is hashed.
@@ -85,16 +87,16 @@ SELECT
            FROM outcome GROUP BY 1) AS counted) AS rejected_by_reason,
     (SELECT coalesce(jsonb_agg(jsonb_build_object('row', row_no, 'reason', reason)
                                ORDER BY row_no), '[]'::jsonb)
-     FROM (SELECT row_no, reason FROM outcome ORDER BY row_no LIMIT $4) AS firsts)
+     FROM (SELECT row_no, reason FROM outcome ORDER BY row_no LIMIT :first_rejections) AS firsts)
         AS first_rejections;
 
--- name: finish_file_import --
+-- name: finish_file_import :exec --
 -- The staged rows are in the campaign now; keep only the answer, for a retried commit.
 WITH emptied AS (
-    DELETE FROM contact_file_row WHERE import_id = $1
+    DELETE FROM contact_file_row WHERE import_id = :import_id
 )
-UPDATE contact_file_import SET state = 'committed', result = $2, touched_at = now()
-WHERE id = $1;
+UPDATE contact_file_import SET state = 'committed', result = :result, touched_at = now()
+WHERE id = :import_id;
 
--- name: abort_file_import --
-DELETE FROM contact_file_import WHERE id = $1 AND state = 'staging';
+-- name: abort_file_import :exec --
+DELETE FROM contact_file_import WHERE id = :import_id AND state = 'staging';

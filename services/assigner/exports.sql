@@ -1,43 +1,46 @@
 -- Campaign exports (services/assigner/exports.py, issue #33).
 
--- name: start_export --
+-- name: start_export :maybe --
 INSERT INTO campaign_export (org_id, campaign_id, requested_by, kind, statuses, since, until,
                              object_name, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(hours => $9))
+VALUES (:org_id, :campaign_id, :user_id, :kind, :statuses, :since, :until, :name, now() + make_interval(hours => :ttl_hours))
 RETURNING *;
 
--- name: export_turn --
--- Held to the end of the starting transaction: one start at a time per campaign $1 and kind $2,
+-- name: export_turn :exec --
+-- Held to the end of the starting transaction: one start at a time per campaign :campaign_id and kind :kind,
 -- so two at once cannot both find none running.
-SELECT pg_advisory_xact_lock(hashtextextended('campaign_export:' || $1::bigint || ':' || $2, 0));
+SELECT pg_advisory_xact_lock(hashtextextended('campaign_export:' || :campaign_id::bigint || ':' || :kind, 0));
 
--- name: running_export --
--- The export of campaign $1 and kind $2 still running (its exporter beat within $3 seconds),
+-- name: running_export :scalar --
+-- The export of campaign :campaign_id and kind :kind still running (its exporter beat within :silent_seconds seconds),
 -- if any: one at a time per campaign and kind.
 SELECT id FROM campaign_export
-WHERE campaign_id = $1 AND kind = $2 AND state = 'running'
-  AND heartbeat_at >= now() - make_interval(secs => $3)
+WHERE campaign_id = :campaign_id AND kind = :kind AND state = 'running'
+  AND heartbeat_at >= now() - make_interval(secs => :silent_seconds)
 ORDER BY id DESC
 LIMIT 1;
 
--- name: export --
-SELECT * FROM campaign_export WHERE id = $1;
+-- name: export :maybe --
+SELECT * FROM campaign_export WHERE id = :export_id;
 
--- name: heartbeat --
-UPDATE campaign_export SET heartbeat_at = now(), size_bytes = $2
-WHERE id = $1 AND state = 'running';
+-- name: heartbeat :exec --
+-- positional: export_id, size_bytes
+UPDATE campaign_export SET heartbeat_at = now(), size_bytes = :size_bytes
+WHERE id = :export_id AND state = 'running';
 
--- name: finish_export --
--- Export $1 from running to $2 (complete or failed); no row if it was not running.
+-- name: finish_export :maybe --
+-- positional: export_id, state, size_bytes, row_count, digest, object_nuid, error
+-- Export :export_id from running to :state (complete or failed); no row if it was not running.
 UPDATE campaign_export
-SET state = $2, size_bytes = $3, row_count = $4, digest = $5, object_nuid = $6, error = $7,
+SET state = :state, size_bytes = :size_bytes, row_count = :row_count, digest = :digest, object_nuid = :object_nuid, error = :error,
     finished_at = now(), heartbeat_at = now()
-WHERE id = $1 AND state = 'running'
+WHERE id = :export_id AND state = 'running'
 RETURNING *;
 
--- name: export_conversations --
--- One row per conversation of campaign $1 (organization $2): the contact, status, holder,
--- times and opt-out; only statuses $3 (empty: all), last changed in [$4, $5) (NULL: open).
+-- name: export_conversations :many --
+-- positional: campaign_id, org_id, statuses, since, until
+-- One row per conversation of campaign :campaign_id (organization :org_id): the contact, status, holder,
+-- times and opt-out; only statuses :statuses (empty: all), last changed in [:since, :until) (NULL: open).
 -- Text a person typed goes through csv_cell (migration 0017: no formula cells).
 SELECT cv.id AS conversation_id, ct.id AS contact_id, csv_cell(ct.phone) AS phone,
        csv_cell(ct.first_name) AS first_name, csv_cell(ct.last_name) AS last_name,
@@ -49,16 +52,16 @@ SELECT cv.id AS conversation_id, ct.id AS contact_id, csv_cell(ct.phone) AS phon
 FROM conversation cv
 JOIN contact ct ON ct.id = cv.contact_id
 LEFT JOIN app_user u ON u.id = cv.assignee_id
-LEFT JOIN opt_out o ON o.org_id = $2 AND o.phone = ct.phone
-WHERE cv.campaign_id = $1 AND (cardinality($3::text[]) = 0 OR cv.status = ANY($3::text[]))
-  AND ($4::timestamptz IS NULL OR cv.updated_at >= $4)
-  AND ($5::timestamptz IS NULL OR cv.updated_at < $5)
+LEFT JOIN opt_out o ON o.org_id = :org_id AND o.phone = ct.phone
+WHERE cv.campaign_id = :campaign_id AND (cardinality(:statuses::text[]) = 0 OR cv.status = ANY(:statuses::text[]))
+  AND (:since?::timestamptz IS NULL OR cv.updated_at >= :since?)
+  AND (:until?::timestamptz IS NULL OR cv.updated_at < :until?)
 ORDER BY cv.id;
 
--- name: export_messages --
--- One row per message of campaign $1 (organization $2, unused: the same shape as the
+-- name: export_messages :many --
+-- One row per message of campaign :campaign_id (organization :org_id, unused: the same shape as the
 -- conversations' export): direction, kind, body, times, the texter, the provider's status and
--- code; only conversations in statuses $3 (empty: all), messages created in [$4, $5).
+-- code; only conversations in statuses :statuses (empty: all), messages created in [:since, :until).
 SELECT m.id AS message_id, m.conversation_id, csv_cell(ct.phone) AS phone, m.direction, m.kind,
        csv_cell(m.body) AS body, m.texter_id, csv_cell(u.name) AS texter_name,
        m.delivery_status AS provider_status, csv_cell(m.error_code) AS provider_code,
@@ -67,8 +70,8 @@ FROM conversation cv
 JOIN message m ON m.conversation_id = cv.id
 JOIN contact ct ON ct.id = cv.contact_id
 LEFT JOIN app_user u ON u.id = m.texter_id
-WHERE cv.campaign_id = $1 AND $2::bigint IS NOT NULL
-  AND (cardinality($3::text[]) = 0 OR cv.status = ANY($3::text[]))
-  AND ($4::timestamptz IS NULL OR m.created_at >= $4)
-  AND ($5::timestamptz IS NULL OR m.created_at < $5)
+WHERE cv.campaign_id = :campaign_id AND :org_id?::bigint IS NOT NULL
+  AND (cardinality(:statuses::text[]) = 0 OR cv.status = ANY(:statuses::text[]))
+  AND (:since?::timestamptz IS NULL OR m.created_at >= :since?)
+  AND (:until?::timestamptz IS NULL OR m.created_at < :until?)
 ORDER BY m.conversation_id, m.id;

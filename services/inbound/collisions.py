@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter
 
-from shared.runtime.database import Connection
-
 ID_COLLISIONS = Counter(
     "baton_inbound_id_collisions_total",
     "Contacts' messages whose provider id another, different message already had: stored under "
@@ -46,22 +44,20 @@ class IdTakenError(Exception):
 
 
 async def store(
-    conn: Connection,
     ids: list[str],
     insert: Callable[[str], Awaitable[bool]],
-    repeats_query: str,
-    content: tuple[str, str, str],
+    repeats: Callable[[str], Awaitable[bool | None]],
 ) -> tuple[str, bool]:
     """Store a message whose provider id (ids[0]) was taken when the batch inserted it: returns
     the id it is kept under and whether it is new. `insert(id)` inserts it under `id` (ON
-    CONFLICT DO NOTHING) and says whether it did; `repeats_query` says whether the message under
-    an id has this `content` (phone, number texted, body)."""
+    CONFLICT DO NOTHING) and says whether it did; `repeats(id)` whether the message under `id`
+    has this one's content (phone, number texted, body)."""
     for candidate in ids:
         # The provider's own id is tried again too: cheap, on a path taken rarely, and right
         # should the row the batch's insert met have gone since.
         if await insert(candidate):
             return candidate, True
         # Inserted by a transaction committed before this statement began, or by this one.
-        if await conn.fetchval(repeats_query, candidate, *content):
+        if await repeats(candidate):
             return candidate, False
     raise IdTakenError(f"provider id {ids[0]!r}: every derived id holds another message")

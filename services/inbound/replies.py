@@ -24,7 +24,7 @@ import asyncpg
 from nats.aio.msg import Msg
 from prometheus_client import Counter, Histogram
 
-from services.inbound import collisions
+from services.inbound import collisions, queries
 from services.inbound.opt_out import Outcome, classify
 from shared.contract.errors import bad_request
 from shared.contract.schemas.messaging import InboundSms
@@ -33,9 +33,7 @@ from shared.runtime import consent
 from shared.runtime.batch_writers import BatchWriters, fail_every, take_distinct
 from shared.runtime.database import Connection
 from shared.runtime.outages import is_unavailable
-from shared.runtime.queries import load_queries
 
-QUERIES = load_queries("services.inbound")
 RECEIVED = Counter(
     "baton_messages_received_total", "Contacts' messages ingested, by outcome.", ["outcome"]
 )
@@ -152,13 +150,17 @@ class Replies:
             return "duplicate"
         assert org_id is not None  # a matched conversation has its campaign's organization
         phone, to = message.phone, message.to
-        if sequence is not None and not await conn.fetchval(
-            QUERIES["consent_turn"], org_id, phone, sequence
+        if sequence is not None and not await queries.consent_turn(
+            conn, org_id=org_id, phone=phone, sequence=sequence
         ):
             # The number said something later that is already applied: this word is kept as
             # the message it is, and the consent stays what the later word made it.
-            if intent == "opt_in" and await conn.fetchval(
-                QUERIES["late_start"], org_id, phone, sequence, conversation_id is not None
+            if intent == "opt_in" and await queries.late_start(
+                conn,
+                org_id=org_id,
+                phone=phone,
+                sequence=sequence,
+                confirm=conversation_id is not None,
             ):
                 # ...but in stream order it opted the number in, and the STOP applied before it
                 # (a repeat then) began a new opt-out: that one is confirmed now.
@@ -183,7 +185,9 @@ class Replies:
                 provider_message_id=stored_id,
             )
             if sequence is not None:
-                await conn.execute(QUERIES["stop_applied"], org_id, phone, sequence, is_new)
+                await queries.stop_applied(
+                    conn, org_id=org_id, phone=phone, sequence=sequence, is_new=is_new
+                )
             if not is_new:
                 return "opt_out_repeated"  # consent already withdrawn: confirmed once, not again
             return intent
@@ -197,7 +201,7 @@ class Replies:
             provider_message_id=stored_id,
         )
         if sequence is not None:
-            await conn.execute(QUERIES["start_applied"], org_id, phone, sequence)
+            await queries.start_applied(conn, org_id=org_id, phone=phone, sequence=sequence)
         if not opted_in:
             return "needs_reply" if conversation_id else "unmatched"  # had not opted out
         return intent
@@ -207,22 +211,24 @@ async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
     """Match, lock, record and flip a batch of messages (one provider id each), in the caller's
     transaction; what became of each, in order. A provider id already taken is a repeat only if
     the message under it says the same (services/inbound/collisions.py)."""
-    matches = await conn.fetch(
-        QUERIES["match_messages"], [m.phone for m in batch], [m.to for m in batch]
+    matches = await queries.match_messages(
+        conn, phones=[m.phone for m in batch], to_numbers=[m.to for m in batch]
     )
-    orgs: list[int | None] = [r["org_id"] for r in matches]
-    conversations: list[int | None] = [r["conversation_id"] for r in matches]
+    orgs = [r.org_id for r in matches]
+    conversations = [r.conversation_id for r in matches]
     matched = [i for i, c in enumerate(conversations) if c is not None]
     unmatched = [i for i, c in enumerate(conversations) if c is None]
     stored: dict[int, tuple[str, bool]] = {}  # message -> (id kept under, new)
     if matched:
         locked = sorted({c for c in conversations if c is not None})
-        await conn.execute(QUERIES["lock_conversations"], locked)
-        inserted = await conn.fetch(
-            QUERIES["insert_inbound_messages"],
-            [conversations[i] for i in matched],
-            *_columns(batch, matched, "body", "provider_message_id", "received_at"),
-            [batch[i].to for i in matched],
+        await queries.lock_conversations(conn, conversation_ids=locked)
+        inserted = await queries.insert_inbound_messages(
+            conn,
+            conversation_ids=[conversations[i] for i in matched],
+            bodies=[batch[i].sms.body for i in matched],
+            provider_message_ids=[batch[i].sms.provider_message_id for i in matched],
+            received_ats=[batch[i].sms.received_at for i in matched],
+            our_numbers=[batch[i].to for i in matched],
         )
         stored.update(_inserted(batch, matched, inserted))
         for i in matched:
@@ -230,17 +236,18 @@ async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
                 stored[i] = await _store_taken(conn, batch[i], conversations[i], orgs[i])
         flipped = [conversations[i] for i in matched if stored[i][1]]
         if flipped:
-            await conn.execute(QUERIES["flip_to_needs_reply"], flipped)
+            await queries.flip_to_needs_reply(conn, conversation_ids=flipped)
     if unmatched:
-        inserted = await conn.fetch(
-            QUERIES["insert_unmatched"],
-            *_columns(batch, unmatched, "provider_message_id"),
-            [batch[i].phone for i in unmatched],
-            [batch[i].to for i in unmatched],
-            *_columns(batch, unmatched, "body", "received_at"),
-            [orgs[i] for i in unmatched],
+        unmatched_rows = await queries.insert_unmatched(
+            conn,
+            provider_message_ids=[batch[i].sms.provider_message_id for i in unmatched],
+            from_phones=[batch[i].phone for i in unmatched],
+            to_phones=[batch[i].to for i in unmatched],
+            bodies=[batch[i].sms.body for i in unmatched],
+            received_ats=[batch[i].sms.received_at for i in unmatched],
+            org_ids=[orgs[i] for i in unmatched],
         )
-        stored.update(_inserted(batch, unmatched, inserted))
+        stored.update(_inserted(batch, unmatched, unmatched_rows))
         for i in unmatched:
             if i not in stored:
                 stored[i] = await _store_taken(conn, batch[i], None, orgs[i])
@@ -250,10 +257,12 @@ async def _record(conn: Connection, batch: list[_Message]) -> list[_Recorded]:
 
 
 def _inserted(
-    batch: list[_Message], rows: list[int], inserted: list[asyncpg.Record]
+    batch: list[_Message],
+    rows: list[int],
+    inserted: list[queries.InsertInboundMessagesRow] | list[queries.InsertUnmatchedRow],
 ) -> dict[int, tuple[str, bool]]:
     """The messages at `rows` that the batch insert stored under their provider ids."""
-    new = {r["provider_message_id"] for r in inserted}
+    new = {r.provider_message_id for r in inserted}
     ids = (batch[i].sms.provider_message_id for i in rows)
     return {i: (pid, True) for i, pid in zip(rows, ids, strict=True) if pid in new}
 
@@ -267,29 +276,42 @@ async def _store_taken(
 
     async def insert(candidate: str) -> bool:
         if conversation_id is None:
-            rows = await conn.fetch(
-                QUERIES["insert_unmatched"],
-                [candidate],
-                [message.phone],
-                [message.to],
-                [sms.body],
-                [sms.received_at],
-                [org_id],
+            return bool(
+                await queries.insert_unmatched(
+                    conn,
+                    provider_message_ids=[candidate],
+                    from_phones=[message.phone],
+                    to_phones=[message.to],
+                    bodies=[sms.body],
+                    received_ats=[sms.received_at],
+                    org_ids=[org_id],
+                )
             )
-        else:
-            rows = await conn.fetch(
-                QUERIES["insert_inbound_messages"],
-                [conversation_id],
-                [sms.body],
-                [candidate],
-                [sms.received_at],
-                [message.to],
+        return bool(
+            await queries.insert_inbound_messages(
+                conn,
+                conversation_ids=[conversation_id],
+                bodies=[sms.body],
+                provider_message_ids=[candidate],
+                received_ats=[sms.received_at],
+                our_numbers=[message.to],
             )
-        return bool(rows)
+        )
 
-    repeats = QUERIES["unmatched_repeats" if conversation_id is None else "inbound_repeats"]
+    # Where the message under a taken id is kept: the table this one would have gone to.
+    same = queries.unmatched_repeats if conversation_id is None else queries.inbound_repeats
+
+    async def repeats(candidate: str) -> bool | None:
+        return await same(
+            conn,
+            provider_message_id=candidate,
+            from_phone=message.phone,
+            to_phone=message.to,
+            body=sms.body,
+        )
+
     ids = collisions.derived_ids(sms.provider_message_id, *content)
-    return await collisions.store(conn, ids, insert, repeats, content)
+    return await collisions.store(ids, insert, repeats)
 
 
 def _collision(message: _Message, recorded: _Recorded) -> str | None:
@@ -302,11 +324,6 @@ def _collision(message: _Message, recorded: _Recorded) -> str | None:
 def _count_collision(table: str | None) -> None:
     if table is not None:
         collisions.ID_COLLISIONS.labels(table).inc()
-
-
-def _columns(batch: list[_Message], rows: list[int], *names: str) -> list[list[object]]:
-    """Each named field of the messages at `rows`, as one array per field."""
-    return [[getattr(batch[i].sms, name) for i in rows] for name in names]
 
 
 def _outcome(recorded: _Recorded) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 from prometheus_client import Gauge
 
-from services.reaper.named_queries import QUERIES
+from services.reaper import queries
 
 CONVERSATIONS = Gauge(
     "baton_campaign_conversations",
@@ -23,13 +23,19 @@ STATES = ("unassigned_not_started", "unassigned_needs_reply", "assigned_needs_re
 
 
 async def report_campaign_gauges(pool: asyncpg.Pool) -> None:
-    rows = await pool.fetch(QUERIES["campaign_gauges"])
+    rows = await queries.campaign_gauges(pool)
     # Only active campaigns are shown; archived ones drop out.
     CONVERSATIONS.clear()
     RELEASE_AFTER.clear()
     for row in rows:
-        campaign = str(row["campaign_id"])
-        for state in STATES:
-            CONVERSATIONS.labels(campaign, state).set(row[state])
-        if row["release_unhandled_after_minutes"] is not None:
-            RELEASE_AFTER.labels(campaign).set(row["release_unhandled_after_minutes"] * 60)
+        campaign = str(row.campaign_id)
+        counts = (
+            row.unassigned_not_started,
+            row.unassigned_needs_reply,
+            row.assigned_needs_reply,
+            row.not_started,
+        )
+        for state, count in zip(STATES, counts, strict=True):
+            CONVERSATIONS.labels(campaign, state).set(float(count))
+        if row.release_unhandled_after_minutes is not None:
+            RELEASE_AFTER.labels(campaign).set(row.release_unhandled_after_minutes * 60)

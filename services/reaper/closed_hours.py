@@ -15,31 +15,33 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import asyncpg
-
-from services.reaper.named_queries import QUERIES
+from services.reaper import queries
 from shared.domain.texting_hours import CampaignHours
 from shared.runtime.database import Connection
 
 REASON = "texting_hours_closed"
 
 
-def closed_groups(rows: list[asyncpg.Record], now: datetime) -> tuple[list[int], list[int]]:
+def closed_groups(
+    rows: list[queries.SelfAssignZoneGroupsRow], now: datetime
+) -> tuple[list[int], list[int]]:
     """(campaign ids, zone groups): the pairs of `self_assign_zone_groups` closed at `now`."""
     campaigns: list[int] = []
     groups: list[int] = []
     for row in rows:
-        if not CampaignHours.of(row).sendable(now, row["zones"]):
-            campaigns.append(row["campaign_id"])
-            groups.append(row["zone_group"])
+        if not CampaignHours.of_row(row).sendable(now, row.zones):
+            campaigns.append(row.campaign_id)
+            groups.append(row.zone_group)
     return campaigns, groups
 
 
 async def release_closed_initials(
     conn: Connection, now: datetime, limit: int, operation: uuid.UUID
-) -> list[asyncpg.Record]:
+) -> list[queries.ReleaseClosedInitialsRow]:
     """Release them (inside the caller's pass, under its lock); the rows released."""
-    campaigns, groups = closed_groups(await conn.fetch(QUERIES["self_assign_zone_groups"]), now)
+    campaigns, groups = closed_groups(await queries.self_assign_zone_groups(conn), now)
     if not campaigns:
         return []
-    return await conn.fetch(QUERIES["release_closed_initials"], campaigns, groups, limit, operation)
+    return await queries.release_closed_initials(
+        conn, campaign_ids=campaigns, zone_groups=groups, limit=limit, operation=operation
+    )

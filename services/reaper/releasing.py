@@ -14,17 +14,18 @@ import collections
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import TypeAlias
 
 import asyncpg
 import msgspec
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.reaper import queries
 from services.reaper.closed_hours import REASON as CLOSED_HOURS
 from services.reaper.closed_hours import release_closed_initials
-from services.reaper.named_queries import QUERIES
 from shared.contract import catalogue as api
 from shared.contract.schemas import release as s
 from shared.domain.clock import Clock, utc_now
@@ -37,6 +38,13 @@ from shared.runtime.periodic import every
 
 log = structlog.get_logger(__name__)
 RELEASED_SUBJECT = api.CONVERSATIONS_RELEASED.subject
+# What every release query returns: the conversations moved, from whom, in which campaign.
+Released: TypeAlias = (
+    queries.ReleaseUnhandledRow
+    | queries.ReleaseAllUnhandledRow
+    | queries.ReleaseStaleInitialsRow
+    | queries.ReleaseClosedInitialsRow
+)
 RELEASED = Counter("baton_conversations_released_total", "Conversations released.", ["reason"])
 PASS_SECONDS = Histogram(
     "baton_reaper_pass_duration_seconds",
@@ -77,7 +85,7 @@ class Releaser:
             if not full:
                 break
         # Every replica reports the ages, lock or no lock, so none shows a stale figure.
-        self._report_ages(await self._pool.fetch(QUERIES["oldest_unhandled"], now))
+        self._report_ages(await queries.oldest_unhandled(self._pool, now=now))
         PASS_SECONDS.observe(time.perf_counter() - started)
         return released
 
@@ -87,9 +95,12 @@ class Releaser:
         chunk = RELEASE_CHUNK  # read at each call: tests lower it
         operation, closing = uuid.uuid4(), uuid.uuid4()
         async with self._pool.acquire() as conn, conn.transaction():
-            rows, closed = [], []
-            if await conn.fetchval(QUERIES["pass_lock"]):
-                rows = await conn.fetch(QUERIES["release_unhandled"], now, chunk, operation)
+            rows: list[queries.ReleaseUnhandledRow] = []
+            closed: list[queries.ReleaseClosedInitialsRow] = []
+            if await queries.pass_lock(conn):
+                rows = await queries.release_unhandled(
+                    conn, now=now, chunk=chunk, operation=operation
+                )
                 await _announce(conn, operation, "unhandled_timeout", rows)
                 closed = await release_closed_initials(conn, now, chunk, closing)
                 await _announce(conn, closing, CLOSED_HOURS, closed)
@@ -99,16 +110,16 @@ class Releaser:
         self._publisher.nudge()
         RELEASED.labels("unhandled_timeout").inc(len(rows))
         RELEASED.labels(CLOSED_HOURS).inc(len(closed))
-        per_campaign = collections.Counter(r["campaign_id"] for r in rows)
-        per_texter = collections.Counter((r["campaign_id"], r["from_id"]) for r in closed)
+        per_campaign = collections.Counter(r.campaign_id for r in rows)
+        per_texter = collections.Counter((r.campaign_id, r.from_id) for r in closed)
         full = max([*per_campaign.values(), *per_texter.values()]) >= chunk
         return len(rows) + len(closed), full
 
-    def _report_ages(self, ages: list[asyncpg.Record]) -> None:
+    def _report_ages(self, ages: list[queries.OldestUnhandledRow]) -> None:
         # One reaper per process: its latest pass is the whole truth, older labels go.
         OLDEST_UNHANDLED.clear()
         for row in ages:
-            OLDEST_UNHANDLED.labels(str(row["campaign_id"])).set(max(row["age_seconds"], 0.0))
+            OLDEST_UNHANDLED.labels(str(row.campaign_id)).set(max(row.age_seconds, 0.0))
 
     async def run(
         self,
@@ -138,8 +149,8 @@ class Releaser:
         operation = uuid.uuid4()
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.campaign_role(conn, request.campaign_id)
-            rows = await conn.fetch(
-                QUERIES["release_all_unhandled"], request.campaign_id, operation, caller.user_id
+            rows = await queries.release_all_unhandled(
+                conn, campaign_id=request.campaign_id, operation=operation, actor_id=caller.user_id
             )
             await _announce(conn, operation, "release", rows)
         return self._result(operation, "release", rows)
@@ -150,19 +161,19 @@ class Releaser:
         operation = uuid.uuid4()
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.campaign_role(conn, request.campaign_id)
-            rows = await conn.fetch(
-                QUERIES["release_stale_initials"],
-                request.campaign_id,
-                request.held_longer_than_hours,
-                operation,
-                caller.user_id,
-                self._clock(),
+            rows = await queries.release_stale_initials(
+                conn,
+                campaign_id=request.campaign_id,
+                held_longer_than_hours=request.held_longer_than_hours,
+                operation=operation,
+                actor_id=caller.user_id,
+                now=self._clock(),
             )
             await _announce(conn, operation, "stale_initials", rows)
         return self._result(operation, "stale_initials", rows)
 
     def _result(
-        self, operation: uuid.UUID, reason: str, rows: list[asyncpg.Record]
+        self, operation: uuid.UUID, reason: str, rows: Sequence[Released]
     ) -> s.ReleaseResult:
         if rows:
             self._publisher.nudge()
@@ -171,12 +182,12 @@ class Releaser:
 
 
 async def _announce(
-    conn: Connection, operation: uuid.UUID, reason: str, rows: list[asyncpg.Record]
+    conn: Connection, operation: uuid.UUID, reason: str, rows: Sequence[Released]
 ) -> None:
     """One event per campaign and texter, so each texter's app can tell them what went."""
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for row in rows:
-        groups[(row["campaign_id"], row["from_id"])].append(row["id"])
+        groups[(row.campaign_id, row.from_id)].append(row.id)
     await outbox.enqueue_many(
         conn,
         [

@@ -14,7 +14,7 @@ import asyncio
 import asyncpg
 from prometheus_client import Counter
 
-from services.reaper.named_queries import QUERIES
+from services.reaper import queries
 from shared.runtime.backoff import Backoff
 from shared.runtime.periodic import every
 
@@ -23,7 +23,7 @@ FOLDED = Counter("baton_tally_rows_folded_total", "Tally rows folded into one pe
 
 async def fold_tallies(pool: asyncpg.Pool) -> int:
     """Fold every campaign with appended rows; how many rows that replaced."""
-    folded: int = await pool.fetchval(QUERIES["fold_tallies"])
+    folded = await queries.fold_tallies(pool)
     FOLDED.inc(folded)
     return folded
 

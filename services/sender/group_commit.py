@@ -33,7 +33,7 @@ import msgspec
 import structlog
 from prometheus_client import Histogram
 
-from services.sender.named_queries import QUERIES
+from services.sender import queries
 from services.sender.send_rules import ConversationForSend, refusal_for
 from shared.contract.error_codes import ErrorCode
 from shared.contract.errors import BatonError
@@ -126,12 +126,12 @@ class GroupCommit:
             else:
                 first_with_key[pending.key] = i
                 fresh.append(i)
-        rows = await conn.fetch(
-            QUERIES["conversations_for_send"],
-            [batch[i].request.conversation_id for i in fresh],
-            [batch[i].texter_id for i in fresh],
+        rows = await queries.conversations_for_send(
+            conn,
+            conversation_ids=[batch[i].request.conversation_id for i in fresh],
+            caller_ids=[batch[i].texter_id for i in fresh],
         )
-        found = {fresh[row["i"] - 1]: ConversationForSend.of(row) for row in rows}
+        found = {fresh[row.i - 1]: row for row in rows}
         now = self._clock()
         going: list[int] = []
         for i in fresh:
@@ -151,16 +151,16 @@ class GroupCommit:
             for i in refused:
                 if batch[i].key in committed:
                     outcomes[i] = _retry_answer(batch[i], committed[batch[i].key])
-        inserted = await conn.fetch(
-            QUERIES["insert_outbounds"],
-            [found[i].id for i in going],
-            [batch[i].kind for i in going],
-            [batch[i].texter_id for i in going],
-            [batch[i].request.body for i in going],
-            [batch[i].request.idempotency_key for i in going],
-            [found[i].sending_number for i in going],
+        inserted = await queries.insert_outbounds(
+            conn,
+            conversation_ids=[found[i].id for i in going],
+            kinds=[batch[i].kind for i in going],
+            texter_ids=[batch[i].texter_id for i in going],
+            bodies=[batch[i].request.body for i in going],
+            idempotency_keys=[batch[i].request.idempotency_key for i in going],
+            our_numbers=[found[i].sending_number for i in going],
         )
-        message_of = {(r["texter_id"], r["idempotency_key"]): r["id"] for r in inserted}
+        message_of = {(r.texter_id, r.idempotency_key): r.id for r in inserted}
         texts: list[tuple[str, str, bytes]] = []
         initials: list[int] = []
         replies: list[int] = []
@@ -175,7 +175,7 @@ class GroupCommit:
             texts.append(_text(message_id, pending, row))
             outcomes[i] = s.Sent(message_id=message_id, conversation_id=row.id, status="queued")
         if initials or replies:
-            await conn.execute(QUERIES["mark_sent"], initials, replies)
+            await queries.mark_sent(conn, initials=initials, replies=replies)
         await outbox.enqueue_many(conn, texts)
         if raced:
             taken = await self._previous(conn, [batch[i] for i in raced])
@@ -189,22 +189,22 @@ class GroupCommit:
 
     async def _previous(
         self, conn: Connection, batch: list[_Send]
-    ) -> dict[tuple[int, str], asyncpg.Record]:
-        rows = await conn.fetch(
-            QUERIES["previous_sends"],
-            [p.texter_id for p in batch],
-            [p.request.idempotency_key for p in batch],
+    ) -> dict[tuple[int | None, str | None], queries.PreviousSendsRow]:
+        rows = await queries.previous_sends(
+            conn,
+            texter_ids=[p.texter_id for p in batch],
+            idempotency_keys=[p.request.idempotency_key for p in batch],
         )
-        return {(r["texter_id"], r["idempotency_key"]): r for r in rows}
+        return {(r.texter_id, r.idempotency_key): r for r in rows}
 
 
-def _retry_answer(pending: _Send, row: asyncpg.Record) -> s.Sent | BatonError:
-    if row["conversation_id"] != pending.request.conversation_id or row["kind"] != pending.kind:
+def _retry_answer(pending: _Send, row: queries.PreviousSendsRow) -> s.Sent | BatonError:
+    if row.conversation_id != pending.request.conversation_id or row.kind != pending.kind:
         return _key_reused()
     return s.Sent(
-        message_id=row["id"],
-        conversation_id=row["conversation_id"],
-        status=row["delivery_status"],
+        message_id=row.id,
+        conversation_id=row.conversation_id,
+        status=row.delivery_status,
         duplicate=True,
     )
 

@@ -10,8 +10,8 @@ import uuid
 
 import asyncpg
 
-from services.sender.named_queries import QUERIES
-from services.sender.send_rules import ConversationForSend, holder_refusal
+from services.sender import queries
+from services.sender.send_rules import holder_refusal
 from shared.contract.access_policy import allows
 from shared.contract.errors import not_found
 from shared.contract.schemas import messaging as s
@@ -29,10 +29,9 @@ class ManualOptOut:
         hidden = not_found("conversation", request.conversation_id)
         async with self._pool.acquire() as conn, conn.transaction():
             # The row lock serialises this with a send in the same conversation.
-            found = await conn.fetchrow(
-                QUERIES["conversation_for_send"], request.conversation_id, caller.user_id
+            row = await queries.conversation_for_send(
+                conn, conversation_id=request.conversation_id, caller_id=caller.user_id
             )
-            row = None if found is None else ConversationForSend.of(found)
             if row is None or not row.caller_is_member:
                 raise hidden
             refusal = holder_refusal(row.id, caller.user_id, row)

@@ -7,7 +7,7 @@ import structlog
 from nats.aio.msg import Msg
 from prometheus_client import Counter
 
-from services.sender.named_queries import QUERIES
+from services.sender import queries
 from shared.contract.errors import bad_request
 from shared.contract.schemas.messaging import Receipt
 from shared.domain.phones import InvalidPhoneError, to_sending_number
@@ -52,25 +52,25 @@ class Receipts:
         if updated is None:
             return
         RECEIPTS.labels(receipt.status).inc()
-        if reported is not None and updated["our_number"] != reported:
+        if reported is not None and updated.our_number != reported:
             # Kept off the message: replies to a number the organization does not own would
             # reach whoever does. The bridge's number pool is misconfigured; say so.
             FOREIGN_FROM.inc()
             log.warning(
-                "receipt_from_not_the_organizations", message_id=updated["id"], reported=reported
+                "receipt_from_not_the_organizations", message_id=updated.id, reported=reported
             )
 
     async def _apply(
         self, conn: Connection, receipt: Receipt, reported: str | None
-    ) -> asyncpg.Record | None:
-        return await conn.fetchrow(
-            QUERIES["apply_receipt"],
-            receipt.message_id,
-            receipt.provider_message_id,
-            receipt.status,
-            receipt.error_code,
-            receipt.provider_message_id,
-            reported,
+    ) -> queries.ApplyReceiptRow | None:
+        return await queries.apply_receipt(
+            conn,
+            message_id=receipt.message_id,
+            provider_message_id=receipt.provider_message_id,
+            status=receipt.status,
+            error_code=receipt.error_code,
+            new_provider_message_id=receipt.provider_message_id,
+            reported_number=reported,
         )
 
     async def _carrier_opt_out(self, conn: Connection, receipt: Receipt) -> None:
@@ -79,14 +79,14 @@ class Receipts:
         confirmation (the carrier already stops every text). A repeat changes nothing."""
         if receipt.message_id is None:
             return
-        target = await conn.fetchrow(QUERIES["carrier_opt_out_target"], receipt.message_id)
+        target = await queries.carrier_opt_out_target(conn, message_id=receipt.message_id)
         if target is None:
             return
         new = await consent.opt_out(
             conn,
-            org_id=target["org_id"],
-            phone=target["phone"],
-            conversation_id=target["conversation_id"],
+            org_id=target.org_id,
+            phone=target.phone,
+            conversation_id=target.conversation_id,
             our_number=None,
             source="carrier",
             event_id=f"consent:carrier:{receipt.message_id}",

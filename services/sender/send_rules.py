@@ -3,54 +3,21 @@ has changed"). Pure: the conversation's row, read locked, and the time decide.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TypeAlias
 
-import asyncpg
-import msgspec
-
+from services.sender.queries import ConversationForSendRow, ConversationsForSendRow
 from shared.contract.error_codes import ErrorCode
 from shared.contract.errors import BatonError, not_found
 from shared.contract.schemas import messaging as s
-from shared.domain.texting_hours import CampaignHours, Hours, zones_to_check
+from shared.domain.texting_hours import CampaignHours, zones_to_check
 
 REPLYABLE = ("needs_reply", "replied", "awaiting_reply")
 
 
-class ConversationForSend(msgspec.Struct, frozen=True):
-    """A conversation as a send sees it, read locked: queries.sql `conversation_for_send` and
-    `conversations_for_send` (which adds `i`, the send's place in its batch)."""
-
-    id: int
-    campaign_id: int
-    status: str
-    assignee_id: int | None
-    phone: str
-    zones: list[str]
-    org_id: int
-    campaign_status: str
-    texting_hours_start: int
-    texting_hours_end: int
-    closing_margin_minutes: int
-    fallback_zone: str | None
-    sending_number: str | None
-    opted_out: bool
-    caller_is_member: bool
-    caller_is_texter: bool
-    i: int = 0
-
-    @classmethod
-    def of(cls, row: asyncpg.Record | Mapping[str, Any]) -> ConversationForSend:
-        """From the query's row; a column missing or of another type fails here, loudly."""
-        return msgspec.convert(dict(row), cls)
-
-    @property
-    def hours(self) -> CampaignHours:
-        return CampaignHours(
-            Hours(self.texting_hours_start, self.texting_hours_end, self.closing_margin_minutes),
-            self.fallback_zone,
-        )
+# A conversation as a send sees it, read locked: queries.sql `conversation_for_send`, or
+# `conversations_for_send` for a batch (the same columns and `i`, the send's place in it).
+ConversationForSend: TypeAlias = ConversationForSendRow | ConversationsForSendRow
 
 
 def holder_refusal(
@@ -90,7 +57,7 @@ def refusal_for(
         return BatonError(ErrorCode.ALREADY_SENT, "The initial message was already sent")
     if kind == "reply" and row.status not in REPLYABLE:
         return BatonError(ErrorCode.INITIAL_NOT_SENT, "Send the initial message first")
-    hours = row.hours
+    hours = CampaignHours.of_row(row)
     if not hours.sendable(now, row.zones):
         where = ", ".join(zones_to_check(row.zones, hours.fallback_zone))
         return BatonError(

@@ -8,10 +8,19 @@ docs/api.md's "who may call" column is generated from the same declarations.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Role = Literal["owner", "admin", "moderator", "texter"]
 RANK: dict[str, int] = {"texter": 1, "moderator": 2, "admin": 3, "owner": 4}
+ROLES: tuple[Role, ...] = get_args(Role)
+
+
+def as_role(value: str) -> Role:
+    """A role read from the database (its CHECK admits these four only) as the type says it."""
+    for role in ROLES:
+        if value == role:
+            return role
+    raise ValueError(f"not a role: {value!r}")
 
 
 def allows(role: str | None, minimum: Role) -> bool:

@@ -140,6 +140,19 @@ class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
+class HoursColumns(Protocol):
+    """A typed row with a campaign's hours (a generated query row: `make queries`)."""
+
+    @property
+    def texting_hours_start(self) -> int: ...
+    @property
+    def texting_hours_end(self) -> int: ...
+    @property
+    def closing_margin_minutes(self) -> int: ...
+    @property
+    def fallback_zone(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class CampaignHours:
     """A campaign's texting hours, closing margin and fallback zone, applied to zone sets."""
@@ -157,6 +170,14 @@ class CampaignHours:
                 campaign["closing_margin_minutes"],
             ),
             campaign["fallback_zone"],
+        )
+
+    @classmethod
+    def of_row(cls, row: HoursColumns) -> CampaignHours:
+        """From a typed row carrying the campaign's hours columns."""
+        return cls(
+            Hours(row.texting_hours_start, row.texting_hours_end, row.closing_margin_minutes),
+            row.fallback_zone,
         )
 
     def sendable(self, now: datetime, zones: Sequence[str]) -> bool:

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.contract.access_policy import NOT_FOR_OPERATOR, Access, Role, allows
+from shared.contract.access_policy import NOT_FOR_OPERATOR, Access, Role, allows, as_role
 from shared.contract.errors import BatonError, forbidden, not_found
+from shared.runtime import access_queries
 from shared.runtime.database import Connection
 from shared.runtime.queries import load_queries
 from shared.runtime.tokens import Identity
 
+# For services/assigner's call sites until they move to shared/runtime/access_queries.py (issue
+# #32).
 QUERIES = load_queries("shared.runtime", "access.sql")
 
 
@@ -51,9 +54,10 @@ class Caller:
 
         `hidden` is the `not_found` for what the request named: a stranger to the organization
         learns nothing about it, not even that it exists."""
-        role: Role | None = await conn.fetchval(QUERIES["member_role"], org_id, self.user_id)
-        if role is None:
+        found = await access_queries.member_role(conn, org_id=org_id, user_id=self.user_id)
+        if found is None:
             raise hidden
+        role = as_role(found)
         needed = at_least or self.access.role or "owner"
         if not allows(role, needed):
             raise forbidden(f"this needs the {needed} role or higher in this organization")
@@ -64,7 +68,7 @@ class Caller:
     ) -> int:
         """Check the caller's role in the campaign's organization; return that organization."""
         hidden = not_found("campaign", campaign_id)
-        org_id: int | None = await conn.fetchval(QUERIES["campaign_org"], campaign_id)
+        org_id = await access_queries.campaign_org(conn, campaign_id=campaign_id)
         if org_id is None:
             raise hidden
         await self.role_in(conn, org_id, hidden, at_least)

@@ -1,7 +1,7 @@
 -- Who may do what: a user's role in an organization.
 
--- name: member_role --
-SELECT role FROM organization_member WHERE org_id = $1 AND user_id = $2;
+-- name: member_role :scalar --
+SELECT role FROM organization_member WHERE org_id = :org_id AND user_id = :user_id;
 
--- name: campaign_org --
-SELECT org_id FROM campaign WHERE id = $1;
+-- name: campaign_org :scalar --
+SELECT org_id FROM campaign WHERE id = :campaign_id;

@@ -14,12 +14,11 @@ import msgspec
 
 from shared.contract import catalogue as api
 from shared.contract.schemas.messaging import ConsentChanged, OutboundSms
+from shared.runtime import consent_queries as queries
 from shared.runtime import outbox
 from shared.runtime.database import Connection
 from shared.runtime.outbound import queue_text
-from shared.runtime.queries import load_queries
 
-QUERIES = load_queries("shared.runtime", "consent.sql")
 # `carrier`: a provider refused a text because the contact opted out at the carrier (21610).
 Source = Literal["reply", "texter", "carrier"]
 
@@ -39,8 +38,8 @@ async def opt_out(
     """Whether the number had not opted out already (a repeat changes nothing, is not confirmed
     again and is no event). `our_number`: the number the confirmation goes from; None, or no
     conversation, sends none (Baton texts only inside conversations)."""
-    is_new = bool(await conn.fetchval(QUERIES["add_opt_out"], org_id, phone, source))
-    await conn.execute(QUERIES["close_for_phone"], org_id, phone)
+    is_new = await queries.add_opt_out(conn, org_id=org_id, phone=phone, source=source)
+    await queries.close_for_phone(conn, org_id=org_id, phone=phone)
     if not is_new:
         return False
     if conversation_id is not None and our_number is not None:
@@ -73,10 +72,10 @@ async def opt_in(
 ) -> bool:
     """START or UNSTOP: whether the number had opted out (and no longer has). The conversation it
     wrote in waits for an answer again; its other conversations stay closed."""
-    if not await conn.fetchval(QUERIES["remove_opt_out"], org_id, phone):
+    if not await queries.remove_opt_out(conn, org_id=org_id, phone=phone):
         return False
     if conversation_id is not None:
-        await conn.execute(QUERIES["reopen"], conversation_id)
+        await queries.reopen(conn, conversation_id=conversation_id)
     await _event(
         conn,
         "opt_in",
@@ -93,8 +92,7 @@ async def opt_in(
 
 async def last_our_number(conn: Connection, conversation_id: int) -> str | None:
     """The number that last texted the conversation's contact, else its campaign's."""
-    number: str | None = await conn.fetchval(QUERIES["last_our_number"], conversation_id)
-    return number
+    return await queries.last_our_number(conn, conversation_id=conversation_id)
 
 
 async def confirm_opt_out(
@@ -105,18 +103,19 @@ async def confirm_opt_out(
     sender's outbox publishes it (only its NATS user may text). `opt_out` sends it for a new
     opt-out; inbound sends it later for one found owed (its STOP applied before an older START:
     services/inbound/replies.py)."""
-    row = await conn.fetchrow(QUERIES["queue_confirmation"], conversation_id, org_id, our_number)
-    assert row is not None
+    row = await queries.queue_confirmation(
+        conn, conversation_id=conversation_id, org_id=org_id, our_number=our_number
+    )
     await queue_text(
         conn,
         OutboundSms(
-            message_id=row["id"],
+            message_id=row.id,
             conversation_id=conversation_id,
-            campaign_id=row["campaign_id"],
+            campaign_id=row.campaign_id,
             org_id=org_id,
             to=phone,
             from_number=our_number,
-            body=row["body"],
+            body=row.body,
             kind="opt_out_confirmation",
         ),
     )

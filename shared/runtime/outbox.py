@@ -28,13 +28,12 @@ from nats.js.errors import APIError
 from prometheus_client import Counter, Gauge
 
 from shared.runtime import failpoints
+from shared.runtime import outbox_queries as queries
 from shared.runtime.backoff import Backoff
 from shared.runtime.database import Connection
 from shared.runtime.outages import is_unavailable
-from shared.runtime.queries import load_queries
 
 log = structlog.get_logger(__name__)
-QUERIES = load_queries("shared.runtime", "outbox.sql")
 
 PUBLISHED = Counter(
     "baton_outbox_published_total", "Outbox rows published to JetStream.", ["service"]
@@ -77,7 +76,7 @@ def stream_subject(subject: str, msg_id: str) -> str:
 async def enqueue(conn: Connection, subject: str, msg_id: str, payload: bytes) -> None:
     """Write one row inside the caller's transaction. It is published on
     `stream_subject(subject, msg_id)`; `msg_id` must be unique to this message."""
-    await conn.execute(QUERIES["insert"], subject, msg_id, payload)
+    await queries.insert(conn, subject=subject, msg_id=msg_id, payload=payload)
 
 
 async def enqueue_many(conn: Connection, rows: list[tuple[str, str, bytes]]) -> None:
@@ -85,7 +84,7 @@ async def enqueue_many(conn: Connection, rows: list[tuple[str, str, bytes]]) -> 
     transaction: a release touching a thousand texters is one round trip, not a thousand."""
     if rows:
         subjects, msg_ids, payloads = (list(column) for column in zip(*rows, strict=True))
-        await conn.execute(QUERIES["insert_many"], subjects, msg_ids, payloads)
+        await queries.insert_many(conn, subjects=subjects, msg_ids=msg_ids, payloads=payloads)
 
 
 class OutboxPublisher:
@@ -124,8 +123,11 @@ class OutboxPublisher:
 
     async def publish_once(self) -> int:
         """Lease, publish and mark one batch; return how many rows were marked published."""
-        rows = await self._pool.fetch(
-            QUERIES["lease_pending"], self._batch, self._lease_seconds, self._subjects
+        rows = await queries.lease_pending(
+            self._pool,
+            limit=self._batch,
+            lease_seconds=self._lease_seconds,
+            subject_prefixes=self._subjects,
         )
         if not rows:
             return 0
@@ -134,7 +136,7 @@ class OutboxPublisher:
         # stream receives them in that order, however the acks come back.
         results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
         on_stream = [
-            r["id"]
+            r.id
             for r, result in zip(rows, results, strict=True)
             if not isinstance(result, BaseException)
         ]
@@ -145,21 +147,21 @@ class OutboxPublisher:
         already = sum(1 for result in results if result is False)
         if on_stream:
             failpoints.reached("outbox:before_mark_published")
-            await self._pool.execute(QUERIES["mark_published"], on_stream)
+            await queries.mark_published(self._pool, outbox_ids=on_stream)
             PUBLISHED.labels(self._service).inc(len(on_stream) - already)
             if already:
                 ALREADY_ON_STREAM.labels(self._service).inc(already)
                 log.info("outbox_already_on_stream", rows=already)
         return len(on_stream)
 
-    async def _publish(self, row: asyncpg.Record) -> bool:
+    async def _publish(self, row: queries.LeasePendingRow) -> bool:
         """Put one row on its stream. False: the stream already held it, from an attempt whose
         answer was lost (a refused copy, or a duplicate inside the Nats-Msg-Id window)."""
-        msg_id: str = row["msg_id"]
+        msg_id = row.msg_id
         try:
             ack = await self._js.publish(
-                stream_subject(row["subject"], msg_id),
-                bytes(row["payload"]),
+                stream_subject(row.subject, msg_id),
+                row.payload,
                 headers={MSG_ID_HEADER: msg_id, EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER: "0"},
             )
         except APIError as exc:
@@ -179,7 +181,7 @@ class OutboxPublisher:
                 while await self.publish_once() >= self._batch and not stop.is_set():
                     pass
                 BACKLOG.labels(self._service).set(
-                    await self._pool.fetchval(QUERIES["pending_count"], self._subjects)
+                    await queries.pending_count(self._pool, subject_prefixes=self._subjects)
                 )
                 outage.reset()
             except Exception as exc:

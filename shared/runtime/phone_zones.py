@@ -15,10 +15,9 @@ import hashlib
 
 from phonenumbers import tzdata
 
+from shared.runtime import phone_zones_queries as queries
 from shared.runtime.database import Connection
-from shared.runtime.queries import load_queries
 
-QUERIES = load_queries("shared.runtime", "phone_zones.sql")
 # What phonenumbers answers for a prefix it cannot place: no zone at all.
 UNKNOWN = "Etc/Unknown"
 # The longest prefix contact_zone_group() (migration 0006) tries.
@@ -44,13 +43,13 @@ def digest(prefixes: dict[str, str]) -> str:
 async def load_phone_zones(conn: Connection) -> bool:
     """Make the stored prefix table the library's; True when anything had to change."""
     prefixes = library_prefixes()
-    if await conn.fetchval(QUERIES["stored_digest"]) == digest(prefixes):
+    if await queries.stored_digest(conn) == digest(prefixes):
         return False
     async with conn.transaction():
         keys = sorted(prefixes)
         zone_sets = [prefixes[k] for k in keys]
-        await conn.execute(QUERIES["add_zone_groups"], sorted(set(zone_sets)))
-        await conn.execute(QUERIES["clear_prefixes"])
-        await conn.execute(QUERIES["insert_prefixes"], keys, zone_sets)
-        await conn.execute(QUERIES["rehome_unknown"])
+        await queries.add_zone_groups(conn, zone_sets=sorted(set(zone_sets)))
+        await queries.clear_prefixes(conn)
+        await queries.insert_prefixes(conn, prefixes=keys, zone_sets=zone_sets)
+        await queries.rehome_unknown(conn)
     return True

@@ -10,9 +10,12 @@ import asyncpg
 import pytest
 
 from services.assigner.named_queries import CLAIMS
-from services.sender.named_queries import QUERIES as SENDER
 from shared.contract import catalogue as api
-from shared.runtime.outbox import QUERIES as OUTBOX
+from shared.runtime.queries import load_queries
+
+# The SQL each query sends, by name (the typed functions of `make queries` send the same text).
+SENDER = load_queries("services.sender")
+OUTBOX = load_queries("shared.runtime", "outbox.sql")
 
 pytestmark = pytest.mark.integration
 

@@ -13,16 +13,18 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.reaper.named_queries import QUERIES as REAPER_QUERIES
 from services.reaper.service import DEFINITION as REAPER
 from services.reaper.settings import ReaperSettings
 from services.reaper.tallies import fold_tallies
 from shared.runtime.client import BatonClient
+from shared.runtime.queries import load_queries
 from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import SIGNER, Baton
 from tests.support.services import running
 from tools.simulation.run import render, simulate
 from tools.simulation.scenario import Scenario
+
+REAPER_QUERIES = load_queries("services.reaper")
 
 pytestmark = pytest.mark.integration
 

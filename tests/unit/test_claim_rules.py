@@ -3,6 +3,7 @@ request gets, in the order the rules check them, and the batch size a texter's t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from services.assigner.claim_rules import (
     campaign_refusal,
     claim_refusal,
 )
+from services.assigner.claims_queries import CampaignAndTexterLocksRow, TextersPendingRow
 from shared.contract.error_codes import ErrorCode
 
 
@@ -94,3 +96,34 @@ def test_a_batch_is_the_campaigns_size_or_the_teams_if_smaller() -> None:
 def test_a_row_without_a_column_the_rules_read_fails_at_the_edge() -> None:
     with pytest.raises(Exception, match="missing required field"):
         ClaimCampaign.of({"id": 3, "org_id": 1, "status": "active", "self_assign": True})
+
+
+def _locked_campaign(**changes: Any) -> CampaignAndTexterLocksRow:
+    moment = datetime(2026, 6, 1, tzinfo=UTC)
+    fields: dict[str, Any] = dict(
+        id=3, org_id=1, team_id=None, title="t", status="active", self_assign=True,
+        batch_size=200, replies_batch_size=50, require_replies_handled=True,
+        release_unhandled_after_minutes=None, texting_hours_start=9, texting_hours_end=21,
+        sending_number=None, created_at=moment, updated_at=moment, closing_margin_minutes=30,
+        fallback_zone=None, zone_groups=[], pool_floors=[], locked=True,
+    )  # fmt: skip
+    return CampaignAndTexterLocksRow(**(fields | changes))
+
+
+def _pending(**changes: Any) -> TextersPendingRow:
+    fields: dict[str, Any] = dict(
+        user_id=7, team_assignment_kind=None, team_max_request_size=None, is_texter=True,
+        initials=False, replies=False,
+    )  # fmt: skip
+    return TextersPendingRow(**(fields | changes))
+
+
+def test_the_rules_take_the_generated_rows_of_claims_sql() -> None:
+    """The rows `make queries` generates for campaign_and_texter_locks and texters_pending carry
+    every column the rules read, typed as the rules need (mypy checks the same)."""
+    assert claim_refusal(_locked_campaign(), _pending(), "initials") is None
+    refusal = claim_refusal(_locked_campaign(), _pending(replies=True), "initials")
+    assert refusal is not None and refusal.code == ErrorCode.REPLIES_PENDING
+    refusal = claim_refusal(_locked_campaign(self_assign=False), _pending(), "replies")
+    assert refusal is not None and refusal.code == ErrorCode.SELF_ASSIGN_DISABLED
+    assert batch_size(_locked_campaign(), _pending(team_max_request_size=25), "replies") == 25

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 
+from services.sender.queries import ConversationForSendRow, ConversationsForSendRow
 from services.sender.send_rules import ConversationForSend, holder_refusal, refusal_for
 from shared.contract.error_codes import ErrorCode
 from shared.contract.schemas.messaging import Send
@@ -38,7 +40,7 @@ def row(**changes: Any) -> ConversationForSend:
         caller_is_texter=True,
     )
     fields.update(changes)
-    return ConversationForSend(**fields)
+    return ConversationForSendRow(**fields)
 
 
 def code(kind: str, conversation: ConversationForSend | None, now: datetime = DAY) -> str | None:
@@ -97,7 +99,15 @@ def test_a_texter_opting_out_follows_the_same_holder_rule() -> None:
     assert refusal is not None and refusal.code == ErrorCode.ASSIGNMENT_CHANGED
 
 
-def test_a_row_missing_a_column_fails_at_the_edge() -> None:
-    incomplete = {"id": 11, "status": "not_started"}
-    with pytest.raises(Exception, match="missing required field"):
-        ConversationForSend.of(incomplete)
+def test_a_batch_row_gets_the_same_rules() -> None:
+    """conversations_for_send's row (its place `i` in the batch first) is judged as the single
+    send's: the rules read the columns by name, never by position."""
+    single = row(assignee_id=8)
+    batched = ConversationsForSendRow(i=1, **msgspec.structs.asdict(single))
+    assert code("initial", batched) == code("initial", single) == ErrorCode.ASSIGNMENT_CHANGED
+    assert code("initial", ConversationsForSendRow(i=2, **msgspec.structs.asdict(row()))) is None
+
+
+def test_a_row_missing_a_column_fails_where_it_is_built() -> None:
+    with pytest.raises(TypeError, match="Missing required argument"):
+        ConversationForSendRow(*(11, 3, "not_started"))
