@@ -21,7 +21,6 @@ DICTS = re.compile(r"^[A-Z_]*(QUERIES|CLAIMS)$")
 STILL_INDEXING = {
     "services/assigner/admin.py",
     "services/assigner/approvals.py",
-    "services/assigner/campaign_pick.py",
     "services/assigner/claim_batches.py",
     "services/assigner/claim_rules.py",
     "services/assigner/contacts.py",
@@ -35,7 +34,6 @@ STILL_INDEXING = {
     "services/assigner/reads.py",
     "services/assigner/reassign.py",
     "services/assigner/self_assign.py",
-    "services/assigner/zone_groups.py",
     "services/bridge/numbers.py",
     "services/bridge/outbound.py",
     "services/bridge/spool.py",
