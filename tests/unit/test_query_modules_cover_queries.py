@@ -30,7 +30,6 @@ STILL_INDEXING = {
     "services/assigner/exports.py",
     "services/assigner/membership.py",
     "services/assigner/numbers.py",
-    "services/assigner/org_reads.py",
     "services/assigner/pool_floor.py",
     "services/assigner/reads.py",
     "services/assigner/reassign.py",
