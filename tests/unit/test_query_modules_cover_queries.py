@@ -27,7 +27,6 @@ STILL_INDEXING = {
     "services/assigner/contacts.py",
     "services/assigner/conversation_pages.py",
     "services/assigner/empty_pool.py",
-    "services/assigner/exports.py",
     "services/assigner/membership.py",
     "services/assigner/numbers.py",
     "services/assigner/pool_floor.py",
@@ -49,7 +48,6 @@ STILL_BUILDING = {
     "services/assigner/admin.py",
     "services/assigner/contacts.py",
     "services/assigner/empty_pool.py",
-    "services/assigner/exports.py",
     "services/bridge/outbound.py",
     "services/inbound/replies.py",
 }
