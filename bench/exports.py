@@ -18,7 +18,7 @@ import asyncpg
 import nats
 
 from bench.support import servers, write_results
-from services.assigner.exports import QUERIES
+from services.assigner.exports import export_query
 from services.assigner.object_pipe import copy_into_object
 from shared.contract import catalogue as api
 from shared.runtime.migrations import migrate_database
@@ -60,6 +60,9 @@ async def export_once(url: str, nats_url: str, campaign: int) -> dict[str, Any]:
         js = nc.jetstream()
         store = await js.create_object_store(api.EXPORTS_BUCKET)
         org = await conn.fetchval("SELECT org_id FROM campaign WHERE id = $1", campaign)
+        query, query_args = await export_query(
+            "messages", campaign_id=campaign, org_id=org, statuses=[], since=None, until=None
+        )
         baseline = rss_bytes()
         peak = baseline
         done = asyncio.Event()
@@ -72,9 +75,9 @@ async def export_once(url: str, nats_url: str, campaign: int) -> dict[str, Any]:
 
         sampler = asyncio.create_task(sample())
         started = time.perf_counter()
-        copied = await copy_into_object(conn, QUERIES["export_messages"],
-                                        [campaign, org, [], None, None], store,
-                                        f"bench-{campaign}.csv", lambda _: None)  # fmt: skip
+        copied = await copy_into_object(
+            conn, query, query_args, store, f"bench-{campaign}.csv", lambda _: None
+        )
         seconds = time.perf_counter() - started
         done.set()
         await sampler

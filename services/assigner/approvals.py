@@ -18,11 +18,12 @@ Every transition is a row of `assignment_request_event` and an event on EVENTS.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, cast
 
 import asyncpg
 import msgspec
 
+from services.assigner import approvals_queries as q
 from services.assigner.campaign_pick import enroll
 from services.assigner.claim_rules import (
     CampaignState,
@@ -37,13 +38,11 @@ from shared.contract.errors import BatonError, forbidden, not_found
 from shared.contract.schemas import approvals as s
 from shared.contract.schemas.assign import Batch, RequestBatch
 from shared.domain.times import rfc3339
-from shared.runtime import outbox
-from shared.runtime.access import QUERIES as ACCESS_QUERIES
+from shared.runtime import access_queries, outbox
 from shared.runtime.access import Caller
 from shared.runtime.database import Connection
-from shared.runtime.queries import load_queries
 
-QUERIES = load_queries("services.assigner", "approvals.sql")
+# membership.py still indexes these (`set_request_level`); gone once it calls approvals_queries.
 CHANGED = api.ASSIGNMENT_REQUEST_CHANGED
 # (campaign id, texter id, kind, reason) -> the batch's conversation ids, or the refusal raised.
 Claim = Callable[[int, int, str, str], Awaitable[list[int]]]
@@ -53,6 +52,14 @@ CancelReason = Literal[
 ]
 # What leaves an approved request approved, to be approved again: nothing was decided.
 _TRY_AGAIN = frozenset({ErrorCode.BUSY, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED})
+# A request's row, as each query of approvals.sql returns it (all of assignment_request).
+RequestRecord = (
+    q.OpenRequestRow
+    | q.RequestForUpdateRow
+    | q.SetStatusRow
+    | q.RequestsPageRow
+    | q.CancelWaitingRow
+)
 
 
 class Approvals:
@@ -70,18 +77,20 @@ class Approvals:
         (campaign_pick.py), who may text on it through a team without being enrolled yet."""
         assert request.campaign_id is not None, "a request naming none has its campaign picked"
         async with self._pool.acquire() as conn:
-            gate = await conn.fetchrow(QUERIES["request_gate"], request.campaign_id, texter_id)
-            if gate is None or gate["request_level"] in (None, "auto_approve"):
+            gate = await q.request_gate(conn, campaign_id=request.campaign_id, texter_id=texter_id)
+            if gate is None or gate.request_level in (None, "auto_approve"):
                 return None
             # Who is asking and the campaign's state come first, as in a claim: nobody waits
             # for approval of a request no approval could make good.
-            state = CampaignState.of(gate)
-            if not gate["is_texter"] and not picked:
+            state = CampaignState(
+                id=gate.id, org_id=gate.org_id, status=gate.status, self_assign=gate.self_assign
+            )
+            if not gate.is_texter and not picked:
                 raise await stranger_refusal(conn, state, texter_id)
             refusal = campaign_refusal(state)
             if refusal is not None:
                 raise refusal
-            if gate["request_level"] == "do_not_approve":
+            if gate.request_level == "do_not_approve":
                 raise BatonError(
                     ErrorCode.NOT_APPROVED,
                     "Your requests for conversations are not approved in this organization; "
@@ -89,17 +98,19 @@ class Approvals:
                 )
             # What no approval could change is refused now, not queued to fail at approval
             # (a kind the team does not take, as self_assign_disabled above).
-            refusal = kind_refusal(gate["team_assignment_kind"], request.kind)
+            refusal = kind_refusal(gate.team_assignment_kind, request.kind)
             if refusal is not None:
                 raise refusal
             async with conn.transaction():
-                opened = await conn.fetchrow(
-                    QUERIES["open_request"], gate["org_id"], gate["id"], texter_id, request.kind
+                opened = await q.open_request(
+                    conn,
+                    org_id=gate.org_id,
+                    campaign_id=gate.id,
+                    texter_id=texter_id,
+                    kind=request.kind,
                 )
                 if opened is None:
-                    waiting = await conn.fetchval(
-                        QUERIES["waiting_request"], gate["org_id"], texter_id
-                    )
+                    waiting = await q.waiting_request(conn, org_id=gate.org_id, texter_id=texter_id)
                     raise BatonError(
                         ErrorCode.REQUEST_PENDING,
                         "Your earlier request still waits for a moderator's approval",
@@ -107,21 +118,19 @@ class Approvals:
                     )
                 await _record(conn, opened, texter_id, None)
         self._publisher.nudge()
-        return Batch(
-            conversation_ids=[], count=0, status="pending_approval", request_id=opened["id"]
-        )
+        return Batch(conversation_ids=[], count=0, status="pending_approval", request_id=opened.id)
 
     async def resolve(
         self, request: s.ResolveAssignmentRequest, caller: Caller
     ) -> s.AssignmentRequest:
         async with self._pool.acquire() as conn:
-            await conn.execute(QUERIES["resolve_lock"], request.request_id)
+            await q.resolve_lock(conn, request_id=request.request_id)
             try:
-                row = await self._decide(conn, request, caller)
-                if row["status"] == "approved":
+                row: RequestRecord = await self._decide(conn, request, caller)
+                if row.status == "approved":
                     row = await self._claim_approved(conn, row, caller.user_id)
             finally:
-                await conn.execute(QUERIES["resolve_unlock"], request.request_id)
+                await q.resolve_unlock(conn, request_id=request.request_id)
         self._publisher.nudge()
         return view(row)
 
@@ -134,13 +143,13 @@ class Approvals:
             )
             # A texter sees their own requests only, whoever they name.
             texter_id = request.texter_id if allows(role, "moderator") else caller.user_id
-            rows = await conn.fetch(
-                QUERIES["requests_page"],
-                request.org_id,
-                request.status,
-                texter_id,
-                request.after_id,
-                request.limit + 1,
+            rows = await q.requests_page(
+                conn,
+                org_id=request.org_id,
+                status=request.status,
+                texter_id=texter_id,
+                after_id=request.after_id,
+                limit=request.limit + 1,
             )
         page = [view(r) for r in rows[: request.limit]]
         more = len(rows) > request.limit
@@ -149,62 +158,74 @@ class Approvals:
 
     async def _decide(
         self, conn: Connection, request: s.ResolveAssignmentRequest, caller: Caller
-    ) -> asyncpg.Record:
+    ) -> q.RequestForUpdateRow | q.SetStatusRow:
         """The approval or rejection, committed (and the level, if one is set)."""
         hidden = not_found("assignment request", request.request_id)
         async with conn.transaction():
-            row = await conn.fetchrow(QUERIES["request_for_update"], request.request_id)
+            row = await q.request_for_update(conn, request_id=request.request_id)
             if row is None:
                 raise hidden
-            role = await caller.role_in(conn, row["org_id"], hidden)
+            role = await caller.role_in(conn, row.org_id, hidden)
             if request.request_level is not None:
                 await _set_level(conn, row, role, request.request_level)
-            if row["status"] == "approved" and request.approve:
+            if row.status == "approved" and request.approve:
                 # Approved before, its claim never committed (a crash, `busy`): claim now.
                 if request.request_level is not None:
                     await _record(conn, row, caller.user_id, request.request_level)
                 return row
-            if row["status"] != "pending":
+            if row.status != "pending":
                 raise BatonError(
                     ErrorCode.CONFLICT,
-                    f"this request was resolved already: it is {row['status']}",
-                    {"status": row["status"]},
+                    f"this request was resolved already: it is {row.status}",
+                    {"status": row.status},
                 )
             status = "approved" if request.approve else "rejected"
-            decided = await conn.fetchrow(
-                QUERIES["set_status"], row["id"], "pending", status, [], None, caller.user_id, None
+            decided = await q.set_status(
+                conn,
+                request_id=row.id,
+                from_status="pending",
+                to_status=status,
+                conversation_ids=[],
+                refusal=None,
+                resolved_by=caller.user_id,
+                refusal_details=None,
             )
             assert decided is not None, "the row is locked, pending"
             await _record(conn, decided, caller.user_id, request.request_level)
             return decided
 
     async def _claim_approved(
-        self, conn: Connection, row: asyncpg.Record, actor_id: int
-    ) -> asyncpg.Record:
+        self, conn: Connection, row: RequestRecord, actor_id: int
+    ) -> q.SetStatusRow:
         ids: list[int] = []
         refusal: str | None = None
         details: str | None = None  # the refusal's, as a direct request is told them (JSON)
         # A campaign picked for the texter enrolls them only now (through its teams, unless
         # taken off it since); one they text on already is left as it is.
-        await enroll(conn, row["campaign_id"], row["texter_id"])
+        await enroll(conn, row.campaign_id, row.texter_id)
         try:
-            ids = await self._claim(
-                row["campaign_id"], row["texter_id"], row["kind"], "self_assign"
-            )
+            ids = await self._claim(row.campaign_id, row.texter_id, row.kind, "self_assign")
         except BatonError as exc:
             if exc.code in _TRY_AGAIN:
                 raise BatonError(
                     ErrorCode.BUSY,
                     "Approved, but conversations are being handed "
                     "out: approve it again in a moment to claim its batch",
-                    {"request_id": row["id"]},
+                    {"request_id": row.id},
                 ) from exc
             refusal = str(exc.code)
             details = msgspec.json.encode(exc.details).decode() if exc.details else None
         status = "fulfilled" if ids else "unfulfilled"
         async with conn.transaction():
-            done = await conn.fetchrow(
-                QUERIES["set_status"], row["id"], "approved", status, ids, refusal, None, details
+            done = await q.set_status(
+                conn,
+                request_id=row.id,
+                from_status="approved",
+                to_status=status,
+                conversation_ids=ids,
+                refusal=refusal,
+                resolved_by=None,
+                refusal_details=details,
             )
             assert done is not None, "resolve_lock keeps every other resolver out"
             await _record(conn, done, actor_id, None)
@@ -224,31 +245,36 @@ async def cancel_waiting(
     texters' level changed (`level`), or they were taken out of the organization or off
     `campaign_id`. Each is `cancelled`, logged and announced like every transition; a request
     being approved is past `pending` and is left to its approval."""
-    rows = await conn.fetch(
-        QUERIES["cancel_waiting"], org_id, texter_ids, campaign_id, reason, actor_id
+    rows = await q.cancel_waiting(
+        conn,
+        org_id=org_id,
+        texter_ids=texter_ids,
+        campaign_id=campaign_id,
+        reason=reason,
+        actor_id=actor_id,
     )
     for row in rows:
         await _record(conn, row, actor_id, level)
     return len(rows)
 
 
-async def _set_level(conn: Connection, row: asyncpg.Record, role: str, level: str) -> None:
+async def _set_level(conn: Connection, row: RequestRecord, role: str, level: str) -> None:
     """A moderator may set only a texter's level; an admin anyone's."""
-    target = await conn.fetchval(ACCESS_QUERIES["member_role"], row["org_id"], row["texter_id"])
+    target = await access_queries.member_role(conn, org_id=row.org_id, user_id=row.texter_id)
     if target is None:
         raise BatonError(ErrorCode.CONFLICT, "the texter is no longer in this organization")
     if target != "texter" and not allows(role, "admin"):
         raise forbidden("a moderator may change only a texter's request level")
-    await conn.execute(QUERIES["set_request_level"], row["org_id"], row["texter_id"], level)
+    await q.set_request_level(conn, org_id=row.org_id, texter_id=row.texter_id, level=level)
 
 
 async def _record(
-    conn: Connection, row: asyncpg.Record, actor_id: int | None, level: s.RequestLevel | None
+    conn: Connection, row: RequestRecord, actor_id: int | None, level: s.RequestLevel | None
 ) -> None:
     """The transition into `row`'s status: its event-log row and its event, in the caller's
     transaction."""
-    event_id = await conn.fetchval(
-        QUERIES["record_transition"], row["id"], row["status"], level, actor_id
+    event_id = await q.record_transition(
+        conn, request_id=row.id, status=row.status, level=level, actor_id=actor_id
     )
     event = s.AssignmentRequestChanged(
         **msgspec.structs.asdict(view(row)), actor_id=actor_id, request_level=level
@@ -258,20 +284,21 @@ async def _record(
     )
 
 
-def view(row: asyncpg.Record) -> s.AssignmentRequest:
+def view(row: RequestRecord) -> s.AssignmentRequest:
     return s.AssignmentRequest(
-        request_id=row["id"],
-        org_id=row["org_id"],
-        campaign_id=row["campaign_id"],
-        texter_id=row["texter_id"],
-        kind=row["kind"],
-        status=row["status"],
-        conversation_ids=list(row["conversation_ids"]),
-        refusal=row["refusal"],
-        refusal_details=msgspec.json.decode(row["refusal_details"])
-        if row["refusal_details"] is not None
+        request_id=row.id,
+        org_id=row.org_id,
+        campaign_id=row.campaign_id,
+        texter_id=row.texter_id,
+        kind=row.kind,
+        # assignment_request_status_check keeps the column to RequestStatus's values.
+        status=cast(s.RequestStatus, row.status),
+        conversation_ids=list(row.conversation_ids),
+        refusal=row.refusal,
+        refusal_details=msgspec.json.decode(row.refusal_details)
+        if row.refusal_details is not None
         else None,
-        resolved_by=row["resolved_by"],
-        created_at=rfc3339(row["created_at"]),
-        updated_at=rfc3339(row["updated_at"]),
+        resolved_by=row.resolved_by,
+        created_at=rfc3339(row.created_at),
+        updated_at=rfc3339(row.updated_at),
     )

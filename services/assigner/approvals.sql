@@ -2,6 +2,7 @@
 
 -- name: request_gate :maybe --
 -- positional: campaign_id, texter_id
+-- not null: id, org_id, status, self_assign, is_texter
 -- What a Request Conversations needs to know before any claim: the caller's (:texter_id) request level
 -- in the campaign's (:campaign_id) organization (NULL: not a member), whether they text on it, the
 -- campaign's state, and the batch kind their team on it takes (as claims.sql texters_pending:
@@ -54,8 +55,9 @@ WHERE id = :request_id AND status = :from_status
 RETURNING *;
 
 -- name: record_transition :scalar --
+-- not null: id
 INSERT INTO assignment_request_event (request_id, status, request_level, actor_id)
-VALUES (:request_id, :status, :level, :actor_id)
+VALUES (:request_id, :status, :level?, :actor_id?)
 RETURNING id;
 
 -- name: set_request_level :exec --

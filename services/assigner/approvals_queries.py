@@ -18,6 +18,7 @@ import msgspec
 from shared.runtime.query_executor import Executor
 
 REQUEST_GATE_SQL = """-- positional: campaign_id, texter_id
+-- not null: id, org_id, status, self_assign, is_texter
 -- What a Request Conversations needs to know before any claim: the caller's (:texter_id) request level
 -- in the campaign's (:campaign_id) organization (NULL: not a member), whether they text on it, the
 -- campaign's state, and the batch kind their team on it takes (as claims.sql texters_pending:
@@ -39,12 +40,12 @@ WHERE c.id = $1;"""
 
 
 class RequestGateRow(msgspec.Struct, frozen=True):
-    id: int | None
-    org_id: int | None
-    status: str | None
-    self_assign: bool | None
+    id: int
+    org_id: int
+    status: str
+    self_assign: bool
     request_level: str | None
-    is_texter: bool | None
+    is_texter: bool
     team_assignment_kind: str | None
 
 
@@ -183,17 +184,20 @@ async def set_status(
     return None if record is None else SetStatusRow(*record)
 
 
-RECORD_TRANSITION_SQL = """INSERT INTO assignment_request_event (request_id, status, request_level, actor_id)
+RECORD_TRANSITION_SQL = """-- not null: id
+INSERT INTO assignment_request_event (request_id, status, request_level, actor_id)
 VALUES ($1, $2, $3, $4)
 RETURNING id;"""
 
 
 async def record_transition(
-    conn: Executor, *, request_id: int, status: str, level: str, actor_id: int
-) -> int | None:
+    conn: Executor, *, request_id: int, status: str, level: str | None, actor_id: int | None
+) -> int:
     value: int | None = await conn.fetchval(
         RECORD_TRANSITION_SQL, request_id, status, level, actor_id
     )
+    if value is None:
+        raise LookupError("record_transition: no row, or NULL")
     return value
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import asyncpg
 import msgspec
@@ -29,6 +30,7 @@ from nats.js.api import ObjectStoreConfig
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.object_store import ObjectStore
 
+from services.assigner import exports_queries as q
 from services.assigner.admin import fetch_campaign_as
 from services.assigner.object_pipe import copy_into_object
 from shared.contract import catalogue as api
@@ -39,9 +41,7 @@ from shared.domain.times import rfc3339
 from shared.runtime import outbox
 from shared.runtime.access import Caller
 from shared.runtime.database import Connection
-from shared.runtime.queries import load_queries
 
-QUERIES = load_queries("services.assigner", "exports.sql")
 log = structlog.get_logger(__name__)
 HEARTBEAT_SECONDS = 5.0
 # A running export not heard from for this long is reported failed: its process died.
@@ -50,6 +50,8 @@ STREAM = f"OBJ_{api.EXPORTS_BUCKET}"
 # Exports copied at once per assigner; more wait their turn, running. Each holds a Postgres
 # connection and an upload thread for as long as it runs.
 AT_ONCE = 2
+# An export's row, as start_export, export and finish_export return it (all of campaign_export).
+ExportRecord = q.StartExportRow | q.ExportRow | q.FinishExportRow
 
 
 class Exports:
@@ -84,9 +86,12 @@ class Exports:
         await self._bucket()  # before anything is stored: NATS unreachable is `unavailable`
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
-            await conn.execute(QUERIES["export_turn"], campaign["id"], request.kind)
-            running = await conn.fetchval(
-                QUERIES["running_export"], campaign["id"], request.kind, SILENT_FOR.total_seconds()
+            await q.export_turn(conn, campaign_id=request.campaign_id, kind=request.kind)
+            running = await q.running_export(
+                conn,
+                campaign_id=request.campaign_id,
+                kind=request.kind,
+                silent_seconds=SILENT_FOR.total_seconds(),
             )
             if running is not None:
                 raise BatonError(
@@ -95,22 +100,20 @@ class Exports:
                     "running; wait for it (baton.query.campaign.export)",
                     {"export_id": running},
                 )
-            name = (
-                f"campaign-{campaign['id']}-{request.kind}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.csv"
+            started = datetime.now(UTC)
+            name = f"campaign-{request.campaign_id}-{request.kind}-{started:%Y%m%dT%H%M%S%f}.csv"
+            row = await q.start_export(
+                conn,
+                org_id=campaign["org_id"],
+                campaign_id=request.campaign_id,
+                user_id=caller.user_id,
+                kind=request.kind,
+                statuses=list(request.status),
+                since=since,
+                until=until,
+                name=name,
+                ttl_hours=self._ttl_hours,
             )
-            row = await conn.fetchrow(
-                QUERIES["start_export"],
-                campaign["org_id"],
-                campaign["id"],
-                caller.user_id,
-                request.kind,
-                list(request.status),
-                since,
-                until,
-                name,
-                self._ttl_hours,
-            )
-            assert row is not None
         task = asyncio.create_task(self._run(row))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -124,18 +127,18 @@ class Exports:
     async def part(self, request: s.ReadExportPart, caller: Caller) -> s.ExportPart:
         async with self._pool.acquire() as conn:
             row = await _export_as(conn, caller, request.export_id)
-        if row["state"] != "complete":
+        if row.state != "complete":
             raise BatonError(
                 ErrorCode.CONFLICT,
                 f"the export is {view(row).state}, not complete",
                 {"state": view(row).state},
             )
-        subject = f"$O.{api.EXPORTS_BUCKET}.C.{row['object_nuid']}"
+        subject = f"$O.{api.EXPORTS_BUCKET}.C.{row.object_nuid}"
         try:
             msg = await self._js.get_msg(STREAM, seq=request.after + 1, subject=subject, next=True)
         except NotFoundError:
             raise not_found("export part", request.after) from None
-        return s.ExportPart(export_id=row["id"], data=msg.data or b"", next=msg.seq or 0)
+        return s.ExportPart(export_id=row.id, data=msg.data or b"", next=msg.seq or 0)
 
     async def _bucket(self) -> ObjectStore:
         """The exports bucket, made on first use with its age and size limits (a bucket made
@@ -163,26 +166,26 @@ class Exports:
             self._store = store
         return self._store
 
-    async def _run(self, row: asyncpg.Record) -> None:
+    async def _run(self, row: ExportRecord) -> None:
         written = 0
 
         def count(n: int) -> None:
             nonlocal written
             written += n
 
-        beating = asyncio.create_task(self._beat(row["id"], lambda: written))
+        beating = asyncio.create_task(self._beat(row.id, lambda: written))
         try:
             store = await self._bucket()
-            query = QUERIES[f"export_{row['kind']}"]
-            args = [
-                row["campaign_id"],
-                row["org_id"],
-                list(row["statuses"]),
-                row["since"],
-                row["until"],
-            ]
+            query, args = await export_query(
+                row.kind,
+                campaign_id=row.campaign_id,
+                org_id=row.org_id,
+                statuses=row.statuses,
+                since=row.since,
+                until=row.until,
+            )
             async with self._turns, self._pool.acquire() as conn:
-                copied = await copy_into_object(conn, query, args, store, row["object_name"], count)
+                copied = await copy_into_object(conn, query, args, store, row.object_name, count)
             done: tuple[str, int, int | None, str | None, str | None, str | None] = (
                 "complete",
                 copied.info.size or 0,
@@ -192,20 +195,30 @@ class Exports:
                 None,
             )
         except Exception as exc:  # any failure ends the export as failed, with its reason
-            log.exception("export_failed", export_id=row["id"])
+            log.exception("export_failed", export_id=row.id)
             with contextlib.suppress(Exception):
-                await (await self._bucket()).delete(row["object_name"])
+                await (await self._bucket()).delete(row.object_name)
             done = ("failed", written, None, None, None, f"{type(exc).__name__}: {exc}")
         finally:
             beating.cancel()
+        state, size_bytes, row_count, digest, object_nuid, error = done
         async with self._pool.acquire() as conn, conn.transaction():
-            finished = await conn.fetchrow(QUERIES["finish_export"], row["id"], *done)
+            finished = await q.finish_export(
+                conn,
+                export_id=row.id,
+                state=state,
+                size_bytes=size_bytes,
+                row_count=row_count,
+                digest=digest,
+                object_nuid=object_nuid,
+                error=error,
+            )
             if finished is not None:
                 event = view(finished)
                 await outbox.enqueue(
                     conn,
                     api.CAMPAIGN_EXPORTED.subject,
-                    f"export:{row['id']}",
+                    f"export:{row.id}",
                     msgspec.json.encode(event),
                 )
         self._publisher.nudge()
@@ -214,16 +227,59 @@ class Exports:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             with contextlib.suppress(Exception):  # a missed beat is only a late progress line
-                await self._pool.execute(QUERIES["heartbeat"], export_id, written())
+                await q.heartbeat(self._pool, export_id=export_id, size_bytes=written())
 
 
-async def _export_as(conn: Connection, caller: Caller, export_id: int) -> asyncpg.Record:
+async def export_query(
+    kind: str,
+    *,
+    campaign_id: int,
+    org_id: int,
+    statuses: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[str, list[Any]]:
+    """The query an export of `kind` copies out, and its arguments."""
+    if kind not in ("conversations", "messages"):
+        raise ValueError(f"no export of {kind!r}")
+    export = q.export_conversations if kind == "conversations" else q.export_messages
+    sent = _Sent()
+    await export(
+        sent, campaign_id=campaign_id, org_id=org_id, statuses=statuses, since=since, until=until
+    )
+    return sent.query, sent.args
+
+
+class _Sent:
+    """A query executor that runs nothing: it keeps the SQL and arguments a generated query
+    function hands it. COPY takes a query and its arguments, not a function; so the export's
+    queries are still called with named, typed parameters, in their generated `$n` order."""
+
+    def __init__(self) -> None:
+        self.query = ""
+        self.args: list[Any] = []
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        self.query, self.args = query, list(args)
+        return []
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        raise TypeError("an export's query is read with fetch")
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        raise TypeError("an export's query is read with fetch")
+
+    async def execute(self, query: str, *args: Any) -> str:
+        raise TypeError("an export's query is read with fetch")
+
+
+async def _export_as(conn: Connection, caller: Caller, export_id: int) -> q.ExportRow:
     """The export, if the caller has the subject's role in its organization."""
     hidden = not_found("export", export_id)
-    row = await conn.fetchrow(QUERIES["export"], export_id)
+    row = await q.export(conn, export_id=export_id)
     if row is None:
         raise hidden
-    await caller.role_in(conn, row["org_id"], hidden)
+    await caller.role_in(conn, row.org_id, hidden)
     return row
 
 
@@ -237,22 +293,23 @@ def _in_utc_range(moment: datetime) -> bool:
     return True
 
 
-def view(row: asyncpg.Record) -> s.Export:
-    state = row["state"]
-    error = row["error"]
-    if state == "running" and row["heartbeat_at"] < datetime.now(UTC) - SILENT_FOR:
+def view(row: ExportRecord) -> s.Export:
+    # campaign_export_state_check keeps the column to ExportState's values.
+    state = cast(s.ExportState, row.state)
+    error = row.error
+    if state == "running" and row.heartbeat_at < datetime.now(UTC) - SILENT_FOR:
         state, error = "failed", "the exporter stopped (its process ended)"
     return s.Export(
-        export_id=row["id"],
-        org_id=row["org_id"],
-        campaign_id=row["campaign_id"],
-        kind=row["kind"],
+        export_id=row.id,
+        org_id=row.org_id,
+        campaign_id=row.campaign_id,
+        kind=row.kind,
         state=state,
-        size_bytes=row["size_bytes"],
-        row_count=row["row_count"],
-        digest=row["digest"],
+        size_bytes=row.size_bytes,
+        row_count=row.row_count,
+        digest=row.digest,
         error=error,
-        created_at=rfc3339(row["created_at"]),
-        finished_at=rfc3339(row["finished_at"]) if row["finished_at"] else None,
-        expires_at=rfc3339(row["expires_at"]),
+        created_at=rfc3339(row.created_at),
+        finished_at=rfc3339(row.finished_at) if row.finished_at else None,
+        expires_at=rfc3339(row.expires_at),
     )

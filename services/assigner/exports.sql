@@ -1,9 +1,9 @@
 -- Campaign exports (services/assigner/exports.py, issue #33).
 
--- name: start_export :maybe --
+-- name: start_export :one --
 INSERT INTO campaign_export (org_id, campaign_id, requested_by, kind, statuses, since, until,
                              object_name, expires_at)
-VALUES (:org_id, :campaign_id, :user_id, :kind, :statuses, :since, :until, :name, now() + make_interval(hours => :ttl_hours))
+VALUES (:org_id, :campaign_id, :user_id, :kind, :statuses, :since?, :until?, :name, now() + make_interval(hours => :ttl_hours))
 RETURNING *;
 
 -- name: export_turn :exec --
@@ -32,7 +32,7 @@ WHERE id = :export_id AND state = 'running';
 -- positional: export_id, state, size_bytes, row_count, digest, object_nuid, error
 -- Export :export_id from running to :state (complete or failed); no row if it was not running.
 UPDATE campaign_export
-SET state = :state, size_bytes = :size_bytes, row_count = :row_count, digest = :digest, object_nuid = :object_nuid, error = :error,
+SET state = :state, size_bytes = :size_bytes, row_count = :row_count?, digest = :digest?, object_nuid = :object_nuid?, error = :error?,
     finished_at = now(), heartbeat_at = now()
 WHERE id = :export_id AND state = 'running'
 RETURNING *;

@@ -53,11 +53,11 @@ async def start_export(
     user_id: int,
     kind: str,
     statuses: Sequence[str | None],
-    since: datetime.datetime,
-    until: datetime.datetime,
+    since: datetime.datetime | None,
+    until: datetime.datetime | None,
     name: str,
     ttl_hours: int,
-) -> StartExportRow | None:
+) -> StartExportRow:
     record = await conn.fetchrow(
         START_EXPORT_SQL,
         org_id,
@@ -70,7 +70,9 @@ async def start_export(
         name,
         ttl_hours,
     )
-    return None if record is None else StartExportRow(*record)
+    if record is None:
+        raise LookupError("start_export: no row")
+    return StartExportRow(*record)
 
 
 EXPORT_TURN_SQL = """-- Held to the end of the starting transaction: one start at a time per campaign :campaign_id and kind :kind,
@@ -174,10 +176,10 @@ async def finish_export(
     export_id: int,
     state: str,
     size_bytes: int,
-    row_count: int,
-    digest: str,
-    object_nuid: str,
-    error: str,
+    row_count: int | None,
+    digest: str | None,
+    object_nuid: str | None,
+    error: str | None,
 ) -> FinishExportRow | None:
     record = await conn.fetchrow(
         FINISH_EXPORT_SQL, export_id, state, size_bytes, row_count, digest, object_nuid, error

@@ -9,6 +9,7 @@ from collections import defaultdict
 
 import asyncpg
 
+from services.assigner import org_reads_queries as q
 from services.assigner.admin import fetch_campaign_as
 from services.assigner.reads import STATUSES
 from shared.contract.access_policy import allows
@@ -16,9 +17,6 @@ from shared.contract.errors import not_found
 from shared.contract.schemas import org_reads as s
 from shared.domain.times import rfc3339
 from shared.runtime.access import Caller
-from shared.runtime.queries import load_queries
-
-QUERIES = load_queries("services.assigner", "org_reads.sql")
 
 
 class OrgReads:
@@ -31,27 +29,27 @@ class OrgReads:
                 conn, request.org_id, not_found("organization", request.org_id)
             )
             moderator = allows(role, "moderator")
-            rows = await conn.fetch(
-                QUERIES["org_campaigns_page"],
-                request.org_id,
-                request.status,
-                request.after_id,
-                request.limit,
-                None if moderator else caller.user_id,
+            rows = await q.org_campaigns_page(
+                conn,
+                org_id=request.org_id,
+                status=request.status,
+                after_id=request.after_id,
+                limit=request.limit,
+                texter_id=None if moderator else caller.user_id,
             )
-            ids = [r["id"] for r in rows]
-            tallies = await conn.fetch(QUERIES["campaign_counts"], ids) if moderator else []
+            ids = [r.id for r in rows]
+            tallies = await q.campaign_counts(conn, campaign_ids=ids) if moderator else []
         counts = _counts(tallies)
         page = [
             s.CampaignListed(
-                campaign_id=r["id"],
-                title=r["title"],
-                status=r["status"],
-                self_assign=r["self_assign"],
-                team_id=r["team_id"],
-                team_ids=list(r["team_ids"]),
-                created_at=rfc3339(r["created_at"]),
-                counts=counts.get(r["id"], _no_counts()) if moderator else None,
+                campaign_id=r.id,
+                title=r.title,
+                status=r.status,
+                self_assign=r.self_assign,
+                team_id=r.team_id,
+                team_ids=list(r.team_ids),
+                created_at=rfc3339(r.created_at),
+                counts=counts.get(r.id, _no_counts()) if moderator else None,
             )
             for r in rows
         ]
@@ -65,22 +63,26 @@ class OrgReads:
                 conn, request.org_id, not_found("organization", request.org_id)
             )
             only = None if allows(role, "moderator") else caller.user_id
-            rows = await conn.fetch(
-                QUERIES["org_teams_page"], request.org_id, request.after_id, request.limit, only
+            rows = await q.org_teams_page(
+                conn,
+                org_id=request.org_id,
+                after_id=request.after_id,
+                limit=request.limit,
+                only=only,
             )
-            ids = [r["id"] for r in rows]
-            members = await conn.fetch(QUERIES["team_members"], ids)
+            ids = [r.id for r in rows]
+            members = await q.team_members(conn, team_ids=ids)
         by_team: dict[int, list[s.TeamMember]] = defaultdict(list)
         for m in members:
-            by_team[m["team_id"]].append(s.TeamMember(user_id=m["user_id"], name=m["name"]))
+            by_team[m.team_id].append(s.TeamMember(user_id=m.user_id, name=m.name))
         teams = [
             s.TeamView(
-                team_id=r["id"],
-                name=r["name"],
-                assignment_priority=r["assignment_priority"],
-                assignment_kind=r["assignment_kind"],
-                max_request_size=r["max_request_size"],
-                members=by_team[r["id"]],
+                team_id=r.id,
+                name=r.name,
+                assignment_priority=r.assignment_priority,
+                assignment_kind=r.assignment_kind,
+                max_request_size=r.max_request_size,
+                members=by_team[r.id],
             )
             for r in rows
         ]
@@ -91,16 +93,16 @@ class OrgReads:
     async def invites(self, request: s.ListCampaignInvites, caller: Caller) -> s.CampaignInvites:
         async with self._pool.acquire() as conn:
             await fetch_campaign_as(conn, caller, request.campaign_id)
-            rows = await conn.fetch(
-                QUERIES["campaign_invites"], request.campaign_id, request.include_revoked
+            rows = await q.campaign_invites(
+                conn, campaign_id=request.campaign_id, include_revoked=request.include_revoked
             )
         invites = [
             s.InviteView(
-                token=r["token"],
-                kind=r["kind"],
-                created_by=r["created_by"],
-                created_at=rfc3339(r["created_at"]),
-                revoked_at=rfc3339(r["revoked_at"]) if r["revoked_at"] else None,
+                token=r.token,
+                kind=r.kind,
+                created_by=r.created_by,
+                created_at=rfc3339(r.created_at),
+                revoked_at=rfc3339(r.revoked_at) if r.revoked_at else None,
             )
             for r in rows
         ]
@@ -116,11 +118,11 @@ def _no_counts() -> s.CampaignCounts:
     return s.CampaignCounts(total=0, by_status=dict.fromkeys(STATUSES, 0), unassigned=0)
 
 
-def _counts(rows: list[asyncpg.Record]) -> dict[int, s.CampaignCounts]:
+def _counts(rows: list[q.CampaignCountsRow]) -> dict[int, s.CampaignCounts]:
     counts: dict[int, s.CampaignCounts] = {}
     for row in rows:
-        c = counts.setdefault(row["campaign_id"], _no_counts())
-        c.by_status[row["status"]] = c.by_status.get(row["status"], 0) + row["n"]
-        c.total += row["n"]
-        c.unassigned += row["unassigned"]
+        c = counts.setdefault(row.campaign_id, _no_counts())
+        c.by_status[row.status] = c.by_status.get(row.status, 0) + row.n
+        c.total += row.n
+        c.unassigned += row.unassigned
     return counts

@@ -2,6 +2,7 @@
 
 -- name: org_campaigns_page :many --
 -- positional: org_id, status, after_id, limit, texter_id
+-- not null: team_ids
 -- Organization :org_id's campaigns after id :after_id, in id order, :limit at most: only status :status unless NULL,
 -- and only those user :texter_id texts on unless NULL.
 SELECT c.id, c.title, c.status, c.self_assign, c.team_id, c.created_at,
@@ -15,6 +16,7 @@ ORDER BY c.id
 LIMIT :limit;
 
 -- name: campaign_counts :many --
+-- not null: n, unassigned
 -- Conversations per campaign of :campaign_ids and status, and how many of them Unassigned, from the
 -- tallies: a few rows per texter, whatever the campaigns' sizes.
 SELECT campaign_id, counted AS status, sum(n)::bigint AS n,

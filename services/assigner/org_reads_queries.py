@@ -18,6 +18,7 @@ import msgspec
 from shared.runtime.query_executor import Executor
 
 ORG_CAMPAIGNS_PAGE_SQL = """-- positional: org_id, status, after_id, limit, texter_id
+-- not null: team_ids
 -- Organization :org_id's campaigns after id :after_id, in id order, :limit at most: only status :status unless NULL,
 -- and only those user :texter_id texts on unless NULL.
 SELECT c.id, c.title, c.status, c.self_assign, c.team_id, c.created_at,
@@ -38,7 +39,7 @@ class OrgCampaignsPageRow(msgspec.Struct, frozen=True):
     self_assign: bool
     team_id: int | None
     created_at: datetime.datetime
-    team_ids: list[int] | None
+    team_ids: list[int]
 
 
 async def org_campaigns_page(
@@ -58,7 +59,8 @@ async def org_campaigns_page(
     ]
 
 
-CAMPAIGN_COUNTS_SQL = """-- Conversations per campaign of :campaign_ids and status, and how many of them Unassigned, from the
+CAMPAIGN_COUNTS_SQL = """-- not null: n, unassigned
+-- Conversations per campaign of :campaign_ids and status, and how many of them Unassigned, from the
 -- tallies: a few rows per texter, whatever the campaigns' sizes.
 SELECT campaign_id, counted AS status, sum(n)::bigint AS n,
        coalesce(sum(n) FILTER (WHERE assignee_id IS NULL), 0)::bigint AS unassigned
@@ -70,8 +72,8 @@ GROUP BY campaign_id, counted;"""
 class CampaignCountsRow(msgspec.Struct, frozen=True):
     campaign_id: int
     status: str
-    n: int | None
-    unassigned: int | None
+    n: int
+    unassigned: int
 
 
 async def campaign_counts(
