@@ -10,6 +10,7 @@ from nats.aio.client import Client as NatsClient
 from services.registry import REGISTRY
 from shared.catalogue import ServiceName
 from shared.settings import CommonSettings
+from shared.simulation.telnyx_simulator import TelnyxSimulator
 from shared.simulation.twilio_simulator import TwilioSimulator
 from tests.support.baton_client import Baton
 from tests.support.direct import served_directly
@@ -77,4 +78,11 @@ async def assigner_direct(settings: CommonSettings, pool: asyncpg.Pool) -> Async
 async def simulator() -> AsyncIterator[TwilioSimulator]:
     """Twilio's Messages API on a port of its own (shared/simulation/twilio_simulator.py)."""
     async with TwilioSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+async def telnyx() -> AsyncIterator[TelnyxSimulator]:
+    """Telnyx's v2 Messaging API on a port of its own (shared/simulation/telnyx_simulator.py)."""
+    async with TelnyxSimulator() as sim:
         yield sim
