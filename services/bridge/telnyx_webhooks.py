@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -32,16 +31,14 @@ from telnyx.lib.webhook_verification import (
     verify_webhook_signature,
 )
 
-from services.bridge.outbound import TEXTS
 from services.bridge.spool import Spool
 from services.bridge.webhook_guard import (
-    RECEIVED,
     headers_too_large,
     media_type,
     read_body,
     refused,
 )
-from shared import catalogue as api
+from services.bridge.webhook_keep import keep_status, keep_text
 from shared.schemas.messaging import InboundSms, Receipt
 
 WEBHOOKS_PATH = "/telnyx/webhooks"
@@ -120,10 +117,7 @@ class TelnyxWebhooks:
             body=str(payload.get("text") or ""),
             received_at=datetime.now(UTC).isoformat(),
         )
-        await self._spool.keep(
-            api.INBOUND_SMS.subject, text.provider_message_id, msgspec.json.encode(text)
-        )
-        RECEIVED.labels("telnyx", "message").inc()
+        await keep_text(self._spool, "telnyx", text)
         return Response(status_code=200)
 
     async def _status(self, payload: dict[str, Any]) -> Response:
@@ -140,17 +134,7 @@ class TelnyxWebhooks:
             error_code=f"telnyx:{code}" if status == "failed" and code else None,
             from_=_phone(payload.get("from")) or None,
         )
-        # The Telnyx status in the id: `delivered` after `sent` is not a repeat in the window.
-        kept = await self._spool.keep(
-            api.INBOUND_RECEIPT.subject,
-            f"{provider_id}:{telnyx_status}",
-            msgspec.json.encode(receipt),
-            provider_id,
-        )
-        RECEIVED.labels("telnyx", "status").inc()
-        if kept and status == "failed":
-            # Carrier filtering (40002, 40003) is reported here, after the send was accepted.
-            TEXTS.labels("telnyx", "failed", receipt.error_code or "").inc()
+        await keep_status(self._spool, "telnyx", receipt, telnyx_status)
         return Response(status_code=200)
 
 

@@ -17,22 +17,19 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import parse_qsl
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from services.bridge.outbound import TEXTS
 from services.bridge.spool import Spool
 from services.bridge.webhook_guard import (
-    RECEIVED,
     headers_too_large,
     media_type,
     read_body,
     refused,
 )
-from shared import catalogue as api
+from services.bridge.webhook_keep import keep_status, keep_text
 from shared.schemas.messaging import InboundSms, Receipt
 
 MESSAGES_PATH = "/twilio/messages"
@@ -113,10 +110,7 @@ class TwilioWebhooks:
             body=params.get("Body", ""),
             received_at=datetime.now(UTC).isoformat(),
         )
-        await self._spool.keep(
-            api.INBOUND_SMS.subject, text.provider_message_id, msgspec.json.encode(text)
-        )
-        RECEIVED.labels("twilio", "message").inc()
+        await keep_text(self._spool, "twilio", text)
         # Empty TwiML: Baton answers through texters, never automatically from the webhook.
         return Response(EMPTY_TWIML, media_type="text/xml")
 
@@ -134,18 +128,7 @@ class TwilioWebhooks:
             error_code=f"twilio:{code}" if status == "failed" and code else None,
             from_=params.get("From") or None,
         )
-        # The Twilio status in the id: `delivered` after `sent` is not a repeat in the window.
-        kept = await self._spool.keep(
-            api.INBOUND_RECEIPT.subject,
-            f"{provider_id}:{twilio_status}",
-            msgspec.json.encode(receipt),
-            provider_id,
-        )
-        RECEIVED.labels("twilio", "status").inc()
-        if kept and status == "failed":
-            # Most carrier filtering (30007) is reported here, after the send was accepted: the
-            # carrier-filtering alert counts it with the failures the send call itself got.
-            TEXTS.labels("twilio", "failed", receipt.error_code or "").inc()
+        await keep_status(self._spool, "twilio", receipt, twilio_status)
         return Response(status_code=204)
 
 

@@ -24,11 +24,6 @@ REJECTED = Counter(
     "body_stalled).",
     ["provider", "reason"],
 )
-RECEIVED = Counter(
-    "baton_bridge_webhooks_total",
-    "Signed webhooks kept, by provider and kind.",
-    ["provider", "kind"],
-)
 # What each refusal answers; a wrong, missing or stale signature is 403.
 REFUSAL_STATUS = {
     "too_large": 413,

@@ -28,7 +28,6 @@ import asyncio
 import base64
 import json
 import secrets
-import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,6 +36,8 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 from nacl.signing import SigningKey
+
+from shared.simulation.http_stub import FailuresByNumber, StubServer
 
 MESSAGES_PATH = "/v2/messages"
 NUMBERS_PATH = "/v2/phone_numbers"
@@ -67,15 +68,7 @@ class Arrival:
 
 
 @dataclass
-class _Failure:
-    code: int
-    status: int
-    # How many more requests to this number get the error; None: all of them.
-    remaining: int | None
-
-
-@dataclass
-class TelnyxSimulator:
+class TelnyxSimulator(StubServer):
     api_key: str = field(default_factory=lambda: "KEY" + secrets.token_hex(16))
     # The account's webhook signing key; `public_key` is what the bridge is given.
     signing_key: SigningKey = field(default_factory=SigningKey.generate)
@@ -90,11 +83,9 @@ class TelnyxSimulator:
     replays: int = 0
     # The numbers the account holds (`GET /v2/phone_numbers`).
     held_numbers: set[str] = field(default_factory=set)
-    _failures: dict[str, _Failure] = field(default_factory=dict)
+    _failures: FailuresByNumber = field(default_factory=FailuresByNumber)
     # Idempotency-Key -> (the body's bytes, the answer given).
     _keys: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
-    _runner: web.AppRunner | None = None
-    _port: int = 0
 
     @property
     def url(self) -> str:
@@ -109,33 +100,14 @@ class TelnyxSimulator:
     def fail(self, to: str, code: int, status: int = 400, times: int | None = None) -> None:
         """Answer texts to `to` with Telnyx error `code` (HTTP `status`), `times` times, or
         always."""
-        self._failures[to] = _Failure(code, status, times)
+        self._failures.set(to, code, status, times)
 
     def sent_to(self, to: str) -> list[Arrival]:
         return [a for a in self.arrivals if a.to == to]
 
-    async def start(self, port: int = 0) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post(MESSAGES_PATH, self._create)
         app.router.add_get(NUMBERS_PATH, self._numbers)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind(("127.0.0.1", port))
-        await web.SockSite(self._runner, listening).start()
-        self._port = int(listening.getsockname()[1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> TelnyxSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
 
     # --- Webhooks, signed as Telnyx signs them ---
 
@@ -248,10 +220,8 @@ class TelnyxSimulator:
         sender, profile = form.get("from"), form.get("messaging_profile_id")
         if not to:
             return _error(400, 10004, "A required parameter was missing: to.")
-        failure = self._failures.get(to)
-        if failure is not None and failure.remaining != 0:
-            if failure.remaining is not None:
-                failure.remaining -= 1
+        failure = self._failures.next(to)
+        if failure is not None:
             return _error(failure.status, failure.code, f"Error {failure.code} for {to}")
         if not sender:
             pool = self.profile_numbers.get(str(profile or ""))
