@@ -179,16 +179,17 @@ async def test_slots_are_one_rate_apart_per_lane_and_lanes_are_independent() -> 
     await third
 
 
+@pytest.mark.parametrize("provider", ["twilio", "telnyx"])
 def test_baton_up_runs_the_bridge_only_where_a_provider_is_configured(
-    monkeypatch: pytest.MonkeyPatch,
+    provider: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("BATON_BRIDGE_PROVIDER", raising=False)
     core = service_processes("postgresql://db", "nats://nats", 9101)
     assert [(p.name, p.metrics_port) for p in core] == [
         ("assigner", 9101), ("sender", 9102), ("inbound", 9103), ("reaper", 9104)]  # fmt: skip
     assert deployed_services() == CORE_SERVICE_NAMES
-    monkeypatch.setenv("BATON_BRIDGE_PROVIDER", "twilio")
+    monkeypatch.setenv("BATON_BRIDGE_PROVIDER", provider)
     with_bridge = service_processes("postgresql://db", "nats://nats", 9101)
     assert [(p.name, p.metrics_port) for p in with_bridge][-1] == ("bridge", 9105)
-    assert with_bridge[-1].env["BATON_BRIDGE_PROVIDER"] == "twilio"
+    assert with_bridge[-1].env["BATON_BRIDGE_PROVIDER"] == provider
     assert deployed_services() == (*CORE_SERVICE_NAMES, "bridge")
