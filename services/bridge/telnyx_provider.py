@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import telnyx
 
 from services.bridge.provider import Accepted, ProviderRefusedError, ProviderUnreachableError
@@ -29,6 +30,9 @@ from shared.schemas.messaging import OutboundSms
 # Telnyx replays a successful answer for 24 hours; a margin for clocks and the lookup delay.
 IDEMPOTENCY_WINDOW = timedelta(hours=23)
 NUMBERS_PAGE = 250
+# Connections kept open to Telnyx, as many as may be in use: the SDK's default keeps 20 of its 100
+# alive, so under load every call past 20 at once opened and closed a connection of its own.
+CONNECTIONS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 # The account label in provider ids when no messaging profile is configured: Telnyx's message ids
 # are UUIDs, unique across Telnyx, so the namespace only keeps them apart from other providers'.
 DEFAULT_ACCOUNT = "default"
@@ -73,9 +77,19 @@ class TelnyxProvider:
         self._profile = messaging_profile_id
         self.picks_numbers = bool(messaging_profile_id)
         self._webhook_url = webhook_url
+        # The SDK's own aiohttp-backed client (its documented option for concurrency), with our
+        # limits; httpx's own pool spends its time sorting waiting requests under load.
+        http = telnyx.DefaultAioHttpClient(limits=CONNECTIONS, timeout=timeout_seconds)
         self._client = telnyx.AsyncTelnyx(
-            api_key=api_key, base_url=api_url, max_retries=0, timeout=timeout_seconds
+            api_key=api_key,
+            base_url=api_url,
+            max_retries=0,
+            timeout=timeout_seconds,
+            http_client=http,
         )
+        # The SDK imports its several hundred resource modules on first use: done here, at
+        # start, rather than inside the first text's call (seconds on a busy machine).
+        _ = self._client.messages, self._client.phone_numbers
 
     def namespaced(self, message_id: str) -> str:
         return f"{self.name}:{self.account}:{message_id}"
