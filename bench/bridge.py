@@ -1,23 +1,25 @@
 """The provider bridge (issue #31): texts/s from OUTBOUND to provider-accepted, through the real
-bridge process and its Twilio SDK over HTTP to the simulator, and each number's rate as the
-simulator saw it.
+bridge process and its provider's SDK (Twilio's, or Telnyx's with `--provider telnyx`) over HTTP
+to the simulator, and each number's rate as the simulator saw it.
 
 Two runs on servers of their own: many numbers at a few texts/s each (the throughput aim: 3,000
 texts/s across 1,000 numbers at 3 texts/s), and 100 numbers at the default rate of 1 text/s (each
 number held to it). Texts are published on OUTBOUND as the sender's outbox publishes them; the
 sender's own rate is bench.messaging's.
 
-    python -m bench.bridge --numbers 1000 --rate 3 --seconds 5
+    python -m bench.bridge --numbers 1000 --rate 3 --seconds 5 [--provider telnyx]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -30,7 +32,25 @@ from shared.contract import catalogue as api
 from shared.contract.schemas.messaging import OutboundSms
 from shared.runtime.jetstream import declare_all
 from shared.runtime.migrations import migrate_database
+from tools.simulation.telnyx_simulator import TelnyxSimulator
 from tools.simulation.twilio_simulator import TwilioSimulator
+
+Simulator = TwilioSimulator | TelnyxSimulator
+
+
+@contextlib.asynccontextmanager
+async def simulated(provider: str) -> AsyncIterator[tuple[Simulator, dict[str, str]]]:
+    """The provider's simulator, and the bridge's settings that point it there."""
+    if provider == "telnyx":
+        async with TelnyxSimulator() as telnyx:
+            yield telnyx, {"bridge_provider": "telnyx", "telnyx_api_key": telnyx.api_key,
+                           "telnyx_public_key": telnyx.public_key,
+                           "telnyx_api_url": telnyx.url}  # fmt: skip
+        return
+    async with TwilioSimulator() as twilio:
+        yield twilio, {"bridge_provider": "twilio", "twilio_account_sid": twilio.account_sid,
+                       "twilio_auth_token": twilio.auth_token,
+                       "twilio_api_url": twilio.url}  # fmt: skip
 
 
 def _most_in_a_second(times: list[float]) -> int:
@@ -43,14 +63,12 @@ def _most_in_a_second(times: list[float]) -> int:
 
 
 async def run(
-    nats_url: str, database_url: str, numbers: int, rate: float, seconds: float
+    nats_url: str, database_url: str, numbers: int, rate: float, seconds: float, provider: str
 ) -> dict[str, Any]:
     per_number = max(1, int(rate * seconds))
-    async with TwilioSimulator() as sim:
+    async with simulated(provider) as (sim, own):
         settings = {
-            "bridge_provider": "twilio", "twilio_account_sid": sim.account_sid,
-            "twilio_auth_token": sim.auth_token, "twilio_api_url": sim.url,
-            "bridge_default_rate": str(rate), "bridge_http_port": "0",
+            **own, "bridge_default_rate": str(rate), "bridge_http_port": "0",
             "bridge_max_in_flight": str(max(2000, int(numbers * rate * 2))),
             "db_pool_max": "20",
         }  # fmt: skip
@@ -78,7 +96,7 @@ async def run(
             while len(sim.arrivals) < len(texts) and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
         await nc.close()
-    arrivals = sim.arrivals
+    arrivals: list[Any] = list(sim.arrivals)
     elapsed = max(a.monotonic for a in arrivals) - started
     by_number: dict[str, list[float]] = {}
     for arrival in arrivals:
@@ -109,7 +127,9 @@ def _by_body(arrivals: list[Any]) -> dict[str, list[Any]]:
     return grouped
 
 
-async def through_the_sender(nats_url: str, database_url: str, messages: int) -> dict[str, Any]:
+async def through_the_sender(
+    nats_url: str, database_url: str, messages: int, provider: str
+) -> dict[str, Any]:
     """Texters' initials through the real sender and the real bridge in one run: each text's time
     from its request to the sender's answer, and to Twilio's acceptance. bench.messaging's
     campaign sends from one number, so the bridge's rate is set high enough not to hold it."""
@@ -119,11 +139,9 @@ async def through_the_sender(nats_url: str, database_url: str, messages: int) ->
     conversation_phone = {r["id"]: r["phone"] for r in await conn.fetch(
         "SELECT v.id, k.phone FROM conversation v JOIN contact k ON k.id = v.contact_id")}  # fmt: skip
     await conn.close()
-    async with TwilioSimulator() as sim:
+    async with simulated(provider) as (sim, own):
         settings = {
-            "bridge_provider": "twilio", "twilio_account_sid": sim.account_sid,
-            "twilio_auth_token": sim.auth_token, "twilio_api_url": sim.url,
-            "bridge_default_rate": "1000", "bridge_http_port": "0", "db_pool_max": "20",
+            **own, "bridge_default_rate": "1000", "bridge_http_port": "0", "db_pool_max": "20",
         }  # fmt: skip
         with service("sender", database_url, nats_url), \
                 service("bridge", database_url, nats_url, **settings):  # fmt: skip
@@ -164,7 +182,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     with servers() as found:
         await migrate_database(found.database_url)
         figures["through_the_sender"] = await through_the_sender(
-            found.nats_url, found.database_url, args.sender_texts
+            found.nats_url, found.database_url, args.sender_texts, args.provider
         )
     print("through_the_sender", figures["through_the_sender"], flush=True)
     for label, numbers, rate in (("many_numbers", args.numbers, args.rate),
@@ -172,7 +190,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         with servers() as found:
             await migrate_database(found.database_url)
             figures[label] = await run(found.nats_url, found.database_url, numbers, rate,
-                                       args.seconds)  # fmt: skip
+                                       args.seconds, args.provider)  # fmt: skip
         print(label, figures[label], flush=True)
     return figures
 
@@ -183,5 +201,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=3.0)
     parser.add_argument("--seconds", type=float, default=5.0, help="of texts per number")
     parser.add_argument("--sender-texts", type=int, default=4000)
-    figures = asyncio.run(main(parser.parse_args()))
-    print(write_results("bridge", figures))
+    parser.add_argument("--provider", choices=["twilio", "telnyx"], default="twilio")
+    arguments = parser.parse_args()
+    figures = asyncio.run(main(arguments))
+    name = "bridge" if arguments.provider == "twilio" else f"bridge_{arguments.provider}"
+    print(write_results(name, figures))

@@ -1,6 +1,6 @@
 """The webhook listener: Starlette under uvicorn, on BATON_BRIDGE_HTTP_PORT.
 
-Bounded: request headers by h11's limit (16 KiB), bodies by each route (twilio_webhooks.py),
+Bounded: request headers by h11's limit (16 KiB), bodies by each route (webhook_guard.py),
 requests at once by `limit_concurrency` (past it uvicorn answers 503, which a provider retries
 or sends to the fallback URL). uvicorn's own signal handling is left out: the service owns
 SIGTERM (shared/runtime/service.py) and stops the listener through its stop event.

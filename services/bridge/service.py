@@ -11,8 +11,11 @@ import structlog
 from services.bridge.http_listener import Listener
 from services.bridge.numbers import HeldNumbers
 from services.bridge.outbound import OUTBOUND_CONSUMER, Outbound
-from services.bridge.settings import BridgeSettings
+from services.bridge.provider import Provider
+from services.bridge.settings import PROVIDERS, BridgeSettings
 from services.bridge.spool import Spool
+from services.bridge.telnyx_provider import TelnyxProvider, telnyx_account
+from services.bridge.telnyx_webhooks import WEBHOOKS_PATH, TelnyxWebhooks
 from services.bridge.twilio_provider import TwilioProvider
 from services.bridge.twilio_webhooks import STATUS_PATH, TwilioWebhooks
 from shared.domain.redaction import redacted
@@ -39,6 +42,39 @@ def twilio_from(settings: BridgeSettings) -> TwilioProvider:
     )
 
 
+def telnyx_from(settings: BridgeSettings) -> TelnyxProvider:
+    return TelnyxProvider(
+        settings.telnyx_key(),
+        settings.telnyx_api_url,
+        messaging_profile_id=settings.telnyx_messaging_profile_id,
+        webhook_url=f"{public_url(settings)}{WEBHOOKS_PATH}",
+        timeout_seconds=settings.bridge_provider_timeout_seconds,
+    )
+
+
+def provider_from(settings: BridgeSettings) -> Provider:
+    if settings.bridge_provider == "telnyx":
+        return telnyx_from(settings)
+    return twilio_from(settings)
+
+
+def webhooks_from(settings: BridgeSettings, spool: Spool) -> TwilioWebhooks | TelnyxWebhooks:
+    if settings.bridge_provider == "telnyx":
+        return TelnyxWebhooks(
+            telnyx_account(settings.telnyx_messaging_profile_id),
+            settings.telnyx_public_key,
+            spool,
+            settings.bridge_webhook_body_timeout_seconds,
+        )
+    return TwilioWebhooks(
+        settings.twilio_account_sid,
+        settings.twilio_token(),
+        public_url(settings),
+        spool,
+        settings.bridge_webhook_body_timeout_seconds,
+    )
+
+
 def lease_seconds(settings: BridgeSettings) -> float:
     """How long one replica holds a text it took: a provider call, twice, and some margin."""
     return 2 * settings.bridge_provider_timeout_seconds + 10.0
@@ -46,12 +82,12 @@ def lease_seconds(settings: BridgeSettings) -> float:
 
 def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
     settings = context.settings
-    if settings.bridge_provider != "twilio":
+    if settings.bridge_provider not in PROVIDERS:
         # Only the status subject: a bridge with no provider configured (a test of every
         # service's common behaviour) has nothing to send through.
         log.warning("bridge_without_provider")
         return []
-    provider = twilio_from(settings)
+    provider = provider_from(settings)
     outbound = Outbound(
         context.pool,
         context.js,
@@ -72,13 +108,7 @@ def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
         settings.bridge_numbers_sync_seconds,
     )
     spool = Spool(context.pool, context.js, settings.bridge_spool_write_timeout_seconds)
-    webhooks = TwilioWebhooks(
-        settings.twilio_account_sid,
-        settings.twilio_token(),
-        public_url(settings),
-        spool,
-        settings.bridge_webhook_body_timeout_seconds,
-    )
+    webhooks = webhooks_from(settings, spool)
     listener = Listener(webhooks.routes(), settings.metrics_host, settings.bridge_http_port)
     log.info("webhooks_listening", port=listener.port, public_url=redacted(public_url(settings)))
 

@@ -9,14 +9,13 @@ object that reaches a log line or a traceback carries none.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.runtime.settings import CommonSettings, SettingsError, require
 
 PROVIDERS = ("twilio", "telnyx")
-# Providers this release can send through; the others are refused at start, not half-run.
-SUPPORTED_PROVIDERS = ("twilio",)
 
 
 @dataclass(frozen=True)
@@ -74,11 +73,6 @@ class BridgeSettings(CommonSettings):
             "bridge_provider",
             f"one of {', '.join(PROVIDERS)}: the bridge runs only with a provider",
         )
-        if self.bridge_provider not in SUPPORTED_PROVIDERS:
-            raise SettingsError(
-                f"BATON_BRIDGE_PROVIDER={self.bridge_provider}: this release sends through "
-                f"{', '.join(SUPPORTED_PROVIDERS)} only"
-            )
         if self.bridge_provider == "twilio":
             require(bool(self.twilio_account_sid), "twilio_account_sid", "set (the account's SID)")
             token_once = bool(self.twilio_auth_token) != bool(self.twilio_auth_token_file)
@@ -88,6 +82,19 @@ class BridgeSettings(CommonSettings):
             require(
                 self.twilio_api_url.startswith(("https://", "http://")),
                 "twilio_api_url",
+                "an http(s):// URL",
+            )
+        if self.bridge_provider == "telnyx":
+            key_once = bool(self.telnyx_api_key) != bool(self.telnyx_api_key_file)
+            require(key_once, "telnyx_api_key", "set, or BATON_TELNYX_API_KEY_FILE, not both")
+            require(
+                _is_ed25519_public_key(self.telnyx_public_key),
+                "telnyx_public_key",
+                "the account's webhook public key (base64, 32 bytes: Mission Control > Keys)",
+            )
+            require(
+                self.telnyx_api_url.startswith(("https://", "http://")),
+                "telnyx_api_url",
                 "an http(s):// URL",
             )
         require(0 <= self.bridge_http_port <= 65535, "bridge_http_port", "a port from 0 to 65535")
@@ -141,3 +148,19 @@ class BridgeSettings(CommonSettings):
             except OSError as exc:
                 raise SettingsError(f"BATON_TWILIO_AUTH_TOKEN_FILE: {exc.strerror}") from None
         return self.twilio_auth_token
+
+    def telnyx_key(self) -> str:
+        """The API key, from the setting or its file (a mounted secret)."""
+        if self.telnyx_api_key_file:
+            try:
+                return Path(self.telnyx_api_key_file).read_text().strip()
+            except OSError as exc:
+                raise SettingsError(f"BATON_TELNYX_API_KEY_FILE: {exc.strerror}") from None
+        return self.telnyx_api_key
+
+
+def _is_ed25519_public_key(value: str) -> bool:
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except ValueError:
+        return False

@@ -12,45 +12,30 @@ same message (the spool keeps one per Nats-Msg-Id, `twilio:{account}:{MessageSid
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import parse_qsl
 
-import msgspec
-import structlog
-from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from services.bridge.http_listener import MAX_HEADER_BYTES
-from services.bridge.outbound import TEXTS
 from services.bridge.spool import Spool
-from shared.contract import catalogue as api
+from services.bridge.webhook_guard import (
+    headers_too_large,
+    media_type,
+    read_body,
+    refused,
+)
+from services.bridge.webhook_keep import keep_status, keep_text
 from shared.contract.schemas.messaging import InboundSms, Receipt
 
-log = structlog.get_logger(__name__)
 MESSAGES_PATH = "/twilio/messages"
 STATUS_PATH = "/twilio/status"
-# A Twilio webhook is a few hundred bytes (a 1,600-character text, form-encoded, stays far
-# under this); anything larger is not Twilio.
-MAX_BODY_BYTES = 64 * 1024
 # Twilio's webhooks are form posts: a body of any other type is not Twilio.
 FORM_TYPE = "application/x-www-form-urlencoded"
-REJECTED = Counter(
-    "baton_bridge_webhook_rejected_total",
-    "Webhook requests refused before anything was read from them, by provider and reason "
-    "(unsigned, bad_signature, too_large, headers_too_large, not_a_form, body_stalled).",
-    ["provider", "reason"],
-)
-RECEIVED = Counter(
-    "baton_bridge_webhooks_total",
-    "Signed webhooks kept, by provider and kind.",
-    ["provider", "kind"],
-)
 # Twilio's statuses, as receipts say them; the others (accepted, scheduled, read...) say nothing
 # Baton keeps.
 STATUSES: dict[str, Literal["sent", "delivered", "failed"]] = {
@@ -89,23 +74,16 @@ class TwilioWebhooks:
         self, handle: Callable[[dict[str, str]], Awaitable[Response]]
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            # h11 bounds only headers that arrive in pieces; a block that arrives whole is
-            # measured here, before anything in it is used.
-            if sum(len(k) + len(v) + 4 for k, v in request.headers.raw) > MAX_HEADER_BYTES:
+            if headers_too_large(request):
                 return _refused("headers_too_large")
             signature = request.headers.get("x-twilio-signature")
             if not signature:
                 return _refused("unsigned")
-            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type != FORM_TYPE:
+            if media_type(request) != FORM_TYPE:
                 return _refused("not_a_form")
-            try:
-                async with asyncio.timeout(self._body_timeout):
-                    body = await _bounded_body(request)
-            except TimeoutError:
-                return _refused("body_stalled")
-            if body is None:
-                return _refused("too_large")
+            body = await read_body(request, self._body_timeout)
+            if isinstance(body, str):
+                return _refused(body)
             params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
             url = self._public + request.url.path
             if request.url.query:
@@ -132,10 +110,7 @@ class TwilioWebhooks:
             body=params.get("Body", ""),
             received_at=datetime.now(UTC).isoformat(),
         )
-        await self._spool.keep(
-            api.INBOUND_SMS.subject, text.provider_message_id, msgspec.json.encode(text)
-        )
-        RECEIVED.labels("twilio", "message").inc()
+        await keep_text(self._spool, "twilio", text)
         # Empty TwiML: Baton answers through texters, never automatically from the webhook.
         return Response(EMPTY_TWIML, media_type="text/xml")
 
@@ -153,43 +128,9 @@ class TwilioWebhooks:
             error_code=f"twilio:{code}" if status == "failed" and code else None,
             from_=params.get("From") or None,
         )
-        # The Twilio status in the id: `delivered` after `sent` is not a repeat in the window.
-        kept = await self._spool.keep(
-            api.INBOUND_RECEIPT.subject,
-            f"{provider_id}:{twilio_status}",
-            msgspec.json.encode(receipt),
-            provider_id,
-        )
-        RECEIVED.labels("twilio", "status").inc()
-        if kept and status == "failed":
-            # Most carrier filtering (30007) is reported here, after the send was accepted: the
-            # carrier-filtering alert counts it with the failures the send call itself got.
-            TEXTS.labels("twilio", "failed", receipt.error_code or "").inc()
+        await keep_status(self._spool, "twilio", receipt, twilio_status)
         return Response(status_code=204)
 
 
-async def _bounded_body(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            return None
-    return bytes(body)
-
-
-# What each refusal answers; a wrong or missing signature is 403.
-REFUSAL_STATUS = {
-    "too_large": 413,
-    "headers_too_large": 431,
-    "not_a_form": 415,
-    "body_stalled": 408,
-}
-
-
 def _refused(reason: str) -> Response:
-    REJECTED.labels("twilio", reason).inc()
-    log.warning("webhook_refused", provider="twilio", reason=reason)
-    return Response(status_code=REFUSAL_STATUS.get(reason, 403))
+    return refused("twilio", reason)

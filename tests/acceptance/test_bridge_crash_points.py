@@ -1,7 +1,9 @@
 """The bridge killed (`kill -9`, shared/runtime/failpoints.py) at every step between taking a text
-and acking it, and started again each time, as `baton up` or an orchestrator would: the Twilio
-simulator counts at most one send per `message_id`, and in the end every text was sent exactly
-once, with one `sent` receipt naming the provider's id (issue #31)."""
+and acking it, and started again each time, as `baton up` or an orchestrator would: the provider's
+simulator (Twilio's, then Telnyx's) counts at most one send per `message_id`, and in the end every
+text was sent exactly once, with one `sent` receipt naming the provider's id (issue #31). Through
+Telnyx a text whose call's answer was lost is sent again with its Idempotency-Key, which the
+simulator answers from its record: a replay, not a second text."""
 
 from __future__ import annotations
 
@@ -22,15 +24,35 @@ from shared.runtime.failpoints import BRIDGE_STEPS
 from shared.runtime.jetstream import declare_all
 from tests.support.services import service_process
 from tests.support.waiting import eventually
+from tools.simulation.telnyx_simulator import TelnyxSimulator
+from tools.simulation.twilio_simulator import Arrival as TwilioArrival
 from tools.simulation.twilio_simulator import TwilioSimulator
 
 pytestmark = pytest.mark.acceptance
 POINTS = [f"bridge-outbound:{step}" for step in BRIDGE_STEPS]
 
 
+def _provider(sim: TwilioSimulator | TelnyxSimulator) -> tuple[dict[str, str], str, str]:
+    """The bridge's settings for the simulator, its secret, and the provider ids' prefix."""
+    if isinstance(sim, TelnyxSimulator):
+        settings = {"bridge_provider": "telnyx", "telnyx_api_key": sim.api_key,
+                    "telnyx_public_key": sim.public_key, "telnyx_api_url": sim.url}  # fmt: skip
+        return settings, sim.api_key, "telnyx:default"
+    settings = {"bridge_provider": "twilio", "twilio_account_sid": sim.account_sid,
+                "twilio_auth_token": sim.auth_token, "twilio_api_url": sim.url}  # fmt: skip
+    return settings, sim.auth_token, f"twilio:{sim.account_sid}"
+
+
 @pytest.mark.timeout(400)
+@pytest.mark.parametrize(
+    "simulator_type", [TwilioSimulator, TelnyxSimulator], ids=["twilio", "telnyx"]
+)
 async def test_a_bridge_killed_at_every_step_sends_each_text_once(
-    database_url: str, nats_url: str, nc: NatsClient, tmp_path: Path
+    simulator_type: type[TwilioSimulator | TelnyxSimulator],
+    database_url: str,
+    nats_url: str,
+    nc: NatsClient,
+    tmp_path: Path,
 ) -> None:
     js = nc.jetstream()
     await declare_all(js)
@@ -49,14 +71,13 @@ async def test_a_bridge_killed_at_every_step_sends_each_text_once(
     await js.subscribe(api.INBOUND_RECEIPT.subject, stream="INBOUND", cb=take)
     once = tmp_path / "once"
     once.mkdir()
-    async with TwilioSimulator() as sim:
+    async with simulator_type() as sim:
+        own, secret, namespace = _provider(sim)
         for one in texts:
             await js.publish(api.OUTBOUND_SMS.at(str(one.message_id)), msgspec.json.encode(one),
                              headers={"Nats-Msg-Id": str(one.message_id)})  # fmt: skip
         settings = {
-            "bridge_provider": "twilio", "twilio_account_sid": sim.account_sid,
-            "twilio_auth_token": sim.auth_token, "twilio_api_url": sim.url,
-            "bridge_provider_timeout_seconds": "2", "bridge_default_rate": "50",
+            **own, "bridge_provider_timeout_seconds": "2", "bridge_default_rate": "50",
             "bridge_http_port": "0",
             "crash_points": ",".join(POINTS), "crash_once_dir": str(once),
         }  # fmt: skip
@@ -89,15 +110,15 @@ async def test_a_bridge_killed_at_every_step_sends_each_text_once(
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(supervisor, timeout=40)
 
-    # Six processes' logs, crashes and all: the account's token is in none of them.
+    # Six processes' logs, crashes and all: the account's token (or key) is in none of them.
     logged = (tmp_path / "bridge.log").read_text()
-    assert "provider_numbers_read" in logged and sim.auth_token not in logged
+    assert "provider_numbers_read" in logged and secret not in logged
     fired = sorted(p.name for p in once.iterdir())
     assert fired == sorted(f"bridge.{p.replace(':', '.')}" for p in POINTS)
     assert deaths == [-9] * len(POINTS)  # SIGKILL, once at each point, and no other death
     sends = Counter(a.body for a in sim.arrivals)
     assert sends == {t.body: 1 for t in texts}, sends
-    by_body = {a.body: a.sid for a in sim.arrivals}
+    by_body = {a.body: a.sid if isinstance(a, TwilioArrival) else a.id for a in sim.arrivals}
     for one in texts:
         statuses = [(r["status"], r["provider_message_id"]) for r in receipts[one.message_id]]
-        assert statuses == [("sent", f"twilio:{sim.account_sid}:{by_body[one.body]}")]
+        assert statuses == [("sent", f"{namespace}:{by_body[one.body]}")]

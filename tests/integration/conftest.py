@@ -13,6 +13,7 @@ from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import Baton
 from tests.support.direct import served_directly
 from tests.support.services import running
+from tools.simulation.telnyx_simulator import TelnyxSimulator
 from tools.simulation.twilio_simulator import TwilioSimulator
 
 
@@ -77,4 +78,11 @@ async def assigner_direct(settings: CommonSettings, pool: asyncpg.Pool) -> Async
 async def simulator() -> AsyncIterator[TwilioSimulator]:
     """Twilio's Messages API on a port of its own (tools/simulation/twilio_simulator.py)."""
     async with TwilioSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+async def telnyx() -> AsyncIterator[TelnyxSimulator]:
+    """Telnyx's v2 Messaging API on a port of its own (tools/simulation/telnyx_simulator.py)."""
+    async with TelnyxSimulator() as sim:
         yield sim

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import pytest
 
 from services.bridge.lanes import Lanes
 from services.bridge.settings import BridgeSettings
 from shared.contract.catalogue import CORE_SERVICE_NAMES
-from shared.domain.provider_codes import TWILIO_CODES, is_carrier_opt_out, twilio_outcome
+from shared.domain.provider_codes import (
+    TELNYX_CODES,
+    TWILIO_CODES,
+    is_carrier_opt_out,
+    telnyx_outcome,
+    twilio_outcome,
+)
 from shared.runtime.deployed import deployed_services
 from shared.runtime.settings import SettingsError, load_settings
 from tools.cli.supervisor import service_processes
 
 TWILIO = {"BATON_BRIDGE_PROVIDER": "twilio", "BATON_TWILIO_ACCOUNT_SID": "AC1",
           "BATON_TWILIO_AUTH_TOKEN": "secret-token"}  # fmt: skip
+TELNYX = {"BATON_BRIDGE_PROVIDER": "telnyx", "BATON_TELNYX_API_KEY": "KEYsecret",
+          "BATON_TELNYX_PUBLIC_KEY": base64.b64encode(bytes(32)).decode()}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -43,8 +52,40 @@ def test_twilio_answers_are_classified_by_code(
     assert outcome.known == (code in TWILIO_CODES or status == 429 or status >= 500)
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "kind", "named", "maybe_taken"),
+    [
+        (429, 10011, "retry", "telnyx:10011", False),
+        (429, None, "retry", "telnyx:http_429", False),
+        (400, 40011, "retry", "telnyx:40011", False),
+        (503, None, "retry", "telnyx:http_503", True),
+        (500, 10007, "retry", "telnyx:10007", True),
+        # A second request with an Idempotency-Key still in hand: maybe taken, never failed.
+        (409, None, "retry", "telnyx:http_409", True),
+        (400, 40310, "final", "telnyx:40310", False),
+        (400, 40001, "final", "telnyx:40001", False),
+        (400, 40002, "final", "telnyx:40002", False),
+        (400, 40003, "final", "telnyx:40003", False),
+        (400, 40008, "final", "telnyx:40008", False),
+        (409, 40300, "opt_out", "telnyx:40300", False),
+        (401, 10009, "credentials", "telnyx:10009", False),
+        (403, 10010, "credentials", "telnyx:10010", False),
+        (400, 49999, "final", "telnyx:49999", False),
+    ],
+)
+def test_telnyx_answers_are_classified_by_code(
+    status: int, code: int | None, kind: str, named: str, maybe_taken: bool
+) -> None:
+    outcome = telnyx_outcome(status, code)
+    assert (outcome.kind, outcome.code, outcome.maybe_taken) == (kind, named, maybe_taken)
+    assert outcome.known == (code in TELNYX_CODES or status in (409, 429) or status >= 500)
+
+
 def test_only_the_carriers_opt_out_code_opts_out() -> None:
     assert is_carrier_opt_out("twilio:21610")
+    assert is_carrier_opt_out("telnyx:40300")
+    assert not is_carrier_opt_out("telnyx:21610")
+    assert not is_carrier_opt_out("twilio:40300")
     assert not is_carrier_opt_out("twilio:30007")
     assert not is_carrier_opt_out("21610")  # codes are namespaced by provider
     assert not is_carrier_opt_out(None)
@@ -57,12 +98,31 @@ def test_settings_need_a_provider_and_its_credentials_and_never_show_the_token()
     assert "secret-token" not in repr(settings)
     with pytest.raises(SettingsError, match="BATON_BRIDGE_PROVIDER"):
         load_settings(BridgeSettings, {})
-    with pytest.raises(SettingsError, match="twilio only"):
+    with pytest.raises(SettingsError, match="BATON_TELNYX_API_KEY"):
         load_settings(BridgeSettings, {"BATON_BRIDGE_PROVIDER": "telnyx"})
     with pytest.raises(SettingsError, match="BATON_TWILIO_AUTH_TOKEN"):
         load_settings(BridgeSettings, {**TWILIO, "BATON_TWILIO_AUTH_TOKEN": ""})
     with pytest.raises(SettingsError, match="BATON_BRIDGE_DEFAULT_RATE"):
         load_settings(BridgeSettings, {**TWILIO, "BATON_BRIDGE_DEFAULT_RATE": "0"})
+
+
+def test_telnyx_settings_need_a_key_and_a_webhook_public_key_and_never_show_the_key(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    settings = load_settings(BridgeSettings, TELNYX)
+    assert settings.telnyx_api_url == "https://api.telnyx.com/v2"
+    assert settings.telnyx_key() == "KEYsecret"
+    assert "KEYsecret" not in repr(settings)
+    with pytest.raises(SettingsError, match="BATON_TELNYX_PUBLIC_KEY"):
+        load_settings(BridgeSettings, {**TELNYX, "BATON_TELNYX_PUBLIC_KEY": ""})
+    with pytest.raises(SettingsError, match="BATON_TELNYX_PUBLIC_KEY"):
+        load_settings(BridgeSettings, {**TELNYX, "BATON_TELNYX_PUBLIC_KEY": "bm90IGEga2V5"})
+    with pytest.raises(SettingsError, match="BATON_TELNYX_API_KEY"):
+        load_settings(BridgeSettings, {**TELNYX, "BATON_TELNYX_API_KEY_FILE": "/k"})
+    secret = tmp_path / "key"  # type: ignore[operator]
+    secret.write_text("KEYfromfile\n")
+    env = {**TELNYX, "BATON_TELNYX_API_KEY": "", "BATON_TELNYX_API_KEY_FILE": str(secret)}
+    assert load_settings(BridgeSettings, env).telnyx_key() == "KEYfromfile"
 
 
 def test_the_token_may_come_from_a_file(tmp_path: pytest.TempPathFactory) -> None:
@@ -119,16 +179,17 @@ async def test_slots_are_one_rate_apart_per_lane_and_lanes_are_independent() -> 
     await third
 
 
+@pytest.mark.parametrize("provider", ["twilio", "telnyx"])
 def test_baton_up_runs_the_bridge_only_where_a_provider_is_configured(
-    monkeypatch: pytest.MonkeyPatch,
+    provider: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("BATON_BRIDGE_PROVIDER", raising=False)
     core = service_processes("postgresql://db", "nats://nats", 9101)
     assert [(p.name, p.metrics_port) for p in core] == [
         ("assigner", 9101), ("sender", 9102), ("inbound", 9103), ("reaper", 9104)]  # fmt: skip
     assert deployed_services() == CORE_SERVICE_NAMES
-    monkeypatch.setenv("BATON_BRIDGE_PROVIDER", "twilio")
+    monkeypatch.setenv("BATON_BRIDGE_PROVIDER", provider)
     with_bridge = service_processes("postgresql://db", "nats://nats", 9101)
     assert [(p.name, p.metrics_port) for p in with_bridge][-1] == ("bridge", 9105)
-    assert with_bridge[-1].env["BATON_BRIDGE_PROVIDER"] == "twilio"
+    assert with_bridge[-1].env["BATON_BRIDGE_PROVIDER"] == provider
     assert deployed_services() == (*CORE_SERVICE_NAMES, "bridge")

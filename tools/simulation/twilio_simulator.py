@@ -23,7 +23,6 @@ import base64
 import contextlib
 import itertools
 import secrets
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +32,8 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 from twilio.request_validator import RequestValidator
+
+from tools.simulation.http_stub import FailuresByNumber, StubServer
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = f"/{API_VERSION}/Accounts/{{account}}/Messages.json"
@@ -55,15 +56,7 @@ class Arrival:
 
 
 @dataclass
-class _Failure:
-    code: int
-    status: int
-    # How many more requests to this number get the error; None: all of them.
-    remaining: int | None
-
-
-@dataclass
-class TwilioSimulator:
+class TwilioSimulator(StubServer):
     account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
     auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
     # Held before each POST is answered: a provider call's latency.
@@ -73,9 +66,7 @@ class TwilioSimulator:
     requests: int = 0
     # The numbers the account holds (IncomingPhoneNumbers).
     held_numbers: set[str] = field(default_factory=set)
-    _failures: dict[str, _Failure] = field(default_factory=dict)
-    _runner: web.AppRunner | None = None
-    _port: int = 0
+    _failures: FailuresByNumber = field(default_factory=FailuresByNumber)
     _sequence: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -86,35 +77,16 @@ class TwilioSimulator:
     def fail(self, to: str, code: int, status: int = 400, times: int | None = None) -> None:
         """Answer texts to `to` with Twilio error `code` (HTTP `status`), `times` times, or
         always."""
-        self._failures[to] = _Failure(code, status, times)
+        self._failures.set(to, code, status, times)
 
     def sent_to(self, to: str) -> list[Arrival]:
         return [a for a in self.arrivals if a.to == to]
 
-    async def start(self, port: int = 0) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         path = MESSAGES_PATH.format(account="{account}")
         app.router.add_post(path, self._create)
         app.router.add_get(path, self._list)
         app.router.add_get(NUMBERS_PATH.format(account="{account}"), self._numbers)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind(("127.0.0.1", port))
-        await web.SockSite(self._runner, listening).start()
-        self._port = int(listening.getsockname()[1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> TwilioSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
 
     # --- Webhooks, signed as Twilio signs them ---
 
@@ -179,10 +151,8 @@ class TwilioSimulator:
         # As Twilio: an empty MessagingServiceSid names no service (it answers 21603 too).
         if not sender and not service:
             return _error(400, 21603, "A 'From' phone number is required.")
-        failure = self._failures.get(to)
-        if failure is not None and failure.remaining != 0:
-            if failure.remaining is not None:
-                failure.remaining -= 1
+        failure = self._failures.next(to)
+        if failure is not None:
             return _error(failure.status, failure.code, f"Error {failure.code} for {to}")
         arrival = Arrival(
             sid=f"SM{next(self._sequence):08d}{secrets.token_hex(12)}",
