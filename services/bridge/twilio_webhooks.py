@@ -31,10 +31,11 @@ from services.bridge.outbound import TEXTS
 from services.bridge.spool import Spool
 from shared import catalogue as api
 from shared.schemas.messaging import InboundSms, Receipt
+from shared.webhook_paths import TWILIO_MESSAGES_PATH, TWILIO_STATUS_PATH
 
 log = structlog.get_logger(__name__)
-MESSAGES_PATH = "/twilio/messages"
-STATUS_PATH = "/twilio/status"
+MESSAGES_PATH = TWILIO_MESSAGES_PATH
+STATUS_PATH = TWILIO_STATUS_PATH
 # A Twilio webhook is a few hundred bytes (a 1,600-character text, form-encoded, stays far
 # under this); anything larger is not Twilio.
 MAX_BODY_BYTES = 64 * 1024
