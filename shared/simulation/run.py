@@ -156,6 +156,8 @@ async def simulate(
         failed = [t.exception() for t in tasks if t.done() and t.exception() is not None]
         if failed or contacts.failed is not None:
             stop.set()
+            bridge_stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
             raise RuntimeError("a simulated party failed") from (failed or [contacts.failed])[0]
         if (
             not reassigned

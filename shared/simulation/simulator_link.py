@@ -5,6 +5,7 @@ posts each text, signed, to the bridge's webhook) and the run counts what reache
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +27,9 @@ class SimulatorLink:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            pair = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
             self._session = aiohttp.ClientSession(
-                auth=aiohttp.BasicAuth(self.account_sid, self.auth_token),
+                headers={"Authorization": f"Basic {pair}"},
                 timeout=aiohttp.ClientTimeout(total=30),
             )
         return self._session

@@ -14,10 +14,12 @@ from the campaign's number is set against the receipts: each text reached "Twili
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import Counter
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
@@ -60,9 +62,10 @@ class ThroughProvider:
         try:
             await stop.wait()
         finally:
-            await texts.unsubscribe()
-            await receipts.unsubscribe()
             self.contacts.close()
+            with contextlib.suppress(nats.errors.ConnectionClosedError):
+                await texts.unsubscribe()
+                await receipts.unsubscribe()
 
     async def _on_text(self, msg: Msg) -> None:
         text = json.loads(msg.data)
