@@ -6,12 +6,27 @@ posts each text, signed, to the bridge's webhook) and the run counts what reache
 from __future__ import annotations
 
 import base64
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-from shared.simulation.twilio_simulator import CONTROL_ARRIVALS, CONTROL_CONTACT_TEXTS
+from shared.backoff import Backoff
+from shared.simulation.twilio_simulator import (
+    CONTROL_ARRIVALS,
+    CONTROL_CONTACT_TEXTS,
+    WEBHOOK_TIMEOUT_SECONDS,
+)
+
+# How many times a contact's text is posted (Twilio's connection overrides allow a few retries).
+WEBHOOK_ATTEMPTS = 4
+
+
+def _worth_again(status: int, answered: int | None) -> bool:
+    """Unanswered (504), or answered 5xx or 408 by the bridge: sent again. A refusal (403, a
+    bad signature) would be refused again."""
+    return status == 504 or (answered is not None and (answered >= 500 or answered == 408))
 
 
 class ContactTextRefusedError(RuntimeError):
@@ -30,22 +45,37 @@ class SimulatorLink:
             pair = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
             self._session = aiohttp.ClientSession(
                 headers={"Authorization": f"Basic {pair}"},
-                timeout=aiohttp.ClientTimeout(total=30),
+                # Past the simulator's own wait for the webhook (Twilio's 15 s).
+                timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS + 5),
             )
         return self._session
 
     async def contact_text(self, from_: str, to: str, body: str) -> str:
-        """A contact (`from_`) texts `to`; the message's SID once the bridge took it."""
-        form = {"From": from_, "To": to, "Body": body}
-        async with self._client().post(self.url + CONTROL_CONTACT_TEXTS, data=form) as answer:
-            found: dict[str, Any] = await answer.json()
-        if answer.status != 201:
-            raise ContactTextRefusedError(
-                f"the bridge answered a contact's text with HTTP {found.get('webhook_status')}"
-                if "webhook_status" in found
-                else f"the provider simulator refused a contact's text: {found}"
-            )
-        return str(found["sid"])
+        """A contact (`from_`) texts `to`; the message's SID once the bridge took it. A webhook
+        that failed or went unanswered is sent again under the same SID, as Twilio's connection
+        overrides (`#rc=`) do: the bridge keeps one message per SID."""
+        form = {"From": from_, "To": to, "Body": body, "MessageSid": f"SM{secrets.token_hex(16)}"}
+        backoff = Backoff(base=0.5, cap=5.0)
+        for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+            try:
+                found, status = await self._post(CONTROL_CONTACT_TEXTS, form)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                found, status = {"error": type(exc).__name__}, 504
+            if status == 201:
+                return str(found["sid"])
+            answered = found.get("webhook_status")
+            if not _worth_again(status, answered) or attempt == WEBHOOK_ATTEMPTS:
+                raise ContactTextRefusedError(
+                    f"the bridge answered a contact's text with HTTP {answered}"
+                    if answered
+                    else f"the provider simulator could not deliver a contact's text: {found}"
+                )
+            await backoff.wait()
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _post(self, path: str, form: dict[str, str]) -> tuple[dict[str, Any], int]:
+        async with self._client().post(self.url + path, data=form) as answer:
+            return await answer.json(), answer.status
 
     async def sids_from(self, number: str) -> list[str]:
         """The SIDs of every text the simulator accepted from `number`, oldest first."""

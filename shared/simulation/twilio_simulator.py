@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from aiohttp import ClientError, ClientSession, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from twilio.request_validator import RequestValidator
 
 API_VERSION = "2010-04-01"
@@ -48,6 +48,7 @@ NUMBERS_PATH = f"/{API_VERSION}/Accounts/{{account}}/IncomingPhoneNumbers.json"
 CONTROL_READY = "/readyz"
 CONTROL_ARRIVALS = "/simulator/arrivals"
 CONTROL_CONTACT_TEXTS = "/simulator/contact-texts"
+WEBHOOK_TIMEOUT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ class TwilioSimulator:
         listening.bind(("127.0.0.1", port))
         await web.SockSite(self._runner, listening).start()
         self._port = int(listening.getsockname()[1])
-        self._session = ClientSession()
+        # Twilio waits 15 s for a webhook's answer.
+        self._session = ClientSession(timeout=ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS))
 
     async def stop(self) -> None:
         for task in list(self._reporting):
@@ -181,10 +183,12 @@ class TwilioSimulator:
             params["ErrorCode"] = str(error_code)
         return await self.signed_post(arrival.status_callback, params)
 
-    async def contact_text(self, from_: str, to: str, body: str) -> tuple[str, int]:
+    async def contact_text(self, from_: str, to: str, body: str, sid: str = "") -> tuple[str, int]:
         """A contact texts `to` (one of the account's numbers): posted to `messages_url` as
-        Twilio posts it. The new message's SID, and the HTTP status the webhook answered."""
-        sid = f"SM{secrets.token_hex(16)}"
+        Twilio posts it, under `sid` when given (Twilio's retry of a webhook that failed, with
+        connection overrides, sends the same message again). The message's SID, and the HTTP
+        status the webhook answered."""
+        sid = sid or f"SM{secrets.token_hex(16)}"
         params = {
             "AccountSid": self.account_sid,
             "MessageSid": sid,
@@ -203,7 +207,7 @@ class TwilioSimulator:
         """The carrier's word on an accepted text, as Twilio calls it back: `sent`, `delivered`.
         A callback nobody answered is not retried (Twilio does not retry them either)."""
         for status in ("sent", "delivered"):
-            with contextlib.suppress(OSError, ClientError, asyncio.TimeoutError):
+            with contextlib.suppress(OSError, ClientError, TimeoutError):
                 await self.report(arrival, status)
 
     # --- The Messages API ---
@@ -333,16 +337,23 @@ class TwilioSimulator:
         )
 
     async def _contact_texts(self, request: web.Request) -> web.Response:
-        """A contact's text (`From`, `To`, `Body`), posted to the messaging webhook now; 201 when
-        the webhook answered 2xx, else 502 with the status it answered."""
+        """A contact's text (`From`, `To`, `Body`, and `MessageSid` to send one again), posted to
+        the messaging webhook now; 201 when the webhook answered 2xx, else 502 with the status it
+        answered (or 504 when it did not answer)."""
         if not self._control_authorized(request):
             return _error(401, 20003, "Authenticate")
         form = await request.post()
         if not self.messages_url:
             return _error(400, 21606, "No messaging webhook is configured for the numbers.")
-        sid, status = await self.contact_text(
-            str(form.get("From", "")), str(form.get("To", "")), str(form.get("Body", ""))
-        )
+        try:
+            sid, status = await self.contact_text(
+                str(form.get("From", "")),
+                str(form.get("To", "")),
+                str(form.get("Body", "")),
+                str(form.get("MessageSid", "")),
+            )
+        except (TimeoutError, OSError, ClientError):
+            return web.json_response({"webhook_status": None}, status=504)
         answer = {"sid": sid, "webhook_status": status}
         return web.json_response(answer, status=201 if 200 <= status < 300 else 502)
 

@@ -71,6 +71,16 @@ def test_prometheus_config_and_rules_are_valid() -> None:
     assert f"SUCCESS: {rules} rules found" in out
 
 
+def test_the_alert_rules_pass_their_promtool_tests() -> None:
+    """The provider bridge's carrier-filtering and signature alerts fire on the series the
+    bridge exports and stay quiet below their thresholds (deploy/prometheus/alerts_test.yml)."""
+    tests = DEPLOY / "prometheus" / "alerts_test.yml"
+    out = _run(_tool("promtool"), "test", "rules", str(tests))
+    assert "SUCCESS" in out
+    named = set(re.findall(r"alertname: (\w+)", tests.read_text()))
+    assert named == {"BatonBridgeCarrierFiltering", "BatonBridgeWebhookSignatureFailures"}
+
+
 @pytest.mark.parametrize("target", ["deploy/k8s/base", "deploy/k8s/overlays/production"])
 def test_kustomize_renders(target: str) -> None:
     documents = list(yaml.safe_load_all(_run(_tool("kubectl"), "kustomize", target)))
