@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,10 @@ from shared.simulation.twilio_simulator import (
     WEBHOOK_TIMEOUT_SECONDS,
 )
 
-# How many times a contact's text is posted (Twilio's connection overrides allow a few retries).
-WEBHOOK_ATTEMPTS = 4
+# How long a contact's text is posted again while the bridge does not take it: a STOP is not
+# given up on after one busy moment (a real bridge has a fallback URL as well), as a texter's app
+# rides out a service restart (shared/client.py's PATIENT).
+WEBHOOK_PATIENCE_SECONDS = 120.0
 
 
 def _worth_again(status: int, answered: int | None) -> bool:
@@ -56,7 +59,8 @@ class SimulatorLink:
         overrides (`#rc=`) do: the bridge keeps one message per SID."""
         form = {"From": from_, "To": to, "Body": body, "MessageSid": f"SM{secrets.token_hex(16)}"}
         backoff = Backoff(base=0.5, cap=5.0)
-        for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+        give_up = time.monotonic() + WEBHOOK_PATIENCE_SECONDS
+        while True:
             try:
                 found, status = await self._post(CONTROL_CONTACT_TEXTS, form)
             except (TimeoutError, aiohttp.ClientError) as exc:
@@ -64,14 +68,13 @@ class SimulatorLink:
             if status == 201:
                 return str(found["sid"])
             answered = found.get("webhook_status")
-            if not _worth_again(status, answered) or attempt == WEBHOOK_ATTEMPTS:
+            if not _worth_again(status, answered) or time.monotonic() > give_up:
                 raise ContactTextRefusedError(
                     f"the bridge answered a contact's text with HTTP {answered}"
                     if answered
                     else f"the provider simulator could not deliver a contact's text: {found}"
                 )
             await backoff.wait()
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _post(self, path: str, form: dict[str, str]) -> tuple[dict[str, Any], int]:
         async with self._client().post(self.url + path, data=form) as answer:
