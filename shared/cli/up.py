@@ -40,7 +40,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = commands.add_parser(
         "up",
         help="start Postgres, NATS and the four services locally, and the provider bridge when "
-        "one is configured (BATON_BRIDGE_PROVIDER)",
+        "one is configured (BATON_BRIDGE_PROVIDER, or --provider twilio-simulator)",
         description="Start the whole system. Postgres and NATS come from BATON_DATABASE_URL and "
         "BATON_NATS_URL when set, otherwise from the pip-shipped servers, with data kept under "
         "--data-dir. Ctrl-C stops everything.",
