@@ -28,8 +28,9 @@ from shared.webhook_paths import TWILIO_MESSAGES_PATH
 PROVIDER_SIMULATORS = ("twilio-simulator",)
 ACCOUNT_FOLDER = "twilio-simulator"
 # Texts per second the bridge sends from each simulated number unless the number has a rate of
-# its own: a short code's, so that a simulation's pace is its texters', not a 10DLC number's 1/s.
-SIMULATED_NUMBER_RATE = 500
+# its own: a short code's (100), not a 10DLC number's 1/s, so a simulation runs at about its
+# texters' pace. Faster, the bridge would take more than it can send and answer webhooks late.
+SIMULATED_NUMBER_RATE = 100
 
 
 class ProviderConflictError(ValueError):
