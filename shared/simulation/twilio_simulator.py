@@ -94,7 +94,10 @@ class TwilioSimulator:
     # Contacts' texts posted to `messages_url`, and callbacks posted, that were answered 2xx.
     webhooks_answered: int = 0
     _reporting: set[asyncio.Task[None]] = field(default_factory=set)
-    _session: ClientSession | None = None
+    # Callbacks and contacts' texts go on connections of their own: a contact's text never
+    # waits behind thousands of callbacks to a bridge that is slow to answer them.
+    _callbacks: ClientSession | None = None
+    _contacts: ClientSession | None = None
     _failures: dict[str, _Failure] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _port: int = 0
@@ -130,14 +133,17 @@ class TwilioSimulator:
         await web.SockSite(self._runner, listening).start()
         self._port = int(listening.getsockname()[1])
         # Twilio waits 15 s for a webhook's answer.
-        self._session = ClientSession(timeout=ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS))
+        timeout = ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS)
+        self._callbacks = ClientSession(timeout=timeout)
+        self._contacts = ClientSession(timeout=timeout)
 
     async def stop(self) -> None:
         for task in list(self._reporting):
             task.cancel()
         await asyncio.gather(*self._reporting, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._callbacks, self._contacts):
+            if session is not None:
+                await session.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -154,15 +160,22 @@ class TwilioSimulator:
         return str(RequestValidator(self.auth_token).compute_signature(url, dict(params)))
 
     async def signed_post(
-        self, url: str, params: Mapping[str, str], signed_url: str | None = None
+        self,
+        url: str,
+        params: Mapping[str, str],
+        signed_url: str | None = None,
+        session: ClientSession | None = None,
     ) -> int:
         """POST `params` form-encoded to `url`, signed over `signed_url` (the public URL the
-        provider was given, which behind a proxy is not the listener's); the HTTP status back."""
+        provider was given, which behind a proxy is not the listener's); the HTTP status back.
+        Through `session`, else the status callbacks' own (a session of its own when not
+        started)."""
         headers = {"X-Twilio-Signature": self.signature(signed_url or url, params)}
-        if self._session is None or self._session.closed:  # not started: a session of its own
+        session = session or self._callbacks
+        if session is None or session.closed:
             async with ClientSession() as own:
                 return await _post(own, url, params, headers)
-        status = await _post(self._session, url, params, headers)
+        status = await _post(session, url, params, headers)
         self.webhooks_answered += 200 <= status < 300
         return status
 
@@ -201,7 +214,7 @@ class TwilioSimulator:
             "NumSegments": "1",
             "ApiVersion": API_VERSION,
         }
-        return sid, await self.signed_post(self.messages_url, params)
+        return sid, await self.signed_post(self.messages_url, params, session=self._contacts)
 
     async def _report_statuses(self, arrival: Arrival) -> None:
         """The carrier's word on an accepted text, as Twilio calls it back: `sent`, `delivered`.
