@@ -8,6 +8,7 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 
+import aiohttp
 import asyncpg
 import nats
 import pytest
@@ -20,7 +21,7 @@ from shared.devservers.ports import free_port
 from shared.settings import CommonSettings
 from shared.simulation.run import render, simulate
 from shared.simulation.scenario import Scenario, every_sending_number
-from shared.simulation.simulator_link import SimulatorLink
+from shared.simulation.simulator_link import ContactTextRefusedError, SimulatorLink
 from shared.simulation.twilio_simulator import TwilioSimulator
 from shared.webhook_paths import TWILIO_MESSAGES_PATH
 from tests.support.baton_client import SIGNER, Baton
@@ -120,3 +121,21 @@ async def test_a_campaign_through_the_real_bridge_sends_each_text_once_and_repli
     assert len(replies) == report.messages["replies"] > report.messages["stops"] >= 1
     assert all(r["provider_message_id"].startswith(f"twilio:{sim.account_sid}:SM") for r in replies)
     assert report.stats["by_status"]["closed"] == report.messages["stops"]
+
+
+async def test_the_simulators_control_routes_take_the_accounts_credentials_only(
+    simulator: TwilioSimulator,
+) -> None:
+    stranger = SimulatorLink(simulator.url, simulator.account_sid, "0" * 32)
+    owner = SimulatorLink(simulator.url, simulator.account_sid, simulator.auth_token)
+    try:
+        with pytest.raises(aiohttp.ClientResponseError) as refused:
+            await stranger.sids_from("+14155550100")
+        assert refused.value.status == 401
+        assert await owner.sids_from("+14155550100") == []
+        # No messaging webhook configured: said, not retried for two minutes.
+        with pytest.raises(ContactTextRefusedError, match="no messaging webhook"):
+            await owner.contact_text("+12025550100", "+14155550100", "STOP")
+    finally:
+        await stranger.close()
+        await owner.close()
