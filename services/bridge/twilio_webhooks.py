@@ -31,9 +31,10 @@ from services.bridge.webhook_guard import (
 )
 from services.bridge.webhook_keep import keep_status, keep_text
 from shared.contract.schemas.messaging import InboundSms, Receipt
+from shared.contract.webhook_paths import TWILIO_MESSAGES_PATH, TWILIO_STATUS_PATH
 
-MESSAGES_PATH = "/twilio/messages"
-STATUS_PATH = "/twilio/status"
+MESSAGES_PATH = TWILIO_MESSAGES_PATH
+STATUS_PATH = TWILIO_STATUS_PATH
 # Twilio's webhooks are form posts: a body of any other type is not Twilio.
 FORM_TYPE = "application/x-www-form-urlencoded"
 # Twilio's statuses, as receipts say them; the others (accepted, scheduled, read...) say nothing

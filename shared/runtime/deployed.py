@@ -1,6 +1,7 @@
 """Which of Baton's services a deployment runs: the four core ones always, and the provider
-bridge where an SMS provider is configured (`BATON_BRIDGE_PROVIDER`, issue #31). `baton up`,
-`baton status` and `baton simulate` ask here, so none waits on a bridge nobody configured."""
+bridge where an SMS provider is configured (`BATON_BRIDGE_PROVIDER`, issue #31). `baton up` asks
+here what to start. `baton status` and `baton simulate` ask the running Baton instead
+(tools/cli/running_bridge.py), whatever their own environment says."""
 
 from __future__ import annotations
 

@@ -37,6 +37,27 @@ def test_simulate_twice_against_one_baton_up_reports_every_invariant_true(
         assert messages["opt_out_confirmations"] == messages["stops"]
 
 
+def test_simulate_against_baton_up_with_the_twilio_simulator_goes_through_the_real_bridge(
+    tmp_path: Path,
+) -> None:
+    """`baton up --provider twilio-simulator` (issue #31): the simulation finds the simulator in
+    the announcement, runs no bridge of its own, and each text reaches "Twilio" once."""
+    data = tmp_path / "data"
+    with baton_up(data, tmp_path / "up.log", args=("--provider", "twilio-simulator")) as up:
+        assert "twilio-simulator ready" in up.output()
+        simulation = start_simulation(
+            up, "--data-dir", str(data), "--contacts", "100", "--texters", "2",
+            "--batch-size", "50", "--send-rate", "100", "--reply-rate", "0.3",
+            "--unresponsive", "0", "--release-after-minutes", "0", "--time-limit-seconds", "90",
+        )  # fmt: skip
+        report = finished_report(simulation, timeout=120)
+    assert "Twilio simulator" in report["bridge"]
+    assert "every accepted text reached the provider exactly once" in report["invariants"]
+    messages = report["messages"]
+    assert messages["taken_by_provider"] == messages["sent"] + messages["opt_out_confirmations"]
+    assert messages["replies"] >= 1
+
+
 def test_a_refused_setup_is_said_in_one_line_with_exit_4(tmp_path: Path) -> None:
     """A Baton whose provider bridge has read its account takes only the numbers that account
     holds (issue #31), and the simulation's are not among them: the refusal is said as every
@@ -57,4 +78,7 @@ def test_a_refused_setup_is_said_in_one_line_with_exit_4(tmp_path: Path) -> None
         out, err = simulation.communicate(timeout=120)
     assert simulation.returncode == 4, out + err
     assert "Traceback" not in err
-    assert err.strip().startswith("baton simulate: bad_request:") and "not held" in err, err
+    # After the line that says which bridge carries the texts (none here: its own).
+    said = err.strip().splitlines()
+    assert said[0].startswith("no provider bridge runs in this Baton"), err
+    assert said[-1].startswith("baton simulate: bad_request:") and "not held" in err, err

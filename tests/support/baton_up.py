@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.contract.catalogue import CORE_SERVICE_NAMES
+from shared.contract.catalogue import CORE_SERVICE_NAMES, SERVICE_NAMES
 from shared.runtime.commands.credentials import dev_secret_path
 from tools.devservers.ports import free_port, free_port_run
 
@@ -47,18 +47,22 @@ class BatonUp:
 
 @contextlib.contextmanager
 def baton_up(
-    data_dir: Path, log: Path, timeout: float = 90, env_extra: dict[str, str] | None = None
+    data_dir: Path,
+    log: Path,
+    timeout: float = 90,
+    env_extra: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[BatonUp]:
-    """Start `baton up` with no BATON_* variables but `env_extra`, wait for "Baton is up",
+    """Start `baton up ARGS` with no BATON_* variables but `env_extra`, wait for "Baton is up",
     Ctrl-C it after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
     env.update(env_extra or {})
     up = BatonUp(process=None, log=log, data_dir=data_dir,  # type: ignore[arg-type]
-                 metrics_base=free_port_run(4), pg_port=free_port(), nats_port=free_port())  # fmt: skip
+                 metrics_base=free_port_run(len(SERVICE_NAMES)), pg_port=free_port(), nats_port=free_port())  # fmt: skip
     command = [
         sys.executable, "-m", "tools.cli.main", "up", "--data-dir", str(data_dir),
         "--pg-port", str(up.pg_port), "--nats-port", str(up.nats_port),
-        "--metrics-base-port", str(up.metrics_base),
+        "--metrics-base-port", str(up.metrics_base), *args,
     ]  # fmt: skip
     with log.open("wb") as out:
         up.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -20,9 +20,9 @@ from shared.domain.redaction import redacted
 from shared.runtime.commands import exit_codes, migrate_command
 from shared.runtime.commands.credentials import add_data_dir, dev_secret_path, services_have_a_key
 from shared.runtime.commands.running_up import cli_settings
-from shared.runtime.deployed import deployed_services
 from shared.runtime.settings import SettingsError
 from tools.cli.client import connected
+from tools.cli.running_bridge import running_services
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,8 +59,9 @@ def run_service(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    """Each service's version, schema version and load; exit 0 when all four answer, 1 when some
-    do not, 3 when none does (no Baton on that NATS, or no NATS)."""
+    """Each service's version, schema version and load (the bridge's too, where the running Baton
+    has one); exit 0 when all answer, 1 when some do not, 3 when none does (no Baton on that
+    NATS, or no NATS)."""
     try:
         settings = cli_settings(args.data_dir)
     except SettingsError as exc:
@@ -85,7 +86,8 @@ def run_status(args: argparse.Namespace) -> int:
                 return answer
 
             # Side by side: a Baton still starting is waited for once, not once per service.
-            names = deployed_services()
+            # The bridge where the running Baton has one, whatever this environment says.
+            names = await running_services(client.nc, args.data_dir, settings.nats_url)
             answers = await asyncio.gather(*(one(name) for name in names))
             return dict(zip(names, answers, strict=True))
 

@@ -41,10 +41,13 @@ def service_ready(metrics_port: int) -> bool:
 @dataclass
 class ServiceProcess:
     name: str
+    # Where it answers /readyz (a service's probe server).
     metrics_port: int
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     started_at: float = field(default=0.0)
+    # What runs: `python -m services NAME` unless given (the provider simulator).
+    command: tuple[str, ...] = ()
 
     @property
     def metrics_url(self) -> str:
@@ -52,7 +55,7 @@ class ServiceProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services", self.name],
+            list(self.command) or [sys.executable, "-m", "services", self.name],
             env=self.env,
             # Its own session: Ctrl-C reaches only `baton up`, which stops services in order;
             # if `baton up` is killed, the service stops too (it would run on unsupervised).

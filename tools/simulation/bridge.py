@@ -1,5 +1,7 @@
-"""The SMS provider bridge: takes texts from OUTBOUND, acknowledges them with receipts, and
-delivers contacts' replies (some of them STOP) to INBOUND.
+"""The simulation's stand-in for the SMS provider bridge, where Baton runs none: takes texts from
+OUTBOUND, acknowledges them with receipts, and delivers contacts' replies (some of them STOP,
+tools/simulation/contacts.py) to INBOUND. Where Baton runs its own bridge against the provider
+simulator, the simulation goes through that instead (tools/simulation/through_provider.py).
 
 It stands in for the bridge of one simulated campaign on a Baton that may carry others, and
 earlier simulations' texts: it reads OUTBOUND through a consumer of its own, from the texts
@@ -12,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import uuid
 from datetime import UTC, datetime
 
@@ -21,11 +22,15 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared.contract import catalogue as api
+from tools.simulation.contacts import Contacts
 
 CONSUMER_PREFIX = "simulated-bridge-"
 
 
 class Bridge:
+    # What the run's conclusion calls the texts this bridge took.
+    taken = "delivered_to_bridge"
+
     def __init__(
         self,
         nc: NatsClient,
@@ -38,27 +43,15 @@ class Bridge:
         self._nc = nc
         self._js = nc.jetstream()
         self._campaign_id = campaign_id
-        self._sending_number = sending_number
         self._consumer = f"{CONSUMER_PREFIX}{uuid.uuid4().hex[:12]}"
-        self._reply_rate = reply_rate
-        self._stop_rate = stop_rate
-        self._random = random.Random(seed)
-        self.delivered: dict[int, str] = {}  # message id -> phone
+        self.contacts = Contacts(sending_number, reply_rate, stop_rate, self._reply, seed)
         # message id -> the OUTBOUND stream sequences it was found at: one each, exactly once
         self.stream_copies: dict[int, set[int]] = {}
         self.redelivered = 0
-        self.replies = 0
-        self.stops: dict[str, int] = {}  # phone -> conversation id
-        self.confirmations: set[int] = set()  # message ids of opt-out confirmations
-        self.conversation_of: dict[str, int] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Set on every delivery, for whoever waits for the last texts to arrive.
-        self.delivery = asyncio.Event()
 
     @property
-    def replying(self) -> bool:
-        """A contact's reply (a STOP, perhaps) is still on its way to INBOUND."""
-        return bool(self._tasks)
+    def described(self) -> str:
+        return "the simulation's own in-process bridge (Baton runs no provider bridge)"
 
     async def run(self, stop: asyncio.Event) -> None:
         # OUTBOUND is Baton's to declare (with its replicas); the bridge only adds its consumer.
@@ -103,26 +96,12 @@ class Bridge:
         await sub.unsubscribe()
         with contextlib.suppress(Exception):
             await self._js.delete_consumer("OUTBOUND", self._consumer)
-        for task in list(self._tasks):
-            task.cancel()
+        self.contacts.close()
 
     async def _deliver(self, text: dict[str, object]) -> None:
-        message_id, phone = int(str(text["message_id"])), str(text["to"])
-        self.delivered[message_id] = phone
-        self.delivery.set()
-        self.conversation_of[phone] = int(str(text["conversation_id"]))
-        if text.get("kind") == "opt_out_confirmation":
-            self.confirmations.add(message_id)
-        # Decided before the first await, so that a fetch's texts, delivered together, draw from
-        # the seeded random in the order they arrived: a run is the same each time.
-        body = None
-        confirmation = message_id in self.confirmations
-        if (
-            phone not in self.stops
-            and not confirmation
-            and self._random.random() < self._reply_rate
-        ):
-            body = "STOP" if self._random.random() < self._stop_rate else "Yes, count me in!"
+        message_id = int(str(text["message_id"]))
+        # Before the first await: a fetch's texts reach their contacts in the order they came.
+        self.contacts.receive(text)
         receipt = {
             "message_id": message_id,
             "status": "delivered",
@@ -131,12 +110,6 @@ class Bridge:
         await self._publish(
             api.INBOUND_RECEIPT.subject, json.dumps(receipt).encode(), f"receipt-{message_id}"
         )
-        if body is not None:
-            task = asyncio.create_task(
-                self._reply_later(phone, str(text["from_number"] or ""), body)
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     async def _publish(self, subject: str, payload: bytes, msg_id: str) -> None:
         """Publish until JetStream acknowledges, as a real bridge must: a stream whose leader is
@@ -150,18 +123,23 @@ class Bridge:
                     raise
                 await asyncio.sleep(0.5)
 
-    async def _reply_later(self, phone: str, to: str, body: str) -> None:
-        await asyncio.sleep(self._random.uniform(0.2, 1.5))
+    async def _reply(self, phone: str, to: str, body: str) -> None:
         reply = {
             "provider_message_id": str(uuid.uuid4()),
             "from": phone,
-            "to": to or self._sending_number,
+            "to": to,
             "body": body,
             "received_at": datetime.now(UTC).isoformat(),
         }
         await self._publish(
             api.INBOUND_SMS.subject, json.dumps(reply).encode(), reply["provider_message_id"]
         )
-        self.replies += 1
-        if body == "STOP":
-            self.stops[phone] = self.conversation_of[phone]
+
+    async def verdict(self, expected: set[int]) -> tuple[dict[str, int], dict[str, bool]]:
+        """What reached OUTBOUND: each of `expected` (the campaign's texts) exactly once."""
+        copies = self.stream_copies
+        return {"on_outbound": len(copies)}, {
+            "every accepted text reached OUTBOUND exactly once": (
+                set(copies) == expected and all(len(found) == 1 for found in copies.values())
+            )
+        }

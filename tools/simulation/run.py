@@ -1,6 +1,10 @@
 """Set up a campaign over the admin subjects, run texters and the bridge until every contact got
 an initial and every reply an answer (or the time limit), then check the invariants.
 
+The texts go through Baton's own provider bridge and the provider simulator when the Baton runs
+them (`provider`: tools/simulation/through_provider.py), else through the simulation's
+in-process stand-in bridge (tools/simulation/bridge.py); never both, so none is taken twice.
+
 Everyone calls as themselves, each with a token minted by `signer` (a key the services verify):
 the operator creates the organization and its owner, the owner (the organizer) sets the campaign
 up, reassigns and reads the statistics, and each texter joins, requests and sends as that texter.
@@ -16,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from nats.aio.client import Client as NatsClient
@@ -29,14 +33,32 @@ from shared.contract.schemas.messaging import Send
 from shared.runtime.client import BatonClient
 from shared.runtime.tokens import TokenSigner
 from tools.simulation.bridge import Bridge
+from tools.simulation.contacts import Contacts
 from tools.simulation.progress import Progress
 from tools.simulation.scenario import Scenario
 from tools.simulation.setup import CampaignSpec, acting, set_up_campaign
+from tools.simulation.simulator_link import SimulatorLink
 from tools.simulation.texter import Texter
+from tools.simulation.through_provider import ThroughProvider
+
+
+class Carrier(Protocol):
+    """What carries the campaign's texts to its contacts and their answers back."""
+
+    contacts: Contacts
+    # What the report calls the texts it took.
+    taken: str
+
+    @property
+    def described(self) -> str: ...
+    async def run(self, stop: asyncio.Event) -> None: ...
+    async def verdict(self, expected: set[int]) -> tuple[dict[str, int], dict[str, bool]]: ...
 
 
 @dataclass
 class Report:
+    # Which bridge carried the texts.
+    bridge: str = ""
     seconds: float = 0.0
     finished: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
@@ -93,8 +115,10 @@ async def simulate(
     signer: TokenSigner,
     scenario: Scenario,
     on_progress: Callable[[Progress], None] | None = None,
+    provider: SimulatorLink | None = None,
 ) -> Report:
-    """`client` is the connection the parties share; `signer` mints each one's tokens."""
+    """`client` is the connection the parties share; `signer` mints each one's tokens;
+    `provider`: the simulator Baton's own bridge sends to, when it runs one."""
     report = Report()
     setup = await set_up(client, signer, scenario)
     campaign = setup["campaign"]
@@ -106,7 +130,14 @@ async def simulate(
         )
         for i, t in enumerate(setup["texters"])
     ]
-    bridge = Bridge(nc, campaign, setup["sending_number"], scenario.reply_rate, scenario.stop_rate)
+    rates = (scenario.reply_rate, scenario.stop_rate)
+    bridge: Carrier = (
+        Bridge(nc, campaign, setup["sending_number"], *rates)
+        if provider is None
+        else ThroughProvider(nc, campaign, setup["sending_number"], provider, *rates)
+    )
+    report.bridge = bridge.described
+    contacts = bridge.contacts
     released: list[int] = []
 
     async def on_release(msg: Any) -> None:
@@ -119,13 +150,15 @@ async def simulate(
     bridge_stop = asyncio.Event()  # the bridge outlives the texters: it takes the last texts
     bridge_task = asyncio.create_task(bridge.run(bridge_stop))
     tasks = [bridge_task] + [asyncio.create_task(t.run(setup["token"], stop)) for t in texters]
-    reassigned = False
+    reassigned = quiet_before = False
     while time.monotonic() - started < scenario.time_limit_seconds:
         await asyncio.sleep(1)
-        failed = [t for t in tasks if t.done() and t.exception() is not None]
-        if failed:
+        failed = [t.exception() for t in tasks if t.done() and t.exception() is not None]
+        if failed or contacts.failed is not None:
             stop.set()
-            raise RuntimeError("a simulated party failed") from failed[0].exception()
+            bridge_stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise RuntimeError("a simulated party failed") from (failed or [contacts.failed])[0]
         if (
             not reassigned
             and time.monotonic() - started >= scenario.reassign_after_seconds
@@ -133,6 +166,10 @@ async def simulate(
         ):
             report.reassigned = await _reassign_once(organizer, setup)
             reassigned = True
+        # Looked at before the counts: what was on its way then is in them.
+        in_transit = contacts.replying or not {m for t in texters for m in t.sent} <= set(
+            contacts.delivered
+        )
         stats = await organizer.call(
             api.CAMPAIGN_STATS, query.CampaignStatsRequest(campaign_id=campaign)
         )
@@ -143,20 +180,26 @@ async def simulate(
                     contacts=scenario.contacts,
                     by_status=dict(stats.by_status),
                     texts_sent=sum(len(t.sent) for t in texters),
-                    replies=bridge.replies,
+                    replies=contacts.replies,
                     released=len(released),
                 )
             )
-        if (
+        # Done when nothing is left to answer, and nothing was on its way that could make more
+        # (a text not yet delivered, a contact's reply), twice in a row: a reply the bridge
+        # took may take a moment more to reach its conversation.
+        done = (
             stats.by_status["not_started"] == 0
             and stats.by_status["needs_reply"] == 0
             and all(t.idle for t in texters)
-        ):
+            and not in_transit
+        )
+        if done and quiet_before:
             report.finished = True
             break
+        quiet_before = done
     stop.set()
     await asyncio.gather(*tasks[1:], return_exceptions=True)
-    await _all_delivered(nc, bridge, [m for t in texters for m in t.sent])
+    await _all_delivered(contacts, [m for t in texters for m in t.sent])
     bridge_stop.set()
     await asyncio.gather(bridge_task, return_exceptions=True)
     await events.unsubscribe()
@@ -172,7 +215,7 @@ async def simulate(
 QUIET_SECONDS = 60.0
 
 
-async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) -> None:
+async def _all_delivered(contacts: Contacts, accepted: list[int]) -> None:
     """All work completes before it is judged: a sender killed between commit and publish leaves
     its outbox rows leased for 30 s, after which the restarted one sends them. Each STOP's
     confirmation is awaited too, and so is every reply still on its way: a STOP sent after the
@@ -181,21 +224,21 @@ async def _all_delivered(nc: NatsClient, bridge: Bridge, accepted: list[int]) ->
     `QUIET_SECONDS` with none."""
     expected = set(accepted)
     deadline = time.monotonic() + QUIET_SECONDS
-    seen = len(bridge.delivered)
+    seen = len(contacts.delivered)
     while (
-        not expected <= bridge.delivered.keys()
-        or len(bridge.confirmations) < len(bridge.stops)
-        or bridge.replying
+        not expected <= contacts.delivered.keys()
+        or len(contacts.confirmations) < len(contacts.stops)
+        or contacts.replying
     ):
-        if len(bridge.delivered) != seen:
-            seen = len(bridge.delivered)
+        if len(contacts.delivered) != seen:
+            seen = len(contacts.delivered)
             deadline = time.monotonic() + QUIET_SECONDS
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
-        bridge.delivery.clear()
+        contacts.delivery.clear()
         with contextlib.suppress(TimeoutError):  # a reply finishing sets nothing: look again
-            await asyncio.wait_for(bridge.delivery.wait(), min(remaining, 0.2))
+            await asyncio.wait_for(contacts.delivery.wait(), min(remaining, 0.2))
 
 
 async def _reassign_once(organizer: BatonClient, setup: dict[str, Any]) -> int:
@@ -219,21 +262,23 @@ async def _conclude(
     nc: NatsClient,
     setup: dict[str, Any],
     texters: list[Texter],
-    bridge: Bridge,
+    bridge: Carrier,
 ) -> None:
     campaign = setup["campaign"]
     stats = await client.call(api.CAMPAIGN_STATS, query.CampaignStatsRequest(campaign_id=campaign))
     report.stats = msgspec.to_builtins(stats)
     accepted = [m for t in texters for m in t.sent]
+    contacts = bridge.contacts
+    distinct = set(accepted)
     # This campaign's texts only: a Baton may carry other campaigns' meanwhile, or earlier runs'.
-    outbound = len(bridge.stream_copies)
+    carried, carried_well = await bridge.verdict(distinct | contacts.confirmations)
     report.messages = {
         "sent": len(accepted),
-        "on_outbound": outbound,
-        "delivered_to_bridge": len(bridge.delivered),
-        "replies": bridge.replies,
-        "stops": len(bridge.stops),
-        "opt_out_confirmations": len(bridge.confirmations),
+        **carried,
+        bridge.taken: len(contacts.delivered),
+        "replies": contacts.replies,
+        "stops": len(contacts.stops),
+        "opt_out_confirmations": len(contacts.confirmations),
     }
     report.send_latency_ms = _percentiles_ms([x for t in texters for x in t.latencies])
     report.request_latency_ms = _percentiles_ms([x for t in texters for x in t.request_latencies])
@@ -256,7 +301,7 @@ async def _conclude(
                 break
             after = page.next_after
     still_reachable = 0
-    for conversation in bridge.stops.values():
+    for conversation in contacts.stops.values():
         page = await client.call(
             api.CONVERSATIONS,
             query.ListConversations(campaign_id=campaign, after=conversation - 1, limit=1),
@@ -278,17 +323,12 @@ async def _conclude(
             still_reachable += 1
         except BatonError as refusal:
             still_reachable += refusal.code != ErrorCode.OPTED_OUT
-    distinct = set(accepted)
     report.invariants = {
         "no conversation held by two texters": all(n == 1 for n in held.values()),
-        "every accepted text reached OUTBOUND exactly once": (
-            len(distinct) == len(accepted)
-            and outbound == len(accepted) + len(bridge.confirmations)
-            and set(bridge.stream_copies) == distinct | bridge.confirmations
-            and all(len(copies) == 1 for copies in bridge.stream_copies.values())
-        ),
+        "every text accepted once": len(distinct) == len(accepted),
+        **carried_well,
         "every opted-out contact got one confirmation": (
-            len(bridge.confirmations) == len(bridge.stops)
+            len(contacts.confirmations) == len(contacts.stops)
         ),
         "no opted-out contact can be texted again": still_reachable == 0,
         "every contact got an initial": report.stats["by_status"]["not_started"] == 0,
@@ -307,6 +347,7 @@ def _percentiles_ms(seconds: list[float]) -> dict[str, float]:
 
 def render(report: Report) -> str:
     lines = [
+        f"bridge: {report.bridge}",
         f"finished: {report.finished} in {report.seconds} s",
         f"conversations by status: {report.stats.get('by_status')}",
         f"messages: {report.messages}",

@@ -11,8 +11,21 @@ from dataclasses import dataclass
 SENDING_NUMBER_PREFIX = "+1415555"
 
 
+SENDING_NUMBERS = 10_000
+
+
 def fresh_sending_number(chooser: random.Random | None = None) -> str:
-    return f"{SENDING_NUMBER_PREFIX}{(chooser or random.SystemRandom()).randrange(10_000):04d}"
+    return _sending_number((chooser or random.SystemRandom()).randrange(SENDING_NUMBERS))
+
+
+def every_sending_number() -> set[str]:
+    """Every number `fresh_sending_number` draws: what the provider simulator's account holds
+    beside `baton up`, so the bridge accepts whichever a simulation draws."""
+    return {_sending_number(n) for n in range(SENDING_NUMBERS)}
+
+
+def _sending_number(n: int) -> str:
+    return f"{SENDING_NUMBER_PREFIX}{n:04d}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,12 @@ as it reaches api.twilio.com, so nothing in the SDK is patched. What it does:
   sends per message and measures each number's rate from the provider's side.
 - `signed_post(url, params)`: a webhook signed as Twilio signs them (`X-Twilio-Signature`: the
   account's token over the URL and the sorted POST parameters).
+- Beside a running Baton (`baton up --provider twilio-simulator`, tools/simulation/
+  simulator_process.py) it plays the carrier and the contacts: each accepted text that named a
+  StatusCallback gets Twilio's `sent` and `delivered` callbacks (`reports_statuses`), and a
+  contact's text goes to the numbers' messaging webhook (`messages_url`) as Twilio sends it
+  (`contact_text`). `baton simulate` drives that from its own process through the control routes
+  under `/simulator/` (tools/simulation/simulator_link.py), with the account's credentials.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from twilio.request_validator import RequestValidator
 
 from tools.simulation.http_stub import FailuresByNumber, StubServer
@@ -38,6 +44,12 @@ from tools.simulation.http_stub import FailuresByNumber, StubServer
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = f"/{API_VERSION}/Accounts/{{account}}/Messages.json"
 NUMBERS_PATH = f"/{API_VERSION}/Accounts/{{account}}/IncomingPhoneNumbers.json"
+# The control routes (not Twilio's): readiness, the texts accepted, a contact's text.
+# Readiness at the path every Baton process answers it, so `baton up` waits for it alike.
+CONTROL_READY = "/readyz"
+CONTROL_ARRIVALS = "/simulator/arrivals"
+CONTROL_CONTACT_TEXTS = "/simulator/contact-texts"
+WEBHOOK_TIMEOUT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,17 @@ class TwilioSimulator(StubServer):
     requests: int = 0
     # The numbers the account holds (IncomingPhoneNumbers).
     held_numbers: set[str] = field(default_factory=set)
+    # Where a contact's text to one of those numbers goes (each number's SmsUrl in Twilio's
+    # console: the bridge's `/twilio/messages`).
+    messages_url: str = ""
+    # Send Twilio's own status callbacks (`sent`, then `delivered`) for each accepted text that
+    # named a StatusCallback, as the carrier would report it.
+    reports_statuses: bool = False
+    _reporting: set[asyncio.Task[None]] = field(default_factory=set)
+    # Callbacks and contacts' texts go on connections of their own: a contact's text never
+    # waits behind thousands of callbacks to a bridge that is slow to answer them.
+    _callbacks: ClientSession | None = None
+    _contacts: ClientSession | None = None
     _failures: FailuresByNumber = field(default_factory=FailuresByNumber)
     _sequence: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -87,6 +110,25 @@ class TwilioSimulator(StubServer):
         app.router.add_post(path, self._create)
         app.router.add_get(path, self._list)
         app.router.add_get(NUMBERS_PATH.format(account="{account}"), self._numbers)
+        app.router.add_get(CONTROL_READY, self._ready)
+        app.router.add_get(CONTROL_ARRIVALS, self._arrivals)
+        app.router.add_post(CONTROL_CONTACT_TEXTS, self._contact_texts)
+
+    async def start(self, port: int = 0) -> None:
+        await super().start(port)
+        # Twilio waits 15 s for a webhook's answer.
+        timeout = ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS)
+        self._callbacks = ClientSession(timeout=timeout)
+        self._contacts = ClientSession(timeout=timeout)
+
+    async def stop(self) -> None:
+        for task in list(self._reporting):
+            task.cancel()
+        await asyncio.gather(*self._reporting, return_exceptions=True)
+        for session in (self._callbacks, self._contacts):
+            if session is not None:
+                await session.close()
+        await super().stop()
 
     # --- Webhooks, signed as Twilio signs them ---
 
@@ -94,16 +136,22 @@ class TwilioSimulator(StubServer):
         return str(RequestValidator(self.auth_token).compute_signature(url, dict(params)))
 
     async def signed_post(
-        self, url: str, params: Mapping[str, str], signed_url: str | None = None
+        self,
+        url: str,
+        params: Mapping[str, str],
+        signed_url: str | None = None,
+        session: ClientSession | None = None,
     ) -> int:
         """POST `params` form-encoded to `url`, signed over `signed_url` (the public URL the
-        provider was given, which behind a proxy is not the listener's); the HTTP status back."""
+        provider was given, which behind a proxy is not the listener's); the HTTP status back.
+        Through `session`, else the status callbacks' own (a session of its own when not
+        started)."""
         headers = {"X-Twilio-Signature": self.signature(signed_url or url, params)}
-        async with (
-            ClientSession() as session,
-            session.post(url, data=dict(params), headers=headers) as answer,
-        ):
-            return answer.status
+        session = session or self._callbacks
+        if session is None or session.closed:
+            async with ClientSession() as own:
+                return await _post(own, url, params, headers)
+        return await _post(session, url, params, headers)
 
     async def report(self, arrival: Arrival, status: str, error_code: int | None = None) -> int:
         """A status callback for `arrival`, to the URL its send named, as Twilio sends it."""
@@ -122,9 +170,38 @@ class TwilioSimulator(StubServer):
             params["ErrorCode"] = str(error_code)
         return await self.signed_post(arrival.status_callback, params)
 
+    async def contact_text(self, from_: str, to: str, body: str, sid: str = "") -> tuple[str, int]:
+        """A contact texts `to` (one of the account's numbers): posted to `messages_url` as
+        Twilio posts it, under `sid` when given (Twilio's retry of a webhook that failed, with
+        connection overrides, sends the same message again). The message's SID, and the HTTP
+        status the webhook answered."""
+        sid = sid or f"SM{secrets.token_hex(16)}"
+        params = {
+            "AccountSid": self.account_sid,
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "SmsMessageSid": sid,
+            "From": from_,
+            "To": to,
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "ApiVersion": API_VERSION,
+        }
+        return sid, await self.signed_post(self.messages_url, params, session=self._contacts)
+
+    async def _report_statuses(self, arrival: Arrival) -> None:
+        """The carrier's word on an accepted text, as Twilio calls it back: `sent`, `delivered`.
+        A callback nobody answered is not retried (Twilio does not retry them either)."""
+        for status in ("sent", "delivered"):
+            with contextlib.suppress(OSError, ClientError, TimeoutError):
+                await self.report(arrival, status)
+
     # --- The Messages API ---
 
-    def _authorized(self, request: web.Request) -> bool:
+    def _authorized(self, request: web.Request, account: str | None = None) -> bool:
+        """HTTP basic auth with the account's SID and token, on the account's own path (or, for
+        a control route, `account`)."""
         scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
         with contextlib.suppress(ValueError):
             login, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
@@ -132,7 +209,7 @@ class TwilioSimulator(StubServer):
                 scheme == "Basic"
                 and login == self.account_sid
                 and secrets.compare_digest(password, self.auth_token)
-                and request.match_info["account"] == self.account_sid
+                and (account or request.match_info["account"]) == self.account_sid
             )
         return False
 
@@ -165,6 +242,10 @@ class TwilioSimulator(StubServer):
             monotonic=time.monotonic(),
         )
         self.arrivals.append(arrival)
+        if self.reports_statuses and arrival.status_callback:
+            task = asyncio.create_task(self._report_statuses(arrival))
+            self._reporting.add(task)
+            task.add_done_callback(self._reporting.discard)
         return web.json_response(self._resource(arrival), status=201)
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -206,6 +287,7 @@ class TwilioSimulator(StubServer):
                 "sid": f"PN{i:032d}",
                 "account_sid": self.account_sid,
                 "phone_number": phone,
+                "sms_url": self.messages_url or None,
                 "capabilities": {"sms": True, "mms": False, "voice": False},
             }
             for i, phone in enumerate(sorted(self.held_numbers))
@@ -223,6 +305,45 @@ class TwilioSimulator(StubServer):
                 "uri": uri,
             }
         )
+
+    # --- Control routes, for `baton simulate` in another process (not Twilio's API) ---
+
+    async def _ready(self, request: web.Request) -> web.Response:
+        return web.Response(text="ready")
+
+    async def _arrivals(self, request: web.Request) -> web.Response:
+        """The texts accepted from one number (`From`), oldest first."""
+        if not self._control_authorized(request):
+            return _error(401, 20003, "Authenticate")
+        sender = request.query.get("From")
+        found = [a for a in self.arrivals if sender in (None, a.from_)]
+        return web.json_response(
+            {"arrivals": [{"sid": a.sid, "to": a.to, "from": a.from_} for a in found]}
+        )
+
+    async def _contact_texts(self, request: web.Request) -> web.Response:
+        """A contact's text (`From`, `To`, `Body`, and `MessageSid` to send one again), posted to
+        the messaging webhook now; 201 when the webhook answered 2xx, else 502 with the status it
+        answered (or 504 when it did not answer)."""
+        if not self._control_authorized(request):
+            return _error(401, 20003, "Authenticate")
+        form = await request.post()
+        if not self.messages_url:
+            return web.json_response({"error": "no messaging webhook is configured"}, status=400)
+        try:
+            sid, status = await self.contact_text(
+                str(form.get("From", "")),
+                str(form.get("To", "")),
+                str(form.get("Body", "")),
+                str(form.get("MessageSid", "")),
+            )
+        except (TimeoutError, OSError, ClientError):
+            return web.json_response({"webhook_status": None}, status=504)
+        answer = {"sid": sid, "webhook_status": status}
+        return web.json_response(answer, status=201 if 200 <= status < 300 else 502)
+
+    def _control_authorized(self, request: web.Request) -> bool:
+        return self._authorized(request, self.account_sid)
 
     def _resource(self, arrival: Arrival) -> dict[str, Any]:
         created = format_datetime(arrival.created_at, usegmt=True)
@@ -248,6 +369,13 @@ class TwilioSimulator(StubServer):
             "to": arrival.to,
             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{arrival.sid}.json",
         }
+
+
+async def _post(
+    session: ClientSession, url: str, params: Mapping[str, str], headers: dict[str, str]
+) -> int:
+    async with session.post(url, data=dict(params), headers=headers) as answer:
+        return answer.status
 
 
 def _error(status: int, code: int, message: str) -> web.Response:

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -95,16 +95,20 @@ def services_have_a_key(environ: Mapping[str, str]) -> bool:
 def ensure_dev_secret(data_dir: Path) -> Path:
     """The development secret under `data_dir`: created once (mode 0600), then reused, so tokens
     minted yesterday still verify after a restart."""
-    path = dev_secret_path(data_dir)
+    return written_once(dev_secret_path(data_dir), lambda: secrets.token_urlsafe(48))
+
+
+def written_once(path: Path, make: Callable[[], str]) -> Path:
+    """`path`, holding what `make` made the first time (mode 0600), and never rewritten."""
     if path.exists():
         return path
-    data_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Written whole under another name, then linked into place: a reader never sees half a
     # secret, and two `baton up`s starting at once agree on the one that got there first.
-    draft = path.with_name(f".{DEV_SECRET_FILE}.{os.getpid()}")
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
     descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as out:
-        out.write(secrets.token_urlsafe(48) + "\n")
+        out.write(make() + "\n")
     try:
         os.link(draft, path)
     except FileExistsError:

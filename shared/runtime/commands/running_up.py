@@ -76,12 +76,36 @@ def one_up_per_folder(data_dir: Path) -> Iterator[None]:
         os.close(descriptor)  # and with it the lock
 
 
+@dataclass(frozen=True)
+class AnnouncedBridge:
+    """The provider bridge a running `baton up` runs, as it announced it."""
+
+    # Where that `baton up`'s NATS is: the bridge is its, not another Baton's.
+    nats_url: str
+    # `twilio`, `telnyx`.
+    provider: str
+    # The provider simulator the bridge sends to (`baton up --provider twilio-simulator`); empty
+    # when it sends to the real provider.
+    simulator_url: str = ""
+
+
 @contextlib.contextmanager
-def announced(data_dir: Path, *, nats_url: str, database_url: str) -> Iterator[None]:
-    """While the block runs, `data_dir` says where this `baton up`'s servers are."""
+def announced(
+    data_dir: Path,
+    *,
+    nats_url: str,
+    database_url: str,
+    bridge: str = "",
+    simulator_url: str = "",
+) -> Iterator[None]:
+    """While the block runs, `data_dir` says where this `baton up`'s servers are, and which
+    provider its bridge sends through (`bridge`; to the simulator at `simulator_url`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / ANNOUNCEMENT_FILE
-    body = json.dumps({"nats_url": nats_url, "database_url": database_url, "pid": os.getpid()})
+    found: dict[str, object] = {"nats_url": nats_url, "database_url": database_url}
+    if bridge:
+        found["bridge"] = {"provider": bridge, "simulator_url": simulator_url}
+    body = json.dumps({**found, "pid": os.getpid()})
     # The database URL may carry a password: readable by this user alone, and never half-written.
     draft = path.with_name(f".{ANNOUNCEMENT_FILE}.{os.getpid()}")
     descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -97,13 +121,31 @@ def announced(data_dir: Path, *, nats_url: str, database_url: str) -> Iterator[N
 
 def announcement(data_dir: Path) -> dict[str, str]:
     """The servers the `baton up` of `data_dir` announces; empty when none is running there."""
+    found = _current_announcement(data_dir)
+    return {k: v for k, v in found.items() if k in _ANNOUNCED and isinstance(v, str) and v}
+
+
+def announced_bridge(data_dir: Path) -> AnnouncedBridge | None:
+    """The provider bridge the `baton up` running in `data_dir` runs; None when it runs none
+    (or no `baton up` runs there)."""
+    found = _current_announcement(data_dir)
+    bridge, nats_url = found.get("bridge"), found.get("nats_url")
+    if not isinstance(bridge, dict) or not isinstance(nats_url, str):
+        return None
+    provider, simulator_url = bridge.get("provider"), bridge.get("simulator_url", "")
+    if not isinstance(provider, str) or not provider or not isinstance(simulator_url, str):
+        return None
+    return AnnouncedBridge(nats_url, provider, simulator_url)
+
+
+def _current_announcement(data_dir: Path) -> dict[str, object]:
     try:
         found = json.loads((data_dir / ANNOUNCEMENT_FILE).read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(found, dict) or not _held(data_dir):
         return {}
-    return {k: v for k, v in found.items() if k in _ANNOUNCED and isinstance(v, str) and v}
+    return found
 
 
 def cli_settings(data_dir: Path, environ: Mapping[str, str] | None = None) -> CliSettings:
