@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 from shared import catalogue as api
 from shared import failpoints, metrics
 from shared.access import Caller
+from shared.allocator import return_large_buffers
 from shared.backoff import Backoff
 from shared.database import create_pool
 from shared.endpoints import Endpoint, RequestServer, bound
@@ -197,6 +198,8 @@ async def run_service(
     if not isinstance(settings, definition.settings_type):  # a caller outside mypy's reach
         raise TypeError(f"{name} runs on {definition.settings_type.__name__} settings")
     configure_logging(name, settings.log_format, settings.log_level)
+    # Before the service's buffers exist: a long run's resident memory then levels off.
+    log.info("allocator", returns_large_buffers=return_large_buffers())
     # Before anything else: a service that could not tell callers apart must not start.
     verifier = verifier_from_settings(settings)
     failpoints.arm(name, settings.crash_points, settings.crash_once_dir)
