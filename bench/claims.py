@@ -319,7 +319,7 @@ async def main(args: argparse.Namespace) -> None:
     if len(results) > 1:
         spread = results[-1]["baton"]["claims_per_s"] / results[0]["baton"]["claims_per_s"]
         print(f"Baton throughput at {sizes[-1]:,} is {spread:.2f}x that at {sizes[0]:,}")
-    path = write_results("claims", {"runs": results, "settings": vars(args)})
+    path = write_results(args.name, {"runs": results, "settings": vars(args)})
     print(f"wrote {path}")
 
 
@@ -340,6 +340,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--inbox-index-baseline", action="store_true",
                         help="drain once more first with the inbox page's index as before"
                              " migration 0020 (not covering)")  # fmt: skip
+    parser.add_argument("--name", default="claims", help="the results file's name")
     parser.add_argument("--floor-baseline", action="store_true",
                         help="drain once more first with the pool floor never raised")  # fmt: skip
     return parser.parse_args()
