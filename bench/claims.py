@@ -15,6 +15,8 @@ For each campaign size the same data is claimed two ways, in the same process, o
 4. with `--tally-baseline`, the same drain first without what migration 0011 adds to every claim
    (the campaign tally triggers disabled, the page indexes dropped), so what keeping the counts
    and the pages costs claims is a ratio from one process too.
+5. with `--inbox-index-baseline`, the same drain first with the inbox page's index as it was
+   before migration 0020 made it covering, so what the covering index costs claims is one too.
 
 The plain claim runs from as many connections as Baton has requesters (`--texters`) unless
 `--baseline-workers` says otherwise, so the two latencies compare.
@@ -26,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -172,15 +176,20 @@ async def run_size(url: str, nats_url: str, size: int, args: argparse.Namespace)
     result: dict[str, Any] = {"size": size, "plain_claim": plain}
     if args.tally_baseline:
         await reset(url, campaign)
-        await _tally_triggers(url, "DISABLE")
-        try:
+        async with indexes_replaced(url, dict.fromkeys(PAGE_INDEXES), triggers="DISABLE"):
             untallied = await asyncio.to_thread(
                 _drain_with_service, url, nats_url, campaign, texters, args
             )
-        finally:
-            await _tally_triggers(url, "ENABLE")
         print(f"  without 0011: {untallied}", flush=True)
         result["baton_without_tallies"] = untallied
+    if args.inbox_index_baseline:
+        await reset(url, campaign)
+        async with indexes_replaced(url, {"conversation_inbox_page": INBOX_INDEX_BEFORE_0020}):
+            uncovered = await asyncio.to_thread(
+                _drain_with_service, url, nats_url, campaign, texters, args
+            )
+        print(f"  before 0020: {uncovered}", flush=True)
+        result["baton_before_0020"] = uncovered
     if args.floor_baseline:
         await reset(url, campaign)
         unfloored = await asyncio.to_thread(
@@ -200,6 +209,14 @@ async def run_size(url: str, nats_url: str, size: int, args: argparse.Namespace)
             baton["claims_per_s"] / without["claims_per_s"], 2
         )
         result["p99_ratio_with_tallies"] = round(baton["p99_ms"] / without["p99_ms"], 2)
+    if args.inbox_index_baseline:
+        uncovered = result["baton_before_0020"]
+        result["claims_ratio_with_covering_inbox_index"] = round(
+            baton["claims_per_s"] / uncovered["claims_per_s"], 2
+        )
+        result["p99_ratio_with_covering_inbox_index"] = round(
+            baton["p99_ms"] / uncovered["p99_ms"], 2
+        )
     if args.floor_baseline:
         before, after = result["baton_without_pool_floor"]["tail"], baton["tail"]
         result["tail_max_ratio_without_floor"] = round(before["max_ms"] / after["max_ms"], 1)
@@ -214,25 +231,41 @@ TALLY_TRIGGERS = (("conversation", "conversation_inserted_tallies"),
                   ("message", "message_inserted_tallies"),
                   ("message", "message_updated_tallies"),
                   ("message", "message_deleted_tallies"))  # fmt: skip
-PAGE_INDEXES = {
-    "conversation_inbox_page": "ON conversation (assignee_id, campaign_id, id)"
-    " WHERE status <> 'awaiting_reply'",
-    "conversation_unassigned_page": "ON conversation (campaign_id, id) WHERE assignee_id IS NULL",
-}
+PAGE_INDEXES = ("conversation_inbox_page", "conversation_unassigned_page")
+# The inbox page's index before migration 0020 made it covering (INCLUDE the page's columns).
+INBOX_INDEX_BEFORE_0020 = (
+    "CREATE INDEX conversation_inbox_page ON conversation (assignee_id, campaign_id, id)"
+    " WHERE status <> 'awaiting_reply'"
+)
 
 
-async def _tally_triggers(url: str, action: str) -> None:
-    """DISABLE: as before migration 0011, for the baseline; ENABLE: back as it is."""
+@contextlib.asynccontextmanager
+async def indexes_replaced(
+    url: str, replacements: dict[str, str | None], *, triggers: str | None = None
+) -> AsyncIterator[None]:
+    """Inside the block, each named index dropped and, given a definition, created as that
+    (`triggers` DISABLE: the tally triggers off too, as before migration 0011); after it, each as
+    the schema has it, from its definition read before."""
     conn = await asyncpg.connect(url)
     try:
-        for table, trigger in TALLY_TRIGGERS:
-            await conn.execute(f"ALTER TABLE {table} {action} TRIGGER {trigger}")
-        for index, definition in PAGE_INDEXES.items():
-            if action == "DISABLE":
-                await conn.execute(f"DROP INDEX {index}")
-            else:
-                await conn.execute(f"CREATE INDEX {index} {definition}")
+        current = {r["indexname"]: r["indexdef"] for r in await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname = ANY($1::text[])",
+            list(replacements))}  # fmt: skip
+        for table, trigger in TALLY_TRIGGERS if triggers else ():
+            await conn.execute(f"ALTER TABLE {table} {triggers} TRIGGER {trigger}")
+        for index, definition in replacements.items():
+            await conn.execute(f"DROP INDEX {index}")
+            if definition is not None:
+                await conn.execute(definition)
+        await conn.execute("VACUUM ANALYZE conversation")
+        yield
     finally:
+        for table, trigger in TALLY_TRIGGERS if triggers else ():
+            await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+        for index in replacements:
+            await conn.execute(f"DROP INDEX IF EXISTS {index}")
+            await conn.execute(current[index])
+        await conn.execute("VACUUM ANALYZE conversation")
         await conn.close()
 
 
@@ -274,6 +307,11 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  without 0011 (tallies, page indexes) {t['claims_per_s']} claims/s, p50/p99 ms"
                   f" {t['p50_ms']}/{t['p99_ms']}: with them {r['claims_ratio_with_tallies']}x"
                   f" the claims/s, {r['p99_ratio_with_tallies']}x the p99")  # fmt: skip
+        if "baton_before_0020" in r:
+            t = r["baton_before_0020"]
+            print(f"  before 0020 (inbox index not covering) {t['claims_per_s']} claims/s, p50/p99"
+                  f" ms {t['p50_ms']}/{t['p99_ms']}: with it {r['claims_ratio_with_covering_inbox_index']}x"
+                  f" the claims/s, {r['p99_ratio_with_covering_inbox_index']}x the p99")  # fmt: skip
         if "baton_without_pool_floor" in r:
             t = r["baton_without_pool_floor"]["tail"]
             print(f"  without the pool floor, end of drain p50/max ms {t['p50_ms']}/{t['max_ms']}"
@@ -281,7 +319,7 @@ async def main(args: argparse.Namespace) -> None:
     if len(results) > 1:
         spread = results[-1]["baton"]["claims_per_s"] / results[0]["baton"]["claims_per_s"]
         print(f"Baton throughput at {sizes[-1]:,} is {spread:.2f}x that at {sizes[0]:,}")
-    path = write_results("claims", {"runs": results, "settings": vars(args)})
+    path = write_results(args.name, {"runs": results, "settings": vars(args)})
     print(f"wrote {path}")
 
 
@@ -299,6 +337,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--tally-baseline", action="store_true",
                         help="drain once more first without migration 0011's triggers and"
                              " page indexes")  # fmt: skip
+    parser.add_argument("--inbox-index-baseline", action="store_true",
+                        help="drain once more first with the inbox page's index as before"
+                             " migration 0020 (not covering)")  # fmt: skip
+    parser.add_argument("--name", default="claims", help="the results file's name")
     parser.add_argument("--floor-baseline", action="store_true",
                         help="drain once more first with the pool floor never raised")  # fmt: skip
     return parser.parse_args()

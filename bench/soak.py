@@ -4,7 +4,8 @@ as separate processes on durable Postgres and NATS of their own.
 
 Prints texts/s per minute of the run, the last minute's rate against the second's, Postgres's
 mean active backends (pg_stat_activity sampled every second, this process's own sampler left
-out) and each service's resident memory when texting starts and when it ends; writes
+out) and each service's resident memory when it is ready, when texting starts (the run's first
+second: `growth` is from there) and when it ends; writes
 bench/results/soak.json (or `--name`).
 
     python -m bench.soak --contacts 600000 --texters 300 --minutes 7
@@ -70,11 +71,13 @@ async def sample_active_backends(url: str, stop: asyncio.Event, samples: list[in
         await conn.close()
 
 
-async def run(url: str, nats_url: str, scenario: Scenario) -> dict[str, Any]:
+async def run(
+    url: str, nats_url: str, scenario: Scenario, at_ready: dict[str, float]
+) -> dict[str, Any]:
     pids = service_pids()
     assert set(pids) == set(SERVICES), pids
     progress: list[Progress] = []
-    memory: dict[str, dict[str, float]] = {name: {} for name in SERVICES}
+    memory: dict[str, dict[str, float]] = {name: {"ready_mib": at_ready[name]} for name in SERVICES}
     by_minute: dict[str, list[float]] = {}
 
     def on_progress(now: Progress) -> None:
@@ -105,6 +108,7 @@ async def run(url: str, nats_url: str, scenario: Scenario) -> dict[str, Any]:
     for name in SERVICES:
         m = memory[name]
         m["growth"] = round(m["end_mib"] / m["start_mib"], 3) if m.get("start_mib") else 0.0
+        m["growth_from_ready"] = round(m["end_mib"] / m["ready_mib"], 3)
         # From the end of the first minute, once pools, statement caches and buffers are warm.
         series = by_minute.get(name, [])
         m["growth_after_first_minute"] = (
@@ -147,17 +151,20 @@ def main(args: argparse.Namespace) -> None:
         url = found.database_url.rsplit("/", 1)[0] + "/postgres"
         asyncio.run(migrate_database(url))
         with contextlib.ExitStack() as stack:
+            at_ready = {}
             for name in SERVICES:
                 stack.enter_context(service(name, url, found.nats_url))
-            figures = asyncio.run(run(url, found.nats_url, scenario))
+                at_ready[name] = rss_mib(service_pids()[name])
+            figures = asyncio.run(run(url, found.nats_url, scenario, at_ready))
     figures["settings"] = vars(args)
     figures["wall_seconds"] = round(time.perf_counter() - started)
     print("texts/s by minute: " + ", ".join(f"{r:,.0f}" for r in figures["texts_per_s_by_minute"]))
     print(f"last minute / second minute: {figures['last_to_second_minute']}")
     print(f"Postgres mean active backends: {figures['postgres_mean_active_backends']}")
     for name, m in figures["rss"].items():
-        print(f"{name} RSS: {m.get('start_mib')} MiB at start, {m.get('end_mib')} MiB at end"
-              f" ({m.get('growth')}x; {m.get('growth_after_first_minute')}x after the first"
+        print(f"{name} RSS: {m['ready_mib']} MiB when ready, {m.get('start_mib')} MiB at start,"
+              f" {m.get('end_mib')} MiB at end ({m.get('growth')}x; {m.get('growth_from_ready')}x"
+              f" from ready; {m.get('growth_after_first_minute')}x after the first"
               f" minute; by minute {figures['rss_mib_by_minute'].get(name)})")  # fmt: skip
     print(f"messages: {figures['messages']}")
     print(f"invariants: {figures['invariants']}; finished: {figures['finished']}")

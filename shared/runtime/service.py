@@ -25,6 +25,7 @@ from shared.contract import catalogue as api
 from shared.contract.schemas.system import StatusReply, StatusRequest
 from shared.runtime import failpoints, metrics
 from shared.runtime.access import Caller
+from shared.runtime.allocator import return_large_buffers
 from shared.runtime.backoff import Backoff
 from shared.runtime.database import create_pool
 from shared.runtime.endpoints import Endpoint, RequestServer, bound
@@ -197,6 +198,8 @@ async def run_service(
     if not isinstance(settings, definition.settings_type):  # a caller outside mypy's reach
         raise TypeError(f"{name} runs on {definition.settings_type.__name__} settings")
     configure_logging(name, settings.log_format, settings.log_level)
+    # Before the service's buffers exist: a long run's resident memory then levels off.
+    log.info("allocator", returns_large_buffers=return_large_buffers())
     # Before anything else: a service that could not tell callers apart must not start.
     verifier = verifier_from_settings(settings)
     failpoints.arm(name, settings.crash_points, settings.crash_once_dir)

@@ -1406,7 +1406,7 @@ CREATE INDEX conversation_campaign_status ON public.conversation USING btree (ca
 -- Name: conversation_inbox_page; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX conversation_inbox_page ON public.conversation USING btree (assignee_id, campaign_id, id) WHERE (status <> 'awaiting_reply'::text);
+CREATE INDEX conversation_inbox_page ON public.conversation USING btree (assignee_id, campaign_id, id) INCLUDE (contact_id, status, needs_reply_since) WHERE (status <> 'awaiting_reply'::text);
 
 --
 -- Name: conversation_pool_initials; Type: INDEX; Schema: public; Owner: -
