@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import asyncpg
 
+from services.assigner import campaign_pick_queries as q
 from services.assigner.empty_pool import none_textable_now
 from services.assigner.zone_groups import ZoneGroups
 from shared.clock import Clock
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError
-from shared.queries import load_queries
-from shared.texting_hours import CampaignHours, Opening
+from shared.texting_hours import CampaignHours, Hours, Opening
 
-QUERIES = load_queries("services.assigner", "campaign_pick.sql")
 POOL = {"initials": "not_started", "replies": "needs_reply"}
 
 
@@ -45,15 +44,16 @@ class CampaignPick:
         now = self._clock()
         openings: list[Opening | None] = []
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(QUERIES["candidate_campaigns"], texter_id, kind, POOL[kind])
+            rows = await q.candidate_campaigns(
+                conn, texter_id=texter_id, kind=kind, pool_counted=POOL[kind]
+            )
             for row in rows:
-                groups = list(row["pooled_groups"])
-                if not groups or row["id"] in passed_over:
+                if not row.pooled_groups or row.id in passed_over:
                     continue
-                hours = CampaignHours.of(row)
-                zones = await self._zone_groups.zones(conn, groups)
+                hours = _hours(row)
+                zones = await self._zone_groups.zones(conn, row.pooled_groups)
                 if hours.open_groups(now, zones):
-                    return int(row["id"])
+                    return row.id
                 openings.append(hours.next_opening(now, zones.values()))
         if openings:
             known = [o for o in openings if o is not None]
@@ -66,4 +66,11 @@ class CampaignPick:
 async def enroll(conn: Connection, campaign_id: int, texter_id: int) -> None:
     """The texter on a campaign picked for them, now that their batch is claimed: only through
     one of the campaign's teams they are in, and never one they were taken off since."""
-    await conn.execute(QUERIES["enroll"], campaign_id, texter_id)
+    await q.enroll(conn, campaign_id=campaign_id, texter_id=texter_id)
+
+
+def _hours(row: q.CandidateCampaignsRow) -> CampaignHours:
+    return CampaignHours(
+        Hours(row.texting_hours_start, row.texting_hours_end, row.closing_margin_minutes),
+        row.fallback_zone,
+    )

@@ -2,6 +2,7 @@
 -- issue #33).
 
 -- name: candidate_campaigns :many --
+-- not null: id, org_id, texting_hours_start, texting_hours_end, closing_margin_minutes, pooled_groups
 -- positional: texter_id, kind, pool_counted
 -- The campaigns texter :texter_id may be handed a batch of kind :kind from without naming one: active,
 -- self-assignment on, in an organization of theirs, limited to one of their teams or counting

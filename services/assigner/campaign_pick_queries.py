@@ -14,7 +14,8 @@ import msgspec
 
 from shared.query_executor import Executor
 
-CANDIDATE_CAMPAIGNS_SQL = """-- positional: texter_id, kind, pool_counted
+CANDIDATE_CAMPAIGNS_SQL = """-- not null: id, org_id, texting_hours_start, texting_hours_end, closing_margin_minutes, pooled_groups
+-- positional: texter_id, kind, pool_counted
 -- The campaigns texter :texter_id may be handed a batch of kind :kind from without naming one: active,
 -- self-assignment on, in an organization of theirs, limited to one of their teams or counting
 -- them among their texters, not one they were taken off, and whose team (of theirs, the highest
@@ -47,14 +48,14 @@ ORDER BY p.priority DESC NULLS LAST, c.created_at, c.id;"""
 
 
 class CandidateCampaignsRow(msgspec.Struct, frozen=True):
-    id: int | None
-    org_id: int | None
-    texting_hours_start: int | None
-    texting_hours_end: int | None
-    closing_margin_minutes: int | None
+    id: int
+    org_id: int
+    texting_hours_start: int
+    texting_hours_end: int
+    closing_margin_minutes: int
     fallback_zone: str | None
     priority: int | None
-    pooled_groups: list[int] | None
+    pooled_groups: list[int]
 
 
 async def candidate_campaigns(

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from services.assigner.admin import fetch_campaign_as
+from services.assigner.admin import StoredCampaign, fetch_campaign_as
 from services.assigner.named_queries import QUERIES
 from services.assigner.phone_checks import Checked, PhoneChecks
 from shared.access import Caller
@@ -251,7 +251,7 @@ class ContactImport:
         return staged
 
     async def _commit(
-        self, conn: Connection, part: s.FilePart, campaign: asyncpg.Record
+        self, conn: Connection, part: s.FilePart, campaign: StoredCampaign
     ) -> s.ImportResult:
         row = await conn.fetchrow(
             FILE_QUERIES["commit_file_import"],

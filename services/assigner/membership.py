@@ -15,21 +15,19 @@ from __future__ import annotations
 import asyncpg
 import msgspec
 
+from services.assigner import approvals_queries, membership_queries
+from services.assigner import queries as assigner_queries
 from services.assigner.admin import fetch_campaign_as
-from services.assigner.approvals import QUERIES as APPROVALS
 from services.assigner.approvals import cancel_waiting
-from services.assigner.named_queries import QUERIES as ASSIGNER
 from services.assigner.reassign import count_moves, unassign_held
 from shared import outbox
 from shared.access import Caller
-from shared.access_policy import Role, allows
+from shared.access_policy import Role, allows, as_role
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, forbidden, not_a_member, not_found
-from shared.queries import load_queries
 from shared.schemas import admin as s
 
-QUERIES = load_queries("services.assigner", "membership.sql")
 # Roles only an owner may grant, take away or remove.
 OWNERS_CALL: frozenset[str] = frozenset({"owner", "admin"})
 
@@ -42,23 +40,27 @@ class Membership:
     async def remove_texters(self, request: s.CampaignTexters, caller: Caller) -> s.TextersChanged:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await fetch_campaign_as(conn, caller, request.campaign_id)
-            await conn.execute(QUERIES["claim_locks"], row["org_id"], row["id"], request.user_ids)
-            result = await conn.execute(QUERIES["remove_texters"], row["id"], request.user_ids)
-            await conn.execute(
-                QUERIES["record_removal"],
-                row["org_id"],
-                request.user_ids,
-                row["id"],
-                caller.user_id,
+            await membership_queries.claim_locks(
+                conn, org_id=row.org_id, campaign_id=row.id, user_ids=request.user_ids
+            )
+            result = await membership_queries.remove_texters(
+                conn, campaign_id=row.id, user_ids=request.user_ids
+            )
+            await membership_queries.record_removal(
+                conn,
+                org_id=row.org_id,
+                user_ids=request.user_ids,
+                campaign_id=row.id,
+                removed_by=caller.user_id,
             )
             unassigned = await unassign_held(
-                conn, row["org_id"], row["id"], request.user_ids, caller.user_id
+                conn, row.org_id, row.id, request.user_ids, caller.user_id
             )
             cancelled = await cancel_waiting(
                 conn,
-                row["org_id"],
+                row.org_id,
                 request.user_ids,
-                row["id"],
+                row.id,
                 "removed_from_campaign",
                 caller.user_id,
             )
@@ -70,11 +72,14 @@ class Membership:
             current = await self._target(conn, caller, request.org_id, request.user_id)
             await _require_owner_for(conn, caller, request.org_id, current)
             await _keep_an_owner(conn, request.org_id, current, None)
-            await conn.execute(QUERIES["claim_locks"], request.org_id, None, [request.user_id])
-            await conn.execute(QUERIES["leave_campaigns"], request.org_id, request.user_id)
-            await conn.execute(QUERIES["remove_member"], request.org_id, request.user_id)
-            await conn.execute(
-                QUERIES["record_removal"], request.org_id, [request.user_id], None, caller.user_id
+            org_id, user_id = request.org_id, request.user_id
+            await membership_queries.claim_locks(
+                conn, org_id=org_id, campaign_id=None, user_ids=[user_id]
+            )
+            await membership_queries.leave_campaigns(conn, org_id=org_id, user_id=user_id)
+            await membership_queries.remove_member(conn, org_id=org_id, user_id=user_id)
+            await membership_queries.record_removal(
+                conn, org_id=org_id, user_ids=[user_id], campaign_id=None, removed_by=caller.user_id
             )
             unassigned = await unassign_held(
                 conn, request.org_id, None, [request.user_id], caller.user_id
@@ -102,15 +107,17 @@ class Membership:
                 await caller.role_in(conn, request.org_id, hidden, "admin")
                 await _require_owner_for(conn, caller, request.org_id, current, role)
                 await _keep_an_owner(conn, request.org_id, current, role)
-                await conn.execute(QUERIES["set_role"], request.org_id, request.user_id, role)
+                await membership_queries.set_role(
+                    conn, org_id=request.org_id, user_id=request.user_id, role=role
+                )
             if level is not msgspec.UNSET:
                 # A moderator sets a texter's level only (issue #33); an admin anyone's.
                 if current != "texter" and not allows(
                     await caller.role_in(conn, request.org_id, hidden), "admin"
                 ):
                     raise forbidden("a moderator may change only a texter's request level")
-                await conn.execute(
-                    APPROVALS["set_request_level"], request.org_id, request.user_id, level
+                await approvals_queries.set_request_level(
+                    conn, org_id=request.org_id, texter_id=request.user_id, level=level
                 )
                 # A request waits only at approval_required: at any other level it lost its
                 # reason (issue #33, review finding 5).
@@ -137,13 +144,13 @@ class Membership:
     async def _target(self, conn: Connection, caller: Caller, org_id: int, user_id: int) -> Role:
         """The organization locked, the caller's role checked, the target's role (locked)."""
         hidden = not_found("organization", org_id)
-        if await conn.fetchval(ASSIGNER["org_exists"], org_id) is None:
+        if await assigner_queries.org_exists(conn, org_id=org_id) is None:
             raise hidden
         await caller.role_in(conn, org_id, hidden)
-        role: Role | None = await conn.fetchval(QUERIES["member_for_update"], org_id, user_id)
+        role = await membership_queries.member_for_update(conn, org_id=org_id, user_id=user_id)
         if role is None:
             raise not_a_member([user_id], f"members of organization {org_id}")
-        return role
+        return as_role(role)
 
     def _moved(self, unassigned: int, cancelled: int) -> None:
         if unassigned:
@@ -164,7 +171,7 @@ async def _keep_an_owner(conn: Connection, org_id: int, current: Role, new: Role
     """The last owner stays an owner (`new` None: removed)."""
     if current != "owner" or new == "owner":
         return
-    if await conn.fetchval(QUERIES["owner_count"], org_id) <= 1:
+    if await membership_queries.owner_count(conn, org_id=org_id) <= 1:
         raise BatonError(
             ErrorCode.CONFLICT,
             "this is the organization's last owner: make another owner first",
@@ -172,10 +179,6 @@ async def _keep_an_owner(conn: Connection, org_id: int, current: Role, new: Role
 
 
 async def _members(conn: Connection, org_id: int, user_id: int | None) -> list[s.OrgMemberView]:
-    rows = await conn.fetch(QUERIES["members"], org_id, user_id)
-    return [
-        s.OrgMemberView(
-            user_id=r["user_id"], name=r["name"], role=r["role"], request_level=r["request_level"]
-        )
-        for r in rows
-    ]
+    rows = await membership_queries.members(conn, org_id=org_id, user_id=user_id)
+    # The role and request level as the view's types say them (the table's CHECKs admit no other).
+    return [msgspec.convert(r, s.OrgMemberView, from_attributes=True) for r in rows]

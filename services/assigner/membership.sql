@@ -6,6 +6,7 @@
 SELECT role FROM organization_member WHERE org_id = :org_id AND user_id = :user_id FOR UPDATE;
 
 -- name: owner_count :scalar --
+-- not null: count
 SELECT count(*) FROM organization_member WHERE org_id = :org_id AND role = 'owner';
 
 -- name: set_role :exec --

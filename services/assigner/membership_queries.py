@@ -26,13 +26,14 @@ async def member_for_update(conn: Executor, *, org_id: int, user_id: int) -> str
     return value
 
 
-OWNER_COUNT_SQL = (
-    """SELECT count(*) FROM organization_member WHERE org_id = $1 AND role = 'owner';"""
-)
+OWNER_COUNT_SQL = """-- not null: count
+SELECT count(*) FROM organization_member WHERE org_id = $1 AND role = 'owner';"""
 
 
-async def owner_count(conn: Executor, *, org_id: int) -> int | None:
+async def owner_count(conn: Executor, *, org_id: int) -> int:
     value: int | None = await conn.fetchval(OWNER_COUNT_SQL, org_id)
+    if value is None:
+        raise LookupError("owner_count: no row, or NULL")
     return value
 
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncpg
 
+from services.assigner import numbers_queries as q
 from shared.access import Caller
 from shared.database import Connection
 from shared.error_codes import ErrorCode
 from shared.errors import BatonError, bad_request, not_found
 from shared.phones import InvalidPhoneError, to_sending_number
-from shared.queries import load_queries
 from shared.schemas import admin as s
-
-QUERIES = load_queries("services.assigner", "numbers.sql")
 
 
 def normalised(raw: str, region: str, field: str) -> str:
@@ -30,7 +28,7 @@ def normalised(raw: str, region: str, field: str) -> str:
 async def require_owned(conn: Connection, org_id: int, number: str) -> None:
     """A campaign sends only from its organization's numbers (the database's key says so too;
     this says it in words the caller can act on)."""
-    if await conn.fetchval(QUERIES["owns_number"], org_id, number) is None:
+    if await q.owns_number(conn, org_id=org_id, number=number) is None:
         raise bad_request(
             f"sending_number: {number} is not one of this organization's numbers; "
             "add it with baton.admin.org.numbers.add first",
@@ -64,9 +62,7 @@ class SendingNumbers:
         numbers = self._numbers(request)
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
-            unheld = [
-                r["phone"] for r in await conn.fetch(QUERIES["not_held_by_a_provider"], numbers)
-            ]
+            unheld = [r.phone for r in await q.not_held_by_a_provider(conn, numbers=numbers)]
             if unheld:
                 # With a provider bridge, a number is the organization's only if the provider
                 # account holds it (services/bridge/numbers.py keeps the account's numbers).
@@ -76,12 +72,15 @@ class SendingNumbers:
                     field="numbers",
                     numbers=unheld,
                 )
-            await conn.execute(
-                QUERIES["add_numbers"], request.org_id, numbers, request.rate_per_second
+            await q.add_numbers(
+                conn,
+                org_id=request.org_id,
+                numbers=numbers,
+                rate_per_second=request.rate_per_second,
             )
             taken = [
-                r["phone"]
-                for r in await conn.fetch(QUERIES["held_elsewhere"], request.org_id, numbers)
+                r.phone
+                for r in await q.held_elsewhere(conn, org_id=request.org_id, numbers=numbers)
             ]
             if taken:
                 # All or nothing: the transaction takes back the numbers it did add.
@@ -97,11 +96,11 @@ class SendingNumbers:
         async with self._pool.acquire() as conn, conn.transaction():
             await caller.role_in(conn, request.org_id, not_found("organization", request.org_id))
             # Locked first: a campaign being given one of them meanwhile commits before we look.
-            await conn.execute(QUERIES["lock_numbers"], request.org_id, numbers)
-            users = await conn.fetch(QUERIES["campaigns_sending_from"], request.org_id, numbers)
+            await q.lock_numbers(conn, org_id=request.org_id, numbers=numbers)
+            users = await q.campaigns_sending_from(conn, org_id=request.org_id, numbers=numbers)
             if users:
                 raise _still_in_use(users)
-            await conn.execute(QUERIES["remove_numbers"], request.org_id, numbers)
+            await q.remove_numbers(conn, org_id=request.org_id, numbers=numbers)
             return await self._view(conn, request.org_id)
 
     async def list(self, request: s.ListOrgNumbers, caller: Caller) -> s.OrgNumbersView:
@@ -110,12 +109,12 @@ class SendingNumbers:
             return await self._view(conn, request.org_id)
 
     async def _view(self, conn: Connection, org_id: int) -> s.OrgNumbersView:
-        rows = await conn.fetch(QUERIES["org_numbers"], org_id)
-        return s.OrgNumbersView(org_id=org_id, numbers=[r["phone"] for r in rows])
+        rows = await q.org_numbers(conn, org_id=org_id)
+        return s.OrgNumbersView(org_id=org_id, numbers=[r.phone for r in rows])
 
 
-def _still_in_use(rows: list[asyncpg.Record]) -> BatonError:
-    campaign_ids = [r["id"] for r in rows]
+def _still_in_use(rows: list[q.CampaignsSendingFromRow]) -> BatonError:
+    campaign_ids = [r.id for r in rows]
     return BatonError(
         ErrorCode.CONFLICT,
         f"campaigns {campaign_ids} still send from these numbers: give them another first",

@@ -10,7 +10,7 @@ SELECT phone FROM sending_number WHERE org_id = :org_id ORDER BY phone;
 -- another organization holds is left to it (and found by `held_elsewhere`, which refuses the
 -- whole request).
 INSERT INTO sending_number AS held (phone, org_id, rate_per_second)
-SELECT DISTINCT n, :org_id::bigint, :rate_per_second::real FROM unnest(:numbers::text[]) AS n
+SELECT DISTINCT n, :org_id::bigint, :rate_per_second?::real FROM unnest(:numbers::text[]) AS n
 ON CONFLICT (phone) DO UPDATE
     SET rate_per_second = coalesce(EXCLUDED.rate_per_second, held.rate_per_second)
     WHERE held.org_id = EXCLUDED.org_id;
@@ -39,6 +39,7 @@ DELETE FROM sending_number WHERE org_id = :org_id AND phone = ANY(:numbers::text
 SELECT phone FROM sending_number WHERE org_id = :org_id AND phone = :number FOR KEY SHARE;
 
 -- name: not_held_by_a_provider :many --
+-- not null: phone
 -- With a provider bridge configured (an account listed), the numbers none of its accounts holds.
 SELECT n AS phone FROM unnest(:numbers::text[]) AS n
 WHERE EXISTS (SELECT 1 FROM bridge_account)

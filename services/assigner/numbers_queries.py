@@ -39,7 +39,7 @@ ON CONFLICT (phone) DO UPDATE
 
 
 async def add_numbers(
-    conn: Executor, *, org_id: int, numbers: Sequence[str | None], rate_per_second: float
+    conn: Executor, *, org_id: int, numbers: Sequence[str | None], rate_per_second: float | None
 ) -> str:
     return await conn.execute(ADD_NUMBERS_SQL, org_id, numbers, rate_per_second)
 
@@ -104,7 +104,8 @@ async def owns_number(conn: Executor, *, org_id: int, number: str) -> str | None
     return value
 
 
-NOT_HELD_BY_A_PROVIDER_SQL = """-- With a provider bridge configured (an account listed), the numbers none of its accounts holds.
+NOT_HELD_BY_A_PROVIDER_SQL = """-- not null: phone
+-- With a provider bridge configured (an account listed), the numbers none of its accounts holds.
 SELECT n AS phone FROM unnest($1::text[]) AS n
 WHERE EXISTS (SELECT 1 FROM bridge_account)
   AND NOT EXISTS (SELECT 1 FROM provider_number p WHERE p.phone = n)
@@ -112,7 +113,7 @@ ORDER BY n;"""
 
 
 class NotHeldByAProviderRow(msgspec.Struct, frozen=True):
-    phone: str | None
+    phone: str
 
 
 async def not_held_by_a_provider(

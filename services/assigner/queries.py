@@ -25,21 +25,25 @@ async def org_exists(conn: Executor, *, org_id: int) -> int | None:
     return value
 
 
-ORG_MEMBER_COUNT_SQL = """SELECT count(*) FROM organization_member WHERE org_id = $1;"""
+ORG_MEMBER_COUNT_SQL = """-- not null: count
+SELECT count(*) FROM organization_member WHERE org_id = $1;"""
 
 
-async def org_member_count(conn: Executor, *, org_id: int) -> int | None:
+async def org_member_count(conn: Executor, *, org_id: int) -> int:
     value: int | None = await conn.fetchval(ORG_MEMBER_COUNT_SQL, org_id)
+    if value is None:
+        raise LookupError("org_member_count: no row, or NULL")
     return value
 
 
-CREATE_ORG_SQL = (
-    """INSERT INTO organization (name, default_batch_size) VALUES ($1, $2) RETURNING id;"""
-)
+CREATE_ORG_SQL = """-- not null: id
+INSERT INTO organization (name, default_batch_size) VALUES ($1, $2) RETURNING id;"""
 
 
-async def create_org(conn: Executor, *, name: str, default_batch_size: int) -> int | None:
+async def create_org(conn: Executor, *, name: str, default_batch_size: int | None) -> int:
     value: int | None = await conn.fetchval(CREATE_ORG_SQL, name, default_batch_size)
+    if value is None:
+        raise LookupError("create_org: no row, or NULL")
     return value
 
 
@@ -52,9 +56,11 @@ class OrgForUpdateRow(msgspec.Struct, frozen=True):
     opt_out_confirmation: str
 
 
-async def org_for_update(conn: Executor, *, org_id: int) -> OrgForUpdateRow | None:
+async def org_for_update(conn: Executor, *, org_id: int) -> OrgForUpdateRow:
     record = await conn.fetchrow(ORG_FOR_UPDATE_SQL, org_id)
-    return None if record is None else OrgForUpdateRow(*record)
+    if record is None:
+        raise LookupError("org_for_update: no row")
+    return OrgForUpdateRow(*record)
 
 
 ORG_SQL = """SELECT id, default_batch_size, opt_out_confirmation FROM organization WHERE id = $1;"""
@@ -66,9 +72,11 @@ class OrgRow(msgspec.Struct, frozen=True):
     opt_out_confirmation: str
 
 
-async def org(conn: Executor, *, org_id: int) -> OrgRow | None:
+async def org(conn: Executor, *, org_id: int) -> OrgRow:
     record = await conn.fetchrow(ORG_SQL, org_id)
-    return None if record is None else OrgRow(*record)
+    if record is None:
+        raise LookupError("org: no row")
+    return OrgRow(*record)
 
 
 SAVE_ORG_SQL = """-- positional: org_id, default_batch_size, opt_out_confirmation
@@ -76,7 +84,7 @@ UPDATE organization SET default_batch_size = $2, opt_out_confirmation = $3 WHERE
 
 
 async def save_org(
-    conn: Executor, *, org_id: int, default_batch_size: int, opt_out_confirmation: str
+    conn: Executor, *, org_id: int, default_batch_size: int | None, opt_out_confirmation: str
 ) -> str:
     return await conn.execute(SAVE_ORG_SQL, org_id, default_batch_size, opt_out_confirmation)
 
@@ -89,11 +97,14 @@ async def user_exists(conn: Executor, *, user_id: int) -> bool | None:
     return value
 
 
-CREATE_USER_SQL = """INSERT INTO app_user (name) VALUES ($1) RETURNING id;"""
+CREATE_USER_SQL = """-- not null: id
+INSERT INTO app_user (name) VALUES ($1) RETURNING id;"""
 
 
-async def create_user(conn: Executor, *, name: str) -> int | None:
+async def create_user(conn: Executor, *, name: str) -> int:
     value: int | None = await conn.fetchval(CREATE_USER_SQL, name)
+    if value is None:
+        raise LookupError("create_user: no row, or NULL")
     return value
 
 
@@ -188,15 +199,18 @@ async def save_team(
     team_id: int,
     assignment_priority: int,
     assignment_kind: str,
-    max_request_size: int,
-) -> SaveTeamRow | None:
+    max_request_size: int | None,
+) -> SaveTeamRow:
     record = await conn.fetchrow(
         SAVE_TEAM_SQL, team_id, assignment_priority, assignment_kind, max_request_size
     )
-    return None if record is None else SaveTeamRow(*record)
+    if record is None:
+        raise LookupError("save_team: no row")
+    return SaveTeamRow(*record)
 
 
-NON_MEMBERS_SQL = """-- positional: org_id, user_ids
+NON_MEMBERS_SQL = """-- not null: id
+-- positional: org_id, user_ids
 -- The ids in :user_ids that are not members of organization :org_id.
 SELECT u.id FROM unnest($2::bigint[]) AS u(id)
 WHERE NOT EXISTS (SELECT 1 FROM organization_member m WHERE m.org_id = $1 AND m.user_id = u.id)
@@ -204,7 +218,7 @@ ORDER BY u.id;"""
 
 
 class NonMembersRow(msgspec.Struct, frozen=True):
-    id: int | None
+    id: int
 
 
 async def non_members(
@@ -222,17 +236,19 @@ async def add_team_members(conn: Executor, *, team_id: int, user_ids: Sequence[i
     return await conn.execute(ADD_TEAM_MEMBERS_SQL, team_id, user_ids)
 
 
-ORG_DEFAULT_BATCH_SIZE_SQL = (
-    """SELECT coalesce(default_batch_size, 300) FROM organization WHERE id = $1;"""
-)
+ORG_DEFAULT_BATCH_SIZE_SQL = """-- not null: coalesce
+SELECT coalesce(default_batch_size, 300) FROM organization WHERE id = $1;"""
 
 
-async def org_default_batch_size(conn: Executor, *, org_id: int) -> int | None:
+async def org_default_batch_size(conn: Executor, *, org_id: int) -> int:
     value: int | None = await conn.fetchval(ORG_DEFAULT_BATCH_SIZE_SQL, org_id)
+    if value is None:
+        raise LookupError("org_default_batch_size: no row, or NULL")
     return value
 
 
-CREATE_CAMPAIGN_SQL = """INSERT INTO campaign (org_id, team_id, title, batch_size, texting_hours_start, texting_hours_end,
+CREATE_CAMPAIGN_SQL = """-- not null: id
+INSERT INTO campaign (org_id, team_id, title, batch_size, texting_hours_start, texting_hours_end,
                       sending_number)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING id;"""
@@ -242,13 +258,13 @@ async def create_campaign(
     conn: Executor,
     *,
     org_id: int,
-    team_id: int,
+    team_id: int | None,
     title: str,
     batch_size: int,
     texting_hours_start: int,
     texting_hours_end: int,
-    sending_number: str,
-) -> int | None:
+    sending_number: str | None,
+) -> int:
     value: int | None = await conn.fetchval(
         CREATE_CAMPAIGN_SQL,
         org_id,
@@ -259,10 +275,13 @@ async def create_campaign(
         texting_hours_end,
         sending_number,
     )
+    if value is None:
+        raise LookupError("create_campaign: no row, or NULL")
     return value
 
 
-CAMPAIGN_SQL = """SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
+CAMPAIGN_SQL = """-- not null: team_ids
+SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
        texting_hours_end, closing_margin_minutes, fallback_zone, sending_number,
        ARRAY(SELECT team_id FROM campaign_team WHERE campaign_id = $1 ORDER BY team_id)
@@ -286,7 +305,7 @@ class CampaignRow(msgspec.Struct, frozen=True):
     closing_margin_minutes: int
     fallback_zone: str | None
     sending_number: str | None
-    team_ids: list[int] | None
+    team_ids: list[int]
 
 
 async def campaign(conn: Executor, *, campaign_id: int) -> CampaignRow | None:
@@ -294,7 +313,8 @@ async def campaign(conn: Executor, *, campaign_id: int) -> CampaignRow | None:
     return None if record is None else CampaignRow(*record)
 
 
-CAMPAIGN_FOR_UPDATE_SQL = """SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
+CAMPAIGN_FOR_UPDATE_SQL = """-- not null: team_ids
+SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
        texting_hours_end, closing_margin_minutes, fallback_zone, sending_number,
        ARRAY(SELECT team_id FROM campaign_team WHERE campaign_id = $1 ORDER BY team_id)
@@ -318,7 +338,7 @@ class CampaignForUpdateRow(msgspec.Struct, frozen=True):
     closing_margin_minutes: int
     fallback_zone: str | None
     sending_number: str | None
-    team_ids: list[int] | None
+    team_ids: list[int]
 
 
 async def campaign_for_update(conn: Executor, *, campaign_id: int) -> CampaignForUpdateRow | None:
@@ -343,12 +363,12 @@ async def save_campaign(
     batch_size: int,
     replies_batch_size: int,
     require_replies_handled: bool,
-    release_unhandled_after_minutes: int,
+    release_unhandled_after_minutes: int | None,
     texting_hours_start: int,
     texting_hours_end: int,
-    sending_number: str,
+    sending_number: str | None,
     closing_margin_minutes: int,
-    fallback_zone: str,
+    fallback_zone: str | None,
 ) -> str:
     return await conn.execute(
         SAVE_CAMPAIGN_SQL,
@@ -379,13 +399,14 @@ async def add_texters(
     return await conn.execute(ADD_TEXTERS_SQL, campaign_id, user_ids, source)
 
 
-IS_TEXTER_SQL = (
-    """SELECT EXISTS (SELECT 1 FROM campaign_texter WHERE campaign_id = $1 AND user_id = $2);"""
-)
+IS_TEXTER_SQL = """-- not null: exists
+SELECT EXISTS (SELECT 1 FROM campaign_texter WHERE campaign_id = $1 AND user_id = $2);"""
 
 
-async def is_texter(conn: Executor, *, campaign_id: int, user_id: int) -> bool | None:
+async def is_texter(conn: Executor, *, campaign_id: int, user_id: int) -> bool:
     value: bool | None = await conn.fetchval(IS_TEXTER_SQL, campaign_id, user_id)
+    if value is None:
+        raise LookupError("is_texter: no row, or NULL")
     return value
 
 

@@ -4,25 +4,28 @@
 SELECT id FROM organization WHERE id = :org_id FOR UPDATE;
 
 -- name: org_member_count :scalar --
+-- not null: count
 SELECT count(*) FROM organization_member WHERE org_id = :org_id;
 
 -- name: create_org :scalar --
-INSERT INTO organization (name, default_batch_size) VALUES (:name, :default_batch_size) RETURNING id;
+-- not null: id
+INSERT INTO organization (name, default_batch_size) VALUES (:name, :default_batch_size?) RETURNING id;
 
--- name: org_for_update :maybe --
+-- name: org_for_update :one --
 SELECT id, default_batch_size, opt_out_confirmation FROM organization WHERE id = :org_id FOR UPDATE;
 
--- name: org :maybe --
+-- name: org :one --
 SELECT id, default_batch_size, opt_out_confirmation FROM organization WHERE id = :org_id;
 
 -- name: save_org :exec --
 -- positional: org_id, default_batch_size, opt_out_confirmation
-UPDATE organization SET default_batch_size = :default_batch_size, opt_out_confirmation = :opt_out_confirmation WHERE id = :org_id;
+UPDATE organization SET default_batch_size = :default_batch_size?, opt_out_confirmation = :opt_out_confirmation WHERE id = :org_id;
 
 -- name: user_exists :scalar --
 SELECT EXISTS (SELECT 1 FROM app_user WHERE id = :user_id);
 
 -- name: create_user :scalar --
+-- not null: id
 INSERT INTO app_user (name) VALUES (:name) RETURNING id;
 
 -- name: add_org_member :exec --
@@ -52,13 +55,14 @@ UPDATE campaign SET team_id = :team_ids[1] WHERE id = :campaign_id;
 -- name: team_for_update :maybe --
 SELECT * FROM team WHERE id = :team_id FOR UPDATE;
 
--- name: save_team :maybe --
+-- name: save_team :one --
 -- positional: team_id, assignment_priority, assignment_kind, max_request_size
-UPDATE team SET assignment_priority = :assignment_priority, assignment_kind = :assignment_kind, max_request_size = :max_request_size
+UPDATE team SET assignment_priority = :assignment_priority, assignment_kind = :assignment_kind, max_request_size = :max_request_size?
 WHERE id = :team_id
 RETURNING *;
 
 -- name: non_members :many --
+-- not null: id
 -- positional: org_id, user_ids
 -- The ids in :user_ids that are not members of organization :org_id.
 SELECT u.id FROM unnest(:user_ids::bigint[]) AS u(id)
@@ -71,15 +75,18 @@ SELECT :team_id, u FROM unnest(:user_ids::bigint[]) AS u
 ON CONFLICT DO NOTHING;
 
 -- name: org_default_batch_size :scalar --
+-- not null: coalesce
 SELECT coalesce(default_batch_size, 300) FROM organization WHERE id = :org_id;
 
 -- name: create_campaign :scalar --
+-- not null: id
 INSERT INTO campaign (org_id, team_id, title, batch_size, texting_hours_start, texting_hours_end,
                       sending_number)
-VALUES (:org_id, :team_id, :title, :batch_size, :texting_hours_start, :texting_hours_end, :sending_number)
+VALUES (:org_id, :team_id?, :title, :batch_size, :texting_hours_start, :texting_hours_end, :sending_number?)
 RETURNING id;
 
 -- name: campaign :maybe --
+-- not null: team_ids
 SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
        texting_hours_end, closing_margin_minutes, fallback_zone, sending_number,
@@ -88,6 +95,7 @@ SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batc
 FROM campaign WHERE id = :campaign_id;
 
 -- name: campaign_for_update :maybe --
+-- not null: team_ids
 SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batch_size,
        require_replies_handled, release_unhandled_after_minutes, texting_hours_start,
        texting_hours_end, closing_margin_minutes, fallback_zone, sending_number,
@@ -98,9 +106,9 @@ FROM campaign WHERE id = :campaign_id FOR UPDATE;
 -- name: save_campaign :exec --
 -- positional: campaign_id, status, self_assign, batch_size, replies_batch_size, require_replies_handled, release_unhandled_after_minutes, texting_hours_start, texting_hours_end, sending_number, closing_margin_minutes, fallback_zone
 UPDATE campaign SET status = :status, self_assign = :self_assign, batch_size = :batch_size, replies_batch_size = :replies_batch_size,
-       require_replies_handled = :require_replies_handled, release_unhandled_after_minutes = :release_unhandled_after_minutes,
-       texting_hours_start = :texting_hours_start, texting_hours_end = :texting_hours_end, sending_number = :sending_number,
-       closing_margin_minutes = :closing_margin_minutes, fallback_zone = :fallback_zone, updated_at = now()
+       require_replies_handled = :require_replies_handled, release_unhandled_after_minutes = :release_unhandled_after_minutes?,
+       texting_hours_start = :texting_hours_start, texting_hours_end = :texting_hours_end, sending_number = :sending_number?,
+       closing_margin_minutes = :closing_margin_minutes, fallback_zone = :fallback_zone?, updated_at = now()
 WHERE id = :campaign_id;
 
 -- name: add_texters :exec --
@@ -110,6 +118,7 @@ SELECT :campaign_id, u, :source FROM unnest(:user_ids::bigint[]) AS u
 ON CONFLICT DO NOTHING;
 
 -- name: is_texter :scalar --
+-- not null: exists
 SELECT EXISTS (SELECT 1 FROM campaign_texter WHERE campaign_id = :campaign_id AND user_id = :user_id);
 
 -- name: create_invite :exec --

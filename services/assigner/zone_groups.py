@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.assigner.named_queries import CLAIMS
+from services.assigner import claims_queries
 from shared.database import Connection
 
 
@@ -21,6 +21,6 @@ class ZoneGroups:
         """Group id -> its zones, for each of `groups`."""
         missing = [g for g in groups if g not in self._zones]
         if missing:
-            for row in await conn.fetch(CLAIMS["zone_group_zones"], missing):
-                self._zones[row["id"]] = tuple(row["zones"])
+            for row in await claims_queries.zone_group_zones(conn, zone_groups=missing):
+                self._zones[row.id] = tuple(row.zones)
         return {g: self._zones[g] for g in groups}
