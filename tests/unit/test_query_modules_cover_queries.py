@@ -26,7 +26,6 @@ STILL_INDEXING = {
     "services/assigner/exports.py",
     "services/assigner/org_reads.py",
     "services/assigner/reads.py",
-    "services/assigner/reassign.py",
     "services/assigner/self_assign.py",
     "services/bridge/numbers.py",
     "services/bridge/outbound.py",
