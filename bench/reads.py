@@ -140,24 +140,25 @@ async def generic_plan(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]
 
 async def measure(conn: asyncpg.Connection, campaign: int, texter: int, idle: int,
                   repeat: int) -> dict[str, Any]:  # fmt: skip
-    def page(holder: int) -> tuple[str, tuple[Any, ...]]:
-        return page_statement(campaign, 0, 50, assignee=holder, unassigned=False, status=None,
-                              inbox=True)  # fmt: skip
+    async def page(holder: int) -> tuple[str, tuple[Any, ...]]:
+        return await page_statement(campaign, 0, 50, assignee=holder, unassigned=False,
+                                    status=None, inbox=True)  # fmt: skip
 
     def old_page(holder: int) -> tuple[str, tuple[Any, ...]]:
         return OLD_PAGE, (campaign, 0, holder, False, None, True, 50)
 
     old_stats = [(sql, (campaign,)) for sql in OLD_STATS]
     old = max(3, repeat // 40)
+    texter_page, idle_page = await page(texter), await page(idle)
     plans = {
-        "page": await generic_plan(conn, *page(texter)),
-        "page_empty": await generic_plan(conn, *page(idle)),
+        "page": await generic_plan(conn, *texter_page),
+        "page_empty": await generic_plan(conn, *idle_page),
         "old_page_empty": await generic_plan(conn, *old_page(idle)),
     }
     return {
         "generic_plans": plans,
-        "page": await timed(conn, [page(texter)], repeat),
-        "page_empty": await timed(conn, [page(idle)], repeat),
+        "page": await timed(conn, [texter_page], repeat),
+        "page_empty": await timed(conn, [idle_page], repeat),
         "stats": await timed(conn, [(sql, (campaign,)) for sql in STATS], repeat),
         # The previous statements read every row at size: fewer repetitions of the baseline.
         "old_page": await timed(conn, [old_page(texter)], old, warm_up=6),

@@ -283,9 +283,9 @@ async def test_a_page_reads_what_it_returns_under_the_generic_plan(
     try:
         idle = await conn.fetchval("INSERT INTO app_user (name) VALUES ('idle') RETURNING id")
         holder = idle if shape in ("holder", "inbox") else None
-        sql, args = page_statement(data["campaign"], 0, 50, assignee=holder,
-                                   unassigned=shape == "unassigned", status=None,
-                                   inbox=shape == "inbox")  # fmt: skip
+        sql, args = await page_statement(data["campaign"], 0, 50, assignee=holder,
+                                         unassigned=shape == "unassigned", status=None,
+                                         inbox=shape == "inbox")  # fmt: skip
         rendered = ", ".join("NULL" if a is None else repr(a).lower() if isinstance(a, bool)
                              else f"'{a}'" for a in args)  # fmt: skip
         async with conn.transaction():
