@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 
 from bench.support import latency_summary, servers, write_results
-from services.assigner.conversation_pages import page_statement
+from services.assigner.conversation_pages import PageFilters, page_statement
 from services.assigner.named_queries import QUERIES
 from services.reaper import queries as reaper_queries
 from shared.migrations import migrate_database
@@ -141,8 +141,9 @@ async def generic_plan(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]
 async def measure(conn: asyncpg.Connection, campaign: int, texter: int, idle: int,
                   repeat: int) -> dict[str, Any]:  # fmt: skip
     async def page(holder: int) -> tuple[str, tuple[Any, ...]]:
-        return await page_statement(campaign, 0, 50, assignee=holder, unassigned=False,
-                                    status=None, inbox=True)  # fmt: skip
+        return await page_statement(PageFilters(campaign_id=campaign, after=0, limit=50,
+                                                assignee=holder, unassigned=False, status=None,
+                                                inbox=True))  # fmt: skip
 
     def old_page(holder: int) -> tuple[str, tuple[Any, ...]]:
         return OLD_PAGE, (campaign, 0, holder, False, None, True, 50)

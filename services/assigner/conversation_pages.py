@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from services.assigner import queries as q
 from shared.query_executor import Executor
 
@@ -19,41 +21,44 @@ from shared.query_executor import Executor
 PageRow = q.PageOfInboxRow | q.PageOfHolderRow | q.PageOfUnassignedRow | q.PageOfCampaignRow
 
 
-async def page_of_conversations(
-    conn: Executor,
-    campaign_id: int,
-    after: int,
-    limit: int,
-    *,
-    assignee: int | None,
-    unassigned: bool,
-    status: str | None,
-    inbox: bool,
-) -> Sequence[PageRow]:
+class PageFilters(msgspec.Struct, frozen=True, kw_only=True):
     """A page of `campaign_id`'s conversations after id `after`: one holder's (`assignee`),
     their inbox (`inbox`: leaving out what only waits for the contact), the Unassigned ones, or
     all. An inbox without its holder is refused by the caller before it gets here."""
-    if inbox:
-        if assignee is None:
+
+    campaign_id: int
+    after: int
+    limit: int
+    assignee: int | None
+    unassigned: bool
+    status: str | None
+    inbox: bool
+
+
+async def page_of_conversations(conn: Executor, page: PageFilters) -> Sequence[PageRow]:
+    """The page's rows, by the statement of its filters' shape."""
+    campaign_id, after, status, limit = page.campaign_id, page.after, page.status, page.limit
+    if page.inbox:
+        if page.assignee is None:
             raise ValueError("an inbox is one holder's: give the assignee")
         return await q.page_of_inbox(
             conn,
             campaign_id=campaign_id,
             after_id=after,
-            assignee_id=assignee,
+            assignee_id=page.assignee,
             status=status,
             limit=limit,
         )
-    if assignee is not None:
+    if page.assignee is not None:
         return await q.page_of_holder(
             conn,
             campaign_id=campaign_id,
             after_id=after,
-            assignee_id=assignee,
+            assignee_id=page.assignee,
             status=status,
             limit=limit,
         )
-    if unassigned:
+    if page.unassigned:
         return await q.page_of_unassigned(
             conn, campaign_id=campaign_id, after_id=after, status=status, limit=limit
         )
@@ -82,28 +87,10 @@ class _Recorder:
         raise NotImplementedError
 
 
-async def page_statement(
-    campaign_id: int,
-    after: int,
-    limit: int,
-    *,
-    assignee: int | None,
-    unassigned: bool,
-    status: str | None,
-    inbox: bool,
-) -> tuple[str, tuple[Any, ...]]:
+async def page_statement(page: PageFilters) -> tuple[str, tuple[Any, ...]]:
     """The statement and its parameters `page_of_conversations` sends for these filters, sent
     nowhere: for the plans of tests/integration/test_every_query_plan.py and bench/reads.py."""
     recorder = _Recorder()
-    await page_of_conversations(
-        recorder,
-        campaign_id,
-        after,
-        limit,
-        assignee=assignee,
-        unassigned=unassigned,
-        status=status,
-        inbox=inbox,
-    )
+    await page_of_conversations(recorder, page)
     assert recorder.sent is not None
     return recorder.sent

@@ -9,7 +9,7 @@ import asyncpg
 
 from services.assigner import queries as q
 from services.assigner.admin import fetch_campaign, fetch_campaign_as
-from services.assigner.conversation_pages import page_of_conversations
+from services.assigner.conversation_pages import PageFilters, page_of_conversations
 from services.assigner.empty_pool import when_open
 from shared.access import Caller
 from shared.access_policy import allows
@@ -81,16 +81,16 @@ class Reads:
                         ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign"
                     )
                 assignee = caller.user_id
-            page_rows = await page_of_conversations(
-                conn,
-                request.campaign_id,
-                request.after,
-                request.limit,
+            filters = PageFilters(
+                campaign_id=request.campaign_id,
+                after=request.after,
+                limit=request.limit,
                 assignee=assignee,
                 unassigned=request.unassigned,
                 status=request.status,
                 inbox=request.inbox,
             )
+            page_rows = await page_of_conversations(conn, filters)
         page = [
             s.ConversationRow(
                 conversation_id=r.id,
