@@ -55,9 +55,9 @@ def none_textable_now(opening: Opening | None) -> BatonError:
 
 
 async def empty_pool_verdict(
-    conn: Connection, kind: str, campaign_id: int, hours: CampaignHours, now: datetime
+    conn: Connection, kind: s.BatchKind, campaign_id: int, hours: CampaignHours, now: datetime
 ) -> BatonError | LookAgain:
-    """`kind`: "initials" or "replies", the pool the claim found nothing in."""
+    """`kind`: the pool the claim found nothing in."""
     pooled: list[Sequence[str]] = [r.zones for r in await _pooled_groups(conn, kind, campaign_id)]
     if not pooled:
         return BatonError(ErrorCode.NO_MORE_CONVERSATIONS, "No more conversations available")
@@ -67,11 +67,9 @@ async def empty_pool_verdict(
 
 
 async def _pooled_groups(
-    conn: Connection, kind: str, campaign_id: int
+    conn: Connection, kind: s.BatchKind, campaign_id: int
 ) -> list[q.PooledInitialsGroupsRow] | list[q.PooledRepliesGroupsRow]:
     """The campaign's zone groups that still hold a row of the `kind` pool."""
     if kind == "initials":
         return await q.pooled_initials_groups(conn, campaign_id=campaign_id)
-    if kind == "replies":
-        return await q.pooled_replies_groups(conn, campaign_id=campaign_id)
-    raise ValueError(f"no pool of kind {kind!r}")
+    return await q.pooled_replies_groups(conn, campaign_id=campaign_id)
