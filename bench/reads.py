@@ -43,7 +43,7 @@ from typing import Any
 import asyncpg
 
 from bench.support import latency_summary, servers, write_results
-from services.assigner.conversation_pages import page_statement
+from services.assigner.conversation_pages import PageFilters, page_statement
 from services.assigner.named_queries import QUERIES
 from services.reaper import queries as reaper_queries
 from shared.runtime.migrations import migrate_database
@@ -174,27 +174,29 @@ async def executed_plan(
 
 async def measure(conn: asyncpg.Connection, campaign: int, texter: int, idle: int,
                   repeat: int) -> dict[str, Any]:  # fmt: skip
-    def page(holder: int) -> tuple[str, tuple[Any, ...]]:
-        return page_statement(campaign, 0, 50, assignee=holder, unassigned=False, status=None,
-                              inbox=True)  # fmt: skip
+    async def page(holder: int) -> tuple[str, tuple[Any, ...]]:
+        return await page_statement(PageFilters(campaign_id=campaign, after=0, limit=50,
+                                                assignee=holder, unassigned=False, status=None,
+                                                inbox=True))  # fmt: skip
 
     def old_page(holder: int) -> tuple[str, tuple[Any, ...]]:
         return OLD_PAGE, (campaign, 0, holder, False, None, True, 50)
 
     old_stats = [(sql, (campaign,)) for sql in OLD_STATS]
     old = max(3, repeat // 40)
+    texter_page, idle_page = await page(texter), await page(idle)
     plans = {
-        "page": await executed_plan(conn, *page(texter)),
-        "page_empty": await executed_plan(conn, *page(idle)),
+        "page": await executed_plan(conn, *texter_page),
+        "page_empty": await executed_plan(conn, *idle_page),
         "old_page_empty": await executed_plan(conn, *old_page(idle), runs=1),
     }
     return {
         "generic_plans": plans,
         # With the parameters in hand Postgres may choose otherwise: for a texter holding much of
         # a large campaign it walked conversation_pkey from the page's cursor before 0020.
-        "custom_plans": {"page": await executed_plan(conn, *page(texter), plan="custom")},
-        "page": await timed(conn, [page(texter)], repeat),
-        "page_empty": await timed(conn, [page(idle)], repeat),
+        "custom_plans": {"page": await executed_plan(conn, *texter_page, plan="custom")},
+        "page": await timed(conn, [texter_page], repeat),
+        "page_empty": await timed(conn, [idle_page], repeat),
         "stats": await timed(conn, [(sql, (campaign,)) for sql in STATS], repeat),
         # The previous statements read every row at size: fewer repetitions of the baseline.
         "old_page": await timed(conn, [old_page(texter)], old, warm_up=6),

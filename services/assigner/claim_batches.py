@@ -36,16 +36,10 @@ import asyncpg
 import msgspec
 from prometheus_client import Histogram
 
+from services.assigner import claims_queries as q
 from services.assigner.claim_cursor import ClaimCursor
-from services.assigner.claim_rules import (
-    ClaimCampaign,
-    TexterHolding,
-    batch_size,
-    claim_refusal,
-    stranger_refusal,
-)
+from services.assigner.claim_rules import batch_size, claim_refusal, stranger_refusal
 from services.assigner.empty_pool import LookAgain, empty_pool_verdict
-from services.assigner.named_queries import CLAIMS
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.zone_groups import ZoneGroups
 from shared.contract import catalogue as api
@@ -159,22 +153,23 @@ class ClaimBatches:
     async def _apply(self, conn: Connection, batch: list[_Claim]) -> list[Outcome]:
         campaign_id = batch[0].campaign_id
         texters = sorted(p.texter_id for p in batch)
-        campaign = await conn.fetchrow(CLAIMS["campaign_and_texter_locks"], campaign_id, texters)
+        campaign = await q.campaign_and_texter_locks(
+            conn, campaign_id=campaign_id, texter_ids=texters
+        )
         if campaign is None:
             return [not_found("campaign", campaign_id) for _ in batch]
-        rules = ClaimCampaign.of(campaign)
         held = {
-            r["user_id"]: TexterHolding.of(r)
-            for r in await conn.fetch(CLAIMS["texters_pending"], campaign_id, texters)
+            r.user_id: r
+            for r in await q.texters_pending(conn, campaign_id=campaign_id, texter_ids=texters)
         }
         outcomes: dict[int, Outcome] = {}
         claiming: list[int] = []
         for i, pending in enumerate(batch):
             texter = held[pending.texter_id]
             refusal = (
-                await stranger_refusal(conn, rules, pending.texter_id)
+                await stranger_refusal(conn, campaign, pending.texter_id)
                 if not texter.is_texter
-                else claim_refusal(rules, texter, "initials")
+                else claim_refusal(campaign, texter, "initials")
             )
             if refusal is None:
                 claiming.append(i)
@@ -182,23 +177,25 @@ class ClaimBatches:
                 outcomes[i] = refusal
         if claiming:
             # Each texter's batch size: the campaign's, or their team's if smaller (issue #33).
-            sizes = {i: batch_size(rules, held[batch[i].texter_id], "initials") for i in claiming}
+            sizes = {
+                i: batch_size(campaign, held[batch[i].texter_id], "initials") for i in claiming
+            }
             outcomes.update(await self._claim_for(conn, campaign, batch, sizes))
         return [outcomes[i] for i in range(len(batch))]
 
     async def _claim_for(
         self,
         conn: Connection,
-        campaign: asyncpg.Record,
+        campaign: q.CampaignAndTexterLocksRow,
         batch: list[_Claim],
         sizes: dict[int, int],
     ) -> dict[int, Outcome]:
         """Batches for the claims whose rules passed (indexes into `batch`, with the batch size
         of each)."""
-        campaign_id, claiming = campaign["id"], list(sizes)
-        now, hours = self._clock(), CampaignHours.of(campaign)
-        groups: list[int] = list(campaign["zone_groups"])
-        floors = dict(zip(groups, campaign["pool_floors"], strict=True))
+        campaign_id, claiming = campaign.id, list(sizes)
+        now, hours = self._clock(), CampaignHours.of_row(campaign)
+        groups = list(campaign.zone_groups)
+        floors = dict(zip(groups, campaign.pool_floors, strict=True))
         zones = await self._zone_groups.zones(conn, groups)
         open_groups = hours.open_groups(now, zones)
         self._floors.claimed_from(campaign_id)
@@ -256,17 +253,17 @@ class ClaimBatches:
         slots: list[int] = []
         for slot, i in enumerate(short, start=1):
             slots += [slot] * (sizes[i] - len(got[i]))
-        rows = await conn.fetch(
-            CLAIMS["claim_initials"],
-            campaign_id,
-            [batch[i].texter_id for i in short],
-            len(slots),
-            groups,
-            after,
-            [operations[i] for i in short],
-            [batch[i].reason for i in short],
-            slots,
+        rows = await q.claim_initials(
+            conn,
+            campaign_id=campaign_id,
+            texter_ids=[batch[i].texter_id for i in short],
+            size=len(slots),
+            zone_groups=groups,
+            after_ids=after,
+            operations=[operations[i] for i in short],
+            reasons=[batch[i].reason for i in short],
+            slots=slots,
         )
         for row in rows:
-            got[short[row["slot"] - 1]].append(row["id"])
-        self._cursor.advance(campaign_id, [(r["id"], r["zone_group"]) for r in rows])
+            got[short[row.slot - 1]].append(row.id)
+        self._cursor.advance(campaign_id, [(r.id, r.zone_group) for r in rows])

@@ -1,6 +1,7 @@
 -- Self-assignment: the hot path. Every claim is one short statement.
 
 -- name: campaign_and_texter_locks :maybe --
+-- not null: zone_groups, pool_floors
 -- The campaign (every column, as `campaign` in queries.sql has them and more), with its zone
 -- groups (migration 0006) and each one's pool floor in zone group order, and the locks that keep
 -- one request per texter and campaign at a time: "two clicks at once give one batch". :texter_ids: the
@@ -53,6 +54,7 @@ LEFT JOIN LATERAL (
 SELECT id, zones FROM zone_group WHERE id = ANY(:zone_groups::integer[]);
 
 -- name: claim_initials :many --
+-- not null: slot, id, zone_group
 -- positional: campaign_id, texter_ids, size, zone_groups, after_ids, operations, reasons, slots
 -- Unassigned not_started conversations of the zone groups open now (:zone_groups, closing soonest first),
 -- each group from its claim cursor (:after_ids, the same order), in id order inside a group, dealt to
@@ -101,6 +103,7 @@ CROSS JOIN LATERAL move_conversations(
 ORDER BY s.slot, m.id;
 
 -- name: claim_replies :many --
+-- not null: id
 -- positional: campaign_id, texter_id, size, open_groups, operation, reason
 -- Unassigned needs_reply conversations of the zone groups open now (:open_groups), the longest-waiting
 -- first across them. Each group gives its oldest :size from its own index range; of those the

@@ -18,7 +18,8 @@ import msgspec
 
 from shared.runtime.query_executor import Executor
 
-CAMPAIGN_AND_TEXTER_LOCKS_SQL = """-- The campaign (every column, as `campaign` in queries.sql has them and more), with its zone
+CAMPAIGN_AND_TEXTER_LOCKS_SQL = """-- not null: zone_groups, pool_floors
+-- The campaign (every column, as `campaign` in queries.sql has them and more), with its zone
 -- groups (migration 0006) and each one's pool floor in zone group order, and the locks that keep
 -- one request per texter and campaign at a time: "two clicks at once give one batch". :texter_ids: the
 -- texters asking, in ascending order, so two batches sharing a texter take their locks in one
@@ -58,8 +59,8 @@ class CampaignAndTexterLocksRow(msgspec.Struct, frozen=True):
     updated_at: datetime.datetime
     closing_margin_minutes: int
     fallback_zone: str | None
-    zone_groups: list[int] | None
-    pool_floors: list[int] | None
+    zone_groups: list[int]
+    pool_floors: list[int]
     locked: bool | None
 
 
@@ -129,7 +130,8 @@ async def zone_group_zones(
     return [ZoneGroupZonesRow(*r) for r in await conn.fetch(ZONE_GROUP_ZONES_SQL, zone_groups)]
 
 
-CLAIM_INITIALS_SQL = """-- positional: campaign_id, texter_ids, size, zone_groups, after_ids, operations, reasons, slots
+CLAIM_INITIALS_SQL = """-- not null: slot, id, zone_group
+-- positional: campaign_id, texter_ids, size, zone_groups, after_ids, operations, reasons, slots
 -- Unassigned not_started conversations of the zone groups open now (:zone_groups, closing soonest first),
 -- each group from its claim cursor (:after_ids, the same order), in id order inside a group, dealt to
 -- the texters claiming together (services/assigner/claim_batches.py): :size rows in all, the n-th
@@ -178,9 +180,9 @@ ORDER BY s.slot, m.id;"""
 
 
 class ClaimInitialsRow(msgspec.Struct, frozen=True):
-    slot: int | None
-    id: int | None
-    zone_group: int | None
+    slot: int
+    id: int
+    zone_group: int
 
 
 async def claim_initials(
@@ -211,7 +213,8 @@ async def claim_initials(
     ]
 
 
-CLAIM_REPLIES_SQL = """-- positional: campaign_id, texter_id, size, open_groups, operation, reason
+CLAIM_REPLIES_SQL = """-- not null: id
+-- positional: campaign_id, texter_id, size, open_groups, operation, reason
 -- Unassigned needs_reply conversations of the zone groups open now (:open_groups), the longest-waiting
 -- first across them. Each group gives its oldest :size from its own index range; of those the
 -- oldest :size are kept. Rows a group gave beyond that stay locked only until this short
@@ -241,7 +244,7 @@ ORDER BY m.id;"""
 
 
 class ClaimRepliesRow(msgspec.Struct, frozen=True):
-    id: int | None
+    id: int
 
 
 async def claim_replies(

@@ -89,29 +89,36 @@ async def file_import_for_staging(
     return None if record is None else FileImportForStagingRow(*record)
 
 
-STAGED_BETWEEN_SQL = """SELECT count(*) FROM contact_file_row WHERE import_id = $1 AND row_no >= $2 AND row_no < $3;"""
+STAGED_BETWEEN_SQL = """-- not null: count
+SELECT count(*) FROM contact_file_row WHERE import_id = $1 AND row_no >= $2 AND row_no < $3;"""
 
 
 async def staged_between(
     conn: Executor, *, import_id: uuid.UUID, first_row: int, end_row: int
-) -> int | None:
+) -> int:
     value: int | None = await conn.fetchval(STAGED_BETWEEN_SQL, import_id, first_row, end_row)
+    if value is None:
+        raise LookupError("staged_between: no row, or NULL")
     return value
 
 
-COUNT_STAGED_SQL = """-- positional: import_id, added
+COUNT_STAGED_SQL = """-- not null: staged
+-- positional: import_id, added
 -- :added rows more were staged; answers the rows staged so far. Parts staged side by side take turns
 -- here, each until its transaction ends, and each adds to the count the one before it left.
 UPDATE contact_file_import SET staged = staged + $2, touched_at = now() WHERE id = $1
 RETURNING staged;"""
 
 
-async def count_staged(conn: Executor, *, import_id: uuid.UUID, added: int) -> int | None:
+async def count_staged(conn: Executor, *, import_id: uuid.UUID, added: int) -> int:
     value: int | None = await conn.fetchval(COUNT_STAGED_SQL, import_id, added)
+    if value is None:
+        raise LookupError("count_staged: no row, or NULL")
     return value
 
 
-COMMIT_FILE_IMPORT_SQL = """-- positional: import_id, campaign_id, org_id, first_rejections
+COMMIT_FILE_IMPORT_SQL = """-- not null: imported, rejected_by_reason, first_rejections
+-- positional: import_id, campaign_id, org_id, first_rejections
 -- Everything staged under import :import_id goes into campaign :campaign_id of organization :org_id in this one
 -- statement: each phone's first row in the file, unless the organization's opt-out list or the
 -- campaign already has that phone; every other row is a rejection with its reason. Answers the
@@ -160,18 +167,20 @@ SELECT
 
 
 class CommitFileImportRow(msgspec.Struct, frozen=True):
-    imported: int | None
-    rejected_by_reason: str | None
-    first_rejections: str | None
+    imported: int
+    rejected_by_reason: str
+    first_rejections: str
 
 
 async def commit_file_import(
     conn: Executor, *, import_id: uuid.UUID, campaign_id: int, org_id: int, first_rejections: int
-) -> CommitFileImportRow | None:
+) -> CommitFileImportRow:
     record = await conn.fetchrow(
         COMMIT_FILE_IMPORT_SQL, import_id, campaign_id, org_id, first_rejections
     )
-    return None if record is None else CommitFileImportRow(*record)
+    if record is None:
+        raise LookupError("commit_file_import: no row")
+    return CommitFileImportRow(*record)
 
 
 FINISH_FILE_IMPORT_SQL = """-- The staged rows are in the campaign now; keep only the answer, for a retried commit.

@@ -18,20 +18,43 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from services.assigner import contact_files_queries as files
+from services.assigner import queries as q
 from services.assigner.admin import StoredCampaign, fetch_campaign_as
-from services.assigner.named_queries import QUERIES
 from services.assigner.phone_checks import Checked, PhoneChecks
 from shared.contract.error_codes import ErrorCode
 from shared.contract.errors import BatonError, bad_request, not_found
 from shared.contract.schemas import admin as s
 from shared.runtime.access import Caller
 from shared.runtime.database import Connection
-from shared.runtime.queries import load_queries
 
-FILE_QUERIES = load_queries("services.assigner", "contact_files.sql")
 # The commit of a file of millions of rows is one statement; it may take longer than the pool's
 # 60 s command timeout for a single request.
 COMMIT_TIMEOUT_SECONDS = 900.0
+# A file import as a request finds it, locked for the commit (or an abort) or for staging
+# (contact_files.sql: the two read the same columns).
+FileImport = files.FileImportForUpdateRow | files.FileImportForStagingRow
+
+
+class _Unhurried:
+    """A connection whose statements may each run for `timeout` seconds, not the pool's
+    command timeout (an Executor for the generated queries)."""
+
+    def __init__(self, conn: Connection, timeout: float) -> None:
+        self._conn = conn
+        self._timeout = timeout
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        return await self._conn.fetch(query, *args, timeout=self._timeout)
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        return await self._conn.fetchrow(query, *args, timeout=self._timeout)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._conn.fetchval(query, *args, timeout=self._timeout)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return await self._conn.execute(query, *args, timeout=self._timeout)
 
 
 def _valid_zone(name: str) -> bool:
@@ -79,15 +102,13 @@ class ContactImport:
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
             opted = {
-                r["phone"]
-                for r in await conn.fetch(
-                    QUERIES["opted_out_phones"], campaign["org_id"], list(rows)
-                )
+                r.phone
+                for r in await q.opted_out_phones(conn, org_id=campaign.org_id, phones=list(rows))
             }
             for phone in sorted(opted, key=lambda p: rows[p][0]):
                 rejected.append(s.Rejected(row=rows.pop(phone)[0], reason="opted_out"))
             phones = list(rows)
-            await conn.execute(QUERIES["create_import_staging"])
+            await q.create_import_staging(conn)
             await conn.copy_records_to_table(
                 "contact_import",
                 records=[
@@ -102,8 +123,8 @@ class ContactImport:
                     for c in (rows[p][1],)
                 ],
             )
-            inserted = await conn.fetch(QUERIES["import_contacts"], campaign["id"])
-        new = {r["phone"] for r in inserted}
+            inserted = await q.import_contacts(conn, campaign_id=campaign.id)
+        new = {r.phone for r in inserted}
         for phone in phones:
             if phone not in new:
                 duplicates += 1
@@ -129,10 +150,10 @@ class ContactImport:
         records = [self._record(part, index, c, found) for index, (c, found) in enumerate(checked)]
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
-            found = await self._locked(conn, part, campaign["id"], caller.user_id)
+            found = await self._locked(conn, part, campaign.id, caller.user_id)
             if part.step == "abort":
-                if found is not None and found["state"] == "staging":
-                    await conn.execute(FILE_QUERIES["abort_file_import"], part.import_id)
+                if found is not None and found.state == "staging":
+                    await files.abort_file_import(conn, import_id=part.import_id)
                 elif found is not None:
                     raise BatonError(
                         ErrorCode.CONFLICT, f"import {part.import_id} is already committed"
@@ -140,16 +161,17 @@ class ContactImport:
                 return s.ImportResult(imported=0, duplicates=0, rejected=[])
             if found is None:
                 raise not_found("import", part.import_id)
-            if found["state"] == "committed":
+            # Committed, with its answer: contact_file_import's CHECK keeps the two together.
+            if found.result is not None:
                 if part.step == "commit":
                     # A retried commit: the first one's answer, and nothing imported twice.
-                    return msgspec.json.decode(found["result"], type=s.ImportResult)
+                    return msgspec.json.decode(found.result, type=s.ImportResult)
                 raise BatonError(
                     ErrorCode.CONFLICT, f"import {part.import_id} is already committed"
                 )
-            if found["rows"] != part.rows:
+            if found.rows != part.rows:
                 raise bad_request(
-                    f"import {part.import_id} has {found['rows']} rows, not {part.rows}",
+                    f"import {part.import_id} has {found.rows} rows, not {part.rows}",
                     field="file.rows",
                 )
             staged = await self._stage(conn, part, records)
@@ -186,19 +208,30 @@ class ContactImport:
 
     async def _locked(
         self, conn: Connection, part: s.FilePart, campaign_id: int, user_id: int
-    ) -> asyncpg.Record | None:
+    ) -> FileImport | None:
         """The import, locked for this request; a new one if this is its first part. Someone
         else's import, or one of another campaign, is None, exactly as an id never used: never
         locked (so never `busy` for it), an abort of it answers as of nothing (issue #30)."""
         if part.first_row == 0 and part.step != "abort":
-            await conn.execute(FILE_QUERIES["sweep_file_imports"])
-            await conn.execute(
-                FILE_QUERIES["create_file_import"], part.import_id, campaign_id, user_id, part.rows
+            await files.sweep_file_imports(conn)
+            await files.create_file_import(
+                conn,
+                import_id=part.import_id,
+                campaign_id=campaign_id,
+                user_id=user_id,
+                rows=part.rows,
             )
-        # Parts are staged side by side; the commit and an abort wait for none of them.
-        lock = "file_import_for_staging" if part.step == "stage" else "file_import_for_update"
         try:
-            found = await conn.fetchrow(FILE_QUERIES[lock], part.import_id, campaign_id, user_id)
+            # Parts are staged side by side; the commit and an abort wait for none of them.
+            found: FileImport | None
+            if part.step == "stage":
+                found = await files.file_import_for_staging(
+                    conn, import_id=part.import_id, campaign_id=campaign_id, user_id=user_id
+                )
+            else:
+                found = await files.file_import_for_update(
+                    conn, import_id=part.import_id, campaign_id=campaign_id, user_id=user_id
+                )
         except asyncpg.LockNotAvailableError:
             raise BatonError(
                 ErrorCode.BUSY,
@@ -213,8 +246,8 @@ class ContactImport:
         added = 0
         if records:
             end = part.first_row + len(records)
-            already = await conn.fetchval(
-                FILE_QUERIES["staged_between"], part.import_id, part.first_row, end
+            already = await files.staged_between(
+                conn, import_id=part.import_id, first_row=part.first_row, end_row=end
             )
             if already == 0:
                 try:
@@ -247,29 +280,26 @@ class ContactImport:
                     f"rows {part.first_row}..{end - 1} of import {part.import_id} overlap a part "
                     "staged before",
                 )
-        staged: int = await conn.fetchval(FILE_QUERIES["count_staged"], part.import_id, added)
-        return staged
+        return await files.count_staged(conn, import_id=part.import_id, added=added)
 
     async def _commit(
         self, conn: Connection, part: s.FilePart, campaign: StoredCampaign
     ) -> s.ImportResult:
-        row = await conn.fetchrow(
-            FILE_QUERIES["commit_file_import"],
-            part.import_id,
-            campaign["id"],
-            campaign["org_id"],
-            s.FIRST_REJECTIONS,
-            timeout=COMMIT_TIMEOUT_SECONDS,
+        row = await files.commit_file_import(
+            _Unhurried(conn, COMMIT_TIMEOUT_SECONDS),
+            import_id=part.import_id,
+            campaign_id=campaign.id,
+            org_id=campaign.org_id,
+            first_rejections=s.FIRST_REJECTIONS,
         )
-        assert row is not None
-        by_reason = msgspec.json.decode(row["rejected_by_reason"], type=dict[str, int])
+        by_reason = msgspec.json.decode(row.rejected_by_reason, type=dict[str, int])
         result = s.ImportResult(
-            imported=row["imported"],
+            imported=row.imported,
             duplicates=by_reason.get("duplicate", 0),
-            rejected=msgspec.json.decode(row["first_rejections"], type=list[s.Rejected]),
+            rejected=msgspec.json.decode(row.first_rejections, type=list[s.Rejected]),
             rejected_by_reason=by_reason,
         )
-        await conn.execute(
-            FILE_QUERIES["finish_file_import"], part.import_id, msgspec.json.encode(result).decode()
+        await files.finish_file_import(
+            conn, import_id=part.import_id, result=msgspec.json.encode(result).decode()
         )
         return result

@@ -9,31 +9,88 @@ narrow what that index gives, stay bound parameters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from services.assigner.named_queries import QUERIES
+import msgspec
+
+from services.assigner import queries as q
+from shared.runtime.query_executor import Executor
+
+# A page's rows: the four page_of_* queries read the same columns.
+PageRow = q.PageOfInboxRow | q.PageOfHolderRow | q.PageOfUnassignedRow | q.PageOfCampaignRow
 
 
-def page_statement(
-    campaign_id: int,
-    after: int,
-    limit: int,
-    *,
-    assignee: int | None,
-    unassigned: bool,
-    status: str | None,
-    inbox: bool,
-) -> tuple[str, tuple[Any, ...]]:
-    """The statement and its parameters for a page of `campaign_id`'s conversations after id
-    `after`: one holder's (`assignee`), their inbox (`inbox`: leaving out what only waits for the
-    contact), the Unassigned ones, or all. An inbox without its holder is refused by the caller
-    before it gets here."""
-    if inbox:
-        if assignee is None:
+class PageFilters(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of `campaign_id`'s conversations after id `after`: one holder's (`assignee`),
+    their inbox (`inbox`: leaving out what only waits for the contact), the Unassigned ones, or
+    all. An inbox without its holder is refused by the caller before it gets here."""
+
+    campaign_id: int
+    after: int
+    limit: int
+    assignee: int | None
+    unassigned: bool
+    status: str | None
+    inbox: bool
+
+
+async def page_of_conversations(conn: Executor, page: PageFilters) -> Sequence[PageRow]:
+    """The page's rows, by the statement of its filters' shape."""
+    campaign_id, after, status, limit = page.campaign_id, page.after, page.status, page.limit
+    if page.inbox:
+        if page.assignee is None:
             raise ValueError("an inbox is one holder's: give the assignee")
-        return QUERIES["page_of_inbox"], (campaign_id, after, assignee, status, limit)
-    if assignee is not None:
-        return QUERIES["page_of_holder"], (campaign_id, after, assignee, status, limit)
-    if unassigned:
-        return QUERIES["page_of_unassigned"], (campaign_id, after, status, limit)
-    return QUERIES["page_of_campaign"], (campaign_id, after, status, limit)
+        return await q.page_of_inbox(
+            conn,
+            campaign_id=campaign_id,
+            after_id=after,
+            assignee_id=page.assignee,
+            status=status,
+            limit=limit,
+        )
+    if page.assignee is not None:
+        return await q.page_of_holder(
+            conn,
+            campaign_id=campaign_id,
+            after_id=after,
+            assignee_id=page.assignee,
+            status=status,
+            limit=limit,
+        )
+    if page.unassigned:
+        return await q.page_of_unassigned(
+            conn, campaign_id=campaign_id, after_id=after, status=status, limit=limit
+        )
+    return await q.page_of_campaign(
+        conn, campaign_id=campaign_id, after_id=after, status=status, limit=limit
+    )
+
+
+class _Recorder:
+    """An Executor that runs nothing: it keeps the statement and parameters it is sent."""
+
+    def __init__(self) -> None:
+        self.sent: tuple[str, tuple[Any, ...]] | None = None
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        self.sent = (query, args)
+        return []
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        raise NotImplementedError
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        raise NotImplementedError
+
+    async def execute(self, query: str, *args: Any) -> str:
+        raise NotImplementedError
+
+
+async def page_statement(page: PageFilters) -> tuple[str, tuple[Any, ...]]:
+    """The statement and its parameters `page_of_conversations` sends for these filters, sent
+    nowhere: for the plans of tests/integration/test_every_query_plan.py and bench/reads.py."""
+    recorder = _Recorder()
+    await page_of_conversations(recorder, page)
+    assert recorder.sent is not None
+    return recorder.sent

@@ -13,7 +13,7 @@ from typing import Final
 
 import msgspec
 
-from services.assigner.named_queries import CLAIMS
+from services.assigner import claims_queries as q
 from shared.contract.error_codes import ErrorCode
 from shared.contract.errors import BatonError
 from shared.contract.schemas import assign as s
@@ -55,14 +55,21 @@ def none_textable_now(opening: Opening | None) -> BatonError:
 
 
 async def empty_pool_verdict(
-    conn: Connection, kind: str, campaign_id: int, hours: CampaignHours, now: datetime
+    conn: Connection, kind: s.BatchKind, campaign_id: int, hours: CampaignHours, now: datetime
 ) -> BatonError | LookAgain:
-    """`kind`: "initials" or "replies", the pool the claim found nothing in."""
-    pooled: list[Sequence[str]] = [
-        r["zones"] for r in await conn.fetch(CLAIMS[f"pooled_{kind}_groups"], campaign_id)
-    ]
+    """`kind`: the pool the claim found nothing in."""
+    pooled: list[Sequence[str]] = [r.zones for r in await _pooled_groups(conn, kind, campaign_id)]
     if not pooled:
         return BatonError(ErrorCode.NO_MORE_CONVERSATIONS, "No more conversations available")
     if any(hours.handed_out(now, zones) for zones in pooled):
         return LOOK_AGAIN
     return none_textable_now(hours.next_opening(now, pooled))
+
+
+async def _pooled_groups(
+    conn: Connection, kind: s.BatchKind, campaign_id: int
+) -> list[q.PooledInitialsGroupsRow] | list[q.PooledRepliesGroupsRow]:
+    """The campaign's zone groups that still hold a row of the `kind` pool."""
+    if kind == "initials":
+        return await q.pooled_initials_groups(conn, campaign_id=campaign_id)
+    return await q.pooled_replies_groups(conn, campaign_id=campaign_id)

@@ -22,12 +22,11 @@ import time
 import asyncpg
 import structlog
 
+from services.assigner import pool_floor_queries as q
 from shared.runtime.backoff import Backoff
 from shared.runtime.outages import is_unavailable
-from shared.runtime.queries import load_queries
 
 log = structlog.get_logger(__name__)
-QUERIES = load_queries("services.assigner", "pool_floor.sql")
 # The floor of an empty pool: the next row to enter it lowers the floor to itself.
 EMPTY_POOL_FLOOR = 2**63 - 1
 # A campaign nobody claimed from for this long is no longer visited.
@@ -48,12 +47,14 @@ class PoolFloorKeeper:
         """One raise of every zone group's floor; the lowest floor after it (EMPTY_POOL_FLOOR for
         an empty pool), or None when the campaign was busy (or is gone)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval(QUERIES["try_lock_pool_floor"], campaign_id):
+            if not await q.try_lock_pool_floor(conn, campaign_id=campaign_id):
                 return None
-            floors = await conn.fetch(QUERIES["raise_pool_floors"], campaign_id, EMPTY_POOL_FLOOR)
+            floors = await q.raise_pool_floors(
+                conn, campaign_id=campaign_id, empty_floor=EMPTY_POOL_FLOOR
+            )
             if not floors:
                 return None  # the campaign is gone, or has never had a conversation
-            return min(int(row["new_floor"]) for row in floors)
+            return min(row.new_floor for row in floors)
 
     async def raise_after_empty(self, campaign_id: int) -> None:
         """A claim just found the pool empty: raise the floors now, not at the next round. At the

@@ -6,6 +6,7 @@
 SELECT pg_try_advisory_xact_lock(pool_floor_lock_key(:campaign_id));
 
 -- name: raise_pool_floors :many --
+-- not null: new_floor
 -- Each group's floor up to its first row still in the pool (:empty_floor, the empty floor, when none),
 -- found from the current floor (the range in claim_initials' form); rows a claim in flight has
 -- locked still count. Groups whose

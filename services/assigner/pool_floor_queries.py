@@ -23,7 +23,8 @@ async def try_lock_pool_floor(conn: Executor, *, campaign_id: int) -> bool | Non
     return value
 
 
-RAISE_POOL_FLOORS_SQL = """-- Each group's floor up to its first row still in the pool (:empty_floor, the empty floor, when none),
+RAISE_POOL_FLOORS_SQL = """-- not null: new_floor
+-- Each group's floor up to its first row still in the pool (:empty_floor, the empty floor, when none),
 -- found from the current floor (the range in claim_initials' form); rows a claim in flight has
 -- locked still count. Groups whose
 -- floor does not move are not written. Answers every group's floor, moved or not.
@@ -48,7 +49,7 @@ SELECT zone_group, new_floor FROM found;"""
 
 class RaisePoolFloorsRow(msgspec.Struct, frozen=True):
     zone_group: int
-    new_floor: int | None
+    new_floor: int
 
 
 async def raise_pool_floors(

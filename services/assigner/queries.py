@@ -510,7 +510,8 @@ async def import_contacts(conn: Executor, *, campaign_id: int) -> list[ImportCon
     return [ImportContactsRow(*r) for r in await conn.fetch(IMPORT_CONTACTS_SQL, campaign_id)]
 
 
-STATS_BY_STATUS_SQL = """-- From the tallies (migration 0011): a few rows per texter, whatever the campaign's size.
+STATS_BY_STATUS_SQL = """-- not null: n
+-- From the tallies (migration 0011): a few rows per texter, whatever the campaign's size.
 SELECT counted AS status, assignee_id, sum(n)::bigint AS n
 FROM campaign_tally
 WHERE campaign_id = $1 AND counted <> 'failed_initials'
@@ -521,23 +522,27 @@ HAVING sum(n) <> 0;"""
 class StatsByStatusRow(msgspec.Struct, frozen=True):
     status: str
     assignee_id: int | None
-    n: int | None
+    n: int
 
 
 async def stats_by_status(conn: Executor, *, campaign_id: int) -> list[StatsByStatusRow]:
     return [StatsByStatusRow(*r) for r in await conn.fetch(STATS_BY_STATUS_SQL, campaign_id)]
 
 
-FAILED_INITIALS_SQL = """SELECT coalesce(sum(n), 0)::bigint FROM campaign_tally
+FAILED_INITIALS_SQL = """-- not null: coalesce
+SELECT coalesce(sum(n), 0)::bigint FROM campaign_tally
 WHERE campaign_id = $1 AND counted = 'failed_initials';"""
 
 
-async def failed_initials(conn: Executor, *, campaign_id: int) -> int | None:
+async def failed_initials(conn: Executor, *, campaign_id: int) -> int:
     value: int | None = await conn.fetchval(FAILED_INITIALS_SQL, campaign_id)
+    if value is None:
+        raise LookupError("failed_initials: no row, or NULL")
     return value
 
 
-UNASSIGNED_BY_ZONE_GROUP_SQL = """-- Unassigned conversations per zone group, from the tallies.
+UNASSIGNED_BY_ZONE_GROUP_SQL = """-- not null: n
+-- Unassigned conversations per zone group, from the tallies.
 SELECT g.id AS zone_group, g.zones, t.n
 FROM (SELECT zone_group, sum(n)::bigint AS n FROM campaign_tally
       WHERE campaign_id = $1 AND assignee_id IS NULL
@@ -555,7 +560,7 @@ ORDER BY g.id;
 class UnassignedByZoneGroupRow(msgspec.Struct, frozen=True):
     zone_group: int
     zones: list[str]
-    n: int | None
+    n: int
 
 
 async def unassigned_by_zone_group(

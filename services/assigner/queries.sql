@@ -164,6 +164,7 @@ WITH inserted AS (
 SELECT phone FROM inserted;
 
 -- name: stats_by_status :many --
+-- not null: n
 -- From the tallies (migration 0011): a few rows per texter, whatever the campaign's size.
 SELECT counted AS status, assignee_id, sum(n)::bigint AS n
 FROM campaign_tally
@@ -172,10 +173,12 @@ GROUP BY counted, assignee_id
 HAVING sum(n) <> 0;
 
 -- name: failed_initials :scalar --
+-- not null: coalesce
 SELECT coalesce(sum(n), 0)::bigint FROM campaign_tally
 WHERE campaign_id = :campaign_id AND counted = 'failed_initials';
 
 -- name: unassigned_by_zone_group :many --
+-- not null: n
 -- Unassigned conversations per zone group, from the tallies.
 SELECT g.id AS zone_group, g.zones, t.n
 FROM (SELECT zone_group, sum(n)::bigint AS n FROM campaign_tally

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import asyncpg
 
+from services.assigner import queries as q
 from services.assigner.admin import fetch_campaign, fetch_campaign_as
-from services.assigner.conversation_pages import page_statement
+from services.assigner.conversation_pages import PageFilters, page_of_conversations
 from services.assigner.empty_pool import when_open
-from services.assigner.named_queries import QUERIES
 from shared.contract.access_policy import allows
 from shared.contract.error_codes import ErrorCode
 from shared.contract.errors import BatonError, bad_request, forbidden, not_found
@@ -32,19 +32,19 @@ class Reads:
     ) -> s.CampaignStats:
         async with self._pool.acquire() as conn:
             campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
-            rows = await conn.fetch(QUERIES["stats_by_status"], request.campaign_id)
-            failed = await conn.fetchval(QUERIES["failed_initials"], request.campaign_id)
-            zones = await conn.fetch(QUERIES["unassigned_by_zone_group"], request.campaign_id)
-        by_zone = _by_zone(zones, CampaignHours.of(campaign), self._clock())
+            rows = await q.stats_by_status(conn, campaign_id=request.campaign_id)
+            failed = await q.failed_initials(conn, campaign_id=request.campaign_id)
+            zones = await q.unassigned_by_zone_group(conn, campaign_id=request.campaign_id)
+        by_zone = _by_zone(zones, CampaignHours.of_row(campaign), self._clock())
         by_status = dict.fromkeys(STATUSES, 0)
         unassigned = dict.fromkeys(STATUSES, 0)
         by_assignee: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
         for row in rows:
-            by_status[row["status"]] += row["n"]
-            if row["assignee_id"] is None:
-                unassigned[row["status"]] += row["n"]
+            by_status[row.status] += row.n
+            if row.assignee_id is None:
+                unassigned[row.status] += row.n
             else:
-                by_assignee[str(row["assignee_id"])][row["status"]] += row["n"]
+                by_assignee[str(row.assignee_id)][row.status] += row.n
         return s.CampaignStats(
             campaign_id=request.campaign_id,
             total=sum(by_status.values()),
@@ -71,58 +71,58 @@ class Reads:
         async with self._pool.acquire() as conn:
             campaign = await fetch_campaign(conn, request.campaign_id)
             hidden = not_found("campaign", request.campaign_id)
-            role = await caller.role_in(conn, campaign["org_id"], hidden)
+            role = await caller.role_in(conn, campaign.org_id, hidden)
             if not allows(role, "moderator"):
                 # A texter sees their own conversations, in campaigns they text on: their inbox.
                 if request.unassigned or assignee not in (None, caller.user_id):
                     raise forbidden("a texter sees only their own conversations")
-                if not await conn.fetchval(QUERIES["is_texter"], campaign["id"], caller.user_id):
+                if not await q.is_texter(conn, campaign_id=campaign.id, user_id=caller.user_id):
                     raise BatonError(
                         ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign"
                     )
                 assignee = caller.user_id
-            statement, args = page_statement(
-                request.campaign_id,
-                request.after,
-                request.limit,
+            filters = PageFilters(
+                campaign_id=request.campaign_id,
+                after=request.after,
+                limit=request.limit,
                 assignee=assignee,
                 unassigned=request.unassigned,
                 status=request.status,
                 inbox=request.inbox,
             )
-            rows = await conn.fetch(statement, *args)
+            page_rows = await page_of_conversations(conn, filters)
         page = [
             s.ConversationRow(
-                conversation_id=r["id"],
-                contact_id=r["contact_id"],
-                status=r["status"],
-                assignee_id=r["assignee_id"],
-                needs_reply_since=r["needs_reply_since"].isoformat()
-                if r["needs_reply_since"]
-                else None,
-                first_name=r["first_name"],
-                last_name=r["last_name"],
-                phone=r["phone"],
+                conversation_id=r.id,
+                contact_id=r.contact_id,
+                status=r.status,
+                assignee_id=r.assignee_id,
+                needs_reply_since=r.needs_reply_since.isoformat() if r.needs_reply_since else None,
+                first_name=r.first_name,
+                last_name=r.last_name,
+                phone=r.phone,
             )
-            for r in rows
+            for r in page_rows
         ]
         next_after = page[-1].conversation_id if len(page) == request.limit else None
         return s.ConversationPage(conversations=page, next_after=next_after)
 
 
-def _by_zone(rows: list[asyncpg.Record], hours: CampaignHours, now: datetime) -> list[s.ZonePool]:
+def _by_zone(
+    rows: list[q.UnassignedByZoneGroupRow], hours: CampaignHours, now: datetime
+) -> list[s.ZonePool]:
     """Per zone group: how many wait Unassigned, how many a batch may hold now, and when the
     others open, by the assigner's rule (closing margin included)."""
     pools = []
     for row in rows:
-        zones = list(row["zones"])
+        zones = list(row.zones)
         textable = hours.handed_out(now, zones)
         pools.append(
             s.ZonePool(
                 zones=zones,
                 hours_of=list(zones_to_check(zones, hours.fallback_zone)),
-                unassigned=row["n"],
-                textable_now=row["n"] if textable else 0,
+                unassigned=row.n,
+                textable_now=row.n if textable else 0,
                 next_opening=None if textable else when_open(hours.next_opening(now, [zones])),
             )
         )

@@ -15,6 +15,7 @@ import asyncpg
 import msgspec
 from prometheus_client import Counter as MetricCounter
 
+from services.assigner import reassign_queries as q
 from services.assigner.admin import fetch_campaign
 from services.assigner.distribution import distribute
 from shared.contract import catalogue as api
@@ -26,9 +27,7 @@ from shared.domain.event_parts import numbered_parts
 from shared.runtime import outbox
 from shared.runtime.access import Caller
 from shared.runtime.database import Connection
-from shared.runtime.queries import load_queries
 
-QUERIES = load_queries("services.assigner", "reassign.sql")
 REASSIGNED = MetricCounter(
     "baton_conversations_reassigned_total", "Conversations moved by an admin.", ["reason"]
 )
@@ -40,6 +39,9 @@ STATUSES = {
     "not_started": ["not_started"],
 }
 UNASSIGNED = "unassigned"
+# The conversations a reassignment takes, locked: from one texter, from Unassigned, or from
+# every sender (reassign.sql's source_* queries, which read the same columns).
+Source = list[q.SourceOfTexterRow] | list[q.SourceUnassignedRow] | list[q.SourceEverySenderRow]
 
 
 class Reassignment:
@@ -67,25 +69,25 @@ class Reassignment:
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await fetch_campaign(conn, request.campaign_id)
             hidden = not_found("campaign", request.campaign_id)
-            await caller.role_in(conn, campaign["org_id"], hidden, needed)
-            await _require_texters(conn, campaign["id"], targets)
+            await caller.role_in(conn, campaign.org_id, hidden, needed)
+            await _require_texters(conn, campaign.id, targets)
             if _targets_hold_none_of_the_source(request, targets):
                 received = await self._reassign_evenly(
-                    conn, campaign["id"], request, targets, operation, reason, caller.user_id
+                    conn, campaign.id, request, targets, operation, reason, caller.user_id
                 )
                 return self._reply(operation, reason, received)
             rows = await self._source(conn, request, targets)
-            holders = [r["assignee_id"] for r in rows]
+            holders = [r.assignee_id for r in rows]
             new_holders: list[int | None] = (
                 list(distribute(holders, targets)) if targets else [None] * len(rows)
             )
             moved = await self._apply(
                 conn,
-                campaign["id"],
+                campaign.id,
                 operation,
                 reason,
                 caller.user_id,
-                [r["id"] for r in rows],
+                [r.id for r in rows],
                 holders,
                 new_holders,
             )
@@ -96,23 +98,23 @@ class Reassignment:
         reason = "move" if request.to_texter_id is not None else "unassign"
         async with self._pool.acquire() as conn, conn.transaction():
             hidden = not_found("conversation", request.conversation_id)
-            row = await conn.fetchrow(QUERIES["conversation_for_update"], request.conversation_id)
+            row = await q.conversation_for_update(conn, conversation_id=request.conversation_id)
             if row is None:
                 raise hidden
-            campaign = await fetch_campaign(conn, row["campaign_id"])
-            await caller.role_in(conn, campaign["org_id"], hidden)
+            campaign = await fetch_campaign(conn, row.campaign_id)
+            await caller.role_in(conn, campaign.org_id, hidden)
             if request.to_texter_id is not None:
-                await _require_texters(conn, campaign["id"], [request.to_texter_id])
-            if row["assignee_id"] == request.to_texter_id:
+                await _require_texters(conn, campaign.id, [request.to_texter_id])
+            if row.assignee_id == request.to_texter_id:
                 return s.Reassigned(operation_id=str(operation), moved=0, per_texter={})
             moved = await self._apply(
                 conn,
-                campaign["id"],
+                campaign.id,
                 operation,
                 reason,
                 caller.user_id,
-                [row["id"]],
-                [row["assignee_id"]],
+                [row.id],
+                [row.assignee_id],
                 [request.to_texter_id],
             )
         return self._reply(operation, reason, _by_receiver(moved))
@@ -124,8 +126,12 @@ class Reassignment:
         async with self._pool.acquire() as conn, conn.transaction():
             campaign_id = request.campaign_id
             await caller.campaign_role(conn, campaign_id)
-            rows = await conn.fetch(
-                QUERIES["source_of_texter"], campaign_id, texter_id, STATUSES["needs_reply"], None
+            rows = await q.source_of_texter(
+                conn,
+                campaign_id=campaign_id,
+                texter_id=texter_id,
+                statuses=STATUSES["needs_reply"],
+                limit=None,
             )
             moved = await self._apply(
                 conn,
@@ -133,32 +139,34 @@ class Reassignment:
                 operation,
                 "done_texting",
                 texter_id,
-                [r["id"] for r in rows],
+                [r.id for r in rows],
                 [texter_id] * len(rows),
                 [None] * len(rows),
             )
         return self._reply(operation, "done_texting", _by_receiver(moved))
 
-    async def _source(
-        self, conn: Connection, request: s.Reassign, targets: list[int]
-    ) -> list[asyncpg.Record]:
+    async def _source(self, conn: Connection, request: s.Reassign, targets: list[int]) -> Source:
         statuses = STATUSES[request.status]
         if request.from_texter_id is not None:
-            return await conn.fetch(
-                QUERIES["source_of_texter"],
-                request.campaign_id,
-                request.from_texter_id,
-                statuses,
-                request.count,
+            return await q.source_of_texter(
+                conn,
+                campaign_id=request.campaign_id,
+                texter_id=request.from_texter_id,
+                statuses=statuses,
+                limit=request.count,
             )
         if request.from_unassigned:
-            return await conn.fetch(
-                QUERIES["source_unassigned"], request.campaign_id, statuses, request.count
+            return await q.source_unassigned(
+                conn, campaign_id=request.campaign_id, statuses=statuses, limit=request.count
             )
         # A lone target keeps what it already holds; with several, theirs go to the others.
         keeps = targets[0] if len(targets) == 1 else None
-        return await conn.fetch(
-            QUERIES["source_every_sender"], request.campaign_id, statuses, request.count, keeps
+        return await q.source_every_sender(
+            conn,
+            campaign_id=request.campaign_id,
+            statuses=statuses,
+            limit=request.count,
+            keeps=keeps,
         )
 
     async def _reassign_evenly(
@@ -178,19 +186,19 @@ class Reassignment:
             source, holder = "unassigned", None
         else:  # a lone target keeps what it already holds
             source, holder = "every_sender", targets[0] if targets else None
-        rows = await conn.fetch(
-            QUERIES["reassign_evenly"],
-            campaign_id,
-            STATUSES[request.status],
-            source,
-            holder,
-            request.count,
-            targets,
-            operation,
-            reason,
-            actor_id,
+        rows = await q.reassign_evenly(
+            conn,
+            campaign_id=campaign_id,
+            statuses=STATUSES[request.status],
+            source=source,
+            holder=holder,
+            limit=request.count,
+            targets=targets,
+            operation=operation,
+            reason=reason,
+            actor_id=actor_id,
         )
-        received: dict[int | None, list[int]] = {r["to_id"]: list(r["ids"]) for r in rows}
+        received: dict[int | None, list[int]] = {r.to_id: list(r.ids) for r in rows}
         await _announce(conn, campaign_id, operation, reason, received)
         return received
 
@@ -204,7 +212,7 @@ class Reassignment:
         ids: list[int],
         holders: list[int | None],
         new_holders: list[int | None],
-    ) -> list[asyncpg.Record]:
+    ) -> list[q.ApplyMovesRow]:
         return await apply_moves(
             conn, campaign_id, operation, reason, actor_id, ids, holders, new_holders
         )
@@ -229,10 +237,16 @@ async def apply_moves(
     ids: list[int],
     holders: list[int | None],
     new_holders: list[int | None],
-) -> list[asyncpg.Record]:
+) -> list[q.ApplyMovesRow]:
     """Move rows locked by the caller, log them, and enqueue their events."""
-    moved = await conn.fetch(
-        QUERIES["apply_moves"], ids, holders, new_holders, operation, reason, actor_id
+    moved = await q.apply_moves(
+        conn,
+        conversation_ids=ids,
+        holders=holders,
+        new_holders=new_holders,
+        operation=operation,
+        reason=reason,
+        actor_id=actor_id,
     )
     await _announce(conn, campaign_id, operation, reason, _by_receiver(moved))
     return moved
@@ -245,10 +259,12 @@ async def unassign_held(
     of its campaigns), closed ones aside, with one operation and its events per campaign, in the
     caller's transaction: someone taken off a campaign, or out of the organization, holds
     nothing there. Messages stay, so answered replies keep their history. How many moved."""
-    rows = await conn.fetch(QUERIES["held_by"], org_id, campaign_id, user_ids, STATUSES["any"])
-    by_campaign: dict[int, list[asyncpg.Record]] = defaultdict(list)
+    rows = await q.held_by(
+        conn, org_id=org_id, campaign_id=campaign_id, user_ids=user_ids, statuses=STATUSES["any"]
+    )
+    by_campaign: dict[int, list[q.HeldByRow]] = defaultdict(list)
     for row in rows:
-        by_campaign[row["campaign_id"]].append(row)
+        by_campaign[row.campaign_id].append(row)
     moved = 0
     for campaign, held in by_campaign.items():
         done = await apply_moves(
@@ -257,8 +273,8 @@ async def unassign_held(
             uuid.uuid4(),
             "unassign",
             actor_id,
-            [r["id"] for r in held],
-            [r["assignee_id"] for r in held],
+            [r.id for r in held],
+            [r.assignee_id for r in held],
             [None] * len(held),
         )
         moved += len(done)
@@ -274,10 +290,10 @@ def _receiver(target: int | None) -> str:
     return str(target) if target is not None else UNASSIGNED
 
 
-def _by_receiver(moved: list[asyncpg.Record]) -> dict[int | None, list[int]]:
+def _by_receiver(moved: list[q.ApplyMovesRow]) -> dict[int | None, list[int]]:
     received: dict[int | None, list[int]] = defaultdict(list)
     for row in moved:
-        received[row["to_id"]].append(row["id"])
+        received[row.to_id].append(row.id)
     return received
 
 
@@ -327,6 +343,8 @@ async def _announce(
 async def _require_texters(conn: Connection, campaign_id: int, user_ids: list[int]) -> None:
     if not user_ids:
         return
-    strangers = [r["id"] for r in await conn.fetch(QUERIES["non_texters"], campaign_id, user_ids)]
+    strangers = [
+        r.id for r in await q.non_texters(conn, campaign_id=campaign_id, user_ids=user_ids)
+    ]
     if strangers:
         raise not_a_member(strangers, "texters of this campaign")

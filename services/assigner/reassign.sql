@@ -12,7 +12,7 @@ FOR UPDATE;
 -- name: source_unassigned :many --
 SELECT id, assignee_id FROM conversation
 WHERE campaign_id = :campaign_id AND assignee_id IS NULL AND status = ANY(:statuses::text[])
-ORDER BY id LIMIT :limit
+ORDER BY id LIMIT :limit?
 FOR UPDATE;
 
 -- name: source_every_sender :many --
@@ -20,10 +20,11 @@ FOR UPDATE;
 SELECT id, assignee_id FROM conversation
 WHERE campaign_id = :campaign_id AND assignee_id IS NOT NULL AND status = ANY(:statuses::text[])
   AND assignee_id IS DISTINCT FROM :keeps?::bigint
-ORDER BY id LIMIT :limit
+ORDER BY id LIMIT :limit?
 FOR UPDATE;
 
 -- name: reassign_evenly :many --
+-- not null: ids
 -- Reassign or unassign in one statement, when no conversation moved is held by a target: the
 -- sources of the three source_* queries above (:source: 'texter' (holder :holder), 'unassigned', or
 -- 'every_sender' (keeping :holder's)), locked in id order, numbered, and dealt round-robin over the
@@ -38,7 +39,7 @@ WITH locked AS (
               WHEN 'unassigned' THEN assignee_id IS NULL
               ELSE assignee_id IS NOT NULL AND assignee_id IS DISTINCT FROM :holder?::bigint
           END
-    ORDER BY id LIMIT :limit
+    ORDER BY id LIMIT :limit?
 ), numbered AS (
     SELECT id, assignee_id, row_number() OVER (ORDER BY id) - 1 AS n FROM locked
 ), batch AS (
@@ -54,6 +55,7 @@ FROM batch, move_conversations(:operation, batch.ids, batch.froms, batch.tos, NU
 GROUP BY m.to_id;
 
 -- name: apply_moves :many --
+-- not null: id
 -- positional: conversation_ids, holders, new_holders, operation, reason, actor_id
 -- Rows were locked above, in this transaction; the holder guard documents the expectation.
 SELECT id, to_id
@@ -61,6 +63,7 @@ FROM move_conversations(:operation, :conversation_ids::bigint[], :holders::bigin
 ORDER BY id;
 
 -- name: non_texters :many --
+-- not null: id
 -- positional: campaign_id, user_ids
 -- The ids in :user_ids that are not texters of campaign :campaign_id.
 SELECT u.id FROM unnest(:user_ids::bigint[]) AS u(id)

@@ -55,7 +55,7 @@ class SourceUnassignedRow(msgspec.Struct, frozen=True):
 
 
 async def source_unassigned(
-    conn: Executor, *, campaign_id: int, statuses: Sequence[str | None], limit: int
+    conn: Executor, *, campaign_id: int, statuses: Sequence[str | None], limit: int | None
 ) -> list[SourceUnassignedRow]:
     return [
         SourceUnassignedRow(*r)
@@ -81,7 +81,7 @@ async def source_every_sender(
     *,
     campaign_id: int,
     statuses: Sequence[str | None],
-    limit: int,
+    limit: int | None,
     keeps: int | None,
 ) -> list[SourceEverySenderRow]:
     return [
@@ -90,7 +90,8 @@ async def source_every_sender(
     ]
 
 
-REASSIGN_EVENLY_SQL = """-- Reassign or unassign in one statement, when no conversation moved is held by a target: the
+REASSIGN_EVENLY_SQL = """-- not null: ids
+-- Reassign or unassign in one statement, when no conversation moved is held by a target: the
 -- sources of the three source_* queries above (:source: 'texter' (holder :holder), 'unassigned', or
 -- 'every_sender' (keeping :holder's)), locked in id order, numbered, and dealt round-robin over the
 -- targets :targets (none: Unassigned), so counts differ by at most one; moved and logged by
@@ -122,7 +123,7 @@ GROUP BY m.to_id;"""
 
 class ReassignEvenlyRow(msgspec.Struct, frozen=True):
     to_id: int | None
-    ids: list[int] | None
+    ids: list[int]
 
 
 async def reassign_evenly(
@@ -132,7 +133,7 @@ async def reassign_evenly(
     statuses: Sequence[str | None],
     source: str,
     holder: int | None,
-    limit: int,
+    limit: int | None,
     targets: Sequence[int | None],
     operation: uuid.UUID,
     reason: str,
@@ -155,7 +156,8 @@ async def reassign_evenly(
     ]
 
 
-APPLY_MOVES_SQL = """-- positional: conversation_ids, holders, new_holders, operation, reason, actor_id
+APPLY_MOVES_SQL = """-- not null: id
+-- positional: conversation_ids, holders, new_holders, operation, reason, actor_id
 -- Rows were locked above, in this transaction; the holder guard documents the expectation.
 SELECT id, to_id
 FROM move_conversations($4, $1::bigint[], $2::bigint[], $3::bigint[], NULL, $5, $6)
@@ -163,7 +165,7 @@ ORDER BY id;"""
 
 
 class ApplyMovesRow(msgspec.Struct, frozen=True):
-    id: int | None
+    id: int
     to_id: int | None
 
 
@@ -185,7 +187,8 @@ async def apply_moves(
     ]
 
 
-NON_TEXTERS_SQL = """-- positional: campaign_id, user_ids
+NON_TEXTERS_SQL = """-- not null: id
+-- positional: campaign_id, user_ids
 -- The ids in :user_ids that are not texters of campaign :campaign_id.
 SELECT u.id FROM unnest($2::bigint[]) AS u(id)
 WHERE NOT EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = $1 AND t.user_id = u.id)
@@ -193,7 +196,7 @@ ORDER BY u.id;"""
 
 
 class NonTextersRow(msgspec.Struct, frozen=True):
-    id: int | None
+    id: int
 
 
 async def non_texters(

@@ -20,6 +20,8 @@ import asyncpg
 import msgspec
 from prometheus_client import Counter
 
+from services.assigner import claims_queries as claims
+from services.assigner import queries as q
 from services.assigner.approvals import Approvals
 from services.assigner.campaign_pick import CampaignPick, enroll
 from services.assigner.claim_batches import (
@@ -27,15 +29,8 @@ from services.assigner.claim_batches import (
     LOCKED_POOL_RETRIES,
     ClaimBatches,
 )
-from services.assigner.claim_rules import (
-    ClaimCampaign,
-    TexterHolding,
-    batch_size,
-    claim_refusal,
-    stranger_refusal,
-)
+from services.assigner.claim_rules import batch_size, claim_refusal, stranger_refusal
 from services.assigner.empty_pool import LookAgain, empty_pool_verdict
-from services.assigner.named_queries import CLAIMS, QUERIES
 from services.assigner.pool_floor import PoolFloorKeeper
 from services.assigner.zone_groups import ZoneGroups
 from shared.contract import catalogue as api
@@ -44,8 +39,7 @@ from shared.contract.errors import BatonError, not_found
 from shared.contract.schemas import assign as s
 from shared.domain.clock import Clock, utc_now
 from shared.domain.texting_hours import CampaignHours
-from shared.runtime import outbox
-from shared.runtime.access import QUERIES as ACCESS_QUERIES
+from shared.runtime import access_queries, outbox
 from shared.runtime.access import Caller
 from shared.runtime.database import Connection
 
@@ -69,6 +63,15 @@ FIRST_BATCH_REFUSALS = frozenset(
 )
 # A join's first batch that waits for a moderator (the member's level is approval_required).
 PENDING_APPROVAL = "pending_approval"
+
+
+def _batch_kind(kind: str) -> s.BatchKind:
+    """An invite's kind: a batch kind (invite_link's CHECK allows no other)."""
+    if kind == "initials":
+        return "initials"
+    if kind == "replies":
+        return "replies"
+    raise ValueError(f"invite of kind {kind!r}")
 
 
 class SelfAssign:
@@ -130,38 +133,38 @@ class SelfAssign:
     async def join(self, request: s.Join, caller: Caller) -> s.Joined:
         texter_id = caller.user_id
         async with self._pool.acquire() as conn, conn.transaction():
-            invite = await conn.fetchrow(QUERIES["invite"], request.token)
-            if invite is None or invite["revoked_at"] is not None:
+            invite = await q.invite(conn, token=request.token)
+            if invite is None or invite.revoked_at is not None:
                 raise BatonError(ErrorCode.INVALID_INVITE, "This invite link is not valid any more")
             # Someone taken out of the organization, or off this campaign, is not brought back
             # by a link: only an admin adds them again.
-            kept_off = await conn.fetchval(
-                QUERIES["kept_off"], invite["org_id"], texter_id, invite["campaign_id"]
+            kept_off = await q.kept_off(
+                conn, org_id=invite.org_id, texter_id=texter_id, campaign_id=invite.campaign_id
             )
             if kept_off:
                 raise BatonError(ErrorCode.INVALID_INVITE, "This invite link is not valid for you")
             # The caller becomes a member of the organization if they were not already.
-            role = await conn.fetchval(ACCESS_QUERIES["member_role"], invite["org_id"], texter_id)
+            role = await access_queries.member_role(conn, org_id=invite.org_id, user_id=texter_id)
             if role is None:
-                if not await conn.fetchval(QUERIES["user_exists"], texter_id):
+                if not await q.user_exists(conn, user_id=texter_id):
                     raise not_found("user", texter_id)
-                await conn.execute(QUERIES["add_org_member"], invite["org_id"], texter_id, "texter")
-            if invite["team_id"] is not None:
-                await conn.execute(QUERIES["add_team_member"], invite["team_id"], texter_id)
-            await conn.execute(QUERIES["add_texters"], invite["campaign_id"], [texter_id], "invite")
+                await q.add_org_member(conn, org_id=invite.org_id, user_id=texter_id, role="texter")
+            if invite.team_id is not None:
+                await q.add_team_member(conn, team_id=invite.team_id, user_id=texter_id)
+            await q.add_texters(
+                conn, campaign_id=invite.campaign_id, user_ids=[texter_id], source="invite"
+            )
         # The first batch is requested for them (seed 000), in its own transaction, under the
         # member's request level exactly as baton.assign.request is (issue #33).
-        joined = s.Joined(
-            campaign_id=invite["campaign_id"], kind=invite["kind"], conversation_ids=[]
-        )
-        first = s.RequestBatch(campaign_id=invite["campaign_id"], kind=invite["kind"])
+        joined = s.Joined(campaign_id=invite.campaign_id, kind=invite.kind, conversation_ids=[])
+        first = s.RequestBatch(campaign_id=invite.campaign_id, kind=_batch_kind(invite.kind))
         try:
             waiting = await self.approvals.gate(first, texter_id)
             if waiting is not None:
                 joined.first_batch_error, joined.request_id = PENDING_APPROVAL, waiting.request_id
                 return joined
             joined.conversation_ids = await self._assign(
-                invite["campaign_id"], texter_id, invite["kind"], "join"
+                invite.campaign_id, texter_id, invite.kind, "join"
             )
         except BatonError as exc:
             if exc.code not in FIRST_BATCH_REFUSALS:
@@ -194,41 +197,40 @@ class SelfAssign:
     ) -> list[int] | None:
         """A replies batch for one texter, in the calling transaction; None: look again."""
         texters = [texter_id]
-        campaign = await conn.fetchrow(CLAIMS["campaign_and_texter_locks"], campaign_id, texters)
+        campaign = await claims.campaign_and_texter_locks(
+            conn, campaign_id=campaign_id, texter_ids=texters
+        )
         if campaign is None:
             raise not_found("campaign", campaign_id)
-        found = await conn.fetchrow(CLAIMS["texters_pending"], campaign_id, texters)
-        assert found is not None
-        rules, pending = ClaimCampaign.of(campaign), TexterHolding.of(found)
+        (pending,) = await claims.texters_pending(conn, campaign_id=campaign_id, texter_ids=texters)
         refusal = (
-            await stranger_refusal(conn, rules, texter_id)
+            await stranger_refusal(conn, campaign, texter_id)
             if not pending.is_texter
-            else claim_refusal(rules, pending, "replies")
+            else claim_refusal(campaign, pending, "replies")
         )
         if refusal is not None:
             raise refusal
-        now, hours = self._clock(), CampaignHours.of(campaign)
-        groups = list(campaign["zone_groups"])
+        now, hours = self._clock(), CampaignHours.of_row(campaign)
+        groups = list(campaign.zone_groups)
         open_groups = hours.open_groups(now, await self._zone_groups.zones(conn, groups))
-        rows = []
+        rows: list[claims.ClaimRepliesRow] = []
         operation = uuid.uuid4()
         if open_groups:
-            size = batch_size(rules, pending, "replies")
-            rows = await conn.fetch(
-                CLAIMS["claim_replies"],
-                campaign_id,
-                texter_id,
-                size,
-                open_groups,
-                operation,
-                reason,
+            rows = await claims.claim_replies(
+                conn,
+                campaign_id=campaign_id,
+                texter_id=texter_id,
+                size=batch_size(campaign, pending, "replies"),
+                open_groups=open_groups,
+                operation=operation,
+                reason=reason,
             )
         if not rows:
             verdict = await empty_pool_verdict(conn, "replies", campaign_id, hours, now)
             if isinstance(verdict, LookAgain):
                 return None
             raise verdict
-        ids = [r["id"] for r in rows]
+        ids = [r.id for r in rows]
         event = s.ConversationsAssigned(
             operation_id=str(operation),
             campaign_id=campaign_id,

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.assigner.conversation_pages import page_statement
+from services.assigner.conversation_pages import PageFilters, page_statement
 from shared.runtime.queries import parse_queries
 from tests.support.databases import clone_database, drop_database, with_database
 from tests.support.schema import SCHEMA_FILE
@@ -289,9 +289,9 @@ async def test_a_page_reads_what_it_returns_under_the_generic_plan(
     try:
         idle = await conn.fetchval("INSERT INTO app_user (name) VALUES ('idle') RETURNING id")
         holder = idle if shape in ("holder", "inbox") else None
-        sql, args = page_statement(data["campaign"], 0, 50, assignee=holder,
-                                   unassigned=shape == "unassigned", status=None,
-                                   inbox=shape == "inbox")  # fmt: skip
+        sql, args = await page_statement(PageFilters(
+            campaign_id=data["campaign"], after=0, limit=50, assignee=holder,
+            unassigned=shape == "unassigned", status=None, inbox=shape == "inbox"))  # fmt: skip
         plan = await _generic_plan_executed(conn, sql, args)
     finally:
         await conn.close()

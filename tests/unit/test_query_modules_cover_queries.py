@@ -19,22 +19,12 @@ DICTS = re.compile(r"^[A-Z_]*(QUERIES|CLAIMS)$")
 
 # Modules that still index the dicts; each leaves when its call sites use the typed functions.
 STILL_INDEXING = {
-    "services/assigner/claim_batches.py",
-    "services/assigner/contacts.py",
-    "services/assigner/conversation_pages.py",
-    "services/assigner/empty_pool.py",
-    "services/assigner/pool_floor.py",
-    "services/assigner/reads.py",
-    "services/assigner/reassign.py",
-    "services/assigner/self_assign.py",
     "services/bridge/numbers.py",
     "services/bridge/outbound.py",
     "services/bridge/spool.py",
 }
 # Modules that still pick a query's name at run time (an f-string or an expression).
 STILL_BUILDING = {
-    "services/assigner/contacts.py",
-    "services/assigner/empty_pool.py",
     "services/bridge/outbound.py",
 }
 
