@@ -2,8 +2,11 @@
 another.
 
 Carriers set a rate per number (10DLC, toll-free, short code), so the pacing is per number: each
-provider call first takes its number's next slot (`slot`), one `1 / rate` apart, reserved in the
-order asked, so the calls leave spaced whatever the database work before them took. A lane holds
+provider call first takes its number's next slot (`slot`), one `1 / rate` apart, in the order asked,
+so the calls leave spaced whatever the database work before them took. Callers wait for a lane's
+slot one at a time, and the next slot is counted from when the last one actually left: after a
+stall (a busy event loop, a slow database) the late calls go one slot apart again, never together
+to catch up, which a carrier would see as a burst over the number's rate. A lane holds
 at most `backlog_seconds` of its texts; one more is refused (`admit` says for how long, and the
 caller puts it back on the stream for that long), so a busy number never fills the bridge's
 overall cap, and a quiet number's texts, taken beside them, are never behind them.
@@ -15,7 +18,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 ItemT = TypeVar("ItemT")
@@ -26,6 +29,8 @@ class _Lane:
     held: int = 0
     # When the lane's next call may leave (monotonic); kept between bursts.
     next_slot: float = 0.0
+    # One caller at a time waits for the slot, in the order asked (asyncio.Lock is FIFO).
+    gate: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Lanes(Generic[ItemT]):
@@ -75,11 +80,15 @@ class Lanes(Generic[ItemT]):
     async def slot(self, key: str) -> None:
         """Wait for the lane's next slot: called right before each provider call."""
         lane = self._lanes.setdefault(key, _Lane())
-        now = self._clock()
-        at = max(lane.next_slot, now)
-        lane.next_slot = at + 1.0 / self._rate_for(key)
-        if at > now:
-            await asyncio.sleep(at - now)
+        async with lane.gate:
+            wait = lane.next_slot - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            # A late wake-up (a stall) moves the schedule on with it, so the calls behind it do
+            # not leave together to catch up; a sleep's usual overshoot (under a quarter of a
+            # slot) is absorbed, so the lane keeps its full rate rather than drifting below it.
+            interval = 1.0 / self._rate_for(key)
+            lane.next_slot = max(lane.next_slot, self._clock() - interval / 4) + interval
 
     async def finish(self, grace_seconds: float) -> None:
         """Wait for the texts in hand (at most `grace_seconds`), then cancel the rest: their

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
+import time
 
 import pytest
 
@@ -177,6 +179,31 @@ async def test_slots_are_one_rate_apart_per_lane_and_lanes_are_independent() -> 
     assert not third.done()
     await second
     await third
+
+
+async def test_calls_held_up_by_a_stall_leave_one_slot_apart_not_together() -> None:
+    """A blocked event loop (here 0.5 s) wakes every waiting call at once; they must still leave
+    one slot apart, as a carrier counts them, not in a burst that catches up the lost time."""
+
+    async def send(_lane: str, _item: int) -> None:
+        return None
+
+    rate = 20.0
+    lanes: Lanes[int] = Lanes(send, lambda _: rate, 10)
+    left: list[float] = []
+
+    async def call() -> None:
+        await lanes.slot("a")
+        left.append(time.monotonic())
+
+    calls = [asyncio.create_task(call()) for _ in range(10)]
+    await asyncio.sleep(0.01)  # the first has left; the rest wait for their slots
+    time.sleep(0.5)  # noqa: ASYNC251 - the stall under test
+    await asyncio.gather(*calls)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(left)]
+    # Every gap about three quarters of a slot or more (a sleep's overshoot is absorbed from the
+    # next one); before, the calls due during the stall left within a millisecond of each other.
+    assert min(gaps) >= 0.7 / rate, gaps
 
 
 @pytest.mark.parametrize("provider", ["twilio", "telnyx"])
