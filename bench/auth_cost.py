@@ -41,9 +41,9 @@ from bench.support import (
     service,
     write_results,
 )
+from services.assigner import claims_queries as claims
 from shared.contract import catalogue as api
 from shared.runtime.migrations import migrate_database
-from shared.runtime.queries import load_queries
 from shared.runtime.settings import CommonSettings
 from shared.runtime.tokens import (
     AUTHORIZATION_HEADER,
@@ -54,7 +54,6 @@ from shared.runtime.tokens import (
 )
 
 BATCH = 300
-CLAIM = load_queries("services.assigner", "claims.sql")["claim_initials"]
 ALGORITHMS = ("HS256", "EdDSA", "RS256")
 TARGET_SHARE = 0.05
 
@@ -135,12 +134,20 @@ class Claimer:
             assert len(self._groups) == 1, "the benchmark's contacts share one zone group"
         started = time.perf_counter()
         # A batch of one claim: every row to slot 1, the texter's.
-        rows = await self._conn.fetch(CLAIM, self._campaign, [next(self._texters)], BATCH,
-                                      self._groups, [self._after], [uuid.uuid4()],
-                                      ["self_assign"], [1] * BATCH)  # fmt: skip
+        rows = await claims.claim_initials(
+            self._conn,
+            campaign_id=self._campaign,
+            texter_ids=[next(self._texters)],
+            size=BATCH,
+            zone_groups=self._groups,
+            after_ids=[self._after],
+            operations=[uuid.uuid4()],
+            reasons=["self_assign"],
+            slots=[1] * BATCH,
+        )
         elapsed = time.perf_counter() - started
         assert len(rows) == BATCH, f"claimed {len(rows)} rows"
-        self._after = rows[-1]["id"]
+        self._after = rows[-1].id
         return elapsed
 
 

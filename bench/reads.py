@@ -36,17 +36,18 @@ import json
 import re
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from bench.support import latency_summary, servers, write_results
+from services.assigner import queries as q
 from services.assigner.conversation_pages import PageFilters, page_statement
-from services.assigner.named_queries import QUERIES
 from services.reaper import queries as reaper_queries
 from shared.runtime.migrations import migrate_database
+from shared.runtime.query_executor import statement_of
 from tools.devservers.postgres import LocalPostgres
 
 # The previous release's statements, for the baseline.
@@ -73,11 +74,8 @@ OLD_STATS = [
          AND v.status IN ('not_started', 'needs_reply')
        GROUP BY g.id, g.zones ORDER BY g.id""",
 ]
-STATS = [
-    QUERIES["stats_by_status"],
-    QUERIES["failed_initials"],
-    QUERIES["unassigned_by_zone_group"],
-]
+# The statements behind baton.query.campaign.stats, as the assigner sends them.
+STATS = [q.stats_by_status, q.failed_initials, q.unassigned_by_zone_group]
 
 
 async def build(
@@ -172,6 +170,12 @@ async def executed_plan(
             "server_ms_p50": round(statistics.median(spent), 3)}  # fmt: skip
 
 
+async def stats_statement(
+    query: Callable[..., Awaitable[object]], campaign: int
+) -> tuple[str, tuple[Any, ...]]:
+    return await statement_of(lambda c: query(c, campaign_id=campaign))
+
+
 async def measure(conn: asyncpg.Connection, campaign: int, texter: int, idle: int,
                   repeat: int) -> dict[str, Any]:  # fmt: skip
     async def page(holder: int) -> tuple[str, tuple[Any, ...]]:
@@ -197,7 +201,9 @@ async def measure(conn: asyncpg.Connection, campaign: int, texter: int, idle: in
         "custom_plans": {"page": await executed_plan(conn, *texter_page, plan="custom")},
         "page": await timed(conn, [texter_page], repeat),
         "page_empty": await timed(conn, [idle_page], repeat),
-        "stats": await timed(conn, [(sql, (campaign,)) for sql in STATS], repeat),
+        "stats": await timed(
+            conn, [await stats_statement(query, campaign) for query in STATS], repeat
+        ),
         # The previous statements read every row at size: fewer repetitions of the baseline.
         "old_page": await timed(conn, [old_page(texter)], old, warm_up=6),
         "old_page_empty": await timed(conn, [old_page(idle)], old, warm_up=6),

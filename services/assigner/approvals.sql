@@ -1,7 +1,6 @@
 -- Assignment requests that wait for approval (services/assigner/approvals.py, issue #33).
 
 -- name: request_gate :maybe --
--- positional: campaign_id, texter_id
 -- not null: id, org_id, status, self_assign, is_texter
 -- What a Request Conversations needs to know before any claim: the caller's (:texter_id) request level
 -- in the campaign's (:campaign_id) organization (NULL: not a member), whether they text on it, the
@@ -45,7 +44,6 @@ SELECT pg_advisory_unlock(hashtextextended('assignment_request:' || :request_id:
 SELECT * FROM assignment_request WHERE id = :request_id FOR UPDATE;
 
 -- name: set_status :maybe --
--- positional: request_id, from_status, to_status, conversation_ids, refusal, resolved_by, refusal_details
 -- Request :request_id from status :from_status to :to_status, with the batch (:conversation_ids), the refusal (:refusal) and its details (:refusal_details,
 -- JSON text) and who resolved it (:resolved_by, kept when NULL). No row: it was not in status :from_status.
 UPDATE assignment_request
@@ -61,7 +59,6 @@ VALUES (:request_id, :status, :level?, :actor_id?)
 RETURNING id;
 
 -- name: set_request_level :exec --
--- positional: org_id, texter_id, level
 UPDATE organization_member SET request_level = :level WHERE org_id = :org_id AND user_id = :texter_id;
 
 -- name: requests_page :many --
@@ -73,7 +70,6 @@ ORDER BY id
 LIMIT :limit;
 
 -- name: cancel_waiting :many --
--- positional: org_id, texter_ids, campaign_id, reason, actor_id
 -- Close the waiting requests of texters :texter_ids in organization :org_id (only those on campaign :campaign_id unless
 -- NULL): their reason went away (:reason: why), by actor :actor_id.
 UPDATE assignment_request

@@ -17,26 +17,25 @@ import msgspec
 
 from shared.runtime.query_executor import Executor
 
-REQUEST_GATE_SQL = """-- positional: campaign_id, texter_id
--- not null: id, org_id, status, self_assign, is_texter
+REQUEST_GATE_SQL = """-- not null: id, org_id, status, self_assign, is_texter
 -- What a Request Conversations needs to know before any claim: the caller's (:texter_id) request level
 -- in the campaign's (:campaign_id) organization (NULL: not a member), whether they text on it, the
 -- campaign's state, and the batch kind their team on it takes (as claims.sql texters_pending:
 -- of the campaign's teams they are in, the highest priority's; NULL: none). No row: no such
 -- campaign.
 SELECT c.id, c.org_id, c.status, c.self_assign, m.request_level,
-       EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = c.id AND t.user_id = $2)
+       EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = c.id AND t.user_id = $1)
            AS is_texter,
        (SELECT tm.assignment_kind
         FROM campaign_team ct
-        JOIN team_member tmm ON tmm.team_id = ct.team_id AND tmm.user_id = $2
+        JOIN team_member tmm ON tmm.team_id = ct.team_id AND tmm.user_id = $1
         JOIN team tm ON tm.id = ct.team_id
         WHERE ct.campaign_id = c.id
         ORDER BY tm.assignment_priority DESC, tm.id
         LIMIT 1) AS team_assignment_kind
 FROM campaign c
-LEFT JOIN organization_member m ON m.org_id = c.org_id AND m.user_id = $2
-WHERE c.id = $1;"""
+LEFT JOIN organization_member m ON m.org_id = c.org_id AND m.user_id = $1
+WHERE c.id = $2;"""
 
 
 class RequestGateRow(msgspec.Struct, frozen=True):
@@ -50,9 +49,9 @@ class RequestGateRow(msgspec.Struct, frozen=True):
 
 
 async def request_gate(
-    conn: Executor, *, campaign_id: int, texter_id: int
+    conn: Executor, *, texter_id: int, campaign_id: int
 ) -> RequestGateRow | None:
-    record = await conn.fetchrow(REQUEST_GATE_SQL, campaign_id, texter_id)
+    record = await conn.fetchrow(REQUEST_GATE_SQL, texter_id, campaign_id)
     return None if record is None else RequestGateRow(*record)
 
 
@@ -135,13 +134,12 @@ async def request_for_update(conn: Executor, *, request_id: int) -> RequestForUp
     return None if record is None else RequestForUpdateRow(*record)
 
 
-SET_STATUS_SQL = """-- positional: request_id, from_status, to_status, conversation_ids, refusal, resolved_by, refusal_details
--- Request :request_id from status :from_status to :to_status, with the batch (:conversation_ids), the refusal (:refusal) and its details (:refusal_details,
+SET_STATUS_SQL = """-- Request :request_id from status :from_status to :to_status, with the batch (:conversation_ids), the refusal (:refusal) and its details (:refusal_details,
 -- JSON text) and who resolved it (:resolved_by, kept when NULL). No row: it was not in status :from_status.
 UPDATE assignment_request
-SET status = $3, conversation_ids = $4, refusal = $5, refusal_details = $7::jsonb,
-    resolved_by = coalesce($6, resolved_by), updated_at = now()
-WHERE id = $1 AND status = $2
+SET status = $1, conversation_ids = $2, refusal = $3, refusal_details = $4::jsonb,
+    resolved_by = coalesce($5, resolved_by), updated_at = now()
+WHERE id = $6 AND status = $7
 RETURNING *;"""
 
 
@@ -163,23 +161,23 @@ class SetStatusRow(msgspec.Struct, frozen=True):
 async def set_status(
     conn: Executor,
     *,
-    request_id: int,
-    from_status: str,
     to_status: str,
     conversation_ids: Sequence[int | None],
     refusal: str | None,
-    resolved_by: int | None,
     refusal_details: str | None,
+    resolved_by: int | None,
+    request_id: int,
+    from_status: str,
 ) -> SetStatusRow | None:
     record = await conn.fetchrow(
         SET_STATUS_SQL,
-        request_id,
-        from_status,
         to_status,
         conversation_ids,
         refusal,
-        resolved_by,
         refusal_details,
+        resolved_by,
+        request_id,
+        from_status,
     )
     return None if record is None else SetStatusRow(*record)
 
@@ -201,12 +199,13 @@ async def record_transition(
     return value
 
 
-SET_REQUEST_LEVEL_SQL = """-- positional: org_id, texter_id, level
-UPDATE organization_member SET request_level = $3 WHERE org_id = $1 AND user_id = $2;"""
+SET_REQUEST_LEVEL_SQL = (
+    """UPDATE organization_member SET request_level = $1 WHERE org_id = $2 AND user_id = $3;"""
+)
 
 
-async def set_request_level(conn: Executor, *, org_id: int, texter_id: int, level: str) -> str:
-    return await conn.execute(SET_REQUEST_LEVEL_SQL, org_id, texter_id, level)
+async def set_request_level(conn: Executor, *, level: str, org_id: int, texter_id: int) -> str:
+    return await conn.execute(SET_REQUEST_LEVEL_SQL, level, org_id, texter_id)
 
 
 REQUESTS_PAGE_SQL = """-- Organization :org_id's requests after id :after_id, in id order: only status :status and texter :texter_id unless NULL.
@@ -247,13 +246,12 @@ async def requests_page(
     ]
 
 
-CANCEL_WAITING_SQL = """-- positional: org_id, texter_ids, campaign_id, reason, actor_id
--- Close the waiting requests of texters :texter_ids in organization :org_id (only those on campaign :campaign_id unless
+CANCEL_WAITING_SQL = """-- Close the waiting requests of texters :texter_ids in organization :org_id (only those on campaign :campaign_id unless
 -- NULL): their reason went away (:reason: why), by actor :actor_id.
 UPDATE assignment_request
-SET status = 'cancelled', refusal = $4, resolved_by = $5, updated_at = now()
-WHERE org_id = $1 AND texter_id = ANY($2::bigint[]) AND status = 'pending'
-  AND ($3::bigint IS NULL OR campaign_id = $3)
+SET status = 'cancelled', refusal = $1, resolved_by = $2, updated_at = now()
+WHERE org_id = $3 AND texter_id = ANY($4::bigint[]) AND status = 'pending'
+  AND ($5::bigint IS NULL OR campaign_id = $5)
 RETURNING *;"""
 
 
@@ -275,15 +273,15 @@ class CancelWaitingRow(msgspec.Struct, frozen=True):
 async def cancel_waiting(
     conn: Executor,
     *,
+    reason: str,
+    actor_id: int,
     org_id: int,
     texter_ids: Sequence[int | None],
     campaign_id: int | None,
-    reason: str,
-    actor_id: int,
 ) -> list[CancelWaitingRow]:
     return [
         CancelWaitingRow(*r)
         for r in await conn.fetch(
-            CANCEL_WAITING_SQL, org_id, texter_ids, campaign_id, reason, actor_id
+            CANCEL_WAITING_SQL, reason, actor_id, org_id, texter_ids, campaign_id
         )
     ]

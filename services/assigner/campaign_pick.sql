@@ -3,7 +3,6 @@
 
 -- name: candidate_campaigns :many --
 -- not null: id, org_id, texting_hours_start, texting_hours_end, closing_margin_minutes, pooled_groups
--- positional: texter_id, kind, pool_counted
 -- The campaigns texter :texter_id may be handed a batch of kind :kind from without naming one: active,
 -- self-assignment on, in an organization of theirs, limited to one of their teams or counting
 -- them among their texters, not one they were taken off, and whose team (of theirs, the highest
@@ -35,7 +34,6 @@ WHERE om.user_id = :texter_id AND c.status = 'active' AND c.self_assign
 ORDER BY p.priority DESC NULLS LAST, c.created_at, c.id;
 
 -- name: enroll :exec --
--- positional: campaign_id, texter_id
 -- Texter :texter_id on campaign :campaign_id picked for them, when their batch is claimed (a texter already is
 -- left as they joined): a member of its organization, through one of its teams they are in,
 -- and not if they were taken off it (table removal) since the pick or the request, as

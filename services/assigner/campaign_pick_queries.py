@@ -15,7 +15,6 @@ import msgspec
 from shared.runtime.query_executor import Executor
 
 CANDIDATE_CAMPAIGNS_SQL = """-- not null: id, org_id, texting_hours_start, texting_hours_end, closing_margin_minutes, pooled_groups
--- positional: texter_id, kind, pool_counted
 -- The campaigns texter :texter_id may be handed a batch of kind :kind from without naming one: active,
 -- self-assignment on, in an organization of theirs, limited to one of their teams or counting
 -- them among their texters, not one they were taken off, and whose team (of theirs, the highest
@@ -25,25 +24,25 @@ CANDIDATE_CAMPAIGNS_SQL = """-- not null: id, org_id, texting_hours_start, texti
 SELECT c.id, c.org_id, c.texting_hours_start, c.texting_hours_end, c.closing_margin_minutes,
        c.fallback_zone, p.priority,
        ARRAY(SELECT g.zone_group FROM campaign_tally g
-             WHERE g.campaign_id = c.id AND g.assignee_id IS NULL AND g.counted = $3
+             WHERE g.campaign_id = c.id AND g.assignee_id IS NULL AND g.counted = $1
              GROUP BY g.zone_group HAVING sum(g.n) > 0 ORDER BY g.zone_group) AS pooled_groups
 FROM organization_member om
 JOIN campaign c ON c.org_id = om.org_id
 LEFT JOIN LATERAL (
     SELECT tm.assignment_priority AS priority, tm.assignment_kind AS kind
     FROM campaign_team ct
-    JOIN team_member m ON m.team_id = ct.team_id AND m.user_id = $1
+    JOIN team_member m ON m.team_id = ct.team_id AND m.user_id = $2
     JOIN team tm ON tm.id = ct.team_id
     WHERE ct.campaign_id = c.id
     ORDER BY tm.assignment_priority DESC, tm.id
     LIMIT 1
 ) p ON true
-WHERE om.user_id = $1 AND c.status = 'active' AND c.self_assign
+WHERE om.user_id = $2 AND c.status = 'active' AND c.self_assign
   AND (p.priority IS NOT NULL
-       OR EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = c.id AND t.user_id = $1))
-  AND coalesce(p.kind, 'both') IN ('both', $2::text)
+       OR EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = c.id AND t.user_id = $2))
+  AND coalesce(p.kind, 'both') IN ('both', $3::text)
   AND NOT EXISTS (SELECT 1 FROM removal r
-                  WHERE r.org_id = c.org_id AND r.user_id = $1 AND r.campaign_id = c.id)
+                  WHERE r.org_id = c.org_id AND r.user_id = $2 AND r.campaign_id = c.id)
 ORDER BY p.priority DESC NULLS LAST, c.created_at, c.id;"""
 
 
@@ -59,30 +58,29 @@ class CandidateCampaignsRow(msgspec.Struct, frozen=True):
 
 
 async def candidate_campaigns(
-    conn: Executor, *, texter_id: int, kind: str, pool_counted: str
+    conn: Executor, *, pool_counted: str, texter_id: int, kind: str
 ) -> list[CandidateCampaignsRow]:
     return [
         CandidateCampaignsRow(*r)
-        for r in await conn.fetch(CANDIDATE_CAMPAIGNS_SQL, texter_id, kind, pool_counted)
+        for r in await conn.fetch(CANDIDATE_CAMPAIGNS_SQL, pool_counted, texter_id, kind)
     ]
 
 
-ENROLL_SQL = """-- positional: campaign_id, texter_id
--- Texter :texter_id on campaign :campaign_id picked for them, when their batch is claimed (a texter already is
+ENROLL_SQL = """-- Texter :texter_id on campaign :campaign_id picked for them, when their batch is claimed (a texter already is
 -- left as they joined): a member of its organization, through one of its teams they are in,
 -- and not if they were taken off it (table removal) since the pick or the request, as
 -- candidate_campaigns asks.
 INSERT INTO campaign_texter (campaign_id, user_id, joined_via)
-SELECT c.id, $2, 'team' FROM campaign c
-JOIN organization_member om ON om.org_id = c.org_id AND om.user_id = $2
-WHERE c.id = $1
+SELECT c.id, $1, 'team' FROM campaign c
+JOIN organization_member om ON om.org_id = c.org_id AND om.user_id = $1
+WHERE c.id = $2
   AND EXISTS (SELECT 1 FROM campaign_team ct
-              JOIN team_member m ON m.team_id = ct.team_id AND m.user_id = $2
+              JOIN team_member m ON m.team_id = ct.team_id AND m.user_id = $1
               WHERE ct.campaign_id = c.id)
   AND NOT EXISTS (SELECT 1 FROM removal r
-                  WHERE r.org_id = c.org_id AND r.user_id = $2 AND r.campaign_id = c.id)
+                  WHERE r.org_id = c.org_id AND r.user_id = $1 AND r.campaign_id = c.id)
 ON CONFLICT DO NOTHING;"""
 
 
-async def enroll(conn: Executor, *, campaign_id: int, texter_id: int) -> str:
-    return await conn.execute(ENROLL_SQL, campaign_id, texter_id)
+async def enroll(conn: Executor, *, texter_id: int, campaign_id: int) -> str:
+    return await conn.execute(ENROLL_SQL, texter_id, campaign_id)

@@ -55,7 +55,6 @@ SELECT id, zones FROM zone_group WHERE id = ANY(:zone_groups::integer[]);
 
 -- name: claim_initials :many --
 -- not null: slot, id, zone_group
--- positional: campaign_id, texter_ids, size, zone_groups, after_ids, operations, reasons, slots
 -- Unassigned not_started conversations of the zone groups open now (:zone_groups, closing soonest first),
 -- each group from its claim cursor (:after_ids, the same order), in id order inside a group, dealt to
 -- the texters claiming together (services/assigner/claim_batches.py): :size rows in all, the n-th
@@ -104,7 +103,6 @@ ORDER BY s.slot, m.id;
 
 -- name: claim_replies :many --
 -- not null: id
--- positional: campaign_id, texter_id, size, open_groups, operation, reason
 -- Unassigned needs_reply conversations of the zone groups open now (:open_groups), the longest-waiting
 -- first across them. Each group gives its oldest :size from its own index range; of those the
 -- oldest :size are kept. Rows a group gave beyond that stay locked only until this short

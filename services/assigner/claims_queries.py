@@ -131,7 +131,6 @@ async def zone_group_zones(
 
 
 CLAIM_INITIALS_SQL = """-- not null: slot, id, zone_group
--- positional: campaign_id, texter_ids, size, zone_groups, after_ids, operations, reasons, slots
 -- Unassigned not_started conversations of the zone groups open now (:zone_groups, closing soonest first),
 -- each group from its claim cursor (:after_ids, the same order), in id order inside a group, dealt to
 -- the texters claiming together (services/assigner/claim_batches.py): :size rows in all, the n-th
@@ -153,19 +152,19 @@ CLAIM_INITIALS_SQL = """-- not null: slot, id, zone_group
 -- after the SELECT impossible to take twice.
 WITH picked AS (
     SELECT p.id
-    FROM unnest($4::integer[], $5::bigint[]) AS g(zone_group, after_id)
+    FROM unnest($1::integer[], $2::bigint[]) AS g(zone_group, after_id)
     CROSS JOIN LATERAL (
         SELECT id FROM conversation
-        WHERE (campaign_id, zone_group, id) > ($1, g.zone_group, g.after_id)
-          AND (campaign_id, zone_group) <= ($1, g.zone_group)
+        WHERE (campaign_id, zone_group, id) > ($3, g.zone_group, g.after_id)
+          AND (campaign_id, zone_group) <= ($3, g.zone_group)
           AND assignee_id IS NULL AND status = 'not_started'
         ORDER BY campaign_id, zone_group, id
-        LIMIT $3
+        LIMIT $4
         FOR UPDATE SKIP LOCKED
     ) p
-    LIMIT $3
+    LIMIT $4
 ), dealt AS (
-    SELECT ($8::integer[])[row_number() OVER ()] AS slot, id FROM picked
+    SELECT ($5::integer[])[row_number() OVER ()] AS slot, id FROM picked
 ), slices AS (
     SELECT slot, array_agg(id) AS ids FROM dealt GROUP BY slot
 )
@@ -173,8 +172,8 @@ SELECT s.slot, m.id, m.zone_group
 FROM slices s
 CROSS JOIN LATERAL move_conversations(
     ($6::uuid[])[s.slot], s.ids, array_fill(NULL::bigint, ARRAY[cardinality(s.ids)]),
-    array_fill(($2::bigint[])[s.slot], ARRAY[cardinality(s.ids)]), 'not_started',
-    ($7::text[])[s.slot], ($2::bigint[])[s.slot]
+    array_fill(($7::bigint[])[s.slot], ARRAY[cardinality(s.ids)]), 'not_started',
+    ($8::text[])[s.slot], ($7::bigint[])[s.slot]
 ) m
 ORDER BY s.slot, m.id;"""
 
@@ -188,33 +187,32 @@ class ClaimInitialsRow(msgspec.Struct, frozen=True):
 async def claim_initials(
     conn: Executor,
     *,
-    campaign_id: int,
-    texter_ids: Sequence[int | None],
-    size: int,
     zone_groups: Sequence[int | None],
     after_ids: Sequence[int | None],
-    operations: Sequence[uuid.UUID | None],
-    reasons: Sequence[str | None],
+    campaign_id: int,
+    size: int,
     slots: Sequence[int | None],
+    operations: Sequence[uuid.UUID | None],
+    texter_ids: Sequence[int | None],
+    reasons: Sequence[str | None],
 ) -> list[ClaimInitialsRow]:
     return [
         ClaimInitialsRow(*r)
         for r in await conn.fetch(
             CLAIM_INITIALS_SQL,
-            campaign_id,
-            texter_ids,
-            size,
             zone_groups,
             after_ids,
-            operations,
-            reasons,
+            campaign_id,
+            size,
             slots,
+            operations,
+            texter_ids,
+            reasons,
         )
     ]
 
 
 CLAIM_REPLIES_SQL = """-- not null: id
--- positional: campaign_id, texter_id, size, open_groups, operation, reason
 -- Unassigned needs_reply conversations of the zone groups open now (:open_groups), the longest-waiting
 -- first across them. Each group gives its oldest :size from its own index range; of those the
 -- oldest :size are kept. Rows a group gave beyond that stay locked only until this short
@@ -222,10 +220,10 @@ CLAIM_REPLIES_SQL = """-- not null: id
 -- needs every group's candidates, and the reply pool is small beside the initials'.
 WITH picked AS (
     SELECT p.id
-    FROM unnest($4::integer[]) AS g(zone_group)
+    FROM unnest($1::integer[]) AS g(zone_group)
     CROSS JOIN LATERAL (
         SELECT id, needs_reply_since FROM conversation
-        WHERE campaign_id = $1 AND zone_group = g.zone_group
+        WHERE campaign_id = $2 AND zone_group = g.zone_group
           AND assignee_id IS NULL AND status = 'needs_reply'
         ORDER BY campaign_id, zone_group, needs_reply_since, id
         LIMIT $3
@@ -235,11 +233,11 @@ WITH picked AS (
     LIMIT $3
 ), batch AS (
     SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(NULL::bigint), '{}') AS froms,
-           coalesce(array_agg($2::bigint), '{}') AS tos
+           coalesce(array_agg($4::bigint), '{}') AS tos
     FROM picked
 )
 SELECT m.id
-FROM batch, move_conversations($5, batch.ids, batch.froms, batch.tos, 'needs_reply', $6, $2) m
+FROM batch, move_conversations($5, batch.ids, batch.froms, batch.tos, 'needs_reply', $6, $4) m
 ORDER BY m.id;"""
 
 
@@ -250,17 +248,17 @@ class ClaimRepliesRow(msgspec.Struct, frozen=True):
 async def claim_replies(
     conn: Executor,
     *,
-    campaign_id: int,
-    texter_id: int,
-    size: int,
     open_groups: Sequence[int | None],
+    campaign_id: int,
+    size: int,
+    texter_id: int,
     operation: uuid.UUID,
     reason: str,
 ) -> list[ClaimRepliesRow]:
     return [
         ClaimRepliesRow(*r)
         for r in await conn.fetch(
-            CLAIM_REPLIES_SQL, campaign_id, texter_id, size, open_groups, operation, reason
+            CLAIM_REPLIES_SQL, open_groups, campaign_id, size, texter_id, operation, reason
         )
     ]
 

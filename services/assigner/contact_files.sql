@@ -38,7 +38,6 @@ SELECT count(*) FROM contact_file_row WHERE import_id = :import_id AND row_no >=
 
 -- name: count_staged :scalar --
 -- not null: staged
--- positional: import_id, added
 -- :added rows more were staged; answers the rows staged so far. Parts staged side by side take turns
 -- here, each until its transaction ends, and each adds to the count the one before it left.
 UPDATE contact_file_import SET staged = staged + :added, touched_at = now() WHERE id = :import_id
@@ -46,7 +45,6 @@ RETURNING staged;
 
 -- name: commit_file_import :one --
 -- not null: imported, rejected_by_reason, first_rejections
--- positional: import_id, campaign_id, org_id, first_rejections
 -- Everything staged under import :import_id goes into campaign :campaign_id of organization :org_id in this one
 -- statement: each phone's first row in the file, unless the organization's opt-out list or the
 -- campaign already has that phone; every other row is a rejection with its reason. Answers the

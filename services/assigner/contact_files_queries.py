@@ -103,22 +103,20 @@ async def staged_between(
 
 
 COUNT_STAGED_SQL = """-- not null: staged
--- positional: import_id, added
 -- :added rows more were staged; answers the rows staged so far. Parts staged side by side take turns
 -- here, each until its transaction ends, and each adds to the count the one before it left.
-UPDATE contact_file_import SET staged = staged + $2, touched_at = now() WHERE id = $1
+UPDATE contact_file_import SET staged = staged + $1, touched_at = now() WHERE id = $2
 RETURNING staged;"""
 
 
-async def count_staged(conn: Executor, *, import_id: uuid.UUID, added: int) -> int:
-    value: int | None = await conn.fetchval(COUNT_STAGED_SQL, import_id, added)
+async def count_staged(conn: Executor, *, added: int, import_id: uuid.UUID) -> int:
+    value: int | None = await conn.fetchval(COUNT_STAGED_SQL, added, import_id)
     if value is None:
         raise LookupError("count_staged: no row, or NULL")
     return value
 
 
 COMMIT_FILE_IMPORT_SQL = """-- not null: imported, rejected_by_reason, first_rejections
--- positional: import_id, campaign_id, org_id, first_rejections
 -- Everything staged under import :import_id goes into campaign :campaign_id of organization :org_id in this one
 -- statement: each phone's first row in the file, unless the organization's opt-out list or the
 -- campaign already has that phone; every other row is a rejection with its reason. Answers the
@@ -129,11 +127,11 @@ WITH staged AS (
     FROM contact_file_row WHERE import_id = $1
 ), candidates AS (
     SELECT s.row_no, s.phone, s.first_name, s.last_name, s.fields, s.timezone,
-           EXISTS (SELECT 1 FROM opt_out o WHERE o.org_id = $3 AND o.phone = s.phone) AS opted_out
+           EXISTS (SELECT 1 FROM opt_out o WHERE o.org_id = $2 AND o.phone = s.phone) AS opted_out
     FROM staged s WHERE s.reason IS NULL AND s.nth = 1
 ), inserted AS (
     INSERT INTO contact (campaign_id, phone, first_name, last_name, fields, timezone)
-    SELECT $2, phone, first_name, last_name, fields, timezone
+    SELECT $3, phone, first_name, last_name, fields, timezone
     FROM candidates WHERE NOT opted_out ORDER BY row_no
     ON CONFLICT (campaign_id, phone) DO NOTHING
     RETURNING id, phone, timezone
@@ -141,7 +139,7 @@ WITH staged AS (
     -- The zone group from the contact's own row, here, not by the insert trigger, which reads
     -- the contact again row by row (5 of a million-row commit's 28 s).
     INSERT INTO conversation (campaign_id, contact_id, zone_group)
-    SELECT $2, id, contact_zone_group(timezone, phone) FROM inserted ORDER BY id
+    SELECT $3, id, contact_zone_group(timezone, phone) FROM inserted ORDER BY id
 ), outcome AS (
     -- Every rejected row with its reason. No joins: the staged rows have no statistics yet, and
     -- a nested loop over two CTEs of a million rows each would never end; NOT IN is hashed.
@@ -173,10 +171,10 @@ class CommitFileImportRow(msgspec.Struct, frozen=True):
 
 
 async def commit_file_import(
-    conn: Executor, *, import_id: uuid.UUID, campaign_id: int, org_id: int, first_rejections: int
+    conn: Executor, *, import_id: uuid.UUID, org_id: int, campaign_id: int, first_rejections: int
 ) -> CommitFileImportRow:
     record = await conn.fetchrow(
-        COMMIT_FILE_IMPORT_SQL, import_id, campaign_id, org_id, first_rejections
+        COMMIT_FILE_IMPORT_SQL, import_id, org_id, campaign_id, first_rejections
     )
     if record is None:
         raise LookupError("commit_file_import: no row")

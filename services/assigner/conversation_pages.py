@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from services.assigner import queries as q
-from shared.runtime.query_executor import Executor
+from shared.runtime.query_executor import Executor, statement_of
 
 # A page's rows: the four page_of_* queries read the same columns.
 PageRow = q.PageOfInboxRow | q.PageOfHolderRow | q.PageOfUnassignedRow | q.PageOfCampaignRow
@@ -67,30 +67,7 @@ async def page_of_conversations(conn: Executor, page: PageFilters) -> Sequence[P
     )
 
 
-class _Recorder:
-    """An Executor that runs nothing: it keeps the statement and parameters it is sent."""
-
-    def __init__(self) -> None:
-        self.sent: tuple[str, tuple[Any, ...]] | None = None
-
-    async def fetch(self, query: str, *args: Any) -> list[Any]:
-        self.sent = (query, args)
-        return []
-
-    async def fetchrow(self, query: str, *args: Any) -> Any:
-        raise NotImplementedError
-
-    async def fetchval(self, query: str, *args: Any) -> Any:
-        raise NotImplementedError
-
-    async def execute(self, query: str, *args: Any) -> str:
-        raise NotImplementedError
-
-
 async def page_statement(page: PageFilters) -> tuple[str, tuple[Any, ...]]:
     """The statement and its parameters `page_of_conversations` sends for these filters, sent
     nowhere: for the plans of tests/integration/test_every_query_plan.py and bench/reads.py."""
-    recorder = _Recorder()
-    await page_of_conversations(recorder, page)
-    assert recorder.sent is not None
-    return recorder.sent
+    return await statement_of(lambda recorder: page_of_conversations(recorder, page))

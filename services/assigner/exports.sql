@@ -24,12 +24,10 @@ LIMIT 1;
 SELECT * FROM campaign_export WHERE id = :export_id;
 
 -- name: heartbeat :exec --
--- positional: export_id, size_bytes
 UPDATE campaign_export SET heartbeat_at = now(), size_bytes = :size_bytes
 WHERE id = :export_id AND state = 'running';
 
 -- name: finish_export :maybe --
--- positional: export_id, state, size_bytes, row_count, digest, object_nuid, error
 -- Export :export_id from running to :state (complete or failed); no row if it was not running.
 UPDATE campaign_export
 SET state = :state, size_bytes = :size_bytes, row_count = :row_count?, digest = :digest?, object_nuid = :object_nuid?, error = :error?,
@@ -38,7 +36,6 @@ WHERE id = :export_id AND state = 'running'
 RETURNING *;
 
 -- name: export_conversations :many --
--- positional: campaign_id, org_id, statuses, since, until
 -- One row per conversation of campaign :campaign_id (organization :org_id): the contact, status, holder,
 -- times and opt-out; only statuses :statuses (empty: all), last changed in [:since, :until) (NULL: open).
 -- Text a person typed goes through csv_cell (migration 0017: no formula cells).

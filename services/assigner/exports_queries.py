@@ -130,21 +130,19 @@ async def export(conn: Executor, *, export_id: int) -> ExportRow | None:
     return None if record is None else ExportRow(*record)
 
 
-HEARTBEAT_SQL = """-- positional: export_id, size_bytes
-UPDATE campaign_export SET heartbeat_at = now(), size_bytes = $2
-WHERE id = $1 AND state = 'running';"""
+HEARTBEAT_SQL = """UPDATE campaign_export SET heartbeat_at = now(), size_bytes = $1
+WHERE id = $2 AND state = 'running';"""
 
 
-async def heartbeat(conn: Executor, *, export_id: int, size_bytes: int) -> str:
-    return await conn.execute(HEARTBEAT_SQL, export_id, size_bytes)
+async def heartbeat(conn: Executor, *, size_bytes: int, export_id: int) -> str:
+    return await conn.execute(HEARTBEAT_SQL, size_bytes, export_id)
 
 
-FINISH_EXPORT_SQL = """-- positional: export_id, state, size_bytes, row_count, digest, object_nuid, error
--- Export :export_id from running to :state (complete or failed); no row if it was not running.
+FINISH_EXPORT_SQL = """-- Export :export_id from running to :state (complete or failed); no row if it was not running.
 UPDATE campaign_export
-SET state = $2, size_bytes = $3, row_count = $4, digest = $5, object_nuid = $6, error = $7,
+SET state = $1, size_bytes = $2, row_count = $3, digest = $4, object_nuid = $5, error = $6,
     finished_at = now(), heartbeat_at = now()
-WHERE id = $1 AND state = 'running'
+WHERE id = $7 AND state = 'running'
 RETURNING *;"""
 
 
@@ -173,22 +171,21 @@ class FinishExportRow(msgspec.Struct, frozen=True):
 async def finish_export(
     conn: Executor,
     *,
-    export_id: int,
     state: str,
     size_bytes: int,
     row_count: int | None,
     digest: str | None,
     object_nuid: str | None,
     error: str | None,
+    export_id: int,
 ) -> FinishExportRow | None:
     record = await conn.fetchrow(
-        FINISH_EXPORT_SQL, export_id, state, size_bytes, row_count, digest, object_nuid, error
+        FINISH_EXPORT_SQL, state, size_bytes, row_count, digest, object_nuid, error, export_id
     )
     return None if record is None else FinishExportRow(*record)
 
 
-EXPORT_CONVERSATIONS_SQL = """-- positional: campaign_id, org_id, statuses, since, until
--- One row per conversation of campaign :campaign_id (organization :org_id): the contact, status, holder,
+EXPORT_CONVERSATIONS_SQL = """-- One row per conversation of campaign :campaign_id (organization :org_id): the contact, status, holder,
 -- times and opt-out; only statuses :statuses (empty: all), last changed in [:since, :until) (NULL: open).
 -- Text a person typed goes through csv_cell (migration 0017: no formula cells).
 SELECT cv.id AS conversation_id, ct.id AS contact_id, csv_cell(ct.phone) AS phone,
@@ -201,8 +198,8 @@ SELECT cv.id AS conversation_id, ct.id AS contact_id, csv_cell(ct.phone) AS phon
 FROM conversation cv
 JOIN contact ct ON ct.id = cv.contact_id
 LEFT JOIN app_user u ON u.id = cv.assignee_id
-LEFT JOIN opt_out o ON o.org_id = $2 AND o.phone = ct.phone
-WHERE cv.campaign_id = $1 AND (cardinality($3::text[]) = 0 OR cv.status = ANY($3::text[]))
+LEFT JOIN opt_out o ON o.org_id = $1 AND o.phone = ct.phone
+WHERE cv.campaign_id = $2 AND (cardinality($3::text[]) = 0 OR cv.status = ANY($3::text[]))
   AND ($4::timestamptz IS NULL OR cv.updated_at >= $4)
   AND ($5::timestamptz IS NULL OR cv.updated_at < $5)
 ORDER BY cv.id;"""
@@ -229,8 +226,8 @@ class ExportConversationsRow(msgspec.Struct, frozen=True):
 async def export_conversations(
     conn: Executor,
     *,
-    campaign_id: int,
     org_id: int,
+    campaign_id: int,
     statuses: Sequence[str | None],
     since: datetime.datetime | None,
     until: datetime.datetime | None,
@@ -238,7 +235,7 @@ async def export_conversations(
     return [
         ExportConversationsRow(*r)
         for r in await conn.fetch(
-            EXPORT_CONVERSATIONS_SQL, campaign_id, org_id, statuses, since, until
+            EXPORT_CONVERSATIONS_SQL, org_id, campaign_id, statuses, since, until
         )
     ]
 

@@ -10,7 +10,6 @@ SELECT role FROM organization_member WHERE org_id = :org_id AND user_id = :user_
 SELECT count(*) FROM organization_member WHERE org_id = :org_id AND role = 'owner';
 
 -- name: set_role :exec --
--- positional: org_id, user_id, role
 UPDATE organization_member SET role = :role WHERE org_id = :org_id AND user_id = :user_id;
 
 -- name: remove_member :exec --
@@ -50,7 +49,6 @@ FROM (
 DELETE FROM campaign_texter WHERE campaign_id = :campaign_id AND user_id = ANY(:user_ids::bigint[]);
 
 -- name: record_removal :exec --
--- positional: org_id, user_ids, campaign_id, removed_by
 -- Who was taken out of organization :org_id (from campaign :campaign_id only, or null: the
 -- whole organization), by whom (:removed_by): an invite link does not bring them back.
 INSERT INTO removal (org_id, user_id, campaign_id, removed_by)

@@ -37,12 +37,11 @@ async def owner_count(conn: Executor, *, org_id: int) -> int:
     return value
 
 
-SET_ROLE_SQL = """-- positional: org_id, user_id, role
-UPDATE organization_member SET role = $3 WHERE org_id = $1 AND user_id = $2;"""
+SET_ROLE_SQL = """UPDATE organization_member SET role = $1 WHERE org_id = $2 AND user_id = $3;"""
 
 
-async def set_role(conn: Executor, *, org_id: int, user_id: int, role: str) -> str:
-    return await conn.execute(SET_ROLE_SQL, org_id, user_id, role)
+async def set_role(conn: Executor, *, role: str, org_id: int, user_id: int) -> str:
+    return await conn.execute(SET_ROLE_SQL, role, org_id, user_id)
 
 
 REMOVE_MEMBER_SQL = """DELETE FROM organization_member WHERE org_id = $1 AND user_id = $2;"""
@@ -114,11 +113,10 @@ async def remove_texters(
     return await conn.execute(REMOVE_TEXTERS_SQL, campaign_id, user_ids)
 
 
-RECORD_REMOVAL_SQL = """-- positional: org_id, user_ids, campaign_id, removed_by
--- Who was taken out of organization :org_id (from campaign :campaign_id only, or null: the
+RECORD_REMOVAL_SQL = """-- Who was taken out of organization :org_id (from campaign :campaign_id only, or null: the
 -- whole organization), by whom (:removed_by): an invite link does not bring them back.
 INSERT INTO removal (org_id, user_id, campaign_id, removed_by)
-SELECT $1, u, $3, $4 FROM unnest($2::bigint[]) AS u
+SELECT $1, u, $2, $3 FROM unnest($4::bigint[]) AS u
 ON CONFLICT (org_id, user_id, coalesce(campaign_id, 0))
 DO UPDATE SET removed_by = excluded.removed_by, removed_at = now();"""
 
@@ -127,8 +125,8 @@ async def record_removal(
     conn: Executor,
     *,
     org_id: int,
-    user_ids: Sequence[int | None],
     campaign_id: int | None,
     removed_by: int,
+    user_ids: Sequence[int | None],
 ) -> str:
-    return await conn.execute(RECORD_REMOVAL_SQL, org_id, user_ids, campaign_id, removed_by)
+    return await conn.execute(RECORD_REMOVAL_SQL, org_id, campaign_id, removed_by, user_ids)

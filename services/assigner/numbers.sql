@@ -5,7 +5,6 @@
 SELECT phone FROM sending_number WHERE org_id = :org_id ORDER BY phone;
 
 -- name: add_numbers :exec --
--- positional: org_id, numbers, rate_per_second
 -- A number already the organization's stays so (with the new rate, :rate_per_second, when one is given); one
 -- another organization holds is left to it (and found by `held_elsewhere`, which refuses the
 -- whole request).
@@ -16,7 +15,6 @@ ON CONFLICT (phone) DO UPDATE
     WHERE held.org_id = EXCLUDED.org_id;
 
 -- name: held_elsewhere :many --
--- positional: org_id, numbers
 SELECT phone FROM sending_number
 WHERE phone = ANY(:numbers::text[]) AND org_id <> :org_id
 ORDER BY phone;

@@ -27,26 +27,24 @@ async def org_numbers(conn: Executor, *, org_id: int) -> list[OrgNumbersRow]:
     return [OrgNumbersRow(*r) for r in await conn.fetch(ORG_NUMBERS_SQL, org_id)]
 
 
-ADD_NUMBERS_SQL = """-- positional: org_id, numbers, rate_per_second
--- A number already the organization's stays so (with the new rate, :rate_per_second, when one is given); one
+ADD_NUMBERS_SQL = """-- A number already the organization's stays so (with the new rate, :rate_per_second, when one is given); one
 -- another organization holds is left to it (and found by `held_elsewhere`, which refuses the
 -- whole request).
 INSERT INTO sending_number AS held (phone, org_id, rate_per_second)
-SELECT DISTINCT n, $1::bigint, $3::real FROM unnest($2::text[]) AS n
+SELECT DISTINCT n, $1::bigint, $2::real FROM unnest($3::text[]) AS n
 ON CONFLICT (phone) DO UPDATE
     SET rate_per_second = coalesce(EXCLUDED.rate_per_second, held.rate_per_second)
     WHERE held.org_id = EXCLUDED.org_id;"""
 
 
 async def add_numbers(
-    conn: Executor, *, org_id: int, numbers: Sequence[str | None], rate_per_second: float | None
+    conn: Executor, *, org_id: int, rate_per_second: float | None, numbers: Sequence[str | None]
 ) -> str:
-    return await conn.execute(ADD_NUMBERS_SQL, org_id, numbers, rate_per_second)
+    return await conn.execute(ADD_NUMBERS_SQL, org_id, rate_per_second, numbers)
 
 
-HELD_ELSEWHERE_SQL = """-- positional: org_id, numbers
-SELECT phone FROM sending_number
-WHERE phone = ANY($2::text[]) AND org_id <> $1
+HELD_ELSEWHERE_SQL = """SELECT phone FROM sending_number
+WHERE phone = ANY($1::text[]) AND org_id <> $2
 ORDER BY phone;"""
 
 
@@ -55,9 +53,9 @@ class HeldElsewhereRow(msgspec.Struct, frozen=True):
 
 
 async def held_elsewhere(
-    conn: Executor, *, org_id: int, numbers: Sequence[str | None]
+    conn: Executor, *, numbers: Sequence[str | None], org_id: int
 ) -> list[HeldElsewhereRow]:
-    return [HeldElsewhereRow(*r) for r in await conn.fetch(HELD_ELSEWHERE_SQL, org_id, numbers)]
+    return [HeldElsewhereRow(*r) for r in await conn.fetch(HELD_ELSEWHERE_SQL, numbers, org_id)]
 
 
 CAMPAIGNS_SENDING_FROM_SQL = """-- The organization's campaigns that still send from any of these numbers.

@@ -1,7 +1,6 @@
 -- The reads an admin app needs (services/assigner/org_reads.py, issue #33).
 
 -- name: org_campaigns_page :many --
--- positional: org_id, status, after_id, limit, texter_id
 -- not null: team_ids
 -- Organization :org_id's campaigns after id :after_id, in id order, :limit at most: only status :status unless NULL,
 -- and only those user :texter_id texts on unless NULL.
@@ -26,7 +25,6 @@ WHERE campaign_id = ANY(:campaign_ids::bigint[]) AND counted <> 'failed_initials
 GROUP BY campaign_id, counted;
 
 -- name: org_teams_page :many --
--- positional: org_id, after_id, limit, only
 -- Organization :org_id's teams after id :after_id, in id order, :limit at most; only those user :only is in unless
 -- NULL.
 SELECT t.id, t.name, t.assignment_priority, t.assignment_kind, t.max_request_size

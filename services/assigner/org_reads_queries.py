@@ -17,8 +17,7 @@ import msgspec
 
 from shared.runtime.query_executor import Executor
 
-ORG_CAMPAIGNS_PAGE_SQL = """-- positional: org_id, status, after_id, limit, texter_id
--- not null: team_ids
+ORG_CAMPAIGNS_PAGE_SQL = """-- not null: team_ids
 -- Organization :org_id's campaigns after id :after_id, in id order, :limit at most: only status :status unless NULL,
 -- and only those user :texter_id texts on unless NULL.
 SELECT c.id, c.title, c.status, c.self_assign, c.team_id, c.created_at,
@@ -26,10 +25,10 @@ SELECT c.id, c.title, c.status, c.self_assign, c.team_id, c.created_at,
              ORDER BY ct.team_id) AS team_ids
 FROM campaign c
 WHERE c.org_id = $1 AND ($2::text IS NULL OR c.status = $2) AND c.id > $3
-  AND ($5::bigint IS NULL OR EXISTS (
-      SELECT 1 FROM campaign_texter t WHERE t.campaign_id = c.id AND t.user_id = $5))
+  AND ($4::bigint IS NULL OR EXISTS (
+      SELECT 1 FROM campaign_texter t WHERE t.campaign_id = c.id AND t.user_id = $4))
 ORDER BY c.id
-LIMIT $4;"""
+LIMIT $5;"""
 
 
 class OrgCampaignsPageRow(msgspec.Struct, frozen=True):
@@ -48,13 +47,13 @@ async def org_campaigns_page(
     org_id: int,
     status: str | None,
     after_id: int,
-    limit: int,
     texter_id: int | None,
+    limit: int,
 ) -> list[OrgCampaignsPageRow]:
     return [
         OrgCampaignsPageRow(*r)
         for r in await conn.fetch(
-            ORG_CAMPAIGNS_PAGE_SQL, org_id, status, after_id, limit, texter_id
+            ORG_CAMPAIGNS_PAGE_SQL, org_id, status, after_id, texter_id, limit
         )
     ]
 
@@ -82,16 +81,15 @@ async def campaign_counts(
     return [CampaignCountsRow(*r) for r in await conn.fetch(CAMPAIGN_COUNTS_SQL, campaign_ids)]
 
 
-ORG_TEAMS_PAGE_SQL = """-- positional: org_id, after_id, limit, only
--- Organization :org_id's teams after id :after_id, in id order, :limit at most; only those user :only is in unless
+ORG_TEAMS_PAGE_SQL = """-- Organization :org_id's teams after id :after_id, in id order, :limit at most; only those user :only is in unless
 -- NULL.
 SELECT t.id, t.name, t.assignment_priority, t.assignment_kind, t.max_request_size
 FROM team t
 WHERE t.org_id = $1 AND t.id > $2
-  AND ($4::bigint IS NULL OR EXISTS (
-      SELECT 1 FROM team_member m WHERE m.team_id = t.id AND m.user_id = $4))
+  AND ($3::bigint IS NULL OR EXISTS (
+      SELECT 1 FROM team_member m WHERE m.team_id = t.id AND m.user_id = $3))
 ORDER BY t.id
-LIMIT $3;"""
+LIMIT $4;"""
 
 
 class OrgTeamsPageRow(msgspec.Struct, frozen=True):
@@ -103,11 +101,11 @@ class OrgTeamsPageRow(msgspec.Struct, frozen=True):
 
 
 async def org_teams_page(
-    conn: Executor, *, org_id: int, after_id: int, limit: int, only: int | None
+    conn: Executor, *, org_id: int, after_id: int, only: int | None, limit: int
 ) -> list[OrgTeamsPageRow]:
     return [
         OrgTeamsPageRow(*r)
-        for r in await conn.fetch(ORG_TEAMS_PAGE_SQL, org_id, after_id, limit, only)
+        for r in await conn.fetch(ORG_TEAMS_PAGE_SQL, org_id, after_id, only, limit)
     ]
 
 

@@ -79,14 +79,15 @@ async def org(conn: Executor, *, org_id: int) -> OrgRow:
     return OrgRow(*record)
 
 
-SAVE_ORG_SQL = """-- positional: org_id, default_batch_size, opt_out_confirmation
-UPDATE organization SET default_batch_size = $2, opt_out_confirmation = $3 WHERE id = $1;"""
+SAVE_ORG_SQL = (
+    """UPDATE organization SET default_batch_size = $1, opt_out_confirmation = $2 WHERE id = $3;"""
+)
 
 
 async def save_org(
-    conn: Executor, *, org_id: int, default_batch_size: int | None, opt_out_confirmation: str
+    conn: Executor, *, default_batch_size: int | None, opt_out_confirmation: str, org_id: int
 ) -> str:
-    return await conn.execute(SAVE_ORG_SQL, org_id, default_batch_size, opt_out_confirmation)
+    return await conn.execute(SAVE_ORG_SQL, default_batch_size, opt_out_confirmation, org_id)
 
 
 USER_EXISTS_SQL = """SELECT EXISTS (SELECT 1 FROM app_user WHERE id = $1);"""
@@ -177,9 +178,8 @@ async def team_for_update(conn: Executor, *, team_id: int) -> TeamForUpdateRow |
     return None if record is None else TeamForUpdateRow(*record)
 
 
-SAVE_TEAM_SQL = """-- positional: team_id, assignment_priority, assignment_kind, max_request_size
-UPDATE team SET assignment_priority = $2, assignment_kind = $3, max_request_size = $4
-WHERE id = $1
+SAVE_TEAM_SQL = """UPDATE team SET assignment_priority = $1, assignment_kind = $2, max_request_size = $3
+WHERE id = $4
 RETURNING *;"""
 
 
@@ -196,13 +196,13 @@ class SaveTeamRow(msgspec.Struct, frozen=True):
 async def save_team(
     conn: Executor,
     *,
-    team_id: int,
     assignment_priority: int,
     assignment_kind: str,
     max_request_size: int | None,
+    team_id: int,
 ) -> SaveTeamRow:
     record = await conn.fetchrow(
-        SAVE_TEAM_SQL, team_id, assignment_priority, assignment_kind, max_request_size
+        SAVE_TEAM_SQL, assignment_priority, assignment_kind, max_request_size, team_id
     )
     if record is None:
         raise LookupError("save_team: no row")
@@ -210,10 +210,9 @@ async def save_team(
 
 
 NON_MEMBERS_SQL = """-- not null: id
--- positional: org_id, user_ids
 -- The ids in :user_ids that are not members of organization :org_id.
-SELECT u.id FROM unnest($2::bigint[]) AS u(id)
-WHERE NOT EXISTS (SELECT 1 FROM organization_member m WHERE m.org_id = $1 AND m.user_id = u.id)
+SELECT u.id FROM unnest($1::bigint[]) AS u(id)
+WHERE NOT EXISTS (SELECT 1 FROM organization_member m WHERE m.org_id = $2 AND m.user_id = u.id)
 ORDER BY u.id;"""
 
 
@@ -222,9 +221,9 @@ class NonMembersRow(msgspec.Struct, frozen=True):
 
 
 async def non_members(
-    conn: Executor, *, org_id: int, user_ids: Sequence[int | None]
+    conn: Executor, *, user_ids: Sequence[int | None], org_id: int
 ) -> list[NonMembersRow]:
-    return [NonMembersRow(*r) for r in await conn.fetch(NON_MEMBERS_SQL, org_id, user_ids)]
+    return [NonMembersRow(*r) for r in await conn.fetch(NON_MEMBERS_SQL, user_ids, org_id)]
 
 
 ADD_TEAM_MEMBERS_SQL = """INSERT INTO team_member (team_id, user_id)
@@ -346,18 +345,16 @@ async def campaign_for_update(conn: Executor, *, campaign_id: int) -> CampaignFo
     return None if record is None else CampaignForUpdateRow(*record)
 
 
-SAVE_CAMPAIGN_SQL = """-- positional: campaign_id, status, self_assign, batch_size, replies_batch_size, require_replies_handled, release_unhandled_after_minutes, texting_hours_start, texting_hours_end, sending_number, closing_margin_minutes, fallback_zone
-UPDATE campaign SET status = $2, self_assign = $3, batch_size = $4, replies_batch_size = $5,
-       require_replies_handled = $6, release_unhandled_after_minutes = $7,
-       texting_hours_start = $8, texting_hours_end = $9, sending_number = $10,
-       closing_margin_minutes = $11, fallback_zone = $12, updated_at = now()
-WHERE id = $1;"""
+SAVE_CAMPAIGN_SQL = """UPDATE campaign SET status = $1, self_assign = $2, batch_size = $3, replies_batch_size = $4,
+       require_replies_handled = $5, release_unhandled_after_minutes = $6,
+       texting_hours_start = $7, texting_hours_end = $8, sending_number = $9,
+       closing_margin_minutes = $10, fallback_zone = $11, updated_at = now()
+WHERE id = $12;"""
 
 
 async def save_campaign(
     conn: Executor,
     *,
-    campaign_id: int,
     status: str,
     self_assign: bool,
     batch_size: int,
@@ -369,10 +366,10 @@ async def save_campaign(
     sending_number: str | None,
     closing_margin_minutes: int,
     fallback_zone: str | None,
+    campaign_id: int,
 ) -> str:
     return await conn.execute(
         SAVE_CAMPAIGN_SQL,
-        campaign_id,
         status,
         self_assign,
         batch_size,
@@ -384,19 +381,19 @@ async def save_campaign(
         sending_number,
         closing_margin_minutes,
         fallback_zone,
+        campaign_id,
     )
 
 
-ADD_TEXTERS_SQL = """-- positional: campaign_id, user_ids, source
-INSERT INTO campaign_texter (campaign_id, user_id, joined_via)
-SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u
+ADD_TEXTERS_SQL = """INSERT INTO campaign_texter (campaign_id, user_id, joined_via)
+SELECT $1, u, $2 FROM unnest($3::bigint[]) AS u
 ON CONFLICT DO NOTHING;"""
 
 
 async def add_texters(
-    conn: Executor, *, campaign_id: int, user_ids: Sequence[int | None], source: str
+    conn: Executor, *, campaign_id: int, source: str, user_ids: Sequence[int | None]
 ) -> str:
-    return await conn.execute(ADD_TEXTERS_SQL, campaign_id, user_ids, source)
+    return await conn.execute(ADD_TEXTERS_SQL, campaign_id, source, user_ids)
 
 
 IS_TEXTER_SQL = """-- not null: exists
@@ -572,14 +569,13 @@ async def unassigned_by_zone_group(
     ]
 
 
-PAGE_OF_HOLDER_SQL = """-- positional: campaign_id, after_id, assignee_id, status, limit
--- A texter's conversations (:assignee_id), in id order after :after_id: all they hold in the campaign, from
+PAGE_OF_HOLDER_SQL = """-- A texter's conversations (:assignee_id), in id order after :after_id: all they hold in the campaign, from
 -- conversation_assignee, then sorted, so it costs what the texter holds (an inbox has an index
 -- of its own: page_of_inbox). MATERIALIZED keeps the generic plan from walking a campaign-wide
 -- index in id order instead, which for a texter holding nothing reads the whole campaign.
 WITH held AS MATERIALIZED (
     SELECT id, contact_id, status, assignee_id, needs_reply_since FROM conversation
-    WHERE assignee_id = $3 AND campaign_id = $1 AND id > $2
+    WHERE assignee_id = $1 AND campaign_id = $2 AND id > $3
       AND ($4::text IS NULL OR status = $4)
 )
 SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
@@ -603,27 +599,26 @@ class PageOfHolderRow(msgspec.Struct, frozen=True):
 async def page_of_holder(
     conn: Executor,
     *,
+    assignee_id: int,
     campaign_id: int,
     after_id: int,
-    assignee_id: int,
     status: str | None,
     limit: int,
 ) -> list[PageOfHolderRow]:
     return [
         PageOfHolderRow(*r)
         for r in await conn.fetch(
-            PAGE_OF_HOLDER_SQL, campaign_id, after_id, assignee_id, status, limit
+            PAGE_OF_HOLDER_SQL, assignee_id, campaign_id, after_id, status, limit
         )
     ]
 
 
-PAGE_OF_INBOX_SQL = """-- positional: campaign_id, after_id, assignee_id, status, limit
--- A texter's inbox (:assignee_id): their conversations but those that only wait for the contact. The
+PAGE_OF_INBOX_SQL = """-- A texter's inbox (:assignee_id): their conversations but those that only wait for the contact. The
 -- literal status test is what lets Postgres use conversation_inbox_page.
 SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
        k.phone
 FROM conversation v JOIN contact k ON k.id = v.contact_id
-WHERE v.assignee_id = $3 AND v.campaign_id = $1 AND v.id > $2
+WHERE v.assignee_id = $1 AND v.campaign_id = $2 AND v.id > $3
   AND v.status <> 'awaiting_reply'
   AND ($4::text IS NULL OR v.status = $4)
 ORDER BY v.id
@@ -644,16 +639,16 @@ class PageOfInboxRow(msgspec.Struct, frozen=True):
 async def page_of_inbox(
     conn: Executor,
     *,
+    assignee_id: int,
     campaign_id: int,
     after_id: int,
-    assignee_id: int,
     status: str | None,
     limit: int,
 ) -> list[PageOfInboxRow]:
     return [
         PageOfInboxRow(*r)
         for r in await conn.fetch(
-            PAGE_OF_INBOX_SQL, campaign_id, after_id, assignee_id, status, limit
+            PAGE_OF_INBOX_SQL, assignee_id, campaign_id, after_id, status, limit
         )
     ]
 

@@ -18,7 +18,6 @@ SELECT id, default_batch_size, opt_out_confirmation FROM organization WHERE id =
 SELECT id, default_batch_size, opt_out_confirmation FROM organization WHERE id = :org_id;
 
 -- name: save_org :exec --
--- positional: org_id, default_batch_size, opt_out_confirmation
 UPDATE organization SET default_batch_size = :default_batch_size?, opt_out_confirmation = :opt_out_confirmation WHERE id = :org_id;
 
 -- name: user_exists :scalar --
@@ -56,14 +55,12 @@ UPDATE campaign SET team_id = :team_ids[1] WHERE id = :campaign_id;
 SELECT * FROM team WHERE id = :team_id FOR UPDATE;
 
 -- name: save_team :one --
--- positional: team_id, assignment_priority, assignment_kind, max_request_size
 UPDATE team SET assignment_priority = :assignment_priority, assignment_kind = :assignment_kind, max_request_size = :max_request_size?
 WHERE id = :team_id
 RETURNING *;
 
 -- name: non_members :many --
 -- not null: id
--- positional: org_id, user_ids
 -- The ids in :user_ids that are not members of organization :org_id.
 SELECT u.id FROM unnest(:user_ids::bigint[]) AS u(id)
 WHERE NOT EXISTS (SELECT 1 FROM organization_member m WHERE m.org_id = :org_id AND m.user_id = u.id)
@@ -104,7 +101,6 @@ SELECT id, org_id, team_id, title, status, self_assign, batch_size, replies_batc
 FROM campaign WHERE id = :campaign_id FOR UPDATE;
 
 -- name: save_campaign :exec --
--- positional: campaign_id, status, self_assign, batch_size, replies_batch_size, require_replies_handled, release_unhandled_after_minutes, texting_hours_start, texting_hours_end, sending_number, closing_margin_minutes, fallback_zone
 UPDATE campaign SET status = :status, self_assign = :self_assign, batch_size = :batch_size, replies_batch_size = :replies_batch_size,
        require_replies_handled = :require_replies_handled, release_unhandled_after_minutes = :release_unhandled_after_minutes?,
        texting_hours_start = :texting_hours_start, texting_hours_end = :texting_hours_end, sending_number = :sending_number?,
@@ -112,7 +108,6 @@ UPDATE campaign SET status = :status, self_assign = :self_assign, batch_size = :
 WHERE id = :campaign_id;
 
 -- name: add_texters :exec --
--- positional: campaign_id, user_ids, source
 INSERT INTO campaign_texter (campaign_id, user_id, joined_via)
 SELECT :campaign_id, u, :source FROM unnest(:user_ids::bigint[]) AS u
 ON CONFLICT DO NOTHING;
@@ -194,7 +189,6 @@ ORDER BY g.id;
 -- The optional status filters ride on the rows that index gives.
 
 -- name: page_of_holder :many --
--- positional: campaign_id, after_id, assignee_id, status, limit
 -- A texter's conversations (:assignee_id), in id order after :after_id: all they hold in the campaign, from
 -- conversation_assignee, then sorted, so it costs what the texter holds (an inbox has an index
 -- of its own: page_of_inbox). MATERIALIZED keeps the generic plan from walking a campaign-wide
@@ -211,7 +205,6 @@ ORDER BY v.id
 LIMIT :limit;
 
 -- name: page_of_inbox :many --
--- positional: campaign_id, after_id, assignee_id, status, limit
 -- A texter's inbox (:assignee_id): their conversations but those that only wait for the contact. The
 -- literal status test is what lets Postgres use conversation_inbox_page.
 SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,

@@ -3,7 +3,6 @@
 -- cannot deadlock. LIMIT NULL is Reassign All.
 
 -- name: source_of_texter :many --
--- positional: campaign_id, texter_id, statuses, limit
 SELECT id, assignee_id FROM conversation
 WHERE assignee_id = :texter_id AND campaign_id = :campaign_id AND status = ANY(:statuses::text[])
 ORDER BY id LIMIT :limit?
@@ -16,7 +15,6 @@ ORDER BY id LIMIT :limit?
 FOR UPDATE;
 
 -- name: source_every_sender :many --
--- positional: campaign_id, statuses, limit, keeps
 SELECT id, assignee_id FROM conversation
 WHERE campaign_id = :campaign_id AND assignee_id IS NOT NULL AND status = ANY(:statuses::text[])
   AND assignee_id IS DISTINCT FROM :keeps?::bigint
@@ -56,7 +54,6 @@ GROUP BY m.to_id;
 
 -- name: apply_moves :many --
 -- not null: id
--- positional: conversation_ids, holders, new_holders, operation, reason, actor_id
 -- Rows were locked above, in this transaction; the holder guard documents the expectation.
 SELECT id, to_id
 FROM move_conversations(:operation, :conversation_ids::bigint[], :holders::bigint[], :new_holders::bigint[], NULL, :reason, :actor_id)
@@ -64,7 +61,6 @@ ORDER BY id;
 
 -- name: non_texters :many --
 -- not null: id
--- positional: campaign_id, user_ids
 -- The ids in :user_ids that are not texters of campaign :campaign_id.
 SELECT u.id FROM unnest(:user_ids::bigint[]) AS u(id)
 WHERE NOT EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = :campaign_id AND t.user_id = u.id)
@@ -74,7 +70,6 @@ ORDER BY u.id;
 SELECT id, campaign_id, assignee_id, status FROM conversation WHERE id = :conversation_id FOR UPDATE;
 
 -- name: held_by :many --
--- positional: org_id, campaign_id, user_ids, statuses
 -- What people :user_ids hold in organization :org_id (only in campaign :campaign_id, unless NULL) with a status in :statuses,
 -- locked in id order, as the source_* queries lock.
 SELECT v.id, v.campaign_id, v.assignee_id FROM conversation v

@@ -17,9 +17,8 @@ import msgspec
 
 from shared.runtime.query_executor import Executor
 
-SOURCE_OF_TEXTER_SQL = """-- positional: campaign_id, texter_id, statuses, limit
-SELECT id, assignee_id FROM conversation
-WHERE assignee_id = $2 AND campaign_id = $1 AND status = ANY($3::text[])
+SOURCE_OF_TEXTER_SQL = """SELECT id, assignee_id FROM conversation
+WHERE assignee_id = $1 AND campaign_id = $2 AND status = ANY($3::text[])
 ORDER BY id LIMIT $4
 FOR UPDATE;"""
 
@@ -32,14 +31,14 @@ class SourceOfTexterRow(msgspec.Struct, frozen=True):
 async def source_of_texter(
     conn: Executor,
     *,
-    campaign_id: int,
     texter_id: int,
+    campaign_id: int,
     statuses: Sequence[str | None],
     limit: int | None,
 ) -> list[SourceOfTexterRow]:
     return [
         SourceOfTexterRow(*r)
-        for r in await conn.fetch(SOURCE_OF_TEXTER_SQL, campaign_id, texter_id, statuses, limit)
+        for r in await conn.fetch(SOURCE_OF_TEXTER_SQL, texter_id, campaign_id, statuses, limit)
     ]
 
 
@@ -63,11 +62,10 @@ async def source_unassigned(
     ]
 
 
-SOURCE_EVERY_SENDER_SQL = """-- positional: campaign_id, statuses, limit, keeps
-SELECT id, assignee_id FROM conversation
+SOURCE_EVERY_SENDER_SQL = """SELECT id, assignee_id FROM conversation
 WHERE campaign_id = $1 AND assignee_id IS NOT NULL AND status = ANY($2::text[])
-  AND assignee_id IS DISTINCT FROM $4::bigint
-ORDER BY id LIMIT $3
+  AND assignee_id IS DISTINCT FROM $3::bigint
+ORDER BY id LIMIT $4
 FOR UPDATE;"""
 
 
@@ -81,12 +79,12 @@ async def source_every_sender(
     *,
     campaign_id: int,
     statuses: Sequence[str | None],
-    limit: int | None,
     keeps: int | None,
+    limit: int | None,
 ) -> list[SourceEverySenderRow]:
     return [
         SourceEverySenderRow(*r)
-        for r in await conn.fetch(SOURCE_EVERY_SENDER_SQL, campaign_id, statuses, limit, keeps)
+        for r in await conn.fetch(SOURCE_EVERY_SENDER_SQL, campaign_id, statuses, keeps, limit)
     ]
 
 
@@ -157,10 +155,9 @@ async def reassign_evenly(
 
 
 APPLY_MOVES_SQL = """-- not null: id
--- positional: conversation_ids, holders, new_holders, operation, reason, actor_id
 -- Rows were locked above, in this transaction; the holder guard documents the expectation.
 SELECT id, to_id
-FROM move_conversations($4, $1::bigint[], $2::bigint[], $3::bigint[], NULL, $5, $6)
+FROM move_conversations($1, $2::bigint[], $3::bigint[], $4::bigint[], NULL, $5, $6)
 ORDER BY id;"""
 
 
@@ -172,26 +169,25 @@ class ApplyMovesRow(msgspec.Struct, frozen=True):
 async def apply_moves(
     conn: Executor,
     *,
+    operation: uuid.UUID,
     conversation_ids: Sequence[int | None],
     holders: Sequence[int | None],
     new_holders: Sequence[int | None],
-    operation: uuid.UUID,
     reason: str,
     actor_id: int,
 ) -> list[ApplyMovesRow]:
     return [
         ApplyMovesRow(*r)
         for r in await conn.fetch(
-            APPLY_MOVES_SQL, conversation_ids, holders, new_holders, operation, reason, actor_id
+            APPLY_MOVES_SQL, operation, conversation_ids, holders, new_holders, reason, actor_id
         )
     ]
 
 
 NON_TEXTERS_SQL = """-- not null: id
--- positional: campaign_id, user_ids
 -- The ids in :user_ids that are not texters of campaign :campaign_id.
-SELECT u.id FROM unnest($2::bigint[]) AS u(id)
-WHERE NOT EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = $1 AND t.user_id = u.id)
+SELECT u.id FROM unnest($1::bigint[]) AS u(id)
+WHERE NOT EXISTS (SELECT 1 FROM campaign_texter t WHERE t.campaign_id = $2 AND t.user_id = u.id)
 ORDER BY u.id;"""
 
 
@@ -200,9 +196,9 @@ class NonTextersRow(msgspec.Struct, frozen=True):
 
 
 async def non_texters(
-    conn: Executor, *, campaign_id: int, user_ids: Sequence[int | None]
+    conn: Executor, *, user_ids: Sequence[int | None], campaign_id: int
 ) -> list[NonTextersRow]:
-    return [NonTextersRow(*r) for r in await conn.fetch(NON_TEXTERS_SQL, campaign_id, user_ids)]
+    return [NonTextersRow(*r) for r in await conn.fetch(NON_TEXTERS_SQL, user_ids, campaign_id)]
 
 
 CONVERSATION_FOR_UPDATE_SQL = (
@@ -224,13 +220,12 @@ async def conversation_for_update(
     return None if record is None else ConversationForUpdateRow(*record)
 
 
-HELD_BY_SQL = """-- positional: org_id, campaign_id, user_ids, statuses
--- What people :user_ids hold in organization :org_id (only in campaign :campaign_id, unless NULL) with a status in :statuses,
+HELD_BY_SQL = """-- What people :user_ids hold in organization :org_id (only in campaign :campaign_id, unless NULL) with a status in :statuses,
 -- locked in id order, as the source_* queries lock.
 SELECT v.id, v.campaign_id, v.assignee_id FROM conversation v
 JOIN campaign c ON c.id = v.campaign_id
-WHERE v.assignee_id = ANY($3::bigint[]) AND c.org_id = $1
-  AND ($2::bigint IS NULL OR v.campaign_id = $2) AND v.status = ANY($4::text[])
+WHERE v.assignee_id = ANY($1::bigint[]) AND c.org_id = $2
+  AND ($3::bigint IS NULL OR v.campaign_id = $3) AND v.status = ANY($4::text[])
 ORDER BY v.id
 FOR UPDATE OF v;"""
 
@@ -244,12 +239,12 @@ class HeldByRow(msgspec.Struct, frozen=True):
 async def held_by(
     conn: Executor,
     *,
+    user_ids: Sequence[int | None],
     org_id: int,
     campaign_id: int | None,
-    user_ids: Sequence[int | None],
     statuses: Sequence[str | None],
 ) -> list[HeldByRow]:
     return [
         HeldByRow(*r)
-        for r in await conn.fetch(HELD_BY_SQL, org_id, campaign_id, user_ids, statuses)
+        for r in await conn.fetch(HELD_BY_SQL, user_ids, org_id, campaign_id, statuses)
     ]

@@ -20,12 +20,7 @@ from shared.contract.access_policy import NOT_FOR_OPERATOR, Access, Role, allows
 from shared.contract.errors import BatonError, forbidden, not_found
 from shared.runtime import access_queries
 from shared.runtime.database import Connection
-from shared.runtime.queries import load_queries
 from shared.runtime.tokens import Identity
-
-# For services/assigner's call sites until they move to shared/runtime/access_queries.py (issue
-# #32).
-QUERIES = load_queries("shared.runtime", "access.sql")
 
 
 @dataclass(frozen=True)

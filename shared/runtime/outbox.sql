@@ -1,5 +1,4 @@
 -- name: lease_pending :many --
--- positional: limit, lease_seconds, subject_prefixes
 -- Lease up to :limit unpublished rows for :lease_seconds seconds; rows another publisher holds are
 -- skipped. A row whose lease ran out may be on its stream already (the answer was lost before the
 -- mark): publishing it again is safe, the stream refuses a second message on the row's subject. In

@@ -16,8 +16,7 @@ import msgspec
 
 from shared.runtime.query_executor import Executor
 
-LEASE_PENDING_SQL = """-- positional: limit, lease_seconds, subject_prefixes
--- Lease up to :limit unpublished rows for :lease_seconds seconds; rows another publisher holds are
+LEASE_PENDING_SQL = """-- Lease up to :limit unpublished rows for :lease_seconds seconds; rows another publisher holds are
 -- skipped. A row whose lease ran out may be on its stream already (the answer was lost before the
 -- mark): publishing it again is safe, the stream refuses a second message on the row's subject. In
 -- id order: the publisher sends them in this order, so a stream receives one publisher's rows in
@@ -25,15 +24,15 @@ LEASE_PENDING_SQL = """-- positional: limit, lease_seconds, subject_prefixes
 -- opt-in 38 ms after it reached EVENTS reversed).
 WITH leased AS (
     UPDATE outbox o
-    SET lease_until = now() + make_interval(secs => $2)
+    SET lease_until = now() + make_interval(secs => $1)
     WHERE o.id IN (
         SELECT id FROM outbox
         WHERE published_at IS NULL AND (lease_until IS NULL OR lease_until < now())
           -- Only rows this publisher's NATS user may publish (:subject_prefixes: subject prefixes).
-          AND EXISTS (SELECT 1 FROM unnest($3::text[]) AS prefix
+          AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS prefix
                       WHERE starts_with(subject, prefix))
         ORDER BY id
-        LIMIT $1
+        LIMIT $3
         FOR UPDATE SKIP LOCKED
     )
     RETURNING o.id, o.subject, o.msg_id, o.payload
@@ -49,11 +48,11 @@ class LeasePendingRow(msgspec.Struct, frozen=True):
 
 
 async def lease_pending(
-    conn: Executor, *, limit: int, lease_seconds: float, subject_prefixes: Sequence[str | None]
+    conn: Executor, *, lease_seconds: float, subject_prefixes: Sequence[str | None], limit: int
 ) -> list[LeasePendingRow]:
     return [
         LeasePendingRow(*r)
-        for r in await conn.fetch(LEASE_PENDING_SQL, limit, lease_seconds, subject_prefixes)
+        for r in await conn.fetch(LEASE_PENDING_SQL, lease_seconds, subject_prefixes, limit)
     ]
 
 

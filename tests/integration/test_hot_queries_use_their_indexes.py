@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 
-from services.assigner.named_queries import CLAIMS
+from services.assigner import claims_queries as claims
+from services.sender import queries as sender
 from shared.contract import catalogue as api
-from shared.runtime.queries import load_queries
+from shared.runtime import outbox_queries as outbox
+from shared.runtime.query_executor import Executor, statement_of
 
-# The SQL each query sends, by name (the typed functions of `make queries` send the same text).
-SENDER = load_queries("services.sender")
-OUTBOX = load_queries("shared.runtime", "outbox.sql")
+# A typed query call, made on the executor it is given: the statement it sends is what is
+# explained (`statement_of`), with its parameters named as the service passes them.
+Call = Callable[[Executor], Awaitable[object]]
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +60,8 @@ async def _populate(pool: asyncpg.Pool) -> dict[str, int]:
     return {"campaign": campaigns[0], "texter": texter}
 
 
-async def _plan(pool: asyncpg.Pool, sql: str, *args: Any) -> str:
+async def _plan(pool: asyncpg.Pool, call: Call) -> str:
+    sql, args = await statement_of(call)
     async with pool.acquire() as conn, conn.transaction():
         # Plans must hold even where a sequential scan is not made artificially expensive.
         plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
@@ -85,9 +89,25 @@ async def _groups(pool: asyncpg.Pool, campaign: int) -> list[int]:
     return [r["zone_group"] for r in rows]
 
 
-def _one_claim(campaign: int, texter: int, groups: list[int], after: list[int]) -> tuple[Any, ...]:
-    """claim_initials' parameters for one texter's 300 rows (a batch of one claim)."""
-    return (campaign, [texter], 300, groups, after, [uuid.uuid4()], ["self_assign"], [1] * 300)
+def _one_claim(campaign: int, texter: int, groups: list[int], after: list[int]) -> Call:
+    """claim_initials for one texter's 300 rows (a batch of one claim)."""
+    return lambda conn: claims.claim_initials(
+        conn,
+        campaign_id=campaign,
+        texter_ids=[texter],
+        size=300,
+        zone_groups=groups,
+        after_ids=after,
+        operations=[uuid.uuid4()],
+        reasons=["self_assign"],
+        slots=[1] * 300,
+    )
+
+
+async def _explained(conn: asyncpg.Connection, call: Call) -> Any:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statement `call` sends, run on `conn`."""
+    sql, args = await statement_of(call)
+    return json.loads(await conn.fetchval("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, *args))
 
 
 @pytest.mark.parametrize(
@@ -106,14 +126,24 @@ async def test_assignment_queries_use_their_index(
     data = await _populate(pool)
     campaign, texter = data["campaign"], data["texter"]
     groups = await _groups(pool, campaign)
-    args: dict[str, tuple[Any, ...]] = {
+    calls: dict[str, Call] = {
         "claim_initials": _one_claim(campaign, texter, groups, [0] * len(groups)),
-        "claim_replies": (campaign, texter, 300, groups, uuid.uuid4(), "self_assign"),
-        "pooled_initials_groups": (campaign,),
-        "pooled_replies_groups": (campaign,),
-        "texters_pending": (campaign, [texter]),
-    }  # fmt: skip
-    plan = await _plan(pool, CLAIMS[query], *args[query])
+        "claim_replies": lambda c: claims.claim_replies(
+            c,
+            campaign_id=campaign,
+            texter_id=texter,
+            size=300,
+            open_groups=groups,
+            operation=uuid.uuid4(),
+            reason="self_assign",
+        ),
+        "pooled_initials_groups": lambda c: claims.pooled_initials_groups(c, campaign_id=campaign),
+        "pooled_replies_groups": lambda c: claims.pooled_replies_groups(c, campaign_id=campaign),
+        "texters_pending": lambda c: claims.texters_pending(
+            c, campaign_id=campaign, texter_ids=[texter]
+        ),
+    }
+    plan = await _plan(pool, calls[query])
     assert index in plan, plan
     assert "conversation" not in _seq_scanned(json.loads(plan))
 
@@ -125,7 +155,12 @@ async def test_outbox_lease_uses_the_pending_index(pool: asyncpg.Pool) -> None:
         api.CONVERSATIONS_ASSIGNED.subject,
     )
     await pool.execute("ANALYZE outbox")
-    plan = await _plan(pool, OUTBOX["lease_pending"], 500, 30.0, [f"{api.EVENTS_ROOT}."])
+    plan = await _plan(
+        pool,
+        lambda c: outbox.lease_pending(
+            c, limit=500, lease_seconds=30.0, subject_prefixes=[f"{api.EVENTS_ROOT}."]
+        ),
+    )
     assert "outbox_pending" in plan, plan
 
 
@@ -160,10 +195,7 @@ async def test_claim_scan_starts_at_the_cursor_not_at_the_campaign_start(
         await conn.execute("ANALYZE conversation")
         groups = await _groups(pool, campaign)
         async with conn.transaction():
-            plan = json.loads(await conn.fetchval(
-                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["claim_initials"],
-                *_one_claim(campaign, texter, groups, [cursor]),
-            ))  # fmt: skip
+            plan = await _explained(conn, _one_claim(campaign, texter, groups, [cursor]))
     scans = _index_scans(plan, "conversation_pool_initials")
     assert scans, plan
     # 300 live entries after the cursor fit in a handful of pages; 59,000 dead ones do not.
@@ -193,10 +225,7 @@ async def _claim_buffers(
     transaction = conn.transaction()
     await transaction.start()
     try:
-        plan = json.loads(await conn.fetchval(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["claim_initials"],
-            *_one_claim(campaign, texter, groups, [0] * len(groups)),
-        ))  # fmt: skip
+        plan = await _explained(conn, _one_claim(campaign, texter, groups, [0] * len(groups)))
         claimed = await conn.fetchval(
             "SELECT count(*) FROM conversation WHERE campaign_id = $1 AND assignee_id = $2",
             campaign, texter,
@@ -274,15 +303,27 @@ async def test_the_senders_batch_queries_probe_by_key_never_scan(
         "SELECT id FROM conversation WHERE campaign_id = $1 ORDER BY id LIMIT 8", data["campaign"])]  # fmt: skip
     texters = [data["texter"]] * len(ids)
     keys = [str(uuid.uuid4()) for _ in ids]
-    args: dict[str, tuple[Any, ...]] = {
-        "previous_sends": (texters, keys),
-        "conversations_for_send": (ids, texters),
-        "mark_sent": (ids[:4], ids[4:]),
-        "insert_outbounds": (ids, ["initial"] * len(ids), texters, ["Hi"] * len(ids), keys,
-                             [None] * len(ids)),
-    }  # fmt: skip
+    calls: dict[str, Call] = {
+        "previous_sends": lambda c: sender.previous_sends(
+            c, texter_ids=texters, idempotency_keys=keys
+        ),
+        "conversations_for_send": lambda c: sender.conversations_for_send(
+            c, conversation_ids=ids, caller_ids=texters
+        ),
+        "mark_sent": lambda c: sender.mark_sent(c, initials=ids[:4], replies=ids[4:]),
+        "insert_outbounds": lambda c: sender.insert_outbounds(
+            c,
+            conversation_ids=ids,
+            kinds=["initial"] * len(ids),
+            texter_ids=texters,
+            bodies=["Hi"] * len(ids),
+            idempotency_keys=keys,
+            our_numbers=[None] * len(ids),
+        ),
+    }
+    sql, args = await statement_of(calls[query])
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f"SET LOCAL plan_cache_mode = force_{plans}_plan")
-        plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + SENDER[query], *args[query])
+        plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
     scanned = _seq_scanned(json.loads(json.dumps(json.loads(plan))))
     assert not scanned & {"conversation", "message", "contact"}, (scanned, plan)

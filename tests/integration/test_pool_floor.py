@@ -13,9 +13,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.assigner.named_queries import CLAIMS
+from services.assigner import claims_queries as claims
 from services.assigner.pool_floor import EMPTY_POOL_FLOOR, PoolFloorKeeper
 from shared.contract import catalogue as api
+from shared.runtime.query_executor import statement_of
 from tests.support.baton_client import Baton, campaign_with_texters
 from tests.support.waiting import eventually
 
@@ -162,14 +163,15 @@ async def test_a_drained_campaigns_empty_pool_check_starts_at_the_floor(pool: as
         await _claim_all_but(conn, campaign, texter, 0)
     floor = await PoolFloorKeeper(pool).raise_floor(campaign)
     assert floor == EMPTY_POOL_FLOOR
-    explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIMS["pooled_initials_groups"]
+    sql, args = await statement_of(lambda c: claims.pooled_initials_groups(c, campaign_id=campaign))
+    explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql
     async with pool.acquire() as conn, conn.transaction():
-        plan: Any = json.loads(await conn.fetchval(explain, campaign))
+        plan: Any = json.loads(await conn.fetchval(explain, *args))
         # The same check had the floor never been raised.
         await conn.execute(
             "UPDATE campaign_zone_group SET pool_floor_id = 0 WHERE campaign_id = $1", campaign
         )
-        from_start: Any = json.loads(await conn.fetchval(explain, campaign))
+        from_start: Any = json.loads(await conn.fetchval(explain, *args))
     assert _blocks(plan) < 20, plan
     assert _blocks(from_start) > 100, from_start  # what every last request used to read
 

@@ -13,18 +13,16 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from services.reaper import queries as reaper_queries
 from services.reaper.service import DEFINITION as REAPER
 from services.reaper.settings import ReaperSettings
 from services.reaper.tallies import fold_tallies
 from shared.runtime.client import BatonClient
-from shared.runtime.queries import load_queries
 from shared.runtime.settings import CommonSettings
 from tests.support.baton_client import SIGNER, Baton
 from tests.support.services import running
 from tools.simulation.run import render, simulate
 from tools.simulation.scenario import Scenario
-
-REAPER_QUERIES = load_queries("services.reaper")
 
 pytestmark = pytest.mark.integration
 
@@ -170,8 +168,10 @@ async def test_concurrent_writers_folds_and_a_crash_mid_batch_leave_the_tally_ex
     async def release_all_along() -> None:
         while not stop.is_set():
             async with pool.acquire() as conn, conn.transaction():
-                await conn.fetch(REAPER_QUERIES["release_all_unhandled"], campaign, uuid.uuid4(),
-                                 None)  # fmt: skip
+                # An admin's "release all unhandled replies now", as the reaper serves it.
+                await reaper_queries.release_all_unhandled(
+                    conn, campaign_id=campaign, operation=uuid.uuid4(), actor_id=texters[0]
+                )
             await asyncio.sleep(0.02)
 
     async def crash_mid_batch() -> None:
