@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -32,11 +32,6 @@ class StoredCampaign(q.CampaignRow, frozen=True):
     @classmethod
     def of(cls, row: q.CampaignRow | q.CampaignForUpdateRow) -> StoredCampaign:
         return cls(**msgspec.structs.asdict(row))
-
-    def __getitem__(self, column: str) -> Any:
-        # Only while the modules of the other parts of #32 still read it by column name
-        # (`campaign[column]`): remove with the last such read.
-        return getattr(self, column)
 
 
 def campaign_view(row: StoredCampaign) -> s.Campaign:

@@ -8,10 +8,8 @@ where the campaign asks it, before requesting more).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol, Self
+from typing import Protocol
 
-import asyncpg
 import msgspec
 
 from shared.contract.error_codes import ErrorCode
@@ -20,8 +18,7 @@ from shared.runtime import access_queries
 from shared.runtime.database import Connection
 
 # What the rules read, as Protocols: the generated rows (claims_queries.py
-# `CampaignAndTexterLocksRow`, `TextersPendingRow`) satisfy them, and so do the structs below
-# that `.of()` builds from a Record for the call sites not yet moved to the typed queries.
+# `CampaignAndTexterLocksRow`, `TextersPendingRow`) satisfy them, and so do the structs below.
 
 
 class CampaignColumns(Protocol):
@@ -57,15 +54,7 @@ class HoldingColumns(Protocol):
     def team_max_request_size(self) -> int | None: ...
 
 
-class _Row(msgspec.Struct, frozen=True):
-    @classmethod
-    def of(cls, row: asyncpg.Record | Mapping[str, Any]) -> Self:
-        """From a query's row (its other columns ignored); a column missing or of another type
-        fails here, loudly."""
-        return msgspec.convert(dict(row), cls)
-
-
-class CampaignState(_Row, frozen=True):
+class CampaignState(msgspec.Struct, frozen=True):
     """What every request checks of a campaign (claims.sql `campaign_and_texter_locks`,
     approvals.sql `request_gate`)."""
 
@@ -83,7 +72,7 @@ class ClaimCampaign(CampaignState, frozen=True):
     replies_batch_size: int
 
 
-class TexterHolding(_Row, frozen=True):
+class TexterHolding(msgspec.Struct, frozen=True):
     """One texter of claims.sql `texters_pending`: on the campaign or not, what they still hold
     that blocks a new batch, and what their team on it allows (None: no team)."""
 

@@ -104,7 +104,7 @@ class Exports:
             name = f"campaign-{request.campaign_id}-{request.kind}-{started:%Y%m%dT%H%M%S%f}.csv"
             row = await q.start_export(
                 conn,
-                org_id=campaign["org_id"],
+                org_id=campaign.org_id,
                 campaign_id=request.campaign_id,
                 user_id=caller.user_id,
                 kind=request.kind,

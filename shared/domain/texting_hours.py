@@ -17,7 +17,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 # When nothing names a zone (an unknown number, no fallback): the strictest US one.
@@ -134,12 +134,6 @@ def next_opening(now: datetime, zones: Sequence[str], hours: Hours) -> Opening |
     return None
 
 
-class Row(Protocol):
-    """A database row read by column name (an asyncpg Record)."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
-
-
 class HoursColumns(Protocol):
     """A typed row with a campaign's hours (a generated query row: `make queries`)."""
 
@@ -159,18 +153,6 @@ class CampaignHours:
 
     hours: Hours
     fallback_zone: str | None = None
-
-    @classmethod
-    def of(cls, campaign: Row) -> CampaignHours:
-        """From a campaign row (texting_hours_start/_end, closing_margin_minutes, fallback_zone)."""
-        return cls(
-            Hours(
-                campaign["texting_hours_start"],
-                campaign["texting_hours_end"],
-                campaign["closing_margin_minutes"],
-            ),
-            campaign["fallback_zone"],
-        )
 
     @classmethod
     def of_row(cls, row: HoursColumns) -> CampaignHours:
