@@ -39,8 +39,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.bridge import queries as q
 from services.bridge.lanes import Lanes
-from services.bridge.named_queries import QUERIES
 from services.bridge.provider import (
     Accepted,
     Provider,
@@ -140,9 +140,9 @@ class Outbound:
         return self._rates.get(number, self._default_rate)
 
     async def _refresh_rates(self) -> None:
-        rows = await self._pool.fetch(QUERIES["number_rates"])
+        rows = await q.number_rates(self._pool)
         pool = self._rates[POOL_LANE]
-        self._rates = {row["phone"]: float(row["rate_per_second"]) for row in rows}
+        self._rates = {row.phone: float(row.rate_per_second) for row in rows}
         self._rates[POOL_LANE] = pool
 
     async def _bind(self) -> JetStreamContext.PullSubscription:
@@ -210,16 +210,15 @@ class Outbound:
         now = time.monotonic()
         known = self._org_numbers.get(text.org_id)
         if known is None or now - known[0] > ORG_NUMBERS_SECONDS:
-            row = await self._pool.fetchrow(
-                QUERIES["org_numbers_held"],
-                text.org_id,
-                self._provider.name,
-                self._provider.account,
+            row = await q.org_numbers_held(
+                self._pool,
+                provider=self._provider.name,
+                account=self._provider.account,
+                org_id=text.org_id,
             )
-            assert row is not None  # an aggregate: always one row
-            if not row["synced"]:
+            if not row.synced:
                 return False, None
-            phones = list(row["phones"])
+            phones = list(row.phones)
             if not phones:  # not remembered: a number added a moment later is used at once
                 return True, None
             known = (now, phones)
@@ -253,56 +252,60 @@ class Outbound:
                 error=str(exc) or type(exc).__name__,
             )
             with contextlib.suppress(Exception):
-                await self._pool.execute(QUERIES["release_lease"], held.text.message_id)
+                await q.release_lease(self._pool, message_id=held.text.message_id)
             with contextlib.suppress(Exception):
                 await held.msg.nak(delay=_retry_delay(held.msg))
 
     async def settle(self, text: OutboundSms, msg: Msg, lane: str) -> None:
         provider = self._provider
-        row = await self._pool.fetchrow(
-            QUERIES["take_attempt"],
-            text.message_id,
-            provider.name,
-            provider.account,
-            text.to,
-            text.from_number,
-            self._lease,
+        row = await q.take_attempt(
+            self._pool,
+            message_id=text.message_id,
+            provider=provider.name,
+            account=provider.account,
+            to_number=text.to,
+            from_number=text.from_number,
+            lease_seconds=self._lease,
         )
         if row is None:  # another replica holds it; it settles it, or its lease runs out
             await msg.nak(delay=self._lease)
             return
-        if row["state"] == "sent":
-            await self._sent(text, msg, Accepted(row["provider_message_id"], text.from_number))
+        if row.state == "sent":
+            # A sent row always names its provider id (mark_sent sets both).
+            assert row.provider_message_id is not None
+            await self._sent(text, msg, Accepted(row.provider_message_id, text.from_number))
             return
-        if row["state"] == "failed":
-            await self._failed(text, msg, row["error_code"])
+        if row.state == "failed":
+            await self._failed(text, msg, row.error_code)
             return
-        if row["from_number"] is not None and row["from_number"] != text.from_number:
+        if row.from_number is not None and row.from_number != text.from_number:
             # Chosen for an earlier attempt from a list that has changed since: that number is
             # the one the text may have gone from, and is looked up and sent from.
-            text = msgspec.structs.replace(text, from_number=row["from_number"])
+            text = msgspec.structs.replace(text, from_number=row.from_number)
         if text.from_number is None and not provider.picks_numbers:
             # Nothing to send from: real Twilio refuses an empty MessagingServiceSid, so it is
             # not asked.
             TEXTS.labels(provider.name, "failed", NO_SENDING_NUMBER).inc()
-            await self._pool.execute(QUERIES["mark_failed"], text.message_id, NO_SENDING_NUMBER)
+            await q.mark_failed(self._pool, code=NO_SENDING_NUMBER, message_id=text.message_id)
             await self._failed(text, msg, NO_SENDING_NUMBER)
             return
         failpoints.reached("bridge-outbound:after_attempt_taken")
-        if not row["fresh"] and row["state"] == "begun" and row["calls"] > 0:
+        if not row.fresh and row.state == "begun" and row.calls > 0:
             # A provider's message list may lag a just-taken text: looked up only once the last
             # call is old enough to be listed.
-            since_call = row["since_call"]
+            since_call = row.since_call
             if since_call is not None and since_call < self._lookup_after:
-                await self._pool.execute(QUERIES["release_lease"], text.message_id)
+                await q.release_lease(self._pool, message_id=text.message_id)
                 await msg.nak(delay=self._lookup_after - since_call)
                 return
-            found = await self._timed("find", provider.find(text, row["first_call_at"]))
+            # A row with calls counted has its first call's time (take_attempt, mark_calling).
+            assert row.first_call_at is not None
+            found = await self._timed("find", provider.find(text, row.first_call_at))
             if found is not None:
                 await self._record_sent(text, msg, found)
                 return
-        if not row["fresh"]:  # a new row has its call counted already
-            await self._pool.fetchval(QUERIES["mark_calling"], text.message_id)
+        if not row.fresh:  # a new row has its call counted already
+            await q.mark_calling(self._pool, message_id=text.message_id)
         # The number's slot is taken last, right before the call: no database wait lies between
         # the two to bunch a number's calls together.
         await self._lanes.slot(lane)
@@ -316,7 +319,7 @@ class Outbound:
         except ProviderUnreachableError as exc:
             TEXTS.labels(provider.name, "retried", "unreachable").inc()
             log.warning("provider_unreachable", message_id=text.message_id, error=str(exc))
-            await self._pool.execute(QUERIES["release_lease"], text.message_id)
+            await q.release_lease(self._pool, message_id=text.message_id)
             await msg.nak(delay=_retry_delay(msg))
             return
         failpoints.reached("bridge-outbound:after_provider_accepted")
@@ -333,8 +336,10 @@ class Outbound:
             )
 
     async def _record_sent(self, text: OutboundSms, msg: Msg, accepted: Accepted) -> None:
-        await self._pool.execute(
-            QUERIES["mark_sent"], text.message_id, accepted.provider_message_id
+        await q.mark_sent(
+            self._pool,
+            provider_message_id=accepted.provider_message_id,
+            message_id=text.message_id,
         )
         failpoints.reached("bridge-outbound:after_sent_recorded")
         TEXTS.labels(self._provider.name, "sent", "").inc()
@@ -359,20 +364,21 @@ class Outbound:
             CREDENTIALS_REFUSED.labels(name).set(1)
             TEXTS.labels(name, "retried", outcome.code).inc()
             log.error("provider_credentials_refused", provider=name, code=outcome.code)
-            await self._pool.execute(QUERIES["mark_refused"], text.message_id, outcome.code)
+            await q.mark_refused(self._pool, code=outcome.code, message_id=text.message_id)
             await msg.nak(delay=_retry_delay(msg))
             return
         if outcome.kind == "retry":
             TEXTS.labels(name, "retried", outcome.code).inc()
-            query = "release_lease" if outcome.maybe_taken else "mark_refused"
-            args = (text.message_id,) if outcome.maybe_taken else (text.message_id, outcome.code)
-            await self._pool.execute(QUERIES[query], *args)
+            if outcome.maybe_taken:  # the text may be at the provider: looked up next time
+                await q.release_lease(self._pool, message_id=text.message_id)
+            else:
+                await q.mark_refused(self._pool, code=outcome.code, message_id=text.message_id)
             await msg.nak(delay=_retry_delay(msg))
             return
         if not outcome.known:
             UNKNOWN_CODES.labels(name, outcome.code).inc()
         TEXTS.labels(name, "failed", outcome.code).inc()
-        await self._pool.execute(QUERIES["mark_failed"], text.message_id, outcome.code)
+        await q.mark_failed(self._pool, code=outcome.code, message_id=text.message_id)
         await self._failed(text, msg, outcome.code)
 
     async def _failed(self, text: OutboundSms, msg: Msg, code: str | None) -> None:
