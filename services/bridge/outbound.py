@@ -3,7 +3,7 @@
 Each text taken from the stream goes through these steps; a bridge killed between any two (the
 crash points named below) leaves Postgres saying what a restarted one, or another replica, does:
 
-1. `take_attempt`: the text's attempt row is created, counting its first call (or the lease on
+1. `take_attempts`: the text's attempt row is created, counting its first call (or the lease on
    an existing row is taken), create-only on `message_id`. No lease: another replica holds the
    text; it comes back later.
 2. A row already `sent` or `failed`: its receipt is published again and the text acked. A row
@@ -20,6 +20,15 @@ crash points named below) leaves Postgres saying what a restarted one, or anothe
 
 Acks come only after the provider has answered for good and the receipt is on INBOUND; the
 receipt's Nats-Msg-Id (`{provider message id}:sent`) makes a second copy of it harmless.
+
+Steps 1 and 4 are group commits (shared/runtime/batch_writers.py, as the sender's sends): the
+texts taken at one moment share one `take_attempts` statement, and the texts the provider accepted
+at one moment one `mark_sent`. A text waits for its own batch's commit before its next step, so
+each text passes the steps above in order and a crash point sees what it saw one text at a time;
+a batch that fails fails each of its texts, which come back as when their own statement failed.
+At low load a batch is one text and waits for nothing; under load the texts per statement grow
+while the statements per second stay near the writers' count (a statement of one text cost the
+bridge two round trips on the pool: the statement and the connection's reset).
 """
 
 from __future__ import annotations
@@ -28,8 +37,9 @@ import asyncio
 import contextlib
 import time
 import zlib
+from collections import deque
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
@@ -52,6 +62,7 @@ from shared.contract.schemas.messaging import DeadLetter, OutboundSms, Receipt
 from shared.domain.provider_codes import NO_SENDING_NUMBER
 from shared.runtime import failpoints
 from shared.runtime.backoff import Backoff
+from shared.runtime.batch_writers import BatchWriters, fail_every, take_distinct
 from shared.runtime.jetstream import ConsumerSpec
 from shared.runtime.pull_worker import rebound_after_errors
 
@@ -101,12 +112,44 @@ POOL_LANE = "pool"
 # How long an organization's numbers held by the account are remembered for texts without one.
 ORG_NUMBERS_SECONDS = 30.0
 RATES_REFRESH_SECONDS = 30.0
+# Texts per group-committed statement at most (one fetch's worth): bounds a statement's rows and
+# how long it holds their locks.
+ATTEMPT_BATCH = 256
+# Statements of each kind in flight at once, each on a connection of the pool.
+ATTEMPT_WRITERS = 2
+ATTEMPT_BATCH_SIZE = Histogram(
+    "baton_bridge_attempt_batch_size",
+    "Texts whose attempt rows one statement took or marked sent, by statement.",
+    ["statement"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 
 
 @dataclass(frozen=True)
 class Held:
     text: OutboundSms
     msg: Msg
+
+
+@dataclass
+class _Taking:
+    """A text waiting for its attempt row: the row, or None when another replica holds it."""
+
+    text: OutboundSms
+    answer: asyncio.Future[q.TakeAttemptsRow | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass
+class _Marking:
+    """A text the provider accepted, waiting for its `sent` to be recorded."""
+
+    message_id: int
+    provider_message_id: str
+    answer: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class Outbound:
@@ -135,6 +178,8 @@ class Outbound:
         self._lookup_after = lookup_after_seconds
         self._batch = fetch_batch
         self._lanes: Lanes[Held] = Lanes(self._send, self._rate_for, backlog_seconds)
+        self._taking = BatchWriters(self._next_takes, self._take_attempts, ATTEMPT_WRITERS)
+        self._marking = BatchWriters(self._next_marks, self._mark_sent, ATTEMPT_WRITERS)
 
     def _rate_for(self, number: str) -> float:
         return self._rates.get(number, self._default_rate)
@@ -256,17 +301,56 @@ class Outbound:
             with contextlib.suppress(Exception):
                 await held.msg.nak(delay=_retry_delay(held.msg))
 
+    @staticmethod
+    def _next_takes(waiting: deque[_Taking]) -> list[_Taking]:
+        # One row per text in a statement: a text twice (taken again while in hand) waits.
+        return take_distinct(waiting, ATTEMPT_BATCH, lambda taking: taking.text.message_id)
+
+    async def _take_attempts(self, batch: list[_Taking]) -> None:
+        try:
+            rows = await q.take_attempts(
+                self._pool,
+                provider=self._provider.name,
+                account=self._provider.account,
+                lease_seconds=self._lease,
+                message_ids=[t.text.message_id for t in batch],
+                to_numbers=[t.text.to for t in batch],
+                from_numbers=[t.text.from_number for t in batch],
+            )
+        except Exception as exc:
+            fail_every(batch, exc)
+            return
+        ATTEMPT_BATCH_SIZE.labels("take_attempts").observe(len(batch))
+        by_id = {row.message_id: row for row in rows}
+        for taking in batch:
+            if not taking.answer.done():
+                taking.answer.set_result(by_id.get(taking.text.message_id))
+
+    @staticmethod
+    def _next_marks(waiting: deque[_Marking]) -> list[_Marking]:
+        return take_distinct(waiting, ATTEMPT_BATCH, lambda marking: marking.message_id)
+
+    async def _mark_sent(self, batch: list[_Marking]) -> None:
+        try:
+            await q.mark_sent(
+                self._pool,
+                message_ids=[m.message_id for m in batch],
+                provider_message_ids=[m.provider_message_id for m in batch],
+            )
+        except Exception as exc:
+            fail_every(batch, exc)
+            return
+        ATTEMPT_BATCH_SIZE.labels("mark_sent").observe(len(batch))
+        for marking in batch:
+            if not marking.answer.done():
+                marking.answer.set_result(None)
+
     async def settle(self, text: OutboundSms, msg: Msg, lane: str) -> None:
         provider = self._provider
-        row = await q.take_attempt(
-            self._pool,
-            message_id=text.message_id,
-            provider=provider.name,
-            account=provider.account,
-            to_number=text.to,
-            from_number=text.from_number,
-            lease_seconds=self._lease,
-        )
+        taking = _Taking(text)
+        self._taking.submit(taking)
+        # Shielded: a text cancelled at shutdown does not cancel the statement it shares.
+        row = await asyncio.shield(taking.answer)
         if row is None:  # another replica holds it; it settles it, or its lease runs out
             await msg.nak(delay=self._lease)
             return
@@ -336,11 +420,9 @@ class Outbound:
             )
 
     async def _record_sent(self, text: OutboundSms, msg: Msg, accepted: Accepted) -> None:
-        await q.mark_sent(
-            self._pool,
-            provider_message_id=accepted.provider_message_id,
-            message_id=text.message_id,
-        )
+        marking = _Marking(text.message_id, accepted.provider_message_id)
+        self._marking.submit(marking)
+        await asyncio.shield(marking.answer)
         failpoints.reached("bridge-outbound:after_sent_recorded")
         TEXTS.labels(self._provider.name, "sent", "").inc()
         await self._sent(text, msg, accepted)

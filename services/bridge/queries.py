@@ -17,23 +17,31 @@ import msgspec
 
 from shared.runtime.query_executor import Executor
 
-TAKE_ATTEMPT_SQL = """-- Creates the text's attempt, or takes the lease on the one there is when it has run out (or the
--- attempt is settled: its receipt is only published again). No row back: another replica holds
--- the text now. A new row counts its first call already (one commit fewer per text): whoever
--- takes the text after a crash looks it up first, whether that call was made or not.
+TAKE_ATTEMPTS_SQL = """-- Creates each text's attempt, or takes the lease on the one there is when it has run out (or the
+-- attempt is settled: its receipt is only published again). A text with no row back: another
+-- replica holds it now. A new row counts its first call already (one commit fewer per text):
+-- whoever takes the text after a crash looks it up first, whether that call was made or not.
+-- The texts taken at one moment share the statement (a group commit, as the sender's sends); the
+-- rows are locked in message_id order, so two statements sharing a text wait, never deadlock.
 -- `fresh`: the row was created just now (River's `xmax = 0`).
--- not null: fresh
+-- not null: message_id, fresh
 INSERT INTO bridge_attempt AS a (message_id, provider, account, to_number, from_number,
                                  leased_until, calls, first_call_at, last_call_at)
-VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), 1, now(), now())
+SELECT t.message_id, $1, $2, t.to_number, t.from_number,
+       now() + make_interval(secs => $3), 1, now(), now()
+FROM unnest($4::bigint[], $5::text[], $6::text[])
+     AS t(message_id, to_number, from_number)
+ORDER BY t.message_id
 ON CONFLICT (message_id) DO UPDATE
-    SET leased_until = now() + make_interval(secs => $6), updated_at = now()
+    SET leased_until = now() + make_interval(secs => $3), updated_at = now()
     WHERE a.leased_until < now() OR a.state IN ('sent', 'failed')
-RETURNING state, provider_message_id, error_code, calls, first_call_at, a.from_number,
-          extract(epoch FROM now() - a.last_call_at)::float8 AS since_call, (xmax = 0) AS fresh;"""
+RETURNING a.message_id, state, provider_message_id, error_code, calls, first_call_at,
+          a.from_number, extract(epoch FROM now() - a.last_call_at)::float8 AS since_call,
+          (xmax = 0) AS fresh;"""
 
 
-class TakeAttemptRow(msgspec.Struct, frozen=True):
+class TakeAttemptsRow(msgspec.Struct, frozen=True):
+    message_id: int
     state: str
     provider_message_id: str | None
     error_code: str | None
@@ -44,20 +52,28 @@ class TakeAttemptRow(msgspec.Struct, frozen=True):
     fresh: bool
 
 
-async def take_attempt(
+async def take_attempts(
     conn: Executor,
     *,
-    message_id: int,
     provider: str,
     account: str,
-    to_number: str,
-    from_number: str | None,
     lease_seconds: float,
-) -> TakeAttemptRow | None:
-    record = await conn.fetchrow(
-        TAKE_ATTEMPT_SQL, message_id, provider, account, to_number, from_number, lease_seconds
-    )
-    return None if record is None else TakeAttemptRow(*record)
+    message_ids: Sequence[int | None],
+    to_numbers: Sequence[str | None],
+    from_numbers: Sequence[str | None],
+) -> list[TakeAttemptsRow]:
+    return [
+        TakeAttemptsRow(*r)
+        for r in await conn.fetch(
+            TAKE_ATTEMPTS_SQL,
+            provider,
+            account,
+            lease_seconds,
+            message_ids,
+            to_numbers,
+            from_numbers,
+        )
+    ]
 
 
 MARK_CALLING_SQL = """-- Recorded before each provider call: a call that may have been made is never forgotten.
@@ -73,13 +89,20 @@ async def mark_calling(conn: Executor, *, message_id: int) -> datetime.datetime 
     return value
 
 
-MARK_SENT_SQL = """UPDATE bridge_attempt
-SET state = 'sent', provider_message_id = $1, error_code = NULL, updated_at = now()
-WHERE message_id = $2 AND state IN ('begun', 'refused');"""
+MARK_SENT_SQL = """-- The texts the provider accepted, each with its namespaced id; those answered at one moment
+-- share the statement.
+UPDATE bridge_attempt a
+SET state = 'sent', provider_message_id = t.provider_message_id, error_code = NULL,
+    updated_at = now()
+FROM unnest($1::bigint[], $2::text[])
+     AS t(message_id, provider_message_id)
+WHERE a.message_id = t.message_id AND a.state IN ('begun', 'refused');"""
 
 
-async def mark_sent(conn: Executor, *, provider_message_id: str, message_id: int) -> str:
-    return await conn.execute(MARK_SENT_SQL, provider_message_id, message_id)
+async def mark_sent(
+    conn: Executor, *, message_ids: Sequence[int | None], provider_message_ids: Sequence[str | None]
+) -> str:
+    return await conn.execute(MARK_SENT_SQL, message_ids, provider_message_ids)
 
 
 MARK_REFUSED_SQL = """-- The provider answered and did not take the text (429, 5xx): a later call cannot double it.

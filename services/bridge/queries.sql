@@ -1,20 +1,27 @@
 -- The bridge's named queries: its attempt records (migration 0013) and sending numbers' rates.
 
--- name: take_attempt :maybe --
--- Creates the text's attempt, or takes the lease on the one there is when it has run out (or the
--- attempt is settled: its receipt is only published again). No row back: another replica holds
--- the text now. A new row counts its first call already (one commit fewer per text): whoever
--- takes the text after a crash looks it up first, whether that call was made or not.
+-- name: take_attempts :many --
+-- Creates each text's attempt, or takes the lease on the one there is when it has run out (or the
+-- attempt is settled: its receipt is only published again). A text with no row back: another
+-- replica holds it now. A new row counts its first call already (one commit fewer per text):
+-- whoever takes the text after a crash looks it up first, whether that call was made or not.
+-- The texts taken at one moment share the statement (a group commit, as the sender's sends); the
+-- rows are locked in message_id order, so two statements sharing a text wait, never deadlock.
 -- `fresh`: the row was created just now (River's `xmax = 0`).
--- not null: fresh
+-- not null: message_id, fresh
 INSERT INTO bridge_attempt AS a (message_id, provider, account, to_number, from_number,
                                  leased_until, calls, first_call_at, last_call_at)
-VALUES (:message_id, :provider, :account, :to_number, :from_number?, now() + make_interval(secs => :lease_seconds), 1, now(), now())
+SELECT t.message_id, :provider, :account, t.to_number, t.from_number,
+       now() + make_interval(secs => :lease_seconds), 1, now(), now()
+FROM unnest(:message_ids::bigint[], :to_numbers::text[], :from_numbers::text[])
+     AS t(message_id, to_number, from_number)
+ORDER BY t.message_id
 ON CONFLICT (message_id) DO UPDATE
     SET leased_until = now() + make_interval(secs => :lease_seconds), updated_at = now()
     WHERE a.leased_until < now() OR a.state IN ('sent', 'failed')
-RETURNING state, provider_message_id, error_code, calls, first_call_at, a.from_number,
-          extract(epoch FROM now() - a.last_call_at)::float8 AS since_call, (xmax = 0) AS fresh;
+RETURNING a.message_id, state, provider_message_id, error_code, calls, first_call_at,
+          a.from_number, extract(epoch FROM now() - a.last_call_at)::float8 AS since_call,
+          (xmax = 0) AS fresh;
 
 -- name: mark_calling :scalar --
 -- Recorded before each provider call: a call that may have been made is never forgotten.
@@ -25,9 +32,14 @@ WHERE message_id = :message_id AND state IN ('begun', 'refused')
 RETURNING first_call_at;
 
 -- name: mark_sent :exec --
-UPDATE bridge_attempt
-SET state = 'sent', provider_message_id = :provider_message_id, error_code = NULL, updated_at = now()
-WHERE message_id = :message_id AND state IN ('begun', 'refused');
+-- The texts the provider accepted, each with its namespaced id; those answered at one moment
+-- share the statement.
+UPDATE bridge_attempt a
+SET state = 'sent', provider_message_id = t.provider_message_id, error_code = NULL,
+    updated_at = now()
+FROM unnest(:message_ids::bigint[], :provider_message_ids::text[])
+     AS t(message_id, provider_message_id)
+WHERE a.message_id = t.message_id AND a.state IN ('begun', 'refused');
 
 -- name: mark_refused :exec --
 -- The provider answered and did not take the text (429, 5xx): a later call cannot double it.
