@@ -2,10 +2,14 @@
 bridge process and its provider's SDK (Twilio's, or Telnyx's with `--provider telnyx`) over HTTP
 to the simulator, and each number's rate as the simulator saw it.
 
-Two runs on servers of their own: many numbers at a few texts/s each (the throughput aim: 3,000
+Runs on servers of their own: many numbers at a few texts/s each (the throughput aim: 3,000
 texts/s across 1,000 numbers at 3 texts/s), and 100 numbers at the default rate of 1 text/s (each
 number held to it). Texts are published on OUTBOUND as the sender's outbox publishes them; the
-sender's own rate is bench.messaging's.
+sender's own rate is bench.messaging's. This one client publishes about as fast as the bridge
+sends, so `many_numbers_from_backlog` publishes every text before the bridge starts: the bridge's
+own pace, from its start. Each run also says the bridge's CPU time per text (`bridge_cpu_ms_per_
+text`): on a machine shared with other work, a rate says as much about the other work as about
+the bridge, its cost per text far less.
 
     python -m bench.bridge --numbers 1000 --rate 3 --seconds 5 [--provider telnyx]
 """
@@ -27,7 +31,14 @@ import msgspec
 import nats
 
 from bench.messaging import build
-from bench.support import auth_headers, latency_summary, servers, service, write_results
+from bench.support import (
+    auth_headers,
+    cpu_seconds,
+    latency_summary,
+    servers,
+    service,
+    write_results,
+)
 from shared.contract import catalogue as api
 from shared.contract.schemas.messaging import OutboundSms
 from shared.runtime.jetstream import declare_all
@@ -63,8 +74,18 @@ def _most_in_a_second(times: list[float]) -> int:
 
 
 async def run(
-    nats_url: str, database_url: str, numbers: int, rate: float, seconds: float, provider: str
+    nats_url: str,
+    database_url: str,
+    numbers: int,
+    rate: float,
+    seconds: float,
+    provider: str,
+    *,
+    from_backlog: bool = False,
 ) -> dict[str, Any]:
+    """`from_backlog`: every text is on the stream before the bridge starts, and the time runs
+    from its start; else the texts are published while it runs, and the time runs from the
+    first."""
     per_number = max(1, int(rate * seconds))
     async with simulated(provider) as (sim, own):
         settings = {
@@ -75,15 +96,16 @@ async def run(
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         await declare_all(js)
-        with service("bridge", database_url, nats_url, **settings):
-            texts = [
-                OutboundSms(message_id=n * per_number + i + 1, conversation_id=1, campaign_id=1,
-                            org_id=1, to=f"+1202{(n * per_number + i) % 10_000_000:07d}",
-                            from_number=f"+1415{n:07d}", body=f"Text {n}-{i}", kind="initial")
-                for i in range(per_number) for n in range(numbers)
-            ]  # fmt: skip
-            published: dict[str, float] = {}
-            started = time.monotonic()
+        texts = [
+            OutboundSms(message_id=n * per_number + i + 1, conversation_id=1, campaign_id=1,
+                        org_id=1, to=f"+1202{(n * per_number + i) % 10_000_000:07d}",
+                        from_number=f"+1415{n:07d}", body=f"Text {n}-{i}", kind="initial")
+            for i in range(per_number) for n in range(numbers)
+        ]  # fmt: skip
+        published: dict[str, float] = {}
+
+        async def publish() -> float:
+            began = time.monotonic()
             for chunk in range(0, len(texts), 500):  # as fast as this one client can
                 for text in texts[chunk : chunk + 500]:
                     published[text.body] = time.monotonic()
@@ -91,10 +113,18 @@ async def run(
                     js.publish(api.OUTBOUND_SMS.at(str(t.message_id)), msgspec.json.encode(t),
                                headers={"Nats-Msg-Id": str(t.message_id)})
                     for t in texts[chunk : chunk + 500]))  # fmt: skip
-            publish_seconds = time.monotonic() - started
+            return time.monotonic() - began
+
+        publish_seconds = await publish() if from_backlog else 0.0
+        with service("bridge", database_url, nats_url, **settings) as bridge:
+            cpu_before = cpu_seconds(bridge.pid)
+            started = time.monotonic()
+            if not from_backlog:
+                publish_seconds = await publish()
             deadline = time.monotonic() + seconds * 10 + 120
             while len(sim.arrivals) < len(texts) and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
+            bridge_cpu = cpu_seconds(bridge.pid) - cpu_before
         await nc.close()
     arrivals: list[Any] = list(sim.arrivals)
     elapsed = max(a.monotonic for a in arrivals) - started
@@ -110,12 +140,14 @@ async def run(
         "publish_seconds": round(publish_seconds, 2),
         "texts_per_second": round(len(arrivals) / elapsed, 1),
         "aim_texts_per_second": numbers * rate,
+        "bridge_cpu_ms_per_text": round(bridge_cpu * 1000 / len(arrivals), 3),
         "most_from_one_number_in_any_second": most,
         # The closest two texts of one number came, against 1 / rate: the pacing as the
         # provider saw it (the HTTP calls' own jitter included).
         "smallest_gap_seconds": round(min(gaps), 3) if gaps else None,
         "gap_aim_seconds": round(1 / rate, 3),
-        "publish_to_accepted": latency_summary(
+        # From the backlog: the time on the stream before the bridge started, mostly.
+        "publish_to_accepted": None if from_backlog else latency_summary(
             [a.monotonic - published[a.body] for a in arrivals]),
     }  # fmt: skip
 
@@ -144,7 +176,8 @@ async def through_the_sender(
             **own, "bridge_default_rate": "1000", "bridge_http_port": "0", "db_pool_max": "20",
         }  # fmt: skip
         with service("sender", database_url, nats_url), \
-                service("bridge", database_url, nats_url, **settings):  # fmt: skip
+                service("bridge", database_url, nats_url, **settings) as bridge:  # fmt: skip
+            cpu_before = cpu_seconds(bridge.pid)
             nc = await nats.connect(nats_url)
             asked: dict[str, float] = {}
             answered: list[float] = []
@@ -165,6 +198,7 @@ async def through_the_sender(
             deadline = time.monotonic() + 300
             while len(sim.arrivals) < messages and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
+            bridge_cpu = cpu_seconds(bridge.pid) - cpu_before
             await nc.close()
     accepted = [a.monotonic - asked[a.to] for a in sim.arrivals]
     return {
@@ -172,6 +206,7 @@ async def through_the_sender(
         "sender_texts_per_second": round(messages / (requests_done - began), 1),
         "bridge_texts_per_second": round(
             len(sim.arrivals) / (max(a.monotonic for a in sim.arrivals) - began), 1),
+        "bridge_cpu_ms_per_text": round(bridge_cpu * 1000 / len(sim.arrivals), 3),
         "request_to_sender_answer": latency_summary(answered),
         "request_to_provider_accepted": latency_summary(accepted),
     }  # fmt: skip
@@ -185,12 +220,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             found.nats_url, found.database_url, args.sender_texts, args.provider
         )
     print("through_the_sender", figures["through_the_sender"], flush=True)
-    for label, numbers, rate in (("many_numbers", args.numbers, args.rate),
-                                 ("default_rate", 100, 1.0)):  # fmt: skip
+    for label, numbers, rate, from_backlog in (
+            ("many_numbers", args.numbers, args.rate, False),
+            ("many_numbers_from_backlog", args.numbers, args.rate, True),
+            ("default_rate", 100, 1.0, False)):  # fmt: skip
         with servers() as found:
             await migrate_database(found.database_url)
             figures[label] = await run(found.nats_url, found.database_url, numbers, rate,
-                                       args.seconds, args.provider)  # fmt: skip
+                                       args.seconds, args.provider,
+                                       from_backlog=from_backlog)  # fmt: skip
         print(label, figures[label], flush=True)
     return figures
 

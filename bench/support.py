@@ -66,7 +66,9 @@ def servers() -> Iterator[Servers]:
 
 
 @contextlib.contextmanager
-def service(name: str, database_url: str, nats_url: str, **settings: str) -> Iterator[None]:
+def service(
+    name: str, database_url: str, nats_url: str, **settings: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """One Baton service as a separate process, as in production; waits until it is ready."""
     port = free_port()
     # The machine's own BATON_AUTH_* (an issuer, other keys) would refuse the tokens minted here.
@@ -88,10 +90,19 @@ def service(name: str, database_url: str, nats_url: str, **settings: str) -> Ite
             time.sleep(0.2)
         else:
             raise TimeoutError(f"{name} was not ready within 60 s")
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(60)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far: on a shared machine, what a
+    process costs per unit of work is steadier than its rate, which the other work on the cores
+    sets as much as the process does."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime, the 14th and 15th fields of proc(5), in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], fraction: float) -> float:

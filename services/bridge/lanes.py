@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 ItemT = TypeVar("ItemT")
+# A sleep's usual overshoot (the loop's timer resolution, a few milliseconds on a busy machine):
+# absorbed, so a lane keeps its full rate; a later call moves the lane's schedule on.
+SLEEP_OVERSHOOT_SECONDS = 0.005
 
 
 @dataclass
@@ -84,11 +87,15 @@ class Lanes(Generic[ItemT]):
             wait = lane.next_slot - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
-            # A late wake-up (a stall) moves the schedule on with it, so the calls behind it do
-            # not leave together to catch up; a sleep's usual overshoot (under a quarter of a
-            # slot) is absorbed, so the lane keeps its full rate rather than drifting below it.
+            # A late wake-up (a stall, or a busy loop waking many lanes' calls at one moment)
+            # moves the schedule on with it, so the calls behind it do not leave closer together
+            # to catch up; a sleep's usual overshoot is absorbed, so the lane keeps its full rate
+            # rather than drifting below it. Absorbing more (it was up to a quarter of a slot) let
+            # a call that left late by that much be followed three quarters of a slot later, and
+            # every lane's second call, its first having waited for nothing.
             interval = 1.0 / self._rate_for(key)
-            lane.next_slot = max(lane.next_slot, self._clock() - interval / 4) + interval
+            absorbed = min(interval / 4, SLEEP_OVERSHOOT_SECONDS)
+            lane.next_slot = max(lane.next_slot, self._clock() - absorbed) + interval
 
     async def finish(self, grace_seconds: float) -> None:
         """Wait for the texts in hand (at most `grace_seconds`), then cancel the rest: their

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import structlog
 
-from services.bridge.named_queries import QUERIES
+from services.bridge import queries as q
 from shared.runtime.backoff import Backoff
 
 log = structlog.get_logger(__name__)
@@ -39,9 +39,13 @@ class HeldNumbers:
     async def sync_once(self) -> int:
         numbers = sorted(set(await self._read()))
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(QUERIES["account_synced"], self._provider, self._account)
-            await conn.execute(QUERIES["forget_numbers"], self._provider, self._account, numbers)
-            await conn.execute(QUERIES["hold_numbers"], numbers, self._provider, self._account)
+            await q.account_synced(conn, provider=self._provider, account=self._account)
+            await q.forget_numbers(
+                conn, provider=self._provider, account=self._account, numbers=numbers
+            )
+            await q.hold_numbers(
+                conn, numbers=numbers, provider=self._provider, account=self._account
+            )
         return len(numbers)
 
     async def run(self, stop: asyncio.Event) -> None:

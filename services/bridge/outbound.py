@@ -3,7 +3,7 @@
 Each text taken from the stream goes through these steps; a bridge killed between any two (the
 crash points named below) leaves Postgres saying what a restarted one, or another replica, does:
 
-1. `take_attempt`: the text's attempt row is created, counting its first call (or the lease on
+1. `take_attempts`: the text's attempt row is created, counting its first call (or the lease on
    an existing row is taken), create-only on `message_id`. No lease: another replica holds the
    text; it comes back later.
 2. A row already `sent` or `failed`: its receipt is published again and the text acked. A row
@@ -20,6 +20,15 @@ crash points named below) leaves Postgres saying what a restarted one, or anothe
 
 Acks come only after the provider has answered for good and the receipt is on INBOUND; the
 receipt's Nats-Msg-Id (`{provider message id}:sent`) makes a second copy of it harmless.
+
+Steps 1 and 4 are group commits (shared/runtime/batch_writers.py, as the sender's sends): the
+texts taken at one moment share one `take_attempts` statement, and the texts the provider accepted
+at one moment one `mark_sent`. A text waits for its own batch's commit before its next step, so
+each text passes the steps above in order and a crash point sees what it saw one text at a time;
+a batch that fails fails each of its texts, which come back as when their own statement failed.
+At low load a batch is one text and waits for nothing; under load the texts per statement grow
+while the statements per second stay near the writers' count (a statement of one text cost the
+bridge two round trips on the pool: the statement and the connection's reset).
 """
 
 from __future__ import annotations
@@ -28,8 +37,9 @@ import asyncio
 import contextlib
 import time
 import zlib
+from collections import deque
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
@@ -39,8 +49,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.bridge import queries as q
 from services.bridge.lanes import Lanes
-from services.bridge.named_queries import QUERIES
 from services.bridge.provider import (
     Accepted,
     Provider,
@@ -52,6 +62,7 @@ from shared.contract.schemas.messaging import DeadLetter, OutboundSms, Receipt
 from shared.domain.provider_codes import NO_SENDING_NUMBER
 from shared.runtime import failpoints
 from shared.runtime.backoff import Backoff
+from shared.runtime.batch_writers import BatchWriters, fail_every, take_distinct
 from shared.runtime.jetstream import ConsumerSpec
 from shared.runtime.pull_worker import rebound_after_errors
 
@@ -101,12 +112,44 @@ POOL_LANE = "pool"
 # How long an organization's numbers held by the account are remembered for texts without one.
 ORG_NUMBERS_SECONDS = 30.0
 RATES_REFRESH_SECONDS = 30.0
+# Texts per group-committed statement at most (one fetch's worth): bounds a statement's rows and
+# how long it holds their locks.
+ATTEMPT_BATCH = 256
+# Statements of each kind in flight at once, each on a connection of the pool.
+ATTEMPT_WRITERS = 2
+ATTEMPT_BATCH_SIZE = Histogram(
+    "baton_bridge_attempt_batch_size",
+    "Texts whose attempt rows one statement took or marked sent, by statement.",
+    ["statement"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 
 
 @dataclass(frozen=True)
 class Held:
     text: OutboundSms
     msg: Msg
+
+
+@dataclass
+class _Taking:
+    """A text waiting for its attempt row: the row, or None when another replica holds it."""
+
+    text: OutboundSms
+    answer: asyncio.Future[q.TakeAttemptsRow | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass
+class _Marking:
+    """A text the provider accepted, waiting for its `sent` to be recorded."""
+
+    message_id: int
+    provider_message_id: str
+    answer: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class Outbound:
@@ -135,14 +178,16 @@ class Outbound:
         self._lookup_after = lookup_after_seconds
         self._batch = fetch_batch
         self._lanes: Lanes[Held] = Lanes(self._send, self._rate_for, backlog_seconds)
+        self._taking = BatchWriters(self._next_takes, self._take_attempts, ATTEMPT_WRITERS)
+        self._marking = BatchWriters(self._next_marks, self._mark_sent, ATTEMPT_WRITERS)
 
     def _rate_for(self, number: str) -> float:
         return self._rates.get(number, self._default_rate)
 
     async def _refresh_rates(self) -> None:
-        rows = await self._pool.fetch(QUERIES["number_rates"])
+        rows = await q.number_rates(self._pool)
         pool = self._rates[POOL_LANE]
-        self._rates = {row["phone"]: float(row["rate_per_second"]) for row in rows}
+        self._rates = {row.phone: float(row.rate_per_second) for row in rows}
         self._rates[POOL_LANE] = pool
 
     async def _bind(self) -> JetStreamContext.PullSubscription:
@@ -210,16 +255,15 @@ class Outbound:
         now = time.monotonic()
         known = self._org_numbers.get(text.org_id)
         if known is None or now - known[0] > ORG_NUMBERS_SECONDS:
-            row = await self._pool.fetchrow(
-                QUERIES["org_numbers_held"],
-                text.org_id,
-                self._provider.name,
-                self._provider.account,
+            row = await q.org_numbers_held(
+                self._pool,
+                provider=self._provider.name,
+                account=self._provider.account,
+                org_id=text.org_id,
             )
-            assert row is not None  # an aggregate: always one row
-            if not row["synced"]:
+            if not row.synced:
                 return False, None
-            phones = list(row["phones"])
+            phones = list(row.phones)
             if not phones:  # not remembered: a number added a moment later is used at once
                 return True, None
             known = (now, phones)
@@ -253,56 +297,99 @@ class Outbound:
                 error=str(exc) or type(exc).__name__,
             )
             with contextlib.suppress(Exception):
-                await self._pool.execute(QUERIES["release_lease"], held.text.message_id)
+                await q.release_lease(self._pool, message_id=held.text.message_id)
             with contextlib.suppress(Exception):
                 await held.msg.nak(delay=_retry_delay(held.msg))
 
+    @staticmethod
+    def _next_takes(waiting: deque[_Taking]) -> list[_Taking]:
+        # One row per text in a statement: a text twice (taken again while in hand) waits.
+        return take_distinct(waiting, ATTEMPT_BATCH, lambda taking: taking.text.message_id)
+
+    async def _take_attempts(self, batch: list[_Taking]) -> None:
+        try:
+            rows = await q.take_attempts(
+                self._pool,
+                provider=self._provider.name,
+                account=self._provider.account,
+                lease_seconds=self._lease,
+                message_ids=[t.text.message_id for t in batch],
+                to_numbers=[t.text.to for t in batch],
+                from_numbers=[t.text.from_number for t in batch],
+            )
+        except Exception as exc:
+            fail_every(batch, exc)
+            return
+        ATTEMPT_BATCH_SIZE.labels("take_attempts").observe(len(batch))
+        by_id = {row.message_id: row for row in rows}
+        for taking in batch:
+            if not taking.answer.done():
+                taking.answer.set_result(by_id.get(taking.text.message_id))
+
+    @staticmethod
+    def _next_marks(waiting: deque[_Marking]) -> list[_Marking]:
+        return take_distinct(waiting, ATTEMPT_BATCH, lambda marking: marking.message_id)
+
+    async def _mark_sent(self, batch: list[_Marking]) -> None:
+        try:
+            await q.mark_sent(
+                self._pool,
+                message_ids=[m.message_id for m in batch],
+                provider_message_ids=[m.provider_message_id for m in batch],
+            )
+        except Exception as exc:
+            fail_every(batch, exc)
+            return
+        ATTEMPT_BATCH_SIZE.labels("mark_sent").observe(len(batch))
+        for marking in batch:
+            if not marking.answer.done():
+                marking.answer.set_result(None)
+
     async def settle(self, text: OutboundSms, msg: Msg, lane: str) -> None:
         provider = self._provider
-        row = await self._pool.fetchrow(
-            QUERIES["take_attempt"],
-            text.message_id,
-            provider.name,
-            provider.account,
-            text.to,
-            text.from_number,
-            self._lease,
-        )
+        taking = _Taking(text)
+        self._taking.submit(taking)
+        # Shielded: a text cancelled at shutdown does not cancel the statement it shares.
+        row = await asyncio.shield(taking.answer)
         if row is None:  # another replica holds it; it settles it, or its lease runs out
             await msg.nak(delay=self._lease)
             return
-        if row["state"] == "sent":
-            await self._sent(text, msg, Accepted(row["provider_message_id"], text.from_number))
+        if row.state == "sent":
+            # A sent row always names its provider id (mark_sent sets both).
+            assert row.provider_message_id is not None
+            await self._sent(text, msg, Accepted(row.provider_message_id, text.from_number))
             return
-        if row["state"] == "failed":
-            await self._failed(text, msg, row["error_code"])
+        if row.state == "failed":
+            await self._failed(text, msg, row.error_code)
             return
-        if row["from_number"] is not None and row["from_number"] != text.from_number:
+        if row.from_number is not None and row.from_number != text.from_number:
             # Chosen for an earlier attempt from a list that has changed since: that number is
             # the one the text may have gone from, and is looked up and sent from.
-            text = msgspec.structs.replace(text, from_number=row["from_number"])
+            text = msgspec.structs.replace(text, from_number=row.from_number)
         if text.from_number is None and not provider.picks_numbers:
             # Nothing to send from: real Twilio refuses an empty MessagingServiceSid, so it is
             # not asked.
             TEXTS.labels(provider.name, "failed", NO_SENDING_NUMBER).inc()
-            await self._pool.execute(QUERIES["mark_failed"], text.message_id, NO_SENDING_NUMBER)
+            await q.mark_failed(self._pool, code=NO_SENDING_NUMBER, message_id=text.message_id)
             await self._failed(text, msg, NO_SENDING_NUMBER)
             return
         failpoints.reached("bridge-outbound:after_attempt_taken")
-        if not row["fresh"] and row["state"] == "begun" and row["calls"] > 0:
+        if not row.fresh and row.state == "begun" and row.calls > 0:
             # A provider's message list may lag a just-taken text: looked up only once the last
             # call is old enough to be listed.
-            since_call = row["since_call"]
+            since_call = row.since_call
             if since_call is not None and since_call < self._lookup_after:
-                await self._pool.execute(QUERIES["release_lease"], text.message_id)
+                await q.release_lease(self._pool, message_id=text.message_id)
                 await msg.nak(delay=self._lookup_after - since_call)
                 return
-            found = await self._timed("find", provider.find(text, row["first_call_at"]))
+            # A row with calls counted has its first call's time (take_attempt, mark_calling).
+            assert row.first_call_at is not None
+            found = await self._timed("find", provider.find(text, row.first_call_at))
             if found is not None:
                 await self._record_sent(text, msg, found)
                 return
-        if not row["fresh"]:  # a new row has its call counted already
-            await self._pool.fetchval(QUERIES["mark_calling"], text.message_id)
+        if not row.fresh:  # a new row has its call counted already
+            await q.mark_calling(self._pool, message_id=text.message_id)
         # The number's slot is taken last, right before the call: no database wait lies between
         # the two to bunch a number's calls together.
         await self._lanes.slot(lane)
@@ -316,7 +403,7 @@ class Outbound:
         except ProviderUnreachableError as exc:
             TEXTS.labels(provider.name, "retried", "unreachable").inc()
             log.warning("provider_unreachable", message_id=text.message_id, error=str(exc))
-            await self._pool.execute(QUERIES["release_lease"], text.message_id)
+            await q.release_lease(self._pool, message_id=text.message_id)
             await msg.nak(delay=_retry_delay(msg))
             return
         failpoints.reached("bridge-outbound:after_provider_accepted")
@@ -333,9 +420,9 @@ class Outbound:
             )
 
     async def _record_sent(self, text: OutboundSms, msg: Msg, accepted: Accepted) -> None:
-        await self._pool.execute(
-            QUERIES["mark_sent"], text.message_id, accepted.provider_message_id
-        )
+        marking = _Marking(text.message_id, accepted.provider_message_id)
+        self._marking.submit(marking)
+        await asyncio.shield(marking.answer)
         failpoints.reached("bridge-outbound:after_sent_recorded")
         TEXTS.labels(self._provider.name, "sent", "").inc()
         await self._sent(text, msg, accepted)
@@ -359,20 +446,21 @@ class Outbound:
             CREDENTIALS_REFUSED.labels(name).set(1)
             TEXTS.labels(name, "retried", outcome.code).inc()
             log.error("provider_credentials_refused", provider=name, code=outcome.code)
-            await self._pool.execute(QUERIES["mark_refused"], text.message_id, outcome.code)
+            await q.mark_refused(self._pool, code=outcome.code, message_id=text.message_id)
             await msg.nak(delay=_retry_delay(msg))
             return
         if outcome.kind == "retry":
             TEXTS.labels(name, "retried", outcome.code).inc()
-            query = "release_lease" if outcome.maybe_taken else "mark_refused"
-            args = (text.message_id,) if outcome.maybe_taken else (text.message_id, outcome.code)
-            await self._pool.execute(QUERIES[query], *args)
+            if outcome.maybe_taken:  # the text may be at the provider: looked up next time
+                await q.release_lease(self._pool, message_id=text.message_id)
+            else:
+                await q.mark_refused(self._pool, code=outcome.code, message_id=text.message_id)
             await msg.nak(delay=_retry_delay(msg))
             return
         if not outcome.known:
             UNKNOWN_CODES.labels(name, outcome.code).inc()
         TEXTS.labels(name, "failed", outcome.code).inc()
-        await self._pool.execute(QUERIES["mark_failed"], text.message_id, outcome.code)
+        await q.mark_failed(self._pool, code=outcome.code, message_id=text.message_id)
         await self._failed(text, msg, outcome.code)
 
     async def _failed(self, text: OutboundSms, msg: Msg, code: str | None) -> None:

@@ -17,22 +17,31 @@ import msgspec
 
 from shared.runtime.query_executor import Executor
 
-TAKE_ATTEMPT_SQL = """-- Creates the text's attempt, or takes the lease on the one there is when it has run out (or the
--- attempt is settled: its receipt is only published again). No row back: another replica holds
--- the text now. A new row counts its first call already (one commit fewer per text): whoever
--- takes the text after a crash looks it up first, whether that call was made or not.
+TAKE_ATTEMPTS_SQL = """-- Creates each text's attempt, or takes the lease on the one there is when it has run out (or the
+-- attempt is settled: its receipt is only published again). A text with no row back: another
+-- replica holds it now. A new row counts its first call already (one commit fewer per text):
+-- whoever takes the text after a crash looks it up first, whether that call was made or not.
+-- The texts taken at one moment share the statement (a group commit, as the sender's sends); the
+-- rows are locked in message_id order, so two statements sharing a text wait, never deadlock.
 -- `fresh`: the row was created just now (River's `xmax = 0`).
+-- not null: message_id, fresh
 INSERT INTO bridge_attempt AS a (message_id, provider, account, to_number, from_number,
                                  leased_until, calls, first_call_at, last_call_at)
-VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), 1, now(), now())
+SELECT t.message_id, $1, $2, t.to_number, t.from_number,
+       now() + make_interval(secs => $3), 1, now(), now()
+FROM unnest($4::bigint[], $5::text[], $6::text[])
+     AS t(message_id, to_number, from_number)
+ORDER BY t.message_id
 ON CONFLICT (message_id) DO UPDATE
-    SET leased_until = now() + make_interval(secs => $6), updated_at = now()
+    SET leased_until = now() + make_interval(secs => $3), updated_at = now()
     WHERE a.leased_until < now() OR a.state IN ('sent', 'failed')
-RETURNING state, provider_message_id, error_code, calls, first_call_at, a.from_number,
-          extract(epoch FROM now() - a.last_call_at)::float8 AS since_call, (xmax = 0) AS fresh;"""
+RETURNING a.message_id, state, provider_message_id, error_code, calls, first_call_at,
+          a.from_number, extract(epoch FROM now() - a.last_call_at)::float8 AS since_call,
+          (xmax = 0) AS fresh;"""
 
 
-class TakeAttemptRow(msgspec.Struct, frozen=True):
+class TakeAttemptsRow(msgspec.Struct, frozen=True):
+    message_id: int
     state: str
     provider_message_id: str | None
     error_code: str | None
@@ -40,23 +49,31 @@ class TakeAttemptRow(msgspec.Struct, frozen=True):
     first_call_at: datetime.datetime | None
     from_number: str | None
     since_call: float | None
-    fresh: bool | None
+    fresh: bool
 
 
-async def take_attempt(
+async def take_attempts(
     conn: Executor,
     *,
-    message_id: int,
     provider: str,
     account: str,
-    to_number: str,
-    from_number: str,
     lease_seconds: float,
-) -> TakeAttemptRow | None:
-    record = await conn.fetchrow(
-        TAKE_ATTEMPT_SQL, message_id, provider, account, to_number, from_number, lease_seconds
-    )
-    return None if record is None else TakeAttemptRow(*record)
+    message_ids: Sequence[int | None],
+    to_numbers: Sequence[str | None],
+    from_numbers: Sequence[str | None],
+) -> list[TakeAttemptsRow]:
+    return [
+        TakeAttemptsRow(*r)
+        for r in await conn.fetch(
+            TAKE_ATTEMPTS_SQL,
+            provider,
+            account,
+            lease_seconds,
+            message_ids,
+            to_numbers,
+            from_numbers,
+        )
+    ]
 
 
 MARK_CALLING_SQL = """-- Recorded before each provider call: a call that may have been made is never forgotten.
@@ -72,35 +89,39 @@ async def mark_calling(conn: Executor, *, message_id: int) -> datetime.datetime 
     return value
 
 
-MARK_SENT_SQL = """-- positional: message_id, provider_message_id
+MARK_SENT_SQL = """-- The texts the provider accepted, each with its namespaced id; those answered at one moment
+-- share the statement.
+UPDATE bridge_attempt a
+SET state = 'sent', provider_message_id = t.provider_message_id, error_code = NULL,
+    updated_at = now()
+FROM unnest($1::bigint[], $2::text[])
+     AS t(message_id, provider_message_id)
+WHERE a.message_id = t.message_id AND a.state IN ('begun', 'refused');"""
+
+
+async def mark_sent(
+    conn: Executor, *, message_ids: Sequence[int | None], provider_message_ids: Sequence[str | None]
+) -> str:
+    return await conn.execute(MARK_SENT_SQL, message_ids, provider_message_ids)
+
+
+MARK_REFUSED_SQL = """-- The provider answered and did not take the text (429, 5xx): a later call cannot double it.
 UPDATE bridge_attempt
-SET state = 'sent', provider_message_id = $2, error_code = NULL, updated_at = now()
-WHERE message_id = $1 AND state IN ('begun', 'refused');"""
+SET state = 'refused', error_code = $1, leased_until = now(), updated_at = now()
+WHERE message_id = $2 AND state = 'begun';"""
 
 
-async def mark_sent(conn: Executor, *, message_id: int, provider_message_id: str) -> str:
-    return await conn.execute(MARK_SENT_SQL, message_id, provider_message_id)
+async def mark_refused(conn: Executor, *, code: str, message_id: int) -> str:
+    return await conn.execute(MARK_REFUSED_SQL, code, message_id)
 
 
-MARK_REFUSED_SQL = """-- positional: message_id, code
--- The provider answered and did not take the text (429, 5xx): a later call cannot double it.
-UPDATE bridge_attempt
-SET state = 'refused', error_code = $2, leased_until = now(), updated_at = now()
-WHERE message_id = $1 AND state = 'begun';"""
+MARK_FAILED_SQL = """UPDATE bridge_attempt
+SET state = 'failed', error_code = $1, updated_at = now()
+WHERE message_id = $2 AND state IN ('begun', 'refused');"""
 
 
-async def mark_refused(conn: Executor, *, message_id: int, code: str) -> str:
-    return await conn.execute(MARK_REFUSED_SQL, message_id, code)
-
-
-MARK_FAILED_SQL = """-- positional: message_id, code
-UPDATE bridge_attempt
-SET state = 'failed', error_code = $2, updated_at = now()
-WHERE message_id = $1 AND state IN ('begun', 'refused');"""
-
-
-async def mark_failed(conn: Executor, *, message_id: int, code: str) -> str:
-    return await conn.execute(MARK_FAILED_SQL, message_id, code)
+async def mark_failed(conn: Executor, *, code: str, message_id: int) -> str:
+    return await conn.execute(MARK_FAILED_SQL, code, message_id)
 
 
 RELEASE_LEASE_SQL = """-- The call's answer is unknown (a timeout, a lost connection): the row stays `begun`, and whoever
@@ -113,40 +134,43 @@ async def release_lease(conn: Executor, *, message_id: int) -> str:
 
 
 NUMBER_RATES_SQL = """-- Sending numbers with a rate of their own (migration 0014); the rest go at the default rate.
+-- not null: rate_per_second
 SELECT phone, rate_per_second FROM sending_number WHERE rate_per_second IS NOT NULL;"""
 
 
 class NumberRatesRow(msgspec.Struct, frozen=True):
     phone: str
-    rate_per_second: float | None
+    rate_per_second: float
 
 
 async def number_rates(conn: Executor) -> list[NumberRatesRow]:
     return [NumberRatesRow(*r) for r in await conn.fetch(NUMBER_RATES_SQL)]
 
 
-ORG_NUMBERS_HELD_SQL = """-- positional: org_id, provider, account
--- The organization's sending numbers that this provider account holds, for a text with no number
+ORG_NUMBERS_HELD_SQL = """-- The organization's sending numbers that this provider account holds, for a text with no number
 -- of its own and no Messaging Service to pick one (docs/api.md: the bridge chooses one of the
 -- organization's). `synced`: the account's numbers have been read at least once; before that an
 -- empty list says nothing, and the text waits.
-SELECT EXISTS (SELECT 1 FROM bridge_account WHERE provider = $2 AND account = $3) AS synced,
+-- not null: synced, phones
+SELECT EXISTS (SELECT 1 FROM bridge_account WHERE provider = $1 AND account = $2) AS synced,
        coalesce(array_agg(n.phone ORDER BY n.phone), '{}') AS phones
 FROM sending_number n
-JOIN provider_number p ON p.phone = n.phone AND p.provider = $2 AND p.account = $3
-WHERE n.org_id = $1;"""
+JOIN provider_number p ON p.phone = n.phone AND p.provider = $1 AND p.account = $2
+WHERE n.org_id = $3;"""
 
 
 class OrgNumbersHeldRow(msgspec.Struct, frozen=True):
-    synced: bool | None
-    phones: list[str] | None
+    synced: bool
+    phones: list[str]
 
 
 async def org_numbers_held(
-    conn: Executor, *, org_id: int, provider: str, account: str
-) -> OrgNumbersHeldRow | None:
-    record = await conn.fetchrow(ORG_NUMBERS_HELD_SQL, org_id, provider, account)
-    return None if record is None else OrgNumbersHeldRow(*record)
+    conn: Executor, *, provider: str, account: str, org_id: int
+) -> OrgNumbersHeldRow:
+    record = await conn.fetchrow(ORG_NUMBERS_HELD_SQL, provider, account, org_id)
+    if record is None:
+        raise LookupError("org_numbers_held: no row")
+    return OrgNumbersHeldRow(*record)
 
 
 SPOOL_SQL = """-- A webhook's message, kept before the webhook is answered; a second delivery changes nothing
@@ -158,7 +182,7 @@ RETURNING id;"""
 
 
 async def spool(
-    conn: Executor, *, subject: str, msg_id: str, payload: bytes, provider_message_id: str
+    conn: Executor, *, subject: str, msg_id: str, payload: bytes, provider_message_id: str | None
 ) -> int | None:
     value: int | None = await conn.fetchval(
         SPOOL_SQL, subject, msg_id, payload, provider_message_id
@@ -166,25 +190,25 @@ async def spool(
     return value
 
 
-LEASE_SPOOL_SQL = """-- positional: limit, lease_seconds, hold_seconds
--- The oldest spooled messages, for one forwarder at a time across replicas (the advisory lock
+LEASE_SPOOL_SQL = """-- The oldest spooled messages, for one forwarder at a time across replicas (the advisory lock
 -- makes the check and the lease one step; a lease another forwarder holds stops this one), so
 -- INBOUND receives them in arrival order. A status held for its send's record (no attempt names
 -- its provider id yet, and younger than :hold_seconds seconds) is passed over, not leased: the rows after
 -- it (a STOP among them) are forwarded meanwhile, and it goes once the record names it.
+-- not null: age
 WITH locked AS (SELECT pg_try_advisory_xact_lock(hashtext('bridge_spool')) AS held),
 next AS (
     SELECT s.id FROM bridge_spool s, locked
     WHERE locked.held
       AND NOT EXISTS (SELECT 1 FROM bridge_spool b WHERE b.leased_until > now())
       AND (s.provider_message_id IS NULL
-           OR s.received_at <= now() - make_interval(secs => $3)
+           OR s.received_at <= now() - make_interval(secs => $1)
            OR EXISTS (SELECT 1 FROM bridge_attempt a
                       WHERE a.provider_message_id = s.provider_message_id))
     ORDER BY s.id
-    LIMIT $1
+    LIMIT $2
 )
-UPDATE bridge_spool s SET leased_until = now() + make_interval(secs => $2)
+UPDATE bridge_spool s SET leased_until = now() + make_interval(secs => $3)
 FROM next WHERE s.id = next.id
 RETURNING s.id, s.subject, s.msg_id, s.payload, s.provider_message_id,
           extract(epoch FROM now() - s.received_at)::float8 AS age;"""
@@ -196,15 +220,15 @@ class LeaseSpoolRow(msgspec.Struct, frozen=True):
     msg_id: str
     payload: bytes
     provider_message_id: str | None
-    age: float | None
+    age: float
 
 
 async def lease_spool(
-    conn: Executor, *, limit: int, lease_seconds: float, hold_seconds: float
+    conn: Executor, *, hold_seconds: float, limit: int, lease_seconds: float
 ) -> list[LeaseSpoolRow]:
     return [
         LeaseSpoolRow(*r)
-        for r in await conn.fetch(LEASE_SPOOL_SQL, limit, lease_seconds, hold_seconds)
+        for r in await conn.fetch(LEASE_SPOOL_SQL, hold_seconds, limit, lease_seconds)
     ]
 
 
@@ -224,11 +248,14 @@ async def release_spool(conn: Executor, *, spool_ids: Sequence[int | None]) -> s
     return await conn.execute(RELEASE_SPOOL_SQL, spool_ids)
 
 
-SPOOLED_SQL = """SELECT count(*) FROM bridge_spool;"""
+SPOOLED_SQL = """-- not null: count
+SELECT count(*) FROM bridge_spool;"""
 
 
-async def spooled(conn: Executor) -> int | None:
+async def spooled(conn: Executor) -> int:
     value: int | None = await conn.fetchval(SPOOLED_SQL)
+    if value is None:
+        raise LookupError("spooled: no row, or NULL")
     return value
 
 
@@ -259,13 +286,12 @@ async def forget_numbers(
     return await conn.execute(FORGET_NUMBERS_SQL, provider, account, numbers)
 
 
-HOLD_NUMBERS_SQL = """-- positional: numbers, provider, account
-INSERT INTO provider_number (phone, provider, account)
-SELECT DISTINCT n, $2, $3 FROM unnest($1::text[]) AS n
+HOLD_NUMBERS_SQL = """INSERT INTO provider_number (phone, provider, account)
+SELECT DISTINCT n, $1, $2 FROM unnest($3::text[]) AS n
 ON CONFLICT DO NOTHING;"""
 
 
 async def hold_numbers(
-    conn: Executor, *, numbers: Sequence[str | None], provider: str, account: str
+    conn: Executor, *, provider: str, account: str, numbers: Sequence[str | None]
 ) -> str:
-    return await conn.execute(HOLD_NUMBERS_SQL, numbers, provider, account)
+    return await conn.execute(HOLD_NUMBERS_SQL, provider, account, numbers)

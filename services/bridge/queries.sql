@@ -1,19 +1,27 @@
 -- The bridge's named queries: its attempt records (migration 0013) and sending numbers' rates.
 
--- name: take_attempt :maybe --
--- Creates the text's attempt, or takes the lease on the one there is when it has run out (or the
--- attempt is settled: its receipt is only published again). No row back: another replica holds
--- the text now. A new row counts its first call already (one commit fewer per text): whoever
--- takes the text after a crash looks it up first, whether that call was made or not.
+-- name: take_attempts :many --
+-- Creates each text's attempt, or takes the lease on the one there is when it has run out (or the
+-- attempt is settled: its receipt is only published again). A text with no row back: another
+-- replica holds it now. A new row counts its first call already (one commit fewer per text):
+-- whoever takes the text after a crash looks it up first, whether that call was made or not.
+-- The texts taken at one moment share the statement (a group commit, as the sender's sends); the
+-- rows are locked in message_id order, so two statements sharing a text wait, never deadlock.
 -- `fresh`: the row was created just now (River's `xmax = 0`).
+-- not null: message_id, fresh
 INSERT INTO bridge_attempt AS a (message_id, provider, account, to_number, from_number,
                                  leased_until, calls, first_call_at, last_call_at)
-VALUES (:message_id, :provider, :account, :to_number, :from_number, now() + make_interval(secs => :lease_seconds), 1, now(), now())
+SELECT t.message_id, :provider, :account, t.to_number, t.from_number,
+       now() + make_interval(secs => :lease_seconds), 1, now(), now()
+FROM unnest(:message_ids::bigint[], :to_numbers::text[], :from_numbers::text[])
+     AS t(message_id, to_number, from_number)
+ORDER BY t.message_id
 ON CONFLICT (message_id) DO UPDATE
     SET leased_until = now() + make_interval(secs => :lease_seconds), updated_at = now()
     WHERE a.leased_until < now() OR a.state IN ('sent', 'failed')
-RETURNING state, provider_message_id, error_code, calls, first_call_at, a.from_number,
-          extract(epoch FROM now() - a.last_call_at)::float8 AS since_call, (xmax = 0) AS fresh;
+RETURNING a.message_id, state, provider_message_id, error_code, calls, first_call_at,
+          a.from_number, extract(epoch FROM now() - a.last_call_at)::float8 AS since_call,
+          (xmax = 0) AS fresh;
 
 -- name: mark_calling :scalar --
 -- Recorded before each provider call: a call that may have been made is never forgotten.
@@ -24,20 +32,22 @@ WHERE message_id = :message_id AND state IN ('begun', 'refused')
 RETURNING first_call_at;
 
 -- name: mark_sent :exec --
--- positional: message_id, provider_message_id
-UPDATE bridge_attempt
-SET state = 'sent', provider_message_id = :provider_message_id, error_code = NULL, updated_at = now()
-WHERE message_id = :message_id AND state IN ('begun', 'refused');
+-- The texts the provider accepted, each with its namespaced id; those answered at one moment
+-- share the statement.
+UPDATE bridge_attempt a
+SET state = 'sent', provider_message_id = t.provider_message_id, error_code = NULL,
+    updated_at = now()
+FROM unnest(:message_ids::bigint[], :provider_message_ids::text[])
+     AS t(message_id, provider_message_id)
+WHERE a.message_id = t.message_id AND a.state IN ('begun', 'refused');
 
 -- name: mark_refused :exec --
--- positional: message_id, code
 -- The provider answered and did not take the text (429, 5xx): a later call cannot double it.
 UPDATE bridge_attempt
 SET state = 'refused', error_code = :code, leased_until = now(), updated_at = now()
 WHERE message_id = :message_id AND state = 'begun';
 
 -- name: mark_failed :exec --
--- positional: message_id, code
 UPDATE bridge_attempt
 SET state = 'failed', error_code = :code, updated_at = now()
 WHERE message_id = :message_id AND state IN ('begun', 'refused');
@@ -49,14 +59,15 @@ UPDATE bridge_attempt SET leased_until = now(), updated_at = now() WHERE message
 
 -- name: number_rates :many --
 -- Sending numbers with a rate of their own (migration 0014); the rest go at the default rate.
+-- not null: rate_per_second
 SELECT phone, rate_per_second FROM sending_number WHERE rate_per_second IS NOT NULL;
 
--- name: org_numbers_held :maybe --
--- positional: org_id, provider, account
+-- name: org_numbers_held :one --
 -- The organization's sending numbers that this provider account holds, for a text with no number
 -- of its own and no Messaging Service to pick one (docs/api.md: the bridge chooses one of the
 -- organization's). `synced`: the account's numbers have been read at least once; before that an
 -- empty list says nothing, and the text waits.
+-- not null: synced, phones
 SELECT EXISTS (SELECT 1 FROM bridge_account WHERE provider = :provider AND account = :account) AS synced,
        coalesce(array_agg(n.phone ORDER BY n.phone), '{}') AS phones
 FROM sending_number n
@@ -67,17 +78,17 @@ WHERE n.org_id = :org_id;
 -- A webhook's message, kept before the webhook is answered; a second delivery changes nothing
 -- (no row back).
 INSERT INTO bridge_spool (subject, msg_id, payload, provider_message_id)
-VALUES (:subject, :msg_id, :payload, :provider_message_id)
+VALUES (:subject, :msg_id, :payload, :provider_message_id?)
 ON CONFLICT (msg_id) DO NOTHING
 RETURNING id;
 
 -- name: lease_spool :many --
--- positional: limit, lease_seconds, hold_seconds
 -- The oldest spooled messages, for one forwarder at a time across replicas (the advisory lock
 -- makes the check and the lease one step; a lease another forwarder holds stops this one), so
 -- INBOUND receives them in arrival order. A status held for its send's record (no attempt names
 -- its provider id yet, and younger than :hold_seconds seconds) is passed over, not leased: the rows after
 -- it (a STOP among them) are forwarded meanwhile, and it goes once the record names it.
+-- not null: age
 WITH locked AS (SELECT pg_try_advisory_xact_lock(hashtext('bridge_spool')) AS held),
 next AS (
     SELECT s.id FROM bridge_spool s, locked
@@ -102,6 +113,7 @@ DELETE FROM bridge_spool WHERE id = :spool_id;
 UPDATE bridge_spool SET leased_until = '-infinity' WHERE id = ANY(:spool_ids::bigint[]);
 
 -- name: spooled :scalar --
+-- not null: count
 SELECT count(*) FROM bridge_spool;
 
 -- name: message_for_provider_id :scalar --
@@ -115,7 +127,6 @@ ON CONFLICT (provider, account) DO UPDATE SET synced_at = now();
 DELETE FROM provider_number WHERE provider = :provider AND account = :account AND NOT (phone = ANY(:numbers::text[]));
 
 -- name: hold_numbers :exec --
--- positional: numbers, provider, account
 INSERT INTO provider_number (phone, provider, account)
 SELECT DISTINCT n, :provider, :account FROM unnest(:numbers::text[]) AS n
 ON CONFLICT DO NOTHING;

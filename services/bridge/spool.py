@@ -22,7 +22,7 @@ import structlog
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge
 
-from services.bridge.named_queries import QUERIES
+from services.bridge import queries as q
 from shared.contract import catalogue as api
 from shared.contract.schemas.messaging import Receipt
 from shared.runtime.backoff import Backoff
@@ -66,8 +66,12 @@ class Spool:
         Nats-Msg-Id: a repeat the stream, or Postgres beyond its window, drops."""
         try:
             kept = await asyncio.wait_for(
-                self._pool.fetchval(
-                    QUERIES["spool"], subject, msg_id, payload, provider_message_id
+                q.spool(
+                    self._pool,
+                    subject=subject,
+                    msg_id=msg_id,
+                    payload=payload,
+                    provider_message_id=provider_message_id,
                 ),
                 timeout=self._write_timeout,
             )
@@ -99,41 +103,39 @@ class Spool:
 
     async def forward_once(self) -> int:
         """Forward the oldest batch in order; stops at the first failure, keeping the order."""
-        rows = sorted(
-            await self._pool.fetch(QUERIES["lease_spool"], BATCH, LEASE_SECONDS, HOLD_SECONDS),
-            key=lambda row: int(row["id"]),
+        leased = await q.lease_spool(
+            self._pool, limit=BATCH, lease_seconds=LEASE_SECONDS, hold_seconds=HOLD_SECONDS
         )
-        SPOOLED.set(await self._pool.fetchval(QUERIES["spooled"]))
+        rows = sorted(leased, key=lambda row: row.id)
+        SPOOLED.set(await q.spooled(self._pool))
         done: set[int] = set()
         try:
             for row in rows:
                 payload = await self._with_message_id(row)
                 if payload is None:
                     continue  # its send's record went between the lease and here: next time
-                await self._js.publish(
-                    row["subject"], payload, headers={"Nats-Msg-Id": row["msg_id"]}
-                )
-                await self._pool.execute(QUERIES["forwarded"], row["id"])
-                FORWARDED.labels(row["subject"].rsplit(".", 1)[-1]).inc()
-                done.add(row["id"])
+                await self._js.publish(row.subject, payload, headers={"Nats-Msg-Id": row.msg_id})
+                await q.forwarded(self._pool, spool_id=row.id)
+                FORWARDED.labels(row.subject.rsplit(".", 1)[-1]).inc()
+                done.add(row.id)
         finally:
-            left = [row["id"] for row in rows if row["id"] not in done]
+            left = [row.id for row in rows if row.id not in done]
             if left:
                 with contextlib.suppress(Exception):
-                    await self._pool.execute(QUERIES["release_spool"], left)
+                    await q.release_spool(self._pool, spool_ids=left)
         return len(done)
 
-    async def _with_message_id(self, row: asyncpg.Record) -> bytes | None:
+    async def _with_message_id(self, row: q.LeaseSpoolRow) -> bytes | None:
         """A status callback names only the provider's id; the text's own id is added from the
         bridge's record, so a `delivered` that overtakes the send's `sent` receipt still finds
         its message (the sender applies a receipt by message_id first). None: held, for now."""
-        payload = bytes(row["payload"])
-        provider_id = row["provider_message_id"]
-        if row["subject"] != api.INBOUND_RECEIPT.subject or provider_id is None:
+        payload = bytes(row.payload)
+        provider_id = row.provider_message_id
+        if row.subject != api.INBOUND_RECEIPT.subject or provider_id is None:
             return payload
-        message_id = await self._pool.fetchval(QUERIES["message_for_provider_id"], provider_id)
+        message_id = await q.message_for_provider_id(self._pool, provider_message_id=provider_id)
         if message_id is None:
-            return None if row["age"] < HOLD_SECONDS else payload
+            return None if row.age < HOLD_SECONDS else payload
         receipt = msgspec.json.decode(payload, type=Receipt)
         receipt.message_id = message_id
         return msgspec.json.encode(receipt)

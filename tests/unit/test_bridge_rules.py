@@ -181,6 +181,24 @@ async def test_slots_are_one_rate_apart_per_lane_and_lanes_are_independent() -> 
     await third
 
 
+async def test_a_lanes_second_call_leaves_a_full_slot_after_its_first() -> None:
+    """Only a sleep's overshoot is absorbed, never a quarter of a slot: the second call leaves a
+    whole slot after the first (it left after three quarters of one, every lane's first two calls
+    over the rate in bench.bridge's default_rate run)."""
+    now = [100.0]
+
+    async def send(_lane: str, _item: int) -> None:
+        return None
+
+    lanes: Lanes[int] = Lanes(send, lambda _: 4.0, 10, lambda: now[0])
+    await lanes.slot("a")
+    now[0] += 0.8 / 4.0  # four fifths of a slot later
+    second = asyncio.create_task(lanes.slot("a"))
+    await asyncio.sleep(0)
+    assert not second.done()  # waits for the fifth still due
+    await second
+
+
 async def test_calls_held_up_by_a_stall_leave_one_slot_apart_not_together() -> None:
     """A blocked event loop (here 0.5 s) wakes every waiting call at once; they must still leave
     one slot apart, as a carrier counts them, not in a burst that catches up the lost time."""

@@ -18,15 +18,9 @@ from tools.sql_codegen import ROOT, module_path, sql_files
 DICTS = re.compile(r"^[A-Z_]*(QUERIES|CLAIMS)$")
 
 # Modules that still index the dicts; each leaves when its call sites use the typed functions.
-STILL_INDEXING = {
-    "services/bridge/numbers.py",
-    "services/bridge/outbound.py",
-    "services/bridge/spool.py",
-}
+STILL_INDEXING: set[str] = set()
 # Modules that still pick a query's name at run time (an f-string or an expression).
-STILL_BUILDING = {
-    "services/bridge/outbound.py",
-}
+STILL_BUILDING: set[str] = set()
 
 
 def _functions(module: Path) -> list[str]:
