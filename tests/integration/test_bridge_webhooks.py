@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
 
 from services.bridge.service import DEFINITION as BRIDGE
+from services.bridge.settings import BridgeSettings
 from services.bridge.spool import BATCH, Spool
 from shared.contract import catalogue as api
 from shared.runtime.jetstream import declare_all
@@ -367,7 +368,7 @@ async def test_with_postgres_away_a_webhooks_message_goes_straight_to_inbound(
     await gone.close()  # every query on it now fails as a lost connection does
     await declare_all(nc.jetstream())
     inbound = await watch_inbound(nc)
-    spool = Spool(gone, nc.jetstream())
+    spool = Spool(gone, nc.jetstream(), BridgeSettings.bridge_spool_write_timeout_seconds)
     text = json.dumps({"provider_message_id": "twilio:AC1:SM1", "from": "+12025550123",
                        "to": "+14155550100", "body": "STOP"}).encode()  # fmt: skip
     await spool.keep(api.INBOUND_SMS.subject, "twilio:AC1:SM1", text)
