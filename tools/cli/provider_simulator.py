@@ -130,7 +130,8 @@ def simulator_account(data_dir: Path, provider: str = "twilio", *, create: bool 
         if create:
             written_once(key_file, lambda: "KEY" + secrets.token_hex(16))
             written_once(seed_file, lambda: secrets.token_hex(32))
-        seed_file.read_text()  # both there, or OSError
+        for made in (key_file, seed_file):
+            made.stat()  # there, or OSError as for Twilio's
         return TelnyxSimulatorAccount(key_file.resolve(), seed_file.resolve())
     sid_file, token_file = folder / "account_sid", folder / "auth_token"
     if create:
