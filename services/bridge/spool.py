@@ -59,7 +59,8 @@ class Spool:
     async def keep(
         self, subject: str, msg_id: str, payload: bytes, provider_message_id: str | None = None
     ) -> bool:
-        """Durable when this returns; False when it was kept already (a repeat changes nothing).
+        """Durable when this returns; False when it was kept already (a repeat changes nothing;
+        when Postgres was bypassed, a repeat JetStream still remembers).
         Postgres away, or not answering within the write timeout (which leaves room inside the
         provider's patience: settings.WEBHOOK_PATIENCE_SECONDS), it goes straight to INBOUND
         instead: stored there once JetStream acknowledges. A write that commits after all is
@@ -78,8 +79,9 @@ class Spool:
             SPOOL_BYPASSED.labels(
                 "timeout" if isinstance(exc, TimeoutError) else "unavailable"
             ).inc()
-            await self._js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
-            return True
+            ack = await self._js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+            # A repeat inside the stream's duplicate window is one there too: not counted again.
+            return not ack.duplicate
         self._nudged.set()
         return kept is not None
 

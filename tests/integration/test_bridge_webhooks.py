@@ -327,7 +327,8 @@ async def test_with_postgres_away_a_webhooks_message_goes_straight_to_inbound(
     database_url: str, nc: NatsClient
 ) -> None:
     """The spool is Postgres; when Postgres cannot be reached, a contact's text is made durable
-    on INBOUND itself (the webhook is answered once JetStream acknowledged it)."""
+    on INBOUND itself (the webhook is answered once JetStream acknowledged it). The provider
+    calling again with it is a repeat there too: said so, so it is not counted twice."""
     gone = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
     await gone.close()  # every query on it now fails as a lost connection does
     await declare_all(nc.jetstream())
@@ -335,12 +336,14 @@ async def test_with_postgres_away_a_webhooks_message_goes_straight_to_inbound(
     spool = Spool(gone, nc.jetstream(), BridgeSettings.bridge_spool_write_timeout_seconds)
     text = json.dumps({"provider_message_id": "twilio:AC1:SM1", "from": "+12025550123",
                        "to": "+14155550100", "body": "STOP"}).encode()  # fmt: skip
-    await spool.keep(api.INBOUND_SMS.subject, "twilio:AC1:SM1", text)
+    assert await spool.keep(api.INBOUND_SMS.subject, "twilio:AC1:SM1", text) is True
+    assert await spool.keep(api.INBOUND_SMS.subject, "twilio:AC1:SM1", text) is False
 
     async def arrived() -> bool:
         return len(inbound.messages) == 1
 
     assert await eventually(arrived)
+    await asyncio.sleep(0.5)  # and nothing more behind it
     assert inbound.ids() == ["twilio:AC1:SM1"]
 
 
