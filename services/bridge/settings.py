@@ -16,6 +16,12 @@ from pathlib import Path
 from shared.runtime.settings import CommonSettings, SettingsError, require
 
 PROVIDERS = ("twilio", "telnyx")
+# How long each provider waits for a webhook's 2xx before it counts the call failed: Twilio 15 s
+# (then its fallback URL, once); Telnyx 2 s (then again, then the failover URL).
+WEBHOOK_PATIENCE_SECONDS = {"twilio": 15.0, "telnyx": 2.0}
+# What a webhook's answer needs besides the spool's write: the signature check, and the publish
+# to INBOUND when the write timed out. The write timeout leaves this much of the patience.
+WEBHOOK_ANSWER_MARGIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -46,9 +52,10 @@ class BridgeSettings(CommonSettings):
     # default rate. Set it to the pool's numbers times their rate.
     bridge_pool_rate: float = 0.0
     # How long a webhook waits for Postgres to keep its message; past it (a Postgres that hangs
-    # rather than refuses) the message goes straight to INBOUND, well inside the provider's
-    # patience (Twilio 15 s).
-    bridge_spool_write_timeout_seconds: float = 2.5
+    # rather than refuses) the message goes straight to INBOUND. One default for both providers:
+    # it leaves the margin inside Telnyx's 2 s, and a Postgres write slower than 1.5 s is a
+    # Postgres in trouble under Twilio too.
+    bridge_spool_write_timeout_seconds: float = 1.5
     # How long a webhook's body may take to arrive; a request that stalls it is answered 408
     # rather than held open.
     bridge_webhook_body_timeout_seconds: float = 10.0
@@ -110,6 +117,15 @@ class BridgeSettings(CommonSettings):
             "bridge_spool_write_timeout_seconds",
             "0 < seconds <= 10",
         )
+        if self.bridge_provider in PROVIDERS:
+            patience = WEBHOOK_PATIENCE_SECONDS[self.bridge_provider]
+            longest = patience - WEBHOOK_ANSWER_MARGIN_SECONDS
+            require(
+                self.bridge_spool_write_timeout_seconds <= longest,
+                "bridge_spool_write_timeout_seconds",
+                f"at most {longest:g} under {self.bridge_provider}, which waits {patience:g} s"
+                f" for a webhook's answer",
+            )
         require(
             0 < self.bridge_webhook_body_timeout_seconds <= 60,
             "bridge_webhook_body_timeout_seconds",

@@ -49,7 +49,7 @@ HOLD_SECONDS = 60.0
 
 class Spool:
     def __init__(
-        self, pool: asyncpg.Pool, js: JetStreamContext, write_timeout_seconds: float = 2.5
+        self, pool: asyncpg.Pool, js: JetStreamContext, write_timeout_seconds: float
     ) -> None:
         self._pool = pool
         self._js = js
@@ -59,11 +59,13 @@ class Spool:
     async def keep(
         self, subject: str, msg_id: str, payload: bytes, provider_message_id: str | None = None
     ) -> bool:
-        """Durable when this returns; False when it was kept already (a repeat changes nothing).
-        Postgres away, or not answering within the write timeout (a provider gives up on a
-        webhook after 15 s, Telnyx after 2), it goes straight to INBOUND instead: stored there
-        once JetStream acknowledges. A write that commits after all is forwarded later with the same
-        Nats-Msg-Id: a repeat the stream, or Postgres beyond its window, drops."""
+        """Durable when this returns; False when it was kept already (a repeat changes nothing;
+        when Postgres was bypassed, a repeat JetStream still remembers).
+        Postgres away, or not answering within the write timeout (which leaves room inside the
+        provider's patience: settings.WEBHOOK_PATIENCE_SECONDS), it goes straight to INBOUND
+        instead: stored there once JetStream acknowledges. A write that commits after all is
+        forwarded later with the same Nats-Msg-Id: a repeat the stream, or Postgres beyond its
+        window, drops."""
         try:
             kept = await asyncio.wait_for(
                 q.spool(
@@ -81,8 +83,9 @@ class Spool:
             SPOOL_BYPASSED.labels(
                 "timeout" if isinstance(exc, TimeoutError) else "unavailable"
             ).inc()
-            await self._js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
-            return True
+            ack = await self._js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+            # A repeat inside the stream's duplicate window is one there too: not counted again.
+            return not ack.duplicate
         self._nudged.set()
         return kept is not None
 

@@ -40,8 +40,9 @@ from services.bridge.webhook_guard import (
 )
 from services.bridge.webhook_keep import keep_status, keep_text
 from shared.contract.schemas.messaging import InboundSms, Receipt
+from shared.contract.webhook_paths import TELNYX_WEBHOOKS_PATH
 
-WEBHOOKS_PATH = "/telnyx/webhooks"
+WEBHOOKS_PATH = TELNYX_WEBHOOKS_PATH
 JSON_TYPE = "application/json"
 # A recipient's status in `payload.to[].status`, as receipts say it; the others
 # (delivery_unconfirmed, read, webhook_delivered...) say nothing Baton keeps.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import shutil
@@ -14,15 +15,21 @@ from typing import Any
 import pytest
 import yaml
 
+from services.bridge.settings import PROVIDERS, BridgeSettings
 from services.registry import DEFINITIONS
 from shared.contract.catalogue import CORE_SERVICE_NAMES
-from shared.runtime.settings import CommonSettings
+from shared.runtime.settings import CommonSettings, load_settings
 from tests.support.services import running
 from tools.devservers.ports import free_port
 
 pytestmark = pytest.mark.acceptance
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+# The bridge through Twilio (the base), and through Telnyx (components/telnyx, on production).
+TWILIO_TARGETS = ("deploy/k8s/base", "deploy/k8s/overlays/production")
+TELNYX_TARGET = "deploy/k8s/overlays/production-telnyx"
+# What an operator puts in place of a placeholder whose form the bridge checks at start.
+STAND_INS = {"BATON_TELNYX_PUBLIC_KEY": base64.b64encode(bytes(range(32))).decode()}
 
 
 def _tool(name: str) -> str:
@@ -81,9 +88,13 @@ def test_the_alert_rules_pass_their_promtool_tests() -> None:
     assert named == {"BatonBridgeCarrierFiltering", "BatonBridgeWebhookSignatureFailures"}
 
 
-@pytest.mark.parametrize("target", ["deploy/k8s/base", "deploy/k8s/overlays/production"])
+def _render(target: str) -> list[dict[str, Any]]:
+    return list(yaml.safe_load_all(_run(_tool("kubectl"), "kustomize", target)))
+
+
+@pytest.mark.parametrize("target", [*TWILIO_TARGETS, TELNYX_TARGET])
 def test_kustomize_renders(target: str) -> None:
-    documents = list(yaml.safe_load_all(_run(_tool("kubectl"), "kustomize", target)))
+    documents = _render(target)
     kinds = sorted({d["kind"] for d in documents})
     assert kinds == [
         "ConfigMap",
@@ -118,6 +129,68 @@ def _verifies_with_mounted_public_keys(
     assert mount["readOnly"] is True
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     assert path.name in config_maps[volume["configMap"]["name"]]["data"]
+
+
+@pytest.mark.parametrize(
+    ("target", "provider"),
+    [*((target, "twilio") for target in TWILIO_TARGETS), (TELNYX_TARGET, "telnyx")],
+)
+def test_the_bridge_is_deployed_with_its_providers_settings(
+    target: str, provider: str, tmp_path: Path
+) -> None:
+    """The bridge's environment as the kubelet gives it, from the same render (literal values,
+    the ConfigMap it takes whole, the Secret's keys, files mounted from the Secret) is accepted by
+    the bridge's own settings loader for its provider, its credential read from the mounted
+    file, and nothing of the other provider is left."""
+    documents = _render(target)
+    secret = {
+        key: STAND_INS.get(key, value)
+        for key, value in next(d for d in documents if d["kind"] == "Secret")["stringData"].items()
+    }
+    config_maps = {d["metadata"]["name"]: d for d in documents if d["kind"] == "ConfigMap"}
+    [bridge] = [d for d in documents if d["metadata"]["name"] == "baton-bridge"
+                and d["kind"] == "Deployment"]  # fmt: skip
+    pod = bridge["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env |= config_maps[source["configMapRef"]["name"]]["data"]
+    for entry in container["env"]:
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+            continue
+        ref = entry["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "baton-secrets"
+        if ref["key"] in secret:
+            env[entry["name"]] = secret[ref["key"]]
+        else:  # the pod would not start
+            assert ref.get("optional") is True, f"{entry['name']}: the Secret has no {ref['key']}"
+    for name in [n for n in env if n.endswith("_FILE")]:
+        env[name] = str(_mounted_secret_file(pod, container, env[name], secret, tmp_path))
+    settings = load_settings(BridgeSettings, env)
+    assert settings.bridge_provider == provider
+    if provider == "telnyx":
+        assert settings.telnyx_key() == secret["BATON_TELNYX_API_KEY"]
+        assert settings.telnyx_public_key == STAND_INS["BATON_TELNYX_PUBLIC_KEY"]
+    else:
+        assert settings.twilio_token() == secret["BATON_TWILIO_AUTH_TOKEN"]
+    other = next(p for p in PROVIDERS if p != provider).upper()
+    assert [n for n in [*env, *secret] if n.startswith(f"BATON_{other}_")] == []
+    assert sorted(m["name"] for m in container["volumeMounts"]) == ["auth-keys", provider]
+
+
+def _mounted_secret_file(
+    pod: dict[str, Any], container: dict[str, Any], path: str, secret: dict[str, str], at: Path
+) -> Path:
+    """The file a volume of the Secret puts at `path`, written under `at` with the key's value."""
+    mount = next(m for m in container["volumeMounts"] if Path(m["mountPath"]) == Path(path).parent)
+    assert mount["readOnly"] is True
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "baton-secrets"
+    [item] = [i for i in volume["secret"]["items"] if i["path"] == Path(path).name]
+    copy = at / Path(path).name
+    copy.write_text(secret[item["key"]])
+    return copy
 
 
 def _fetch(url: str) -> str:

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from tests.support.baton_up import baton_up, database_url, finished_report, start_simulation
+from tools.cli.provider_simulator import PROVIDER_SIMULATORS
 
 pytestmark = pytest.mark.acceptance
 
@@ -37,21 +38,23 @@ def test_simulate_twice_against_one_baton_up_reports_every_invariant_true(
         assert messages["opt_out_confirmations"] == messages["stops"]
 
 
-def test_simulate_against_baton_up_with_the_twilio_simulator_goes_through_the_real_bridge(
-    tmp_path: Path,
+@pytest.mark.parametrize("simulator", PROVIDER_SIMULATORS)
+def test_simulate_against_baton_up_with_a_provider_simulator_goes_through_the_real_bridge(
+    tmp_path: Path, simulator: str
 ) -> None:
-    """`baton up --provider twilio-simulator` (issue #31): the simulation finds the simulator in
-    the announcement, runs no bridge of its own, and each text reaches "Twilio" once."""
+    """`baton up --provider twilio-simulator` or `telnyx-simulator` (issue #31): the simulation
+    finds the simulator in the announcement, runs no bridge of its own, and each text reaches
+    the provider once."""
     data = tmp_path / "data"
-    with baton_up(data, tmp_path / "up.log", args=("--provider", "twilio-simulator")) as up:
-        assert "twilio-simulator ready" in up.output()
+    with baton_up(data, tmp_path / "up.log", args=("--provider", simulator)) as up:
+        assert f"{simulator} ready" in up.output()
         simulation = start_simulation(
             up, "--data-dir", str(data), "--contacts", "100", "--texters", "2",
             "--batch-size", "50", "--send-rate", "100", "--reply-rate", "0.3",
             "--unresponsive", "0", "--release-after-minutes", "0", "--time-limit-seconds", "90",
         )  # fmt: skip
         report = finished_report(simulation, timeout=120)
-    assert "Twilio simulator" in report["bridge"]
+    assert "provider simulator" in report["bridge"]
     assert "every accepted text reached the provider exactly once" in report["invariants"]
     messages = report["messages"]
     assert messages["taken_by_provider"] == messages["sent"] + messages["opt_out_confirmations"]

@@ -18,6 +18,7 @@ from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
 from services.bridge.service import DEFINITION as BRIDGE
+from services.bridge.settings import WEBHOOK_PATIENCE_SECONDS
 from shared.contract import catalogue as api
 from shared.runtime.settings import CommonSettings
 from tests.integration.test_bridge_webhooks import watch_inbound
@@ -36,6 +37,11 @@ REASONS = ("unsigned", "bad_signature", "stale", "not_json", "too_large")
 def rejected(reason: str) -> float:
     labels = {"provider": "telnyx", "reason": reason}
     return REGISTRY.get_sample_value("baton_bridge_webhook_rejected_total", labels) or 0.0
+
+
+def bypassed(reason: str) -> float:
+    labels = {"reason": reason}
+    return REGISTRY.get_sample_value("baton_bridge_spool_bypassed_total", labels) or 0.0
 
 
 @pytest.fixture
@@ -201,3 +207,31 @@ async def test_a_contacts_text_through_telnyx_reaches_its_conversation(
     row = await pool.fetchrow("SELECT body, provider_message_id FROM message"
                               " WHERE direction = 'inbound'")  # fmt: skip
     assert (row["body"], row["provider_message_id"]) == ("Who is this?", "telnyx:default:reply-1")
+
+
+async def test_with_postgres_hanging_a_telnyx_webhook_is_answered_inside_telnyxs_two_seconds(
+    webhooks: str, telnyx: TelnyxSimulator, nc: NatsClient, pool: asyncpg.Pool
+) -> None:
+    """Telnyx wants a 2xx within 2 s, then tries again and then calls the failover URL. With the
+    spool's table locked by another session (a Postgres that hangs rather than refuses), the
+    bridge at its default settings answers inside that, and the STOP is on INBOUND before the
+    answer, once, however the locked write ends."""
+    inbound = await watch_inbound(nc)
+    before = bypassed("timeout")
+    stop = telnyx.received_event("m-hung", "+12025550123", "+14155550100", "STOP")
+    async with pool.acquire() as locker, locker.transaction():
+        await locker.execute("LOCK TABLE bridge_spool IN ACCESS EXCLUSIVE MODE")
+        # Telnyx's own patience: past it, the call has failed whatever the answer.
+        async with asyncio.timeout(WEBHOOK_PATIENCE_SECONDS["telnyx"]):
+            assert await telnyx.signed_post(webhooks, stop) == 200
+        kept = await nc.jetstream().get_last_msg("INBOUND", api.INBOUND_SMS.subject)
+        assert kept.headers and kept.headers["Nats-Msg-Id"] == "telnyx:default:m-hung"
+    assert bypassed("timeout") == before + 1
+
+    async def spool_empty() -> bool:
+        return await pool.fetchval("SELECT count(*) FROM bridge_spool") == 0
+
+    # The lock gone, the bridge's forwarder gets its turn; the text is still there once.
+    assert await eventually(spool_empty)
+    await asyncio.sleep(0.5)
+    assert inbound.ids() == ["telnyx:default:m-hung"]

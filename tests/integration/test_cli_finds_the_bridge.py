@@ -88,24 +88,28 @@ async def test_any_other_baton_shows_the_bridge_that_answers(
 
 
 @pytest.mark.usefixtures("bare_environment")
+@pytest.mark.parametrize("provider", ["twilio", "telnyx"])
 async def test_simulate_goes_through_the_simulator_a_baton_up_announced_and_never_a_real_provider(
-    tmp_path: Path, settings: CommonSettings
+    tmp_path: Path, settings: CommonSettings, provider: str
 ) -> None:
     nc = await nats.connect(settings.nats_url)
     try:
         # No bridge anywhere: the simulation's own stand-in.
         assert await simulator_link(nc, tmp_path, settings.nats_url) is None
-        simulator = ProviderSimulator(simulator_account(tmp_path), port=1, webhook_port=2)
+        account = simulator_account(tmp_path, provider)
+        simulator = ProviderSimulator(account, port=1, webhook_port=2)
         with one_up_per_folder(tmp_path), announced(
             tmp_path, nats_url=settings.nats_url, database_url=settings.database_url,
-            bridge="twilio", simulator_url=simulator.url,
+            bridge=provider, simulator_url=simulator.url,
         ):  # fmt: skip
             link = await simulator_link(nc, tmp_path, settings.nats_url)
             assert link is not None and link.url == simulator.url
-            assert link.account_sid == simulator.account.account_sid
+            # With that provider's account, as its API takes it.
+            assert link.authorization == account.link(simulator.url).authorization
+            assert link.authorization.startswith("Bearer " if provider == "telnyx" else "Basic ")
             # Another Baton's NATS: this announcement is not about it.
             assert await simulator_link(nc, tmp_path, "nats://127.0.0.1:1") is None
-        with a_baton_up(tmp_path, settings, bridge="twilio"), pytest.raises(RealProviderError):
+        with a_baton_up(tmp_path, settings, bridge=provider), pytest.raises(RealProviderError):
             await simulator_link(nc, tmp_path, settings.nats_url)
         async with running(BRIDGE, settings):  # a deployment's bridge, to a real provider
             with pytest.raises(RealProviderError):

@@ -10,7 +10,11 @@ import time
 import pytest
 
 from services.bridge.lanes import Lanes
-from services.bridge.settings import BridgeSettings
+from services.bridge.settings import (
+    WEBHOOK_ANSWER_MARGIN_SECONDS,
+    WEBHOOK_PATIENCE_SECONDS,
+    BridgeSettings,
+)
 from shared.contract.catalogue import CORE_SERVICE_NAMES
 from shared.domain.provider_codes import (
     TELNYX_CODES,
@@ -125,6 +129,22 @@ def test_telnyx_settings_need_a_key_and_a_webhook_public_key_and_never_show_the_
     secret.write_text("KEYfromfile\n")
     env = {**TELNYX, "BATON_TELNYX_API_KEY": "", "BATON_TELNYX_API_KEY_FILE": str(secret)}
     assert load_settings(BridgeSettings, env).telnyx_key() == "KEYfromfile"
+
+
+def test_the_spool_write_is_bounded_inside_each_providers_patience() -> None:
+    """Telnyx waits 2 s for a webhook's 2xx: the default write timeout leaves room for the
+    INBOUND publish after it, and a longer one is refused under Telnyx, not under Twilio."""
+    for env in (TWILIO, TELNYX):
+        settings = load_settings(BridgeSettings, env)
+        patience = WEBHOOK_PATIENCE_SECONDS[settings.bridge_provider]
+        assert (
+            settings.bridge_spool_write_timeout_seconds <= patience - WEBHOOK_ANSWER_MARGIN_SECONDS
+        )
+    longer = {"BATON_BRIDGE_SPOOL_WRITE_TIMEOUT_SECONDS": "1.8"}
+    under_twilio = load_settings(BridgeSettings, {**TWILIO, **longer})
+    assert under_twilio.bridge_spool_write_timeout_seconds == 1.8
+    with pytest.raises(SettingsError, match=r"at most 1\.5 under telnyx"):
+        load_settings(BridgeSettings, {**TELNYX, **longer})
 
 
 def test_the_token_may_come_from_a_file(tmp_path: pytest.TempPathFactory) -> None:

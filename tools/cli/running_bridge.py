@@ -2,7 +2,8 @@
 environment: `baton status`, `baton simulate` and `baton demo` ask here.
 
 - A `baton up` running in --data-dir on the same NATS says it in its announcement (up.json): the
-  provider, and the simulator its bridge sends to (`baton up --provider twilio-simulator`).
+  provider, and the simulator its bridge sends to (`baton up --provider twilio-simulator`,
+  `telnyx-simulator`).
 - Any other Baton (a deployment) is asked: a bridge answering `baton.status.bridge` runs; one
   BATON_BRIDGE_PROVIDER in the environment names is expected, and reported when it is silent.
 """
@@ -64,13 +65,12 @@ async def simulator_link(nc: NatsClient, data_dir: Path, nats_url: str) -> Simul
     real provider."""
     ours, bridge = _announced(data_dir, nats_url)
     if bridge is not None and bridge.simulator_url:
-        account = simulator_account(data_dir, create=False)
-        return SimulatorLink(bridge.simulator_url, account.account_sid, account.auth_token())
+        return simulator_account(data_dir, bridge.provider, create=False).link(bridge.simulator_url)
     if bridge is not None or (not ours and await bridge_answers(nc)):
         provider = bridge.provider if bridge is not None else "a provider"
         raise RealProviderError(
             f"this Baton's bridge sends texts through {provider}: a simulation would text real "
-            "phones. Run it against `baton up --provider twilio-simulator`, whose bridge sends "
-            "to a simulated provider"
+            "phones. Run it against `baton up --provider twilio-simulator` (or "
+            "`telnyx-simulator`), whose bridge sends to a simulated provider"
         )
     return None

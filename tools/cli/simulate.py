@@ -5,8 +5,9 @@ verifies (BATON_AUTH_* in the environment, else the development secret of a loca
 in the demo with a fresh secret handed to the Baton it starts.
 
 The texts go through the Baton's own provider bridge and the simulator it sends to, when it runs
-them (`baton up --provider twilio-simulator`; the demo starts one so), else through the
-simulation's in-process stand-in (tools/cli/running_bridge.py finds which, from the Baton).
+them (`baton up --provider twilio-simulator` or `telnyx-simulator`; the demo starts one so),
+else through the simulation's in-process stand-in (tools/cli/running_bridge.py finds which, from
+the Baton).
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ async def _simulate(
             f"texts go through Baton's provider bridge to the simulator at {link.url}"
             if link is not None
             else "no provider bridge runs in this Baton: the simulation's own in-process bridge "
-            "takes its texts (`baton up --provider twilio-simulator` runs the real one)",
+            "takes its texts (`baton up --provider twilio-simulator` or `telnyx-simulator` runs "
+            "the real one)",
             file=sys.stderr,
             flush=True,
         )

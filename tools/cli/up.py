@@ -44,7 +44,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = commands.add_parser(
         "up",
         help="start Postgres, NATS and the four services locally, and the provider bridge when "
-        "one is configured (BATON_BRIDGE_PROVIDER, or --provider twilio-simulator)",
+        "one is configured (BATON_BRIDGE_PROVIDER, or --provider twilio-simulator or "
+        "telnyx-simulator)",
         description="Start the whole system. Postgres and NATS come from BATON_DATABASE_URL and "
         "BATON_NATS_URL when set, otherwise from the pip-shipped servers, with data kept under "
         "--data-dir. Ctrl-C stops everything.",
@@ -122,7 +123,8 @@ def provider_simulator(args: argparse.Namespace) -> ProviderSimulator | None:
         if not bridge_configured():
             print_line(
                 "provider bridge: none (BATON_BRIDGE_PROVIDER unset): `baton simulate` stands in "
-                "for it; `baton up --provider twilio-simulator` runs it against a simulator"
+                "for it; `baton up --provider twilio-simulator` (or telnyx-simulator) runs it "
+                "against a simulator"
             )
         return None
     if bridge_configured():
@@ -131,7 +133,7 @@ def provider_simulator(args: argparse.Namespace) -> ProviderSimulator | None:
             f"against --provider {args.provider}"
         )
     return ProviderSimulator(
-        simulator_account(args.data_dir),
+        simulator_account(args.data_dir, args.provider.removesuffix("-simulator")),
         args.simulator_port or free_port(),
         args.webhook_port or free_port(),
     )
@@ -175,7 +177,7 @@ def _run(args: argparse.Namespace, stop_requested: Callable[[], bool]) -> int:
             if simulator is not None and proc.name == simulator.name:
                 print_line(
                     f"{proc.name} ready   {simulator.url} (account "
-                    f"{simulator.account.account_sid}; calls the bridge at "
+                    f"{simulator.account.label}; calls the bridge at "
                     f"{simulator.webhooks_url})"
                 )
             else:

@@ -1,24 +1,23 @@
 """`baton simulate`'s side of the provider simulator beside a `baton up --provider
-twilio-simulator`: its control routes (tools/simulation/twilio_simulator.py), called with the
-simulated account's credentials. Through it the simulation's contacts text Baton (the simulator
-posts each text, signed, to the bridge's webhook) and the run counts what reached "Twilio"."""
+twilio-simulator` (or `telnyx-simulator`): its control routes (tools/simulation/
+control_routes.py), called with the simulated account's credentials. Through it the simulation's
+contacts text Baton (the simulator posts each text, signed, to the bridge's webhook) and the run
+counts what reached the provider."""
 
 from __future__ import annotations
 
-import base64
-import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
 from shared.runtime.backoff import Backoff
-from tools.simulation.twilio_simulator import (
-    CONTROL_ARRIVALS,
-    CONTROL_CONTACT_TEXTS,
-    WEBHOOK_TIMEOUT_SECONDS,
-)
+from tools.simulation.control_routes import CONTROL_ARRIVALS, CONTROL_CONTACT_TEXTS
+
+# Twilio's wait for a webhook's answer (15 s), the longer of the two providers' (Telnyx: 2 s).
+from tools.simulation.twilio_simulator import WEBHOOK_TIMEOUT_SECONDS
 
 # How long a contact's text is posted again while the bridge does not take it: a STOP is not
 # given up on after one busy moment (a real bridge has a fallback URL as well), as a texter's app
@@ -39,25 +38,27 @@ class ContactTextRefusedError(RuntimeError):
 @dataclass
 class SimulatorLink:
     url: str
-    account_sid: str
-    auth_token: str = field(repr=False)
+    # The simulated account's credentials, as its provider's API takes them (Twilio: Basic with
+    # the SID and token; Telnyx: Bearer with the API key).
+    authorization: str = field(repr=False)
+    # A new message id as the provider makes them (a contact's text keeps its id when sent again).
+    new_id: Callable[[], str] = field(repr=False)
     _session: aiohttp.ClientSession | None = field(default=None, repr=False)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            pair = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
             self._session = aiohttp.ClientSession(
-                headers={"Authorization": f"Basic {pair}"},
+                headers={"Authorization": self.authorization},
                 # Past the simulator's own wait for the webhook (Twilio's 15 s).
                 timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS + 5),
             )
         return self._session
 
     async def contact_text(self, from_: str, to: str, body: str) -> str:
-        """A contact (`from_`) texts `to`; the message's SID once the bridge took it. A webhook
-        that failed or went unanswered is sent again under the same SID, as Twilio's connection
-        overrides (`#rc=`) do: the bridge keeps one message per SID."""
-        form = {"From": from_, "To": to, "Body": body, "MessageSid": f"SM{secrets.token_hex(16)}"}
+        """A contact (`from_`) texts `to`; the message's id once the bridge took it. A webhook
+        that failed or went unanswered is sent again under the same id, as Twilio's connection
+        overrides (`#rc=`) and Telnyx's retries do: the bridge keeps one message per id."""
+        form = {"From": from_, "To": to, "Body": body, "MessageSid": self.new_id()}
         backoff = Backoff(base=0.5, cap=5.0)
         give_up = time.monotonic() + WEBHOOK_PATIENCE_SECONDS
         while True:
@@ -81,7 +82,8 @@ class SimulatorLink:
             return await answer.json(), answer.status
 
     async def sids_from(self, number: str) -> list[str]:
-        """The SIDs of every text the simulator accepted from `number`, oldest first."""
+        """The provider's ids of every text the simulator accepted from `number`, oldest
+        first."""
         url = self.url + CONTROL_ARRIVALS
         async with self._client().get(url, params={"From": number}) as answer:
             answer.raise_for_status()

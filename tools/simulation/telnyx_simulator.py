@@ -19,28 +19,40 @@ patched. What it does:
 - Webhooks signed as Telnyx signs them, with an Ed25519 key pair generated here: the bridge is
   given `public_key` (BATON_TELNYX_PUBLIC_KEY); `telnyx-signature-ed25519` is the base64
   signature over `{telnyx-timestamp}|{raw body}`. `report` sends a text's status event to the
-  `webhook_url` its send named; `receive` a contact's text.
+  `webhook_url` its send named; `received_event` is a contact's text.
+- Beside a running Baton (`baton up --provider telnyx-simulator`, tools/simulation/
+  simulator_process.py) it plays the carrier and the contacts: each accepted text that named a
+  `webhook_url` gets Telnyx's `message.sent` and `message.finalized` (`delivered`) events
+  (`reports_statuses`), and a contact's text goes to the messaging profile's webhook
+  (`messages_url`) as `message.received` (`contact_text`), each waited for as long as Telnyx
+  waits (2 s). `baton simulate` drives that from its own process through the control routes
+  (tools/simulation/control_routes.py), with the API key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientError, ClientSession, web
 from nacl.signing import SigningKey
 
+from services.bridge.settings import WEBHOOK_PATIENCE_SECONDS
+from tools.simulation.control_routes import add_control_routes
 from tools.simulation.http_stub import FailuresByNumber, StubServer
 
-MESSAGES_PATH = "/v2/messages"
-NUMBERS_PATH = "/v2/phone_numbers"
+# The API's root under the server's (the SDK's `base_url` is the server's URL and this).
+API_ROOT = "/v2"
+MESSAGES_PATH = f"{API_ROOT}/messages"
+NUMBERS_PATH = f"{API_ROOT}/phone_numbers"
 # What Telnyx says of the codes the simulator answers by itself.
 TITLES = {
     10009: "Authentication failed",
@@ -49,6 +61,11 @@ TITLES = {
     40300: "Blocked due to STOP message",
     40310: "Invalid 'to' address",
 }
+
+
+def new_message_id() -> str:
+    """A message's id, as Telnyx makes them."""
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,13 @@ class TelnyxSimulator(StubServer):
     replays: int = 0
     # The numbers the account holds (`GET /v2/phone_numbers`).
     held_numbers: set[str] = field(default_factory=set)
+    # Where a contact's text to one of those numbers goes (the messaging profile's webhook URL:
+    # the bridge's `/telnyx/webhooks`).
+    messages_url: str = ""
+    # Send Telnyx's status events (`message.sent`, then `message.finalized` with `delivered`)
+    # for each accepted text that named a `webhook_url`, as the carrier would report it.
+    reports_statuses: bool = False
+    webhook_patience_seconds: ClassVar[float] = WEBHOOK_PATIENCE_SECONDS["telnyx"]
     _failures: FailuresByNumber = field(default_factory=FailuresByNumber)
     # Idempotency-Key -> (the body's bytes, the answer given).
     _keys: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
@@ -90,7 +114,7 @@ class TelnyxSimulator(StubServer):
     @property
     def url(self) -> str:
         """What BATON_TELNYX_API_URL is set to (the SDK's `base_url`)."""
-        return f"http://127.0.0.1:{self._port}/v2"
+        return f"{self.control_url}{API_ROOT}"
 
     @property
     def public_key(self) -> str:
@@ -108,6 +132,7 @@ class TelnyxSimulator(StubServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post(MESSAGES_PATH, self._create)
         app.router.add_get(NUMBERS_PATH, self._numbers)
+        add_control_routes(app, self, lambda: _error(401, 10009, "Authentication failed"))
 
     # --- Webhooks, signed as Telnyx signs them ---
 
@@ -116,10 +141,15 @@ class TelnyxSimulator(StubServer):
         return base64.b64encode(signed).decode("ascii")
 
     async def signed_post(
-        self, url: str, event: dict[str, Any], *, timestamp: int | None = None
+        self,
+        url: str,
+        event: dict[str, Any],
+        *,
+        timestamp: int | None = None,
+        session: ClientSession | None = None,
     ) -> int:
         """POST `event` as JSON to `url`, signed at `timestamp` (now unless given: an old one
-        is a replay); the HTTP status back."""
+        is a replay); the HTTP status back. Through `session`, else one of its own."""
         body = json.dumps(event).encode()
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         headers = {
@@ -127,11 +157,10 @@ class TelnyxSimulator(StubServer):
             "telnyx-signature-ed25519": self.signature(stamp, body),
             "telnyx-timestamp": stamp,
         }
-        async with (
-            ClientSession() as session,
-            session.post(url, data=body, headers=headers) as answer,
-        ):
-            return answer.status
+        if session is None or session.closed:
+            async with ClientSession() as own:
+                return await _post(own, url, body, headers)
+        return await _post(session, url, body, headers)
 
     def received_event(
         self, message_id: str, from_: str, to: str, text: str, profile: str | None = None
@@ -190,7 +219,37 @@ class TelnyxSimulator(StubServer):
             error_code=error_code,
             profile=arrival.messaging_profile_id,
         )
-        return await self.signed_post(arrival.webhook_url, event)
+        return await self.signed_post(arrival.webhook_url, event, session=self.outgoing.statuses)
+
+    async def contact_text(self, from_: str, to: str, body: str, sid: str = "") -> tuple[str, int]:
+        """A contact texts `to` (one of the account's numbers): `message.received` posted to
+        `messages_url`, under the id `sid` when given (Telnyx's retry of a webhook that failed
+        sends the same message again). The message's id, and the HTTP status answered."""
+        message_id = sid or new_message_id()
+        event = self.received_event(message_id, from_, to, body)
+        return message_id, await self.signed_post(
+            self.messages_url, event, session=self.outgoing.contacts
+        )
+
+    async def _report_statuses(self, arrival: Arrival) -> None:
+        """The carrier's word on an accepted text, as Telnyx sends it: `sent`, `delivered`. An
+        event nobody answered is not sent again here."""
+        for status in ("sent", "delivered"):
+            with contextlib.suppress(OSError, ClientError, TimeoutError):
+                await self.report(arrival, status)
+
+    # --- What the control routes play (tools/simulation/control_routes.py) ---
+
+    @property
+    def authorization(self) -> str:
+        """The control routes' Authorization header: the API key, as the API takes it."""
+        return f"Bearer {self.api_key}"
+
+    def accepted_from(self, number: str | None) -> list[tuple[str, str, str | None]]:
+        return [(a.id, a.to, a.from_) for a in self.arrivals if number in (None, a.from_)]
+
+    def control_authorized(self, request: web.Request) -> bool:
+        return self._authorized(request)
 
     # --- The Messaging API ---
 
@@ -229,7 +288,7 @@ class TelnyxSimulator(StubServer):
                 return _error(400, 10004, "A required parameter was missing: from.")
             sender = pool[sum(map(ord, to)) % len(pool)]
         arrival = Arrival(
-            id=str(uuid.uuid4()),
+            id=new_message_id(),
             to=to,
             from_=str(sender),
             messaging_profile_id=None if profile is None else str(profile),
@@ -240,6 +299,8 @@ class TelnyxSimulator(StubServer):
             monotonic=time.monotonic(),
         )
         self.arrivals.append(arrival)
+        if self.reports_statuses and arrival.webhook_url:
+            self.outgoing.in_background(self._report_statuses(arrival))
         answer = {"data": self._resource(arrival)}
         if key is not None:
             self._keys[key] = (raw, answer)
@@ -322,3 +383,8 @@ def _error_body(code: int, detail: str) -> dict[str, Any]:
 
 def _error(status: int, code: int, detail: str) -> web.Response:
     return web.json_response(_error_body(code, detail), status=status)
+
+
+async def _post(session: ClientSession, url: str, body: bytes, headers: dict[str, str]) -> int:
+    async with session.post(url, data=body, headers=headers) as answer:
+        return answer.status

@@ -1,6 +1,6 @@
 """The simulated campaign through Baton's own provider bridge and the provider simulator, as a
 production text goes: the bridge takes each text from OUTBOUND (its own consumer), sends it with
-the `twilio` SDK to the simulator, and publishes its `sent` receipt; the simulator calls back
+the provider's SDK to the simulator, and publishes its `sent` receipt; the simulator calls back
 `sent` and `delivered`, signed; a contact's answer is a signed webhook to the bridge, which keeps
 it and puts it on INBOUND.
 
@@ -8,7 +8,8 @@ Nothing here takes a text, so nothing is taken twice. It watches with plain subs
 JetStream consumer): the campaign's texts as Baton publishes them on OUTBOUND, and the bridge's
 `sent` receipts. A text whose `sent` receipt came has reached its contact, who may answer it
 (tools/simulation/contacts.py) through the simulator. At the end, what the simulator accepted
-from the campaign's number is set against the receipts: each text reached "Twilio" exactly once.
+from the campaign's number is set against the receipts: each text reached the provider exactly
+once.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class ThroughProvider:
 
     @property
     def described(self) -> str:
-        return f"Baton's provider bridge, sending to the Twilio simulator at {self._link.url}"
+        return f"Baton's provider bridge, sending to the provider simulator at {self._link.url}"
 
     async def run(self, stop: asyncio.Event) -> None:
         texts = await self._nc.subscribe(api.OUTBOUND_SMS.pattern, cb=self._on_text)
@@ -97,7 +98,7 @@ class ThroughProvider:
         there are messages, each the one its receipt names."""
         accepted = Counter(await self._link.sids_from(self._sending_number))
         ours = {m: self.provider_ids.get(m, set()) for m in expected}
-        # `twilio:{account}:{sid}` (services/bridge/): the simulator knows the SID alone.
+        # `{provider}:{account}:{id}` (services/bridge/): the simulator knows the id alone.
         receipted = {pid.rsplit(":", 1)[-1] for ids in ours.values() for pid in ids}
         return {"on_outbound": len(self.texts), "taken_by_provider": accepted.total()}, {
             "every accepted text reached OUTBOUND": set(self.texts) == expected,

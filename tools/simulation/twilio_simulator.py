@@ -19,7 +19,7 @@ as it reaches api.twilio.com, so nothing in the SDK is patched. What it does:
   StatusCallback gets Twilio's `sent` and `delivered` callbacks (`reports_statuses`), and a
   contact's text goes to the numbers' messaging webhook (`messages_url`) as Twilio sends it
   (`contact_text`). `baton simulate` drives that from its own process through the control routes
-  under `/simulator/` (tools/simulation/simulator_link.py), with the account's credentials.
+  (tools/simulation/control_routes.py), with the account's credentials.
 """
 
 from __future__ import annotations
@@ -34,22 +34,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, web
 from twilio.request_validator import RequestValidator
 
+from services.bridge.settings import WEBHOOK_PATIENCE_SECONDS
+from tools.simulation.control_routes import add_control_routes
 from tools.simulation.http_stub import FailuresByNumber, StubServer
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = f"/{API_VERSION}/Accounts/{{account}}/Messages.json"
 NUMBERS_PATH = f"/{API_VERSION}/Accounts/{{account}}/IncomingPhoneNumbers.json"
-# The control routes (not Twilio's): readiness, the texts accepted, a contact's text.
-# Readiness at the path every Baton process answers it, so `baton up` waits for it alike.
-CONTROL_READY = "/readyz"
-CONTROL_ARRIVALS = "/simulator/arrivals"
-CONTROL_CONTACT_TEXTS = "/simulator/contact-texts"
-WEBHOOK_TIMEOUT_SECONDS = 15.0
+# How long Twilio waits for a webhook's answer.
+WEBHOOK_TIMEOUT_SECONDS = WEBHOOK_PATIENCE_SECONDS["twilio"]
+
+
+def new_message_sid() -> str:
+    """A contact's message's SID, as Twilio makes them."""
+    return f"SM{secrets.token_hex(16)}"
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,7 @@ class TwilioSimulator(StubServer):
     # Send Twilio's own status callbacks (`sent`, then `delivered`) for each accepted text that
     # named a StatusCallback, as the carrier would report it.
     reports_statuses: bool = False
-    _reporting: set[asyncio.Task[None]] = field(default_factory=set)
-    # Callbacks and contacts' texts go on connections of their own: a contact's text never
-    # waits behind thousands of callbacks to a bridge that is slow to answer them.
-    _callbacks: ClientSession | None = None
-    _contacts: ClientSession | None = None
+    webhook_patience_seconds: ClassVar[float] = WEBHOOK_TIMEOUT_SECONDS
     _failures: FailuresByNumber = field(default_factory=FailuresByNumber)
     _sequence: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -110,25 +109,7 @@ class TwilioSimulator(StubServer):
         app.router.add_post(path, self._create)
         app.router.add_get(path, self._list)
         app.router.add_get(NUMBERS_PATH.format(account="{account}"), self._numbers)
-        app.router.add_get(CONTROL_READY, self._ready)
-        app.router.add_get(CONTROL_ARRIVALS, self._arrivals)
-        app.router.add_post(CONTROL_CONTACT_TEXTS, self._contact_texts)
-
-    async def start(self, port: int = 0) -> None:
-        await super().start(port)
-        # Twilio waits 15 s for a webhook's answer.
-        timeout = ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS)
-        self._callbacks = ClientSession(timeout=timeout)
-        self._contacts = ClientSession(timeout=timeout)
-
-    async def stop(self) -> None:
-        for task in list(self._reporting):
-            task.cancel()
-        await asyncio.gather(*self._reporting, return_exceptions=True)
-        for session in (self._callbacks, self._contacts):
-            if session is not None:
-                await session.close()
-        await super().stop()
+        add_control_routes(app, self, lambda: _error(401, 20003, "Authenticate"))
 
     # --- Webhooks, signed as Twilio signs them ---
 
@@ -147,7 +128,7 @@ class TwilioSimulator(StubServer):
         Through `session`, else the status callbacks' own (a session of its own when not
         started)."""
         headers = {"X-Twilio-Signature": self.signature(signed_url or url, params)}
-        session = session or self._callbacks
+        session = session or self.outgoing.statuses
         if session is None or session.closed:
             async with ClientSession() as own:
                 return await _post(own, url, params, headers)
@@ -175,7 +156,7 @@ class TwilioSimulator(StubServer):
         Twilio posts it, under `sid` when given (Twilio's retry of a webhook that failed, with
         connection overrides, sends the same message again). The message's SID, and the HTTP
         status the webhook answered."""
-        sid = sid or f"SM{secrets.token_hex(16)}"
+        sid = sid or new_message_sid()
         params = {
             "AccountSid": self.account_sid,
             "MessageSid": sid,
@@ -188,7 +169,9 @@ class TwilioSimulator(StubServer):
             "NumSegments": "1",
             "ApiVersion": API_VERSION,
         }
-        return sid, await self.signed_post(self.messages_url, params, session=self._contacts)
+        return sid, await self.signed_post(
+            self.messages_url, params, session=self.outgoing.contacts
+        )
 
     async def _report_statuses(self, arrival: Arrival) -> None:
         """The carrier's word on an accepted text, as Twilio calls it back: `sent`, `delivered`.
@@ -243,9 +226,7 @@ class TwilioSimulator(StubServer):
         )
         self.arrivals.append(arrival)
         if self.reports_statuses and arrival.status_callback:
-            task = asyncio.create_task(self._report_statuses(arrival))
-            self._reporting.add(task)
-            task.add_done_callback(self._reporting.discard)
+            self.outgoing.in_background(self._report_statuses(arrival))
         return web.json_response(self._resource(arrival), status=201)
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -306,43 +287,18 @@ class TwilioSimulator(StubServer):
             }
         )
 
-    # --- Control routes, for `baton simulate` in another process (not Twilio's API) ---
+    # --- What the control routes play (tools/simulation/control_routes.py) ---
 
-    async def _ready(self, request: web.Request) -> web.Response:
-        return web.Response(text="ready")
+    @property
+    def authorization(self) -> str:
+        """The control routes' Authorization header: the account's, as its API takes it."""
+        pair = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return f"Basic {pair}"
 
-    async def _arrivals(self, request: web.Request) -> web.Response:
-        """The texts accepted from one number (`From`), oldest first."""
-        if not self._control_authorized(request):
-            return _error(401, 20003, "Authenticate")
-        sender = request.query.get("From")
-        found = [a for a in self.arrivals if sender in (None, a.from_)]
-        return web.json_response(
-            {"arrivals": [{"sid": a.sid, "to": a.to, "from": a.from_} for a in found]}
-        )
+    def accepted_from(self, number: str | None) -> list[tuple[str, str, str | None]]:
+        return [(a.sid, a.to, a.from_) for a in self.arrivals if number in (None, a.from_)]
 
-    async def _contact_texts(self, request: web.Request) -> web.Response:
-        """A contact's text (`From`, `To`, `Body`, and `MessageSid` to send one again), posted to
-        the messaging webhook now; 201 when the webhook answered 2xx, else 502 with the status it
-        answered (or 504 when it did not answer)."""
-        if not self._control_authorized(request):
-            return _error(401, 20003, "Authenticate")
-        form = await request.post()
-        if not self.messages_url:
-            return web.json_response({"error": "no messaging webhook is configured"}, status=400)
-        try:
-            sid, status = await self.contact_text(
-                str(form.get("From", "")),
-                str(form.get("To", "")),
-                str(form.get("Body", "")),
-                str(form.get("MessageSid", "")),
-            )
-        except (TimeoutError, OSError, ClientError):
-            return web.json_response({"webhook_status": None}, status=504)
-        answer = {"sid": sid, "webhook_status": status}
-        return web.json_response(answer, status=201 if 200 <= status < 300 else 502)
-
-    def _control_authorized(self, request: web.Request) -> bool:
+    def control_authorized(self, request: web.Request) -> bool:
         return self._authorized(request, self.account_sid)
 
     def _resource(self, arrival: Arrival) -> dict[str, Any]:
