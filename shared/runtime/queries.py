@@ -10,20 +10,17 @@ caller gets back (like sqlc's `:one`/`:many`/`:exec`):
 - `:exec`: no rows, the command's status.
 
 Parameters are named, `:campaign_id`, and `:after_id?` when the caller may pass NULL; they
-become `$1`, `$2` ... in the order they first appear (or the order of a transitional
-`-- positional: a, b` line, kept for the callers that still pass them by position), once, when
-the file is parsed. A comment
+become `$1`, `$2` ... in the order they first appear, once, when the file is parsed. A comment
 line `-- not null: col, col` in a query says that those result columns are never NULL where
 Postgres cannot tell (an EXISTS, a count, a scalar query that always returns its one row).
-`make queries` (tools/sql_codegen.py) turns each file into a typed module beside it; the dicts
-`load_queries` returns serve the call sites that still index queries by name.
+`make queries` (tools/sql_codegen.py) turns each file into a typed module beside it, and the
+services call those modules' functions, never the SQL by name.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 
 KINDS = ("many", "maybe", "one", "scalar", "exec")
 _HEADER = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)(?:\s+:([a-z]+))?\s*--\s*$", re.MULTILINE)
@@ -31,9 +28,6 @@ _HEADER = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)(?:\s+:([a-z]+))?\s*--\s*
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)(\??)")
 _NOT_NULL = re.compile(r"^--\s*not null:\s*(.*)$", re.MULTILINE)
 _POSITIONAL = re.compile(r"\$\d")
-# Transitional: the `$n` order of the call sites that still pass parameters by position
-# (`conn.fetch(QUERIES["x"], a, b)`); deleted once every caller uses the generated functions.
-_POSITIONAL_ORDER = re.compile(r"^--\s*positional:\s*(.*)$", re.MULTILINE)
 
 
 class QueryFileError(ValueError):
@@ -87,9 +81,7 @@ def _code_spans(sql: str) -> list[tuple[int, int, bool]]:
     return spans
 
 
-def _number_placeholders(
-    name: str, body: str, source: str, order: list[str] | None
-) -> tuple[str, list[str], set[str]]:
+def _number_placeholders(name: str, body: str, source: str) -> tuple[str, list[str], set[str]]:
     spans = _code_spans(body)
     marked: dict[str, set[bool]] = {}  # each parameter, in order of first appearance
     for start, end, is_code in spans:
@@ -107,12 +99,6 @@ def _number_placeholders(
             f"{source}: query {name!r} marks {mixed} nullable (?) at some uses only: mark all"
         )
     params = list(marked)
-    if order is not None:
-        if sorted(order) != sorted(params):
-            raise QueryFileError(
-                f"{source}: query {name!r}: '-- positional:' lists {order}, the query uses {params}"
-            )
-        params = order
     numbers = {param: f"${i}" for i, param in enumerate(params, 1)}
     pieces = [
         _PLACEHOLDER.sub(lambda m: numbers[m.group(1)], body[start:end])
@@ -141,9 +127,7 @@ def parse_named_queries(text: str, source: str = "<sql>") -> dict[str, NamedQuer
         sql = body.strip()
         if not sql:
             raise QueryFileError(f"{source}: query {name!r} is empty")
-        positional = _POSITIONAL_ORDER.search(sql)
-        order = [p.strip() for p in positional.group(1).split(",")] if positional else None
-        sql, params, nullable = _number_placeholders(name, sql, source, order)
+        sql, params, nullable = _number_placeholders(name, sql, source)
         not_null = tuple(
             column.strip()
             for line in _NOT_NULL.findall(sql)
@@ -157,9 +141,3 @@ def parse_named_queries(text: str, source: str = "<sql>") -> dict[str, NamedQuer
 def parse_queries(text: str, source: str = "<sql>") -> dict[str, str]:
     """Each query's SQL by name, its parameters numbered `$1`, `$2` ..."""
     return {name: q.sql for name, q in parse_named_queries(text, source).items()}
-
-
-def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
-    """Load the named queries that `package` ships in `filename`."""
-    text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
-    return parse_queries(text, f"{package}/{filename}")

@@ -34,13 +34,6 @@ def test_named_parameters_are_numbered_once_in_order_of_first_use() -> None:
     assert "-- Rows of :campaign_id after :after_id?" in query.sql
 
 
-def test_a_positional_line_keeps_the_order_callers_pass_by_position() -> None:
-    text = "-- name: q :exec --\n-- positional: b, a\nUPDATE t SET x = :a WHERE y = :b;"
-    query = parse_named_queries(text)["q"]
-    assert query.params == ("b", "a")
-    assert query.sql.endswith("UPDATE t SET x = $2 WHERE y = $1;")
-
-
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
@@ -51,7 +44,6 @@ def test_a_positional_line_keeps_the_order_callers_pass_by_position() -> None:
         ("-- name: a :rows --\nSELECT 1;", "needs a kind"),
         ("-- name: a :scalar --\nSELECT $1;", "positional \\$n"),
         ("-- name: a :scalar --\nSELECT :x? + :x;", "at some uses only"),
-        ("-- name: a :scalar --\n-- positional: y\nSELECT :x;", "positional:' lists"),
     ],
 )
 def test_malformed_files_are_refused(text: str, problem: str) -> None:

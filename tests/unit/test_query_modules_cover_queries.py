@@ -1,9 +1,9 @@
 """Each `-- name:` query has exactly one function in its generated module and each function one
 query; no code reaches a query through the name-keyed dicts or builds a query's name at run time.
 
-The dicts (`QUERIES[...]`, `CLAIMS[...]`, `FILE_QUERIES[...]`) are on their way out (issue #32):
-STILL_INDEXING lists the modules not moved to the typed functions yet. It must match exactly,
-so a module that moves has to leave the list, and no new module can start indexing."""
+The name-keyed dicts of SQL (`QUERIES[...]`, `CLAIMS[...]`, `FILE_QUERIES[...]`) are gone (issue
+#32): no module of shared/ or services/ may index such a dict again, literally or with a name
+built at run time."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ from tools.sql_codegen import ROOT, module_path, sql_files
 
 # QUERIES, CLAIMS, FILE_QUERIES, and the aliases they are imported under (ACCESS_QUERIES).
 DICTS = re.compile(r"^[A-Z_]*(QUERIES|CLAIMS)$")
-
-# Modules that still index the dicts; each leaves when its call sites use the typed functions.
-STILL_INDEXING: set[str] = set()
-# Modules that still pick a query's name at run time (an f-string or an expression).
-STILL_BUILDING: set[str] = set()
 
 
 def _functions(module: Path) -> list[str]:
@@ -38,25 +33,40 @@ def test_every_query_has_one_function_and_every_function_one_query() -> None:
         assert len(set(functions)) == len(functions), sql_file
 
 
+def _indexes_in(source: str) -> tuple[bool, bool]:
+    """Whether `source` indexes a query dict, and whether with a name built at run time."""
+    indexing = building = False
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and DICTS.match(node.value.id)
+        ):
+            indexing = True
+            building = building or not isinstance(node.slice, ast.Constant)
+    return indexing, building
+
+
 def _dict_indexes() -> tuple[set[str], set[str]]:
     indexing: set[str] = set()
     building: set[str] = set()
     for path in sorted([*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py")]):
         source = str(path.relative_to(ROOT))
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (
-                isinstance(node, ast.Subscript)
-                and isinstance(node.value, ast.Name)
-                and DICTS.match(node.value.id)
-            ):
-                indexing.add(source)
-                is_literal = isinstance(node.slice, ast.Constant)
-                if not is_literal:
-                    building.add(source)
+        indexes, builds = _indexes_in(path.read_text(encoding="utf-8"))
+        if indexes:
+            indexing.add(source)
+        if builds:
+            building.add(source)
     return indexing, building
 
 
-def test_no_module_but_the_listed_ones_indexes_the_query_dicts() -> None:
+def test_the_check_finds_a_dict_indexed_by_name_and_by_a_built_name() -> None:
+    assert _indexes_in('rows = await conn.fetch(QUERIES["take"], 1)') == (True, False)
+    assert _indexes_in('sql = ACCESS_QUERIES[f"pooled_{kind}_groups"]') == (True, True)
+    assert _indexes_in("rows = await q.take(conn, message_id=1)") == (False, False)
+
+
+def test_no_module_indexes_the_query_dicts() -> None:
     indexing, building = _dict_indexes()
-    assert indexing == STILL_INDEXING
-    assert building == STILL_BUILDING
+    assert indexing == set(), "call the generated query functions (make queries)"
+    assert building == set(), "a query's name built at run time: call its function instead"
