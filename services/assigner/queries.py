@@ -572,17 +572,21 @@ async def unassigned_by_zone_group(
 PAGE_OF_HOLDER_SQL = """-- A texter's conversations (:assignee_id), in id order after :after_id: all they hold in the campaign, from
 -- conversation_assignee, then sorted, so it costs what the texter holds (an inbox has an index
 -- of its own: page_of_inbox). MATERIALIZED keeps the generic plan from walking a campaign-wide
--- index in id order instead, which for a texter holding nothing reads the whole campaign.
+-- index in id order instead, which for a texter holding nothing reads the whole campaign. The
+-- page is cut before the contacts are joined, so only its own :limit contacts are looked up, not
+-- one per conversation held (37,245 buffers against 1,445 for a texter holding 9,000, measured).
+-- The limit stays outside the CTE: inside it, the generic plan walks the campaign in id order.
 WITH held AS MATERIALIZED (
     SELECT id, contact_id, status, assignee_id, needs_reply_since FROM conversation
     WHERE assignee_id = $1 AND campaign_id = $2 AND id > $3
       AND ($4::text IS NULL OR status = $4)
+), page AS (
+    SELECT * FROM held ORDER BY id LIMIT $5
 )
 SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
        k.phone
-FROM held v JOIN contact k ON k.id = v.contact_id
-ORDER BY v.id
-LIMIT $5;"""
+FROM page v JOIN contact k ON k.id = v.contact_id
+ORDER BY v.id;"""
 
 
 class PageOfHolderRow(msgspec.Struct, frozen=True):
