@@ -113,6 +113,52 @@ async def test_every_kind_of_statement_is_tallied(pool: asyncpg.Pool) -> None:
         await _assert_exact(pool)
 
 
+async def test_the_writes_the_tally_cannot_follow_are_refused_and_change_nothing(
+    pool: asyncpg.Pool,
+) -> None:
+    """Migration 0021: TRUNCATE, a conversation moved to another campaign, and a failed initial
+    deleted in one statement with its conversation are refused; the tally stays exact (before,
+    each left it wrong: found by the outside review of #29)."""
+    async with pool.acquire() as conn:
+        campaign, texters = await _campaign(conn, 40)
+        other, _ = await _campaign(conn, 5)
+        victim = await conn.fetchval(
+            "SELECT min(id) FROM conversation WHERE campaign_id = $1", campaign
+        )
+        await conn.execute(
+            """INSERT INTO message (conversation_id, direction, kind, texter_id, body,
+                                    delivery_status)
+               VALUES ($1, 'outbound', 'initial', $2, 'Hi', 'failed')""",
+            victim,
+            texters[0],
+        )
+        before = await _assert_exact(pool)
+        refused = [
+            "TRUNCATE message",
+            "TRUNCATE conversation CASCADE",
+            f"UPDATE conversation SET campaign_id = {other} WHERE id = {victim}",
+            f"""WITH gone AS (DELETE FROM message WHERE conversation_id = {victim}
+                              RETURNING conversation_id)
+                DELETE FROM conversation WHERE id IN (SELECT conversation_id FROM gone)""",
+        ]
+        for statement in refused:
+            with pytest.raises(asyncpg.FeatureNotSupportedError, match="campaign_tally"):
+                await conn.execute(statement)
+        assert await conn.fetchval(
+            "SELECT campaign_id FROM conversation WHERE id = $1", victim
+        ) == (campaign)
+        assert await _assert_exact(pool) == before
+        # What stays allowed: an UPDATE naming campaign_id without changing it, and the two
+        # deletes in two statements.
+        await conn.execute(
+            "UPDATE conversation SET campaign_id = campaign_id WHERE id = $1", victim
+        )
+        await conn.execute("DELETE FROM message WHERE conversation_id = $1", victim)
+        await conn.execute("DELETE FROM conversation WHERE id = $1", victim)
+        after = await _assert_exact(pool)
+        assert after.get((campaign, "failed_initials", None, None), 0) == 0
+
+
 async def _claims_and_moves(pool: asyncpg.Pool, campaign: int, texters: list[int], n: int) -> None:
     """Texter n's claims of 25, and moves of 10 to the next texter, through move_conversations
     as the services do, each in its own transaction, until the pool is dry."""

@@ -192,6 +192,41 @@ CREATE FUNCTION public.pool_floor_lock_key(campaign_id bigint) RETURNS bigint
     AS $$ SELECT hashtextextended('pool_floor:' || campaign_id, 0) $$;
 
 --
+-- Name: refuse_orphaned_failed_initials(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refuse_orphaned_failed_initials() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM old_rows m
+               WHERE m.kind = 'initial' AND m.delivery_status = 'failed'
+                 AND NOT EXISTS (SELECT 1 FROM conversation c WHERE c.id = m.conversation_id)) THEN
+        RAISE EXCEPTION 'a failed initial deleted in the same statement as its conversation is '
+                        'refused: campaign_tally could not count it (migration 0021)'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'delete the messages first, then the conversations, in two statements';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: refuse_untallied_write(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refuse_untallied_write() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION '% on % is refused: campaign_tally could not follow it (migration 0021)',
+        TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'feature_not_supported',
+              HINT = 'delete the rows (or move them by a new conversation) instead';
+END
+$$;
+
+--
 -- Name: rfc3339(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1511,6 +1546,18 @@ CREATE TRIGGER conversation_inserted_lowers_pool_floor AFTER INSERT ON public.co
 CREATE TRIGGER conversation_inserted_tallies AFTER INSERT ON public.conversation REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tally_conversations();
 
 --
+-- Name: conversation conversation_keeps_its_campaign; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER conversation_keeps_its_campaign BEFORE UPDATE OF campaign_id ON public.conversation FOR EACH ROW WHEN ((old.campaign_id IS DISTINCT FROM new.campaign_id)) EXECUTE FUNCTION public.refuse_untallied_write();
+
+--
+-- Name: conversation conversation_never_truncated; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER conversation_never_truncated BEFORE TRUNCATE ON public.conversation FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_untallied_write();
+
+--
 -- Name: conversation conversation_updated_lowers_pool_floor; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1535,10 +1582,22 @@ CREATE TRIGGER conversation_zone_group_on_insert BEFORE INSERT ON public.convers
 CREATE TRIGGER message_deleted_tallies AFTER DELETE ON public.message REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tally_failed_initials();
 
 --
+-- Name: message message_deleted_with_its_conversation; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER message_deleted_with_its_conversation AFTER DELETE ON public.message REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_orphaned_failed_initials();
+
+--
 -- Name: message message_inserted_tallies; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER message_inserted_tallies AFTER INSERT ON public.message REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tally_failed_initials();
+
+--
+-- Name: message message_never_truncated; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER message_never_truncated BEFORE TRUNCATE ON public.message FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_untallied_write();
 
 --
 -- Name: message message_updated_tallies; Type: TRIGGER; Schema: public; Owner: -
