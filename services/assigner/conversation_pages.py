@@ -3,8 +3,10 @@
 One statement with optional filters (`$3 IS NULL OR assignee_id = $3`) lets Postgres cache a
 generic plan that cannot use the index its filter needs: after a few executions it walked the
 whole primary key for a texter with nothing to return (issue 29). So each filter shape has its
-own named query (queries.sql), whose equalities name its index; the status filters, which only
-narrow what that index gives, stay bound parameters.
+own named query (queries.sql), whose equalities name its index. A moderator's view of the whole
+campaign by status has its own too (its index, migration 0022, is ordered by id within a status);
+on a holder's or the Unassigned ones, the status only narrows what their index gives, and stays a
+bound parameter.
 """
 
 from __future__ import annotations
@@ -17,8 +19,14 @@ import msgspec
 from services.assigner import queries as q
 from shared.runtime.query_executor import Executor, statement_of
 
-# A page's rows: the four page_of_* queries read the same columns.
-PageRow = q.PageOfInboxRow | q.PageOfHolderRow | q.PageOfUnassignedRow | q.PageOfCampaignRow
+# A page's rows: the five page_of_* queries read the same columns.
+PageRow = (
+    q.PageOfInboxRow
+    | q.PageOfHolderRow
+    | q.PageOfUnassignedRow
+    | q.PageOfCampaignRow
+    | q.PageOfCampaignInStatusRow
+)
 
 
 class PageFilters(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,9 +70,11 @@ async def page_of_conversations(conn: Executor, page: PageFilters) -> Sequence[P
         return await q.page_of_unassigned(
             conn, campaign_id=campaign_id, after_id=after, status=status, limit=limit
         )
-    return await q.page_of_campaign(
-        conn, campaign_id=campaign_id, after_id=after, status=status, limit=limit
-    )
+    if status is not None:
+        return await q.page_of_campaign_in_status(
+            conn, campaign_id=campaign_id, after_id=after, status=status, limit=limit
+        )
+    return await q.page_of_campaign(conn, campaign_id=campaign_id, after_id=after, limit=limit)
 
 
 async def page_statement(page: PageFilters) -> tuple[str, tuple[Any, ...]]:

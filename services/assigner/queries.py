@@ -692,9 +692,8 @@ SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first
        k.phone
 FROM conversation v JOIN contact k ON k.id = v.contact_id
 WHERE v.campaign_id = $1 AND v.id > $2
-  AND ($3::text IS NULL OR v.status = $3)
 ORDER BY v.id
-LIMIT $4;"""
+LIMIT $3;"""
 
 
 class PageOfCampaignRow(msgspec.Struct, frozen=True):
@@ -709,11 +708,43 @@ class PageOfCampaignRow(msgspec.Struct, frozen=True):
 
 
 async def page_of_campaign(
-    conn: Executor, *, campaign_id: int, after_id: int, status: str | None, limit: int
+    conn: Executor, *, campaign_id: int, after_id: int, limit: int
 ) -> list[PageOfCampaignRow]:
     return [
         PageOfCampaignRow(*r)
-        for r in await conn.fetch(PAGE_OF_CAMPAIGN_SQL, campaign_id, after_id, status, limit)
+        for r in await conn.fetch(PAGE_OF_CAMPAIGN_SQL, campaign_id, after_id, limit)
+    ]
+
+
+PAGE_OF_CAMPAIGN_IN_STATUS_SQL = """-- A moderator's view of the campaign by :status: conversation_campaign_status (migration 0022)
+-- gives its rows of that status in id order from the cursor, so a page reads what it returns.
+SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
+       k.phone
+FROM conversation v JOIN contact k ON k.id = v.contact_id
+WHERE v.campaign_id = $1 AND v.status = $2 AND v.id > $3
+ORDER BY v.id
+LIMIT $4;"""
+
+
+class PageOfCampaignInStatusRow(msgspec.Struct, frozen=True):
+    id: int
+    contact_id: int
+    status: str
+    assignee_id: int | None
+    needs_reply_since: datetime.datetime | None
+    first_name: str
+    last_name: str
+    phone: str
+
+
+async def page_of_campaign_in_status(
+    conn: Executor, *, campaign_id: int, status: str, after_id: int, limit: int
+) -> list[PageOfCampaignInStatusRow]:
+    return [
+        PageOfCampaignInStatusRow(*r)
+        for r in await conn.fetch(
+            PAGE_OF_CAMPAIGN_IN_STATUS_SQL, campaign_id, status, after_id, limit
+        )
     ]
 
 

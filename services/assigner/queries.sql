@@ -236,7 +236,16 @@ SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first
        k.phone
 FROM conversation v JOIN contact k ON k.id = v.contact_id
 WHERE v.campaign_id = :campaign_id AND v.id > :after_id
-  AND (:status?::text IS NULL OR v.status = :status?)
+ORDER BY v.id
+LIMIT :limit;
+
+-- name: page_of_campaign_in_status :many --
+-- A moderator's view of the campaign by :status: conversation_campaign_status (migration 0022)
+-- gives its rows of that status in id order from the cursor, so a page reads what it returns.
+SELECT v.id, v.contact_id, v.status, v.assignee_id, v.needs_reply_since, k.first_name, k.last_name,
+       k.phone
+FROM conversation v JOIN contact k ON k.id = v.contact_id
+WHERE v.campaign_id = :campaign_id AND v.status = :status AND v.id > :after_id
 ORDER BY v.id
 LIMIT :limit;
 

@@ -301,6 +301,50 @@ async def test_a_page_reads_what_it_returns_under_the_generic_plan(
     assert top["Shared Hit Blocks"] + top["Shared Read Blocks"] < 250, plan
 
 
+async def test_a_campaigns_page_in_a_rare_status_reads_only_that_status(database_url: str) -> None:
+    """A moderator's view of a whole campaign by a status few conversations have (here 1 in
+    200 closed), as Postgres plans it with the status in hand, which it keeps for such a page
+    (its generic plan costs more): the conversations it reads are the 50 it returns, from the
+    index of migration 0022. Before, the status filtered a walk of the primary key (or a sort of
+    every closed row): 10,000 rows read for a page here, and 33,308 in the outside review of #29."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        org = await conn.fetchval("INSERT INTO organization (name) VALUES ('o') RETURNING id")
+        campaign = await conn.fetchval(
+            "INSERT INTO campaign (org_id, title, batch_size) VALUES ($1, 'c', 300) RETURNING id",
+            org,
+        )
+        await conn.execute(
+            """INSERT INTO contact (campaign_id, phone)
+               SELECT $1, '+1415' || lpad(g::text, 7, '0') FROM generate_series(1, 60000) g""",
+            campaign,
+        )
+        await conn.execute(
+            """INSERT INTO conversation (campaign_id, contact_id, status)
+               SELECT campaign_id, id, CASE WHEN id % 200 = 0 THEN 'closed' ELSE 'not_started' END
+               FROM contact"""
+        )
+        await conn.execute("VACUUM ANALYZE conversation")
+        sql, args = await page_statement(
+            PageFilters(
+                campaign_id=campaign,
+                after=0,
+                limit=50,
+                assignee=None,
+                unassigned=False,
+                status="closed",
+                inbox=False,
+            )
+        )
+        plan = await _plan_executed(conn, sql, args, "custom")
+    finally:
+        await conn.close()
+    assert plan[0]["Plan"]["Actual Rows"] == 50, plan
+    scans = [node for node in _plan_nodes(plan) if node.get("Relation Name") == "conversation"]
+    read = sum(s["Actual Rows"] + s.get("Rows Removed by Filter", 0) for s in scans)
+    assert scans and read == 50, (read, [(s.get("Index Name"), s.get("Filter")) for s in scans])
+
+
 @pytest.mark.parametrize("plans", ["custom", "generic"])
 async def test_a_holders_page_looks_up_only_the_contacts_it_returns(
     populated: tuple[str, dict[str, int]], plans: str

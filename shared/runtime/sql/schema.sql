@@ -1435,7 +1435,7 @@ CREATE INDEX conversation_assignee ON public.conversation USING btree (assignee_
 -- Name: conversation_campaign_status; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX conversation_campaign_status ON public.conversation USING btree (campaign_id, status);
+CREATE INDEX conversation_campaign_status ON public.conversation USING btree (campaign_id, status, id);
 
 --
 -- Name: conversation_inbox_page; Type: INDEX; Schema: public; Owner: -
