@@ -30,7 +30,12 @@ class Reads:
     async def campaign_stats(
         self, request: s.CampaignStatsRequest, caller: Caller
     ) -> s.CampaignStats:
-        async with self._pool.acquire() as conn:
+        # One snapshot for the three reads, so that the figures of one answer agree with each
+        # other while claims and sends go on (each alone is exact either way).
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             campaign = await fetch_campaign_as(conn, caller, request.campaign_id)
             rows = await q.stats_by_status(conn, campaign_id=request.campaign_id)
             failed = await q.failed_initials(conn, campaign_id=request.campaign_id)
