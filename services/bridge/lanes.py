@@ -15,9 +15,10 @@ overall cap, and a quiet number's texts, taken beside them, are never behind the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -43,8 +44,11 @@ class Lanes(Generic[ItemT]):
         rate_for: Callable[[str], float],
         backlog_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        calls_at_once: int | None = None,
     ) -> None:
         self._send = send
+        # Provider calls in progress at once, across lanes: the HTTP client's connection pool.
+        self._calls = asyncio.Semaphore(calls_at_once) if calls_at_once is not None else None
         self._rate_for = rate_for
         self._backlog_seconds = backlog_seconds
         self._clock = clock
@@ -80,22 +84,36 @@ class Lanes(Generic[ItemT]):
     def _release(lane: _Lane) -> None:
         lane.held -= 1
 
-    async def slot(self, key: str) -> None:
-        """Wait for the lane's next slot: called right before each provider call."""
+    @contextlib.asynccontextmanager
+    async def slot(self, key: str) -> AsyncIterator[None]:
+        """The lane's next slot, held around one provider call (`async with lanes.slot(key):`).
+
+        The call also holds one of the `calls_at_once` places, taken when its slot comes and
+        before the slot is counted: a call never waits for a connection after its slot (the
+        HTTP client's pool is as large as the places), so calls that waited for one do not
+        leave together once connections free up, and a slot is never spent waiting."""
         lane = self._lanes.setdefault(key, _Lane())
         async with lane.gate:
             wait = lane.next_slot - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
-            # A late wake-up (a stall, or a busy loop waking many lanes' calls at one moment)
-            # moves the schedule on with it, so the calls behind it do not leave closer together
-            # to catch up; a sleep's usual overshoot is absorbed, so the lane keeps its full rate
-            # rather than drifting below it. Absorbing more (it was up to a quarter of a slot) let
-            # a call that left late by that much be followed three quarters of a slot later, and
-            # every lane's second call, its first having waited for nothing.
+            if self._calls is not None:
+                await self._calls.acquire()
+            # A late wake-up (a stall, a busy loop waking many lanes' calls at one moment, every
+            # place taken) moves the schedule on with it, so the calls behind it do not leave
+            # closer together to catch up; a sleep's usual overshoot is absorbed, so the lane
+            # keeps its full rate rather than drifting below it. Absorbing more (it was up to a
+            # quarter of a slot) let a call that left late by that much be followed three
+            # quarters of a slot later, and every lane's second call, its first having waited
+            # for nothing.
             interval = 1.0 / self._rate_for(key)
             absorbed = min(interval / 4, SLEEP_OVERSHOOT_SECONDS)
             lane.next_slot = max(lane.next_slot, self._clock() - absorbed) + interval
+        try:
+            yield
+        finally:
+            if self._calls is not None:
+                self._calls.release()
 
     async def finish(self, grace_seconds: float) -> None:
         """Wait for the texts in hand (at most `grace_seconds`), then cancel the rest: their

@@ -52,6 +52,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.bridge import queries as q
 from services.bridge.lanes import Lanes
 from services.bridge.provider import (
+    SENDS_AT_ONCE,
     Accepted,
     Provider,
     ProviderRefusedError,
@@ -177,7 +178,9 @@ class Outbound:
         self._lease = lease_seconds
         self._lookup_after = lookup_after_seconds
         self._batch = fetch_batch
-        self._lanes: Lanes[Held] = Lanes(self._send, self._rate_for, backlog_seconds)
+        self._lanes: Lanes[Held] = Lanes(
+            self._send, self._rate_for, backlog_seconds, calls_at_once=SENDS_AT_ONCE
+        )
         self._taking = BatchWriters(self._next_takes, self._take_attempts, ATTEMPT_WRITERS)
         self._marking = BatchWriters(self._next_marks, self._mark_sent, ATTEMPT_WRITERS)
 
@@ -392,11 +395,11 @@ class Outbound:
             await q.mark_calling(self._pool, message_id=text.message_id)
         # The number's slot is taken last, right before the call: no database wait lies between
         # the two to bunch a number's calls together.
-        await self._lanes.slot(lane)
-        await msg.in_progress()  # the ack clock starts again for the call
-        failpoints.reached("bridge-outbound:before_provider_call")
         try:
-            accepted = await self._timed("send", provider.send(text))
+            async with self._lanes.slot(lane):
+                await msg.in_progress()  # the ack clock starts again for the call
+                failpoints.reached("bridge-outbound:before_provider_call")
+                accepted = await self._timed("send", provider.send(text))
         except ProviderRefusedError as refused:
             await self._refused(text, msg, refused)
             return

@@ -9,6 +9,13 @@ from typing import Protocol
 from shared.contract.schemas.messaging import OutboundSms
 from shared.domain.provider_codes import Outcome
 
+# Provider sends in progress at once (services/bridge/lanes.py holds each call to one place), and
+# the HTTP connections a provider client keeps: one per send, and a few more for the message-list
+# lookups and the number sync, which hold no place, so a send never waits for a connection after
+# its number's slot has come.
+SENDS_AT_ONCE = 100
+CONNECTIONS = SENDS_AT_ONCE + 10
+
 
 @dataclass(frozen=True)
 class Accepted:

@@ -23,7 +23,12 @@ from typing import Any
 import httpx
 import telnyx
 
-from services.bridge.provider import Accepted, ProviderRefusedError, ProviderUnreachableError
+from services.bridge.provider import (
+    CONNECTIONS,
+    Accepted,
+    ProviderRefusedError,
+    ProviderUnreachableError,
+)
 from shared.contract.schemas.messaging import OutboundSms
 from shared.domain.provider_codes import telnyx_outcome
 
@@ -32,7 +37,7 @@ IDEMPOTENCY_WINDOW = timedelta(hours=23)
 NUMBERS_PAGE = 250
 # Connections kept open to Telnyx, as many as may be in use: the SDK's default keeps 20 of its 100
 # alive, so under load every call past 20 at once opened and closed a connection of its own.
-CONNECTIONS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+LIMITS = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
 # The account label in provider ids when no messaging profile is configured: Telnyx's message ids
 # are UUIDs, unique across Telnyx, so the namespace only keeps them apart from other providers'.
 DEFAULT_ACCOUNT = "default"
@@ -79,7 +84,7 @@ class TelnyxProvider:
         self._webhook_url = webhook_url
         # The SDK's own aiohttp-backed client (its documented option for concurrency), with our
         # limits; httpx's own pool spends its time sorting waiting requests under load.
-        http = telnyx.DefaultAioHttpClient(limits=CONNECTIONS, timeout=timeout_seconds)
+        http = telnyx.DefaultAioHttpClient(limits=LIMITS, timeout=timeout_seconds)
         self._client = telnyx.AsyncTelnyx(
             api_key=api_key,
             base_url=api_url,

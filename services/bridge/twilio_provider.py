@@ -21,7 +21,12 @@ from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from services.bridge.provider import Accepted, ProviderRefusedError, ProviderUnreachableError
+from services.bridge.provider import (
+    CONNECTIONS,
+    Accepted,
+    ProviderRefusedError,
+    ProviderUnreachableError,
+)
 from shared.contract.schemas.messaging import OutboundSms
 from shared.domain.provider_codes import twilio_outcome
 
@@ -56,7 +61,9 @@ class RebasedHttpClient(AsyncHttpClient):  # type: ignore[misc]
         allow_redirects: bool = False,
     ) -> Response:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=CONNECTIONS)
+            )
         async with self._session.request(
             method.upper(),
             self.rebased(uri),

@@ -181,6 +181,12 @@ async def test_a_full_lane_refuses_more_and_other_lanes_are_untouched() -> None:
     await lanes.finish(grace_seconds=5)
 
 
+async def _left(lanes: Lanes[int], key: str) -> None:
+    """One provider call of `key`'s lane that takes no time: its slot, and out."""
+    async with lanes.slot(key):
+        pass
+
+
 async def test_slots_are_one_rate_apart_per_lane_and_lanes_are_independent() -> None:
     now = [100.0]  # a clock that stands still: only the reservations move
 
@@ -188,14 +194,14 @@ async def test_slots_are_one_rate_apart_per_lane_and_lanes_are_independent() -> 
         return None
 
     lanes: Lanes[int] = Lanes(send, lambda _: 4.0, 10, lambda: now[0])
-    await lanes.slot("a")  # the first call of a lane leaves at once
-    second = asyncio.create_task(lanes.slot("a"))
+    await _left(lanes, "a")  # the first call of a lane leaves at once
+    second = asyncio.create_task(_left(lanes, "a"))
     await asyncio.sleep(0)
     assert not second.done()  # a quarter of a second after the first
-    third = asyncio.create_task(lanes.slot("a"))
+    third = asyncio.create_task(_left(lanes, "a"))
     await asyncio.sleep(0)
     assert lanes.backlog() == {"a": 0}
-    await asyncio.wait_for(lanes.slot("b"), timeout=0.1)  # lane b is behind nothing of a's
+    await asyncio.wait_for(_left(lanes, "b"), timeout=0.1)  # lane b is behind nothing of a's
     assert not third.done()
     await second
     await third
@@ -211,9 +217,9 @@ async def test_a_lanes_second_call_leaves_a_full_slot_after_its_first() -> None:
         return None
 
     lanes: Lanes[int] = Lanes(send, lambda _: 4.0, 10, lambda: now[0])
-    await lanes.slot("a")
+    await _left(lanes, "a")
     now[0] += 0.8 / 4.0  # four fifths of a slot later
-    second = asyncio.create_task(lanes.slot("a"))
+    second = asyncio.create_task(_left(lanes, "a"))
     await asyncio.sleep(0)
     assert not second.done()  # waits for the fifth still due
     await second
@@ -231,7 +237,7 @@ async def test_calls_held_up_by_a_stall_leave_one_slot_apart_not_together() -> N
     left: list[float] = []
 
     async def call() -> None:
-        await lanes.slot("a")
+        await _left(lanes, "a")
         left.append(time.monotonic())
 
     calls = [asyncio.create_task(call()) for _ in range(10)]
@@ -242,6 +248,38 @@ async def test_calls_held_up_by_a_stall_leave_one_slot_apart_not_together() -> N
     # Every gap about three quarters of a slot or more (a sleep's overshoot is absorbed from the
     # next one); before, the calls due during the stall left within a millisecond of each other.
     assert min(gaps) >= 0.7 / rate, gaps
+
+
+async def test_a_call_that_waited_for_a_place_counts_its_next_slot_from_when_it_left() -> None:
+    """With every place taken (the HTTP client's connections), a lane's calls wait for one after
+    their slot has come; once they get one they must still leave a slot apart, not back to back
+    because their slots are past (they would reach the carrier together)."""
+
+    async def send(_lane: str, _item: int) -> None:
+        return None
+
+    rate = 10.0
+    lanes: Lanes[int] = Lanes(send, lambda _: rate, 10, calls_at_once=1)
+    busy = asyncio.Event()
+    left: list[float] = []
+
+    async def long_call() -> None:
+        async with lanes.slot("b"):
+            busy.set()
+            await asyncio.sleep(0.3)
+
+    async def call() -> None:
+        async with lanes.slot("a"):
+            left.append(time.monotonic())
+
+    holder = asyncio.create_task(long_call())
+    await busy.wait()
+    started = time.monotonic()
+    await asyncio.gather(call(), call(), call())
+    await holder
+    assert left[0] - started >= 0.25  # the first waited for the one place
+    gaps = [later - earlier for earlier, later in itertools.pairwise(left)]
+    assert min(gaps) >= 0.9 / rate, gaps
 
 
 @pytest.mark.parametrize("provider", ["twilio", "telnyx"])
