@@ -1,5 +1,5 @@
 # One image for every Baton service; the service is chosen by argument:
-#   docker run baton assigner | sender | inbound | reaper | migrate
+#   docker run baton assigner | sender | inbound | reaper | bridge | migrate | token
 FROM python:3.11-slim AS build
 WORKDIR /src
 # The dependencies exactly as locked (`make lock`), then Baton alone: no extras, so neither the
@@ -9,7 +9,9 @@ RUN python -m venv /opt/baton && /opt/baton/bin/pip install --no-cache-dir --no-
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
-RUN /opt/baton/bin/pip install --no-cache-dir --no-deps . && /opt/baton/bin/pip check
+# The `baton` development command's script goes: its code (tools/) is not in the image.
+RUN /opt/baton/bin/pip install --no-cache-dir --no-deps . && /opt/baton/bin/pip check \
+    && rm /opt/baton/bin/baton
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --no-create-home baton

@@ -140,8 +140,10 @@ class TelnyxWebhooks:
 
 
 def _headers(request: Request) -> Mapping[str, str]:
-    return {SIGNATURE_HEADER: request.headers[SIGNATURE_HEADER],
-            TIMESTAMP_HEADER: request.headers[TIMESTAMP_HEADER]}  # fmt: skip
+    return {
+        SIGNATURE_HEADER: request.headers[SIGNATURE_HEADER],
+        TIMESTAMP_HEADER: request.headers[TIMESTAMP_HEADER],
+    }
 
 
 def _first(value: object) -> object:

