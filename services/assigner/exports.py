@@ -41,6 +41,7 @@ from shared.domain.times import rfc3339
 from shared.runtime import outbox
 from shared.runtime.access import Caller
 from shared.runtime.database import Connection
+from shared.runtime.query_executor import statement_of
 
 log = structlog.get_logger(__name__)
 HEARTBEAT_SECONDS = 5.0
@@ -243,34 +244,19 @@ async def export_query(
     if kind not in ("conversations", "messages"):
         raise ValueError(f"no export of {kind!r}")
     export = q.export_conversations if kind == "conversations" else q.export_messages
-    sent = _Sent()
-    await export(
-        sent, campaign_id=campaign_id, org_id=org_id, statuses=statuses, since=since, until=until
+    # COPY takes a query and its arguments, not a function: the export's query is still called
+    # with named, typed parameters, and what it would send is what COPY runs.
+    query, args = await statement_of(
+        lambda recorder: export(
+            recorder,
+            campaign_id=campaign_id,
+            org_id=org_id,
+            statuses=statuses,
+            since=since,
+            until=until,
+        )
     )
-    return sent.query, sent.args
-
-
-class _Sent:
-    """A query executor that runs nothing: it keeps the SQL and arguments a generated query
-    function hands it. COPY takes a query and its arguments, not a function; so the export's
-    queries are still called with named, typed parameters, in their generated `$n` order."""
-
-    def __init__(self) -> None:
-        self.query = ""
-        self.args: list[Any] = []
-
-    async def fetch(self, query: str, *args: Any) -> list[Any]:
-        self.query, self.args = query, list(args)
-        return []
-
-    async def fetchrow(self, query: str, *args: Any) -> Any:
-        raise TypeError("an export's query is read with fetch")
-
-    async def fetchval(self, query: str, *args: Any) -> Any:
-        raise TypeError("an export's query is read with fetch")
-
-    async def execute(self, query: str, *args: Any) -> str:
-        raise TypeError("an export's query is read with fetch")
+    return query, list(args)
 
 
 async def _export_as(conn: Connection, caller: Caller, export_id: int) -> q.ExportRow:
