@@ -292,7 +292,7 @@ async def test_a_page_reads_what_it_returns_under_the_generic_plan(
         sql, args = await page_statement(PageFilters(
             campaign_id=data["campaign"], after=0, limit=50, assignee=holder,
             unassigned=shape == "unassigned", status=None, inbox=shape == "inbox"))  # fmt: skip
-        plan = await _generic_plan_executed(conn, sql, args)
+        plan = await _plan_executed(conn, sql, args, "generic")
     finally:
         await conn.close()
     top = plan[0]["Plan"]
@@ -406,7 +406,7 @@ async def test_an_inbox_page_reads_its_conversations_from_the_index_alone(
         sql, args = await page_statement(PageFilters(
             campaign_id=data["campaign"], after=0, limit=50, assignee=holder,
             unassigned=False, status=None, inbox=True))  # fmt: skip
-        plan = await _generic_plan_executed(conn, sql, args)
+        plan = await _plan_executed(conn, sql, args, "generic")
     finally:
         await conn.close()
     assert plan[0]["Plan"]["Actual Rows"] == 50, plan
@@ -415,11 +415,6 @@ async def test_an_inbox_page_reads_its_conversations_from_the_index_alone(
         ("Index Only Scan", "conversation_inbox_page")
     ], plan
     assert scans[0]["Heap Fetches"] == 0, plan
-
-
-async def _generic_plan_executed(conn: asyncpg.Connection, sql: str, args: tuple[Any, ...]) -> Any:
-    """EXPLAIN (ANALYZE, BUFFERS) of `sql` with `args` under the generic plan."""
-    return await _plan_executed(conn, sql, args, "generic")
 
 
 async def _plan_executed(
