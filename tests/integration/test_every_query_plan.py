@@ -28,7 +28,8 @@ from tests.support.databases import clone_database, drop_database, with_database
 from tests.support.schema import SCHEMA_FILE
 from tests.support.servers import ServerSet
 
-pytestmark = pytest.mark.integration
+# One worker runs the module, so its populated database is built once, not once per worker.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("every-query-plan")]
 
 ROOT = Path(__file__).resolve().parents[2]
 WATCHED = {"conversation", "message", "contact", "assignment_event"}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -15,12 +16,15 @@ from services.sender import queries as sender
 from shared.contract import catalogue as api
 from shared.runtime import outbox_queries as outbox
 from shared.runtime.query_executor import Executor, statement_of
+from tests.support.databases import clone_database, drop_database, with_database
+from tests.support.servers import ServerSet
 
 # A typed query call, made on the executor it is given: the statement it sends is what is
 # explained (`statement_of`), with its parameters named as the service passes them.
 Call = Callable[[Executor], Awaitable[object]]
 
-pytestmark = pytest.mark.integration
+# One worker runs the module, so its populated database is built once, not once per worker.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("hot-queries")]
 
 
 async def _populate(pool: asyncpg.Pool) -> dict[str, int]:
@@ -58,6 +62,68 @@ async def _populate(pool: asyncpg.Pool) -> dict[str, int]:
             )  # fmt: skip
         await conn.execute("ANALYZE")
     return {"campaign": campaigns[0], "texter": texter}
+
+
+async def _with_sends(pool: asyncpg.Pool) -> None:
+    """A campaign under way has sent a text in most conversations, each under its own key."""
+    await pool.execute("""INSERT INTO message (conversation_id, direction, kind, texter_id, body,
+                                               idempotency_key, delivery_status)
+                          SELECT id, 'outbound', 'initial', assignee_id, 'Hi', 'k' || id, 'sent'
+                          FROM conversation WHERE assignee_id IS NOT NULL""")  # fmt: skip
+    await pool.execute("ANALYZE")
+
+
+Populated = tuple[str, dict[str, int]]
+
+
+def _populated_database(servers: ServerSet, template: str, *, sends: bool) -> Iterator[Populated]:
+    """One populated database for the module's tests that only EXPLAIN (no statement they plan
+    is run), so 60,000 conversations are written once per worker, not once per test."""
+
+    async def build() -> Populated:
+        name = await clone_database(servers.postgres_url, template)
+        url = with_database(servers.postgres_url, name)
+        async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
+            data = await _populate(pool)
+            if sends:
+                await _with_sends(pool)
+        return name, data
+
+    name, data = asyncio.run(build())
+    yield with_database(servers.postgres_url, name), data
+    asyncio.run(drop_database(servers.postgres_url, name))
+
+
+@pytest.fixture(scope="module")
+def campaign_under_way(servers: ServerSet, template_database: str) -> Iterator[Populated]:
+    yield from _populated_database(servers, template_database, sends=False)
+
+
+@pytest.fixture(scope="module")
+def campaign_with_sends(servers: ServerSet, template_database: str) -> Iterator[Populated]:
+    yield from _populated_database(servers, template_database, sends=True)
+
+
+async def _pool_of(populated: Populated) -> AsyncIterator[tuple[asyncpg.Pool, dict[str, int]]]:
+    url, data = populated
+    async with asyncpg.create_pool(url, min_size=1, max_size=4) as pool:
+        yield pool, data
+
+
+@pytest.fixture
+async def under_way(
+    campaign_under_way: Populated,
+) -> AsyncIterator[tuple[asyncpg.Pool, dict[str, int]]]:
+    async for found in _pool_of(campaign_under_way):
+        yield found
+
+
+@pytest.fixture
+async def with_sends(
+    campaign_with_sends: Populated,
+) -> AsyncIterator[tuple[asyncpg.Pool, dict[str, int]]]:
+    async for found in _pool_of(campaign_with_sends):
+        yield found
 
 
 async def _plan(pool: asyncpg.Pool, call: Call) -> str:
@@ -121,9 +187,9 @@ async def _explained(conn: asyncpg.Connection, call: Call) -> Any:
     ],
 )
 async def test_assignment_queries_use_their_index(
-    pool: asyncpg.Pool, query: str, index: str
+    under_way: tuple[asyncpg.Pool, dict[str, int]], query: str, index: str
 ) -> None:
-    data = await _populate(pool)
+    pool, data = under_way
     campaign, texter = data["campaign"], data["texter"]
     groups = await _groups(pool, campaign)
     calls: dict[str, Call] = {
@@ -288,17 +354,11 @@ async def test_a_claim_reads_nothing_of_the_zones_closed_now(pool: asyncpg.Pool)
 @pytest.mark.parametrize("query", ["previous_sends", "conversations_for_send", "mark_sent",
                                    "insert_outbounds"])  # fmt: skip
 async def test_the_senders_batch_queries_probe_by_key_never_scan(
-    pool: asyncpg.Pool, query: str, plans: str
+    with_sends: tuple[asyncpg.Pool, dict[str, int]], query: str, plans: str
 ) -> None:
     """A batch of 8 sends among 60,000 conversations: each statement looks its rows up by key,
     with the plan Postgres makes for these arrays and with the generic one it may cache."""
-    data = await _populate(pool)
-    # A campaign under way has sent a text in most conversations, each under its own key.
-    await pool.execute("""INSERT INTO message (conversation_id, direction, kind, texter_id, body,
-                                               idempotency_key, delivery_status)
-                          SELECT id, 'outbound', 'initial', assignee_id, 'Hi', 'k' || id, 'sent'
-                          FROM conversation WHERE assignee_id IS NOT NULL""")  # fmt: skip
-    await pool.execute("ANALYZE")
+    pool, data = with_sends
     ids = [r["id"] for r in await pool.fetch(
         "SELECT id FROM conversation WHERE campaign_id = $1 ORDER BY id LIMIT 8", data["campaign"])]  # fmt: skip
     texters = [data["texter"]] * len(ids)
