@@ -37,6 +37,7 @@ from shared.contract import catalogue as api
 from shared.contract.error_codes import ErrorCode
 from shared.contract.errors import BatonError, bad_request, not_found
 from shared.contract.schemas import exports as s
+from shared.domain.clock import Clock, utc_now
 from shared.domain.times import rfc3339
 from shared.runtime import outbox
 from shared.runtime.access import Caller
@@ -64,8 +65,10 @@ class Exports:
         ttl_hours: int,
         max_bytes: int,
         replicas: int = 1,
+        clock: Clock = utc_now,
     ) -> None:
         self._pool = pool
+        self._clock = clock
         self._js = js
         self._publisher = publisher
         self._ttl_hours = ttl_hours
@@ -101,7 +104,7 @@ class Exports:
                     "running; wait for it (baton.query.campaign.export)",
                     {"export_id": running},
                 )
-            started = datetime.now(UTC)
+            started = self._clock()
             name = f"campaign-{request.campaign_id}-{request.kind}-{started:%Y%m%dT%H%M%S%f}.csv"
             row = await q.start_export(
                 conn,
@@ -118,12 +121,12 @@ class Exports:
         task = asyncio.create_task(self._run(row))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        return view(row)
+        return view(row, self._clock())
 
     async def read(self, request: s.ReadExport, caller: Caller) -> s.Export:
         async with self._pool.acquire() as conn:
             row = await _export_as(conn, caller, request.export_id)
-        return view(row)
+        return view(row, self._clock())
 
     async def part(self, request: s.ReadExportPart, caller: Caller) -> s.ExportPart:
         async with self._pool.acquire() as conn:
@@ -131,8 +134,8 @@ class Exports:
         if row.state != "complete":
             raise BatonError(
                 ErrorCode.CONFLICT,
-                f"the export is {view(row).state}, not complete",
-                {"state": view(row).state},
+                f"the export is {view(row, self._clock()).state}, not complete",
+                {"state": view(row, self._clock()).state},
             )
         subject = f"$O.{api.EXPORTS_BUCKET}.C.{row.object_nuid}"
         try:
@@ -215,7 +218,7 @@ class Exports:
                 error=error,
             )
             if finished is not None:
-                event = view(finished)
+                event = view(finished, self._clock())
                 await outbox.enqueue(
                     conn,
                     api.CAMPAIGN_EXPORTED.subject,
@@ -279,11 +282,11 @@ def _in_utc_range(moment: datetime) -> bool:
     return True
 
 
-def view(row: ExportRecord) -> s.Export:
+def view(row: ExportRecord, now: datetime) -> s.Export:
     # campaign_export_state_check keeps the column to ExportState's values.
     state = cast(s.ExportState, row.state)
     error = row.error
-    if state == "running" and row.heartbeat_at < datetime.now(UTC) - SILENT_FOR:
+    if state == "running" and row.heartbeat_at < now - SILENT_FOR:
         state, error = "failed", "the exporter stopped (its process ended)"
     return s.Export(
         export_id=row.id,

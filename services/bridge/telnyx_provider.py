@@ -17,7 +17,7 @@ text is held for an operator (never sent blind).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -30,6 +30,7 @@ from services.bridge.provider import (
     ProviderUnreachableError,
 )
 from shared.contract.schemas.messaging import OutboundSms
+from shared.domain.clock import Clock, utc_now
 from shared.domain.provider_codes import telnyx_outcome
 
 # Telnyx replays a successful answer for 24 hours; a margin for clocks and the lookup delay.
@@ -77,8 +78,10 @@ class TelnyxProvider:
         messaging_profile_id: str = "",
         webhook_url: str = "",
         timeout_seconds: float = 10.0,
+        clock: Clock = utc_now,
     ) -> None:
         self.account = telnyx_account(messaging_profile_id)
+        self._clock = clock
         self._profile = messaging_profile_id
         self.picks_numbers = bool(messaging_profile_id)
         self._webhook_url = webhook_url
@@ -124,7 +127,7 @@ class TelnyxProvider:
         """None: the text is sent again with its Idempotency-Key, which Telnyx answers with the
         first call's message if it took it. Past the key's window the answer is unknowable here:
         the text waits for an operator (an error each time it comes back), never sent blind."""
-        if datetime.now(UTC) - since > IDEMPOTENCY_WINDOW:
+        if self._clock() - since > IDEMPOTENCY_WINDOW:
             raise ProviderUnreachableError(
                 f"text {text.message_id}: its first call is past Telnyx's idempotency window;"
                 " held for an operator"

@@ -15,9 +15,7 @@ per Nats-Msg-Id (`telnyx:{account}:{message id}`, and `...:{status}` for a statu
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from starlette.requests import Request
@@ -41,6 +39,7 @@ from services.bridge.webhook_guard import (
 from services.bridge.webhook_keep import keep_status, keep_text
 from shared.contract.schemas.messaging import InboundSms, Receipt
 from shared.contract.webhook_paths import TELNYX_WEBHOOKS_PATH
+from shared.domain.clock import Clock, utc_now
 
 WEBHOOKS_PATH = TELNYX_WEBHOOKS_PATH
 JSON_TYPE = "application/json"
@@ -65,9 +64,11 @@ class TelnyxWebhooks:
         public_key: str,
         spool: Spool,
         body_timeout_seconds: float = 10.0,
+        clock: Clock = utc_now,
     ) -> None:
         self._account = account
         self._public_key = public_key
+        self._clock = clock
         self._spool = spool
         self._body_timeout = body_timeout_seconds
 
@@ -88,7 +89,7 @@ class TelnyxWebhooks:
             return _refused(body)
         if not timestamp.isdigit():
             return _refused("bad_signature")
-        if abs(time.time() - int(timestamp)) > TIMESTAMP_TOLERANCE_SECONDS:
+        if abs(self._clock().timestamp() - int(timestamp)) > TIMESTAMP_TOLERANCE_SECONDS:
             return _refused("stale")
         try:
             verify_webhook_signature(body, _headers(request), self._public_key)
@@ -116,7 +117,7 @@ class TelnyxWebhooks:
             from_=_phone(payload.get("from")),
             to=_phone(_first(payload.get("to"))),
             body=str(payload.get("text") or ""),
-            received_at=datetime.now(UTC).isoformat(),
+            received_at=self._clock().isoformat(),
         )
         await keep_text(self._spool, "telnyx", text)
         return Response(status_code=200)

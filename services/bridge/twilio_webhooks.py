@@ -13,7 +13,6 @@ same message (the spool keeps one per Nats-Msg-Id, `twilio:{account}:{MessageSid
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import parse_qsl
 
@@ -32,6 +31,7 @@ from services.bridge.webhook_guard import (
 from services.bridge.webhook_keep import keep_status, keep_text
 from shared.contract.schemas.messaging import InboundSms, Receipt
 from shared.contract.webhook_paths import TWILIO_MESSAGES_PATH, TWILIO_STATUS_PATH
+from shared.domain.clock import Clock, utc_now
 
 MESSAGES_PATH = TWILIO_MESSAGES_PATH
 STATUS_PATH = TWILIO_STATUS_PATH
@@ -58,8 +58,10 @@ class TwilioWebhooks:
         public_url: str,
         spool: Spool,
         body_timeout_seconds: float = 10.0,
+        clock: Clock = utc_now,
     ) -> None:
         self._account = account_sid
+        self._clock = clock
         self._body_timeout = body_timeout_seconds
         self._validator = RequestValidator(auth_token)
         self._public = public_url.rstrip("/")
@@ -109,7 +111,7 @@ class TwilioWebhooks:
             from_=params.get("From", ""),
             to=params.get("To", ""),
             body=params.get("Body", ""),
-            received_at=datetime.now(UTC).isoformat(),
+            received_at=self._clock().isoformat(),
         )
         await keep_text(self._spool, "twilio", text)
         # Empty TwiML: Baton answers through texters, never automatically from the webhook.

@@ -12,9 +12,7 @@ signing key can be rotated without a moment in which valid tokens are refused.
 from __future__ import annotations
 
 import json
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 
 from shared.contract.error_codes import ErrorCode
 from shared.contract.errors import BatonError
+from shared.domain.clock import Clock, utc_now
 from shared.runtime.settings import CommonSettings
 
 BEARER = "Bearer "
@@ -84,7 +83,7 @@ class TokenVerifier:
         *,
         issuer: str | None = None,
         audience: str | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
         max_lifetime_seconds: float = DEFAULT_MAX_LIFETIME_SECONDS,
     ) -> None:
         if not keys:
@@ -99,6 +98,9 @@ class TokenVerifier:
         self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
         self.remembered_hits = 0
 
+    def _now(self) -> float:
+        return self._clock().timestamp()
+
     def verify(self, authorization: str | None) -> Identity:
         """The caller named by an `Authorization: Bearer <JWT>` header, or `unauthenticated`."""
         scheme, _, token = (authorization or "").partition(" ")
@@ -109,7 +111,7 @@ class TokenVerifier:
         remembered = self._verified.get(token)
         if remembered is not None:
             identity, until = remembered
-            if self._clock() <= until:
+            if self._now() <= until:
                 self._verified.move_to_end(token)
                 self.remembered_hits += 1
                 return identity
@@ -154,7 +156,8 @@ class TokenVerifier:
         if expires is None:
             raise unauthenticated()
         issued = times["iat"]
-        start = self._clock() if issued is None else min(issued, self._clock())
+        now = self._now()
+        start = now if issued is None else min(issued, now)
         if expires - start > self._max_lifetime:
             raise unauthenticated()
         return expires
@@ -282,6 +285,8 @@ class TokenSigner:
         audience: str | None = None,
     ) -> None:
         self._key = key
+        # What `iat` and `exp` count from; a test may set another.
+        self.clock: Clock = utc_now
         self._algorithm = algorithm
         self._headers = {"kid": key_id} if key_id else None
         self._issuer = issuer or None
@@ -309,7 +314,7 @@ class TokenSigner:
         operator: bool = False,
         not_before: float | None = None,
     ) -> str:
-        now = int(time.time())
+        now = int(self.clock().timestamp())
         claims: dict[str, Any] = {
             "sub": str(subject),
             "iat": now,

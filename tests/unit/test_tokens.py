@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -239,9 +240,9 @@ async def test_the_request_layer_verifies_before_decoding_and_checks_the_kind_of
 
 class _Clock:
     def __init__(self) -> None:
-        self.now = time.time()
+        self.now = datetime.now(UTC)
 
-    def __call__(self) -> float:
+    def __call__(self) -> datetime:
         return self.now
 
 
@@ -254,7 +255,7 @@ def test_a_verified_token_is_remembered_until_it_expires_and_no_longer() -> None
     assert verifier.remembered_hits == 1  # the second time, not verified again
     # Past exp and the leeway: forgotten, so verified in full once more (and, by the real
     # clock, still valid).
-    clock.now += 60 + 31
+    clock.now += timedelta(seconds=60 + 31)
     assert verifier.verify(bearer(token)).user_id == 42
     assert verifier.remembered_hits == 1
 
