@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from services.assigner.admin import Admin
@@ -19,7 +21,40 @@ from services.assigner.settings import AssignerSettings
 from shared.contract import catalogue as api
 from shared.domain.clock import Clock, utc_now
 from shared.runtime.endpoints import Endpoint, bound
-from shared.runtime.service import ServiceContext, ServiceDefinition
+from shared.runtime.service import ServiceContext, ServiceDefinition, Worker
+
+
+@dataclass(frozen=True)
+class _Loops:
+    """The assigner's two objects that run a loop beside its endpoints: the endpoints hand them
+    work (an import's phone checks; a pool floor to keep), and their loops are its workers."""
+
+    phone_checks: PhoneChecks
+    floors: PoolFloorKeeper
+
+
+# One pair per running service, shared by its endpoints and its workers; gone with the service.
+_LOOPS: weakref.WeakKeyDictionary[ServiceContext[AssignerSettings], _Loops] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loops(context: ServiceContext[AssignerSettings]) -> _Loops:
+    found = _LOOPS.get(context)
+    if found is None:
+        settings = context.settings
+        found = _Loops(
+            PhoneChecks(settings.default_region, settings.import_check_processes),
+            PoolFloorKeeper(context.pool, settings.pool_floor_interval_seconds),
+        )
+        _LOOPS[context] = found
+    return found
+
+
+def workers(context: ServiceContext[AssignerSettings]) -> list[Worker]:
+    loops = _loops(context)
+    keeps_floors = context.settings.pool_floor_interval_seconds > 0
+    return [loops.phone_checks.run, *([loops.floors.run] if keeps_floors else [])]
 
 
 def endpoints(
@@ -31,14 +66,10 @@ def endpoints(
     region = settings.default_region
     administration = Admin(pool, region)
     numbers = SendingNumbers(pool, region)
-    phone_checks = PhoneChecks(region, settings.import_check_processes)
-    context.background.append(phone_checks.run)
-    contacts = ContactImport(pool, phone_checks)
+    loops = _loops(context)
+    contacts = ContactImport(pool, loops.phone_checks)
     reads = Reads(pool, clock)
-    floors = PoolFloorKeeper(pool, settings.pool_floor_interval_seconds)
-    if settings.pool_floor_interval_seconds > 0:
-        context.background.append(floors.run)
-    self_assign = SelfAssign(pool, context.outbox, floors, clock)
+    self_assign = SelfAssign(pool, context.outbox, loops.floors, clock)
     reassignment = Reassignment(pool, context.outbox)
     membership = Membership(pool, context.outbox)
     org_reads = OrgReads(pool)
@@ -92,4 +123,6 @@ def endpoints(
     ]
 
 
-DEFINITION = ServiceDefinition(name="assigner", settings_type=AssignerSettings, endpoints=endpoints)
+DEFINITION = ServiceDefinition(
+    name="assigner", settings_type=AssignerSettings, endpoints=endpoints, workers=workers
+)

@@ -13,7 +13,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -53,7 +53,9 @@ Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
 
-@dataclass
+# eq=False: a context is one running service, equal only to itself (and hashable, so a service
+# may key what its endpoints and workers share by it).
+@dataclass(eq=False)
 class ServiceContext(Generic[SettingsT]):
     """What a running service hands to its handlers and workers."""
 
@@ -64,9 +66,6 @@ class ServiceContext(Generic[SettingsT]):
     js: JetStreamContext
     # Every service publishes events through the same transactional outbox.
     outbox: OutboxPublisher
-    # Loops that objects behind the endpoints need running beside them (the assigner's pool
-    # floor keeper); run with the definition's workers, and like them stopped with the service.
-    background: list[Worker] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -274,7 +273,7 @@ async def run_service(
         watch.on_reconnected.append(server.resend_recent)
         workers = [
             asyncio.create_task(worker(stop))
-            for worker in [publisher.run, *definition.workers(context), *context.background]
+            for worker in [publisher.run, *definition.workers(context)]
         ]
         watcher = asyncio.create_task(_watch_pool(name, pool, nc))
         # Requests stop first, then the workers finish what they hold.

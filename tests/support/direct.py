@@ -64,7 +64,7 @@ async def served_directly(
     definition: ServiceDefinition, settings: CommonSettings, pool: asyncpg.Pool
 ) -> AsyncIterator[Baton]:
     """The tests' client (`Baton`) answered by `definition`'s endpoints on `pool`, with the
-    background loops they need (the assigner's phone checks, its pool floors)."""
+    workers the definition declares (the assigner's phone checks, its pool floors)."""
     if not (settings.auth_secret or settings.auth_public_keys):
         settings = replace(settings, auth_secret=TEST_AUTH_SECRET)
     no_connection = cast(Any, None)  # what reaches for NATS belongs in a test on NATS
@@ -72,7 +72,7 @@ async def served_directly(
     context = ServiceContext(definition.name, settings, pool, no_connection, no_connection, outbox)
     endpoints = definition.endpoints(context)
     stop = asyncio.Event()
-    loops = [asyncio.create_task(loop(stop)) for loop in context.background]
+    loops = [asyncio.create_task(loop(stop)) for loop in definition.workers(context)]
     try:
         yield Baton(cast(Any, InProcessTransport(endpoints, settings)))
     finally:
