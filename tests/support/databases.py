@@ -41,7 +41,12 @@ async def clone_database(admin_url: str, template: str) -> str:
     name = f"baton_test_{os.getpid()}_{next(_counter)}"
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        # A file copy is cheaper than the default (WAL-logging every block) where the server
+        # does not fsync, as the tests' own servers do not: about a third less per test, both
+        # to create and to drop. Where it fsyncs, its two checkpoints cost more than the WAL.
+        fsync = await conn.fetchval("SELECT current_setting('fsync')")
+        strategy = "FILE_COPY" if fsync == "off" else "WAL_LOG"
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY {strategy}')
     finally:
         await conn.close()
     return name
