@@ -208,6 +208,10 @@ def test_compose_brings_baton_up_restarts_a_killed_service_and_leaves_nothing_be
     _prometheus_config(prometheus_config, metrics)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "COMPOSE_"))}
     env.update(
+        # Compose's own wait for an answer from the engine (60 s by default). Where the engine
+        # stores images with the vfs driver, creating a container copies its whole image, which
+        # took longer than that for the Postgres stand-in on a busy 2-core machine.
+        COMPOSE_HTTP_TIMEOUT="600",
         COMPOSE_TEST_PG_PORT=str(ports["pg"]),
         COMPOSE_TEST_NATS_PORT=str(ports["nats"]),
         COMPOSE_TEST_NATS_HTTP_PORT=str(ports["nats_http"]),
