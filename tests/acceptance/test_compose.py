@@ -36,6 +36,7 @@ from tests.support.baton_up import finished_report
 from tests.support.docker_images import (
     base_image_usable_by_an_unprivileged_user,
     docker,
+    docker_environment,
     image_present,
 )
 from tests.support.servers import STANDIN_LABEL, docker_answers
@@ -206,7 +207,9 @@ def test_compose_brings_baton_up_restarts_a_killed_service_and_leaves_nothing_be
     metrics = {name: free_port() for name in CORE_SERVICE_NAMES}
     prometheus_config = tmp_path / "prometheus.yml"
     _prometheus_config(prometheus_config, metrics)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "COMPOSE_"))}
+    env = docker_environment(
+        {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "COMPOSE_"))}
+    )
     env.update(
         # Compose's own wait for an answer from the engine (60 s by default). Where the engine
         # stores images with the vfs driver, creating a container copies its whole image, which

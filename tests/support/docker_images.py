@@ -2,18 +2,63 @@
 
 The container-image test and the Compose test build Baton's image; on the machines this project
 is built on, the Docker engine comes from ../shared/tools/docker-engine, which builds a stand-in
-`python:3.11-slim` from Debian packages (no registry can be reached)."""
+`python:3.11-slim` from Debian packages (no registry can be reached).
+
+Images are built with BuildKit wherever a client on PATH can: the classic builder starts and
+commits a container for every instruction (ENV, USER and CMD too), and where the engine stores
+images with the vfs driver, as ../shared/tools/docker-engine's does, each of those copies the
+whole image. Baton's image took 4 min 48 s to build that way here and 49 s with BuildKit."""
 
 from __future__ import annotations
 
+import functools
+import os
+import re
+import shutil
 import subprocess
+from pathlib import Path
 
 BASE_IMAGE = "python:3.11-slim"
 
 
+def _builds_with_buildkit(client: str) -> bool:
+    """A client with the buildx plugin, or one from before Docker 23, whose BuildKit is built in
+    (a later one without buildx refuses DOCKER_BUILDKIT=1 outright)."""
+    buildx = subprocess.run([client, "buildx", "version"], capture_output=True, check=False)
+    if buildx.returncode == 0:
+        return True
+    version = subprocess.run([client, "--version"], capture_output=True, text=True, check=False)
+    major = re.search(r"version (\d+)\.", version.stdout)
+    return major is not None and int(major.group(1)) < 23
+
+
+@functools.cache
+def docker_client() -> tuple[str, dict[str, str]]:
+    """The `docker` command to run, and what its environment adds: the first on PATH that builds
+    with BuildKit, else the first on PATH with the classic builder."""
+    found = [
+        str(Path(folder) / "docker")
+        for folder in os.environ.get("PATH", "").split(os.pathsep)
+        if folder and shutil.which("docker", path=folder)
+    ]
+    for client in dict.fromkeys(found):
+        if _builds_with_buildkit(client):
+            return client, {"DOCKER_BUILDKIT": "1"}
+    return (found[0] if found else "docker"), {}
+
+
+def docker_environment(base: dict[str, str]) -> dict[str, str]:
+    """`base` for a program that runs `docker` itself (docker-compose): the client chosen above
+    first on PATH, building with BuildKit where it can (and docker-compose through it)."""
+    client, added = docker_client()
+    path = os.pathsep.join([str(Path(client).parent), base.get("PATH", "")])
+    return {**base, **added, "COMPOSE_DOCKER_CLI_BUILD": "1", "PATH": path}
+
+
 def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)  # fmt: skip
+    client, added = docker_client()
+    return subprocess.run([client, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **added}, check=False)  # fmt: skip
 
 
 def image_present(image: str) -> bool:
@@ -42,9 +87,10 @@ def base_image_usable_by_an_unprivileged_user() -> None:
     assert created.returncode == 0, created.stderr
     container = created.stdout.strip()
     try:
+        client, _ = docker_client()
         exported = subprocess.run(
-            f"docker export {container} | docker import --change 'LABEL {ROOT_OPENED_LABEL}=true'"
-            f" - {BASE_IMAGE}",
+            f"{client} export {container} | {client} import"
+            f" --change 'LABEL {ROOT_OPENED_LABEL}=true' - {BASE_IMAGE}",
             shell=True, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert exported.returncode == 0, exported.stderr
