@@ -132,10 +132,10 @@ class Exports:
         async with self._pool.acquire() as conn:
             row = await _export_as(conn, caller, request.export_id)
         if row.state != "complete":
+            # The state as a reader sees it: a running export whose exporter went silent is failed.
+            state = view(row, self._clock()).state
             raise BatonError(
-                ErrorCode.CONFLICT,
-                f"the export is {view(row, self._clock()).state}, not complete",
-                {"state": view(row, self._clock()).state},
+                ErrorCode.CONFLICT, f"the export is {state}, not complete", {"state": state}
             )
         subject = f"$O.{api.EXPORTS_BUCKET}.C.{row.object_nuid}"
         try:

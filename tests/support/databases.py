@@ -37,15 +37,26 @@ async def create_template(admin_url: str) -> str:
     return name
 
 
+# The clone strategy of each server (by its URL), asked once per process: its fsync setting does
+# not change under a running suite.
+_strategies: dict[str, str] = {}
+
+
+async def _clone_strategy(conn: asyncpg.Connection, admin_url: str) -> str:
+    """A file copy is cheaper than the default (WAL-logging every block) where the server does
+    not fsync, as the tests' own servers do not: about a third less per test, both to create and
+    to drop. Where it fsyncs, its two checkpoints cost more than the WAL."""
+    if admin_url not in _strategies:
+        fsync = await conn.fetchval("SELECT current_setting('fsync')")
+        _strategies[admin_url] = "FILE_COPY" if fsync == "off" else "WAL_LOG"
+    return _strategies[admin_url]
+
+
 async def clone_database(admin_url: str, template: str) -> str:
     name = f"baton_test_{os.getpid()}_{next(_counter)}"
     conn = await asyncpg.connect(admin_url)
     try:
-        # A file copy is cheaper than the default (WAL-logging every block) where the server
-        # does not fsync, as the tests' own servers do not: about a third less per test, both
-        # to create and to drop. Where it fsyncs, its two checkpoints cost more than the WAL.
-        fsync = await conn.fetchval("SELECT current_setting('fsync')")
-        strategy = "FILE_COPY" if fsync == "off" else "WAL_LOG"
+        strategy = await _clone_strategy(conn, admin_url)
         await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY {strategy}')
     finally:
         await conn.close()
