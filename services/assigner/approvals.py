@@ -86,7 +86,10 @@ class Approvals:
                 id=gate.id, org_id=gate.org_id, status=gate.status, self_assign=gate.self_assign
             )
             if not gate.is_texter and not picked:
-                raise await stranger_refusal(conn, state, texter_id)
+                raise stranger_refusal(
+                    state,
+                    await access_queries.member_role(conn, org_id=state.org_id, user_id=texter_id),
+                )
             refusal = campaign_refusal(state)
             if refusal is not None:
                 raise refusal

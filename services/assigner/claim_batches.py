@@ -48,7 +48,7 @@ from shared.contract.errors import BatonError, not_found
 from shared.contract.schemas import assign as s
 from shared.domain.clock import Clock
 from shared.domain.texting_hours import CampaignHours
-from shared.runtime import failpoints, outbox
+from shared.runtime import access_queries, failpoints, outbox
 from shared.runtime.batch_writers import BatchWriters, fail_every, take_distinct
 from shared.runtime.database import Connection
 
@@ -167,7 +167,12 @@ class ClaimBatches:
         for i, pending in enumerate(batch):
             texter = held[pending.texter_id]
             refusal = (
-                await stranger_refusal(conn, campaign, pending.texter_id)
+                stranger_refusal(
+                    campaign,
+                    await access_queries.member_role(
+                        conn, org_id=campaign.org_id, user_id=pending.texter_id
+                    ),
+                )
                 if not texter.is_texter
                 else claim_refusal(campaign, texter, "initials")
             )

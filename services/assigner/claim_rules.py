@@ -14,8 +14,6 @@ import msgspec
 
 from shared.contract.error_codes import ErrorCode
 from shared.contract.errors import BatonError, not_found
-from shared.runtime import access_queries
-from shared.runtime.database import Connection
 
 # What the rules read, as Protocols: the generated rows (claims_queries.py
 # `CampaignAndTexterLocksRow`, `TextersPendingRow`) satisfy them, and so do the structs below.
@@ -83,10 +81,10 @@ class TexterHolding(msgspec.Struct, frozen=True):
     team_max_request_size: int | None
 
 
-async def stranger_refusal(conn: Connection, campaign: CampaignColumns, user_id: int) -> BatonError:
-    """The refusal for someone who is not a texter on the campaign: a member of its organization
-    is told so, anyone else that it does not exist."""
-    role = await access_queries.member_role(conn, org_id=campaign.org_id, user_id=user_id)
+def stranger_refusal(campaign: CampaignColumns, role: str | None) -> BatonError:
+    """The refusal for someone who is not a texter on the campaign, given their `role` in its
+    organization (access.sql `member_role`): a member is told so, anyone else that the campaign
+    does not exist."""
     if role is None:
         return not_found("campaign", campaign.id)
     return BatonError(ErrorCode.NOT_A_MEMBER, "You are not a texter on this campaign")

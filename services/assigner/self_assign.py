@@ -204,7 +204,10 @@ class SelfAssign:
             raise not_found("campaign", campaign_id)
         (pending,) = await claims.texters_pending(conn, campaign_id=campaign_id, texter_ids=texters)
         refusal = (
-            await stranger_refusal(conn, campaign, texter_id)
+            stranger_refusal(
+                campaign,
+                await access_queries.member_role(conn, org_id=campaign.org_id, user_id=texter_id),
+            )
             if not pending.is_texter
             else claim_refusal(campaign, pending, "replies")
         )

@@ -14,6 +14,7 @@ from services.assigner.claim_rules import (
     batch_size,
     campaign_refusal,
     claim_refusal,
+    stranger_refusal,
 )
 from services.assigner.claims_queries import CampaignAndTexterLocksRow, TextersPendingRow
 from shared.contract.error_codes import ErrorCode
@@ -46,6 +47,17 @@ def holding(**changes: Any) -> TexterHolding:
 def code(kind: str, c: ClaimCampaign | None = None, h: TexterHolding | None = None) -> str | None:
     refusal = claim_refusal(c or campaign(), h or holding(), kind)
     return None if refusal is None else refusal.code
+
+
+@pytest.mark.parametrize("role", ["texter", "admin", "owner"])
+def test_a_member_who_is_no_texter_on_the_campaign_is_told_so(role: str) -> None:
+    assert stranger_refusal(campaign(), role).code == ErrorCode.NOT_A_MEMBER
+
+
+def test_someone_outside_the_organization_learns_nothing_of_the_campaign() -> None:
+    refusal = stranger_refusal(campaign(id=3), None)
+    assert refusal.code == ErrorCode.NOT_FOUND
+    assert "3" in refusal.message
 
 
 def test_a_texter_holding_nothing_may_have_either_batch() -> None:
