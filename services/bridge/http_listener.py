@@ -13,9 +13,12 @@ import contextlib
 import socket
 from collections.abc import Generator
 
+import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
+
+log = structlog.get_logger(__name__)
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_CONCURRENT_REQUESTS = 1000
@@ -28,10 +31,11 @@ class _Server(uvicorn.Server):
 
 
 class Listener:
+    """Binds its port when it runs, not when it is made: a service that fails to start before
+    its workers run leaves no socket open."""
+
     def __init__(self, routes: list[Route], host: str, port: int) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        self._address = (host, port)
         config = uvicorn.Config(
             Starlette(routes=routes),
             log_config=None,
@@ -45,14 +49,14 @@ class Listener:
         )
         self._server = _Server(config)
 
-    @property
-    def port(self) -> int:
-        return int(self._socket.getsockname()[1])
-
     async def run(self, stop: asyncio.Event) -> None:
-        serving = asyncio.create_task(self._server.serve(sockets=[self._socket]))
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        self._server.should_exit = True
-        stopped.cancel()
-        await serving
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as bound:
+            bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            bound.bind(self._address)
+            log.info("webhooks_listening", port=bound.getsockname()[1])
+            serving = asyncio.create_task(self._server.serve(sockets=[bound]))
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            self._server.should_exit = True
+            stopped.cancel()
+            await serving

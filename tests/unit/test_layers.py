@@ -6,6 +6,7 @@ runs the same contracts there: a contract that could not fail would pass it too.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import grimp
 import pytest
 
 from shared.contract.catalogue import SERVICE_NAMES
@@ -96,3 +98,34 @@ def test_the_independence_contract_names_every_registered_service() -> None:
         c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "independence"
     ]
     assert set(independence["modules"]) == {f"services.{name}" for name in SERVICE_NAMES}
+
+
+def import_cycles(package: str) -> list[tuple[str, str]]:
+    """Pairs of `package`'s modules that import each other, directly or through others; a
+    deferred import (inside a function, under TYPE_CHECKING) counts like any other, since it is
+    how the cycle catalogue -> access -> ... -> catalogue of issue #32 hid."""
+    graph = grimp.build_graph(package, include_external_packages=False)
+    return [
+        (a, b)
+        for a, b in itertools.permutations(sorted(graph.modules), 2)
+        if graph.direct_import_exists(importer=a, imported=b) and graph.find_shortest_chain(b, a)
+    ]
+
+
+@pytest.mark.parametrize("package", ["shared", "services", "tools"])
+def test_no_modules_import_each_other(package: str) -> None:
+    assert import_cycles(package) == []
+
+
+def test_a_cycle_through_a_deferred_import_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "cyclic"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "first.py").write_text("import cyclic.second\n")
+    (package / "second.py").write_text("from typing import TYPE_CHECKING\n"
+                                      "if TYPE_CHECKING:\n    from cyclic import first\n")  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_cycles("cyclic") == [("cyclic.first", "cyclic.second"),
+                                       ("cyclic.second", "cyclic.first")]  # fmt: skip

@@ -10,15 +10,13 @@ token alone what the caller may do, so no command names its caller in the payloa
 from __future__ import annotations
 
 import argparse
-from typing import Any, TypeAlias
+from typing import Any
 
 from shared.contract import catalogue as api
 from shared.runtime.client import BatonClient
 from shared.runtime.commands.credentials import add_caller_options
 from tools.cli import approval_commands, org_read_commands
-from tools.cli.client import OMIT, run_command
-
-SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+from tools.cli.client import OMIT, SubParsers, run_command
 
 
 def _size(value: str) -> int | None:

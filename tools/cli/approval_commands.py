@@ -4,14 +4,11 @@ the output and caller options every administration command has."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, get_args
+from typing import get_args
 
 from shared.contract import catalogue as api
 from shared.contract.schemas.approvals import RequestLevel, RequestStatus
-from tools.cli.client import OMIT
-
-if TYPE_CHECKING:
-    from tools.cli.admin_commands import SubParsers
+from tools.cli.client import OMIT, SubParsers
 
 LEVELS = list(get_args(RequestLevel))
 

@@ -13,7 +13,7 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
@@ -35,6 +35,9 @@ class _Omit:
 
 _OMIT: Any = _Omit()
 OMIT = _OMIT
+
+# What `add_subparsers()` returns, which every command module adds its commands to.
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def waiting_policy(settings: CliSettings) -> RetryPolicy:

@@ -3,13 +3,8 @@ needs (issue #33). tools/cli/admin_commands.py adds the output and caller option
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from shared.contract import catalogue as api
-from tools.cli.client import OMIT
-
-if TYPE_CHECKING:
-    from tools.cli.admin_commands import SubParsers
+from tools.cli.client import OMIT, SubParsers
 
 
 def add_parsers(org: SubParsers, team: SubParsers, campaign: SubParsers) -> None:
