@@ -49,18 +49,33 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
         with empty_database(servers.postgres_url, "baton_image") as database_url:
             env = ["-e", f"BATON_DATABASE_URL={database_url}", "-e", f"BATON_NATS_URL={nats_url}",
                    "-e", f"BATON_AUTH_SECRET={secret}"]  # fmt: skip
-            # The one-off commands run in one container of the image (`docker exec`, as its user
-            # 10001), since every container the engine creates copies the whole image where it
-            # has no layered storage (the vfs driver of ../shared/tools/docker-engine). The
-            # entry point is named here because exec does not apply it; the services below are
-            # started through it.
-            shell = docker("run", "-d", "--network", "host", *env, "--entrypoint", "sleep",
-                           image, "infinity")  # fmt: skip
-            assert shell.returncode == 0, shell.stderr
-            containers.append(shell.stdout.strip())
+            # The services start first and wait for the schema they were built for; the one-off
+            # commands then run in the first service's container (`docker exec`, as the image's
+            # user 10001), since every container the engine creates copies the whole image where
+            # it has no layered storage (the vfs driver of ../shared/tools/docker-engine). The
+            # entry point is named because exec does not apply it.
+            ports = {}
+            for name in SERVICES:
+                ports[name] = free_port()
+                started = docker("run", "-d", "--network", "host", *env,
+                                  "-e", f"BATON_METRICS_PORT={ports[name]}", image, name)  # fmt: skip
+                assert started.returncode == 0, started.stderr
+                containers.append(started.stdout.strip())
 
             def run(*command: str) -> subprocess.CompletedProcess[str]:
                 return docker("exec", containers[0], *command)
+
+            # Services never migrate: each waits, running, for `migrate` to bring the schema.
+            def waiting_for_the_schema(container: str) -> bool:
+                state = docker("inspect", "-f", "{{.State.Running}}", container)
+                logs = docker("logs", container)
+                assert state.stdout.strip() == "true", logs.stdout + logs.stderr
+                return '"schema_behind"' in logs.stdout + logs.stderr
+
+            deadline = time.monotonic() + 120
+            while not all(waiting_for_the_schema(c) for c in containers):
+                assert time.monotonic() < deadline, "the services did not wait for the schema"
+                time.sleep(0.5)
 
             # The image carries Baton and its dependencies, no Postgres or NATS of its own, and
             # not the development tools (tools/: the baton CLI, the simulation, local servers),
@@ -89,14 +104,6 @@ def test_the_image_runs_the_migration_four_services_and_a_simulated_campaign(
             left_out = run("baton-entrypoint", "simulate")
             assert left_out.returncode == 2, left_out.stdout + left_out.stderr
             assert "invalid choice: 'simulate'" in left_out.stderr, left_out.stderr
-            docker("rm", "-f", containers.pop())
-            ports = {}
-            for name in SERVICES:
-                ports[name] = free_port()
-                started = docker("run", "-d", "--network", "host", *env,
-                                  "-e", f"BATON_METRICS_PORT={ports[name]}", image, name)  # fmt: skip
-                assert started.returncode == 0, started.stderr
-                containers.append(started.stdout.strip())
             deadline = time.monotonic() + 120
             while not all(service_ready(port) for port in ports.values()):
                 for container in containers:
