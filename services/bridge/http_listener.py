@@ -13,12 +13,9 @@ import contextlib
 import socket
 from collections.abc import Generator
 
-import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
-
-log = structlog.get_logger(__name__)
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_CONCURRENT_REQUESTS = 1000
@@ -31,11 +28,18 @@ class _Server(uvicorn.Server):
 
 
 class Listener:
-    """Binds its port when it runs, not when it is made: a service that fails to start before
-    its workers run leaves no socket open."""
+    """Binds its port when it is made, in the service's start (`workers()`), so that a port in
+    use fails the start before the service reports ready; `run` is started at once after, and
+    closes the socket however it ends."""
 
     def __init__(self, routes: list[Route], host: str, port: int) -> None:
-        self._address = (host, port)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port))
+        except OSError:
+            self._socket.close()
+            raise
         config = uvicorn.Config(
             Starlette(routes=routes),
             log_config=None,
@@ -49,14 +53,18 @@ class Listener:
         )
         self._server = _Server(config)
 
+    @property
+    def port(self) -> int:
+        return int(self._socket.getsockname()[1])
+
     async def run(self, stop: asyncio.Event) -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as bound:
-            bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            bound.bind(self._address)
-            log.info("webhooks_listening", port=bound.getsockname()[1])
-            serving = asyncio.create_task(self._server.serve(sockets=[bound]))
+        with self._socket:
+            serving = asyncio.create_task(self._server.serve(sockets=[self._socket]))
             stopped = asyncio.create_task(stop.wait())
-            await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            self._server.should_exit = True
-            stopped.cancel()
-            await serving
+            try:
+                await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._server.should_exit = True
+                stopped.cancel()
+                await asyncio.gather(serving, stopped, return_exceptions=True)
+            serving.result()

@@ -110,7 +110,7 @@ def workers(context: ServiceContext[BridgeSettings]) -> list[Worker]:
     spool = Spool(context.pool, context.js, settings.bridge_spool_write_timeout_seconds)
     webhooks = webhooks_from(settings, spool)
     listener = Listener(webhooks.routes(), settings.metrics_host, settings.bridge_http_port)
-    log.info("webhooks_public_url", public_url=redacted(public_url(settings)))
+    log.info("webhooks_listening", port=listener.port, public_url=redacted(public_url(settings)))
 
     async def send(stop: asyncio.Event) -> None:
         try:
