@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,8 +35,9 @@ def _builds_with_buildkit(client: str) -> bool:
 
 @functools.cache
 def docker_client() -> tuple[str, dict[str, str]]:
-    """The `docker` command to run, and what its environment adds: the first on PATH that builds
-    with BuildKit, else the first on PATH with the classic builder."""
+    """The `docker` command to run, and what its environment sets: the first on PATH that builds
+    with BuildKit, else the first on PATH with the classic builder (DOCKER_BUILDKIT=0, since a
+    client that refuses it would fail on an inherited 1)."""
     found = [
         str(Path(folder) / "docker")
         for folder in os.environ.get("PATH", "").split(os.pathsep)
@@ -43,16 +45,18 @@ def docker_client() -> tuple[str, dict[str, str]]:
     ]
     for client in dict.fromkeys(found):
         if _builds_with_buildkit(client):
-            return client, {"DOCKER_BUILDKIT": "1"}
-    return (found[0] if found else "docker"), {}
+            return client, {"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1"}
+    return (found[0] if found else "docker"), {"DOCKER_BUILDKIT": "0"}
 
 
 def docker_environment(base: dict[str, str]) -> dict[str, str]:
     """`base` for a program that runs `docker` itself (docker-compose): the client chosen above
-    first on PATH, building with BuildKit where it can (and docker-compose through it)."""
+    first on PATH, and docker-compose building through it with BuildKit where it can."""
     client, added = docker_client()
-    path = os.pathsep.join([str(Path(client).parent), base.get("PATH", "")])
-    return {**base, **added, "COMPOSE_DOCKER_CLI_BUILD": "1", "PATH": path}
+    if not Path(client).is_absolute():
+        return {**base, **added}
+    path = os.pathsep.join(filter(None, [str(Path(client).parent), base.get("PATH")]))
+    return {**base, **added, "PATH": path}
 
 
 def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -89,9 +93,10 @@ def base_image_usable_by_an_unprivileged_user() -> None:
     try:
         client, _ = docker_client()
         exported = subprocess.run(
-            f"{client} export {container} | {client} import"
-            f" --change 'LABEL {ROOT_OPENED_LABEL}=true' - {BASE_IMAGE}",
-            shell=True, capture_output=True, text=True, timeout=300, check=False,
+            f"set -o pipefail; {shlex.quote(client)} export {container} | {shlex.quote(client)}"
+            f" import --change 'LABEL {ROOT_OPENED_LABEL}=true' - {BASE_IMAGE}",
+            shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=300,
+            check=False,
         )  # fmt: skip
         assert exported.returncode == 0, exported.stderr
     finally:
