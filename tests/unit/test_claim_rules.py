@@ -18,6 +18,7 @@ from services.assigner.claim_rules import (
 )
 from services.assigner.claims_queries import CampaignAndTexterLocksRow, TextersPendingRow
 from shared.contract.error_codes import ErrorCode
+from shared.contract.errors import not_found
 
 
 def campaign(**changes: Any) -> ClaimCampaign:
@@ -55,9 +56,13 @@ def test_a_member_who_is_no_texter_on_the_campaign_is_told_so(role: str) -> None
 
 
 def test_someone_outside_the_organization_learns_nothing_of_the_campaign() -> None:
-    refusal = stranger_refusal(campaign(id=3), None)
-    assert refusal.code == ErrorCode.NOT_FOUND
-    assert "3" in refusal.message
+    # The very refusal a campaign id that exists nowhere gets.
+    refusal, unknown = stranger_refusal(campaign(id=4711), None), not_found("campaign", 4711)
+    assert (refusal.code, refusal.message, refusal.details) == (
+        unknown.code,
+        unknown.message,
+        unknown.details,
+    )
 
 
 def test_a_texter_holding_nothing_may_have_either_batch() -> None:
