@@ -105,11 +105,16 @@ def finished_report(simulation: subprocess.Popen[str], timeout: float) -> dict[s
     try:
         out, err = simulation.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        # Killed and reaped here, or its pipes and process outlive the test and fail the next
-        # one on the same worker (ResourceWarning is an error in this suite).
-        simulation.kill()
-        out, err = simulation.communicate()
-        raise AssertionError(f"the simulation ran past {timeout:.0f} s:\n{err[-3000:]}") from None
+        # First where each of its tasks waits (SIGUSR1: tools/cli/simulate.py), then killed and
+        # reaped here, or its pipes and process outlive the test and fail the next one on the
+        # same worker (ResourceWarning is an error in this suite).
+        simulation.send_signal(signal.SIGUSR1)
+        try:
+            out, err = simulation.communicate(timeout=3)
+        except subprocess.TimeoutExpired:
+            simulation.kill()
+            out, err = simulation.communicate()
+        raise AssertionError(f"the simulation ran past {timeout:.0f} s:\n{err[-12000:]}") from None
     assert simulation.returncode == 0, out[-3000:] + err[-3000:]
     report: dict[str, Any] = json.loads(out)
     assert report["finished"] is True, report

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import nats.errors
 
@@ -87,9 +88,28 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     return Scenario(**values)
 
 
+def _print_waiting_tasks() -> None:
+    """Each task's chain of awaits, outermost first, to the line each one waits at."""
+    for task in asyncio.all_tasks():
+        print(f"-- task {task.get_name()}", file=sys.stderr)
+        awaited: Any = task.get_coro()
+        while awaited is not None:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+            if frame is None:
+                print(f"   waiting on {awaited!r}", file=sys.stderr)
+                break
+            code = frame.f_code
+            print(f"   {code.co_filename}:{frame.f_lineno} in {code.co_name}", file=sys.stderr)
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    sys.stderr.flush()
+
+
 async def _simulate(
     settings: CliSettings, signer: TokenSigner, scenario: Scenario, quiet: bool, data_dir: Path
 ) -> Report:
+    # SIGUSR1 prints where every task of the simulation waits: a test whose simulation ran past
+    # its time asks for it before killing it (tests/support/baton_up.py finished_report).
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _print_waiting_tasks)
     nc = await cli_connection(settings, "baton-simulate", reconnect_attempts=3)
     # Progress goes to stderr: stdout carries the report (or the JSON) alone.
     progress = None if quiet else ProgressLine(sys.stderr)
