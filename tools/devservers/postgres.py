@@ -8,8 +8,10 @@ TCP port and control over when the server stops.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -38,26 +40,26 @@ def _run_as() -> dict[str, Any]:
     """subprocess options that drop root for the server's own user, groups included."""
     if os.geteuid() != 0:
         return {}
-    import pwd
-
-    try:
-        entry = pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                SYSTEM_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
-        entry = pwd.getpwnam(SYSTEM_USER)
+    entry = _system_user()
     # Root's group would otherwise stay, and a folder's group bits would then apply to us.
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+# Held while the user is looked up and created: on a fresh machine the test workers and `baton
+# up` start servers at once, and two `useradd`s there left the user with a new uid while a
+# server already ran as the first one ("initdb: could not look up effective user ID 999").
+USER_LOCK = Path("/tmp/baton-postgres-useradd.lock")
+
+
+def _system_user() -> pwd.struct_passwd:
+    with USER_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
+            subprocess.run([*command, SYSTEM_USER], check=True, capture_output=True)
+            return pwd.getpwnam(SYSTEM_USER)
 
 
 def _open_path_to(path: Path) -> None:
