@@ -81,6 +81,7 @@ def set_up_campaign(environment: Environment, **_: Any) -> None:
             stop = asyncio.Event()
             bridge = Bridge(connection.nc, Campaign.setup["campaign"],
                             Campaign.setup["sending_number"], REPLY_RATE, stop_rate=0.05)  # fmt: skip
+            await bridge.start()
             # Kept on the connection's loop; it ends when `stop` is set at test stop.
             Campaign.bridge_task = asyncio.get_running_loop().create_task(bridge.run(stop))
             return stop

@@ -53,7 +53,10 @@ class Bridge:
     def described(self) -> str:
         return "the simulation's own in-process bridge (Baton runs no provider bridge)"
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def start(self) -> None:
+        """Creates its consumer, which takes the texts published from then on: awaited before
+        any texter sends (a cluster may take seconds to create it, and texts published meanwhile
+        were never seen: a campaign then waited for them to its time limit)."""
         # OUTBOUND is Baton's to declare (with its replicas); the bridge only adds its consumer.
         await self._js.add_consumer(
             "OUTBOUND",
@@ -67,6 +70,8 @@ class Bridge:
                 inactive_threshold=60.0,
             ),
         )
+
+    async def run(self, stop: asyncio.Event) -> None:
         sub = await self._js.pull_subscribe_bind(durable=self._consumer, stream="OUTBOUND")
         while not stop.is_set():
             try:

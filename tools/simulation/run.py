@@ -51,6 +51,7 @@ class Carrier(Protocol):
 
     @property
     def described(self) -> str: ...
+    async def start(self) -> None: ...  # takes what is published from now on
     async def run(self, stop: asyncio.Event) -> None: ...
     async def verdict(self, expected: set[int]) -> tuple[dict[str, int], dict[str, bool]]: ...
 
@@ -148,6 +149,7 @@ async def simulate(
     stop = asyncio.Event()
     started = time.monotonic()
     bridge_stop = asyncio.Event()  # the bridge outlives the texters: it takes the last texts
+    await bridge.start()  # before any texter sends
     bridge_task = asyncio.create_task(bridge.run(bridge_stop))
     tasks = [bridge_task] + [asyncio.create_task(t.run(setup["token"], stop)) for t in texters]
     reassigned = quiet_before = False

@@ -23,6 +23,7 @@ from typing import Any
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from shared.contract import catalogue as api
 from tools.simulation.contacts import Contacts
@@ -52,14 +53,23 @@ class ThroughProvider:
         self.texts: dict[int, dict[str, Any]] = {}
         # The provider's ids the bridge's `sent` receipts gave each message id.
         self.provider_ids: dict[int, set[str]] = {}
+        self._texts: Subscription | None = None
+        self._receipts: Subscription | None = None
 
     @property
     def described(self) -> str:
         return f"Baton's provider bridge, sending to the provider simulator at {self._link.url}"
 
+    async def start(self) -> None:
+        """Listens from now on: awaited before any texter sends (a text published before the
+        server knew of the subscription would never be seen)."""
+        self._texts = await self._nc.subscribe(api.OUTBOUND_SMS.pattern, cb=self._on_text)
+        self._receipts = await self._nc.subscribe(api.INBOUND_RECEIPT.subject, cb=self._on_receipt)
+        await self._nc.flush()
+
     async def run(self, stop: asyncio.Event) -> None:
-        texts = await self._nc.subscribe(api.OUTBOUND_SMS.pattern, cb=self._on_text)
-        receipts = await self._nc.subscribe(api.INBOUND_RECEIPT.subject, cb=self._on_receipt)
+        texts, receipts = self._texts, self._receipts
+        assert texts is not None and receipts is not None, "run() before start()"
         try:
             await stop.wait()
         finally:
