@@ -11,7 +11,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support.baton_up import SERVICES, baton_up, finished_report, start_simulation
+from tests.support.baton_up import (
+    SERVICES,
+    baton_up,
+    finished_report,
+    start_simulation,
+    wait_until_texting,
+)
 
 pytestmark = pytest.mark.acceptance
 
@@ -31,7 +37,7 @@ def test_every_service_killed_mid_campaign_and_nothing_is_lost(tmp_path: Path) -
             "--reply-rate", "0.2", "--unresponsive", "0", "--release-after-minutes", "0",
             "--reassign-after-seconds", "3", "--time-limit-seconds", "200",
         )  # fmt: skip
-        time.sleep(6)  # the campaign is under way
+        wait_until_texting(up, simulation)  # the campaign is under way
         for service in SERVICES:
             os.kill(_service_pid(up.process.pid, service), signal.SIGKILL)
             time.sleep(3)

@@ -5,6 +5,7 @@ services verify tokens with it; clients of this `baton up` sign with the same fi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -18,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from shared.contract.catalogue import CORE_SERVICE_NAMES, SERVICE_NAMES
 from shared.runtime.commands.credentials import dev_secret_path
+from tests.support.waiting import eventually
 from tools.devservers.ports import free_port, free_port_run
 
 SERVICES = CORE_SERVICE_NAMES
@@ -88,6 +92,30 @@ def database_url(up: BatonUp) -> str:
     found = re.search(r"(postgresql://\S+)", up.output())
     assert found is not None, up.output()
     return found.group(1)
+
+
+def wait_until_texting(up: BatonUp, simulation: subprocess.Popen[str], within: float = 120) -> None:
+    """Until a text of the campaign is stored: a test that kills services "mid-campaign" kills
+    them then, not after a fixed sleep (on a loaded machine the simulation was still starting 6 s
+    in, met the assigner being restarted, and gave up on it). A simulation that ends first fails
+    the wait with its output."""
+
+    async def texting() -> None:
+        conn = await asyncpg.connect(database_url(up))
+        try:
+            sent = "SELECT EXISTS (SELECT 1 FROM message WHERE direction = 'outbound')"
+
+            async def any_text() -> bool:
+                if simulation.poll() is not None:
+                    out, err = simulation.communicate()
+                    raise AssertionError(f"the simulation ended first:\n{out[-3000:]}{err[-3000:]}")
+                return bool(await conn.fetchval(sent))
+
+            await eventually(any_text, within=within)
+        finally:
+            await conn.close()
+
+    asyncio.run(texting())
 
 
 def start_simulation(up: BatonUp, *args: str) -> subprocess.Popen[str]:
