@@ -46,20 +46,32 @@ def _run_as() -> dict[str, Any]:
 
 
 # Held while the user is looked up and created: on a fresh machine the test workers and `baton
-# up` start servers at once, and two `useradd`s there left the user with a new uid while a
-# server already ran as the first one ("initdb: could not look up effective user ID 999").
-USER_LOCK = Path("/tmp/baton-postgres-useradd.lock")
+# up` start servers at once, and two `useradd`s there each succeeded, with different uids, while a
+# server already ran as the first one ("initdb: could not look up effective user ID 999"). The
+# passwd file's own lock did not hold on this filesystem, so the lock orders Baton's `useradd`s
+# only: another program adding a user at that moment could still lose its entry. Root-only: in
+# /run, not in a world-writable folder where anyone could hold it first.
+USER_LOCK = Path("/run/baton-postgres-useradd.lock")
+# useradd's exit status when the user exists: someone outside the lock created it meanwhile.
+USERADD_EXISTS = 9
 
 
 def _system_user() -> pwd.struct_passwd:
-    with USER_LOCK.open("a") as lock:
+    with contextlib.suppress(KeyError):
+        return pwd.getpwnam(SYSTEM_USER)  # the usual case: no lock taken
+    lock = os.open(USER_LOCK, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
-            subprocess.run([*command, SYSTEM_USER], check=True, capture_output=True)
-            return pwd.getpwnam(SYSTEM_USER)
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(SYSTEM_USER)  # created by whoever held the lock before us
+        command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
+        added = subprocess.run([*command, SYSTEM_USER], capture_output=True, text=True, check=False)
+        if added.returncode not in (0, USERADD_EXISTS):
+            reason = added.stderr.strip() or f"exit status {added.returncode}"
+            raise DevServerError(f"could not create the system user {SYSTEM_USER}: {reason}")
+        return pwd.getpwnam(SYSTEM_USER)
+    finally:
+        os.close(lock)  # releases the lock
 
 
 def _open_path_to(path: Path) -> None:
