@@ -48,6 +48,7 @@ class Bridge:
         # message id -> the OUTBOUND stream sequences it was found at: one each, exactly once
         self.stream_copies: dict[int, set[int]] = {}
         self.redelivered = 0
+        self._started = False
 
     @property
     def described(self) -> str:
@@ -58,20 +59,30 @@ class Bridge:
         any texter sends (a cluster may take seconds to create it, and texts published meanwhile
         were never seen: a campaign then waited for them to its time limit)."""
         # OUTBOUND is Baton's to declare (with its replicas); the bridge only adds its consumer.
-        await self._js.add_consumer(
-            "OUTBOUND",
-            ConsumerConfig(
-                durable_name=self._consumer,
-                # One text per subject, `baton.outbound.sms.<message id>`
-                # (shared/runtime/outbox.py).
-                filter_subject=api.OUTBOUND_SMS.pattern,
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.NEW,
-                inactive_threshold=60.0,
-            ),
+        config = ConsumerConfig(
+            durable_name=self._consumer,
+            # One text per subject, `baton.outbound.sms.<message id>` (shared/runtime/outbox.py).
+            filter_subject=api.OUTBOUND_SMS.pattern,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.NEW,
+            inactive_threshold=60.0,
         )
+        # Tried again as `_publish` is: a cluster electing a leader answers late or 503 for a
+        # moment, and creating the same consumer twice is harmless.
+        for attempt in range(60):
+            try:
+                await self._js.add_consumer("OUTBOUND", config)
+                break
+            except (nats.errors.Error, TimeoutError):
+                if attempt == 59:
+                    raise
+                await asyncio.sleep(0.5)
+        self._started = True
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Without start() the fetches below fail on a missing consumer, are taken for a leader
+        # election, and the run waits out its time limit: the symptom start() exists to end.
+        assert self._started, "run() before start()"
         sub = await self._js.pull_subscribe_bind(durable=self._consumer, stream="OUTBOUND")
         while not stop.is_set():
             try:

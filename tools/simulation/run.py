@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgspec
+import nats.errors
 from nats.aio.client import Client as NatsClient
 
 from shared.contract import catalogue as api
@@ -149,62 +150,66 @@ async def simulate(
     stop = asyncio.Event()
     started = time.monotonic()
     bridge_stop = asyncio.Event()  # the bridge outlives the texters: it takes the last texts
-    await bridge.start()  # before any texter sends
-    bridge_task = asyncio.create_task(bridge.run(bridge_stop))
-    tasks = [bridge_task] + [asyncio.create_task(t.run(setup["token"], stop)) for t in texters]
-    reassigned = quiet_before = False
-    while time.monotonic() - started < scenario.time_limit_seconds:
-        await asyncio.sleep(1)
-        failed = [t.exception() for t in tasks if t.done() and t.exception() is not None]
-        if failed or contacts.failed is not None:
-            stop.set()
-            bridge_stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise RuntimeError("a simulated party failed") from (failed or [contacts.failed])[0]
-        if (
-            not reassigned
-            and time.monotonic() - started >= scenario.reassign_after_seconds
-            and len(texters) > 1
-        ):
-            report.reassigned = await _reassign_once(organizer, setup)
-            reassigned = True
-        # Looked at before the counts: what was on its way then is in them.
-        in_transit = contacts.replying or not {m for t in texters for m in t.sent} <= set(
-            contacts.delivered
-        )
-        stats = await organizer.call(
-            api.CAMPAIGN_STATS, query.CampaignStatsRequest(campaign_id=campaign)
-        )
-        if on_progress is not None:
-            on_progress(
-                Progress(
-                    seconds=round(time.monotonic() - started, 1),
-                    contacts=scenario.contacts,
-                    by_status=dict(stats.by_status),
-                    texts_sent=sum(len(t.sent) for t in texters),
-                    replies=contacts.replies,
-                    released=len(released),
-                )
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await bridge.start()  # before any texter sends
+        bridge_task = asyncio.create_task(bridge.run(bridge_stop))
+        tasks = [bridge_task] + [asyncio.create_task(t.run(setup["token"], stop)) for t in texters]
+        reassigned = quiet_before = False
+        while time.monotonic() - started < scenario.time_limit_seconds:
+            await asyncio.sleep(1)
+            failed = [t.exception() for t in tasks if t.done() and t.exception() is not None]
+            if failed or contacts.failed is not None:
+                raise RuntimeError("a simulated party failed") from (failed or [contacts.failed])[0]
+            if (
+                not reassigned
+                and time.monotonic() - started >= scenario.reassign_after_seconds
+                and len(texters) > 1
+            ):
+                report.reassigned = await _reassign_once(organizer, setup)
+                reassigned = True
+            # Looked at before the counts: what was on its way then is in them.
+            in_transit = contacts.replying or not {m for t in texters for m in t.sent} <= set(
+                contacts.delivered
             )
-        # Done when nothing is left to answer, and nothing was on its way that could make more
-        # (a text not yet delivered, a contact's reply), twice in a row: a reply the bridge
-        # took may take a moment more to reach its conversation.
-        done = (
-            stats.by_status["not_started"] == 0
-            and stats.by_status["needs_reply"] == 0
-            and all(t.idle for t in texters)
-            and not in_transit
-        )
-        if done and quiet_before:
-            report.finished = True
-            break
-        quiet_before = done
-    stop.set()
-    await asyncio.gather(*tasks[1:], return_exceptions=True)
-    await _all_delivered(contacts, [m for t in texters for m in t.sent])
-    bridge_stop.set()
-    await asyncio.gather(bridge_task, return_exceptions=True)
-    await events.unsubscribe()
+            stats = await organizer.call(
+                api.CAMPAIGN_STATS, query.CampaignStatsRequest(campaign_id=campaign)
+            )
+            if on_progress is not None:
+                on_progress(
+                    Progress(
+                        seconds=round(time.monotonic() - started, 1),
+                        contacts=scenario.contacts,
+                        by_status=dict(stats.by_status),
+                        texts_sent=sum(len(t.sent) for t in texters),
+                        replies=contacts.replies,
+                        released=len(released),
+                    )
+                )
+            # Done when nothing is left to answer, and nothing was on its way that could make more
+            # (a text not yet delivered, a contact's reply), twice in a row: a reply the bridge
+            # took may take a moment more to reach its conversation.
+            done = (
+                stats.by_status["not_started"] == 0
+                and stats.by_status["needs_reply"] == 0
+                and all(t.idle for t in texters)
+                and not in_transit
+            )
+            if done and quiet_before:
+                report.finished = True
+                break
+            quiet_before = done
+        stop.set()
+        await asyncio.gather(*tasks[1:], return_exceptions=True)
+        await _all_delivered(contacts, [m for t in texters for m in t.sent])
+    finally:
+        # However the run ends (a call that failed included): every party stops, and nothing it
+        # subscribed to outlives it on a connection its caller may go on using.
+        stop.set()
+        bridge_stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(nats.errors.Error):
+            await events.unsubscribe()
     report.seconds = round(time.monotonic() - started, 1)
     report.released = len(released)
     await _conclude(

@@ -53,8 +53,8 @@ class ThroughProvider:
         self.texts: dict[int, dict[str, Any]] = {}
         # The provider's ids the bridge's `sent` receipts gave each message id.
         self.provider_ids: dict[int, set[str]] = {}
-        self._texts: Subscription | None = None
-        self._receipts: Subscription | None = None
+        self._texts_sub: Subscription | None = None
+        self._receipts_sub: Subscription | None = None
 
     @property
     def described(self) -> str:
@@ -63,20 +63,32 @@ class ThroughProvider:
     async def start(self) -> None:
         """Listens from now on: awaited before any texter sends (a text published before the
         server knew of the subscription would never be seen)."""
-        self._texts = await self._nc.subscribe(api.OUTBOUND_SMS.pattern, cb=self._on_text)
-        self._receipts = await self._nc.subscribe(api.INBOUND_RECEIPT.subject, cb=self._on_receipt)
-        await self._nc.flush()
+        self._texts_sub = await self._nc.subscribe(api.OUTBOUND_SMS.pattern, cb=self._on_text)
+        try:
+            self._receipts_sub = await self._nc.subscribe(
+                api.INBOUND_RECEIPT.subject, cb=self._on_receipt
+            )
+            await self._nc.flush()
+        except BaseException:
+            await self._unsubscribe()
+            raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        texts, receipts = self._texts, self._receipts
-        assert texts is not None and receipts is not None, "run() before start()"
+        assert self._texts_sub is not None and self._receipts_sub is not None, (
+            "run() before start()"
+        )
         try:
             await stop.wait()
         finally:
             self.contacts.close()
-            with contextlib.suppress(nats.errors.ConnectionClosedError):
-                await texts.unsubscribe()
-                await receipts.unsubscribe()
+            await self._unsubscribe()
+
+    async def _unsubscribe(self) -> None:
+        for subscription in (self._texts_sub, self._receipts_sub):
+            if subscription is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await subscription.unsubscribe()
+        self._texts_sub = self._receipts_sub = None
 
     async def _on_text(self, msg: Msg) -> None:
         text = json.loads(msg.data)
