@@ -202,10 +202,12 @@ async def machine_sized_flood(url: str, setup: dict[str, Any]) -> tuple[int, int
     return count, max(FLOOD_DEADLINE_MS, math.ceil(2_000 * count / rate)), rate
 
 
-async def _serves_again(nc: nats.NATS, setup: dict[str, Any]) -> None:
-    """The service answers again, once its connection is back: a service cut as a slow consumer
-    reconnects on its own, and on a loaded machine that takes a moment (a probe sent at once
-    found nobody listening yet, `no responders`, on a four-worker run)."""
+async def _serves_again(nc: nats.NATS, setup: dict[str, Any]) -> float:
+    """The service answers again after a flood, once its connection is back; the seconds that
+    took. A service cut as a slow consumer reconnects on its own, and on a loaded machine that
+    takes a moment (a probe sent at once found nobody listening yet, `no responders`, on a
+    four-worker run); one that never comes back fails here."""
+    began = time.monotonic()
 
     async def serves() -> bool:
         try:
@@ -215,6 +217,7 @@ async def _serves_again(nc: nats.NATS, setup: dict[str, Any]) -> None:
         return True
 
     await eventually(serves, within=30)
+    return time.monotonic() - began
 
 
 async def test_a_flood_with_deadlines_is_shed_and_another_subject_still_answers(
@@ -340,11 +343,12 @@ async def test_a_slow_consumer_disconnect_loses_no_accepted_request(
             async with Peaks(every_s=0.005) as peaks:
                 flood.go()
                 result = await flood.result()
+        # ...and it serves as before: first, so that the answers it sends again once its
+        # connection is back are in the counts below.
+        back_after = await _serves_again(nc, setup)
         answered = {o: sent(o) - before[o] for o in before}
         expired = _expired() - expired_before
         resent = _sample("baton_answers_resent_total", service="assigner") - resent_before
-        # ...and it serves as before.
-        await _serves_again(nc, setup)
 
     outcomes, deadline = result["outcomes"], result["deadline"]
     never_accepted = flood.count - len(starts) - expired - answered["overloaded"]
@@ -356,7 +360,7 @@ async def test_a_slow_consumer_disconnect_loses_no_accepted_request(
         f"dropped before acceptance {never_accepted} (of them told `no responders` "
         f"{outcomes.get('no_responders', 0)}); in flight at most {peaks.in_flight:.0f}, "
         f"waiting at most {peaks.waiting:.0f}; service process RSS {peaks.rss_before:.0f} MB before, "
-        f"{peaks.rss:.0f} MB at most"
+        f"{peaks.rss:.0f} MB at most; answering again {back_after:.1f} s after the flood"
     )
     assert [s for s in starts if s > deadline] == []
     assert len(starts) == answered["ok"]

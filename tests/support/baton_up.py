@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 
@@ -94,11 +94,12 @@ def database_url(up: BatonUp) -> str:
     return found.group(1)
 
 
-def wait_until_texting(up: BatonUp, simulation: subprocess.Popen[str], within: float = 120) -> None:
-    """Until a text of the campaign is stored: a test that kills services "mid-campaign" kills
-    them then, not after a fixed sleep (on a loaded machine the simulation was still starting 6 s
-    in, met the assigner being restarted, and gave up on it). A simulation that ends first fails
-    the wait with its output."""
+def wait_until_texting(up: BatonUp, simulation: subprocess.Popen[str], within: float = 60) -> None:
+    """Until this `baton up` stores its first text (each test has a `baton up` of its own, so it
+    is the simulation's): a test that kills services "mid-campaign" kills them then, not after a
+    fixed sleep (on a loaded machine the simulation was still starting 6 s in, met the assigner
+    being restarted, and gave up on it). A simulation that ends first fails the wait with its
+    output; one that sends nothing within `within` is stopped as `finished_report` stops one."""
 
     async def texting() -> None:
         conn = await asyncpg.connect(database_url(up))
@@ -115,7 +116,25 @@ def wait_until_texting(up: BatonUp, simulation: subprocess.Popen[str], within: f
         finally:
             await conn.close()
 
-    asyncio.run(texting())
+    try:
+        asyncio.run(texting())
+    except AssertionError:
+        if simulation.poll() is None:
+            _stop_overrunning(simulation, f"the simulation sent nothing within {within:.0f} s")
+        raise
+
+
+def _stop_overrunning(simulation: subprocess.Popen[str], what: str) -> NoReturn:
+    """First where each of its tasks waits (SIGUSR1: tools/cli/simulate.py), then killed and
+    reaped here, or its pipes and process outlive the test and fail the next one on the same
+    worker (ResourceWarning is an error in this suite)."""
+    simulation.send_signal(signal.SIGUSR1)
+    try:
+        _, err = simulation.communicate(timeout=3)
+    except subprocess.TimeoutExpired:
+        simulation.kill()
+        _, err = simulation.communicate()
+    raise AssertionError(f"{what}:\n{err[-12000:]}")
 
 
 def start_simulation(up: BatonUp, *args: str) -> subprocess.Popen[str]:
@@ -133,16 +152,7 @@ def finished_report(simulation: subprocess.Popen[str], timeout: float) -> dict[s
     try:
         out, err = simulation.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        # First where each of its tasks waits (SIGUSR1: tools/cli/simulate.py), then killed and
-        # reaped here, or its pipes and process outlive the test and fail the next one on the
-        # same worker (ResourceWarning is an error in this suite).
-        simulation.send_signal(signal.SIGUSR1)
-        try:
-            out, err = simulation.communicate(timeout=3)
-        except subprocess.TimeoutExpired:
-            simulation.kill()
-            out, err = simulation.communicate()
-        raise AssertionError(f"the simulation ran past {timeout:.0f} s:\n{err[-12000:]}") from None
+        _stop_overrunning(simulation, f"the simulation ran past {timeout:.0f} s")
     assert simulation.returncode == 0, out[-3000:] + err[-3000:]
     report: dict[str, Any] = json.loads(out)
     assert report["finished"] is True, report
